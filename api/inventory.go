@@ -1,0 +1,394 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/titan-commerce/titan/processors/inventory"
+	"github.com/titan-commerce/titan/schemas"
+	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
+)
+
+// stockJSON is a SKU's stock as the API shows it.
+type stockJSON struct {
+	SKU       string `json:"sku"`
+	OnHand    int64  `json:"on_hand"`
+	Reserved  int64  `json:"reserved"`
+	Available int64  `json:"available"`
+	Sold      int64  `json:"sold"`
+	// Offset is the last command applied to the SKU; pass a command's
+	// offset as min_offset to read a state that includes it.
+	Offset int64 `json:"offset"`
+}
+
+func stockOf(sku string, s inventory.Stock, offset int64) stockJSON {
+	return stockJSON{SKU: sku, OnHand: s.OnHand, Reserved: s.Reserved, Available: s.Available(), Sold: s.Sold, Offset: offset}
+}
+
+// reservationJSON is one order's reservation of one SKU.
+type reservationJSON struct {
+	OrderID   string `json:"order_id"`
+	SKU       string `json:"sku"`
+	Qty       int64  `json:"qty"`
+	Status    string `json:"status"`
+	Reason    string `json:"reason"`
+	ExpiresAt string `json:"expires_at"`
+	Offset    int64  `json:"offset"`
+	CommandID string `json:"command_id,omitempty"`
+}
+
+func reservationOf(e inventory.Event) reservationJSON {
+	r := reservationJSON{OrderID: e.OrderID, SKU: e.SKU, Qty: e.Qty, Status: e.Type.String(), Reason: e.Reason, Offset: e.Offset, CommandID: e.CommandID}
+	if !e.ExpiresAt.IsZero() {
+		r.ExpiresAt = e.ExpiresAt.UTC().Format(time.RFC3339Nano)
+	}
+	return r
+}
+
+type orderJSON struct {
+	OrderID      string            `json:"order_id"`
+	Reservations []reservationJSON `json:"reservations"`
+}
+
+// pendingJSON answers a command whose result did not come within the wait:
+// it was accepted by Kafka and will be applied; poll says where to look.
+type pendingJSON struct {
+	Status    string `json:"status"`
+	CommandID string `json:"command_id"`
+	Offset    int64  `json:"offset"`
+	Poll      string `json:"poll"`
+}
+
+func (s *Server) readState(sku string) (inventory.State, error) {
+	v, err := s.deps.Stock.Get(sku)
+	if err != nil || v == nil {
+		return inventory.NewState(), err
+	}
+	return v.(inventory.State), nil
+}
+
+func (s *Server) getStock(ctx *fasthttp.RequestCtx, p []string) {
+	sku := p[0]
+	if e, ok := checkSKU(sku); !ok {
+		s.fail(ctx, e)
+		return
+	}
+	minOffset := int64(-1)
+	if raw := ctx.QueryArgs().Peek("min_offset"); raw != nil {
+		n, err := strconv.ParseInt(string(raw), 10, 64)
+		if err != nil || n < 0 {
+			s.fail(ctx, errInvalidMinOffset)
+			return
+		}
+		minOffset = n
+	}
+	if !s.deps.Stock.Recovered() {
+		s.fail(ctx, errNotReady)
+		return
+	}
+	wait, cancel := context.WithTimeout(ctx, s.opts.ReadWait)
+	defer cancel()
+	st, reached, err := until(wait, s.deps.StockNotifier, sku,
+		func() (inventory.State, error) { return s.readState(sku) },
+		func(st inventory.State) bool { return st.Offset >= minOffset })
+	if err != nil {
+		s.opts.Logger.Error("read stock", "sku", sku, "err", err)
+		s.fail(ctx, errInternal)
+		return
+	}
+	if !reached {
+		s.fail(ctx, errOffsetNotReached)
+		return
+	}
+	writeJSON(ctx, fasthttp.StatusOK, stockOf(sku, st.Stock, st.Offset))
+}
+
+type reserveRequest struct {
+	OrderID   string  `json:"order_id"`
+	Qty       int64   `json:"qty"`
+	TTLMs     int64   `json:"ttl_ms"`
+	CommandID *string `json:"command_id"`
+}
+
+func (s *Server) reserve(ctx *fasthttp.RequestCtx, p []string) {
+	var req reserveRequest
+	if e, ok := s.decodeBody(ctx, &req); !ok {
+		s.fail(ctx, e)
+		return
+	}
+	cmd := inventory.Command{Kind: inventory.KindReserve, SKU: p[0], OrderID: req.OrderID, Qty: req.Qty, TTL: time.Duration(req.TTLMs) * time.Millisecond}
+	res, ack, ok := s.run(ctx, cmd, req.CommandID)
+	if !ok {
+		return
+	}
+	if res == nil {
+		writeJSON(ctx, fasthttp.StatusAccepted, pendingJSON{Status: "pending", CommandID: ack.commandID, Offset: ack.offset,
+			Poll: "/v1/inventory/reservations/" + pathEscape(req.OrderID)})
+		return
+	}
+	status := fasthttp.StatusCreated
+	if res.Type == inventory.EventRejected {
+		status = fasthttp.StatusConflict
+	}
+	writeJSON(ctx, status, reservationOf(*res))
+}
+
+type restockRequest struct {
+	Qty       int64   `json:"qty"`
+	CommandID *string `json:"command_id"`
+}
+
+func (s *Server) restock(ctx *fasthttp.RequestCtx, p []string) {
+	var req restockRequest
+	if e, ok := s.decodeBody(ctx, &req); !ok {
+		s.fail(ctx, e)
+		return
+	}
+	cmd := inventory.Command{Kind: inventory.KindRestock, SKU: p[0], Qty: req.Qty}
+	res, ack, ok := s.run(ctx, cmd, req.CommandID)
+	if !ok {
+		return
+	}
+	if res == nil {
+		writeJSON(ctx, fasthttp.StatusAccepted, pendingJSON{Status: "pending", CommandID: ack.commandID, Offset: ack.offset,
+			Poll: "/v1/inventory/" + pathEscape(cmd.SKU) + "?min_offset=" + strconv.FormatInt(ack.offset, 10)})
+		return
+	}
+	status := fasthttp.StatusOK
+	if res.Type == inventory.EventRejected {
+		status = fasthttp.StatusConflict
+	}
+	writeJSON(ctx, status, stockOf(res.SKU, res.Stock, res.Offset))
+}
+
+func (s *Server) readIndex(orderID string) (inventory.OrderIndex, bool, error) {
+	v, err := s.deps.Orders.Get(orderID)
+	if err != nil || v == nil {
+		return inventory.OrderIndex{}, false, err
+	}
+	return v.(inventory.OrderIndex), true, nil
+}
+
+func (s *Server) getReservations(ctx *fasthttp.RequestCtx, p []string) {
+	orderID := p[0]
+	if e, ok := checkOrderID(orderID); !ok {
+		s.fail(ctx, e)
+		return
+	}
+	x, found, err := s.readIndex(orderID)
+	if err != nil {
+		s.opts.Logger.Error("read order index", "order_id", orderID, "err", err)
+		s.fail(ctx, errInternal)
+		return
+	}
+	if !found {
+		s.fail(ctx, errReservationNotFound)
+		return
+	}
+	out := orderJSON{OrderID: orderID, Reservations: []reservationJSON{}}
+	for _, l := range x.Lines {
+		r := reservationOf(l)
+		r.CommandID = ""
+		out.Reservations = append(out.Reservations, r)
+	}
+	writeJSON(ctx, fasthttp.StatusOK, out)
+}
+
+type closeRequest struct {
+	CommandID *string `json:"command_id"`
+}
+
+func (s *Server) commit(ctx *fasthttp.RequestCtx, p []string) {
+	s.closeOrder(ctx, p[0], inventory.KindCommit)
+}
+
+func (s *Server) release(ctx *fasthttp.RequestCtx, p []string) {
+	s.closeOrder(ctx, p[0], inventory.KindRelease)
+}
+
+// closeOrder commits or releases every reservation the order made. The
+// order index says which SKUs those are; a reservation that was just made
+// may not be in it yet, so the lookup waits for it like a result.
+func (s *Server) closeOrder(ctx *fasthttp.RequestCtx, orderID string, kind inventory.Kind) {
+	var req closeRequest
+	if len(ctx.PostBody()) > 0 {
+		if e, ok := s.decodeBody(ctx, &req); !ok {
+			s.fail(ctx, e)
+			return
+		}
+	}
+	if e, ok := checkOrderID(orderID); !ok {
+		s.fail(ctx, e)
+		return
+	}
+	id, e, ok := commandID(req.CommandID)
+	if !ok {
+		s.fail(ctx, e)
+		return
+	}
+	wait, cancel := context.WithTimeout(ctx, s.opts.CommandWait)
+	defer cancel()
+	x, found, err := until(wait, s.deps.OrdersNotifier, orderID,
+		func() (inventory.OrderIndex, error) {
+			x, _, err := s.readIndex(orderID)
+			return x, err
+		},
+		func(x inventory.OrderIndex) bool { return reservedSKUs(x) != nil })
+	if err != nil {
+		s.opts.Logger.Error("read order index", "order_id", orderID, "err", err)
+		s.fail(ctx, errInternal)
+		return
+	}
+	skus := reservedSKUs(x)
+	if !found || skus == nil {
+		s.fail(ctx, errReservationNotFound)
+		return
+	}
+	// One command per SKU, each with its own id derived from the
+	// request's, so a retried request repeats exactly the same commands.
+	out := orderJSON{OrderID: orderID}
+	status := fasthttp.StatusOK
+	for _, sku := range skus {
+		lineID := lineCommandID(id, sku)
+		cmd := inventory.Command{Kind: kind, SKU: sku, OrderID: orderID}
+		res, ack, ok := s.run(ctx, cmd, &lineID)
+		if !ok {
+			return
+		}
+		if res == nil {
+			writeJSON(ctx, fasthttp.StatusAccepted, pendingJSON{Status: "pending", CommandID: ack.commandID, Offset: ack.offset,
+				Poll: "/v1/inventory/reservations/" + pathEscape(orderID)})
+			return
+		}
+		if res.Type == inventory.EventRejected {
+			status = fasthttp.StatusConflict
+		}
+		out.Reservations = append(out.Reservations, reservationOf(*res))
+	}
+	writeJSON(ctx, status, out)
+}
+
+// reservedSKUs lists the SKUs the order holds or held a reservation on;
+// nil when it holds none.
+func reservedSKUs(x inventory.OrderIndex) []string {
+	var skus []string
+	for _, l := range x.Lines {
+		if l.Type != inventory.EventRejected {
+			skus = append(skus, l.SKU)
+		}
+	}
+	return skus
+}
+
+type ack struct {
+	commandID string
+	offset    int64
+}
+
+// run validates a command, sends it and waits for its result. It writes
+// the error response itself and returns ok=false when it did; a nil result
+// with ok=true means the wait ran out after Kafka took the command.
+func (s *Server) run(ctx *fasthttp.RequestCtx, cmd inventory.Command, clientID *string) (*inventory.Event, ack, bool) {
+	id, e, ok := commandID(clientID)
+	if !ok {
+		s.fail(ctx, e)
+		return nil, ack{}, false
+	}
+	cmd.ID = id
+	cmd.Time = time.Now()
+	w := inventory.CommandToWire(cmd)
+	if err := schemas.ValidateCommand(w); err != nil {
+		s.fail(ctx, validationError(err))
+		return nil, ack{}, false
+	}
+	if !s.ready() {
+		s.fail(ctx, errNotReady)
+		return nil, ack{}, false
+	}
+	results, cancel := s.deps.Results.wait(id)
+	defer cancel()
+	wait, stop := context.WithTimeout(ctx, s.opts.CommandWait)
+	defer stop()
+	_, offset, err := s.deps.Send(wait, w)
+	if err != nil {
+		s.opts.Logger.Warn("send command", "command_id", id, "sku", cmd.SKU, "err", err)
+		s.fail(ctx, errUnavailable)
+		return nil, ack{}, false
+	}
+	select {
+	case res := <-results:
+		return &res, ack{commandID: id, offset: res.Offset}, true
+	case <-wait.Done():
+		return nil, ack{commandID: id, offset: offset}, true
+	}
+}
+
+func commandID(client *string) (string, apiError, bool) {
+	if client == nil {
+		return newCommandID(), apiError{}, true
+	}
+	if *client == "" || len(*client) > schemas.MaxIDBytes {
+		return "", errInvalidCommandID, false
+	}
+	return *client, apiError{}, true
+}
+
+func checkSKU(sku string) (apiError, bool) {
+	probe := &inventoryv1.Command{CommandId: "probe", Sku: sku, OrderId: "probe", TimestampMs: 1,
+		Kind: &inventoryv1.Command_Commit{Commit: &inventoryv1.Commit{}}}
+	if err := schemas.ValidateCommand(probe); err != nil {
+		return validationError(err), false
+	}
+	return apiError{}, true
+}
+
+func checkOrderID(orderID string) (apiError, bool) {
+	probe := &inventoryv1.Command{CommandId: "probe", Sku: "probe", OrderId: orderID, TimestampMs: 1,
+		Kind: &inventoryv1.Command_Commit{Commit: &inventoryv1.Commit{}}}
+	if err := schemas.ValidateCommand(probe); err != nil {
+		return validationError(err), false
+	}
+	return apiError{}, true
+}
+
+// validationError maps the schema rule a command broke to the API error
+// naming the request field.
+func validationError(err error) apiError {
+	var inv *schemas.InvalidError
+	if !errors.As(err, &inv) {
+		return errInvalidRequest
+	}
+	switch inv.Field {
+	case "sku":
+		return errInvalidSKU
+	case "qty":
+		return errInvalidQty
+	case "reserve.ttl_ms":
+		return errInvalidTTL
+	case "order_id":
+		return errInvalidOrderID
+	case "command_id":
+		return errInvalidCommandID
+	}
+	return errInvalidRequest
+}
+
+func pathEscape(s string) string { return url.PathEscape(s) }
+
+// lineCommandID derives the id of one SKU's command from a request's id.
+// Ids are bounded on the wire, so a long one is replaced by its digest.
+func lineCommandID(id, sku string) string {
+	line := id + "/" + sku
+	if len(line) <= schemas.MaxIDBytes {
+		return line
+	}
+	sum := sha256.Sum256([]byte(line))
+	return hex.EncodeToString(sum[:])
+}

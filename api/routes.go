@@ -1,0 +1,83 @@
+package api
+
+import (
+	"strings"
+
+	"github.com/valyala/fasthttp"
+)
+
+// route binds a method and a path pattern to a handler. Patterns are
+// slash-separated; a segment in braces matches any one non-empty segment
+// and is handed to the handler in order.
+type route struct {
+	method  string
+	pattern string
+	name    string
+	handle  func(s *Server, ctx *fasthttp.RequestCtx, params []string)
+	parts   []string
+}
+
+func newRoutes() []*route {
+	rs := []*route{
+		{method: "GET", pattern: "/healthz", name: "healthz", handle: (*Server).healthz},
+		{method: "GET", pattern: "/readyz", name: "readyz", handle: (*Server).readyz},
+		{method: "GET", pattern: "/metrics", name: "metrics", handle: (*Server).serveMetrics},
+		{method: "GET", pattern: "/openapi.yaml", name: "openapi", handle: (*Server).openapi},
+		{method: "GET", pattern: "/v1/inventory/{sku}", name: "get_stock", handle: (*Server).getStock},
+		{method: "POST", pattern: "/v1/inventory/{sku}/reservations", name: "reserve", handle: (*Server).reserve},
+		{method: "POST", pattern: "/v1/inventory/{sku}/restock", name: "restock", handle: (*Server).restock},
+		{method: "GET", pattern: "/v1/inventory/reservations/{order_id}", name: "get_reservations", handle: (*Server).getReservations},
+		{method: "POST", pattern: "/v1/inventory/reservations/{order_id}/commit", name: "commit", handle: (*Server).commit},
+		{method: "POST", pattern: "/v1/inventory/reservations/{order_id}/release", name: "release", handle: (*Server).release},
+	}
+	for _, r := range rs {
+		r.parts = strings.Split(strings.Trim(r.pattern, "/"), "/")
+	}
+	return rs
+}
+
+// match finds the route for a path. Literal segments win over parameters,
+// so /v1/inventory/reservations/x is an order, not a SKU named
+// "reservations". It reports whether the path exists under another method.
+func match(routes []*route, method, path string) (r *route, params []string, otherMethod bool) {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	best, bestLiterals := -1, -1
+	var bestParams []string
+	for i, rt := range routes {
+		ps, literals, ok := matchParts(rt.parts, segs)
+		if !ok {
+			continue
+		}
+		if rt.method != method {
+			otherMethod = true
+			continue
+		}
+		if literals > bestLiterals {
+			best, bestLiterals, bestParams = i, literals, ps
+		}
+	}
+	if best < 0 {
+		return nil, nil, otherMethod
+	}
+	return routes[best], bestParams, false
+}
+
+func matchParts(parts, segs []string) (params []string, literals int, ok bool) {
+	if len(parts) != len(segs) {
+		return nil, 0, false
+	}
+	for i, p := range parts {
+		if strings.HasPrefix(p, "{") {
+			if segs[i] == "" {
+				return nil, 0, false
+			}
+			params = append(params, segs[i])
+			continue
+		}
+		if p != segs[i] {
+			return nil, 0, false
+		}
+		literals++
+	}
+	return params, literals, true
+}

@@ -1,0 +1,259 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
+)
+
+//go:embed openapi.yaml
+var openapiYAML []byte
+
+const maxWaitFetch = 500 * time.Millisecond
+
+// Table is the read side of a goka table: a goka.View satisfies it.
+type Table interface {
+	Get(key string) (any, error)
+	Recovered() bool
+}
+
+// Sender hands a command to the commands topic and returns its partition
+// and offset once Kafka has acknowledged it.
+type Sender func(ctx context.Context, cmd *inventoryv1.Command) (partition int32, offset int64, err error)
+
+// Deps are the parts of the system the API stands on.
+type Deps struct {
+	// Stock is the inventory table (inventory.State per SKU), updates
+	// reported to StockNotifier.
+	Stock         Table
+	StockNotifier *Notifier
+	// Orders is the order index (inventory.OrderIndex per order id),
+	// updates reported to OrdersNotifier.
+	Orders         Table
+	OrdersNotifier *Notifier
+	Send           Sender
+	Results        *Results
+	// Ready reports whether everything this instance runs has recovered;
+	// nil means the views alone decide.
+	Ready func() bool
+}
+
+// Options tune the server; zero values take the defaults.
+type Options struct {
+	// CommandWait bounds how long a command endpoint waits for the result
+	// before answering 202 with a URL to poll. Default 2s.
+	CommandWait time.Duration
+	// ReadWait bounds how long a read with min_offset waits for the state
+	// to catch up. Default 2s.
+	ReadWait time.Duration
+	// MaxBodyBytes caps request bodies. Default 64 KiB.
+	MaxBodyBytes int
+	Registerer   prometheus.Registerer
+	Gatherer     prometheus.Gatherer
+	Logger       *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.CommandWait <= 0 {
+		o.CommandWait = 2 * time.Second
+	}
+	if o.ReadWait <= 0 {
+		o.ReadWait = 2 * time.Second
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 64 << 10
+	}
+	if o.Registerer == nil {
+		o.Registerer = prometheus.NewRegistry()
+	}
+	if o.Gatherer == nil {
+		if g, ok := o.Registerer.(prometheus.Gatherer); ok {
+			o.Gatherer = g
+		} else {
+			o.Gatherer = prometheus.NewRegistry()
+		}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Server is the HTTP API of one instance.
+type Server struct {
+	deps   Deps
+	opts   Options
+	routes []*route
+	http   *httpMetrics
+	promh  fasthttp.RequestHandler
+	srv    *fasthttp.Server
+}
+
+// New validates deps and builds the server.
+func New(deps Deps, opts Options) (*Server, error) {
+	if deps.Stock == nil || deps.Orders == nil || deps.Send == nil || deps.Results == nil ||
+		deps.StockNotifier == nil || deps.OrdersNotifier == nil {
+		return nil, errors.New("api: Stock, Orders, their notifiers, Send and Results are required")
+	}
+	opts.defaults()
+	m, err := newHTTPMetrics(opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{deps: deps, opts: opts, http: m}
+	s.routes = newRoutes()
+	s.promh = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
+	s.srv = &fasthttp.Server{
+		Handler: s.Handler,
+		Name:    "titan",
+		// fasthttp answers bodies over this itself; the JSON error comes
+		// from ErrorHandler. Smaller bodies are checked per endpoint.
+		MaxRequestBodySize: opts.MaxBodyBytes,
+		ErrorHandler:       s.transportError,
+		ReadTimeout:        10 * time.Second,
+		WriteTimeout:       10 * time.Second,
+		IdleTimeout:        60 * time.Second,
+	}
+	return s, nil
+}
+
+// Serve answers requests on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+
+// Shutdown stops accepting connections and waits for requests in flight,
+// including those waiting for a result, to finish.
+func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
+
+// Handler routes one request.
+func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
+	start := time.Now()
+	raw := string(ctx.URI().PathOriginal())
+	if i := strings.IndexByte(raw, '?'); i >= 0 {
+		raw = raw[:i]
+	}
+	r, params, otherMethod := match(s.routes, string(ctx.Method()), raw)
+	name := "unmatched"
+	switch {
+	case r == nil && otherMethod:
+		s.fail(ctx, errMethodNotAllowed)
+	case r == nil:
+		s.fail(ctx, errNotFound)
+	default:
+		name = r.name
+		decoded, err := unescape(params)
+		if err != nil {
+			s.fail(ctx, errNotFound)
+			break
+		}
+		r.handle(s, ctx, decoded)
+	}
+	s.http.observe(name, ctx.Response.StatusCode(), time.Since(start))
+}
+
+func unescape(params []string) ([]string, error) {
+	out := make([]string, len(params))
+	for i, p := range params {
+		v, err := url.PathUnescape(p)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		s.fail(ctx, errBodyTooLarge)
+		return
+	}
+	s.fail(ctx, errMalformedJSON)
+}
+
+func (s *Server) healthz(ctx *fasthttp.RequestCtx, _ []string) {
+	writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) ready() bool {
+	if !s.deps.Stock.Recovered() || !s.deps.Orders.Recovered() {
+		return false
+	}
+	return s.deps.Ready == nil || s.deps.Ready()
+}
+
+func (s *Server) readyz(ctx *fasthttp.RequestCtx, _ []string) {
+	if !s.ready() {
+		s.fail(ctx, errNotReady)
+		return
+	}
+	writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) serveMetrics(ctx *fasthttp.RequestCtx, _ []string) { s.promh(ctx) }
+
+func (s *Server) openapi(ctx *fasthttp.RequestCtx, _ []string) {
+	ctx.SetContentType("application/yaml")
+	ctx.SetBody(openapiYAML)
+}
+
+// fail writes e as the JSON error body.
+func (s *Server) fail(ctx *fasthttp.RequestCtx, e apiError) {
+	writeJSON(ctx, e.status, e)
+}
+
+func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = fasthttp.StatusInternalServerError, []byte(`{"code":"internal","message":"encoding the response failed"}`)
+	}
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+}
+
+// decodeBody reads the request body into v strictly: one JSON object, no
+// unknown fields, nothing after it.
+func (s *Server) decodeBody(ctx *fasthttp.RequestCtx, v any) (apiError, bool) {
+	body := ctx.PostBody()
+	if len(body) > s.opts.MaxBodyBytes {
+		return errBodyTooLarge, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if strings.HasPrefix(err.Error(), "json: unknown field") {
+			return errUnknownField, false
+		}
+		return errMalformedJSON, false
+	}
+	if len(bytes.TrimSpace(body[dec.InputOffset():])) != 0 {
+		return errMalformedJSON, false
+	}
+	return apiError{}, true
+}
+
+// newCommandID gives a command without a client key its own; such a
+// command is still applied once, but a client retry is a new command.
+func newCommandID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func errorf(format string, args ...any) error { return fmt.Errorf("api: "+format, args...) }

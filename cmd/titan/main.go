@@ -1,0 +1,164 @@
+// Command titan runs Titan's stream processors and HTTP API.
+//
+//	titan run [flags]
+//
+// Every flag has an environment variable; a flag given on the command line
+// wins over the variable.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/titan-commerce/titan/internal/instance"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `titan: stream processing for a shop's hot paths, on Kafka.
+
+Usage:
+  titan run [flags]    run the processors and the HTTP API
+  titan help           show this help
+
+With no brokers configured, titan run starts an embedded in-process Kafka
+broker whose data lives in memory and is gone at exit. Point it at a real
+cluster with --brokers or TITAN_KAFKA_BROKERS.
+
+Flags of run (environment variable in brackets; an empty variable counts as unset):
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fs, _ := runFlags(stderr)
+		fmt.Fprint(stdout, usage)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return 0
+	}
+	if args[0] != "run" {
+		fmt.Fprintf(stderr, "titan: unknown command %q; try titan help\n", args[0])
+		return 2
+	}
+	fs, load := runFlags(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	cfg, level, err := load()
+	if err != nil {
+		fmt.Fprintf(stderr, "titan: %v\n", err)
+		return 2
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	cfg.EnsureDefaults()
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintf(stderr, "titan: %v\n", err)
+		return 2
+	}
+	cfg.Logger.Info("starting titan", "config", strings.ReplaceAll(strings.TrimSpace(cfg.String()), "\n", " "))
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	inst, err := instance.New(ctx, cfg)
+	if err != nil {
+		cfg.Logger.Error("start failed", "err", err)
+		return 1
+	}
+	if err := inst.Run(ctx); err != nil {
+		cfg.Logger.Error("stopped with error", "err", err)
+		return 1
+	}
+	cfg.Logger.Info("stopped")
+	return 0
+}
+
+// runFlags declares the flags of run; load resolves them against the
+// environment once parsed.
+func runFlags(stderr io.Writer) (*flag.FlagSet, func() (instance.Config, slog.Level, error)) {
+	fs := flag.NewFlagSet("titan run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		brokers     = fs.String("brokers", "", "comma-separated Kafka brokers; empty runs the embedded in-memory broker [TITAN_KAFKA_BROKERS]")
+		namespace   = fs.String("namespace", "", "prefix of every topic and group name, for deployments sharing a cluster [TITAN_NAMESPACE]")
+		stateDir    = fs.String("state-dir", "", "directory of the local Pebble state; empty uses a temporary one [TITAN_STATE_DIR]")
+		httpAddr    = fs.String("http-addr", "127.0.0.1:8080", "address of the HTTP API [TITAN_HTTP_ADDR]")
+		partitions  = fs.Int("partitions", 8, "partitions of the topics titan creates [TITAN_PARTITIONS]")
+		replication = fs.Int("replication", 1, "replication of the topics titan creates [TITAN_REPLICATION]")
+		topologies  = fs.String("topologies", instance.TopologyInventory, "comma-separated topologies to run [TITAN_TOPOLOGIES]")
+		instanceID  = fs.String("instance-id", "", "name of this instance in Kafka client ids; defaults to the host name [TITAN_INSTANCE_ID]")
+		commandWait = fs.Duration("command-wait", 2*time.Second, "how long a command request waits for its result before answering 202 [TITAN_COMMAND_WAIT]")
+		readWait    = fs.Duration("read-wait", 2*time.Second, "how long a read with min_offset waits for the state to catch up [TITAN_READ_WAIT]")
+		sweep       = fs.Duration("sweep-interval", time.Second, "how often expired reservations are looked for [TITAN_SWEEP_INTERVAL]")
+		dedupe      = fs.Duration("dedupe-window", 15*time.Minute, "how long a command id is remembered per SKU [TITAN_DEDUPE_WINDOW]")
+		syncPolicy  = fs.String("sync", "none", "state sync policy: none (the Kafka changelog is the durable copy) or always [TITAN_SYNC]")
+		logLevel    = fs.String("log-level", "info", "debug, info, warn or error [TITAN_LOG_LEVEL]")
+	)
+	env := map[string]string{
+		"brokers": "TITAN_KAFKA_BROKERS", "namespace": "TITAN_NAMESPACE", "state-dir": "TITAN_STATE_DIR", "http-addr": "TITAN_HTTP_ADDR",
+		"partitions": "TITAN_PARTITIONS", "replication": "TITAN_REPLICATION", "topologies": "TITAN_TOPOLOGIES",
+		"instance-id": "TITAN_INSTANCE_ID", "command-wait": "TITAN_COMMAND_WAIT", "read-wait": "TITAN_READ_WAIT",
+		"sweep-interval": "TITAN_SWEEP_INTERVAL", "dedupe-window": "TITAN_DEDUPE_WINDOW", "sync": "TITAN_SYNC",
+		"log-level": "TITAN_LOG_LEVEL",
+	}
+	load := func() (instance.Config, slog.Level, error) {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		var errs []error
+		fs.VisitAll(func(f *flag.Flag) {
+			if v := os.Getenv(env[f.Name]); v != "" && !set[f.Name] {
+				if err := f.Value.Set(v); err != nil {
+					errs = append(errs, fmt.Errorf("%s=%q: %w", env[f.Name], v, err))
+				}
+			}
+		})
+		var level slog.Level
+		if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+			errs = append(errs, fmt.Errorf("log level %q: %w", *logLevel, err))
+		}
+		cfg := instance.Config{
+			Brokers:       splitList(*brokers),
+			Namespace:     *namespace,
+			StateDir:      *stateDir,
+			HTTPAddr:      *httpAddr,
+			Partitions:    *partitions,
+			Replication:   *replication,
+			Topologies:    splitList(*topologies),
+			InstanceID:    *instanceID,
+			CommandWait:   *commandWait,
+			ReadWait:      *readWait,
+			SweepInterval: *sweep,
+			DedupeWindow:  *dedupe,
+			Sync:          *syncPolicy,
+		}
+		return cfg, level, errors.Join(errs...)
+	}
+	return fs, load
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

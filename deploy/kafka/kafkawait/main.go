@@ -1,0 +1,128 @@
+// Command kafkawait blocks until a Kafka broker is usable by tests, for deploy/kafka/kafka.sh up.
+//
+// A broker answers metadata requests before its controller has settled, so answering is not enough:
+// a test's first CreateTopics would then fail or time out. kafkawait therefore also creates and
+// deletes a throwaway topic, which needs the controller's quorum and the broker's metadata to agree.
+//
+//	go run ./deploy/kafka/kafkawait -brokers 127.0.0.1:19092 -timeout 90s [-pid N]
+//
+// It exits 0 once the broker is ready and 1 with the last error seen when the timeout passes or the
+// process given by -pid exits, whichever comes first: a broker that died on startup (a port in use,
+// a bad config) should not cost the whole timeout.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func main() {
+	brokers := flag.String("brokers", "127.0.0.1:19092", "comma-separated seed brokers")
+	timeout := flag.Duration("timeout", 90*time.Second, "how long to wait for the broker")
+	pid := flag.Int("pid", 0, "stop waiting when this process exits (0: do not watch a process)")
+	flag.Parse()
+
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	if err := wait(ctx, strings.Split(*brokers, ","), *pid); err != nil {
+		fmt.Fprintf(os.Stderr, "kafkawait: %s: %v\n", *brokers, err)
+		os.Exit(1)
+	}
+}
+
+func wait(ctx context.Context, brokers []string, pid int) error {
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(brokers...),
+		// Refused connections fail at once; a short dial timeout only matters for a broker that
+		// accepts but hangs, and keeps each attempt well inside the overall timeout.
+		kgo.DialTimeout(2*time.Second),
+	)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+
+	topic := fmt.Sprintf("kafkawait-%016x", rand.Uint64())
+	steps := []func(context.Context) error{
+		func(ctx context.Context) error {
+			m, err := adm.BrokerMetadata(ctx)
+			if err == nil && len(m.Brokers) == 0 {
+				err = errors.New("metadata lists no brokers")
+			}
+			return err
+		},
+		func(ctx context.Context) error {
+			_, err := adm.CreateTopic(ctx, 1, 1, nil, topic)
+			// An earlier attempt may have timed out on our side after the broker created it.
+			if errors.Is(err, kerr.TopicAlreadyExists) {
+				return nil
+			}
+			return err
+		},
+		func(ctx context.Context) error {
+			_, err := adm.DeleteTopic(ctx, topic)
+			if errors.Is(err, kerr.UnknownTopicOrPartition) {
+				return nil
+			}
+			return err
+		},
+	}
+
+	var last error
+	for _, step := range steps {
+		for {
+			attempt, cancel := context.WithTimeout(ctx, 5*time.Second)
+			last = step(attempt)
+			cancel()
+			if last == nil {
+				break
+			}
+			if pid > 0 && !alive(pid) {
+				return fmt.Errorf("broker process %d exited (last error: %w)", pid, last)
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("not ready in time: %w", last)
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// alive reports whether pid is a running process. A process that has exited but whose parent has
+// not reaped it still answers kill(pid, 0), so on Linux its state in /proc decides.
+func alive(pid int) bool {
+	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return !errors.Is(err, os.ErrNotExist) || !procMounted()
+	}
+	// The state follows the command name, which is in parentheses and may itself contain them.
+	i := strings.LastIndexByte(string(stat), ')')
+	if i < 0 || i+2 >= len(stat) {
+		return true
+	}
+	state := stat[i+2]
+	return state != 'Z' && state != 'X'
+}
+
+func procMounted() bool {
+	_, err := os.Stat("/proc/self/stat")
+	return err == nil
+}

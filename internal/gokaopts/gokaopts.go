@@ -1,0 +1,131 @@
+// Package gokaopts builds the goka options every Titan processor, view and
+// emitter shares: one sarama configuration fit for a Kafka 4 broker and for
+// stock and money (acks from all in-sync replicas, idempotent producer), the
+// murmur2 partitioner, the topic replication, the Pebble storage and the
+// logger. Keeping them in one place is what keeps goka's partitioning equal
+// to every other producer's, and no component on goka's global config.
+package gokaopts
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/storage"
+
+	"github.com/titan-commerce/titan/internal/partition"
+)
+
+// Config is what the options are built from.
+type Config struct {
+	Brokers []string
+	// Replication of the topics goka creates (group tables); 1 for a
+	// single broker.
+	Replication int
+	// Storage opens the local state of one topic-partition.
+	Storage storage.Builder
+	// ClientID names the process to the brokers.
+	ClientID string
+	Logger   *slog.Logger
+}
+
+// Sarama returns a fresh sarama configuration. goka's builders write the
+// client id and partitioner into the config they are given, so every
+// builder gets its own copy.
+func Sarama() *sarama.Config {
+	c := goka.DefaultConfig()
+	// Kafka 4 refuses protocol versions older than 2.1 (KIP-896); goka
+	// defaults to 2.0.
+	c.Version = sarama.V3_6_0_0
+	// Table changelogs and events carry stock: wait for every in-sync
+	// replica and let the broker drop producer retries it already has.
+	c.Producer.RequiredAcks = sarama.WaitForAll
+	c.Producer.Idempotent = true
+	c.Net.MaxOpenRequests = 1
+	c.Producer.Retry.Max = 10
+	c.Producer.Retry.Backoff = 100 * time.Millisecond
+	// goka flushes every 100 ms by default, which is the floor of every
+	// request's latency; small batches cost little on a shop's volumes.
+	c.Producer.Flush.Frequency = 2 * time.Millisecond
+	c.Producer.Compression = sarama.CompressionNone
+	// A new group starts at the oldest command, as Kafka Streams does:
+	// commands sent before the first deploy are not silently skipped.
+	c.Consumer.Offsets.Initial = sarama.OffsetOldest
+	c.Metadata.RefreshFrequency = 30 * time.Second
+	c.Consumer.Group.Session.Timeout = 10 * time.Second
+	c.Consumer.Group.Heartbeat.Interval = 1 * time.Second
+	return c
+}
+
+func (c Config) topicManager() goka.TopicManagerBuilder {
+	tm := goka.NewTopicManagerConfig()
+	tm.Table.Replication = c.Replication
+	tm.Stream.Replication = c.Replication
+	return goka.TopicManagerBuilderWithConfig(Sarama(), tm)
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	if len(c.Brokers) == 0 {
+		return fmt.Errorf("gokaopts: no brokers")
+	}
+	if c.Replication < 1 {
+		return fmt.Errorf("gokaopts: replication %d < 1", c.Replication)
+	}
+	if c.Storage == nil {
+		return fmt.Errorf("gokaopts: no storage builder")
+	}
+	return nil
+}
+
+// Processor returns the options for a processor.
+func (c Config) Processor() []goka.ProcessorOption {
+	opts := []goka.ProcessorOption{
+		goka.WithTopicManagerBuilder(c.topicManager()),
+		goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(Sarama())),
+		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(Sarama())),
+		goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(Sarama())),
+		goka.WithHasher(partition.Hasher()),
+		goka.WithStorageBuilder(c.Storage),
+		goka.WithLogger(logger{c.logger()}),
+	}
+	if c.ClientID != "" {
+		opts = append(opts, goka.WithClientID(c.ClientID))
+	}
+	return opts
+}
+
+// View returns the options for a view.
+func (c Config) View() []goka.ViewOption {
+	opts := []goka.ViewOption{
+		goka.WithViewTopicManagerBuilder(c.topicManager()),
+		goka.WithViewConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(Sarama())),
+		goka.WithViewHasher(partition.Hasher()),
+		goka.WithViewStorageBuilder(c.Storage),
+		goka.WithViewLogger(logger{c.logger()}),
+		goka.WithViewAutoReconnect(),
+	}
+	if c.ClientID != "" {
+		opts = append(opts, goka.WithViewClientID(c.ClientID))
+	}
+	return opts
+}
+
+func (c Config) logger() *slog.Logger {
+	if c.Logger == nil {
+		return slog.Default()
+	}
+	return c.Logger
+}
+
+// logger hands goka's printf-style logging to slog at debug level: goka
+// logs every rebalance step, which is noise at info.
+type logger struct{ l *slog.Logger }
+
+func (l logger) Print(v ...any)   { l.l.Debug(fmt.Sprint(v...), "component", "goka") }
+func (l logger) Println(v ...any) { l.l.Debug(fmt.Sprint(v...), "component", "goka") }
+func (l logger) Printf(format string, v ...any) {
+	l.l.Debug(fmt.Sprintf(format, v...), "component", "goka")
+}

@@ -1,0 +1,155 @@
+package instance
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/titan-commerce/titan/processors/inventory"
+	"github.com/titan-commerce/titan/state"
+)
+
+// Topologies an instance can run.
+const TopologyInventory = "inventory"
+
+// Config is everything one Titan process needs. Zero fields take the
+// defaults from EnsureDefaults; Validate reports what cannot work.
+type Config struct {
+	// Brokers of the Kafka cluster; empty starts the embedded in-memory
+	// broker.
+	Brokers []string
+	// Namespace prefixes every topic and group name, so deployments can
+	// share a cluster; empty uses the names in schemas.
+	Namespace string
+	// StateDir holds the Pebble state of processors and views. Empty means
+	// a fresh temporary directory, removed at exit.
+	StateDir string
+	// HTTPAddr is where the API listens; empty disables it.
+	HTTPAddr string
+	// Partitions of every topic the instance creates.
+	Partitions int
+	// Replication of every topic the instance creates.
+	Replication int
+	// Topologies to run.
+	Topologies []string
+	// InstanceID names the process to Kafka (client ids); defaults to
+	// the host name.
+	InstanceID string
+	// CommandWait bounds how long an API command waits for its result.
+	CommandWait time.Duration
+	// ReadWait bounds how long a read with min_offset waits.
+	ReadWait time.Duration
+	// SweepInterval is how often expired reservations are looked for.
+	SweepInterval time.Duration
+	// DedupeWindow is how long a command id is remembered per SKU.
+	DedupeWindow time.Duration
+	// Sync is the state's sync policy: "none" (the changelog is the
+	// durable copy) or "always".
+	Sync   string
+	Logger *slog.Logger
+}
+
+// EnsureDefaults fills the zero fields.
+func (c *Config) EnsureDefaults() {
+	if c.Partitions == 0 {
+		c.Partitions = 8
+	}
+	if c.Replication == 0 {
+		c.Replication = 1
+	}
+	if len(c.Topologies) == 0 {
+		c.Topologies = []string{TopologyInventory}
+	}
+	if c.CommandWait == 0 {
+		c.CommandWait = 2 * time.Second
+	}
+	if c.ReadWait == 0 {
+		c.ReadWait = 2 * time.Second
+	}
+	if c.SweepInterval == 0 {
+		c.SweepInterval = time.Second
+	}
+	if c.DedupeWindow == 0 {
+		c.DedupeWindow = inventory.DefaultPolicy().DedupeWindow
+	}
+	if c.Sync == "" {
+		c.Sync = "none"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Validate reports the first setting that cannot work.
+func (c *Config) Validate() error {
+	var errs []error
+	for _, b := range c.Brokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			errs = append(errs, fmt.Errorf("broker %q is not host:port", b))
+		}
+	}
+	if c.HTTPAddr != "" {
+		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+			errs = append(errs, fmt.Errorf("http address %q is not host:port", c.HTTPAddr))
+		}
+	}
+	if c.Partitions < 1 || c.Partitions > 10000 {
+		errs = append(errs, fmt.Errorf("partitions %d not in 1..10000", c.Partitions))
+	}
+	if c.Replication < 1 || c.Replication > 32767 {
+		errs = append(errs, fmt.Errorf("replication %d not in 1..32767", c.Replication))
+	}
+	for _, t := range c.Topologies {
+		if t != TopologyInventory {
+			errs = append(errs, fmt.Errorf("unknown topology %q (known: %s)", t, TopologyInventory))
+		}
+	}
+	for name, d := range map[string]time.Duration{"command wait": c.CommandWait, "read wait": c.ReadWait,
+		"sweep interval": c.SweepInterval, "dedupe window": c.DedupeWindow} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s %v must be positive", name, d))
+		}
+	}
+	if _, err := c.syncPolicy(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("instance: invalid config: %w", err)
+	}
+	return nil
+}
+
+func (c *Config) syncPolicy() (state.SyncPolicy, error) {
+	switch c.Sync {
+	case "none":
+		return state.SyncNone, nil
+	case "always":
+		return state.SyncAlways, nil
+	}
+	return 0, fmt.Errorf("sync %q is neither none nor always", c.Sync)
+}
+
+// Embedded reports whether the instance runs its own in-memory broker.
+func (c *Config) Embedded() bool { return len(c.Brokers) == 0 }
+
+// String prints the configuration, one setting per line.
+func (c *Config) String() string {
+	var b strings.Builder
+	brokers := strings.Join(c.Brokers, ",")
+	if c.Embedded() {
+		brokers = "(embedded, in memory)"
+	}
+	stateDir := c.StateDir
+	if stateDir == "" {
+		stateDir = "(temporary)"
+	}
+	fmt.Fprintf(&b, "namespace=%s\n", c.Namespace)
+	fmt.Fprintf(&b, "brokers=%s\nstate_dir=%s\nhttp_addr=%s\npartitions=%d\nreplication=%d\ntopologies=%s\n",
+		brokers, stateDir, c.HTTPAddr, c.Partitions, c.Replication, strings.Join(c.Topologies, ","))
+	fmt.Fprintf(&b, "instance_id=%s\ncommand_wait=%s\nread_wait=%s\nsweep_interval=%s\ndedupe_window=%s\nsync=%s\n",
+		c.InstanceID, c.CommandWait, c.ReadWait, c.SweepInterval, c.DedupeWindow, c.Sync)
+	return b.String()
+}

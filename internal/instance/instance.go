@@ -1,0 +1,368 @@
+// Package instance assembles one Titan process: the broker connection (or
+// the embedded in-memory broker), the topics, the Pebble state, the
+// topologies, the views the API reads, and the HTTP server. cmd/titan runs
+// one; integration tests and benchmarks run several side by side.
+package instance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/storage"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/titan-commerce/titan/api"
+	"github.com/titan-commerce/titan/internal/gokaopts"
+	"github.com/titan-commerce/titan/internal/kafkaadmin"
+	"github.com/titan-commerce/titan/internal/metrics"
+	"github.com/titan-commerce/titan/processors/inventory"
+	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
+	"github.com/titan-commerce/titan/sdk"
+	"github.com/titan-commerce/titan/state"
+	topology "github.com/titan-commerce/titan/topologies/inventory"
+)
+
+// Instance is one running Titan process.
+type Instance struct {
+	cfg     Config
+	names   topology.Names
+	log     *slog.Logger
+	brokers []string
+
+	cluster  *kfake.Cluster // embedded broker, nil with real brokers
+	tempDir  string         // removed at close when StateDir was empty
+	procs    *state.Builder
+	views    *state.Builder
+	producer *sdk.Producer
+	topo     *topology.Topology
+	stock    *goka.View
+	orders   *goka.View
+	results  *api.Results
+	server   *api.Server
+	ln       net.Listener
+	registry *prometheus.Registry
+
+	closeOnce sync.Once
+}
+
+// New builds an instance; Run starts it. On error everything built so far
+// is torn down again.
+func New(ctx context.Context, cfg Config) (inst *Instance, err error) {
+	cfg.EnsureDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	i := &Instance{cfg: cfg, names: topology.NamesFor(cfg.Namespace), log: cfg.Logger, brokers: cfg.Brokers, registry: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			i.close()
+		}
+	}()
+	if err := i.startBroker(); err != nil {
+		return nil, err
+	}
+	if err := i.ensureTopics(ctx); err != nil {
+		return nil, err
+	}
+	if err := i.openState(); err != nil {
+		return nil, err
+	}
+	if i.producer, err = sdk.NewProducer(i.brokers, sdk.WithClientID(i.clientID("producer")),
+		sdk.WithCommandsTopic(string(i.names.Commands))); err != nil {
+		return nil, fmt.Errorf("instance: producer: %w", err)
+	}
+	if err := i.buildTopology(); err != nil {
+		return nil, err
+	}
+	if cfg.HTTPAddr != "" {
+		if err := i.buildAPI(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return i, nil
+}
+
+func (i *Instance) clientID(role string) string {
+	if i.cfg.InstanceID == "" {
+		host, _ := os.Hostname()
+		i.cfg.InstanceID = host
+	}
+	return "titan-" + i.cfg.InstanceID + "-" + role
+}
+
+func (i *Instance) startBroker() error {
+	if !i.cfg.Embedded() {
+		return nil
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		return fmt.Errorf("instance: embedded broker: %w", err)
+	}
+	i.cluster = c
+	i.brokers = c.ListenAddrs()
+	i.log.Warn("EMBEDDED BROKER: no Kafka brokers configured, so Titan runs an in-process broker. "+
+		"Its data lives in memory and is gone at exit; set TITAN_KAFKA_BROKERS or --brokers for a real cluster.",
+		"addr", i.brokers)
+	return nil
+}
+
+func (i *Instance) ensureTopics(ctx context.Context) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(i.brokers...))
+	if err != nil {
+		return fmt.Errorf("instance: admin client: %w", err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	topics := i.names.Topics(int32(i.cfg.Partitions))
+	if err := kafkaadmin.Ensure(ctx, kadm.NewClient(cl), int16(i.cfg.Replication), topics); err != nil {
+		return fmt.Errorf("instance: topics: %w", err)
+	}
+	return nil
+}
+
+func (i *Instance) openState() error {
+	dir := i.cfg.StateDir
+	if dir == "" || i.cfg.Embedded() {
+		// The embedded broker forgets everything at exit; state kept on
+		// disk would point at offsets that no longer exist.
+		tmp, err := os.MkdirTemp("", "titan-state-")
+		if err != nil {
+			return fmt.Errorf("instance: state dir: %w", err)
+		}
+		i.tempDir, dir = tmp, tmp
+	}
+	policy, _ := i.cfg.syncPolicy()
+	var err error
+	if i.procs, err = state.NewBuilder(filepath.Join(dir, "processors"), state.WithSync(policy), state.WithLogger(i.log)); err != nil {
+		return fmt.Errorf("instance: state: %w", err)
+	}
+	// Views replicate whole tables; they get their own directory so they
+	// never contend with the processors for a partition's database.
+	if i.views, err = state.NewBuilder(filepath.Join(dir, "views"), state.WithSync(state.SyncNone), state.WithLogger(i.log)); err != nil {
+		return fmt.Errorf("instance: state: %w", err)
+	}
+	return nil
+}
+
+func (i *Instance) gokaConfig(store storage.Builder, role string) gokaopts.Config {
+	return gokaopts.Config{
+		Brokers:     i.brokers,
+		Replication: i.cfg.Replication,
+		Storage:     store,
+		ClientID:    i.clientID(role),
+		Logger:      i.log,
+	}
+}
+
+func (i *Instance) buildTopology() error {
+	hooks, err := metrics.NewProcessing(i.registry)
+	if err != nil {
+		return fmt.Errorf("instance: metrics: %w", err)
+	}
+	policy := inventory.DefaultPolicy()
+	policy.DedupeWindow = i.cfg.DedupeWindow
+	i.topo, err = topology.New(topology.Options{
+		Names:         i.names,
+		Goka:          i.gokaConfig(i.procs.Build, "inventory"),
+		Local:         i.recoveredPartitions,
+		Send:          i.sendAll,
+		Policy:        policy,
+		SweepInterval: i.cfg.SweepInterval,
+		Hooks:         hooks,
+		Logger:        i.log,
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := metrics.NewLag(i.registry, i.topo.Processors); err != nil {
+		return fmt.Errorf("instance: metrics: %w", err)
+	}
+	return nil
+}
+
+func (i *Instance) recoveredPartitions(topic string) []storage.Storage {
+	var out []storage.Storage
+	for _, p := range i.procs.Open(topic) {
+		if p.Storage.Recovered() {
+			out = append(out, p.Storage)
+		}
+	}
+	return out
+}
+
+// sendAll produces cmds concurrently and waits for every acknowledgement.
+func (i *Instance) sendAll(ctx context.Context, cmds []*inventoryv1.Command) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	wg.Add(len(cmds))
+	for _, c := range cmds {
+		i.producer.SendCommandAsync(ctx, c, func(_ sdk.Ack, err error) {
+			defer wg.Done()
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (i *Instance) buildAPI(ctx context.Context) error {
+	stockN, ordersN := api.NewNotifier(), api.NewNotifier()
+	viewOpts := func(n *api.Notifier) []goka.ViewOption {
+		return append(i.gokaConfig(i.views.Build, "view").View(), goka.WithViewCallback(n.Callback()))
+	}
+	var err error
+	if i.stock, err = goka.NewView(i.brokers, i.names.Table(), topology.StateCodec{}, viewOpts(stockN)...); err != nil {
+		return fmt.Errorf("instance: stock view: %w", err)
+	}
+	if i.orders, err = goka.NewView(i.brokers, i.names.OrdersTable(), topology.IndexCodec{}, viewOpts(ordersN)...); err != nil {
+		return fmt.Errorf("instance: order view: %w", err)
+	}
+	if i.results, err = api.NewResults(ctx, i.brokers, string(i.names.Events), i.log); err != nil {
+		return err
+	}
+	i.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	i.server, err = api.New(api.Deps{
+		Stock:          i.stock,
+		StockNotifier:  stockN,
+		Orders:         i.orders,
+		OrdersNotifier: ordersN,
+		Send: func(ctx context.Context, cmd *inventoryv1.Command) (int32, int64, error) {
+			ack, err := i.producer.SendCommand(ctx, cmd)
+			return ack.Partition, ack.Offset, err
+		},
+		Results: i.results,
+		Ready:   i.Ready,
+	}, api.Options{
+		CommandWait: i.cfg.CommandWait,
+		ReadWait:    i.cfg.ReadWait,
+		Registerer:  i.registry,
+		Logger:      i.log,
+	})
+	if err != nil {
+		return err
+	}
+	if i.ln, err = net.Listen("tcp", i.cfg.HTTPAddr); err != nil {
+		return fmt.Errorf("instance: listen: %w", err)
+	}
+	return nil
+}
+
+// Brokers are the brokers the instance talks to, the embedded one's
+// address included.
+func (i *Instance) Brokers() []string { return i.brokers }
+
+// HTTPAddr is the address the API listens on, empty without one.
+func (i *Instance) HTTPAddr() string {
+	if i.ln == nil {
+		return ""
+	}
+	return i.ln.Addr().String()
+}
+
+// Ready reports whether every processor and view has recovered its state.
+func (i *Instance) Ready() bool {
+	if !i.topo.Recovered() {
+		return false
+	}
+	return i.stock == nil || (i.stock.Recovered() && i.orders.Recovered())
+}
+
+// Run runs the instance until ctx ends or a component fails, then shuts
+// down in this order: the HTTP server stops taking requests and finishes
+// those in flight (which may still be waiting for results, so everything
+// else is still running); then the processors, views and consumers stop,
+// committing their offsets; then the producer flushes; then the state is
+// closed, and last the embedded broker goes.
+func (i *Instance) Run(ctx context.Context) error {
+	defer i.close()
+	runCtx, cancelRun := context.WithCancel(context.Background())
+	defer cancelRun()
+	g, gctx := errgroup.WithContext(runCtx)
+	g.Go(func() error { return quiet(i.topo.Run(gctx)) })
+	if i.server != nil {
+		g.Go(func() error { return quiet(i.stock.Run(gctx)) })
+		g.Go(func() error { return quiet(i.orders.Run(gctx)) })
+		g.Go(func() error { return i.results.Run(gctx) })
+		g.Go(func() error { return i.server.Serve(i.ln) })
+		i.log.Info("api listening", "addr", i.HTTPAddr())
+	}
+	select {
+	case <-ctx.Done():
+		i.log.Info("shutting down")
+	case <-gctx.Done():
+		i.log.Error("a component stopped; shutting down")
+	}
+	if i.server != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), i.cfg.CommandWait+5*time.Second)
+		if err := i.server.Shutdown(sctx); err != nil {
+			i.log.Warn("http shutdown", "err", err)
+		}
+		cancel()
+	}
+	cancelRun()
+	err := g.Wait()
+	flush, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if ferr := i.producer.Flush(flush); ferr != nil {
+		err = errors.Join(err, ferr)
+	}
+	return err
+}
+
+func quiet(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func (i *Instance) close() {
+	i.closeOnce.Do(func() {
+		if i.ln != nil {
+			_ = i.ln.Close()
+		}
+		if i.producer != nil {
+			i.producer.Close()
+		}
+		for _, b := range []*state.Builder{i.procs, i.views} {
+			if b != nil {
+				if err := b.Close(); err != nil {
+					i.log.Warn("close state", "err", err)
+				}
+			}
+		}
+		if i.cluster != nil {
+			i.cluster.Close()
+		}
+		if i.tempDir != "" {
+			_ = os.RemoveAll(i.tempDir)
+		}
+	})
+}
+
+// Names are the topics and groups the instance uses.
+func (i *Instance) Names() topology.Names { return i.names }
+
+// Metrics gathers the instance's Prometheus metrics.
+func (i *Instance) Metrics() prometheus.Gatherer { return i.registry }

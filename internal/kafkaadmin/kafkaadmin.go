@@ -1,0 +1,114 @@
+// Package kafkaadmin creates the topics a topology declares and checks the
+// ones that exist. goka creates none of the streams it writes to, and a
+// stream with a partition count different from the table it feeds breaks
+// co-partitioning silently, so Titan declares every topic and verifies them
+// all before any processor starts.
+package kafkaadmin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// ErrMismatch is wrapped by the error Ensure returns for an existing topic
+// whose partition count differs from its declaration.
+var ErrMismatch = errors.New("kafkaadmin: topic does not match its declaration")
+
+// Topic declares one topic.
+type Topic struct {
+	Name       string
+	Partitions int32
+	// Compact marks a table changelog: only the latest value per key is
+	// needed to rebuild state.
+	Compact bool
+}
+
+// Ensure creates the missing topics with the given replication and checks
+// that every existing one has its declared partition count.
+func Ensure(ctx context.Context, adm *kadm.Client, replication int16, topics []Topic) error {
+	names := make([]string, len(topics))
+	for i, t := range topics {
+		names[i] = t.Name
+	}
+	existing, err := adm.ListTopics(ctx, names...)
+	if err != nil {
+		return fmt.Errorf("kafkaadmin: list topics: %w", err)
+	}
+	for _, t := range topics {
+		if d, ok := existing[t.Name]; ok && d.Err == nil {
+			if got := int32(len(d.Partitions)); got != t.Partitions {
+				return fmt.Errorf("%w: %s has %d partitions, want %d", ErrMismatch, t.Name, got, t.Partitions)
+			}
+			continue
+		}
+		configs := map[string]*string{}
+		if t.Compact {
+			configs["cleanup.policy"] = ptr("compact")
+		}
+		if replication > 1 {
+			configs["min.insync.replicas"] = ptr(strconv.Itoa(int(replication) - 1))
+		}
+		resp, err := adm.CreateTopic(ctx, t.Partitions, replication, configs, t.Name)
+		if err == nil {
+			err = resp.Err
+		}
+		// Another instance may have created it between list and create.
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("kafkaadmin: create %s: %w", t.Name, err)
+		}
+	}
+	return WaitServing(ctx, adm, topics)
+}
+
+// WaitServing waits until the leader of every partition of topics answers a
+// ListOffsets request. CreateTopics returns once the controller has
+// committed the topics; a broker learns of them a moment later, and lists a
+// partition with a leader a moment before that leader serves it. A client
+// that asks in between is told the topic does not exist (goka's topic
+// manager checks before it starts) or that the broker is not the leader
+// (kgo then leaves the partition out of the fetch in flight, and a record
+// produced there is seen only when that fetch's wait runs out).
+func WaitServing(ctx context.Context, adm *kadm.Client, topics []Topic) error {
+	var last error
+	for {
+		if last = serving(ctx, adm, topics); last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("kafkaadmin: topics not served in time: %w", last)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func serving(ctx context.Context, adm *kadm.Client, topics []Topic) error {
+	names := make([]string, len(topics))
+	for i, t := range topics {
+		names[i] = t.Name
+	}
+	offsets, err := adm.ListEndOffsets(ctx, names...)
+	if err != nil {
+		return err
+	}
+	for _, t := range topics {
+		ps := offsets[t.Name]
+		for _, o := range ps {
+			if o.Err != nil {
+				return fmt.Errorf("%s/%d: %w", t.Name, o.Partition, o.Err)
+			}
+		}
+		if int32(len(ps)) != t.Partitions {
+			return fmt.Errorf("%s: %d of %d partitions listed", t.Name, len(ps), t.Partitions)
+		}
+	}
+	return nil
+}
+
+func ptr(s string) *string { return &s }

@@ -1,0 +1,27 @@
+// Package partition is the one key-to-partition mapping Titan uses:
+// Kafka's default partitioner, (murmur2(key) & 0x7fffffff) % partitions.
+//
+// A stateful goka processor owns the partitions it is assigned and keeps
+// each key's state in the partition the key hashes to; lookups through views
+// and the records goka itself emits are placed by the same hash. If a
+// producer hashes keys differently nothing fails: its records reach a
+// processor that has no state for them, which then builds a second, wrong
+// state for the key in the wrong partition while the real one sits
+// elsewhere. Agreeing on one partitioner is therefore part of the wire
+// contract, not a tuning choice.
+//
+// Kafka's default was chosen over goka's (sarama's FNV-1a) so that any
+// standard producer (the Java client, librdkafka with
+// partitioner=murmur2_random, franz-go's default) writes into Titan's topics
+// correctly without configuration. The Titan side must then be told:
+//
+//   - goka processors, views and emitters: goka.WithHasher(Hasher()),
+//     goka.WithViewHasher(Hasher()), goka.WithEmitterHasher(Hasher()).
+//     goka's producer builders pass the same hasher to sarama's
+//     NewCustomHashPartitioner, so records goka emits land where views look.
+//   - franz-go clients: kgo.RecordPartitioner(Kgo()).
+//   - code that needs the number directly: Partition.
+//
+// Hasher's Sum32 already clears the sign bit, so goka's abs(int32(sum)) % n
+// and sarama's equivalent reduce to exactly Kafka's formula.
+package partition

@@ -1,0 +1,198 @@
+package inventory
+
+import (
+	"slices"
+	"time"
+)
+
+// Decide applies one command to a SKU's state. It returns the new state and
+// the events to publish, in order: expiries the command's clock made due,
+// then the command's result. The input state is not modified.
+//
+// A client command (restock, reserve, commit, release) yields exactly one
+// result event; a command id seen within the dedupe window yields its first
+// result again and changes nothing. Expire yields only expiries.
+func Decide(s State, c Command, p Policy) (State, []Event) {
+	if prev, ok := s.applied(c.ID); ok && c.Kind != KindExpire {
+		// Only the read-your-write position moves: the duplicate is in the
+		// log, so a reader waiting on its offset must not wait forever.
+		s.Offset = max(s.Offset, c.Offset)
+		return s, []Event{prev.Result}
+	}
+
+	s = s.clone()
+	now := c.Time
+	if now.Before(s.Clock) {
+		now = s.Clock
+	}
+	s.Clock = now
+	s.Offset = max(s.Offset, c.Offset)
+	s.prune(now, p)
+
+	events := s.expireDue(c, now)
+	if c.Kind == KindExpire {
+		return s, events
+	}
+
+	result := s.apply(c, now)
+	result.CommandID = c.ID
+	result.SKU = c.SKU
+	result.Time = now
+	result.Partition = c.Partition
+	result.Offset = c.Offset
+	result.Stock = s.Stock
+	s.remember(Applied{CommandID: c.ID, Result: result, At: now}, p)
+	return s, append(events, result)
+}
+
+// apply decides a client command; the caller fills in the common fields.
+func (s *State) apply(c Command, now time.Time) Event {
+	if !c.valid() {
+		return Event{Type: EventRejected, OrderID: c.OrderID, Qty: c.Qty, Reason: ReasonInvalidCommand}
+	}
+	switch c.Kind {
+	case KindRestock:
+		s.Stock.OnHand += c.Qty
+		return Event{Type: EventRestocked, Qty: c.Qty}
+	case KindReserve:
+		return s.reserve(c, now)
+	case KindCommit, KindRelease:
+		return s.close(c, now)
+	}
+	return Event{Type: EventRejected, OrderID: c.OrderID, Qty: c.Qty, Reason: ReasonInvalidCommand}
+}
+
+func (s *State) reserve(c Command, now time.Time) Event {
+	rejected := Event{Type: EventRejected, OrderID: c.OrderID, Qty: c.Qty}
+	if _, ok := s.Reservation(c.OrderID); ok {
+		rejected.Reason = ReasonAlreadyReserved
+		return rejected
+	}
+	if c.Qty > s.Stock.Available() {
+		rejected.Reason = ReasonInsufficientStock
+		return rejected
+	}
+	r := Reservation{
+		OrderID:   c.OrderID,
+		CommandID: c.ID,
+		Qty:       c.Qty,
+		ExpiresAt: now.Add(c.TTL),
+		Status:    StatusOpen,
+	}
+	s.Reservations = append(s.Reservations, r)
+	s.Stock.Reserved += c.Qty
+	return Event{Type: EventReserved, OrderID: c.OrderID, Qty: c.Qty, ExpiresAt: r.ExpiresAt}
+}
+
+// close commits or releases the order's open reservation.
+func (s *State) close(c Command, now time.Time) Event {
+	i := s.reservationIndex(c.OrderID)
+	if i < 0 {
+		return Event{Type: EventRejected, OrderID: c.OrderID, Reason: ReasonNotFound}
+	}
+	r := &s.Reservations[i]
+	ev := Event{OrderID: r.OrderID, Qty: r.Qty, ExpiresAt: r.ExpiresAt}
+	switch r.Status {
+	case StatusOpen:
+	case StatusCommitted:
+		ev.Type, ev.Reason = EventRejected, ReasonAlreadyCommitted
+		return ev
+	case StatusReleased:
+		ev.Type, ev.Reason = EventRejected, ReasonAlreadyReleased
+		return ev
+	default:
+		ev.Type, ev.Reason = EventRejected, ReasonExpired
+		return ev
+	}
+	s.Stock.Reserved -= r.Qty
+	r.ClosedAt = now
+	if c.Kind == KindCommit {
+		s.Stock.OnHand -= r.Qty
+		s.Stock.Sold += r.Qty
+		r.Status = StatusCommitted
+		ev.Type = EventCommitted
+	} else {
+		r.Status = StatusReleased
+		ev.Type = EventReleased
+	}
+	return ev
+}
+
+// expireDue ends every open reservation past its deadline at now.
+func (s *State) expireDue(c Command, now time.Time) []Event {
+	var events []Event
+	for i := range s.Reservations {
+		r := &s.Reservations[i]
+		if r.Status != StatusOpen || r.ExpiresAt.After(now) {
+			continue
+		}
+		r.Status = StatusExpired
+		r.ClosedAt = now
+		s.Stock.Reserved -= r.Qty
+		events = append(events, Event{
+			Type:             EventExpired,
+			CommandID:        c.ID,
+			OrderID:          r.OrderID,
+			SKU:              c.SKU,
+			Qty:              r.Qty,
+			Time:             now,
+			ExpiresAt:        r.ExpiresAt,
+			Partition:        c.Partition,
+			Offset:           c.Offset,
+			Stock:            s.Stock,
+			ReserveCommandID: r.CommandID,
+		})
+	}
+	return events
+}
+
+// prune forgets ended reservations and command ids older than the window.
+func (s *State) prune(now time.Time, p Policy) {
+	horizon := now.Add(-p.DedupeWindow)
+	s.Reservations = slices.DeleteFunc(s.Reservations, func(r Reservation) bool {
+		return r.Status != StatusOpen && r.ClosedAt.Before(horizon)
+	})
+	s.Applied = slices.DeleteFunc(s.Applied, func(a Applied) bool {
+		return a.At.Before(horizon)
+	})
+}
+
+func (s *State) remember(a Applied, p Policy) {
+	s.Applied = append(s.Applied, a)
+	if p.MaxApplied > 0 && len(s.Applied) > p.MaxApplied {
+		s.Applied = slices.Delete(s.Applied, 0, len(s.Applied)-p.MaxApplied)
+	}
+}
+
+func (s State) applied(id string) (Applied, bool) {
+	if id == "" {
+		return Applied{}, false
+	}
+	for i := len(s.Applied) - 1; i >= 0; i-- {
+		if s.Applied[i].CommandID == id {
+			return s.Applied[i], true
+		}
+	}
+	return Applied{}, false
+}
+
+// clone copies the slices so Decide never writes to its caller's state.
+func (s State) clone() State {
+	s.Reservations = slices.Clone(s.Reservations)
+	s.Applied = slices.Clone(s.Applied)
+	return s
+}
+
+// valid repeats the checks the schema layer makes on the wire, so Decide
+// is total on any Command value, however it was built.
+func (c Command) valid() bool {
+	switch c.Kind {
+	case KindRestock:
+		return c.Qty > 0
+	case KindReserve:
+		return c.Qty > 0 && c.TTL > 0 && c.OrderID != ""
+	case KindCommit, KindRelease:
+		return c.OrderID != ""
+	}
+	return false
+}

@@ -1,0 +1,205 @@
+package inventory
+
+import "time"
+
+// Stock is a SKU's ledger; see the package comment.
+type Stock struct {
+	OnHand   int64
+	Reserved int64
+	Sold     int64
+}
+
+// Available is what a new reservation may take.
+func (s Stock) Available() int64 { return s.OnHand - s.Reserved }
+
+// Kind says what a command asks for.
+type Kind uint8
+
+const (
+	KindUnknown Kind = iota
+	KindRestock
+	KindReserve
+	KindCommit
+	KindRelease
+	// KindExpire is sent by the expiry sweeper, never by clients.
+	KindExpire
+)
+
+var kindNames = [...]string{"unknown", "restock", "reserve", "commit", "release", "expire"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "unknown"
+}
+
+// Command is one request for a SKU, with its place in the commands topic.
+type Command struct {
+	ID      string
+	Kind    Kind
+	OrderID string
+	SKU     string
+	Qty     int64
+	TTL     time.Duration
+	Time    time.Time
+
+	// Partition and Offset locate the command in the commands topic. The
+	// result event carries them so a reader can wait until its view of the
+	// SKU includes the command.
+	Partition int32
+	Offset    int64
+}
+
+// EventType is the kind of an event.
+type EventType uint8
+
+const (
+	EventUnknown EventType = iota
+	EventRestocked
+	EventReserved
+	EventRejected
+	EventCommitted
+	EventReleased
+	EventExpired
+)
+
+var eventNames = [...]string{"unknown", "restocked", "reserved", "rejected", "committed", "released", "expired"}
+
+func (t EventType) String() string {
+	if int(t) < len(eventNames) {
+		return eventNames[t]
+	}
+	return "unknown"
+}
+
+// Rejection reasons, stable: clients and dashboards match on them.
+const (
+	ReasonInsufficientStock = "insufficient_stock"
+	ReasonInvalidCommand    = "invalid_command"
+	ReasonAlreadyReserved   = "already_reserved"
+	ReasonNotFound          = "reservation_not_found"
+	ReasonAlreadyCommitted  = "already_committed"
+	ReasonAlreadyReleased   = "already_released"
+	ReasonExpired           = "reservation_expired"
+)
+
+// Event is what Decide publishes: the result of a command, or an expiry.
+type Event struct {
+	Type      EventType
+	CommandID string
+	OrderID   string
+	SKU       string
+	Qty       int64
+	Time      time.Time
+	Reason    string
+	ExpiresAt time.Time
+	Partition int32
+	Offset    int64
+	// Stock is the SKU's ledger right after the event.
+	Stock Stock
+	// ReserveCommandID is, on Expired, the id of the Reserve that made the
+	// reservation.
+	ReserveCommandID string
+}
+
+// IsResult reports whether e answers a client command (every client
+// command gets exactly one); expiries are not results.
+func (e Event) IsResult() bool { return e.Type != EventExpired && e.Type != EventUnknown }
+
+// ReservationStatus is where a reservation is in its life.
+type ReservationStatus uint8
+
+const (
+	StatusUnknown ReservationStatus = iota
+	StatusOpen
+	StatusCommitted
+	StatusReleased
+	StatusExpired
+)
+
+var statusNames = [...]string{"unknown", "open", "committed", "released", "expired"}
+
+func (s ReservationStatus) String() string {
+	if int(s) < len(statusNames) {
+		return statusNames[s]
+	}
+	return "unknown"
+}
+
+// Reservation is one order's hold on a SKU's stock.
+type Reservation struct {
+	OrderID   string
+	CommandID string
+	Qty       int64
+	ExpiresAt time.Time
+	Status    ReservationStatus
+	// ClosedAt is when the reservation ended; ended reservations are kept
+	// for the dedupe window so late commands get a precise answer.
+	ClosedAt time.Time
+}
+
+// Applied remembers a command's result for the dedupe window.
+type Applied struct {
+	CommandID string
+	Result    Event
+	At        time.Time
+}
+
+// State is everything the processor keeps for one SKU.
+type State struct {
+	Stock Stock
+	// Offset is the offset of the last command applied, in the SKU's
+	// partition of the commands topic; -1 before the first.
+	Offset int64
+	// Clock is the latest command time seen.
+	Clock        time.Time
+	Reservations []Reservation
+	Applied      []Applied
+}
+
+// NewState is the state of a SKU never seen.
+func NewState() State { return State{Offset: -1} }
+
+// Policy bounds what a SKU remembers.
+type Policy struct {
+	// DedupeWindow is how long a command id and an ended reservation are
+	// remembered. A retry later than this is treated as a new command.
+	DedupeWindow time.Duration
+	// MaxApplied caps the command ids remembered per SKU, so one hot SKU
+	// cannot grow its state without bound; the oldest are forgotten first.
+	MaxApplied int
+}
+
+// DefaultPolicy remembers commands for 15 minutes, up to 4096 per SKU.
+func DefaultPolicy() Policy {
+	return Policy{DedupeWindow: 15 * time.Minute, MaxApplied: 4096}
+}
+
+// Due lists the open reservations whose deadline is at or before now.
+func (s State) Due(now time.Time) []Reservation {
+	var due []Reservation
+	for _, r := range s.Reservations {
+		if r.Status == StatusOpen && !r.ExpiresAt.After(now) {
+			due = append(due, r)
+		}
+	}
+	return due
+}
+
+// Reservation returns the SKU's reservation for orderID, if any.
+func (s State) Reservation(orderID string) (Reservation, bool) {
+	if i := s.reservationIndex(orderID); i >= 0 {
+		return s.Reservations[i], true
+	}
+	return Reservation{}, false
+}
+
+func (s State) reservationIndex(orderID string) int {
+	for i := range s.Reservations {
+		if s.Reservations[i].OrderID == orderID {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,204 @@
+package inventory
+
+import (
+	"time"
+
+	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
+)
+
+// The wire forms live in schemas/; these functions map them to the plain
+// values Decide works on. Times travel as Unix milliseconds; zero maps to
+// the zero time and back.
+
+func toMillis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+// CommandFromWire maps a decoded command; partition and offset come from
+// the record that carried it.
+func CommandFromWire(c *inventoryv1.Command, partition int32, offset int64) Command {
+	out := Command{
+		ID:        c.GetCommandId(),
+		OrderID:   c.GetOrderId(),
+		SKU:       c.GetSku(),
+		Qty:       c.GetQty(),
+		Time:      fromMillis(c.GetTimestampMs()),
+		Partition: partition,
+		Offset:    offset,
+	}
+	switch k := c.GetKind().(type) {
+	case *inventoryv1.Command_Restock:
+		out.Kind = KindRestock
+	case *inventoryv1.Command_Reserve:
+		out.Kind = KindReserve
+		out.TTL = time.Duration(k.Reserve.GetTtlMs()) * time.Millisecond
+	case *inventoryv1.Command_Commit:
+		out.Kind = KindCommit
+	case *inventoryv1.Command_Release:
+		out.Kind = KindRelease
+	case *inventoryv1.Command_Expire:
+		out.Kind = KindExpire
+	}
+	return out
+}
+
+// CommandToWire is the inverse of CommandFromWire, for producers.
+func CommandToWire(c Command) *inventoryv1.Command {
+	out := &inventoryv1.Command{
+		CommandId:   c.ID,
+		OrderId:     c.OrderID,
+		Sku:         c.SKU,
+		Qty:         c.Qty,
+		TimestampMs: toMillis(c.Time),
+	}
+	switch c.Kind {
+	case KindRestock:
+		out.Kind = &inventoryv1.Command_Restock{Restock: &inventoryv1.Restock{}}
+	case KindReserve:
+		out.Kind = &inventoryv1.Command_Reserve{Reserve: &inventoryv1.Reserve{TtlMs: c.TTL.Milliseconds()}}
+	case KindCommit:
+		out.Kind = &inventoryv1.Command_Commit{Commit: &inventoryv1.Commit{}}
+	case KindRelease:
+		out.Kind = &inventoryv1.Command_Release{Release: &inventoryv1.Release{}}
+	case KindExpire:
+		out.Kind = &inventoryv1.Command_Expire{Expire: &inventoryv1.Expire{}}
+	}
+	return out
+}
+
+func stockToWire(s Stock) *inventoryv1.Stock {
+	return &inventoryv1.Stock{OnHand: s.OnHand, Reserved: s.Reserved, Sold: s.Sold}
+}
+
+func stockFromWire(s *inventoryv1.Stock) Stock {
+	return Stock{OnHand: s.GetOnHand(), Reserved: s.GetReserved(), Sold: s.GetSold()}
+}
+
+// EventToWire maps an event for publishing.
+func EventToWire(e Event) *inventoryv1.Event {
+	return &inventoryv1.Event{
+		Type:             inventoryv1.EventType(e.Type),
+		CommandId:        e.CommandID,
+		OrderId:          e.OrderID,
+		Sku:              e.SKU,
+		Qty:              e.Qty,
+		TimestampMs:      toMillis(e.Time),
+		Reason:           e.Reason,
+		ExpiresAtMs:      toMillis(e.ExpiresAt),
+		Offset:           e.Offset,
+		Partition:        e.Partition,
+		Stock:            stockToWire(e.Stock),
+		ReserveCommandId: e.ReserveCommandID,
+	}
+}
+
+// EventFromWire maps a decoded event.
+func EventFromWire(e *inventoryv1.Event) Event {
+	return Event{
+		Type:             EventType(e.GetType()),
+		CommandID:        e.GetCommandId(),
+		OrderID:          e.GetOrderId(),
+		SKU:              e.GetSku(),
+		Qty:              e.GetQty(),
+		Time:             fromMillis(e.GetTimestampMs()),
+		Reason:           e.GetReason(),
+		ExpiresAt:        fromMillis(e.GetExpiresAtMs()),
+		Offset:           e.GetOffset(),
+		Partition:        e.GetPartition(),
+		Stock:            stockFromWire(e.GetStock()),
+		ReserveCommandID: e.GetReserveCommandId(),
+	}
+}
+
+// StateToWire maps a SKU's state for the table.
+func StateToWire(s State) *inventoryv1.SkuState {
+	out := &inventoryv1.SkuState{
+		Stock:        stockToWire(s.Stock),
+		Offset:       s.Offset,
+		ClockMs:      toMillis(s.Clock),
+		Reservations: make([]*inventoryv1.Reservation, len(s.Reservations)),
+		Applied:      make([]*inventoryv1.AppliedCommand, len(s.Applied)),
+	}
+	for i, r := range s.Reservations {
+		out.Reservations[i] = &inventoryv1.Reservation{
+			OrderId:     r.OrderID,
+			Qty:         r.Qty,
+			ExpiresAtMs: toMillis(r.ExpiresAt),
+			CommandId:   r.CommandID,
+			Status:      inventoryv1.ReservationStatus(r.Status),
+			ClosedAtMs:  toMillis(r.ClosedAt),
+		}
+	}
+	for i, a := range s.Applied {
+		out.Applied[i] = &inventoryv1.AppliedCommand{
+			CommandId:   a.CommandID,
+			Result:      EventToWire(a.Result),
+			AppliedAtMs: toMillis(a.At),
+		}
+	}
+	return out
+}
+
+// StateFromWire maps a table value; nil is a SKU never seen.
+func StateFromWire(w *inventoryv1.SkuState) State {
+	if w == nil {
+		return NewState()
+	}
+	s := State{
+		Stock:  stockFromWire(w.GetStock()),
+		Offset: w.GetOffset(),
+		Clock:  fromMillis(w.GetClockMs()),
+	}
+	if n := len(w.GetReservations()); n > 0 {
+		s.Reservations = make([]Reservation, n)
+		for i, r := range w.GetReservations() {
+			s.Reservations[i] = Reservation{
+				OrderID:   r.GetOrderId(),
+				CommandID: r.GetCommandId(),
+				Qty:       r.GetQty(),
+				ExpiresAt: fromMillis(r.GetExpiresAtMs()),
+				Status:    ReservationStatus(r.GetStatus()),
+				ClosedAt:  fromMillis(r.GetClosedAtMs()),
+			}
+		}
+	}
+	if n := len(w.GetApplied()); n > 0 {
+		s.Applied = make([]Applied, n)
+		for i, a := range w.GetApplied() {
+			s.Applied[i] = Applied{
+				CommandID: a.GetCommandId(),
+				Result:    EventFromWire(a.GetResult()),
+				At:        fromMillis(a.GetAppliedAtMs()),
+			}
+		}
+	}
+	return s
+}
+
+// IndexToWire maps an order index for its table.
+func IndexToWire(x OrderIndex) *inventoryv1.OrderReservations {
+	out := &inventoryv1.OrderReservations{OrderId: x.OrderID, Latest: make([]*inventoryv1.Event, len(x.Lines))}
+	for i, e := range x.Lines {
+		out.Latest[i] = EventToWire(e)
+	}
+	return out
+}
+
+// IndexFromWire maps an order index table value; nil is an unknown order.
+func IndexFromWire(w *inventoryv1.OrderReservations) OrderIndex {
+	x := OrderIndex{OrderID: w.GetOrderId()}
+	for _, e := range w.GetLatest() {
+		x.Lines = append(x.Lines, EventFromWire(e))
+	}
+	return x
+}

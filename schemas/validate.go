@@ -1,0 +1,260 @@
+package schemas
+
+import (
+	"errors"
+	"fmt"
+	"unicode"
+	"unicode/utf8"
+
+	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
+	ordersv1 "github.com/titan-commerce/titan/schemas/orders/v1"
+)
+
+// Limits enforced by ValidateCommand and ValidateOrderEvent. They bound what
+// one record can make a processor store and keep quantities far from int64
+// overflow when summed into a SKU's ledger.
+const (
+	MaxIDBytes      = 128
+	MaxSKUBytes     = 128
+	MaxQty          = 1_000_000_000
+	MaxReserveTTLMs = 7 * 24 * 60 * 60 * 1000
+	MaxOrderLines   = 1000
+	MaxReasonBytes  = 1024
+)
+
+// ErrInvalid is wrapped by every *InvalidError, for callers that only need
+// to tell "the message is bad" from "the system failed".
+var ErrInvalid = errors.New("schemas: invalid message")
+
+// Reason is a stable, machine-readable code for why a message is invalid. It
+// is written into dead letters and rejection events, so a code is never
+// renamed or reused for a different rule.
+type Reason string
+
+// The reasons ValidateCommand and ValidateOrderEvent report.
+const (
+	ReasonNilMessage       Reason = "nil_message"
+	ReasonMissingCommandID Reason = "missing_command_id"
+	ReasonMissingEventID   Reason = "missing_event_id"
+	ReasonMissingOrderID   Reason = "missing_order_id"
+	ReasonMissingSKU       Reason = "missing_sku"
+	ReasonMissingKind      Reason = "missing_kind"
+	ReasonMissingLines     Reason = "missing_lines"
+	ReasonMissingCurrency  Reason = "missing_currency"
+	ReasonInvalidSKU       Reason = "invalid_sku"
+	ReasonInvalidQty       Reason = "invalid_qty"
+	ReasonInvalidTTL       Reason = "invalid_ttl"
+	ReasonInvalidTimestamp Reason = "invalid_timestamp"
+	ReasonInvalidCurrency  Reason = "invalid_currency"
+	ReasonInvalidPrice     Reason = "invalid_price"
+	ReasonDuplicateSKU     Reason = "duplicate_sku"
+	ReasonTooLong          Reason = "too_long"
+)
+
+// InvalidError reports the first rule a message breaks. Field is the path of
+// the offending field in proto names ("reserve.ttl_ms",
+// "placed.lines[2].qty"), empty when the message itself is missing.
+type InvalidError struct {
+	Field  string
+	Reason Reason
+}
+
+func (e *InvalidError) Error() string {
+	if e.Field == "" {
+		return fmt.Sprintf("schemas: invalid message: %s", e.Reason)
+	}
+	return fmt.Sprintf("schemas: invalid field %s: %s", e.Field, e.Reason)
+}
+
+// Unwrap makes errors.Is(err, ErrInvalid) hold for every validation failure.
+func (e *InvalidError) Unwrap() error { return ErrInvalid }
+
+func invalid(field string, reason Reason) error {
+	return &InvalidError{Field: field, Reason: reason}
+}
+
+// ValidateCommand checks the rules every inventory command must satisfy
+// before it is produced or applied. Decoding does not validate, so a
+// processor can dead-letter a decodable but invalid command with the reason
+// returned here. The error, if any, is an *InvalidError for the first
+// broken rule, in field order.
+func ValidateCommand(cmd *inventoryv1.Command) error {
+	if cmd == nil {
+		return invalid("", ReasonNilMessage)
+	}
+	if err := checkID("command_id", cmd.GetCommandId(), ReasonMissingCommandID); err != nil {
+		return err
+	}
+	if err := checkSKU("sku", cmd.GetSku()); err != nil {
+		return err
+	}
+	if cmd.GetTimestampMs() <= 0 {
+		return invalid("timestamp_ms", ReasonInvalidTimestamp)
+	}
+
+	switch kind := cmd.GetKind().(type) {
+	case nil:
+		return invalid("kind", ReasonMissingKind)
+	case *inventoryv1.Command_Restock:
+		// Restock needs no order, but an order id that is sent is bounded
+		// like every id that may be copied into events and state.
+		if len(cmd.GetOrderId()) > MaxIDBytes {
+			return invalid("order_id", ReasonTooLong)
+		}
+		return checkQty("qty", cmd.GetQty())
+	case *inventoryv1.Command_Reserve:
+		if err := checkID("order_id", cmd.GetOrderId(), ReasonMissingOrderID); err != nil {
+			return err
+		}
+		if err := checkQty("qty", cmd.GetQty()); err != nil {
+			return err
+		}
+		if ttl := kind.Reserve.GetTtlMs(); ttl <= 0 || ttl > MaxReserveTTLMs {
+			return invalid("reserve.ttl_ms", ReasonInvalidTTL)
+		}
+		return nil
+	case *inventoryv1.Command_Commit, *inventoryv1.Command_Release, *inventoryv1.Command_Expire:
+		// These name an existing reservation by order and SKU, so qty is
+		// not theirs to check.
+		return checkID("order_id", cmd.GetOrderId(), ReasonMissingOrderID)
+	default:
+		return invalid("kind", ReasonMissingKind)
+	}
+}
+
+// ValidateOrderEvent checks the rules every order event must satisfy before
+// it is published or applied, reporting the first broken rule, in field
+// order, as an *InvalidError.
+func ValidateOrderEvent(ev *ordersv1.OrderEvent) error {
+	if ev == nil {
+		return invalid("", ReasonNilMessage)
+	}
+	if err := checkID("event_id", ev.GetEventId(), ReasonMissingEventID); err != nil {
+		return err
+	}
+	if err := checkID("order_id", ev.GetOrderId(), ReasonMissingOrderID); err != nil {
+		return err
+	}
+	if ev.GetTimestampMs() <= 0 {
+		return invalid("timestamp_ms", ReasonInvalidTimestamp)
+	}
+
+	switch kind := ev.GetKind().(type) {
+	case nil:
+		return invalid("kind", ReasonMissingKind)
+	case *ordersv1.OrderEvent_Placed:
+		return validatePlaced(kind.Placed)
+	case *ordersv1.OrderEvent_Confirmed:
+		return nil
+	case *ordersv1.OrderEvent_Rejected:
+		if len(kind.Rejected.GetReason()) > MaxReasonBytes {
+			return invalid("rejected.reason", ReasonTooLong)
+		}
+		return nil
+	case *ordersv1.OrderEvent_Cancelled:
+		if len(kind.Cancelled.GetReason()) > MaxReasonBytes {
+			return invalid("cancelled.reason", ReasonTooLong)
+		}
+		return nil
+	default:
+		return invalid("kind", ReasonMissingKind)
+	}
+}
+
+func validatePlaced(p *ordersv1.OrderPlaced) error {
+	for _, f := range []struct {
+		name, value string
+	}{
+		{"placed.user_id", p.GetUserId()},
+		{"placed.device_id", p.GetDeviceId()},
+		{"placed.payment_id", p.GetPaymentId()},
+	} {
+		if len(f.value) > MaxIDBytes {
+			return invalid(f.name, ReasonTooLong)
+		}
+	}
+	if err := checkCurrency("placed.currency", p.GetCurrency()); err != nil {
+		return err
+	}
+
+	lines := p.GetLines()
+	switch {
+	case len(lines) == 0:
+		return invalid("placed.lines", ReasonMissingLines)
+	case len(lines) > MaxOrderLines:
+		return invalid("placed.lines", ReasonTooLong)
+	}
+	// Inventory keeps one reservation per order and SKU, so two lines for
+	// one SKU would fight over it; the checkout must merge them.
+	seen := make(map[string]struct{}, len(lines))
+	for i, line := range lines {
+		field := fmt.Sprintf("placed.lines[%d]", i)
+		if err := checkSKU(field+".sku", line.GetSku()); err != nil {
+			return err
+		}
+		if _, dup := seen[line.GetSku()]; dup {
+			return invalid(field+".sku", ReasonDuplicateSKU)
+		}
+		seen[line.GetSku()] = struct{}{}
+		if err := checkQty(field+".qty", line.GetQty()); err != nil {
+			return err
+		}
+		if line.GetUnitPriceMinor() < 0 {
+			return invalid(field+".unit_price_minor", ReasonInvalidPrice)
+		}
+	}
+	return nil
+}
+
+func checkID(field, id string, missing Reason) error {
+	switch {
+	case id == "":
+		return invalid(field, missing)
+	case len(id) > MaxIDBytes:
+		return invalid(field, ReasonTooLong)
+	}
+	return nil
+}
+
+// checkSKU keeps SKUs printable because they are record keys and table keys
+// that operators read in logs, dead letters and the API.
+func checkSKU(field, sku string) error {
+	switch {
+	case sku == "":
+		return invalid(field, ReasonMissingSKU)
+	case len(sku) > MaxSKUBytes:
+		return invalid(field, ReasonTooLong)
+	case !utf8.ValidString(sku):
+		return invalid(field, ReasonInvalidSKU)
+	}
+	for _, r := range sku {
+		if unicode.IsControl(r) {
+			return invalid(field, ReasonInvalidSKU)
+		}
+	}
+	return nil
+}
+
+func checkQty(field string, qty int64) error {
+	if qty <= 0 || qty > MaxQty {
+		return invalid(field, ReasonInvalidQty)
+	}
+	return nil
+}
+
+// checkCurrency accepts ISO 4217 alphabetic codes; prices are in the
+// currency's minor units, so an unknown shape means an unknown scale.
+func checkCurrency(field, cur string) error {
+	if cur == "" {
+		return invalid(field, ReasonMissingCurrency)
+	}
+	if len(cur) != 3 {
+		return invalid(field, ReasonInvalidCurrency)
+	}
+	for i := 0; i < len(cur); i++ {
+		if cur[i] < 'A' || cur[i] > 'Z' {
+			return invalid(field, ReasonInvalidCurrency)
+		}
+	}
+	return nil
+}

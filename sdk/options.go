@@ -1,0 +1,145 @@
+package sdk
+
+import (
+	"errors"
+	"fmt"
+	"time"
+	"unicode"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/titan-commerce/titan/schemas"
+)
+
+// ErrInvalidOption is wrapped by every error NewProducer returns for a bad
+// argument or option, as opposed to a failure to build the client.
+var ErrInvalidOption = errors.New("sdk: invalid option")
+
+// DefaultClientID names the producer to the brokers unless WithClientID is
+// given, so broker logs and quotas can tell SDK traffic apart.
+const DefaultClientID = "titan-sdk"
+
+// maxLinger is franz-go's own upper bound, checked here so the error names
+// the SDK option rather than a kgo internal.
+const maxLinger = time.Minute
+
+// Option configures NewProducer. Options are checked together, once, when
+// the producer is built.
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+type config struct {
+	clientID         string
+	linger           time.Duration
+	lingerSet        bool
+	kgoOpts          []kgo.Opt
+	commandsTopic    string
+	orderEventsTopic string
+}
+
+func defaultConfig() config {
+	return config{
+		clientID:         DefaultClientID,
+		commandsTopic:    schemas.InventoryCommands,
+		orderEventsTopic: schemas.OrderEvents,
+	}
+}
+
+// WithClientID sets the Kafka client id.
+func WithClientID(id string) Option {
+	return optionFunc(func(c *config) { c.clientID = id })
+}
+
+// WithLinger sets how long a partition's batch waits for more records
+// before it is sent (0 sends at once). Without it franz-go's default holds.
+// SendCommand and PublishOrderEvent do not pay it: a synchronous send flushes
+// its partition immediately.
+func WithLinger(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.linger, c.lingerSet = d, true })
+}
+
+// WithKgoOptions passes extra franz-go options (TLS, SASL, logging, retries,
+// buffering). They cannot change what the wire contract depends on: the seed
+// brokers, the partitioner and acks=all are applied after them, and an
+// option that turns off idempotent writes, makes the client transactional or
+// switches to manual flushing makes NewProducer fail.
+func WithKgoOptions(opts ...kgo.Opt) Option {
+	return optionFunc(func(c *config) { c.kgoOpts = append(c.kgoOpts, opts...) })
+}
+
+// WithCommandsTopic overrides the topic SendCommand writes to, for test
+// clusters and staged migrations; the default is schemas.InventoryCommands.
+func WithCommandsTopic(topic string) Option {
+	return optionFunc(func(c *config) { c.commandsTopic = topic })
+}
+
+// WithOrderEventsTopic overrides the topic PublishOrderEvent writes to; the
+// default is schemas.OrderEvents.
+func WithOrderEventsTopic(topic string) Option {
+	return optionFunc(func(c *config) { c.orderEventsTopic = topic })
+}
+
+func (c *config) validate(brokers []string) error {
+	if len(brokers) == 0 {
+		return fmt.Errorf("%w: no seed brokers", ErrInvalidOption)
+	}
+	for i, b := range brokers {
+		if b == "" {
+			return fmt.Errorf("%w: seed broker %d is empty", ErrInvalidOption, i)
+		}
+	}
+	if c.clientID == "" {
+		return fmt.Errorf("%w: empty client id", ErrInvalidOption)
+	}
+	for _, r := range c.clientID {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("%w: client id %q has a control character", ErrInvalidOption, c.clientID)
+		}
+	}
+	if c.lingerSet && (c.linger < 0 || c.linger > maxLinger) {
+		return fmt.Errorf("%w: linger %v outside [0, %v]", ErrInvalidOption, c.linger, maxLinger)
+	}
+	for _, opt := range c.kgoOpts {
+		if opt == nil {
+			return fmt.Errorf("%w: nil kgo option", ErrInvalidOption)
+		}
+	}
+	if err := validateTopic(c.commandsTopic); err != nil {
+		return fmt.Errorf("%w: commands topic: %w", ErrInvalidOption, err)
+	}
+	if err := validateTopic(c.orderEventsTopic); err != nil {
+		return fmt.Errorf("%w: order events topic: %w", ErrInvalidOption, err)
+	}
+	if c.commandsTopic == c.orderEventsTopic {
+		// The two carry different messages under different keys; one topic
+		// for both would feed order events to the inventory processor.
+		return fmt.Errorf("%w: commands and order events share topic %q", ErrInvalidOption, c.commandsTopic)
+	}
+	return nil
+}
+
+// validateTopic applies Kafka's topic name rules, so a typo fails here
+// rather than as a produce error on every send.
+func validateTopic(name string) error {
+	switch {
+	case name == "":
+		return errors.New("empty topic name")
+	case len(name) > 249:
+		return fmt.Errorf("topic name %.20q... is longer than 249 bytes", name)
+	case name == "." || name == "..":
+		return fmt.Errorf("topic name %q is reserved", name)
+	}
+	for i := 0; i < len(name); i++ {
+		switch ch := name[i]; {
+		case ch >= 'a' && ch <= 'z', ch >= 'A' && ch <= 'Z', ch >= '0' && ch <= '9', ch == '.', ch == '_', ch == '-':
+		default:
+			return fmt.Errorf("topic name %q has a character outside [a-zA-Z0-9._-]", name)
+		}
+	}
+	return nil
+}

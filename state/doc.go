@@ -1,0 +1,57 @@
+// Package state keeps goka's processor and view state in Pebble.
+//
+// goka keeps a table's state twice: in a compacted Kafka changelog topic,
+// which is the source of truth, and in a local store per topic-partition,
+// which lets a processor answer from disk instead of replaying the
+// changelog on every start. This package is that local store.
+//
+// A Builder owns a root directory and opens one Pebble database per
+// topic-partition under root/<topic>/<partition>, all sharing one block
+// cache. Its Build method is a goka storage.Builder:
+//
+//	b, err := state.NewBuilder("/var/lib/titan/orders", state.WithSync(state.SyncNone))
+//	p, err := goka.NewProcessor(brokers, graph, goka.WithStorageBuilder(b.Build))
+//
+// goka builds and opens a Storage when it is assigned a partition and closes
+// it when the partition is revoked. Builder.Open lists the storages open at
+// the moment, so other code in the process (an expiry sweeper, say) can read
+// them through their iterators while goka writes.
+//
+// # Offsets
+//
+// Each storage records the changelog offset its state has caught up to, under
+// the key "__offset" as goka's LevelDB storage does. The key is hidden from
+// iterators and refused by Set and Delete. goka writes a value, then the
+// offset once the changelog write is acknowledged; both go through the same
+// write-ahead log in that order, and what survives a crash is a prefix of
+// that log, so the stored offset never covers a value that is missing. On
+// start goka reads the offset and replays only the changelog records after
+// it; with no stored offset it replays the whole changelog.
+//
+// The converse does not hold, with any goka storage: a value is written
+// locally before Kafka acknowledges its changelog record, so after a crash
+// the store can hold a value the changelog never got, and goka reprocesses
+// the input message on top of it. Processor logic has to tolerate seeing a
+// message twice.
+//
+// # Sync policy
+//
+// SyncNone (the default) never waits for the disk. Pebble keeps the tail of
+// its write-ahead log in memory until a 32 KiB block fills, so a crashed
+// process, like a crashed machine, loses the last writes; goka replays them
+// from the changelog on the next start. SyncAlways fsyncs every write once
+// the partition has recovered, so a crash costs no replay, for one fsync
+// per Set, Delete and SetOffset. Either way, writes made while recovering
+// from the changelog are not synced one by one (the changelog already holds
+// them): MarkRecovered syncs them all at once, and a clean Close syncs
+// whatever is left.
+//
+// # goka's contract
+//
+// The package follows goka's storage.Storage and, where goka's own storages
+// disagree with the interface's comments, the LevelDB storage goka uses by
+// default: IteratorWithRange with an empty limit iterates the keys that
+// start with start, and Get of "__offset" returns the stored offset in
+// decimal. Package storagetest checks the contract against this package and
+// against goka's own storages, and lists where those differ.
+package state

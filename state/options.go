@@ -1,0 +1,141 @@
+package state
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// SyncPolicy says whether a write is on disk when it returns.
+type SyncPolicy uint8
+
+const (
+	// SyncNone never waits for the disk (pebble.NoSync). Pebble buffers the
+	// write-ahead log in 32 KiB blocks and hands a block to the OS when it
+	// fills or something syncs, so a crash of the process or the machine loses
+	// the most recent writes, up to a block or whatever the page cache had not
+	// written back. What survives is always a prefix of the log, and goka
+	// writes each value before the offset that covers it, so the stored
+	// offset never runs ahead of the values: on the next start goka replays
+	// the lost tail from the Kafka changelog. This is the default: durability
+	// is what the changelog is for, and it costs no fsync per message.
+	SyncNone SyncPolicy = iota + 1
+	// SyncAlways fsyncs the write-ahead log before every Set, Delete and
+	// SetOffset returns (pebble.Sync). Local state then survives a machine
+	// crash without a replay, at the price of one fsync per write (two per
+	// message: the value and, on the producer's ack, the offset).
+	SyncAlways
+)
+
+func (p SyncPolicy) String() string {
+	switch p {
+	case SyncNone:
+		return "none"
+	case SyncAlways:
+		return "always"
+	default:
+		return fmt.Sprintf("SyncPolicy(%d)", uint8(p))
+	}
+}
+
+const (
+	defaultCacheSize    = 64 << 20
+	defaultMemTableSize = 4 << 20
+	// Pebble sizes its first memtable at min(256 KiB, MemTableSize); below
+	// 64 KiB flushes would dominate.
+	minMemTableSize = 64 << 10
+	// Pebble's own ceiling is 4 GiB.
+	maxMemTableSize = 4<<30 - 1
+)
+
+// config holds everything an Option can set; NewBuilder fills the defaults,
+// applies the options in order and validates the result once.
+type config struct {
+	sync         SyncPolicy
+	cacheSize    int64
+	memTableSize uint64
+	logger       *slog.Logger
+	// fs replaces the real filesystem in crash tests.
+	fs vfs.FS
+}
+
+func defaultConfig() config {
+	return config{
+		sync:         SyncNone,
+		cacheSize:    defaultCacheSize,
+		memTableSize: defaultMemTableSize,
+		logger:       slog.New(slog.DiscardHandler),
+		fs:           vfs.Default,
+	}
+}
+
+func (c *config) validate() error {
+	if c.sync != SyncNone && c.sync != SyncAlways {
+		return fmt.Errorf("%w: unknown sync policy %v", ErrInvalidOption, c.sync)
+	}
+	if c.cacheSize <= 0 {
+		return fmt.Errorf("%w: cache size %d must be positive", ErrInvalidOption, c.cacheSize)
+	}
+	if c.memTableSize < minMemTableSize || c.memTableSize > maxMemTableSize {
+		return fmt.Errorf("%w: memtable size %d must be in [%d, %d]",
+			ErrInvalidOption, c.memTableSize, minMemTableSize, maxMemTableSize)
+	}
+	if c.logger == nil {
+		return fmt.Errorf("%w: nil logger", ErrInvalidOption)
+	}
+	if c.fs == nil {
+		return fmt.Errorf("%w: nil filesystem", ErrInvalidOption)
+	}
+	return nil
+}
+
+// LogValue lets the builder log its configuration as one structured group.
+func (c config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("sync", c.sync.String()),
+		slog.Int64("cache_bytes", c.cacheSize),
+		slog.Uint64("memtable_bytes", c.memTableSize),
+	)
+}
+
+// Option configures a Builder. The interface is sealed so that every option
+// goes through NewBuilder's validation.
+type Option interface {
+	apply(*config)
+}
+
+type option func(*config)
+
+func (o option) apply(c *config) { o(c) }
+
+// WithSync sets the sync policy for writes made after MarkRecovered. Writes
+// during recovery are never synced whatever the policy: MarkRecovered syncs
+// them all at once. The default is SyncNone.
+func WithSync(p SyncPolicy) Option {
+	return option(func(c *config) { c.sync = p })
+}
+
+// WithCacheSize sets the size in bytes of the Pebble block cache shared by
+// every storage the builder opens. The default is 64 MiB.
+func WithCacheSize(bytes int64) Option {
+	return option(func(c *config) { c.cacheSize = bytes })
+}
+
+// WithMemTableSize sets the size in bytes of each partition's memtable, which
+// bounds the write-ahead log replayed when a partition is opened after an
+// unclean stop. The default is 4 MiB; the minimum 64 KiB.
+func WithMemTableSize(bytes uint64) Option {
+	return option(func(c *config) { c.memTableSize = bytes })
+}
+
+// WithLogger sets the logger for the storages' lifecycle events and Pebble's
+// own messages. The default discards everything.
+func WithLogger(l *slog.Logger) Option {
+	return option(func(c *config) { c.logger = l })
+}
+
+// withFS replaces the filesystem; only crash tests need it.
+func withFS(fs vfs.FS) Option {
+	return option(func(c *config) { c.fs = fs })
+}

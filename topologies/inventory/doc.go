@@ -1,0 +1,45 @@
+// Package inventory declares the inventory topology: two goka groups and
+// the expiry sweeper that together serve stock reservation per SKU.
+//
+//	commands (key sku) ──> titan-inventory ──> events (key sku)
+//	                         │   table: inventory.State per SKU
+//	                         └──────────────> order-events (key order id)
+//	                                             │
+//	                                             v
+//	                                 titan-inventory-orders
+//	                                     table: inventory.OrderIndex per order
+//
+// titan-inventory decodes each command, validates it, and hands it to
+// processors/inventory.Decide with the SKU's state; it writes the new state
+// to its table (Pebble locally, the changelog in Kafka) and publishes every
+// event twice: keyed by SKU for readers of stock, and keyed by order id for
+// the order index. A record that cannot be decoded, fails validation, or is
+// keyed by something other than its SKU goes to the dead-letter topic with
+// its reason, and the partition carries on.
+//
+// titan-inventory-orders keeps, per order, the latest event of each of its
+// reservations. The API reads it to turn Commit(order) and Release(order)
+// into commands on the right SKUs, and to answer polls.
+//
+// # Delivery and idempotency
+//
+// goka commits a command's offset only after its state write and its
+// events are acknowledged, so a crash replays commands whose effects may
+// already be in the changelog. Decide makes that harmless: a command id it
+// has seen yields its first result again and changes nothing. A command
+// whose state write was lost is decided again from the same state at the
+// same clock, so it yields the same result as the first time.
+//
+// # Expiry
+//
+// goka has no timers. Decide expires due reservations lazily, before any
+// command on the SKU; the Sweeper covers idle SKUs by proposing Expire
+// commands through the commands topic. See Sweeper for why that is safe
+// under duplicates, rebalances and crashes.
+//
+// # Names
+//
+// All topic and group names come from Names. NamesFor("") gives the names in
+// schemas, which producers outside Titan write to; a namespace prefixes
+// them all so several deployments can share one cluster.
+package inventory

@@ -1,0 +1,146 @@
+package inventory
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/codec"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/titan-commerce/titan/internal/observe"
+	"github.com/titan-commerce/titan/processors/inventory"
+	"github.com/titan-commerce/titan/schemas"
+	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
+)
+
+// Names are the topics and groups of one deployment of the topology.
+// Several deployments (staging and production, or one per test) can share
+// a cluster under different namespaces.
+type Names struct {
+	Group       goka.Group
+	OrdersGroup goka.Group
+	Commands    goka.Stream
+	Events      goka.Stream
+	OrderEvents goka.Stream
+	DeadLetters goka.Stream
+}
+
+// NamesFor returns the names in a namespace; the empty namespace gives the
+// names in schemas, which outside producers write to.
+func NamesFor(namespace string) Names {
+	p := ""
+	if namespace != "" {
+		p = namespace + "."
+	}
+	return Names{
+		Group:       goka.Group(p + "titan-inventory"),
+		OrdersGroup: goka.Group(p + "titan-inventory-orders"),
+		Commands:    goka.Stream(p + schemas.InventoryCommands),
+		Events:      goka.Stream(p + schemas.InventoryEvents),
+		OrderEvents: goka.Stream(p + schemas.InventoryOrderEvents),
+		DeadLetters: goka.Stream(p + schemas.InventoryDeadLetters),
+	}
+}
+
+// Table holds an inventory.State per SKU; its changelog is the compacted
+// topic goka names after the group.
+func (n Names) Table() goka.Table { return goka.GroupTable(n.Group) }
+
+// OrdersTable holds an inventory.OrderIndex per order id.
+func (n Names) OrdersTable() goka.Table { return goka.GroupTable(n.OrdersGroup) }
+
+// graphs builds the two groups. Commands are read as raw bytes and decoded
+// inside the callback: a codec error would stop goka's partition, while a
+// callback error is one dead letter.
+func graphs(n Names, policy inventory.Policy, hooks observe.Hooks, log *slog.Logger) (stock, orders *goka.GroupGraph) {
+	stock = goka.DefineGroup(n.Group,
+		goka.Input(n.Commands, new(codec.Bytes), observe.Wrap(string(n.Group), n.DeadLetters, hooks, log, decider(n, policy))),
+		goka.Persist(StateCodec{}),
+		// Events are encoded once in the callback and written as bytes
+		// to both streams.
+		goka.Output(n.Events, new(codec.Bytes)),
+		goka.Output(n.OrderEvents, new(codec.Bytes)),
+		goka.Output(n.DeadLetters, new(codec.Bytes)),
+	)
+	orders = goka.DefineGroup(n.OrdersGroup,
+		goka.Input(n.OrderEvents, new(codec.Bytes), observe.Wrap(string(n.OrdersGroup), n.DeadLetters, hooks, log, indexer)),
+		goka.Persist(IndexCodec{}),
+		goka.Output(n.DeadLetters, new(codec.Bytes)),
+	)
+	return stock, orders
+}
+
+// decider adapts inventory.Decide to goka: decode, validate, decide, write
+// the state, publish the events.
+func decider(n Names, policy inventory.Policy) observe.Callback {
+	return func(ctx goka.Context, msg any) error {
+		var w inventoryv1.Command
+		if err := proto.Unmarshal(msg.([]byte), &w); err != nil {
+			return observe.Reject("decode", err)
+		}
+		if err := schemas.ValidateCommand(&w); err != nil {
+			return observe.Reject(rejectReason(err), err)
+		}
+		if w.GetSku() != ctx.Key() {
+			// A record keyed otherwise may sit in another SKU's partition:
+			// applying it here could split one SKU's stock over two owners.
+			return observe.Reject("key_mismatch", fmt.Errorf("key %q, sku %q", ctx.Key(), w.GetSku()))
+		}
+		s := inventory.NewState()
+		if v := ctx.Value(); v != nil {
+			s = v.(inventory.State)
+		}
+		cmd := inventory.CommandFromWire(&w, ctx.Partition(), ctx.Offset())
+		next, events := inventory.Decide(s, cmd, policy)
+		if err := inventory.CheckState(next); err != nil {
+			return observe.Reject("invariant", err)
+		}
+		encoded := make([][]byte, len(events))
+		for i, e := range events {
+			b, err := proto.Marshal(inventory.EventToWire(e))
+			if err != nil {
+				// Nothing is written yet: failing the partition retries the
+				// command rather than applying it without its events.
+				return fmt.Errorf("inventory: encode event: %w", err)
+			}
+			encoded[i] = b
+		}
+		ctx.SetValue(next)
+		for i, e := range events {
+			ctx.Emit(n.Events, e.SKU, encoded[i])
+			if e.OrderID != "" {
+				ctx.Emit(n.OrderEvents, e.OrderID, encoded[i])
+			}
+		}
+		return nil
+	}
+}
+
+// indexer folds reservation events into the order index.
+func indexer(ctx goka.Context, msg any) error {
+	var w inventoryv1.Event
+	if err := proto.Unmarshal(msg.([]byte), &w); err != nil {
+		return observe.Reject("decode", err)
+	}
+	if w.GetOrderId() != ctx.Key() {
+		return observe.Reject("key_mismatch", fmt.Errorf("key %q, order %q", ctx.Key(), w.GetOrderId()))
+	}
+	var x inventory.OrderIndex
+	if v := ctx.Value(); v != nil {
+		x = v.(inventory.OrderIndex)
+	}
+	if next, changed := inventory.IndexEvent(x, inventory.EventFromWire(&w)); changed {
+		ctx.SetValue(next)
+	}
+	return nil
+}
+
+func rejectReason(err error) string {
+	var inv *schemas.InvalidError
+	if errors.As(err, &inv) {
+		return string(inv.Reason)
+	}
+	return "invalid"
+}

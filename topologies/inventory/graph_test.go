@@ -1,0 +1,175 @@
+package inventory
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/storage"
+	"github.com/lovoo/goka/tester"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/titan-commerce/titan/internal/observe"
+	"github.com/titan-commerce/titan/processors/inventory"
+	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
+)
+
+// run starts both groups on goka's in-memory tester.
+func run(t *testing.T) (*tester.Tester, Names) {
+	t.Helper()
+	tt := tester.New(t)
+	n := NamesFor("test")
+	stock, orders := graphs(n, inventory.DefaultPolicy(), nil, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	for _, g := range []*goka.GroupGraph{stock, orders} {
+		p, err := goka.NewProcessor(nil, g, goka.WithTester(tt))
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = p.Run(ctx) }()
+	}
+	return tt, n
+}
+
+func wire(t *testing.T, c inventory.Command) []byte {
+	t.Helper()
+	if c.Time.IsZero() {
+		c.Time = time.UnixMilli(1_700_000_000_000)
+	}
+	b, err := proto.Marshal(inventory.CommandToWire(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func events(t *testing.T, q *tester.QueueTracker) []inventory.Event {
+	t.Helper()
+	var out []inventory.Event
+	for {
+		_, v, ok := q.NextRaw()
+		if !ok {
+			return out
+		}
+		var w inventoryv1.Event
+		if err := proto.Unmarshal(v, &w); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, inventory.EventFromWire(&w))
+	}
+}
+
+func TestGraphDecidesAndPublishes(t *testing.T) {
+	tt, n := run(t)
+	evq := tt.NewQueueTracker(string(n.Events))
+	orq := tt.NewQueueTracker(string(n.OrderEvents))
+
+	tt.Consume(string(n.Commands), "sku-1", wire(t, inventory.Command{ID: "c1", Kind: inventory.KindRestock, SKU: "sku-1", Qty: 5}))
+	tt.Consume(string(n.Commands), "sku-1", wire(t, inventory.Command{ID: "c2", Kind: inventory.KindReserve, SKU: "sku-1", OrderID: "o1", Qty: 2, TTL: time.Minute}))
+	tt.Consume(string(n.Commands), "sku-1", wire(t, inventory.Command{ID: "c2", Kind: inventory.KindReserve, SKU: "sku-1", OrderID: "o1", Qty: 2, TTL: time.Minute}))
+
+	got := events(t, evq)
+	if len(got) != 3 || got[0].Type != inventory.EventRestocked || got[1].Type != inventory.EventReserved || got[2] != got[1] {
+		t.Fatalf("events %+v", got)
+	}
+	st := tt.TableValue(n.Table(), "sku-1").(inventory.State)
+	if st.Stock != (inventory.Stock{OnHand: 5, Reserved: 2}) {
+		t.Fatalf("stock %+v", st.Stock)
+	}
+	if o := events(t, orq); len(o) != 2 {
+		t.Fatalf("order events %+v", o)
+	}
+	x := tt.TableValue(n.OrdersTable(), "o1").(inventory.OrderIndex)
+	if len(x.Lines) != 1 || x.Lines[0].Type != inventory.EventReserved || x.Lines[0].SKU != "sku-1" {
+		t.Fatalf("order index %+v", x)
+	}
+}
+
+func TestGraphDeadLetters(t *testing.T) {
+	tt, n := run(t)
+	dlq := tt.NewQueueTracker(string(n.DeadLetters))
+	evq := tt.NewQueueTracker(string(n.Events))
+
+	tt.Consume(string(n.Commands), "sku-1", []byte{0xff, 0xff, 0xff})
+	tt.Consume(string(n.Commands), "sku-1", wire(t, inventory.Command{ID: "c1", Kind: inventory.KindRestock, SKU: "sku-1", Qty: 0}))
+	tt.Consume(string(n.Commands), "other", wire(t, inventory.Command{ID: "c2", Kind: inventory.KindRestock, SKU: "sku-1", Qty: 1}))
+	tt.Consume(string(n.Commands), "sku-1", wire(t, inventory.Command{ID: "c3", Kind: inventory.KindRestock, SKU: "sku-1", Qty: 1}))
+
+	var reasons []string
+	for {
+		_, v, ok := dlq.NextRaw()
+		if !ok {
+			break
+		}
+		var d observe.DeadLetter
+		if err := json.Unmarshal(v, &d); err != nil {
+			t.Fatal(err)
+		}
+		if len(d.Value) == 0 || d.Topic != string(n.Commands) || d.Error == "" {
+			t.Fatalf("dead letter lacks the record: %+v", d)
+		}
+		reasons = append(reasons, d.Reason)
+	}
+	want := []string{"decode", "invalid_qty", "key_mismatch"}
+	if len(reasons) != len(want) {
+		t.Fatalf("dead letters %v, want %v", reasons, want)
+	}
+	for i := range want {
+		if reasons[i] != want[i] {
+			t.Fatalf("dead letters %v, want %v", reasons, want)
+		}
+	}
+	// Processing went on after the bad records, and they changed nothing.
+	got := events(t, evq)
+	if len(got) != 1 || got[0].CommandID != "c3" {
+		t.Fatalf("events %+v", got)
+	}
+	if st := tt.TableValue(n.Table(), "sku-1").(inventory.State); st.Stock.OnHand != 1 {
+		t.Fatalf("stock %+v", st.Stock)
+	}
+}
+
+func TestSweeperProposesDueReservations(t *testing.T) {
+	st := storage.NewMemory()
+	now := time.UnixMilli(1_700_000_000_000)
+	s := inventory.NewState()
+	for _, c := range []inventory.Command{
+		{ID: "c1", Kind: inventory.KindRestock, SKU: "a", Qty: 10, Time: now},
+		{ID: "c2", Kind: inventory.KindReserve, SKU: "a", OrderID: "due", Qty: 1, TTL: time.Second, Time: now},
+		{ID: "c3", Kind: inventory.KindReserve, SKU: "a", OrderID: "later", Qty: 1, TTL: time.Hour, Time: now},
+	} {
+		s, _ = inventory.Decide(s, c, inventory.DefaultPolicy())
+	}
+	b, err := StateCodec{}.Encode(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Set("a", b); err != nil {
+		t.Fatal(err)
+	}
+
+	var sent []*inventoryv1.Command
+	sw := NewSweeper(func() []storage.Storage { return []storage.Storage{st} },
+		func(_ context.Context, cmds []*inventoryv1.Command) error { sent = append(sent, cmds...); return nil },
+		time.Second, nil)
+	sw.now = func() time.Time { return now.Add(2 * time.Second) }
+
+	if err := sw.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(sent) != 1 || sent[0].GetOrderId() != "due" || sent[0].GetSku() != "a" || sent[0].GetExpire() == nil {
+		t.Fatalf("sent %v", sent)
+	}
+	// In flight: not proposed again on the next tick...
+	if err := sw.Sweep(context.Background()); err != nil || len(sent) != 1 {
+		t.Fatalf("re-proposed while in flight: %v %v", sent, err)
+	}
+	// ...but again once the proposal may have been lost.
+	sw.now = func() time.Time { return now.Add(10 * time.Second) }
+	if err := sw.Sweep(context.Background()); err != nil || len(sent) != 2 {
+		t.Fatalf("not re-proposed after a lost proposal: %v %v", sent, err)
+	}
+}

@@ -1,0 +1,126 @@
+package inventory
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/lovoo/goka/storage"
+
+	"github.com/titan-commerce/titan/processors/inventory"
+	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
+)
+
+// Sweeper makes reservation expiry fire on SKUs that see no traffic. On
+// each tick it reads the local state of the table partitions this instance
+// owns, finds the open reservations past their deadline and sends an Expire
+// command for each, keyed by the SKU, through the commands topic.
+//
+// Why this is reliable: the sweeper only proposes; the processor decides,
+// in the SKU's partition order, with the same Decide every other command
+// goes through. A proposal lost to a crash is made again on the next tick
+// by whichever instance owns the partition then; one made twice, or by two
+// instances during a rebalance, finds the reservation already expired and
+// yields nothing. Reading goka's storage while goka writes it is what the
+// storage contract allows (many readers, one writer).
+type Sweeper struct {
+	local    func() []storage.Storage
+	send     func(context.Context, []*inventoryv1.Command) error
+	interval time.Duration
+	now      func() time.Time
+	log      *slog.Logger
+
+	// sent remembers recent proposals so a reservation is not proposed on
+	// every tick while its Expire command is in flight.
+	sent map[string]time.Time
+}
+
+// NewSweeper returns a sweeper over the storages local returns (the
+// recovered partitions of Table this instance owns) that sends with send.
+func NewSweeper(local func() []storage.Storage, send func(context.Context, []*inventoryv1.Command) error, interval time.Duration, log *slog.Logger) *Sweeper {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Sweeper{local: local, send: send, interval: interval, now: time.Now, log: log, sent: map[string]time.Time{}}
+}
+
+// Run sweeps every interval until ctx ends.
+func (s *Sweeper) Run(ctx context.Context) error {
+	t := time.NewTicker(s.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("expiry sweep failed", "err", err)
+			}
+		}
+	}
+}
+
+// Sweep runs one pass and returns once its commands are acknowledged.
+func (s *Sweeper) Sweep(ctx context.Context) error {
+	now := s.now()
+	var cmds []*inventoryv1.Command
+	for _, st := range s.local() {
+		due, err := dueIn(st, now)
+		if err != nil {
+			return err
+		}
+		for _, d := range due {
+			key := d.sku + "\x00" + d.orderID
+			if at, ok := s.sent[key]; ok && now.Sub(at) < 5*s.interval {
+				continue
+			}
+			s.sent[key] = now
+			cmds = append(cmds, inventory.CommandToWire(inventory.Command{
+				ID:      fmt.Sprintf("expire/%s/%s/%d", d.sku, d.orderID, d.expiresAt.UnixMilli()),
+				Kind:    inventory.KindExpire,
+				SKU:     d.sku,
+				OrderID: d.orderID,
+				Time:    now,
+			}))
+		}
+	}
+	for key, at := range s.sent {
+		if now.Sub(at) >= 5*s.interval {
+			delete(s.sent, key)
+		}
+	}
+	if len(cmds) == 0 {
+		return nil
+	}
+	s.log.Debug("expiring reservations", "count", len(cmds))
+	return s.send(ctx, cmds)
+}
+
+type due struct {
+	sku, orderID string
+	expiresAt    time.Time
+}
+
+func dueIn(st storage.Storage, now time.Time) ([]due, error) {
+	it, err := st.Iterator()
+	if err != nil {
+		return nil, fmt.Errorf("inventory: sweep: %w", err)
+	}
+	defer it.Release()
+	var out []due
+	for it.Next() {
+		v, err := it.Value()
+		if err != nil {
+			return nil, fmt.Errorf("inventory: sweep: %w", err)
+		}
+		decoded, err := StateCodec{}.Decode(v)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range decoded.(inventory.State).Due(now) {
+			out = append(out, due{sku: string(it.Key()), orderID: r.OrderID, expiresAt: r.ExpiresAt})
+		}
+	}
+	return out, it.Err()
+}

@@ -1,0 +1,128 @@
+package inventory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/storage"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/titan-commerce/titan/internal/gokaopts"
+	"github.com/titan-commerce/titan/internal/kafkaadmin"
+	"github.com/titan-commerce/titan/internal/observe"
+	"github.com/titan-commerce/titan/processors/inventory"
+	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
+)
+
+// Topics declares every topic the topology reads or writes. All have the
+// same partition count: the order index is keyed differently, but its
+// table and input must be co-partitioned like any goka group.
+func (n Names) Topics(partitions int32) []kafkaadmin.Topic {
+	return []kafkaadmin.Topic{
+		{Name: string(n.Commands), Partitions: partitions},
+		{Name: string(n.Events), Partitions: partitions},
+		{Name: string(n.OrderEvents), Partitions: partitions},
+		{Name: string(n.DeadLetters), Partitions: partitions},
+		{Name: string(n.Table()), Partitions: partitions, Compact: true},
+		{Name: string(n.OrdersTable()), Partitions: partitions, Compact: true},
+	}
+}
+
+// Options configure a Topology.
+type Options struct {
+	// Names of the topics and groups; the zero value means NamesFor("").
+	Names Names
+	// Goka carries brokers, replication and the storage of the
+	// processors' tables.
+	Goka gokaopts.Config
+	// Local returns the recovered storages of a table's partitions this
+	// instance owns; the expiry sweeper reads Table through it.
+	Local func(topic string) []storage.Storage
+	// Send produces commands to the commands topic, keyed by SKU, and
+	// returns once they are acknowledged.
+	Send func(context.Context, []*inventoryv1.Command) error
+	// Policy bounds what each SKU remembers.
+	Policy inventory.Policy
+	// SweepInterval is how often expired reservations are looked for; an
+	// idle SKU's reservation ends within about this long of its deadline.
+	SweepInterval time.Duration
+	Hooks         observe.Hooks
+	Logger        *slog.Logger
+}
+
+func (o *Options) validate() error {
+	if err := o.Goka.Validate(); err != nil {
+		return err
+	}
+	if o.Local == nil || o.Send == nil {
+		return errors.New("inventory: Local and Send are required for expiry")
+	}
+	if o.Names == (Names{}) {
+		o.Names = NamesFor("")
+	}
+	if o.Policy == (inventory.Policy{}) {
+		o.Policy = inventory.DefaultPolicy()
+	}
+	if o.SweepInterval <= 0 {
+		o.SweepInterval = time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Topology runs the inventory processor, the order index and the expiry
+// sweeper of one instance.
+type Topology struct {
+	names         Names
+	stock, orders *goka.Processor
+	sweeper       *Sweeper
+}
+
+// New builds the topology; Run starts it.
+func New(o Options) (*Topology, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	n := o.Names
+	stockGraph, ordersGraph := graphs(n, o.Policy, o.Hooks, o.Logger)
+	stock, err := goka.NewProcessor(o.Goka.Brokers, stockGraph, o.Goka.Processor()...)
+	if err != nil {
+		return nil, fmt.Errorf("inventory: processor: %w", err)
+	}
+	orders, err := goka.NewProcessor(o.Goka.Brokers, ordersGraph, o.Goka.Processor()...)
+	if err != nil {
+		return nil, fmt.Errorf("inventory: order index: %w", err)
+	}
+	local := func() []storage.Storage { return o.Local(string(n.Table())) }
+	return &Topology{
+		stock:   stock,
+		orders:  orders,
+		names:   n,
+		sweeper: NewSweeper(local, o.Send, o.SweepInterval, o.Logger.With("topology", string(n.Group))),
+	}, nil
+}
+
+// Run blocks until ctx ends or a processor fails. On return both
+// processors have committed their offsets and closed their storages.
+func (t *Topology) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return t.stock.Run(ctx) })
+	g.Go(func() error { return t.orders.Run(ctx) })
+	g.Go(func() error { return t.sweeper.Run(ctx) })
+	return g.Wait()
+}
+
+// Recovered reports whether both processors have caught up with their
+// tables and are processing.
+func (t *Topology) Recovered() bool { return t.stock.Recovered() && t.orders.Recovered() }
+
+// Processors lists the goka processors, for lag metrics.
+func (t *Topology) Processors() map[string]*goka.Processor {
+	return map[string]*goka.Processor{string(t.names.Group): t.stock, string(t.names.OrdersGroup): t.orders}
+}
