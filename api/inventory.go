@@ -182,6 +182,10 @@ func (s *Server) getReservations(ctx *fasthttp.RequestCtx, p []string) {
 		s.fail(ctx, e)
 		return
 	}
+	if !s.deps.Orders.Recovered() {
+		s.fail(ctx, errNotReady)
+		return
+	}
 	x, found, err := s.readIndex(orderID)
 	if err != nil {
 		s.opts.Logger.Error("read order index", "order_id", orderID, "err", err)
@@ -231,6 +235,12 @@ func (s *Server) closeOrder(ctx *fasthttp.RequestCtx, orderID string, kind inven
 	id, e, ok := commandID(req.CommandID)
 	if !ok {
 		s.fail(ctx, e)
+		return
+	}
+	// A replica still recovering may not hold the order yet: that is
+	// not_ready, not a 404 after the wait.
+	if !s.ready() {
+		s.fail(ctx, errNotReady)
 		return
 	}
 	wait, cancel := context.WithTimeout(ctx, s.opts.CommandWait)

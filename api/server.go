@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"reflect"
 	"strings"
 	"time"
 
@@ -122,9 +123,12 @@ func New(deps Deps, opts Options) (*Server, error) {
 	s.srv = &fasthttp.Server{
 		Handler: s.Handler,
 		Name:    "titan",
-		// fasthttp answers bodies over this itself; the JSON error comes
-		// from ErrorHandler. Smaller bodies are checked per endpoint.
-		MaxRequestBodySize: opts.MaxBodyBytes,
+		// Bodies up to a few times the limit are read whole and refused
+		// by the handler with a JSON 413; fasthttp refuses larger ones
+		// itself (ErrorHandler writes the JSON) and closes the connection
+		// without reading them, so a client still sending may see a reset.
+		MaxRequestBodySize: 4 * opts.MaxBodyBytes,
+		Logger:             fasthttpLogger{opts.Logger},
 		ErrorHandler:       s.transportError,
 		ReadTimeout:        10 * time.Second,
 		WriteTimeout:       10 * time.Second,
@@ -212,6 +216,14 @@ func (s *Server) openapi(ctx *fasthttp.RequestCtx, _ []string) {
 	ctx.SetBody(openapiYAML)
 }
 
+// fasthttpLogger sends fasthttp's own messages (mostly connections that
+// broke off) to slog at debug level.
+type fasthttpLogger struct{ l *slog.Logger }
+
+func (f fasthttpLogger) Printf(format string, args ...any) {
+	f.l.Debug(fmt.Sprintf(format, args...), "component", "fasthttp")
+}
+
 // fail writes e as the JSON error body.
 func (s *Server) fail(ctx *fasthttp.RequestCtx, e apiError) {
 	writeJSON(ctx, e.status, e)
@@ -234,6 +246,9 @@ func (s *Server) decodeBody(ctx *fasthttp.RequestCtx, v any) (apiError, bool) {
 	if len(body) > s.opts.MaxBodyBytes {
 		return errBodyTooLarge, false
 	}
+	if e, ok := checkKeys(body, v); !ok {
+		return e, false
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -246,6 +261,49 @@ func (s *Server) decodeBody(ctx *fasthttp.RequestCtx, v any) (apiError, bool) {
 		return errMalformedJSON, false
 	}
 	return apiError{}, true
+}
+
+// checkKeys refuses what encoding/json lets through: a body that is not
+// an object (null decodes into a struct as a no-op), keys that match a
+// field only when case is ignored, and a key given twice (encoding/json
+// keeps the last, so a proxy or log reading the first sees another
+// request). v points to the request struct.
+func checkKeys(body []byte, v any) (apiError, bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return errMalformedJSON, false
+	}
+	known := jsonNames(reflect.TypeOf(v).Elem())
+	seen := make(map[string]bool, len(known))
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return errMalformedJSON, false
+		}
+		key, _ := tok.(string)
+		if !known[key] {
+			return errUnknownField, false
+		}
+		if seen[key] {
+			return errMalformedJSON, false
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return errMalformedJSON, false
+		}
+	}
+	return apiError{}, true
+}
+
+// jsonNames lists the JSON names of a struct's fields.
+func jsonNames(t reflect.Type) map[string]bool {
+	names := make(map[string]bool, t.NumField())
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		names[name] = true
+	}
+	return names
 }
 
 // newCommandID gives a command without a client key its own; such a

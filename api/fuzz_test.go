@@ -1,0 +1,70 @@
+package api
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+// FuzzHandler sends arbitrary requests through the handler over fakes.
+// Whatever comes in: no panic; no 5xx but 503 not_ready, and that only
+// while not ready; every error is a catalogue entry as JSON with its own
+// status; and a 4xx other than a rejection (409) sends nothing to Kafka.
+func FuzzHandler(f *testing.F) {
+	for _, b := range BadRequests(testSKU, testOrder, 256) {
+		f.Add(b.Method, b.URI, []byte(b.Body), true)
+	}
+	for _, s := range [][3]string{
+		{"POST", "/v1/inventory/sku-1/restock", `{"qty":10,"command_id":"r"}`},
+		{"POST", "/v1/inventory/sku-1/reservations", `{"order_id":"order-1","qty":1,"ttl_ms":60000}`},
+		{"POST", "/v1/inventory/sku-1/reservations", `{"order_id":"order-2","qty":1000,"ttl_ms":1}`},
+		{"POST", "/v1/inventory/reservations/order-1/commit", `{"command_id":"k"}`},
+		{"POST", "/v1/inventory/reservations/order-1/release", ``},
+		{"GET", "/v1/inventory/reservations/order-1", ``},
+		{"GET", "/v1/inventory/sku-1?min_offset=1", ``},
+		{"GET", "/v1/inventory/%E2%82%AC?min_offset=0", ``},
+		{"GET", "/readyz", ``},
+		{"GET", "/metrics", ``},
+		{"GET", "/openapi.yaml", ``},
+		{"HEAD", "/healthz", ``},
+		{"POST", "http://host/v1/inventory/a/restock?x#y", `{"qty":1}`},
+		{"POST", "/v1/inventory/reservations/%2F/commit", `null`},
+	} {
+		f.Add(s[0], s[1], []byte(s[2]), true)
+		f.Add(s[0], s[1], []byte(s[2]), false)
+	}
+	// One server for the whole run, as in production: state builds up.
+	e := newEnv(f, Options{MaxBodyBytes: 256, CommandWait: time.Millisecond, ReadWait: time.Millisecond})
+	f.Fuzz(func(t *testing.T, method, uri string, body []byte, ready bool) {
+		e.extReady.Store(ready)
+		before := len(e.k.sent())
+		r := e.do(method, uri, string(body))
+		sent := len(e.k.sent()) - before
+
+		if r.status < 400 {
+			if r.ctype == "application/json" && !json.Valid(r.body) {
+				t.Fatalf("%s %q: %d with invalid JSON %q", method, uri, r.status, r.body)
+			}
+			return
+		}
+		var got struct {
+			Code    Code   `json:"code"`
+			Message string `json:"message"`
+		}
+		if r.status != 409 { // a rejection carries the reservations, not an error
+			if err := json.Unmarshal(r.body, &got); err != nil || got.Code == "" {
+				t.Fatalf("%s %q: %d with body %q, not an error object", method, uri, r.status, r.body)
+			}
+			want, ok := byCode(got.Code)
+			if !ok || want.status != r.status || want.Message != got.Message {
+				t.Fatalf("%s %q: %d %s is not the catalogue's", method, uri, r.status, r.body)
+			}
+		}
+		switch {
+		case r.status >= 500 && !(got.Code == errNotReady.Code && !ready):
+			t.Fatalf("%s %q %q (ready=%v): %d %s", method, uri, body, ready, r.status, r.body)
+		case r.status < 500 && r.status != 409 && sent != 0:
+			t.Fatalf("%s %q %q: %d %s, yet %d command(s) sent", method, uri, body, r.status, r.body, sent)
+		}
+	})
+}
