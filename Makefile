@@ -42,11 +42,11 @@ kafka-up:
 kafka-down:
 	@$(KAFKA) down
 
-## bench: benchmarks on a real broker; figures go to BENCHMARKS.md by hand
+## bench: benchmarks on a real broker, each beside its ceiling (see BENCHMARKS.md)
 bench:
 	@$(KAFKA) up
 	@status=0; \
-	TITAN_KAFKA_BROKERS=$$($(KAFKA) brokers) $(GO) run ./cmd/titan-bench || status=$$?; \
+	TITAN_KAFKA_BROKERS=$$($(KAFKA) brokers) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 10m ./internal/bench/ || status=$$?; \
 	$(KAFKA) down; \
 	exit $$status
 

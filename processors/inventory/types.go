@@ -187,6 +187,18 @@ func (s State) Due(now time.Time) []Reservation {
 	return due
 }
 
+// NextExpiry is the earliest deadline of an open reservation, zero when
+// none is open.
+func (s State) NextExpiry() time.Time {
+	var next time.Time
+	for _, r := range s.Reservations {
+		if r.Status == StatusOpen && (next.IsZero() || r.ExpiresAt.Before(next)) {
+			next = r.ExpiresAt
+		}
+	}
+	return next
+}
+
 // Reservation returns the SKU's reservation for orderID, if any.
 func (s State) Reservation(orderID string) (Reservation, bool) {
 	if i := s.reservationIndex(orderID); i >= 0 {

@@ -126,6 +126,7 @@ func StateToWire(s State) *inventoryv1.SkuState {
 		Stock:        stockToWire(s.Stock),
 		Offset:       s.Offset,
 		ClockMs:      toMillis(s.Clock),
+		NextExpiryMs: toMillis(s.NextExpiry()),
 		Reservations: make([]*inventoryv1.Reservation, len(s.Reservations)),
 		Applied:      make([]*inventoryv1.AppliedCommand, len(s.Applied)),
 	}

@@ -173,3 +173,29 @@ func TestSweeperProposesDueReservations(t *testing.T) {
 		t.Fatalf("not re-proposed after a lost proposal: %v %v", sent, err)
 	}
 }
+
+func TestNextExpiryReadsOnlyItsField(t *testing.T) {
+	now := time.UnixMilli(1_700_000_000_000)
+	s := inventory.NewState()
+	for _, c := range []inventory.Command{
+		{ID: "c1", Kind: inventory.KindRestock, SKU: "a", Qty: 10, Time: now},
+		{ID: "c2", Kind: inventory.KindReserve, SKU: "a", OrderID: "o1", Qty: 1, TTL: time.Hour, Time: now},
+		{ID: "c3", Kind: inventory.KindReserve, SKU: "a", OrderID: "o2", Qty: 1, TTL: time.Minute, Time: now},
+	} {
+		s, _ = inventory.Decide(s, c, inventory.DefaultPolicy())
+	}
+	b, err := StateCodec{}.Encode(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := nextExpiry(b), now.Add(time.Minute).UnixMilli(); got != want {
+		t.Fatalf("next expiry %d, want %d", got, want)
+	}
+	empty, _ := StateCodec{}.Encode(inventory.NewState())
+	if got := nextExpiry(empty); got != 0 {
+		t.Fatalf("next expiry of an empty state %d", got)
+	}
+	if got := nextExpiry([]byte{0xff}); got != -1 {
+		t.Fatalf("next expiry of garbage %d", got)
+	}
+}

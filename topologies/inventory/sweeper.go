@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lovoo/goka/storage"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/titan-commerce/titan/processors/inventory"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
@@ -97,6 +98,34 @@ func (s *Sweeper) Sweep(ctx context.Context) error {
 	return s.send(ctx, cmds)
 }
 
+// nextExpiry reads SkuState.next_expiry_ms from an encoded state without
+// decoding the rest: a sweep looks at every SKU of its partitions, and
+// most have nothing due. It returns -1 for bytes it cannot read, so the
+// caller decodes them and reports the error.
+func nextExpiry(b []byte) int64 {
+	const field = 6 // inventoryv1.SkuState.next_expiry_ms
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return -1
+		}
+		b = b[n:]
+		if num == field && typ == protowire.VarintType {
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return -1
+			}
+			return int64(v)
+		}
+		n = protowire.ConsumeFieldValue(num, typ, b)
+		if n < 0 {
+			return -1
+		}
+		b = b[n:]
+	}
+	return 0
+}
+
 type due struct {
 	sku, orderID string
 	expiresAt    time.Time
@@ -113,6 +142,9 @@ func dueIn(st storage.Storage, now time.Time) ([]due, error) {
 		v, err := it.Value()
 		if err != nil {
 			return nil, fmt.Errorf("inventory: sweep: %w", err)
+		}
+		if next := nextExpiry(v); next == 0 || next > now.UnixMilli() {
+			continue
 		}
 		decoded, err := StateCodec{}.Decode(v)
 		if err != nil {

@@ -876,7 +876,10 @@ type SkuState struct {
 	Reservations []*Reservation    `protobuf:"bytes,3,rep,name=reservations,proto3" json:"reservations,omitempty"`
 	Applied      []*AppliedCommand `protobuf:"bytes,4,rep,name=applied,proto3" json:"applied,omitempty"`
 	// Highest command time seen; the processor's clock never goes back.
-	ClockMs       int64 `protobuf:"varint,5,opt,name=clock_ms,json=clockMs,proto3" json:"clock_ms,omitempty"`
+	ClockMs int64 `protobuf:"varint,5,opt,name=clock_ms,json=clockMs,proto3" json:"clock_ms,omitempty"`
+	// Earliest deadline of an open reservation, 0 when none is open. The
+	// expiry sweeper reads only this field of each state.
+	NextExpiryMs  int64 `protobuf:"varint,6,opt,name=next_expiry_ms,json=nextExpiryMs,proto3" json:"next_expiry_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -942,6 +945,13 @@ func (x *SkuState) GetApplied() []*AppliedCommand {
 func (x *SkuState) GetClockMs() int64 {
 	if x != nil {
 		return x.ClockMs
+	}
+	return 0
+}
+
+func (x *SkuState) GetNextExpiryMs() int64 {
+	if x != nil {
+		return x.NextExpiryMs
 	}
 	return 0
 }
@@ -1057,13 +1067,14 @@ const file_titan_inventory_v1_inventory_proto_rawDesc = "" +
 	"\n" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x121\n" +
 	"\x06result\x18\x02 \x01(\v2\x19.titan.inventory.v1.EventR\x06result\x12\"\n" +
-	"\rapplied_at_ms\x18\x03 \x01(\x03R\vappliedAtMs\"\xf1\x01\n" +
+	"\rapplied_at_ms\x18\x03 \x01(\x03R\vappliedAtMs\"\x97\x02\n" +
 	"\bSkuState\x12/\n" +
 	"\x05stock\x18\x01 \x01(\v2\x19.titan.inventory.v1.StockR\x05stock\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12C\n" +
 	"\freservations\x18\x03 \x03(\v2\x1f.titan.inventory.v1.ReservationR\freservations\x12<\n" +
 	"\aapplied\x18\x04 \x03(\v2\".titan.inventory.v1.AppliedCommandR\aapplied\x12\x19\n" +
-	"\bclock_ms\x18\x05 \x01(\x03R\aclockMs\"a\n" +
+	"\bclock_ms\x18\x05 \x01(\x03R\aclockMs\x12$\n" +
+	"\x0enext_expiry_ms\x18\x06 \x01(\x03R\fnextExpiryMs\"a\n" +
 	"\x11OrderReservations\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x121\n" +
 	"\x06latest\x18\x02 \x03(\v2\x19.titan.inventory.v1.EventR\x06latest*\xbe\x01\n" +

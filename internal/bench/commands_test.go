@@ -1,0 +1,185 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/titan-commerce/titan/internal/kafkatest"
+	"github.com/titan-commerce/titan/processors/inventory"
+	"github.com/titan-commerce/titan/schemas/codec"
+	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
+	"github.com/titan-commerce/titan/sdk"
+)
+
+const (
+	// commandSKUs is the catalogue the throughput workload spreads over.
+	commandSKUs = 1000
+	// commandCount is one iteration's workload: long enough that the
+	// pipeline's start and drain are a small part of it, short enough to
+	// keep `make bench` within minutes on 2 cores.
+	commandCount = 20_000
+	// roundTimeout bounds one iteration; a run that needs longer is broken,
+	// not slow.
+	roundTimeout = 3 * time.Minute
+)
+
+// BenchmarkCommands is commands/s through one processor instance (no API,
+// 8 partitions): the sdk producer streams commandCount commands (one
+// restock round in four, the rest reserves, over 1,000 SKUs) as fast as it
+// can, and the clock runs from the first send to the last of their result
+// events read back from the events topic. Its ceiling is
+// BenchmarkCommandsCeiling.
+//
+// ack-cmds/s is the rate at which the same sends were acknowledged: when it
+// is far above cmds/s, the producer is not what limits the figure.
+// cpu-us/cmd is the CPU this process (the instance, the producer and the
+// events reader) spent per command; the broker's is not in it.
+func BenchmarkCommands(b *testing.B) {
+	brokers := kafkatest.Brokers(b)
+	inst := startTitan(b, brokers, false)
+	names := inst.Names()
+	p, err := sdk.NewProducer(brokers, sdk.WithClientID("titan-bench"), sdk.WithCommandsTopic(string(names.Commands)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(p.Close)
+	events := newTail(b, brokers, string(names.Events))
+	dec := codec.Event()
+
+	roundTrip := func(cmds []*inventoryv1.Command) (done, acked time.Duration) {
+		want := make(map[string]struct{}, len(cmds))
+		for _, c := range cmds {
+			want[c.GetCommandId()] = struct{}{}
+		}
+		// At-least-once delivery may repeat a result; each command counts
+		// once, and only results count (an expiry answers no command).
+		isResult := func(r *kgo.Record) bool {
+			w, err := dec.DecodeMessage(r.Value)
+			if err != nil || !inventory.EventFromWire(w).IsResult() {
+				return false
+			}
+			if _, ok := want[w.GetCommandId()]; !ok {
+				return false
+			}
+			delete(want, w.GetCommandId())
+			return true
+		}
+		send := func(ctx context.Context, i int, fn func(error)) {
+			p.SendCommandAsync(ctx, cmds[i], func(_ sdk.Ack, err error) { fn(err) })
+		}
+		return pipeline(b, len(cmds), send, events, isResult)
+	}
+	measureCommands(b, roundTrip)
+}
+
+// BenchmarkCommandsCeiling bounds BenchmarkCommands: the same number of
+// records, with the same keys and the same encoded commands as values,
+// produced with the sdk producer's settings to a fresh topic with the same
+// partition count and consumed back by a plain franz-go consumer, timed
+// from the first send to the last record read. Titan's commands cross
+// Kafka at least twice (command in, result out) and write a changelog
+// besides, so the ratio to this is the cost of everything Titan does on
+// top of one hop.
+func BenchmarkCommandsCeiling(b *testing.B) {
+	brokers := kafkatest.Brokers(b)
+	topic := kafkatest.Topics(b, brokers, partitions, "commands")["commands"]
+	cl, err := kgo.NewClient(producerOpts(brokers)...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(cl.Close)
+	records := newTail(b, brokers, topic)
+	enc := codec.Command()
+
+	roundTrip := func(cmds []*inventoryv1.Command) (done, acked time.Duration) {
+		recs := make([]*kgo.Record, len(cmds))
+		for i, c := range cmds {
+			v, err := enc.Encode(c)
+			if err != nil {
+				b.Fatal(err)
+			}
+			recs[i] = &kgo.Record{Topic: topic, Key: []byte(c.GetSku()), Value: v}
+		}
+		send := func(ctx context.Context, i int, fn func(error)) {
+			cl.Produce(ctx, recs[i], func(_ *kgo.Record, err error) { fn(err) })
+		}
+		// The idempotent producer writes each record once, and the topic
+		// holds nothing else.
+		return pipeline(b, len(cmds), send, records, func(*kgo.Record) bool { return true })
+	}
+	measureCommands(b, roundTrip)
+}
+
+// measureCommands warms a pipeline up with one restock per SKU, then times
+// b.N rounds of the command mix through it and reports the rates and the
+// CPU this process spent per command.
+func measureCommands(b *testing.B, roundTrip func([]*inventoryv1.Command) (done, acked time.Duration)) {
+	b.Helper()
+	run := runID()
+	roundTrip(restocks(run+"-warm", commandSKUs, 10, time.Now()))
+	var done, acked, cpu time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		cmds := commandMix(fmt.Sprintf("%s-%d", run, i), commandCount, commandSKUs, time.Now())
+		b.StartTimer()
+		cpu0 := processCPU()
+		d, a := roundTrip(cmds)
+		cpu += processCPU() - cpu0
+		done, acked = done+d, acked+a
+	}
+	total := float64(b.N * commandCount)
+	b.ReportMetric(total/done.Seconds(), "cmds/s")
+	b.ReportMetric(total/acked.Seconds(), "ack-cmds/s")
+	b.ReportMetric(float64(cpu.Microseconds())/total, "cpu-us/cmd")
+}
+
+// pipeline sends n records with send, as fast as the producer takes them,
+// while tl reads until match has accepted n; it returns the time from the
+// first send to the last accepted record, and to the last acknowledgement.
+// A failed send ends the run: its record would never be read back.
+func pipeline(b *testing.B, n int, send func(ctx context.Context, i int, fn func(error)), tl *tail, match func(*kgo.Record) bool) (done, acked time.Duration) {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), roundTimeout)
+	defer cancel()
+	type seen struct {
+		at  time.Time
+		err error
+	}
+	read := make(chan seen, 1)
+	go func() {
+		at, err := tl.until(ctx, n, match)
+		read <- seen{at, err}
+	}()
+
+	var (
+		wg      sync.WaitGroup
+		sendErr atomic.Pointer[error]
+	)
+	wg.Add(n)
+	start := time.Now()
+	for i := range n {
+		send(ctx, i, func(err error) {
+			if err != nil && sendErr.CompareAndSwap(nil, &err) {
+				cancel()
+			}
+			wg.Done()
+		})
+	}
+	wg.Wait()
+	acked = time.Since(start)
+	r := <-read
+	if err := sendErr.Load(); err != nil {
+		b.Fatalf("send: %v", *err)
+	}
+	if r.err != nil {
+		b.Fatalf("reading back %d records: %v", n, r.err)
+	}
+	return r.at.Sub(start), acked
+}

@@ -1,0 +1,28 @@
+// Package bench measures Titan on a real Kafka broker, each figure beside
+// the ceiling that bounds it, taken in the same run.
+//
+// The machines that run `make bench` are small and shared, so an absolute
+// figure says as much about the neighbours as about Titan. What carries
+// from run to run is the ratio between a figure and its ceiling: the same
+// load through the least machinery that could carry it (a bare Kafka
+// produce and consume, a bare Pebble read behind a bare HTTP handler), on
+// the same broker and the same cores, seconds apart. Each pair is two
+// benchmarks whose names sort together:
+//
+//	BenchmarkCommands               commands/s through one processor instance
+//	BenchmarkCommandsCeiling        the same records produced and read back
+//	BenchmarkGetStock               GET /v1/inventory/{sku}, closed loop
+//	BenchmarkGetStockCeiling        a fasthttp handler over a bare Pebble read
+//	BenchmarkReserveLatency         POST .../reservations at a fixed rate
+//	BenchmarkReserveLatencyCeiling  one produce and its read-back, same rate
+//
+// The broker benchmarks run a fixed workload per iteration and are meant
+// for -benchtime 1x; without TITAN_KAFKA_BROKERS they skip (see
+// kafkatest.Brokers). The in-process micro-benchmarks (BenchmarkDecide,
+// BenchmarkStateCodecEncode and Decode) need no broker and time a batch of
+// calls per iteration, so they mean something at 1x too.
+//
+// The package itself holds the load generators (OpenLoop, ClosedLoop) and
+// the latency summary; the benchmarks are in its _test files, and
+// BENCHMARKS.md at the repository root records a run and reads it.
+package bench

@@ -1,0 +1,111 @@
+package bench
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/titan-commerce/titan/processors/inventory"
+	topology "github.com/titan-commerce/titan/topologies/inventory"
+)
+
+// The micro-benchmarks time a batch per iteration and report the time per
+// call as a metric, so that under `make bench`'s -benchtime 1x, which
+// suits the broker benchmarks, they still time thousands of calls.
+const microBatch = 2000
+
+// busySKU is a SKU that has been restocked once and then reserved for n
+// orders, none of them closed: it holds n open reservations and remembers
+// n+1 command ids, everything Decide copies and scans per command.
+func busySKU(n int, now time.Time) inventory.State {
+	p := inventory.DefaultPolicy()
+	s, _ := inventory.Decide(inventory.NewState(), inventory.Command{
+		ID: commandID(), Kind: inventory.KindRestock, SKU: "sku-busy", Qty: int64(10 * n), Time: now,
+	}, p)
+	for i := range n {
+		s, _ = inventory.Decide(s, inventory.Command{
+			ID: commandID(), Kind: inventory.KindReserve, SKU: "sku-busy", OrderID: fmt.Sprintf("order-%06d", i),
+			Qty: 1, TTL: 10 * time.Minute, Time: now.Add(time.Duration(i) * time.Millisecond), Offset: int64(i + 1),
+		}, p)
+	}
+	if len(s.Reservations) != n {
+		panic(fmt.Sprintf("busySKU: %d reservations, want %d", len(s.Reservations), n))
+	}
+	return s
+}
+
+// BenchmarkDecide times inventory.Decide for one reserve by a new order on
+// a SKU with 100 open reservations and 101 remembered command ids: the
+// pure decision, no decoding, encoding or I/O. Decide copies the state
+// (it never writes to its input), so every call starts from the same one.
+func BenchmarkDecide(b *testing.B) {
+	now := time.Now()
+	s := busySKU(100, now)
+	p := inventory.DefaultPolicy()
+	cmds := make([]inventory.Command, 256)
+	for i := range cmds {
+		cmds[i] = inventory.Command{
+			ID: commandID(), Kind: inventory.KindReserve, SKU: "sku-busy", OrderID: fmt.Sprintf("new-order-%03d", i),
+			Qty: 1, TTL: 10 * time.Minute, Time: now.Add(time.Second), Offset: 1000,
+		}
+	}
+	calls := 0
+	for b.Loop() {
+		for i := range microBatch {
+			next, events := inventory.Decide(s, cmds[i%len(cmds)], p)
+			if len(events) != 1 || len(next.Reservations) != 101 {
+				b.Fatalf("decide: %d events, %d reservations", len(events), len(next.Reservations))
+			}
+		}
+		calls += microBatch
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(calls), "ns/cmd")
+}
+
+// BenchmarkStateCodecEncode times topology.StateCodec encoding a SKU state
+// with 100 open reservations (and the 101 command results it remembers),
+// which goka does for every command before writing the table and its
+// changelog. "bytes" is the encoded size.
+func BenchmarkStateCodecEncode(b *testing.B) {
+	s := busySKU(100, time.Now())
+	var c topology.StateCodec
+	size, calls := 0, 0
+	for b.Loop() {
+		for range microBatch {
+			v, err := c.Encode(s)
+			if err != nil {
+				b.Fatal(err)
+			}
+			size = len(v)
+		}
+		calls += microBatch
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(calls), "ns/state")
+	b.ReportMetric(float64(size), "bytes")
+}
+
+// BenchmarkStateCodecDecode is the other half: decoding the same state,
+// which goka does for every command it reads the SKU for, and the API for
+// every GET.
+func BenchmarkStateCodecDecode(b *testing.B) {
+	var c topology.StateCodec
+	v, err := c.Encode(busySKU(100, time.Now()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	calls := 0
+	for b.Loop() {
+		for range microBatch {
+			got, err := c.Decode(v)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(got.(inventory.State).Reservations) != 100 {
+				b.Fatal("decoded state lost reservations")
+			}
+		}
+		calls += microBatch
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(calls), "ns/state")
+	b.ReportMetric(float64(len(v)), "bytes")
+}
