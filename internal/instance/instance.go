@@ -204,18 +204,22 @@ func (i *Instance) recoveredPartitions(topic string) []storage.Storage {
 	return out
 }
 
-// sendAll produces cmds concurrently and waits for every acknowledgement.
-func (i *Instance) sendAll(ctx context.Context, cmds []*inventoryv1.Command) error {
+// sendAll produces cmds concurrently, waits for every acknowledgement and
+// returns their offsets (-1 for a failed send).
+func (i *Instance) sendAll(ctx context.Context, cmds []*inventoryv1.Command) ([]int64, error) {
 	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		errs    []error
+		offsets = make([]int64, len(cmds))
 	)
 	wg.Add(len(cmds))
-	for _, c := range cmds {
-		i.producer.SendCommandAsync(ctx, c, func(_ sdk.Ack, err error) {
+	for n, c := range cmds {
+		i.producer.SendCommandAsync(ctx, c, func(ack sdk.Ack, err error) {
 			defer wg.Done()
+			offsets[n] = ack.Offset
 			if err != nil {
+				offsets[n] = -1
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -223,7 +227,7 @@ func (i *Instance) sendAll(ctx context.Context, cmds []*inventoryv1.Command) err
 		})
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return offsets, errors.Join(errs...)
 }
 
 func (i *Instance) buildAPI(ctx context.Context) error {

@@ -3,6 +3,7 @@ package inventory
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -153,7 +154,14 @@ func TestSweeperProposesDueReservations(t *testing.T) {
 
 	var sent []*inventoryv1.Command
 	sw := NewSweeper(func() []storage.Storage { return []storage.Storage{st} },
-		func(_ context.Context, cmds []*inventoryv1.Command) error { sent = append(sent, cmds...); return nil },
+		func(_ context.Context, cmds []*inventoryv1.Command) ([]int64, error) {
+			sent = append(sent, cmds...)
+			offsets := make([]int64, len(cmds))
+			for i := range offsets {
+				offsets[i] = s.Offset + 10
+			}
+			return offsets, nil
+		},
 		time.Second, nil)
 	sw.now = func() time.Time { return now.Add(2 * time.Second) }
 
@@ -163,14 +171,48 @@ func TestSweeperProposesDueReservations(t *testing.T) {
 	if len(sent) != 1 || sent[0].GetOrderId() != "due" || sent[0].GetSku() != "a" || sent[0].GetExpire() == nil {
 		t.Fatalf("sent %v", sent)
 	}
-	// In flight: not proposed again on the next tick...
-	if err := sw.Sweep(context.Background()); err != nil || len(sent) != 1 {
-		t.Fatalf("re-proposed while in flight: %v %v", sent, err)
+	// In flight until the state passes the proposal's offset, however
+	// long the processor takes...
+	sw.now = func() time.Time { return now.Add(time.Hour / 2) }
+	for range 3 {
+		if err := sw.Sweep(context.Background()); err != nil || len(sent) != 1 {
+			t.Fatalf("re-proposed while in flight: %v %v", sent, err)
+		}
 	}
-	// ...but again once the proposal may have been lost.
-	sw.now = func() time.Time { return now.Add(10 * time.Second) }
+	// ...and proposed again if the state passed it with the reservation
+	// still open: the proposal was lost.
+	s.Offset += 11
+	b, _ = StateCodec{}.Encode(s)
+	if err := st.Set("a", b); err != nil {
+		t.Fatal(err)
+	}
 	if err := sw.Sweep(context.Background()); err != nil || len(sent) != 2 {
 		t.Fatalf("not re-proposed after a lost proposal: %v %v", sent, err)
+	}
+}
+
+func TestSweeperRetriesFailedSends(t *testing.T) {
+	st := storage.NewMemory()
+	now := time.UnixMilli(1_700_000_000_000)
+	s := inventory.NewState()
+	s, _ = inventory.Decide(s, inventory.Command{ID: "c1", Kind: inventory.KindRestock, SKU: "a", Qty: 1, Time: now}, inventory.DefaultPolicy())
+	s, _ = inventory.Decide(s, inventory.Command{ID: "c2", Kind: inventory.KindReserve, SKU: "a", OrderID: "o", Qty: 1, TTL: time.Second, Time: now}, inventory.DefaultPolicy())
+	b, _ := StateCodec{}.Encode(s)
+	_ = st.Set("a", b)
+	calls := 0
+	sw := NewSweeper(func() []storage.Storage { return []storage.Storage{st} },
+		func(_ context.Context, cmds []*inventoryv1.Command) ([]int64, error) {
+			calls++
+			return []int64{-1}, errors.New("broker gone")
+		}, time.Second, nil)
+	sw.now = func() time.Time { return now.Add(2 * time.Second) }
+	for range 2 {
+		if err := sw.Sweep(context.Background()); err == nil {
+			t.Fatal("a failed send was not reported")
+		}
+	}
+	if calls != 2 {
+		t.Fatalf("a failed proposal was not retried: %d sends", calls)
 	}
 }
 

@@ -25,25 +25,48 @@ import (
 // instances during a rebalance, finds the reservation already expired and
 // yields nothing. Reading goka's storage while goka writes it is what the
 // storage contract allows (many readers, one writer).
+//
+// A proposal is not repeated while it is in flight: the sweeper keeps the
+// offset Kafka acknowledged for it and proposes again only once the SKU's
+// state has passed that offset with the reservation still open, which a
+// lost or failed proposal shows. A processor that lags therefore gets one
+// Expire per reservation, not one per tick.
 type Sweeper struct {
 	local    func() []storage.Storage
-	send     func(context.Context, []*inventoryv1.Command) error
+	send     SendFunc
 	interval time.Duration
 	now      func() time.Time
 	log      *slog.Logger
 
-	// sent remembers recent proposals so a reservation is not proposed on
-	// every tick while its Expire command is in flight.
-	sent map[string]time.Time
+	// inFlight maps a proposal (sku, order) to its Expire command. Only
+	// Run's goroutine touches it.
+	inFlight map[proposal]sent
 }
 
+type sent struct {
+	offset   int64     // acknowledged offset of the Expire command
+	lastSeen time.Time // last sweep that found the reservation due
+}
+
+// forgetAfter bounds how long a proposal no sweep finds due any more is
+// remembered. Partitions close and reopen during a rebalance, so "not seen
+// in this sweep" alone must not end it.
+const forgetAfter = time.Minute
+
+// SendFunc produces commands keyed by SKU and returns, for each, the
+// offset Kafka acknowledged, or -1 where the send failed.
+type SendFunc func(context.Context, []*inventoryv1.Command) ([]int64, error)
+
+type proposal struct{ sku, orderID string }
+
 // NewSweeper returns a sweeper over the storages local returns (the
-// recovered partitions of Table this instance owns) that sends with send.
-func NewSweeper(local func() []storage.Storage, send func(context.Context, []*inventoryv1.Command) error, interval time.Duration, log *slog.Logger) *Sweeper {
+// recovered partitions of the table this instance owns) that sends with
+// send.
+func NewSweeper(local func() []storage.Storage, send SendFunc, interval time.Duration, log *slog.Logger) *Sweeper {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Sweeper{local: local, send: send, interval: interval, now: time.Now, log: log, sent: map[string]time.Time{}}
+	return &Sweeper{local: local, send: send, interval: interval, now: time.Now, log: log, inFlight: map[proposal]sent{}}
 }
 
 // Run sweeps every interval until ctx ends.
@@ -62,21 +85,27 @@ func (s *Sweeper) Run(ctx context.Context) error {
 	}
 }
 
-// Sweep runs one pass and returns once its commands are acknowledged.
+// Sweep runs one pass and returns once its commands are acknowledged. It
+// is not safe for concurrent use.
 func (s *Sweeper) Sweep(ctx context.Context) error {
 	now := s.now()
-	var cmds []*inventoryv1.Command
+	var (
+		cmds []*inventoryv1.Command
+		keys []proposal
+	)
 	for _, st := range s.local() {
 		due, err := dueIn(st, now)
 		if err != nil {
 			return err
 		}
 		for _, d := range due {
-			key := d.sku + "\x00" + d.orderID
-			if at, ok := s.sent[key]; ok && now.Sub(at) < 5*s.interval {
+			key := proposal{d.sku, d.orderID}
+			if p, ok := s.inFlight[key]; ok && d.stateOffset < p.offset {
+				p.lastSeen = now
+				s.inFlight[key] = p
 				continue
 			}
-			s.sent[key] = now
+			keys = append(keys, key)
 			cmds = append(cmds, inventory.CommandToWire(inventory.Command{
 				ID:      fmt.Sprintf("expire/%s/%s/%d", d.sku, d.orderID, d.expiresAt.UnixMilli()),
 				Kind:    inventory.KindExpire,
@@ -86,16 +115,24 @@ func (s *Sweeper) Sweep(ctx context.Context) error {
 			}))
 		}
 	}
-	for key, at := range s.sent {
-		if now.Sub(at) >= 5*s.interval {
-			delete(s.sent, key)
+	for key, p := range s.inFlight {
+		if now.Sub(p.lastSeen) > forgetAfter {
+			delete(s.inFlight, key)
 		}
 	}
 	if len(cmds) == 0 {
 		return nil
 	}
 	s.log.Debug("expiring reservations", "count", len(cmds))
-	return s.send(ctx, cmds)
+	offsets, err := s.send(ctx, cmds)
+	for i, key := range keys {
+		if i < len(offsets) && offsets[i] >= 0 {
+			s.inFlight[key] = sent{offset: offsets[i], lastSeen: now}
+		} else {
+			delete(s.inFlight, key)
+		}
+	}
+	return err
 }
 
 // nextExpiry reads SkuState.next_expiry_ms from an encoded state without
@@ -129,6 +166,9 @@ func nextExpiry(b []byte) int64 {
 type due struct {
 	sku, orderID string
 	expiresAt    time.Time
+	// stateOffset is the offset of the last command the SKU's state
+	// includes.
+	stateOffset int64
 }
 
 func dueIn(st storage.Storage, now time.Time) ([]due, error) {
@@ -150,8 +190,9 @@ func dueIn(st storage.Storage, now time.Time) ([]due, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range decoded.(inventory.State).Due(now) {
-			out = append(out, due{sku: string(it.Key()), orderID: r.OrderID, expiresAt: r.ExpiresAt})
+		state := decoded.(inventory.State)
+		for _, r := range state.Due(now) {
+			out = append(out, due{sku: string(it.Key()), orderID: r.OrderID, expiresAt: r.ExpiresAt, stateOffset: state.Offset})
 		}
 	}
 	return out, it.Err()

@@ -15,7 +15,6 @@ import (
 	"github.com/titan-commerce/titan/internal/kafkaadmin"
 	"github.com/titan-commerce/titan/internal/observe"
 	"github.com/titan-commerce/titan/processors/inventory"
-	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 )
 
 // Topics declares every topic the topology reads or writes. All have the
@@ -43,8 +42,8 @@ type Options struct {
 	// instance owns; the expiry sweeper reads Table through it.
 	Local func(topic string) []storage.Storage
 	// Send produces commands to the commands topic, keyed by SKU, and
-	// returns once they are acknowledged.
-	Send func(context.Context, []*inventoryv1.Command) error
+	// returns once they are acknowledged, with their offsets.
+	Send SendFunc
 	// Policy bounds what each SKU remembers.
 	Policy inventory.Policy
 	// SweepInterval is how often expired reservations are looked for; an
