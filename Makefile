@@ -3,7 +3,7 @@
 
 GO        ?= go
 KAFKA     := bash deploy/kafka/kafka.sh
-GOTEST    := $(GO) test -count=1
+GOTEST    := $(GO) test -count=1 -race
 # Integration tests share one broker; running packages one at a time keeps
 # a 2-core machine from timing out consumer-group rebalances.
 TEST_FLAGS ?= -timeout 20m -p 1
@@ -29,7 +29,7 @@ test: vet
 
 ## test-unit: the tests that need no broker (Kafka tests skip, or fail under CI=true)
 test-unit:
-	$(GOTEST) -race ./...
+	$(GOTEST) ./...
 
 vet:
 	$(GO) vet ./...
