@@ -1,0 +1,155 @@
+package flashsale
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+
+type testRouter struct{}
+
+func (testRouter) Sale(id string) string          { return id }
+func (testRouter) Bucket(id string, b int) string { return fmt.Sprintf("%s#%d", id, b) }
+func (testRouter) User(id, user string) string    { return id + "/" + user }
+
+func sale(units int64, buckets int) Sale {
+	return Sale{ID: "s", SKU: "sku", Units: units, Start: t0, End: t0.Add(time.Hour), PerUserLimit: 2, PriceMinor: 999, Buckets: buckets}
+}
+
+func TestShareSplitsEveryUnit(t *testing.T) {
+	for _, tc := range []struct {
+		units   int64
+		buckets int
+	}{{10, 3}, {5000, 8}, {1, 8}, {7, 1}} {
+		s := sale(tc.units, tc.buckets)
+		var sum int64
+		for b := range tc.buckets {
+			sum += s.Share(b)
+		}
+		if sum != tc.units {
+			t.Errorf("%d units over %d buckets share %d", tc.units, tc.buckets, sum)
+		}
+	}
+}
+
+func TestDefineOpensEveryBucketOnce(t *testing.T) {
+	def := Message{Kind: KindDefine, SaleID: "s", Sale: sale(10, 3), Time: t0}
+	st, out := DecideSale(SaleState{}, def, testRouter{})
+	if !st.Defined || len(out.Messages) != 3 {
+		t.Fatalf("state %+v out %+v", st, out)
+	}
+	var units int64
+	for _, m := range out.Messages {
+		units += m.Units
+		if m.Kind != KindOpen || m.Key != (testRouter{}).Bucket("s", m.Bucket) {
+			t.Fatalf("message %+v", m)
+		}
+	}
+	if units != 10 {
+		t.Fatalf("opened %d units", units)
+	}
+	if _, again := DecideSale(st, def, testRouter{}); len(again.Messages) != 0 {
+		t.Fatal("a repeated definition opened buckets again")
+	}
+	bad := def
+	bad.Sale.Units = 0
+	if st, out := DecideSale(SaleState{}, bad, testRouter{}); st.Defined || len(out.Messages) != 0 {
+		t.Fatal("an invalid sale was defined")
+	}
+}
+
+func openBucket(units int64, buckets, b int) BucketState {
+	s, _ := DecideBucket(BucketState{}, Message{Kind: KindOpen, Sale: sale(units, buckets), Bucket: b, Units: units}, testRouter{})
+	return s
+}
+
+func TestTakeDecisions(t *testing.T) {
+	take := func(sec int, qty, already int64) Message {
+		return Message{Kind: KindTake, SaleID: "s", IdempotencyKey: "k", UserID: "u", Qty: qty, Already: already,
+			Time: t0.Add(time.Duration(sec) * time.Second)}
+	}
+	tests := []struct {
+		name   string
+		state  BucketState
+		take   Message
+		reason string
+		parked bool
+	}{
+		{"sells within the window", openBucket(5, 1, 0), take(1, 2, 0), "", false},
+		{"start is inclusive", openBucket(5, 1, 0), take(0, 1, 0), "", false},
+		{"before the start", openBucket(5, 1, 0), take(-1, 1, 0), ReasonNotStarted, false},
+		{"end is exclusive", openBucket(5, 1, 0), take(3600, 1, 0), ReasonEnded, false},
+		{"not opened yet", BucketState{}, take(1, 1, 0), ReasonNotStarted, false},
+		{"limit counts what is held", openBucket(5, 1, 0), take(1, 1, 2), ReasonLimitExceeded, false},
+		{"limit counts this attempt", openBucket(5, 1, 0), take(1, 3, 0), ReasonLimitExceeded, false},
+		{"invalid quantity", openBucket(5, 1, 0), take(1, 0, 0), ReasonInvalid, false},
+		{"sold out with one bucket", openBucket(1, 1, 0), take(1, 2, 0), ReasonSoldOut, false},
+		{"dry bucket borrows", openBucket(1, 4, 0), take(1, 2, 0), "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, out := DecideBucket(tt.state, tt.take, testRouter{})
+			if tt.parked {
+				if len(s.Parked) != 1 || !s.Borrowing || len(out.Messages) != 1 || out.Messages[0].Kind != KindBorrow {
+					t.Fatalf("not parked: %+v %+v", s, out)
+				}
+				return
+			}
+			if len(out.Messages) != 1 || out.Messages[0].Kind != KindTakeResult || out.Messages[0].Reason != tt.reason {
+				t.Fatalf("out %+v, want reason %q", out.Messages, tt.reason)
+			}
+			if tt.reason == "" && s.Sold != tt.take.Qty {
+				t.Fatalf("sold %d", s.Sold)
+			}
+			if tt.reason != "" && s.Sold != tt.state.Sold {
+				t.Fatalf("a rejection sold: %d", s.Sold)
+			}
+		})
+	}
+}
+
+func TestBorrowGivesHalfAndAtLeastTheWant(t *testing.T) {
+	for _, tc := range []struct{ avail, want, give int64 }{{10, 1, 5}, {10, 7, 7}, {1, 1, 1}, {3, 5, 3}, {0, 2, 0}} {
+		s := openBucket(tc.avail, 4, 1)
+		s, out := DecideBucket(s, Message{Kind: KindBorrow, SaleID: "s", From: 0, Units: tc.want, Round: 3}, testRouter{})
+		g := out.Messages[0]
+		if g.Kind != KindGrant || g.Units != tc.give || g.Round != 3 || g.Key != "s#0" || s.Available != tc.avail-tc.give {
+			t.Errorf("avail %d want %d: grant %+v, left %d", tc.avail, tc.want, g, s.Available)
+		}
+	}
+}
+
+func TestUserIdempotencyAndLimitInFlight(t *testing.T) {
+	r := testRouter{}
+	buy := func(key string, qty int64) Message {
+		return Message{Kind: KindPurchase, SaleID: "s", UserID: "u", IdempotencyKey: key, Qty: qty, Bucket: 2, Time: t0}
+	}
+	s, out := DecideUser(UserState{}, buy("a", 1), r)
+	if len(out.Messages) != 1 || out.Messages[0].Kind != KindTake || out.Messages[0].Already != 0 || out.Messages[0].Key != "s#2" {
+		t.Fatalf("take %+v", out)
+	}
+	// The same attempt while in flight sends nothing more.
+	if _, again := DecideUser(s, buy("a", 1), r); len(again.Messages)+len(again.Results) != 0 {
+		t.Fatalf("retry in flight sent %+v", again)
+	}
+	// A second attempt counts the first as held.
+	s, out = DecideUser(s, buy("b", 1), r)
+	if out.Messages[0].Already != 1 {
+		t.Fatalf("already %d, want 1", out.Messages[0].Already)
+	}
+	res := Message{Kind: KindTakeResult, Internal: true, Origin: Origin{Partition: 1, Offset: 10}, SaleID: "s", UserID: "u",
+		IdempotencyKey: "a", Qty: 1, Sale: sale(1, 1)}
+	s, out = DecideUser(s, res, r)
+	if s.Purchased != 1 || len(out.Results) != 1 || out.Results[0].Status != StatusPurchased || out.Results[0].PriceMinor != 999 {
+		t.Fatalf("state %+v out %+v", s, out)
+	}
+	// A redelivered result is ignored; a retried attempt answers the same.
+	if s2, again := DecideUser(s, res, r); s2.Purchased != 1 || len(again.Results) != 0 {
+		t.Fatalf("redelivered result applied: %+v", again)
+	}
+	if _, again := DecideUser(s, buy("a", 1), r); len(again.Results) != 1 || again.Results[0] != out.Results[0] {
+		t.Fatalf("retry answered %+v, first %+v", again.Results, out.Results)
+	}
+}
