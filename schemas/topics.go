@@ -21,4 +21,14 @@ const (
 	InventoryDeadLetters = "titan.inventory.dlq"
 	// OrderEvents carries ordersv1.OrderEvent, keyed by order_id.
 	OrderEvents = "titan.orders.events"
+	// FlashSaleCommands carries flashsalev1.Message from clients: Define
+	// keyed by the sale key, Purchase keyed by the buyer's user key (see
+	// topologies/flashsale for the keys).
+	FlashSaleCommands = "titan.flashsale.commands"
+	// FlashSaleEvents carries flashsalev1.Result, keyed by
+	// "<sale id>/<idempotency key>".
+	FlashSaleEvents = "titan.flashsale.events"
+	// FlashSaleDeadLetters receives the flash-sale commands that could not
+	// be decoded or were invalid.
+	FlashSaleDeadLetters = "titan.flashsale.dlq"
 )

@@ -65,13 +65,19 @@ func (k Kind) String() string {
 	return "unknown"
 }
 
-// Origin locates the record whose processing sent a message; Seq orders
-// the messages one record sent. Client messages have no origin.
+// Origin locates the record whose processing sent a message: its input
+// stream (a processor reads several, each with its own offsets), partition
+// and offset; Seq orders the messages one record sent. Client messages
+// have no origin.
 type Origin struct {
+	Stream    int32
 	Partition int32
 	Offset    int64
 	Seq       int32
 }
+
+// source is where an origin's offsets are counted.
+func (o Origin) source() int64 { return int64(o.Stream)<<32 | int64(uint32(o.Partition)) }
 
 // after reports whether o comes after p from the same partition.
 func (o Origin) after(p Origin) bool {
@@ -156,8 +162,9 @@ type Output struct {
 	Results  []Result
 }
 
-// Seen keeps, per origin partition, the last internal message applied.
-type Seen map[int32]Origin
+// Seen keeps, per origin stream and partition, the last internal message
+// applied.
+type Seen map[int64]Origin
 
 // fresh reports whether m is new, and records it. Client messages are
 // always fresh here; their idempotency is the user key's business.
@@ -165,13 +172,14 @@ func (s *Seen) fresh(m Message) bool {
 	if !m.Internal {
 		return true
 	}
-	if last, ok := (*s)[m.Origin.Partition]; ok && !m.Origin.after(last) {
+	src := m.Origin.source()
+	if last, ok := (*s)[src]; ok && !m.Origin.after(last) {
 		return false
 	}
 	if *s == nil {
 		*s = Seen{}
 	}
-	(*s)[m.Origin.Partition] = m.Origin
+	(*s)[src] = m.Origin
 	return true
 }
 

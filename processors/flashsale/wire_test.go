@@ -1,0 +1,54 @@
+package flashsale
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	flashsalev1 "github.com/titan-commerce/titan/schemas/flashsale/v1"
+)
+
+func roundTrip(t *testing.T, s State) State {
+	t.Helper()
+	b, err := proto.Marshal(StateToWire(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w flashsalev1.State
+	if err := proto.Unmarshal(b, &w); err != nil {
+		t.Fatal(err)
+	}
+	return StateFromWire(&w)
+}
+
+func TestStateRoundTrip(t *testing.T) {
+	r := testRouter{}
+	sl, _ := DecideSale(SaleState{}, Message{Kind: KindDefine, SaleID: "s", Sale: sale(10, 2), Time: t0}, r)
+	sl.Seen = Seen{}
+	sl.Seen[Origin{Stream: 1, Partition: 3}.source()] = Origin{Stream: 1, Partition: 3, Offset: 9, Seq: 1}
+
+	b := openBucket(1, 2, 0)
+	b, _ = DecideBucket(b, Message{Kind: KindTake, SaleID: "s", IdempotencyKey: "k1", UserID: "u", Qty: 1, Time: t0.Add(time.Second)}, r)
+	b, _ = DecideBucket(b, Message{Kind: KindTake, SaleID: "s", IdempotencyKey: "k2", UserID: "v", Qty: 1, Time: t0.Add(time.Second),
+		Internal: true, Origin: Origin{Partition: 1, Offset: 4}}, r)
+
+	u, _ := DecideUser(UserState{}, Message{Kind: KindPurchase, SaleID: "s", UserID: "u", IdempotencyKey: "a", Qty: 1, Bucket: 1, Time: t0}, r)
+	u, _ = DecideUser(u, Message{Kind: KindPurchase, SaleID: "s", UserID: "u", IdempotencyKey: "b", Qty: 0, Bucket: 1, Time: t0}, r)
+
+	for _, s := range []State{{Sale: &sl}, {Bucket: &b}, {User: &u}} {
+		if got := roundTrip(t, s); !reflect.DeepEqual(got, s) {
+			t.Errorf("round trip changed the state:\n got %+v\nwant %+v", got, s)
+		}
+	}
+}
+
+func TestEnumsMatchWire(t *testing.T) {
+	if flashsalev1.Kind(KindGrant) != flashsalev1.Kind_KIND_GRANT || flashsalev1.Kind(KindDefine) != flashsalev1.Kind_KIND_DEFINE {
+		t.Fatal("kinds drifted from the wire enum")
+	}
+	if flashsalev1.Status(StatusRejected) != flashsalev1.Status_STATUS_REJECTED {
+		t.Fatal("statuses drifted from the wire enum")
+	}
+}

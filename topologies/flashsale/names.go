@@ -1,0 +1,113 @@
+package flashsale
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/lovoo/goka"
+
+	"github.com/titan-commerce/titan/internal/kafkaadmin"
+	"github.com/titan-commerce/titan/internal/partition"
+	"github.com/titan-commerce/titan/schemas"
+)
+
+// Names are the topics and groups of one deployment of the topology.
+type Names struct {
+	Group          goka.Group
+	PurchasesGroup goka.Group
+	Commands       goka.Stream
+	Events         goka.Stream
+	DeadLetters    goka.Stream
+}
+
+// NamesFor returns the names in a namespace; the empty namespace gives the
+// names in schemas.
+func NamesFor(namespace string) Names {
+	p := ""
+	if namespace != "" {
+		p = namespace + "."
+	}
+	return Names{
+		Group:          goka.Group(p + "titan-flashsale"),
+		PurchasesGroup: goka.Group(p + "titan-flashsale-purchases"),
+		Commands:       goka.Stream(p + schemas.FlashSaleCommands),
+		Events:         goka.Stream(p + schemas.FlashSaleEvents),
+		DeadLetters:    goka.Stream(p + schemas.FlashSaleDeadLetters),
+	}
+}
+
+// Table holds a flashsale.State per key.
+func (n Names) Table() goka.Table { return goka.GroupTable(n.Group) }
+
+// Loop is the topic keys send each other messages through; goka names it
+// after the group.
+func (n Names) Loop() goka.Stream { return goka.Stream(string(n.Group) + "-loop") }
+
+// PurchasesTable holds the result of each attempt.
+func (n Names) PurchasesTable() goka.Table { return goka.GroupTable(n.PurchasesGroup) }
+
+// Topics declares every topic of the topology, all co-partitioned.
+func (n Names) Topics(partitions int32) []kafkaadmin.Topic {
+	return []kafkaadmin.Topic{
+		{Name: string(n.Commands), Partitions: partitions},
+		{Name: string(n.Events), Partitions: partitions},
+		{Name: string(n.DeadLetters), Partitions: partitions},
+		{Name: string(n.Loop()), Partitions: partitions},
+		{Name: string(n.Table()), Partitions: partitions, Compact: true},
+		{Name: string(n.PurchasesTable()), Partitions: partitions, Compact: true},
+	}
+}
+
+// PurchaseKey is the key of an attempt's result.
+func PurchaseKey(saleID, idempotencyKey string) string { return saleID + "/" + idempotencyKey }
+
+// Router names the keys of every sale for a topology with a given
+// partition count. It implements processors/flashsale.Router.
+type Router struct {
+	partitions int32
+	buckets    sync.Map // "<sale>\x00<bucket>" -> key
+}
+
+// NewRouter returns the router for topics with the given partitions.
+func NewRouter(partitions int32) *Router { return &Router{partitions: partitions} }
+
+// Sale is the sale key.
+func (r *Router) Sale(saleID string) string { return "s:" + saleID }
+
+// User is a buyer's key.
+func (r *Router) User(saleID, userID string) string { return "u:" + saleID + ":" + userID }
+
+// Bucket is bucket b's key: the first salt that lands it b partitions
+// after the sale key.
+func (r *Router) Bucket(saleID string, b int) string {
+	cacheKey := saleID + "\x00" + strconv.Itoa(b)
+	if k, ok := r.buckets.Load(cacheKey); ok {
+		return k.(string)
+	}
+	target := (partition.Partition([]byte(r.Sale(saleID)), r.partitions) + int32(b)) % r.partitions
+	key := fmt.Sprintf("b:%s:%d:0", saleID, b)
+	for salt := 0; salt < 100*int(r.partitions); salt++ {
+		k := fmt.Sprintf("b:%s:%d:%d", saleID, b, salt)
+		if partition.Partition([]byte(k), r.partitions) == target {
+			key = k
+			break
+		}
+	}
+	r.buckets.Store(cacheKey, key)
+	return key
+}
+
+// BucketOf is the bucket a buyer belongs to in a sale with n buckets.
+func BucketOf(userID string, n int) int {
+	return int(partition.Partition([]byte(userID), int32(n)))
+}
+
+// keyKind tells which kind of key k is: 's', 'b', 'u', or 0.
+func keyKind(k string) byte {
+	if len(k) < 2 || k[1] != ':' || !strings.ContainsRune("sbu", rune(k[0])) {
+		return 0
+	}
+	return k[0]
+}

@@ -1,0 +1,77 @@
+package flashsale
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/lovoo/goka"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/titan-commerce/titan/internal/gokaopts"
+	"github.com/titan-commerce/titan/internal/observe"
+)
+
+// Options configure a Topology.
+type Options struct {
+	Names Names
+	// Partitions of the topology's topics; the router needs them.
+	Partitions int32
+	Goka       gokaopts.Config
+	Hooks      observe.Hooks
+	Logger     *slog.Logger
+}
+
+// Topology runs the flash-sale group and the purchase index of one
+// instance.
+type Topology struct {
+	names           Names
+	router          *Router
+	sale, purchases *goka.Processor
+}
+
+// New builds the topology; Run starts it.
+func New(o Options) (*Topology, error) {
+	if err := o.Goka.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Partitions < 1 {
+		return nil, fmt.Errorf("flashsale: %d partitions", o.Partitions)
+	}
+	if o.Names == (Names{}) {
+		o.Names = NamesFor("")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	r := NewRouter(o.Partitions)
+	saleGraph, purchasesGraph := graphs(o.Names, r, o.Hooks, o.Logger)
+	sale, err := goka.NewProcessor(o.Goka.Brokers, saleGraph, o.Goka.Processor()...)
+	if err != nil {
+		return nil, fmt.Errorf("flashsale: processor: %w", err)
+	}
+	purchases, err := goka.NewProcessor(o.Goka.Brokers, purchasesGraph, o.Goka.Processor()...)
+	if err != nil {
+		return nil, fmt.Errorf("flashsale: purchase index: %w", err)
+	}
+	return &Topology{names: o.Names, router: r, sale: sale, purchases: purchases}, nil
+}
+
+// Run blocks until ctx ends or a processor fails.
+func (t *Topology) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return t.sale.Run(ctx) })
+	g.Go(func() error { return t.purchases.Run(ctx) })
+	return g.Wait()
+}
+
+// Recovered reports whether both processors are processing.
+func (t *Topology) Recovered() bool { return t.sale.Recovered() && t.purchases.Recovered() }
+
+// Router is the topology's router.
+func (t *Topology) Router() *Router { return t.router }
+
+// Processors lists the goka processors, for lag metrics.
+func (t *Topology) Processors() map[string]*goka.Processor {
+	return map[string]*goka.Processor{string(t.names.Group): t.sale, string(t.names.PurchasesGroup): t.purchases}
+}
