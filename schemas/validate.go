@@ -113,7 +113,17 @@ func ValidateCommand(cmd *inventoryv1.Command) error {
 			return invalid("reserve.ttl_ms", ReasonInvalidTTL)
 		}
 		return nil
-	case *inventoryv1.Command_Commit, *inventoryv1.Command_Release, *inventoryv1.Command_Expire:
+	case *inventoryv1.Command_Commit:
+		// A commit may sell part of the reservation (qty) and release the
+		// rest; qty 0 sells all of it.
+		if err := checkID("order_id", cmd.GetOrderId(), ReasonMissingOrderID); err != nil {
+			return err
+		}
+		if q := cmd.GetQty(); q < 0 || q > MaxQty {
+			return invalid("qty", ReasonInvalidQty)
+		}
+		return nil
+	case *inventoryv1.Command_Release, *inventoryv1.Command_Expire:
 		// These name an existing reservation by order and SKU, so qty is
 		// not theirs to check.
 		return checkID("order_id", cmd.GetOrderId(), ReasonMissingOrderID)

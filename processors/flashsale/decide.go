@@ -20,6 +20,10 @@ const (
 type SaleState struct {
 	Sale    Sale
 	Defined bool
+	// Reports holds the final count of each closed bucket; Settled is set
+	// once every bucket has reported.
+	Reports map[int]int64
+	Settled bool
 	Seen    Seen
 }
 
@@ -30,10 +34,18 @@ func (s Sale) Valid() bool {
 }
 
 // DecideSale applies a message to a sale key. Define is applied once; the
-// first definition wins and a repeated one changes nothing.
+// first definition wins and a repeated one changes nothing. Reports settle
+// the sale once every bucket has closed; a report after that repeats the
+// settlement, which the inventory applies once by its command id.
 func DecideSale(s SaleState, m Message, r Router) (SaleState, Output) {
 	s.Seen = s.Seen.clone()
-	if !s.Seen.fresh(m) || m.Kind != KindDefine || s.Defined || !m.Sale.Valid() {
+	if !s.Seen.fresh(m) {
+		return s, Output{}
+	}
+	if m.Kind == KindReport {
+		return s.report(m)
+	}
+	if m.Kind != KindDefine || s.Defined || !m.Sale.Valid() {
 		return s, Output{}
 	}
 	s.Sale, s.Defined = m.Sale, true
@@ -45,6 +57,27 @@ func DecideSale(s SaleState, m Message, r Router) (SaleState, Output) {
 		})
 	}
 	return s, out
+}
+
+func (s SaleState) report(m Message) (SaleState, Output) {
+	if !s.Defined || m.Bucket < 0 || m.Bucket >= s.Sale.Buckets {
+		return s, Output{}
+	}
+	reports := make(map[int]int64, len(s.Reports)+1)
+	for b, n := range s.Reports {
+		reports[b] = n
+	}
+	reports[m.Bucket] = m.Qty
+	s.Reports = reports
+	if len(s.Reports) < s.Sale.Buckets {
+		return s, Output{}
+	}
+	var sold int64
+	for _, n := range s.Reports {
+		sold += n
+	}
+	s.Settled = true
+	return s, Output{Settle: &Settlement{SaleID: s.Sale.ID, SKU: s.Sale.SKU, Units: s.Sale.Units, Sold: sold}}
 }
 
 // BucketState is the state of a bucket key.
@@ -65,7 +98,9 @@ type BucketState struct {
 	Round     int64
 	Donor     int
 	Misses    int
-	Seen      Seen
+	// Closed is set once the sale has ended here: nothing sells after.
+	Closed bool
+	Seen   Seen
 }
 
 // DecideBucket applies a message to a bucket key.
@@ -83,9 +118,11 @@ func DecideBucket(s BucketState, m Message, r Router) (BucketState, Output) {
 		}
 	case KindTake:
 		s.take(m, r, &out)
+	case KindClose:
+		s.close(m, r, &out)
 	case KindBorrow:
 		give := int64(0)
-		if s.Opened && s.Available > 0 {
+		if s.Opened && !s.Closed && s.Available > 0 {
 			give = min(s.Available, max(m.Units, (s.Available+1)/2))
 			s.Available -= give
 			s.Given += give
@@ -97,6 +134,9 @@ func DecideBucket(s BucketState, m Message, r Router) (BucketState, Output) {
 	case KindGrant:
 		s.Available += m.Units
 		s.Received += m.Units
+		if s.Closed {
+			break
+		}
 		s.serveParked(r, &out)
 		if s.Borrowing && m.Round == s.Round {
 			s.continueRound(m, r, &out)
@@ -110,7 +150,7 @@ func (s *BucketState) take(m Message, r Router, out *Output) {
 	switch {
 	case !s.Opened || m.Time.Before(s.Sale.Start):
 		reason = ReasonNotStarted
-	case !m.Time.Before(s.Sale.End):
+	case s.Closed || !m.Time.Before(s.Sale.End):
 		reason = ReasonEnded
 	case m.Qty <= 0:
 		reason = ReasonInvalid
@@ -129,6 +169,25 @@ func (s *BucketState) take(m Message, r Router, out *Output) {
 		return
 	}
 	out.Messages = append(out.Messages, s.reply(m, r, reason))
+}
+
+// close ends the bucket's sale once the end has passed and reports what it
+// sold to the sale key; a repeated Close repeats the report.
+func (s *BucketState) close(m Message, r Router, out *Output) {
+	if !s.Opened || m.Time.Before(s.Sale.End) {
+		return
+	}
+	if !s.Closed {
+		s.Closed = true
+		for _, t := range s.Parked {
+			out.Messages = append(out.Messages, s.reply(t, r, ReasonEnded))
+		}
+		s.Parked = nil
+		s.Borrowing = false
+	}
+	out.Messages = append(out.Messages, Message{
+		Kind: KindReport, SaleID: s.Sale.ID, Key: r.Sale(s.Sale.ID), Time: m.Time, Bucket: s.Bucket, Qty: s.Sold,
+	})
 }
 
 func (s *BucketState) reply(take Message, r Router, reason string) Message {

@@ -153,3 +153,40 @@ func TestUserIdempotencyAndLimitInFlight(t *testing.T) {
 		t.Fatalf("retry answered %+v, first %+v", again.Results, out.Results)
 	}
 }
+
+func TestCloseReportsAndSettlesOnce(t *testing.T) {
+	r := testRouter{}
+	sl, _ := DecideSale(SaleState{}, Message{Kind: KindDefine, SaleID: "s", Sale: sale(10, 2), Time: t0}, r)
+	b0 := openBucket(5, 2, 0)
+	b0, _ = DecideBucket(b0, Message{Kind: KindTake, SaleID: "s", IdempotencyKey: "k", UserID: "u", Qty: 2, Time: t0.Add(time.Minute)}, r)
+
+	// Too early: nothing happens.
+	if s, out := DecideBucket(b0, Message{Kind: KindClose, SaleID: "s", Time: t0.Add(time.Minute)}, r); s.Closed || len(out.Messages) != 0 {
+		t.Fatalf("closed before the end: %+v", out)
+	}
+	b0, out := DecideBucket(b0, Message{Kind: KindClose, SaleID: "s", Time: t0.Add(time.Hour)}, r)
+	if !b0.Closed || len(out.Messages) != 1 || out.Messages[0].Kind != KindReport || out.Messages[0].Qty != 2 {
+		t.Fatalf("close: %+v %+v", b0, out)
+	}
+	// Nothing sells once closed, even an attempt made before the end.
+	late := Message{Kind: KindTake, SaleID: "s", IdempotencyKey: "k2", UserID: "v", Qty: 1, Time: t0.Add(time.Minute)}
+	if s, out := DecideBucket(b0, late, r); s.Sold != 2 || out.Messages[0].Reason != ReasonEnded {
+		t.Fatalf("sold after close: %+v", out)
+	}
+
+	rep := func(b int, n int64, off int64) Message {
+		return Message{Kind: KindReport, SaleID: "s", Bucket: b, Qty: n, Internal: true, Origin: Origin{Offset: off}}
+	}
+	sl, out = DecideSale(sl, rep(0, 2, 1), r)
+	if out.Settle != nil || sl.Settled {
+		t.Fatal("settled before every bucket reported")
+	}
+	sl, out = DecideSale(sl, rep(1, 3, 2), r)
+	if out.Settle == nil || out.Settle.Sold != 5 || out.Settle.Units != 10 || out.Settle.SKU != "sku" || !sl.Settled {
+		t.Fatalf("settlement %+v", out.Settle)
+	}
+	// A repeated report repeats the same settlement.
+	if _, again := DecideSale(sl, rep(1, 3, 3), r); again.Settle == nil || *again.Settle != *out.Settle {
+		t.Fatalf("repeat %+v", again.Settle)
+	}
+}

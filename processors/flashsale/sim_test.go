@@ -24,7 +24,8 @@ type sim struct {
 	router testRouter
 	sale   Sale
 	// results holds every published result per idempotency key.
-	results map[string][]Result
+	results     map[string][]Result
+	settlements []Settlement
 }
 
 type simRecord struct {
@@ -98,6 +99,9 @@ func (x *sim) step() bool {
 	}
 	for _, r := range out.Results {
 		x.results[r.IdempotencyKey] = append(x.results[r.IdempotencyKey], r)
+	}
+	if out.Settle != nil {
+		x.settlements = append(x.settlements, *out.Settle)
 	}
 	p.next++
 	if x.rng.IntN(10) == 0 {
@@ -173,6 +177,14 @@ func runSim(t *testing.T, seed uint64, units int64, buckets, users, tries int) {
 	}
 	for x.step() {
 	}
+	// The sale ends; the settler closes every bucket, once or twice.
+	for b := range buckets {
+		for range 1 + x.rng.IntN(2) {
+			x.send(Message{Kind: KindClose, SaleID: s.ID, Key: x.router.Bucket(s.ID, b), Bucket: b, Time: s.End})
+		}
+	}
+	for x.step() {
+	}
 
 	// Every attempt has exactly one result, repeated identically.
 	var purchased int64
@@ -213,6 +225,14 @@ func runSim(t *testing.T, seed uint64, units int64, buckets, users, tries int) {
 	}
 	if sold+available != units || sold != purchased {
 		t.Fatalf("sold %d + available %d != %d units; purchased %d", sold, available, units, purchased)
+	}
+	if st := x.states[x.router.Sale(s.ID)].(SaleState); !st.Settled || len(x.settlements) == 0 {
+		t.Fatalf("not settled: %+v", st)
+	}
+	for _, st := range x.settlements {
+		if st.Sold != sold {
+			t.Fatalf("settled %d sold, buckets sold %d", st.Sold, sold)
+		}
 	}
 	// With buyers asking for far more than there is, nothing is left over:
 	// a bucket that runs dry borrows what others hold.

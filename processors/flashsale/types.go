@@ -54,9 +54,14 @@ const (
 	KindBorrow
 	// KindGrant (bucket -> bucket) carries units, possibly none.
 	KindGrant
+	// KindClose (settler -> bucket) ends a bucket's sale once the sale's
+	// end has passed.
+	KindClose
+	// KindReport (bucket -> sale) carries a closed bucket's final count.
+	KindReport
 )
 
-var kindNames = [...]string{"unknown", "define", "purchase", "open", "take", "take_result", "borrow", "grant"}
+var kindNames = [...]string{"unknown", "define", "purchase", "open", "take", "take_result", "borrow", "grant", "close", "report"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -155,11 +160,25 @@ type Result struct {
 	Time           time.Time
 }
 
-// Output is what one decision sends: messages to other keys, and results
-// to publish.
+// Output is what one decision sends: messages to other keys, results to
+// publish, and once all buckets have closed, the settlement.
 type Output struct {
 	Messages []Message
 	Results  []Result
+	Settle   *Settlement
+}
+
+// AllocationOrder is the order id under which a sale's units are reserved
+// in the SKU's inventory, from its creation until its settlement.
+func AllocationOrder(saleID string) string { return "flash-sale:" + saleID }
+
+// Settlement is what a sale sold in the end: the units to take from the
+// SKU's inventory reservation; the rest of the allocation goes back.
+type Settlement struct {
+	SaleID string
+	SKU    string
+	Units  int64
+	Sold   int64
 }
 
 // Seen keeps, per origin stream and partition, the last internal message

@@ -153,15 +153,22 @@ type State struct {
 func StateToWire(s State) *flashsalev1.State {
 	switch {
 	case s.Sale != nil:
-		return &flashsalev1.State{Kind: &flashsalev1.State_Sale{Sale: &flashsalev1.SaleState{
-			Sale: SaleToWire(s.Sale.Sale), Defined: s.Sale.Defined, Seen: seenToWire(s.Sale.Seen),
-		}}}
+		w := &flashsalev1.SaleState{
+			Sale: SaleToWire(s.Sale.Sale), Defined: s.Sale.Defined, Seen: seenToWire(s.Sale.Seen), Settled: s.Sale.Settled,
+		}
+		if len(s.Sale.Reports) > 0 {
+			w.Reports = make(map[int32]int64, len(s.Sale.Reports))
+			for b, n := range s.Sale.Reports {
+				w.Reports[int32(b)] = n
+			}
+		}
+		return &flashsalev1.State{Kind: &flashsalev1.State_Sale{Sale: w}}
 	case s.Bucket != nil:
 		b := s.Bucket
 		return &flashsalev1.State{Kind: &flashsalev1.State_Bucket{Bucket: &flashsalev1.BucketState{
 			Sale: SaleToWire(b.Sale), Bucket: int32(b.Bucket), Opened: b.Opened, Available: b.Available, Sold: b.Sold,
 			Received: b.Received, Given: b.Given, Parked: messagesToWire(b.Parked), Borrowing: b.Borrowing,
-			Round: b.Round, Donor: int32(b.Donor), Misses: int32(b.Misses), Seen: seenToWire(b.Seen),
+			Round: b.Round, Donor: int32(b.Donor), Misses: int32(b.Misses), Seen: seenToWire(b.Seen), Closed: b.Closed,
 		}}}
 	case s.User != nil:
 		u := s.User
@@ -178,14 +185,22 @@ func StateToWire(s State) *flashsalev1.State {
 func StateFromWire(w *flashsalev1.State) State {
 	switch k := w.GetKind().(type) {
 	case *flashsalev1.State_Sale:
-		return State{Sale: &SaleState{Sale: SaleFromWire(k.Sale.GetSale()), Defined: k.Sale.GetDefined(), Seen: seenFromWire(k.Sale.GetSeen())}}
+		s := &SaleState{Sale: SaleFromWire(k.Sale.GetSale()), Defined: k.Sale.GetDefined(), Seen: seenFromWire(k.Sale.GetSeen()),
+			Settled: k.Sale.GetSettled()}
+		if len(k.Sale.GetReports()) > 0 {
+			s.Reports = make(map[int]int64, len(k.Sale.GetReports()))
+			for b, n := range k.Sale.GetReports() {
+				s.Reports[int(b)] = n
+			}
+		}
+		return State{Sale: s}
 	case *flashsalev1.State_Bucket:
 		b := k.Bucket
 		return State{Bucket: &BucketState{
 			Sale: SaleFromWire(b.GetSale()), Bucket: int(b.GetBucket()), Opened: b.GetOpened(), Available: b.GetAvailable(),
 			Sold: b.GetSold(), Received: b.GetReceived(), Given: b.GetGiven(), Parked: messagesFromWire(b.GetParked()),
 			Borrowing: b.GetBorrowing(), Round: b.GetRound(), Donor: int(b.GetDonor()), Misses: int(b.GetMisses()),
-			Seen: seenFromWire(b.GetSeen()),
+			Seen: seenFromWire(b.GetSeen()), Closed: b.GetClosed(),
 		}}
 	case *flashsalev1.State_User:
 		u := k.User

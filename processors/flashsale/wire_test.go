@@ -26,6 +26,7 @@ func roundTrip(t *testing.T, s State) State {
 func TestStateRoundTrip(t *testing.T) {
 	r := testRouter{}
 	sl, _ := DecideSale(SaleState{}, Message{Kind: KindDefine, SaleID: "s", Sale: sale(10, 2), Time: t0}, r)
+	sl, _ = DecideSale(sl, Message{Kind: KindReport, SaleID: "s", Bucket: 1, Qty: 3, Internal: true, Origin: Origin{Offset: 1}}, r)
 	sl.Seen = Seen{}
 	sl.Seen[Origin{Stream: 1, Partition: 3}.source()] = Origin{Stream: 1, Partition: 3, Offset: 9, Seq: 1}
 
@@ -37,7 +38,8 @@ func TestStateRoundTrip(t *testing.T) {
 	u, _ := DecideUser(UserState{}, Message{Kind: KindPurchase, SaleID: "s", UserID: "u", IdempotencyKey: "a", Qty: 1, Bucket: 1, Time: t0}, r)
 	u, _ = DecideUser(u, Message{Kind: KindPurchase, SaleID: "s", UserID: "u", IdempotencyKey: "b", Qty: 0, Bucket: 1, Time: t0}, r)
 
-	for _, s := range []State{{Sale: &sl}, {Bucket: &b}, {User: &u}} {
+	closed, _ := DecideBucket(b, Message{Kind: KindClose, SaleID: "s", Time: t0.Add(2 * time.Hour)}, r)
+	for _, s := range []State{{Sale: &sl}, {Bucket: &b}, {Bucket: &closed}, {User: &u}} {
 		if got := roundTrip(t, s); !reflect.DeepEqual(got, s) {
 			t.Errorf("round trip changed the state:\n got %+v\nwant %+v", got, s)
 		}

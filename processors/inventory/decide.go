@@ -104,13 +104,22 @@ func (s *State) close(c Command, now time.Time) Event {
 		ev.Type, ev.Reason = EventRejected, ReasonExpired
 		return ev
 	}
+	if c.Kind == KindCommit && c.Qty > r.Qty {
+		ev.Type, ev.Reason, ev.Qty = EventRejected, ReasonQtyExceeds, c.Qty
+		return ev
+	}
 	s.Stock.Reserved -= r.Qty
 	r.ClosedAt = now
 	if c.Kind == KindCommit {
-		s.Stock.OnHand -= r.Qty
-		s.Stock.Sold += r.Qty
+		// A partial commit sells c.Qty units and returns the rest.
+		sold := r.Qty
+		if c.Qty > 0 {
+			sold = c.Qty
+		}
+		s.Stock.OnHand -= sold
+		s.Stock.Sold += sold
 		r.Status = StatusCommitted
-		ev.Type = EventCommitted
+		ev.Type, ev.Qty = EventCommitted, sold
 	} else {
 		r.Status = StatusReleased
 		ev.Type = EventReleased
@@ -191,7 +200,9 @@ func (c Command) valid() bool {
 		return c.Qty > 0
 	case KindReserve:
 		return c.Qty > 0 && c.TTL > 0 && c.OrderID != ""
-	case KindCommit, KindRelease:
+	case KindCommit:
+		return c.OrderID != "" && c.Qty >= 0
+	case KindRelease:
 		return c.OrderID != ""
 	}
 	return false

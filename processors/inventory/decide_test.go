@@ -21,6 +21,12 @@ func commit(id, order string, sec int) Command {
 	return Command{ID: id, Kind: KindCommit, SKU: "sku-1", OrderID: order, Time: at(sec)}
 }
 
+func commitQty(id, order string, qty int64, sec int) Command {
+	c := commit(id, order, sec)
+	c.Qty = qty
+	return c
+}
+
 func release(id, order string, sec int) Command {
 	return Command{ID: id, Kind: KindRelease, SKU: "sku-1", OrderID: order, Time: at(sec)}
 }
@@ -65,6 +71,13 @@ func TestDecide(t *testing.T) {
 				orders: map[string]ReservationStatus{"o1": StatusCommitted}},
 			{cmd: commit("c4", "o1", 3), want: []string{"rejected:already_committed"}, stock: Stock{OnHand: 6, Sold: 4}},
 			{cmd: release("c5", "o1", 3), want: []string{"rejected:already_committed"}, stock: Stock{OnHand: 6, Sold: 4}},
+		}},
+		{"a partial commit sells part and returns the rest", []step{
+			{cmd: restock("c1", 10, 0), want: []string{"restocked"}, stock: Stock{OnHand: 10}},
+			{cmd: reserve("c2", "o1", 6, ttl, 1), want: []string{"reserved"}, stock: Stock{OnHand: 10, Reserved: 6}},
+			{cmd: commitQty("c3", "o1", 7, 2), want: []string{"rejected:qty_exceeds_reservation"}, stock: Stock{OnHand: 10, Reserved: 6}},
+			{cmd: commitQty("c4", "o1", 4, 3), want: []string{"committed"}, stock: Stock{OnHand: 6, Sold: 4},
+				orders: map[string]ReservationStatus{"o1": StatusCommitted}},
 		}},
 		{"release gives units back", []step{
 			{cmd: restock("c1", 10, 0), want: []string{"restocked"}, stock: Stock{OnHand: 10}},

@@ -117,6 +117,9 @@ func randomCommand(rng *rand.Rand, i int, now time.Time) Command {
 		c.TTL = time.Duration(rng.IntN(120)) * time.Second
 	case n < 8:
 		c.Kind = KindCommit
+		if rng.IntN(3) == 0 {
+			c.Qty = int64(rng.IntN(4)) // sometimes more than reserved
+		}
 	case n < 9:
 		c.Kind = KindRelease
 	default:

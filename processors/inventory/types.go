@@ -82,6 +82,7 @@ const (
 	ReasonAlreadyCommitted  = "already_committed"
 	ReasonAlreadyReleased   = "already_released"
 	ReasonExpired           = "reservation_expired"
+	ReasonQtyExceeds        = "qty_exceeds_reservation"
 )
 
 // Event is what Decide publishes: the result of a command, or an expiry.

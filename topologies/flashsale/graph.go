@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
@@ -11,7 +12,9 @@ import (
 
 	"github.com/titan-commerce/titan/internal/observe"
 	"github.com/titan-commerce/titan/processors/flashsale"
+	"github.com/titan-commerce/titan/processors/inventory"
 	flashsalev1 "github.com/titan-commerce/titan/schemas/flashsale/v1"
+	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 )
 
 // StateCodec stores a flashsale.State as flashsalev1.State.
@@ -58,12 +61,15 @@ const (
 	MaxQty     = 1000
 )
 
-func graphs(n Names, r *Router, hooks observe.Hooks, log *slog.Logger) (sale, purchases *goka.GroupGraph) {
+// graphs builds the two groups; inventory is the inventory topology's
+// commands stream, where settlements go.
+func graphs(n Names, inventory goka.Stream, r *Router, hooks observe.Hooks, log *slog.Logger) (sale, purchases *goka.GroupGraph) {
 	sale = goka.DefineGroup(n.Group,
-		goka.Input(n.Commands, new(codec.Bytes), observe.Wrap(string(n.Group), n.DeadLetters, hooks, log, decider(n, r, false))),
-		goka.Loop(new(codec.Bytes), observe.Wrap(string(n.Group), n.DeadLetters, hooks, log, decider(n, r, true))),
+		goka.Input(n.Commands, new(codec.Bytes), observe.Wrap(string(n.Group), n.DeadLetters, hooks, log, decider(n, inventory, r, false))),
+		goka.Loop(new(codec.Bytes), observe.Wrap(string(n.Group), n.DeadLetters, hooks, log, decider(n, inventory, r, true))),
 		goka.Persist(StateCodec{}),
 		goka.Output(n.Events, new(codec.Bytes)),
+		goka.Output(inventory, new(codec.Bytes)),
 		goka.Output(n.DeadLetters, new(codec.Bytes)),
 	)
 	purchases = goka.DefineGroup(n.PurchasesGroup,
@@ -77,7 +83,7 @@ func graphs(n Names, r *Router, hooks observe.Hooks, log *slog.Logger) (sale, pu
 // decider adapts processors/flashsale to goka. Records from the commands
 // topic are client messages: they may only define a sale or buy, and never
 // claim an origin. Records from the loop topic are the keys' own.
-func decider(n Names, r *Router, loop bool) observe.Callback {
+func decider(n Names, inventory goka.Stream, r *Router, loop bool) observe.Callback {
 	stream := int32(0)
 	if loop {
 		stream = 1
@@ -142,9 +148,34 @@ func decider(n Names, r *Router, loop bool) observe.Callback {
 			}
 			ctx.Emit(n.Events, PurchaseKey(res.SaleID, res.IdempotencyKey), b)
 		}
+		if st := out.Settle; st != nil {
+			b, err := proto.Marshal(settlementCommand(*st, m.Time))
+			if err != nil {
+				return fmt.Errorf("flashsale: encode settlement: %w", err)
+			}
+			ctx.Emit(inventory, st.SKU, b)
+		}
 		ctx.SetValue(state)
 		return nil
 	}
+}
+
+// settlementCommand takes what the sale sold from its inventory
+// reservation and returns the rest; its id makes a repeated settlement
+// change nothing.
+func settlementCommand(st flashsale.Settlement, at time.Time) *inventoryv1.Command {
+	c := inventory.Command{
+		ID:      "flash-sale:" + st.SaleID + ":settle",
+		Kind:    inventory.KindCommit,
+		OrderID: flashsale.AllocationOrder(st.SaleID),
+		SKU:     st.SKU,
+		Qty:     st.Sold,
+		Time:    at,
+	}
+	if st.Sold == 0 {
+		c.Kind, c.Qty = inventory.KindRelease, 0
+	}
+	return inventory.CommandToWire(c)
 }
 
 func deref[T any](p *T) T {
@@ -180,8 +211,14 @@ func validateClient(m flashsale.Message, r *Router) error {
 		case m.Time.IsZero():
 			return fmt.Errorf("%w: no timestamp", errInvalid)
 		}
+	case flashsale.KindClose:
+		// The settler's: harmless from anyone, as a bucket closes only
+		// once the sale's end has passed.
+		if m.Bucket < 0 || m.Bucket >= flashsale.MaxBuckets || m.Key != r.Bucket(m.SaleID, m.Bucket) {
+			return fmt.Errorf("%w: close of bucket %d on key %q", errInvalid, m.Bucket, m.Key)
+		}
 	default:
-		return fmt.Errorf("%w: clients may only define or purchase, not %s", errInvalid, m.Kind)
+		return fmt.Errorf("%w: clients may only define, purchase or close, not %s", errInvalid, m.Kind)
 	}
 	return nil
 }

@@ -7,11 +7,13 @@ import (
 	"time"
 
 	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/storage"
 	"github.com/lovoo/goka/tester"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/titan-commerce/titan/processors/flashsale"
 	flashsalev1 "github.com/titan-commerce/titan/schemas/flashsale/v1"
+	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 )
 
 const testPartitions = 8
@@ -21,7 +23,7 @@ func run(t *testing.T) (*tester.Tester, Names, *Router) {
 	tt := tester.New(t)
 	n := NamesFor("test")
 	r := NewRouter(testPartitions)
-	sale, purchases := graphs(n, r, nil, nil)
+	sale, purchases := graphs(n, "test.inventory-commands", r, nil, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	for _, g := range []*goka.GroupGraph{sale, purchases} {
@@ -144,4 +146,75 @@ func TestGraphRejectsClientInternalMessages(t *testing.T) {
 	if v := tt.TableValue(n.Table(), r.Bucket("fs1", 0)); v != nil {
 		t.Fatalf("a client message changed a bucket: %+v", v)
 	}
+}
+
+func TestGraphSettlesWithInventory(t *testing.T) {
+	tt, n, r := run(t)
+	invq := tt.NewQueueTracker("test.inventory-commands")
+	start := time.UnixMilli(1_700_000_000_000)
+	s := flashsale.Sale{ID: "fs2", SKU: "sku-7", Units: 5, Start: start, End: start.Add(time.Minute), PerUserLimit: 2, PriceMinor: 100, Buckets: 3}
+	send(t, tt, n, flashsale.Message{Kind: flashsale.KindDefine, SaleID: s.ID, Key: r.Sale(s.ID), Sale: s, Time: start})
+	for i := range 3 {
+		user := fmt.Sprintf("u%d", i)
+		send(t, tt, n, flashsale.Message{Kind: flashsale.KindPurchase, SaleID: s.ID, Key: r.User(s.ID, user), UserID: user,
+			IdempotencyKey: user, Qty: 1, Bucket: BucketOf(user, s.Buckets), Time: start.Add(time.Second)})
+	}
+	// What the settler does once the end has passed, twice.
+	st := storageOf(t, tt, n)
+	settler := NewSettler(func() []storage.Storage { return []storage.Storage{st} }, func(_ context.Context, ms []*flashsalev1.Message) error {
+		for _, w := range ms {
+			b, _ := proto.Marshal(w)
+			tt.Consume(string(n.Commands), w.GetKey(), b)
+		}
+		return nil
+	}, r, time.Second, nil)
+	settler.now = func() time.Time { return s.End }
+	for range 2 {
+		if err := settler.Settle(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		settler.now = func() time.Time { return s.End.Add(time.Minute) }
+	}
+
+	var cmds []*inventoryv1.Command
+	for {
+		_, v, ok := invq.NextRaw()
+		if !ok {
+			break
+		}
+		var c inventoryv1.Command
+		if err := proto.Unmarshal(v, &c); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, &c)
+	}
+	if len(cmds) == 0 {
+		t.Fatal("no settlement")
+	}
+	for _, c := range cmds {
+		if c.GetCommandId() != "flash-sale:fs2:settle" || c.GetCommit() == nil || c.GetQty() != 3 ||
+			c.GetOrderId() != flashsale.AllocationOrder("fs2") || c.GetSku() != "sku-7" {
+			t.Fatalf("settlement %v", c)
+		}
+	}
+	sale := tt.TableValue(n.Table(), r.Sale(s.ID)).(flashsale.State).Sale
+	if !sale.Settled {
+		t.Fatalf("sale not settled: %+v", sale)
+	}
+}
+
+// storageOf copies the tester's table into a storage the settler can scan.
+func storageOf(t *testing.T, tt *tester.Tester, n Names) storage.Storage {
+	t.Helper()
+	st := storage.NewMemory()
+	for _, k := range tt.GetTableKeys(n.Table()) {
+		b, err := StateCodec{}.Encode(tt.TableValue(n.Table(), k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Set(k, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st
 }

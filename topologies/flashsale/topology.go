@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/storage"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/titan-commerce/titan/internal/gokaopts"
 	"github.com/titan-commerce/titan/internal/observe"
+	flashsalev1 "github.com/titan-commerce/titan/schemas/flashsale/v1"
 )
 
 // Options configure a Topology.
@@ -17,9 +20,20 @@ type Options struct {
 	Names Names
 	// Partitions of the topology's topics; the router needs them.
 	Partitions int32
+	// Inventory is the inventory topology's commands stream: a sale's
+	// settlement is a command there.
+	Inventory goka.Stream
 	Goka       gokaopts.Config
-	Hooks      observe.Hooks
-	Logger     *slog.Logger
+	// Local returns the recovered storages of a table's partitions this
+	// instance owns; the settler reads the sale keys through it.
+	Local func(topic string) []storage.Storage
+	// Send produces messages to the commands topic, keyed by msg.Key, and
+	// returns once they are acknowledged.
+	Send func(context.Context, []*flashsalev1.Message) error
+	// SettleInterval is how often ended sales are looked for.
+	SettleInterval time.Duration
+	Hooks          observe.Hooks
+	Logger         *slog.Logger
 }
 
 // Topology runs the flash-sale group and the purchase index of one
@@ -28,6 +42,7 @@ type Topology struct {
 	names           Names
 	router          *Router
 	sale, purchases *goka.Processor
+	settler         *Settler
 }
 
 // New builds the topology; Run starts it.
@@ -45,7 +60,16 @@ func New(o Options) (*Topology, error) {
 		o.Logger = slog.Default()
 	}
 	r := NewRouter(o.Partitions)
-	saleGraph, purchasesGraph := graphs(o.Names, r, o.Hooks, o.Logger)
+	if o.Inventory == "" {
+		return nil, fmt.Errorf("flashsale: no inventory commands stream")
+	}
+	if o.Local == nil || o.Send == nil {
+		return nil, fmt.Errorf("flashsale: Local and Send are required for settlement")
+	}
+	if o.SettleInterval <= 0 {
+		o.SettleInterval = time.Second
+	}
+	saleGraph, purchasesGraph := graphs(o.Names, o.Inventory, r, o.Hooks, o.Logger)
 	sale, err := goka.NewProcessor(o.Goka.Brokers, saleGraph, o.Goka.Processor()...)
 	if err != nil {
 		return nil, fmt.Errorf("flashsale: processor: %w", err)
@@ -54,7 +78,11 @@ func New(o Options) (*Topology, error) {
 	if err != nil {
 		return nil, fmt.Errorf("flashsale: purchase index: %w", err)
 	}
-	return &Topology{names: o.Names, router: r, sale: sale, purchases: purchases}, nil
+	local := func() []storage.Storage { return o.Local(string(o.Names.Table())) }
+	return &Topology{
+		names: o.Names, router: r, sale: sale, purchases: purchases,
+		settler: NewSettler(local, o.Send, r, o.SettleInterval, o.Logger.With("topology", string(o.Names.Group))),
+	}, nil
 }
 
 // Run blocks until ctx ends or a processor fails.
@@ -62,6 +90,7 @@ func (t *Topology) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return t.sale.Run(ctx) })
 	g.Go(func() error { return t.purchases.Run(ctx) })
+	g.Go(func() error { return t.settler.Run(ctx) })
 	return g.Wait()
 }
 

@@ -38,6 +38,8 @@ const (
 	Kind_KIND_TAKE_RESULT Kind = 5
 	Kind_KIND_BORROW      Kind = 6
 	Kind_KIND_GRANT       Kind = 7
+	Kind_KIND_CLOSE       Kind = 8
+	Kind_KIND_REPORT      Kind = 9
 )
 
 // Enum value maps for Kind.
@@ -51,6 +53,8 @@ var (
 		5: "KIND_TAKE_RESULT",
 		6: "KIND_BORROW",
 		7: "KIND_GRANT",
+		8: "KIND_CLOSE",
+		9: "KIND_REPORT",
 	}
 	Kind_value = map[string]int32{
 		"KIND_UNSPECIFIED": 0,
@@ -61,6 +65,8 @@ var (
 		"KIND_TAKE_RESULT": 5,
 		"KIND_BORROW":      6,
 		"KIND_GRANT":       7,
+		"KIND_CLOSE":       8,
+		"KIND_REPORT":      9,
 	}
 )
 
@@ -315,7 +321,8 @@ func (x *Origin) GetStream() int32 {
 // Message is anything sent to a sale's keys; which fields matter depends on
 // kind. Clients send KIND_DEFINE (keyed by the sale key) and KIND_PURCHASE
 // (keyed by the buyer's user key, with idempotency_key, user_id, qty and
-// bucket).
+// bucket); the settler sends KIND_CLOSE (keyed by a bucket key, with
+// bucket) once a sale has ended.
 type Message struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Kind   Kind                   `protobuf:"varint,1,opt,name=kind,proto3,enum=titan.flashsale.v1.Kind" json:"kind,omitempty"`
@@ -592,10 +599,13 @@ func (x *Result) GetTimestampMs() int64 {
 }
 
 type SaleState struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Sale          *Sale                  `protobuf:"bytes,1,opt,name=sale,proto3" json:"sale,omitempty"`
-	Defined       bool                   `protobuf:"varint,2,opt,name=defined,proto3" json:"defined,omitempty"`
-	Seen          map[int64]*Origin      `protobuf:"bytes,3,rep,name=seen,proto3" json:"seen,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Sale    *Sale                  `protobuf:"bytes,1,opt,name=sale,proto3" json:"sale,omitempty"`
+	Defined bool                   `protobuf:"varint,2,opt,name=defined,proto3" json:"defined,omitempty"`
+	Seen    map[int64]*Origin      `protobuf:"bytes,3,rep,name=seen,proto3" json:"seen,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Final units sold per closed bucket.
+	Reports       map[int32]int64 `protobuf:"bytes,4,rep,name=reports,proto3" json:"reports,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Settled       bool            `protobuf:"varint,5,opt,name=settled,proto3" json:"settled,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -651,6 +661,20 @@ func (x *SaleState) GetSeen() map[int64]*Origin {
 	return nil
 }
 
+func (x *SaleState) GetReports() map[int32]int64 {
+	if x != nil {
+		return x.Reports
+	}
+	return nil
+}
+
+func (x *SaleState) GetSettled() bool {
+	if x != nil {
+		return x.Settled
+	}
+	return false
+}
+
 type BucketState struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Sale          *Sale                  `protobuf:"bytes,1,opt,name=sale,proto3" json:"sale,omitempty"`
@@ -666,6 +690,7 @@ type BucketState struct {
 	Donor         int32                  `protobuf:"varint,11,opt,name=donor,proto3" json:"donor,omitempty"`
 	Misses        int32                  `protobuf:"varint,12,opt,name=misses,proto3" json:"misses,omitempty"`
 	Seen          map[int64]*Origin      `protobuf:"bytes,13,rep,name=seen,proto3" json:"seen,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Closed        bool                   `protobuf:"varint,14,opt,name=closed,proto3" json:"closed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -789,6 +814,13 @@ func (x *BucketState) GetSeen() map[int64]*Origin {
 		return x.Seen
 	}
 	return nil
+}
+
+func (x *BucketState) GetClosed() bool {
+	if x != nil {
+		return x.Closed
+	}
+	return false
 }
 
 type UserState struct {
@@ -1008,14 +1040,19 @@ const file_titan_flashsale_v1_flashsale_proto_rawDesc = "" +
 	"\x06bucket\x18\a \x01(\x05R\x06bucket\x12\x1f\n" +
 	"\vprice_minor\x18\b \x01(\x03R\n" +
 	"priceMinor\x12!\n" +
-	"\ftimestamp_ms\x18\t \x01(\x03R\vtimestampMs\"\xe5\x01\n" +
+	"\ftimestamp_ms\x18\t \x01(\x03R\vtimestampMs\"\x81\x03\n" +
 	"\tSaleState\x12,\n" +
 	"\x04sale\x18\x01 \x01(\v2\x18.titan.flashsale.v1.SaleR\x04sale\x12\x18\n" +
 	"\adefined\x18\x02 \x01(\bR\adefined\x12;\n" +
-	"\x04seen\x18\x03 \x03(\v2'.titan.flashsale.v1.SaleState.SeenEntryR\x04seen\x1aS\n" +
+	"\x04seen\x18\x03 \x03(\v2'.titan.flashsale.v1.SaleState.SeenEntryR\x04seen\x12D\n" +
+	"\areports\x18\x04 \x03(\v2*.titan.flashsale.v1.SaleState.ReportsEntryR\areports\x12\x18\n" +
+	"\asettled\x18\x05 \x01(\bR\asettled\x1aS\n" +
 	"\tSeenEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x03R\x03key\x120\n" +
-	"\x05value\x18\x02 \x01(\v2\x1a.titan.flashsale.v1.OriginR\x05value:\x028\x01\"\xfa\x03\n" +
+	"\x05value\x18\x02 \x01(\v2\x1a.titan.flashsale.v1.OriginR\x05value:\x028\x01\x1a:\n" +
+	"\fReportsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\x05R\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x92\x04\n" +
 	"\vBucketState\x12,\n" +
 	"\x04sale\x18\x01 \x01(\v2\x18.titan.flashsale.v1.SaleR\x04sale\x12\x16\n" +
 	"\x06bucket\x18\x02 \x01(\x05R\x06bucket\x12\x16\n" +
@@ -1030,7 +1067,8 @@ const file_titan_flashsale_v1_flashsale_proto_rawDesc = "" +
 	" \x01(\x03R\x05round\x12\x14\n" +
 	"\x05donor\x18\v \x01(\x05R\x05donor\x12\x16\n" +
 	"\x06misses\x18\f \x01(\x05R\x06misses\x12=\n" +
-	"\x04seen\x18\r \x03(\v2).titan.flashsale.v1.BucketState.SeenEntryR\x04seen\x1aS\n" +
+	"\x04seen\x18\r \x03(\v2).titan.flashsale.v1.BucketState.SeenEntryR\x04seen\x12\x16\n" +
+	"\x06closed\x18\x0e \x01(\bR\x06closed\x1aS\n" +
 	"\tSeenEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x03R\x03key\x120\n" +
 	"\x05value\x18\x02 \x01(\v2\x1a.titan.flashsale.v1.OriginR\x05value:\x028\x01\"\xa8\x02\n" +
@@ -1046,7 +1084,7 @@ const file_titan_flashsale_v1_flashsale_proto_rawDesc = "" +
 	"\x04sale\x18\x01 \x01(\v2\x1d.titan.flashsale.v1.SaleStateH\x00R\x04sale\x129\n" +
 	"\x06bucket\x18\x02 \x01(\v2\x1f.titan.flashsale.v1.BucketStateH\x00R\x06bucket\x123\n" +
 	"\x04user\x18\x03 \x01(\v2\x1d.titan.flashsale.v1.UserStateH\x00R\x04userB\x06\n" +
-	"\x04kind*\x95\x01\n" +
+	"\x04kind*\xb6\x01\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vKIND_DEFINE\x10\x01\x12\x11\n" +
@@ -1056,7 +1094,10 @@ const file_titan_flashsale_v1_flashsale_proto_rawDesc = "" +
 	"\x10KIND_TAKE_RESULT\x10\x05\x12\x0f\n" +
 	"\vKIND_BORROW\x10\x06\x12\x0e\n" +
 	"\n" +
-	"KIND_GRANT\x10\a*K\n" +
+	"KIND_GRANT\x10\a\x12\x0e\n" +
+	"\n" +
+	"KIND_CLOSE\x10\b\x12\x0f\n" +
+	"\vKIND_REPORT\x10\t*K\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10STATUS_PURCHASED\x10\x01\x12\x13\n" +
@@ -1075,7 +1116,7 @@ func file_titan_flashsale_v1_flashsale_proto_rawDescGZIP() []byte {
 }
 
 var file_titan_flashsale_v1_flashsale_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_titan_flashsale_v1_flashsale_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_titan_flashsale_v1_flashsale_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_titan_flashsale_v1_flashsale_proto_goTypes = []any{
 	(Kind)(0),           // 0: titan.flashsale.v1.Kind
 	(Status)(0),         // 1: titan.flashsale.v1.Status
@@ -1088,8 +1129,9 @@ var file_titan_flashsale_v1_flashsale_proto_goTypes = []any{
 	(*UserState)(nil),   // 8: titan.flashsale.v1.UserState
 	(*State)(nil),       // 9: titan.flashsale.v1.State
 	nil,                 // 10: titan.flashsale.v1.SaleState.SeenEntry
-	nil,                 // 11: titan.flashsale.v1.BucketState.SeenEntry
-	nil,                 // 12: titan.flashsale.v1.UserState.SeenEntry
+	nil,                 // 11: titan.flashsale.v1.SaleState.ReportsEntry
+	nil,                 // 12: titan.flashsale.v1.BucketState.SeenEntry
+	nil,                 // 13: titan.flashsale.v1.UserState.SeenEntry
 }
 var file_titan_flashsale_v1_flashsale_proto_depIdxs = []int32{
 	0,  // 0: titan.flashsale.v1.Message.kind:type_name -> titan.flashsale.v1.Kind
@@ -1098,23 +1140,24 @@ var file_titan_flashsale_v1_flashsale_proto_depIdxs = []int32{
 	1,  // 3: titan.flashsale.v1.Result.status:type_name -> titan.flashsale.v1.Status
 	2,  // 4: titan.flashsale.v1.SaleState.sale:type_name -> titan.flashsale.v1.Sale
 	10, // 5: titan.flashsale.v1.SaleState.seen:type_name -> titan.flashsale.v1.SaleState.SeenEntry
-	2,  // 6: titan.flashsale.v1.BucketState.sale:type_name -> titan.flashsale.v1.Sale
-	4,  // 7: titan.flashsale.v1.BucketState.parked:type_name -> titan.flashsale.v1.Message
-	11, // 8: titan.flashsale.v1.BucketState.seen:type_name -> titan.flashsale.v1.BucketState.SeenEntry
-	4,  // 9: titan.flashsale.v1.UserState.pending:type_name -> titan.flashsale.v1.Message
-	5,  // 10: titan.flashsale.v1.UserState.results:type_name -> titan.flashsale.v1.Result
-	12, // 11: titan.flashsale.v1.UserState.seen:type_name -> titan.flashsale.v1.UserState.SeenEntry
-	6,  // 12: titan.flashsale.v1.State.sale:type_name -> titan.flashsale.v1.SaleState
-	7,  // 13: titan.flashsale.v1.State.bucket:type_name -> titan.flashsale.v1.BucketState
-	8,  // 14: titan.flashsale.v1.State.user:type_name -> titan.flashsale.v1.UserState
-	3,  // 15: titan.flashsale.v1.SaleState.SeenEntry.value:type_name -> titan.flashsale.v1.Origin
-	3,  // 16: titan.flashsale.v1.BucketState.SeenEntry.value:type_name -> titan.flashsale.v1.Origin
-	3,  // 17: titan.flashsale.v1.UserState.SeenEntry.value:type_name -> titan.flashsale.v1.Origin
-	18, // [18:18] is the sub-list for method output_type
-	18, // [18:18] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	11, // 6: titan.flashsale.v1.SaleState.reports:type_name -> titan.flashsale.v1.SaleState.ReportsEntry
+	2,  // 7: titan.flashsale.v1.BucketState.sale:type_name -> titan.flashsale.v1.Sale
+	4,  // 8: titan.flashsale.v1.BucketState.parked:type_name -> titan.flashsale.v1.Message
+	12, // 9: titan.flashsale.v1.BucketState.seen:type_name -> titan.flashsale.v1.BucketState.SeenEntry
+	4,  // 10: titan.flashsale.v1.UserState.pending:type_name -> titan.flashsale.v1.Message
+	5,  // 11: titan.flashsale.v1.UserState.results:type_name -> titan.flashsale.v1.Result
+	13, // 12: titan.flashsale.v1.UserState.seen:type_name -> titan.flashsale.v1.UserState.SeenEntry
+	6,  // 13: titan.flashsale.v1.State.sale:type_name -> titan.flashsale.v1.SaleState
+	7,  // 14: titan.flashsale.v1.State.bucket:type_name -> titan.flashsale.v1.BucketState
+	8,  // 15: titan.flashsale.v1.State.user:type_name -> titan.flashsale.v1.UserState
+	3,  // 16: titan.flashsale.v1.SaleState.SeenEntry.value:type_name -> titan.flashsale.v1.Origin
+	3,  // 17: titan.flashsale.v1.BucketState.SeenEntry.value:type_name -> titan.flashsale.v1.Origin
+	3,  // 18: titan.flashsale.v1.UserState.SeenEntry.value:type_name -> titan.flashsale.v1.Origin
+	19, // [19:19] is the sub-list for method output_type
+	19, // [19:19] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_titan_flashsale_v1_flashsale_proto_init() }
@@ -1133,7 +1176,7 @@ func file_titan_flashsale_v1_flashsale_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_titan_flashsale_v1_flashsale_proto_rawDesc), len(file_titan_flashsale_v1_flashsale_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -403,7 +403,9 @@ func (x *Reserve) GetTtlMs() int64 {
 	return 0
 }
 
-// Commit turns order_id's open reservation into a sale.
+// Commit turns order_id's open reservation into a sale. With qty set
+// (Command.qty, at most the reservation's) only qty units are sold and the
+// rest go back to available stock; qty 0 sells the whole reservation.
 type Commit struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
