@@ -102,7 +102,7 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, func() (instance.Config, slog.Le
 		httpAddr    = fs.String("http-addr", "127.0.0.1:8080", "address of the HTTP API [TITAN_HTTP_ADDR]")
 		partitions  = fs.Int("partitions", 8, "partitions of the topics titan creates [TITAN_PARTITIONS]")
 		replication = fs.Int("replication", 1, "replication of the topics titan creates [TITAN_REPLICATION]")
-		topologies  = fs.String("topologies", instance.TopologyInventory, "comma-separated topologies to run [TITAN_TOPOLOGIES]")
+		topologies  = fs.String("topologies", instance.TopologyInventory+","+instance.TopologyFlashSale, "comma-separated topologies to run: inventory, flashsale (needs inventory) [TITAN_TOPOLOGIES]")
 		instanceID  = fs.String("instance-id", "", "name of this instance in Kafka client ids; defaults to the host name [TITAN_INSTANCE_ID]")
 		commandWait = fs.Duration("command-wait", 2*time.Second, "how long a command request waits for its result before answering 202 [TITAN_COMMAND_WAIT]")
 		readWait    = fs.Duration("read-wait", 2*time.Second, "how long a read with min_offset waits for the state to catch up [TITAN_READ_WAIT]")

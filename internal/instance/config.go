@@ -12,8 +12,12 @@ import (
 	"github.com/titan-commerce/titan/state"
 )
 
-// Topologies an instance can run.
-const TopologyInventory = "inventory"
+// Topologies an instance can run. A flash sale takes its units from the
+// inventory, so flashsale needs inventory running in the same deployment.
+const (
+	TopologyInventory = "inventory"
+	TopologyFlashSale = "flashsale"
+)
 
 // Config is everything one Titan process needs. Zero fields take the
 // defaults from EnsureDefaults; Validate reports what cannot work.
@@ -61,7 +65,7 @@ func (c *Config) EnsureDefaults() {
 		c.Replication = 1
 	}
 	if len(c.Topologies) == 0 {
-		c.Topologies = []string{TopologyInventory}
+		c.Topologies = []string{TopologyInventory, TopologyFlashSale}
 	}
 	if c.CommandWait == 0 {
 		c.CommandWait = 2 * time.Second
@@ -103,9 +107,12 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("replication %d not in 1..32767", c.Replication))
 	}
 	for _, t := range c.Topologies {
-		if t != TopologyInventory {
-			errs = append(errs, fmt.Errorf("unknown topology %q (known: %s)", t, TopologyInventory))
+		if t != TopologyInventory && t != TopologyFlashSale {
+			errs = append(errs, fmt.Errorf("unknown topology %q (known: %s, %s)", t, TopologyInventory, TopologyFlashSale))
 		}
+	}
+	if c.Runs(TopologyFlashSale) && !c.Runs(TopologyInventory) {
+		errs = append(errs, fmt.Errorf("topology %s needs %s", TopologyFlashSale, TopologyInventory))
 	}
 	for name, d := range map[string]time.Duration{"command wait": c.CommandWait, "read wait": c.ReadWait,
 		"sweep interval": c.SweepInterval, "dedupe window": c.DedupeWindow} {
@@ -130,6 +137,16 @@ func (c *Config) syncPolicy() (state.SyncPolicy, error) {
 		return state.SyncAlways, nil
 	}
 	return 0, fmt.Errorf("sync %q is neither none nor always", c.Sync)
+}
+
+// Runs reports whether the instance runs topology t.
+func (c *Config) Runs(t string) bool {
+	for _, x := range c.Topologies {
+		if x == t {
+			return true
+		}
+	}
+	return false
 }
 
 // Embedded reports whether the instance runs its own in-memory broker.

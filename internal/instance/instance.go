@@ -23,15 +23,19 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/titan-commerce/titan/api"
 	"github.com/titan-commerce/titan/internal/gokaopts"
 	"github.com/titan-commerce/titan/internal/kafkaadmin"
 	"github.com/titan-commerce/titan/internal/metrics"
+	"github.com/titan-commerce/titan/internal/partition"
 	"github.com/titan-commerce/titan/processors/inventory"
+	flashsalev1 "github.com/titan-commerce/titan/schemas/flashsale/v1"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 	"github.com/titan-commerce/titan/sdk"
 	"github.com/titan-commerce/titan/state"
+	flashtopo "github.com/titan-commerce/titan/topologies/flashsale"
 	topology "github.com/titan-commerce/titan/topologies/inventory"
 )
 
@@ -48,6 +52,9 @@ type Instance struct {
 	views    *state.Builder
 	producer *sdk.Producer
 	topo     *topology.Topology
+	fsNames  flashtopo.Names
+	flash    *flashtopo.Topology // nil unless the instance runs flash sales
+	fsClient *kgo.Client         // produces flash-sale messages
 	stock    *goka.View
 	orders   *goka.View
 	results  *api.Results
@@ -65,7 +72,8 @@ func New(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	i := &Instance{cfg: cfg, names: topology.NamesFor(cfg.Namespace), log: cfg.Logger, brokers: cfg.Brokers, registry: prometheus.NewRegistry()}
+	i := &Instance{cfg: cfg, names: topology.NamesFor(cfg.Namespace), fsNames: flashtopo.NamesFor(cfg.Namespace),
+		log: cfg.Logger, brokers: cfg.Brokers, registry: prometheus.NewRegistry()}
 	defer func() {
 		if err != nil {
 			i.close()
@@ -128,6 +136,9 @@ func (i *Instance) ensureTopics(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	topics := i.names.Topics(int32(i.cfg.Partitions))
+	if i.cfg.Runs(TopologyFlashSale) {
+		topics = append(topics, i.fsNames.Topics(int32(i.cfg.Partitions))...)
+	}
 	if err := kafkaadmin.Ensure(ctx, kadm.NewClient(cl), int16(i.cfg.Replication), topics); err != nil {
 		return fmt.Errorf("instance: topics: %w", err)
 	}
@@ -188,10 +199,64 @@ func (i *Instance) buildTopology() error {
 	if err != nil {
 		return err
 	}
-	if _, err := metrics.NewLag(i.registry, i.topo.Processors); err != nil {
+	if i.cfg.Runs(TopologyFlashSale) {
+		if err := i.buildFlashSale(hooks); err != nil {
+			return err
+		}
+	}
+	if _, err := metrics.NewLag(i.registry, i.processors); err != nil {
 		return fmt.Errorf("instance: metrics: %w", err)
 	}
 	return nil
+}
+
+func (i *Instance) buildFlashSale(hooks *metrics.Processing) error {
+	var err error
+	i.fsClient, err = kgo.NewClient(
+		kgo.SeedBrokers(i.brokers...),
+		kgo.ClientID(i.clientID("flashsale-producer")),
+		kgo.RecordPartitioner(partition.Kgo()),
+		kgo.ProducerLinger(time.Millisecond),
+	)
+	if err != nil {
+		return fmt.Errorf("instance: flash-sale producer: %w", err)
+	}
+	i.flash, err = flashtopo.New(flashtopo.Options{
+		Names:      i.fsNames,
+		Partitions: int32(i.cfg.Partitions),
+		Inventory:  i.names.Commands,
+		Goka:       i.gokaConfig(i.procs.Build, "flashsale"),
+		Local:      i.recoveredPartitions,
+		Send:       i.sendFlash,
+		Hooks:      hooks,
+		Logger:     i.log,
+	})
+	return err
+}
+
+// sendFlash produces flash-sale messages keyed by their key and waits for
+// every acknowledgement.
+func (i *Instance) sendFlash(ctx context.Context, msgs []*flashsalev1.Message) error {
+	recs := make([]*kgo.Record, len(msgs))
+	for n, m := range msgs {
+		b, err := proto.Marshal(m)
+		if err != nil {
+			return fmt.Errorf("instance: encode flash-sale message: %w", err)
+		}
+		recs[n] = &kgo.Record{Topic: string(i.fsNames.Commands), Key: []byte(m.GetKey()), Value: b}
+	}
+	return i.fsClient.ProduceSync(ctx, recs...).FirstErr()
+}
+
+// processors lists every goka processor of the instance, for lag metrics.
+func (i *Instance) processors() map[string]*goka.Processor {
+	out := i.topo.Processors()
+	if i.flash != nil {
+		for name, p := range i.flash.Processors() {
+			out[name] = p
+		}
+	}
+	return out
 }
 
 func (i *Instance) recoveredPartitions(topic string) []storage.Storage {
@@ -286,7 +351,7 @@ func (i *Instance) HTTPAddr() string {
 
 // Ready reports whether every processor and view has recovered its state.
 func (i *Instance) Ready() bool {
-	if !i.topo.Recovered() {
+	if !i.topo.Recovered() || (i.flash != nil && !i.flash.Recovered()) {
 		return false
 	}
 	return i.stock == nil || (i.stock.Recovered() && i.orders.Recovered())
@@ -304,6 +369,9 @@ func (i *Instance) Run(ctx context.Context) error {
 	defer cancelRun()
 	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error { return quiet(i.topo.Run(gctx)) })
+	if i.flash != nil {
+		g.Go(func() error { return quiet(i.flash.Run(gctx)) })
+	}
 	if i.server != nil {
 		g.Go(func() error { return quiet(i.stock.Run(gctx)) })
 		g.Go(func() error { return quiet(i.orders.Run(gctx)) })
@@ -331,6 +399,11 @@ func (i *Instance) Run(ctx context.Context) error {
 	if ferr := i.producer.Flush(flush); ferr != nil {
 		err = errors.Join(err, ferr)
 	}
+	if i.fsClient != nil {
+		if ferr := i.fsClient.Flush(flush); ferr != nil {
+			err = errors.Join(err, ferr)
+		}
+	}
 	return err
 }
 
@@ -348,6 +421,9 @@ func (i *Instance) close() {
 		}
 		if i.producer != nil {
 			i.producer.Close()
+		}
+		if i.fsClient != nil {
+			i.fsClient.Close()
 		}
 		for _, b := range []*state.Builder{i.procs, i.views} {
 			if b != nil {
