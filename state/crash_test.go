@@ -15,9 +15,13 @@ import (
 
 // These tests simulate machine crashes with Pebble's crashable in-memory
 // filesystem: a crash clone keeps what was synced and, if asked, a random
-// part of what was not.
+// part of what was not. Most of them reopen the clones with unclean state
+// trusted, to check what Pebble itself keeps; by default it is discarded
+// (unclean_test.go).
 
 const crashRoot = "/state"
+
+var trustUnclean = state.WithTrustUncleanState(true)
 
 func crashBuilder(t *testing.T, fs vfs.FS, opts ...state.Option) *state.Builder {
 	t.Helper()
@@ -117,7 +121,7 @@ func TestSyncAlwaysSurvivesCrash(t *testing.T) {
 	crashed := fs.CrashClone(vfs.CrashCloneCfg{})
 	mustClose(t, st)
 
-	after := openStorage(t, crashBuilder(t, crashed), "t", 0)
+	after := openStorage(t, crashBuilder(t, crashed, trustUnclean), "t", 0)
 	defer mustClose(t, after)
 	if off, err := after.GetOffset(-1); err != nil || off != 199 {
 		t.Errorf("offset after crash = %d, %v, want 199", off, err)
@@ -144,13 +148,13 @@ func TestRecoveryIsSyncedByMarkRecovered(t *testing.T) {
 			after := fs.CrashClone(vfs.CrashCloneCfg{})
 			mustClose(t, st)
 
-			b := openStorage(t, crashBuilder(t, before), "t", 0)
+			b := openStorage(t, crashBuilder(t, before, trustUnclean), "t", 0)
 			if off, _ := b.GetOffset(-1); off != -1 {
 				t.Errorf("a crash during recovery kept offset %d: recovery writes were synced", off)
 			}
 			mustClose(t, b)
 
-			a := openStorage(t, crashBuilder(t, after), "t", 0)
+			a := openStorage(t, crashBuilder(t, after, trustUnclean), "t", 0)
 			defer mustClose(t, a)
 			if off, err := a.GetOffset(-1); err != nil || off != 99 {
 				t.Errorf("offset after MarkRecovered and a crash = %d, %v, want 99", off, err)
@@ -189,7 +193,7 @@ func TestSyncNoneCrashKeepsOffsetBehindValues(t *testing.T) {
 
 	var offsets []int64
 	for i, crashed := range clones {
-		after := openStorage(t, crashBuilder(t, crashed), "t", 0)
+		after := openStorage(t, crashBuilder(t, crashed, trustUnclean), "t", 0)
 		off, err := after.GetOffset(-1)
 		if err != nil {
 			t.Fatal(err)
@@ -213,7 +217,9 @@ func TestSyncNoneCrashKeepsOffsetBehindValues(t *testing.T) {
 	}
 }
 
-// TestCleanCloseIsDurable: Close syncs whatever SyncNone left unsynced.
+// TestCleanCloseIsDurable: Close syncs whatever SyncNone left unsynced, and
+// its clean-shutdown marker, so a machine crash right after it costs no
+// recovery even though unclean state is not trusted.
 func TestCleanCloseIsDurable(t *testing.T) {
 	fs := vfs.NewCrashableMem()
 	st := openStorage(t, crashBuilder(t, fs, state.WithSync(state.SyncNone)), "t", 0)

@@ -30,21 +30,42 @@
 //
 // The converse does not hold, with any goka storage: a value is written
 // locally before Kafka acknowledges its changelog record, so after a crash
-// the store can hold a value the changelog never got, and goka reprocesses
-// the input message on top of it. Processor logic has to tolerate seeing a
-// message twice.
+// the store can hold a value the changelog never got. Worse, the messages
+// the same callback emitted may never have reached Kafka either, and the
+// input message, whose consumer offset was not committed, comes again: the
+// processor sees its own effect already applied and does not emit them
+// again. Those outputs are lost for good.
+//
+// # Unclean shutdown
+//
+// So, as Kafka Streams does with its checkpoint file, a storage trusts its
+// local state only after a clean shutdown. Close leaves a marker file in the
+// partition's directory once Pebble has closed; Open consumes it. A
+// directory that holds a database but no marker belongs to an owner that
+// was killed, lost power or failed to close: Open logs a warning and deletes
+// the database, and goka, finding no offset, rebuilds the partition from
+// the changelog, which holds only what Kafka acknowledged. The cost is one
+// full changelog recovery per partition after each crash; a clean restart
+// replays nothing. WithTrustUncleanState(true) keeps the old state instead,
+// which is right where it is never ahead of the changelog (a goka view
+// writes only what it read from it) and for tests of the storage's own
+// crash behaviour.
+//
+// Open takes Pebble's directory lock before it looks for the marker, and
+// Close writes the marker before it releases the lock, so a database that
+// another process has open is refused, never deleted.
 //
 // # Sync policy
 //
 // SyncNone (the default) never waits for the disk. Pebble keeps the tail of
 // its write-ahead log in memory until a 32 KiB block fills, so a crashed
-// process, like a crashed machine, loses the last writes; goka replays them
-// from the changelog on the next start. SyncAlways fsyncs every write once
-// the partition has recovered, so a crash costs no replay, for one fsync
-// per Set, Delete and SetOffset. Either way, writes made while recovering
-// from the changelog are not synced one by one (the changelog already holds
-// them): MarkRecovered syncs them all at once, and a clean Close syncs
-// whatever is left.
+// process, like a crashed machine, loses the last writes. SyncAlways fsyncs
+// every write once the partition has recovered, for one fsync per Set,
+// Delete and SetOffset; that only saves a replay when unclean state is
+// trusted, since otherwise a crash discards the state whatever survived.
+// Either way, writes made while recovering from the changelog are not
+// synced one by one (the changelog already holds them): MarkRecovered syncs
+// them all at once, and a clean Close syncs whatever is left.
 //
 // # goka's contract
 //

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
@@ -46,4 +47,65 @@ func syncDir(fs vfs.FS, dir string) error {
 		return err
 	}
 	return errors.Join(f.Sync(), f.Close())
+}
+
+// cleanMarker is the file Close leaves in a partition's directory once
+// Pebble has closed, and Open consumes. Pebble ignores files it does not
+// recognise; the name stays clear of its own ("LOCK", "marker.*", ...).
+const cleanMarker = "CLEAN_SHUTDOWN"
+
+// lockFile is Pebble's directory lock, which a wipe must leave in place.
+const lockFile = "LOCK"
+
+// writeMarker creates dir's clean-shutdown marker and makes it durable: an
+// entry lost in a machine crash would only cost a needless recovery, but an
+// fsync per Close is cheap next to that.
+func writeMarker(fs vfs.FS, dir string) error {
+	f, err := fs.Create(fs.PathJoin(dir, cleanMarker), vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return err
+	}
+	if err := errors.Join(f.Sync(), f.Close()); err != nil {
+		return err
+	}
+	return syncDir(fs, dir)
+}
+
+// removeMarker deletes dir's clean-shutdown marker durably: if a machine
+// crash brought it back, the next Open would trust writes made after it.
+func removeMarker(fs vfs.FS, dir string) error {
+	if err := fs.Remove(fs.PathJoin(dir, cleanMarker)); err != nil {
+		return err
+	}
+	return syncDir(fs, dir)
+}
+
+func hasMarker(fs vfs.FS, dir string) (bool, error) {
+	_, err := fs.Stat(fs.PathJoin(dir, cleanMarker))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// dbFiles lists what dir holds besides the directory lock, which the caller
+// has just taken and which proves nothing about a database being there.
+func dbFiles(fs vfs.FS, dir string) ([]string, error) {
+	names, err := fs.List(dir)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(names, func(n string) bool { return n == lockFile }), nil
+}
+
+// wipe removes names from dir, durably, so that no file of the old database
+// can reappear after a crash next to the new one's. The caller holds the
+// directory lock, which stays.
+func wipe(fs vfs.FS, dir string, names []string) error {
+	for _, n := range names {
+		if err := fs.RemoveAll(fs.PathJoin(dir, n)); err != nil {
+			return err
+		}
+	}
+	return syncDir(fs, dir)
 }

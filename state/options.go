@@ -17,14 +17,18 @@ const (
 	// the most recent writes, up to a block or whatever the page cache had not
 	// written back. What survives is always a prefix of the log, and goka
 	// writes each value before the offset that covers it, so the stored
-	// offset never runs ahead of the values: on the next start goka replays
-	// the lost tail from the Kafka changelog. This is the default: durability
-	// is what the changelog is for, and it costs no fsync per message.
+	// offset never runs ahead of the values: where unclean state is trusted,
+	// goka replays the lost tail from the Kafka changelog on the next start.
+	// This is the default: durability is what the changelog is for, and it
+	// costs no fsync per message.
 	SyncNone SyncPolicy = iota + 1
 	// SyncAlways fsyncs the write-ahead log before every Set, Delete and
-	// SetOffset returns (pebble.Sync). Local state then survives a machine
-	// crash without a replay, at the price of one fsync per write (two per
-	// message: the value and, on the producer's ack, the offset).
+	// SetOffset returns (pebble.Sync), at the price of one fsync per write
+	// (two per message: the value and, on the producer's ack, the offset).
+	// It only pays off together with WithTrustUncleanState(true): then local
+	// state survives a machine crash without a replay. By default a storage
+	// that was not closed cleanly is discarded whatever survived, and a clean
+	// Close syncs everything under either policy.
 	SyncAlways
 )
 
@@ -56,6 +60,9 @@ type config struct {
 	cacheSize    int64
 	memTableSize uint64
 	logger       *slog.Logger
+	// trustUnclean keeps a partition's local state after an unclean stop
+	// instead of discarding it; see WithTrustUncleanState.
+	trustUnclean bool
 	// fs replaces the real filesystem in crash tests.
 	fs vfs.FS
 }
@@ -96,6 +103,7 @@ func (c config) LogValue() slog.Value {
 		slog.String("sync", c.sync.String()),
 		slog.Int64("cache_bytes", c.cacheSize),
 		slog.Uint64("memtable_bytes", c.memTableSize),
+		slog.Bool("trust_unclean_state", c.trustUnclean),
 	)
 }
 
@@ -133,6 +141,22 @@ func WithMemTableSize(bytes uint64) Option {
 // own messages. The default discards everything.
 func WithLogger(l *slog.Logger) Option {
 	return option(func(c *config) { c.logger = l })
+}
+
+// WithTrustUncleanState says whether a storage keeps its local state when
+// the previous owner of the partition's directory did not close it cleanly
+// (the process was killed, the machine lost power, Close failed). The
+// default, false, discards that state on Open, so goka recovers the
+// partition from its changelog: goka writes a value locally before the
+// changelog record and the messages emitted with it reach Kafka, so after a
+// crash local state can hold effects whose outputs were lost, and a
+// processor replaying its input on top of it would not emit them again.
+//
+// Trusting unclean state is safe where the store is only ever a copy of the
+// changelog, as with a goka view, and in tests and benchmarks that want the
+// storage's own crash behaviour.
+func WithTrustUncleanState(trust bool) Option {
+	return option(func(c *config) { c.trustUnclean = trust })
 }
 
 // withFS replaces the filesystem; only crash tests need it.

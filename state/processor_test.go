@@ -68,6 +68,49 @@ func TestProcessorResumesFromLocalState(t *testing.T) {
 	run.stop(ctx, t)
 }
 
+// TestProcessorRecoversAfterUncleanStop: goka closes every storage when its
+// context ends, so a processor cannot be abandoned mid-run from inside the
+// test process. A copy of the state directory taken while the processor runs
+// is what a kill -9 at that moment leaves behind; a processor started on it
+// must throw every partition away and rebuild it from the changelog, and
+// then be trusted again after a clean stop.
+func TestProcessorRecoversAfterUncleanStop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an in-process Kafka and three processor runs")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	k := newKafka(ctx, t)
+
+	want := map[string]int64{}
+	dir, killed := t.TempDir(), t.TempDir()
+	run := k.startCounter(ctx, t, dir)
+	k.produce(ctx, t, want, 300, 0)
+	run.waitCaughtUp(ctx, t, k, want)
+	copyTree(t, dir, killed)
+	run.stop(ctx, t)
+
+	var logs logBuffer
+	run = k.startCounter(ctx, t, killed, logs.option())
+	run.waitCaughtUp(ctx, t, k, want)
+	if n, total := run.recovered.Load(), k.changelogLength(ctx, t); n != total {
+		t.Errorf("start after an unclean stop replayed %d changelog records, want all %d", n, total)
+	}
+	if w := logs.warnings(); len(w) != partitions {
+		t.Errorf("start after an unclean stop logged %d warnings, want one per partition (%d): %q", len(w), partitions, w)
+	}
+	k.produce(ctx, t, want, 200, 300)
+	run.waitCaughtUp(ctx, t, k, want)
+	run.stop(ctx, t)
+
+	run = k.startCounter(ctx, t, killed)
+	run.waitCaughtUp(ctx, t, k, want)
+	if n := run.recovered.Load(); n != 0 {
+		t.Errorf("clean restart after a recovery replayed %d changelog records, want 0", n)
+	}
+	run.stop(ctx, t)
+}
+
 const (
 	counterGroup = goka.Group("counter")
 	clicksTopic  = goka.Stream("clicks")
@@ -179,9 +222,9 @@ type counterRun struct {
 	recovered atomic.Int64 // changelog records goka replayed into storage
 }
 
-func (k *kafka) startCounter(ctx context.Context, t *testing.T, dir string) *counterRun {
+func (k *kafka) startCounter(ctx context.Context, t *testing.T, dir string, opts ...state.Option) *counterRun {
 	t.Helper()
-	b, err := state.NewBuilder(dir, state.WithCacheSize(1<<20))
+	b, err := state.NewBuilder(dir, append(opts, state.WithCacheSize(1<<20))...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,6 +51,11 @@ type Storage struct {
 		sync.RWMutex
 		state lifecycle
 		db    *pebble.DB
+		// lock is the directory lock, taken before Open looks at the
+		// directory and released after Close has written the clean-shutdown
+		// marker, so that no other process can open the database in between
+		// and have its writes covered by the marker.
+		lock *pebble.Lock
 	}
 
 	// offset is the last offset set, or read at Open. Its mutex spans the
@@ -90,6 +95,13 @@ func (s *Storage) opError(op, key string, err error) error {
 
 // Open opens the Pebble database, creating it if needed, and loads the
 // stored offset.
+//
+// A database that the previous owner did not close cleanly (no
+// clean-shutdown marker) is deleted first, unless WithTrustUncleanState says
+// to keep it; goka then finds no offset and recovers the partition from the
+// changelog. Open consumes the marker once Pebble has opened and before any
+// write, so that a crash from then on is seen as unclean; a failed Open
+// leaves it, since it changed nothing a marker vouches for.
 func (s *Storage) Open() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -102,19 +114,14 @@ func (s *Storage) Open() error {
 	if err := s.b.claim(s); err != nil {
 		return s.opError("open", "", err)
 	}
-	db, err := s.openDB()
+	db, lock, off, ok, err := s.open()
 	// Pebble took its own cache reference if it opened; the claim's is done.
 	s.b.cache.Unref()
 	if err != nil {
 		s.b.unclaim(s)
 		return s.opError("open", "", err)
 	}
-	off, ok, err := readOffset(db)
-	if err != nil {
-		s.b.unclaim(s)
-		return s.opError("open", "", errors.Join(err, db.Close()))
-	}
-	s.mu.db = db
+	s.mu.db, s.mu.lock = db, lock
 	s.mu.state = opened
 	s.offset.value, s.offset.ok = off, ok
 	s.listed.Store(true)
@@ -122,11 +129,71 @@ func (s *Storage) Open() error {
 	return nil
 }
 
-func (s *Storage) openDB() (*pebble.DB, error) {
-	cfg := &s.b.cfg
-	if err := mkdirAllDurable(cfg.fs, s.dir); err != nil {
-		return nil, err
+// open locks the directory, discards an untrusted database, opens Pebble,
+// reads the offset and consumes the marker. On error it leaves nothing open.
+func (s *Storage) open() (db *pebble.DB, lock *pebble.Lock, off int64, ok bool, err error) {
+	fs := s.b.cfg.fs
+	if err := mkdirAllDurable(fs, s.dir); err != nil {
+		return nil, nil, 0, false, err
 	}
+	// Another process holding the database open has no marker either; the
+	// lock keeps the check below from wiping a database in use.
+	if lock, err = pebble.LockDirectory(s.dir, fs); err != nil {
+		return nil, nil, 0, false, err
+	}
+	defer func() {
+		if err != nil {
+			if db != nil {
+				err = errors.Join(err, db.Close())
+			}
+			err = errors.Join(err, lock.Close())
+		}
+	}()
+	clean, err := hasMarker(fs, s.dir)
+	if err != nil {
+		return nil, lock, 0, false, err
+	}
+	if !clean {
+		if err := s.discardUnclean(); err != nil {
+			return nil, lock, 0, false, err
+		}
+	}
+	if db, err = s.openDB(lock); err != nil {
+		return nil, lock, 0, false, err
+	}
+	if off, ok, err = readOffset(db); err != nil {
+		return db, lock, 0, false, err
+	}
+	if clean {
+		if err := removeMarker(fs, s.dir); err != nil {
+			return db, lock, 0, false, fmt.Errorf("remove clean-shutdown marker: %w", err)
+		}
+	}
+	return db, lock, off, ok, nil
+}
+
+// discardUnclean deletes a database left without a clean-shutdown marker,
+// unless configured to trust it. An empty directory is a first open.
+func (s *Storage) discardUnclean() error {
+	fs := s.b.cfg.fs
+	files, err := dbFiles(fs, s.dir)
+	if err != nil || len(files) == 0 {
+		return err
+	}
+	if s.b.cfg.trustUnclean {
+		s.log.Info("keeping local state of a partition that was not closed cleanly", "dir", s.dir)
+		return nil
+	}
+	s.log.Warn("partition was not closed cleanly: deleting its local state to recover it from the changelog",
+		"dir", s.dir, "files", len(files))
+	if err := wipe(fs, s.dir, files); err != nil {
+		return fmt.Errorf("delete unclean state: %w", err)
+	}
+	return nil
+}
+
+func (s *Storage) openDB(lock *pebble.Lock) (*pebble.DB, error) {
+	cfg := &s.b.cfg
 	// The format version is left at Pebble's default: the one it is most
 	// widely run with, and one older releases still open. The newest
 	// (columnar blocks) also trips Pebble v2.1.7's own invariant checks, on
@@ -136,6 +203,7 @@ func (s *Storage) openDB() (*pebble.DB, error) {
 		MemTableSize: cfg.memTableSize,
 		Logger:       pebbleLogger{l: s.log},
 		FS:           cfg.fs,
+		Lock:         lock,
 	}
 	return pebble.Open(s.dir, opts)
 }
@@ -158,8 +226,10 @@ func readOffset(db *pebble.DB) (int64, bool, error) {
 
 // Close ends any iterators still held, then closes the database, which syncs
 // its write-ahead log whatever the sync policy: after a clean Close nothing
-// is lost. Close is idempotent, and releases the directory lock so the same
-// topic-partition can be built and opened again.
+// is lost. Only if that succeeds does it leave the clean-shutdown marker that
+// lets the next Open trust the local state. Close is idempotent, and releases
+// the directory lock so the same topic-partition can be built and opened
+// again.
 //
 // An iterator ended by Close, possibly between its owner's calls to Next and
 // Key, reports no more entries: Next returns false, Key nil, and Value and
@@ -176,9 +246,18 @@ func (s *Storage) Close() error {
 	if n := s.endIterators(); n > 0 {
 		s.log.Warn("closed storage ended iterators that were still in use", "iterators", n)
 	}
-	db := s.mu.db
-	s.mu.db = nil
+	db, lock := s.mu.db, s.mu.lock
+	s.mu.db, s.mu.lock = nil, nil
+	// The marker is written under the directory lock and before the
+	// partition is released in this process: whoever opens next must find
+	// it, and must not be writing when it appears.
 	err := db.Close()
+	if err == nil {
+		if err = writeMarker(s.b.cfg.fs, s.dir); err != nil {
+			err = fmt.Errorf("write clean-shutdown marker: %w", err)
+		}
+	}
+	err = errors.Join(err, lock.Close())
 	s.b.unclaim(s)
 	if err != nil {
 		return s.opError("close", "", err)

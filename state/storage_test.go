@@ -286,7 +286,8 @@ func TestNewBuilderValidatesOptions(t *testing.T) {
 	}
 	b, err := state.NewBuilder(filepath.Join(root, "nested", "dir"),
 		state.WithSync(state.SyncAlways), state.WithCacheSize(1<<20),
-		state.WithMemTableSize(1<<20), state.WithLogger(slog.Default()))
+		state.WithMemTableSize(1<<20), state.WithLogger(slog.Default()),
+		state.WithTrustUncleanState(true))
 	if err != nil {
 		t.Fatalf("NewBuilder with valid options: %v", err)
 	}
@@ -366,7 +367,9 @@ func TestCorruptStoredOffset(t *testing.T) {
 		t.Errorf("Open with a corrupt offset = %v, want ErrCorruptOffset", err)
 	}
 	st.Close()
-	// The failed Open released both the directory lock and the partition.
+	// The failed Open released both the directory lock and the partition,
+	// and left the clean-shutdown marker: it changed nothing, so the repaired
+	// database is still trusted.
 	rewriteOffset(t, filepath.Join(root, "t", "0"), []byte("41"))
 	fixed := openStorage(t, b, "t", 0)
 	defer mustClose(t, fixed)
