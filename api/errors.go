@@ -30,8 +30,27 @@ var (
 	errNotFound            = apiError{"not_found", "no such endpoint", http.StatusNotFound}
 	errMethodNotAllowed    = apiError{"method_not_allowed", "the endpoint does not accept this method", http.StatusMethodNotAllowed}
 	errNotReady            = apiError{"not_ready", "the instance is still recovering its state", http.StatusServiceUnavailable}
-	errUnavailable         = apiError{"unavailable", "the command could not be handed to Kafka; retry with the same command_id", http.StatusServiceUnavailable}
+	errUnavailable         = apiError{"unavailable", "the request could not be handed to Kafka; retry it with the same command_id or idempotency_key", http.StatusServiceUnavailable}
 	errInternal            = apiError{"internal", "an internal error occurred", http.StatusInternalServerError}
+
+	// Flash sales.
+	errNotEnabled             = apiError{"not_enabled", "flash sales are not enabled on this instance", http.StatusServiceUnavailable}
+	errInvalidSaleID          = apiError{"invalid_sale_id", "a flash sale id must be 1 to 64 characters from A-Z, a-z, 0-9, '.', '_' and '-'", http.StatusBadRequest}
+	errInvalidUnits           = apiError{"invalid_units", "units must be an integer from 1 to 1000000000", http.StatusBadRequest}
+	errInvalidStartsAt        = apiError{"invalid_starts_at", "starts_at must be an RFC 3339 time", http.StatusBadRequest}
+	errInvalidEndsAt          = apiError{"invalid_ends_at", "ends_at must be an RFC 3339 time after starts_at, in the future and at most 6 days from now", http.StatusBadRequest}
+	errInvalidPerUserLimit    = apiError{"invalid_per_user_limit", "per_user_limit must be an integer from 1 to 1000000000", http.StatusBadRequest}
+	errInvalidPrice           = apiError{"invalid_price", "price is required: an integer number of minor units from 0 to 1000000000000", http.StatusBadRequest}
+	errInvalidBuckets         = apiError{"invalid_buckets", "buckets must be an integer from 1 to 256", http.StatusBadRequest}
+	errInvalidUserID          = apiError{"invalid_user_id", "user_id must be 1 to 128 bytes of printable UTF-8", http.StatusBadRequest}
+	errInvalidPurchaseQty     = apiError{"invalid_purchase_qty", "qty must be an integer from 1 to 1000", http.StatusBadRequest}
+	errInvalidIdempotencyKey  = apiError{"invalid_idempotency_key", "idempotency_key must be 1 to 128 bytes of printable UTF-8", http.StatusBadRequest}
+	errSaleNotFound           = apiError{"sale_not_found", "no flash sale with this id is defined", http.StatusNotFound}
+	errPurchaseNotFound       = apiError{"purchase_not_found", "no result is known for this idempotency key in this sale (yet)", http.StatusNotFound}
+	errSaleExists             = apiError{"sale_exists", "a flash sale with this id exists, or is being created, with another definition", http.StatusConflict}
+	errInsufficientStock      = apiError{"insufficient_stock", "the SKU has fewer units available than the sale allocates", http.StatusConflict}
+	errAllocationConflict     = apiError{"allocation_conflict", "the inventory holds or held another reservation under this sale's order id; use another sale id", http.StatusConflict}
+	errIdempotencyKeyConflict = apiError{"idempotency_key_conflict", "another user used this idempotency key in this sale", http.StatusConflict}
 )
 
 // catalogue lists every error, for the tests that keep the OpenAPI
@@ -40,4 +59,8 @@ var catalogue = []apiError{
 	errMalformedJSON, errUnknownField, errBodyTooLarge, errInvalidSKU, errInvalidQty, errInvalidTTL,
 	errInvalidOrderID, errInvalidCommandID, errInvalidMinOffset, errInvalidRequest, errOffsetNotReached,
 	errReservationNotFound, errNotFound, errMethodNotAllowed, errNotReady, errUnavailable, errInternal,
+	errNotEnabled, errInvalidSaleID, errInvalidUnits, errInvalidStartsAt, errInvalidEndsAt, errInvalidPerUserLimit,
+	errInvalidPrice, errInvalidBuckets, errInvalidUserID, errInvalidPurchaseQty, errInvalidIdempotencyKey,
+	errSaleNotFound, errPurchaseNotFound, errSaleExists, errInsufficientStock, errAllocationConflict,
+	errIdempotencyKeyConflict,
 }

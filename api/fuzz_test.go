@@ -14,6 +14,9 @@ func FuzzHandler(f *testing.F) {
 	for _, b := range BadRequests(testSKU, testOrder, 256) {
 		f.Add(b.Method, b.URI, []byte(b.Body), true)
 	}
+	for _, b := range FlashSaleBadRequests(testSale, time.Now(), 256) {
+		f.Add(b.Method, b.URI, []byte(b.Body), true)
+	}
 	for _, s := range [][3]string{
 		{"POST", "/v1/inventory/sku-1/restock", `{"qty":10,"command_id":"r"}`},
 		{"POST", "/v1/inventory/sku-1/reservations", `{"order_id":"order-1","qty":1,"ttl_ms":60000}`},
@@ -29,17 +32,24 @@ func FuzzHandler(f *testing.F) {
 		{"HEAD", "/healthz", ``},
 		{"POST", "http://host/v1/inventory/a/restock?x#y", `{"qty":1}`},
 		{"POST", "/v1/inventory/reservations/%2F/commit", `null`},
+		{"POST", "/v1/flash-sales", activeSale("fs-2", "sku-1", 5, 1, 2).body()},
+		{"POST", "/v1/flash-sales", activeSale(testSale, "sku-s", 10, 2, 2).body()},
+		{"GET", "/v1/flash-sales/" + testSale, ``},
+		{"POST", "/v1/flash-sales/" + testSale + "/purchases", purchaseBody("u-1", 1, "k-1")},
+		{"POST", "/v1/flash-sales/" + testSale + "/purchases", purchaseBody("u-2", 1000, "k-1")},
+		{"GET", "/v1/flash-sales/" + testSale + "/purchases/k-1", ``},
 	} {
 		f.Add(s[0], s[1], []byte(s[2]), true)
 		f.Add(s[0], s[1], []byte(s[2]), false)
 	}
 	// One server for the whole run, as in production: state builds up.
-	e := newEnv(f, Options{MaxBodyBytes: 256, CommandWait: time.Millisecond, ReadWait: time.Millisecond})
+	e := newFlashEnv(f, Options{MaxBodyBytes: 256, CommandWait: time.Millisecond, ReadWait: time.Millisecond})
+	e.create(f, activeSale(testSale, "sku-s", 10, 2, 2))
 	f.Fuzz(func(t *testing.T, method, uri string, body []byte, ready bool) {
 		e.extReady.Store(ready)
-		before := len(e.k.sent())
+		before := e.sentAll()
 		r := e.do(method, uri, string(body))
-		sent := len(e.k.sent()) - before
+		sent := e.sentAll() - before
 
 		if r.status < 400 {
 			if r.ctype == "application/json" && !json.Valid(r.body) {
@@ -51,7 +61,7 @@ func FuzzHandler(f *testing.F) {
 			Code    Code   `json:"code"`
 			Message string `json:"message"`
 		}
-		if r.status != 409 { // a rejection carries the reservations, not an error
+		if r.status != 409 { // a rejection carries the reservations or the attempt, not an error
 			if err := json.Unmarshal(r.body, &got); err != nil || got.Code == "" {
 				t.Fatalf("%s %q: %d with body %q, not an error object", method, uri, r.status, r.body)
 			}

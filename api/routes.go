@@ -29,6 +29,10 @@ func newRoutes() []*route {
 		{method: "GET", pattern: "/v1/inventory/reservations/{order_id}", name: "get_reservations", handle: (*Server).getReservations},
 		{method: "POST", pattern: "/v1/inventory/reservations/{order_id}/commit", name: "commit", handle: (*Server).commit},
 		{method: "POST", pattern: "/v1/inventory/reservations/{order_id}/release", name: "release", handle: (*Server).release},
+		{method: "POST", pattern: "/v1/flash-sales", name: "create_flash_sale", handle: (*Server).createFlashSale},
+		{method: "GET", pattern: "/v1/flash-sales/{id}", name: "get_flash_sale", handle: (*Server).getFlashSale},
+		{method: "POST", pattern: "/v1/flash-sales/{id}/purchases", name: "purchase", handle: (*Server).purchase},
+		{method: "GET", pattern: "/v1/flash-sales/{id}/purchases/{idempotency_key}", name: "get_purchase", handle: (*Server).getPurchase},
 	}
 	for _, r := range rs {
 		r.parts = strings.Split(strings.Trim(r.pattern, "/"), "/")

@@ -54,6 +54,10 @@ type Deps struct {
 	// Ready reports whether everything this instance runs has recovered;
 	// nil means the views alone decide.
 	Ready func() bool
+	// FlashSales enables the flash-sale endpoints; without it they exist
+	// (the API is the same on every instance) and answer 503 not_enabled,
+	// so a load balancer tries an instance that runs them.
+	FlashSales *FlashSaleDeps
 }
 
 // Options tune the server; zero values take the defaults.
@@ -102,6 +106,7 @@ type Server struct {
 	opts   Options
 	routes []*route
 	http   *httpMetrics
+	flash  *flashSaleMetrics // nil without flash sales
 	promh  fasthttp.RequestHandler
 	srv    *fasthttp.Server
 }
@@ -112,12 +117,20 @@ func New(deps Deps, opts Options) (*Server, error) {
 		deps.StockNotifier == nil || deps.OrdersNotifier == nil {
 		return nil, errors.New("api: Stock, Orders, their notifiers, Send and Results are required")
 	}
+	if deps.FlashSales != nil && !deps.FlashSales.complete() {
+		return nil, errors.New("api: FlashSales needs Sales, Purchases, their notifiers, Router, Send and Results")
+	}
 	opts.defaults()
 	m, err := newHTTPMetrics(opts.Registerer)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{deps: deps, opts: opts, http: m}
+	if deps.FlashSales != nil {
+		if s.flash, err = newFlashSaleMetrics(opts.Registerer); err != nil {
+			return nil, err
+		}
+	}
 	s.routes = newRoutes()
 	s.promh = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
 	s.srv = &fasthttp.Server{

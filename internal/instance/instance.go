@@ -57,10 +57,14 @@ type Instance struct {
 	fsClient *kgo.Client         // produces flash-sale messages
 	stock    *goka.View
 	orders   *goka.View
-	results  *api.Results
-	server   *api.Server
-	ln       net.Listener
-	registry *prometheus.Registry
+	// Flash-sale views and results, for the API; nil without flash sales.
+	sales     *goka.View
+	purchases *goka.View
+	fsResults *api.FlashSaleResults
+	results   *api.Results
+	server    *api.Server
+	ln        net.Listener
+	registry  *prometheus.Registry
 
 	closeOnce sync.Once
 }
@@ -310,8 +314,13 @@ func (i *Instance) buildAPI(ctx context.Context) error {
 	if i.results, err = api.NewResults(ctx, i.brokers, string(i.names.Events), i.log); err != nil {
 		return err
 	}
+	flashDeps, err := i.flashSaleDeps(ctx, viewOpts)
+	if err != nil {
+		return err
+	}
 	i.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	i.server, err = api.New(api.Deps{
+		FlashSales:     flashDeps,
 		Stock:          i.stock,
 		StockNotifier:  stockN,
 		Orders:         i.orders,
@@ -337,6 +346,44 @@ func (i *Instance) buildAPI(ctx context.Context) error {
 	return nil
 }
 
+// flashSaleDeps builds what the API's flash-sale routes read and send
+// through; nil when the instance runs no flash sales.
+func (i *Instance) flashSaleDeps(ctx context.Context, viewOpts func(*api.Notifier) []goka.ViewOption) (*api.FlashSaleDeps, error) {
+	if i.flash == nil {
+		return nil, nil
+	}
+	salesN, purchasesN := api.NewNotifier(), api.NewNotifier()
+	var err error
+	if i.sales, err = goka.NewView(i.brokers, i.fsNames.Table(), flashtopo.StateCodec{}, viewOpts(salesN)...); err != nil {
+		return nil, fmt.Errorf("instance: flash-sale view: %w", err)
+	}
+	if i.purchases, err = goka.NewView(i.brokers, i.fsNames.PurchasesTable(), flashtopo.ResultCodec{}, viewOpts(purchasesN)...); err != nil {
+		return nil, fmt.Errorf("instance: purchase view: %w", err)
+	}
+	if i.fsResults, err = api.NewFlashSaleResults(ctx, i.brokers, string(i.fsNames.Events), i.log); err != nil {
+		return nil, err
+	}
+	return &api.FlashSaleDeps{
+		Sales:             i.sales,
+		SalesNotifier:     salesN,
+		Purchases:         i.purchases,
+		PurchasesNotifier: purchasesN,
+		Router:            i.flash.Router(),
+		Send: func(ctx context.Context, m *flashsalev1.Message) (int32, int64, error) {
+			b, err := proto.Marshal(m)
+			if err != nil {
+				return 0, 0, err
+			}
+			rec := &kgo.Record{Topic: string(i.fsNames.Commands), Key: []byte(m.GetKey()), Value: b}
+			if err := i.fsClient.ProduceSync(ctx, rec).FirstErr(); err != nil {
+				return 0, 0, err
+			}
+			return rec.Partition, rec.Offset, nil
+		},
+		Results: i.fsResults,
+	}, nil
+}
+
 // Brokers are the brokers the instance talks to, the embedded one's
 // address included.
 func (i *Instance) Brokers() []string { return i.brokers }
@@ -352,6 +399,9 @@ func (i *Instance) HTTPAddr() string {
 // Ready reports whether every processor and view has recovered its state.
 func (i *Instance) Ready() bool {
 	if !i.topo.Recovered() || (i.flash != nil && !i.flash.Recovered()) {
+		return false
+	}
+	if i.sales != nil && !(i.sales.Recovered() && i.purchases.Recovered()) {
 		return false
 	}
 	return i.stock == nil || (i.stock.Recovered() && i.orders.Recovered())
@@ -376,6 +426,11 @@ func (i *Instance) Run(ctx context.Context) error {
 		g.Go(func() error { return quiet(i.stock.Run(gctx)) })
 		g.Go(func() error { return quiet(i.orders.Run(gctx)) })
 		g.Go(func() error { return i.results.Run(gctx) })
+		if i.sales != nil {
+			g.Go(func() error { return quiet(i.sales.Run(gctx)) })
+			g.Go(func() error { return quiet(i.purchases.Run(gctx)) })
+			g.Go(func() error { return i.fsResults.Run(gctx) })
+		}
 		g.Go(func() error { return i.server.Serve(i.ln) })
 		i.log.Info("api listening", "addr", i.HTTPAddr())
 	}
