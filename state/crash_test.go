@@ -1,12 +1,14 @@
 package state_test
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
@@ -173,15 +175,23 @@ func TestRecoveryIsSyncedByMarkRecovered(t *testing.T) {
 func TestSyncNoneCrashKeepsOffsetBehindValues(t *testing.T) {
 	fs := vfs.NewCrashableMem()
 	st := openStorage(t, crashBuilder(t, fs, state.WithSync(state.SyncNone)), "t", 0)
-	log := newChangelog(400)
+	// Each step writes more than one 32 KiB block of write-ahead log, so a
+	// block is always handed to the filesystem during it.
+	const step = 150
+	log := newChangelog(50 + 7*step)
 	log.apply(t, st, 0, 50)
 	if err := st.MarkRecovered(); err != nil {
 		t.Fatal(err)
 	}
 
 	var clones []*vfs.MemFS
-	for i := 50; i < 400; i += 50 {
-		log.apply(t, st, i, i+50)
+	for i := 50; i < len(log); i += step {
+		before := walBytes(t, fs)
+		log.apply(t, st, i, i+step)
+		// Pebble's flush goroutine writes full blocks; a clone taken before
+		// it has run (it can be starved with GOMAXPROCS=1) would lose the
+		// whole step and exercise nothing.
+		waitWALBeyond(t, fs, before)
 		// Keeping every unsynced block models a process crash; keeping some
 		// models a machine crash that wrote back part of the page cache.
 		for _, percent := range []int{100, 95, 80, 50} {
@@ -237,5 +247,45 @@ func TestCleanCloseIsDurable(t *testing.T) {
 	}
 	if got, want := contents(t, after), log.upTo(100); !maps.Equal(got, want) {
 		t.Errorf("state after Close and a crash:\n got %v\nwant %v", got, want)
+	}
+}
+
+// walBytes is how much write-ahead log of partition t/0 has reached the
+// filesystem.
+func walBytes(t *testing.T, fs vfs.FS) int64 {
+	t.Helper()
+	dir := fs.PathJoin(crashRoot, "t", "0")
+	names, err := fs.List(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, name := range names {
+		if !strings.HasSuffix(name, ".log") {
+			continue
+		}
+		info, err := fs.Stat(fs.PathJoin(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += info.Size()
+	}
+	return n
+}
+
+// waitWALBeyond waits for Pebble's flush goroutine to write the log past n
+// bytes. The bound only catches a write that never comes.
+func waitWALBeyond(t *testing.T, fs vfs.FS, n int64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for walBytes(t, fs) <= n {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the write-ahead log stayed at %d bytes: Pebble never wrote a full block", n)
+		case <-tick.C:
+		}
 	}
 }

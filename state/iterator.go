@@ -21,6 +21,11 @@ const (
 // the offset key. Its mutex lets Storage.Close end it while its owner is
 // between calls, and makes concurrent use safe, though goka does not ask for
 // that.
+//
+// Key and Value hand out copies in buffers the iterator owns, not Pebble's
+// slices: those point into block-cache memory that Pebble frees by hand once
+// the iterator is closed, and Close may close it while the owner is still
+// reading what Key and Value returned.
 type iterator struct {
 	s  *Storage
 	mu struct {
@@ -28,6 +33,9 @@ type iterator struct {
 		it  *pebble.Iterator // nil once released or ended by Close
 		pos position
 		err error // why it ended early, if Close ended it
+		// key and value are reused from entry to entry; never nil, so that
+		// an empty key or value does not read as "none".
+		key, value []byte
 	}
 }
 
@@ -71,6 +79,7 @@ func (s *Storage) newIterator(op string, lower, upper []byte) (storage.Iterator,
 	}
 	it := &iterator{s: s}
 	it.mu.it = pit
+	it.mu.key, it.mu.value = []byte{}, []byte{}
 	s.iters.Lock()
 	s.iters.live[it] = struct{}{}
 	s.iters.Unlock()
@@ -154,24 +163,22 @@ func (i *iterator) settleLocked(ok bool) bool {
 }
 
 // Key returns the current key, or nil when not at an entry. The slice is
-// valid until the next call that moves the iterator.
+// valid until the next call that moves the iterator, even if Storage.Close
+// ends the iterator meanwhile.
 func (i *iterator) Key() []byte {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if i.mu.it == nil || i.mu.pos != atEntry {
 		return nil
 	}
-	if k := i.mu.it.Key(); k != nil {
-		return k
-	}
-	// The empty key is a key; nil would read as "no entry".
-	return []byte{}
+	i.mu.key = append(i.mu.key[:0], i.mu.it.Key()...)
+	return i.mu.key
 }
 
 // Value returns the current value, or nil when not at an entry; an empty
 // stored value is a non-nil empty slice. The slice is valid until the next
-// call that moves the iterator. Once Close has ended the iterator, Value
-// returns ErrClosed.
+// call that moves the iterator, even if Storage.Close ends the iterator
+// meanwhile. Once Close has ended the iterator, Value returns ErrClosed.
 func (i *iterator) Value() ([]byte, error) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
@@ -187,10 +194,8 @@ func (i *iterator) Value() ([]byte, error) {
 	if err != nil {
 		return nil, i.s.opError("iterator value", "", err)
 	}
-	if v == nil {
-		v = []byte{}
-	}
-	return v, nil
+	i.mu.value = append(i.mu.value[:0], v...)
+	return i.mu.value, nil
 }
 
 // Err returns the error that stopped the iteration, ErrClosed if the storage

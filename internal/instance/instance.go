@@ -167,7 +167,10 @@ func (i *Instance) openState() error {
 	}
 	// Views replicate whole tables; they get their own directory so they
 	// never contend with the processors for a partition's database.
-	if i.views, err = state.NewBuilder(filepath.Join(dir, "views"), state.WithSync(state.SyncNone), state.WithLogger(i.log)); err != nil {
+	// A view holds only what it read from the changelog, so its local
+	// state is never ahead of Kafka and survives a crash as it is.
+	if i.views, err = state.NewBuilder(filepath.Join(dir, "views"), state.WithSync(state.SyncNone), state.WithLogger(i.log),
+		state.WithTrustUncleanState(true)); err != nil {
 		return fmt.Errorf("instance: state: %w", err)
 	}
 	return nil
