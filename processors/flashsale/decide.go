@@ -2,6 +2,7 @@ package flashsale
 
 import (
 	"slices"
+	"time"
 )
 
 // Bounds on what one key keeps.
@@ -9,8 +10,15 @@ const (
 	// MaxBuckets caps the buckets of a sale.
 	MaxBuckets = 256
 	// MaxParked caps the takes a dry bucket holds while it borrows; past
-	// it, an attempt is rejected as sold out rather than grow the state.
-	MaxParked = 1024
+	// it, an attempt is rejected as sold out rather than grow the state,
+	// which is rewritten with every message to the bucket.
+	MaxParked = 64
+	// RecheckAfter is how long, in attempt time, a bucket whose last round
+	// found every other bucket empty answers sold out at once before it
+	// borrows again. After a sale sells out this keeps each attempt at one
+	// message instead of a round of Buckets-1 hops; units still moving
+	// between buckets are found by the first round after it.
+	RecheckAfter = time.Second
 	// MaxResults caps the results a user key remembers. A retry of an
 	// older attempt is a new attempt, still held to the limit.
 	MaxResults = 64
@@ -100,7 +108,10 @@ type BucketState struct {
 	Misses    int
 	// Closed is set once the sale has ended here: nothing sells after.
 	Closed bool
-	Seen   Seen
+	// ExhaustedAt is the attempt time of the last round that found every
+	// other bucket empty; zero once units arrive.
+	ExhaustedAt time.Time
+	Seen        Seen
 }
 
 // DecideBucket applies a message to a bucket key.
@@ -134,6 +145,9 @@ func DecideBucket(s BucketState, m Message, r Router) (BucketState, Output) {
 	case KindGrant:
 		s.Available += m.Units
 		s.Received += m.Units
+		if m.Units > 0 {
+			s.ExhaustedAt = time.Time{}
+		}
 		if s.Closed {
 			break
 		}
@@ -159,7 +173,7 @@ func (s *BucketState) take(m Message, r Router, out *Output) {
 	case s.Available >= m.Qty:
 		s.Available -= m.Qty
 		s.Sold += m.Qty
-	case s.Sale.Buckets == 1 || len(s.Parked) >= MaxParked:
+	case s.Sale.Buckets == 1 || len(s.Parked) >= MaxParked || s.exhausted(m.Time):
 		reason = ReasonSoldOut
 	default:
 		s.Parked = append(s.Parked, m)
@@ -236,6 +250,7 @@ func (s *BucketState) continueRound(grant Message, r Router, out *Output) {
 		s.Donor = s.next(grant.From)
 	}
 	if s.Misses >= s.Sale.Buckets-1 {
+		s.ExhaustedAt = grant.Time
 		for _, t := range s.Parked {
 			out.Messages = append(out.Messages, s.reply(t, r, ReasonSoldOut))
 		}
@@ -246,15 +261,23 @@ func (s *BucketState) continueRound(grant Message, r Router, out *Output) {
 	s.borrow(r, out)
 }
 
+// borrow asks the current donor for what the parked takes want. The
+// request carries the newest parked attempt's time, and the grant brings
+// it back, so a failed round is dated in attempt time.
 func (s *BucketState) borrow(r Router, out *Output) {
 	var want int64
 	for _, t := range s.Parked {
 		want += t.Qty
 	}
 	out.Messages = append(out.Messages, Message{
-		Kind: KindBorrow, SaleID: s.Sale.ID, Key: r.Bucket(s.Sale.ID, s.Donor),
+		Kind: KindBorrow, SaleID: s.Sale.ID, Key: r.Bucket(s.Sale.ID, s.Donor), Time: s.Parked[len(s.Parked)-1].Time,
 		From: s.Bucket, Units: want, Round: s.Round,
 	})
+}
+
+// exhausted reports whether the last round, recently, found nothing.
+func (s *BucketState) exhausted(t time.Time) bool {
+	return !s.ExhaustedAt.IsZero() && t.Before(s.ExhaustedAt.Add(RecheckAfter))
 }
 
 // next is the bucket after b in the ring, never this one.

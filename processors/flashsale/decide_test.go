@@ -190,3 +190,33 @@ func TestCloseReportsAndSettlesOnce(t *testing.T) {
 		t.Fatalf("repeat %+v", again.Settle)
 	}
 }
+
+func TestExhaustedBucketAnswersAtOnceThenRechecks(t *testing.T) {
+	r := testRouter{}
+	b, _ := DecideBucket(BucketState{}, Message{Kind: KindOpen, Sale: sale(10, 2), Bucket: 0, Units: 0}, r)
+	take := func(key string, at time.Duration) Message {
+		return Message{Kind: KindTake, SaleID: "s", IdempotencyKey: key, UserID: "u" + key, Qty: 1, Time: t0.Add(at)}
+	}
+	b, out := DecideBucket(b, take("a", time.Second), r)
+	if out.Messages[0].Kind != KindBorrow {
+		t.Fatalf("a dry bucket did not borrow: %+v", out)
+	}
+	b, out = DecideBucket(b, Message{Kind: KindGrant, SaleID: "s", From: 1, Units: 0, Round: b.Round, Time: out.Messages[0].Time,
+		Internal: true, Origin: Origin{Offset: 1}}, r)
+	if len(out.Messages) != 1 || out.Messages[0].Reason != ReasonSoldOut || b.ExhaustedAt.IsZero() {
+		t.Fatalf("round did not end sold out: %+v %+v", b, out)
+	}
+	// Within RecheckAfter: sold out at once, one message.
+	if _, out := DecideBucket(b, take("b", time.Second+RecheckAfter/2), r); len(out.Messages) != 1 || out.Messages[0].Reason != ReasonSoldOut {
+		t.Fatalf("exhausted bucket sent %+v", out.Messages)
+	}
+	// After it: borrow again.
+	if _, out := DecideBucket(b, take("c", time.Second+RecheckAfter), r); out.Messages[0].Kind != KindBorrow {
+		t.Fatalf("no recheck after the window: %+v", out.Messages)
+	}
+	// Units arriving end the exhaustion.
+	b, _ = DecideBucket(b, Message{Kind: KindGrant, SaleID: "s", From: 1, Units: 2, Round: b.Round - 1, Internal: true, Origin: Origin{Offset: 2}}, r)
+	if !b.ExhaustedAt.IsZero() || b.Available != 2 {
+		t.Fatalf("grant did not clear exhaustion: %+v", b)
+	}
+}

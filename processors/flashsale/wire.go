@@ -169,6 +169,7 @@ func StateToWire(s State) *flashsalev1.State {
 			Sale: SaleToWire(b.Sale), Bucket: int32(b.Bucket), Opened: b.Opened, Available: b.Available, Sold: b.Sold,
 			Received: b.Received, Given: b.Given, Parked: messagesToWire(b.Parked), Borrowing: b.Borrowing,
 			Round: b.Round, Donor: int32(b.Donor), Misses: int32(b.Misses), Seen: seenToWire(b.Seen), Closed: b.Closed,
+			ExhaustedAtMs: toMillis(b.ExhaustedAt),
 		}}}
 	case s.User != nil:
 		u := s.User
@@ -200,7 +201,7 @@ func StateFromWire(w *flashsalev1.State) State {
 			Sale: SaleFromWire(b.GetSale()), Bucket: int(b.GetBucket()), Opened: b.GetOpened(), Available: b.GetAvailable(),
 			Sold: b.GetSold(), Received: b.GetReceived(), Given: b.GetGiven(), Parked: messagesFromWire(b.GetParked()),
 			Borrowing: b.GetBorrowing(), Round: b.GetRound(), Donor: int(b.GetDonor()), Misses: int(b.GetMisses()),
-			Seen: seenFromWire(b.GetSeen()), Closed: b.GetClosed(),
+			Seen: seenFromWire(b.GetSeen()), Closed: b.GetClosed(), ExhaustedAt: fromMillis(b.GetExhaustedAtMs()),
 		}}
 	case *flashsalev1.State_User:
 		u := k.User

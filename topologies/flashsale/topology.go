@@ -23,7 +23,7 @@ type Options struct {
 	// Inventory is the inventory topology's commands stream: a sale's
 	// settlement is a command there.
 	Inventory goka.Stream
-	Goka       gokaopts.Config
+	Goka      gokaopts.Config
 	// Local returns the recovered storages of a table's partitions this
 	// instance owns; the settler reads the sale keys through it.
 	Local func(topic string) []storage.Storage

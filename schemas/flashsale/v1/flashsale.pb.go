@@ -676,21 +676,23 @@ func (x *SaleState) GetSettled() bool {
 }
 
 type BucketState struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Sale          *Sale                  `protobuf:"bytes,1,opt,name=sale,proto3" json:"sale,omitempty"`
-	Bucket        int32                  `protobuf:"varint,2,opt,name=bucket,proto3" json:"bucket,omitempty"`
-	Opened        bool                   `protobuf:"varint,3,opt,name=opened,proto3" json:"opened,omitempty"`
-	Available     int64                  `protobuf:"varint,4,opt,name=available,proto3" json:"available,omitempty"`
-	Sold          int64                  `protobuf:"varint,5,opt,name=sold,proto3" json:"sold,omitempty"`
-	Received      int64                  `protobuf:"varint,6,opt,name=received,proto3" json:"received,omitempty"`
-	Given         int64                  `protobuf:"varint,7,opt,name=given,proto3" json:"given,omitempty"`
-	Parked        []*Message             `protobuf:"bytes,8,rep,name=parked,proto3" json:"parked,omitempty"`
-	Borrowing     bool                   `protobuf:"varint,9,opt,name=borrowing,proto3" json:"borrowing,omitempty"`
-	Round         int64                  `protobuf:"varint,10,opt,name=round,proto3" json:"round,omitempty"`
-	Donor         int32                  `protobuf:"varint,11,opt,name=donor,proto3" json:"donor,omitempty"`
-	Misses        int32                  `protobuf:"varint,12,opt,name=misses,proto3" json:"misses,omitempty"`
-	Seen          map[int64]*Origin      `protobuf:"bytes,13,rep,name=seen,proto3" json:"seen,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Closed        bool                   `protobuf:"varint,14,opt,name=closed,proto3" json:"closed,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Sale      *Sale                  `protobuf:"bytes,1,opt,name=sale,proto3" json:"sale,omitempty"`
+	Bucket    int32                  `protobuf:"varint,2,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Opened    bool                   `protobuf:"varint,3,opt,name=opened,proto3" json:"opened,omitempty"`
+	Available int64                  `protobuf:"varint,4,opt,name=available,proto3" json:"available,omitempty"`
+	Sold      int64                  `protobuf:"varint,5,opt,name=sold,proto3" json:"sold,omitempty"`
+	Received  int64                  `protobuf:"varint,6,opt,name=received,proto3" json:"received,omitempty"`
+	Given     int64                  `protobuf:"varint,7,opt,name=given,proto3" json:"given,omitempty"`
+	Parked    []*Message             `protobuf:"bytes,8,rep,name=parked,proto3" json:"parked,omitempty"`
+	Borrowing bool                   `protobuf:"varint,9,opt,name=borrowing,proto3" json:"borrowing,omitempty"`
+	Round     int64                  `protobuf:"varint,10,opt,name=round,proto3" json:"round,omitempty"`
+	Donor     int32                  `protobuf:"varint,11,opt,name=donor,proto3" json:"donor,omitempty"`
+	Misses    int32                  `protobuf:"varint,12,opt,name=misses,proto3" json:"misses,omitempty"`
+	Seen      map[int64]*Origin      `protobuf:"bytes,13,rep,name=seen,proto3" json:"seen,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Closed    bool                   `protobuf:"varint,14,opt,name=closed,proto3" json:"closed,omitempty"`
+	// Attempt time of the last round that found every other bucket empty.
+	ExhaustedAtMs int64 `protobuf:"varint,15,opt,name=exhausted_at_ms,json=exhaustedAtMs,proto3" json:"exhausted_at_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -821,6 +823,13 @@ func (x *BucketState) GetClosed() bool {
 		return x.Closed
 	}
 	return false
+}
+
+func (x *BucketState) GetExhaustedAtMs() int64 {
+	if x != nil {
+		return x.ExhaustedAtMs
+	}
+	return 0
 }
 
 type UserState struct {
@@ -1052,7 +1061,7 @@ const file_titan_flashsale_v1_flashsale_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\v2\x1a.titan.flashsale.v1.OriginR\x05value:\x028\x01\x1a:\n" +
 	"\fReportsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x05R\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x92\x04\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xba\x04\n" +
 	"\vBucketState\x12,\n" +
 	"\x04sale\x18\x01 \x01(\v2\x18.titan.flashsale.v1.SaleR\x04sale\x12\x16\n" +
 	"\x06bucket\x18\x02 \x01(\x05R\x06bucket\x12\x16\n" +
@@ -1068,7 +1077,8 @@ const file_titan_flashsale_v1_flashsale_proto_rawDesc = "" +
 	"\x05donor\x18\v \x01(\x05R\x05donor\x12\x16\n" +
 	"\x06misses\x18\f \x01(\x05R\x06misses\x12=\n" +
 	"\x04seen\x18\r \x03(\v2).titan.flashsale.v1.BucketState.SeenEntryR\x04seen\x12\x16\n" +
-	"\x06closed\x18\x0e \x01(\bR\x06closed\x1aS\n" +
+	"\x06closed\x18\x0e \x01(\bR\x06closed\x12&\n" +
+	"\x0fexhausted_at_ms\x18\x0f \x01(\x03R\rexhaustedAtMs\x1aS\n" +
 	"\tSeenEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x03R\x03key\x120\n" +
 	"\x05value\x18\x02 \x01(\v2\x1a.titan.flashsale.v1.OriginR\x05value:\x028\x01\"\xa8\x02\n" +
