@@ -21,6 +21,7 @@ import (
 	"github.com/titan-commerce/titan/internal/kafkatest"
 	"github.com/titan-commerce/titan/internal/partition"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
+	flashtopo "github.com/titan-commerce/titan/topologies/flashsale"
 	topology "github.com/titan-commerce/titan/topologies/inventory"
 )
 
@@ -57,7 +58,13 @@ func commandID() string {
 // and groups. withAPI listens on a free local port.
 func startTitan(b *testing.B, brokers []string, withAPI bool) *instance.Instance {
 	b.Helper()
-	ns := kafkatest.Prefix(b)
+	return startTitanIn(b, brokers, kafkatest.Prefix(b), withAPI)
+}
+
+// startTitanIn is startTitan in namespace ns, for benchmarks that need the
+// flash-sale topology's names, which the instance does not hand out.
+func startTitanIn(b *testing.B, brokers []string, ns string, withAPI bool) *instance.Instance {
+	b.Helper()
 	cfg := instance.Config{
 		Brokers:    brokers,
 		Namespace:  ns,
@@ -69,10 +76,9 @@ func startTitan(b *testing.B, brokers []string, withAPI bool) *instance.Instance
 	if withAPI {
 		cfg.HTTPAddr = "127.0.0.1:0"
 	}
-	names := topology.NamesFor(ns)
-	createTopics(b, brokers, names)
+	createTopics(b, brokers, ns)
 	// Registered first, so it runs after the instance has stopped.
-	b.Cleanup(func() { deleteNamespace(b, brokers, names) })
+	b.Cleanup(func() { deleteNamespace(b, brokers, ns) })
 	ctx, cancel := context.WithCancel(context.Background())
 	inst, err := instance.New(ctx, cfg)
 	if err != nil {
@@ -110,12 +116,24 @@ func startTitan(b *testing.B, brokers []string, withAPI bool) *instance.Instance
 	return inst
 }
 
+// namespaceTopics are the topics an instance creates in ns: the
+// inventory's and, as it runs both topologies by default, the flash sales'.
+func namespaceTopics(ns string) []kafkaadmin.Topic {
+	return append(topology.NamesFor(ns).Topics(partitions), flashtopo.NamesFor(ns).Topics(partitions)...)
+}
+
+// namespaceGroups are the consumer groups of an instance in ns.
+func namespaceGroups(ns string) []string {
+	inv, fs := topology.NamesFor(ns), flashtopo.NamesFor(ns)
+	return []string{string(inv.Group), string(inv.OrdersGroup), string(fs.Group), string(fs.PurchasesGroup)}
+}
+
 // createTopics creates a namespace's topics as the instance would and
 // waits until the broker lists every partition with a leader. The
 // instance creates missing topics itself but does not wait, and goka's
 // topic manager, looking a moment later, may not see a table topic yet,
 // try to create it too, and fail the start with "already exists".
-func createTopics(b *testing.B, brokers []string, n topology.Names) {
+func createTopics(b *testing.B, brokers []string, ns string) {
 	b.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
@@ -125,7 +143,7 @@ func createTopics(b *testing.B, brokers []string, n topology.Names) {
 	adm := kadm.NewClient(cl)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	topics := n.Topics(partitions)
+	topics := namespaceTopics(ns)
 	if err := kafkaadmin.Ensure(ctx, adm, 1, topics); err != nil {
 		b.Fatalf("topics: %v", err)
 	}
@@ -169,7 +187,7 @@ func leaders(ctx context.Context, adm *kadm.Client, topics []string) error {
 
 // deleteNamespace removes an instance's topics and consumer groups, so
 // repeated runs on a shared broker do not pile them up.
-func deleteNamespace(b *testing.B, brokers []string, n topology.Names) {
+func deleteNamespace(b *testing.B, brokers []string, ns string) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
 		b.Errorf("admin client: %v", err)
@@ -180,7 +198,7 @@ func deleteNamespace(b *testing.B, brokers []string, n topology.Names) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var topics []string
-	for _, t := range n.Topics(partitions) {
+	for _, t := range namespaceTopics(ns) {
 		topics = append(topics, t.Name)
 	}
 	resp, err := adm.DeleteTopics(ctx, topics...)
@@ -188,14 +206,14 @@ func deleteNamespace(b *testing.B, brokers []string, n topology.Names) {
 		err = resp.Error()
 	}
 	if err != nil {
-		b.Logf("deleting topics of %s: %v", n.Group, err)
+		b.Logf("deleting topics of %s: %v", ns, err)
 	}
-	groups, err := adm.DeleteGroups(ctx, string(n.Group), string(n.OrdersGroup))
+	groups, err := adm.DeleteGroups(ctx, namespaceGroups(ns)...)
 	if err == nil {
 		err = groups.Error()
 	}
 	if err != nil {
-		b.Logf("deleting groups of %s: %v", n.Group, err)
+		b.Logf("deleting groups of %s: %v", ns, err)
 	}
 }
 
