@@ -469,9 +469,28 @@ func (s *Server) define(ctx *fasthttp.RequestCtx, fs *FlashSaleDeps, sale flashs
 		// the sale now uses; on another SKU ours goes back to stock
 		// when its TTL runs out.
 		s.fail(ctx, errSaleExists)
+	case !s.bucketsOpen(wait, fs, sale):
+		// The sale key opens its buckets through the loop topic; a buyer
+		// told 201 must not meet a bucket that says not_started.
+		writeJSON(ctx, fasthttp.StatusAccepted, flashSalePendingJSON{Status: "pending", ID: sale.ID, Poll: salePath(sale.ID)})
 	default:
 		s.writeSale(ctx, fasthttp.StatusCreated, fs, cur)
 	}
+}
+
+// bucketsOpen waits, within ctx, until every bucket of the sale shows open
+// in the view.
+func (s *Server) bucketsOpen(ctx context.Context, fs *FlashSaleDeps, sale flashsale.Sale) bool {
+	for b := range sale.Buckets {
+		key := fs.Router.Bucket(sale.ID, b)
+		_, open, err := until(ctx, fs.SalesNotifier, key,
+			func() (flashsale.State, error) { return readKey(fs, key) },
+			func(st flashsale.State) bool { return st.Bucket != nil && st.Bucket.Opened })
+		if err != nil || !open {
+			return false
+		}
+	}
+	return true
 }
 
 type purchaseRequest struct {

@@ -15,6 +15,13 @@
 //	BenchmarkGetStockCeiling        a fasthttp handler over a bare Pebble read
 //	BenchmarkReserveLatency         POST .../reservations at a fixed rate
 //	BenchmarkReserveLatencyCeiling  one produce and its read-back, same rate
+//	BenchmarkFlashSalePurchases     purchases/s: one hot SKU with 1 and 8
+//	                                buckets, and 1,000 SKUs
+//	BenchmarkFlashSalePurchasesCeiling  the same records produced and read back
+//	BenchmarkFlashSalePurchaseLatency   POST .../purchases at a fixed rate
+//	BenchmarkFlashSalePurchaseLatencyCeiling  one produce and its read-back
+//	BenchmarkFlashSaleSoldOut       rejected attempts after sell-out, beside
+//	                                GET /v1/inventory/{sku} in the same run
 //
 // The broker benchmarks run a fixed workload per iteration and are meant
 // for -benchtime 1x; without TITAN_KAFKA_BROKERS they skip (see
