@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"sync"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/titan-commerce/titan/processors/inventory"
@@ -27,30 +26,10 @@ type Results struct {
 }
 
 // NewResults positions a consumer at the current end of every partition of
-// the events topic (schemas.InventoryEvents in its namespace), so no result of a command sent after it returns can be
-// missed.
+// the events topic (schemas.InventoryEvents in its namespace), so no
+// result of a command sent after it returns can be missed.
 func NewResults(ctx context.Context, brokers []string, topic string, log *slog.Logger, opts ...kgo.Opt) (*Results, error) {
-	admin, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		return nil, fmt.Errorf("api: results: %w", err)
-	}
-	ends, err := kadm.NewClient(admin).ListEndOffsets(ctx, topic)
-	admin.Close()
-	if err == nil {
-		err = ends.Error()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("api: results: end offsets: %w", err)
-	}
-	start := map[string]map[int32]kgo.Offset{topic: {}}
-	ends.Each(func(o kadm.ListedOffset) {
-		start[o.Topic][o.Partition] = kgo.NewOffset().At(o.Offset)
-	})
-	client, err := kgo.NewClient(append([]kgo.Opt{
-		kgo.SeedBrokers(brokers...),
-		kgo.ConsumePartitions(start),
-		kgo.FetchMaxWait(maxWaitFetch),
-	}, opts...)...)
+	client, err := tail(ctx, brokers, topic, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("api: results: %w", err)
 	}
