@@ -19,8 +19,33 @@ const (
 	// could not decode or that failed ValidateCommand, so one bad record is
 	// set aside instead of stopping its partition.
 	InventoryDeadLetters = "titan.inventory.dlq"
-	// OrderEvents carries ordersv1.OrderEvent, keyed by order_id.
+	// OrderEvents carries ordersv1.OrderEvent from a shop's checkout (placed,
+	// payment_failed, cancelled), keyed by order_id. The order saga reads it.
 	OrderEvents = "titan.orders.events"
+	// OrderOutcomes carries the saga's terminal ordersv1.OrderEvent
+	// (confirmed or rejected), keyed by order_id: exactly one per order.
+	OrderOutcomes = "titan.orders.outcomes"
+	// OrderSaga carries ordersv1.SagaMessage, keyed by order_id: the fraud
+	// decisions and price quotes that answer the saga's requests.
+	OrderSaga = "titan.orders.saga"
+	// OrderDeadLetters receives the order events and saga messages the saga
+	// could not decode or that were invalid.
+	OrderDeadLetters = "titan.orders.dlq"
+	// PricingCommands carries pricingv1.Command, keyed by sku: catalog
+	// prices, campaigns, and the saga's price checks.
+	PricingCommands = "titan.pricing.commands"
+	// PricingEvents carries pricingv1.PriceChanged, keyed by sku.
+	PricingEvents = "titan.pricing.events"
+	// PricingDeadLetters receives the pricing commands that could not be
+	// decoded or were invalid.
+	PricingDeadLetters = "titan.pricing.dlq"
+	// FraudObservations carries fraudv1.Observation from the saga, keyed by
+	// the device key ("d:<device_id>"); the fraud group moves each one on to
+	// the card and user keys through its loop topic.
+	FraudObservations = "titan.fraud.observations"
+	// FraudDeadLetters receives the observations that could not be decoded
+	// or were invalid.
+	FraudDeadLetters = "titan.fraud.dlq"
 	// FlashSaleCommands carries flashsalev1.Message from clients: Define
 	// keyed by the sale key, Purchase keyed by the buyer's user key (see
 	// topologies/flashsale for the keys).

@@ -41,6 +41,9 @@ const (
 	ReasonMissingKind      Reason = "missing_kind"
 	ReasonMissingLines     Reason = "missing_lines"
 	ReasonMissingCurrency  Reason = "missing_currency"
+	ReasonMissingUserID    Reason = "missing_user_id"
+	ReasonMissingDeviceID  Reason = "missing_device_id"
+	ReasonMissingPaymentID Reason = "missing_payment_id"
 	ReasonInvalidSKU       Reason = "invalid_sku"
 	ReasonInvalidQty       Reason = "invalid_qty"
 	ReasonInvalidTTL       Reason = "invalid_ttl"
@@ -166,6 +169,8 @@ func ValidateOrderEvent(ev *ordersv1.OrderEvent) error {
 			return invalid("cancelled.reason", ReasonTooLong)
 		}
 		return nil
+	case *ordersv1.OrderEvent_PaymentFailed:
+		return validatePaymentFailed(kind.PaymentFailed)
 	default:
 		return invalid("kind", ReasonMissingKind)
 	}
@@ -209,9 +214,34 @@ func validatePlaced(p *ordersv1.OrderPlaced) error {
 		if err := checkQty(field+".qty", line.GetQty()); err != nil {
 			return err
 		}
-		if line.GetUnitPriceMinor() < 0 {
+		// Bounded like a catalog price, so qty * price cannot overflow.
+		if p := line.GetUnitPriceMinor(); p < 0 || p > MaxPriceMinor {
 			return invalid(field+".unit_price_minor", ReasonInvalidPrice)
 		}
+	}
+	return nil
+}
+
+// validatePaymentFailed needs the three ids: a failure is counted against
+// the user, the device and the payment instrument.
+func validatePaymentFailed(p *ordersv1.PaymentFailed) error {
+	for _, f := range []struct {
+		name, value string
+		missing     Reason
+	}{
+		{"payment_failed.user_id", p.GetUserId(), ReasonMissingUserID},
+		{"payment_failed.device_id", p.GetDeviceId(), ReasonMissingDeviceID},
+		{"payment_failed.payment_id", p.GetPaymentId(), ReasonMissingPaymentID},
+	} {
+		if err := checkID(f.name, f.value, f.missing); err != nil {
+			return err
+		}
+	}
+	if p.GetAmountMinor() < 0 {
+		return invalid("payment_failed.amount_minor", ReasonInvalidPrice)
+	}
+	if len(p.GetReason()) > MaxReasonBytes {
+		return invalid("payment_failed.reason", ReasonTooLong)
 	}
 	return nil
 }

@@ -199,6 +199,19 @@ func TestValidateOrderEvent(t *testing.T) {
 		{name: "cancelled without reason", ev: placed(func(e *ordersv1.OrderEvent, _ *ordersv1.OrderPlaced) {
 			e.Kind = &ordersv1.OrderEvent_Cancelled{Cancelled: &ordersv1.OrderCancelled{}}
 		})},
+		{name: "payment failed", ev: paymentFailed(nil)},
+		{name: "payment failed no user", ev: paymentFailed(func(p *ordersv1.PaymentFailed) { p.UserId = "" }),
+			field: "payment_failed.user_id", reason: schemas.ReasonMissingUserID},
+		{name: "payment failed no device", ev: paymentFailed(func(p *ordersv1.PaymentFailed) { p.DeviceId = "" }),
+			field: "payment_failed.device_id", reason: schemas.ReasonMissingDeviceID},
+		{name: "payment failed no payment id", ev: paymentFailed(func(p *ordersv1.PaymentFailed) { p.PaymentId = "" }),
+			field: "payment_failed.payment_id", reason: schemas.ReasonMissingPaymentID},
+		{name: "payment failed long payment id", ev: paymentFailed(func(p *ordersv1.PaymentFailed) { p.PaymentId = long }),
+			field: "payment_failed.payment_id", reason: schemas.ReasonTooLong},
+		{name: "payment failed negative amount", ev: paymentFailed(func(p *ordersv1.PaymentFailed) { p.AmountMinor = -1 }),
+			field: "payment_failed.amount_minor", reason: schemas.ReasonInvalidPrice},
+		{name: "payment failed long reason", ev: paymentFailed(func(p *ordersv1.PaymentFailed) { p.Reason = longReason }),
+			field: "payment_failed.reason", reason: schemas.ReasonTooLong},
 
 		{name: "nil", ev: nil, reason: schemas.ReasonNilMessage},
 		{name: "no event id", ev: placed(func(e *ordersv1.OrderEvent, _ *ordersv1.OrderPlaced) { e.EventId = "" }),
@@ -241,6 +254,10 @@ func TestValidateOrderEvent(t *testing.T) {
 		{name: "line huge qty", ev: placed(func(_ *ordersv1.OrderEvent, p *ordersv1.OrderPlaced) { p.Lines[0].Qty = schemas.MaxQty + 1 }),
 			field: "placed.lines[0].qty", reason: schemas.ReasonInvalidQty},
 		{name: "line negative price", ev: placed(func(_ *ordersv1.OrderEvent, p *ordersv1.OrderPlaced) { p.Lines[1].UnitPriceMinor = -1 }),
+			field: "placed.lines[1].unit_price_minor", reason: schemas.ReasonInvalidPrice},
+		{name: "line huge price", ev: placed(func(_ *ordersv1.OrderEvent, p *ordersv1.OrderPlaced) {
+			p.Lines[1].UnitPriceMinor = schemas.MaxPriceMinor + 1
+		}),
 			field: "placed.lines[1].unit_price_minor", reason: schemas.ReasonInvalidPrice},
 		{name: "nil placed payload", ev: placed(func(e *ordersv1.OrderEvent, _ *ordersv1.OrderPlaced) { e.Kind = &ordersv1.OrderEvent_Placed{} }),
 			field: "placed.currency", reason: schemas.ReasonMissingCurrency},
@@ -290,4 +307,13 @@ func TestInvalidErrorMessage(t *testing.T) {
 			t.Errorf("Error() = %q, want %q", got, tc.want)
 		}
 	}
+}
+
+func paymentFailed(edit func(*ordersv1.PaymentFailed)) *ordersv1.OrderEvent {
+	p := &ordersv1.PaymentFailed{UserId: "u-1", DeviceId: "d-1", PaymentId: "card-1", AmountMinor: 1999, Reason: "declined"}
+	if edit != nil {
+		edit(p)
+	}
+	return &ordersv1.OrderEvent{EventId: "ev-pf", OrderId: "o-1", TimestampMs: 1_700_000_000_000,
+		Kind: &ordersv1.OrderEvent_PaymentFailed{PaymentFailed: p}}
 }

@@ -4,11 +4,15 @@
 // 	protoc        (unknown)
 // source: titan/orders/v1/orders.proto
 
-// Order events published by a shop's checkout, keyed by order id.
+// Order events published by a shop's checkout, the order saga's outcomes and
+// internal messages, and the state the saga keeps per order. Everything here
+// is keyed by order id.
 
 package ordersv1
 
 import (
+	v1 "github.com/titan-commerce/titan/schemas/fraud/v1"
+	v11 "github.com/titan-commerce/titan/schemas/pricing/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -22,6 +26,136 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+// OrderStatus is where an order is in the saga. CONFIRMED and REJECTED are
+// terminal: an order reaches exactly one of them, once.
+type OrderStatus int32
+
+const (
+	OrderStatus_ORDER_STATUS_UNSPECIFIED OrderStatus = 0
+	OrderStatus_ORDER_STATUS_SCORING     OrderStatus = 1
+	OrderStatus_ORDER_STATUS_PRICING     OrderStatus = 2
+	OrderStatus_ORDER_STATUS_RESERVING   OrderStatus = 3
+	OrderStatus_ORDER_STATUS_CONFIRMED   OrderStatus = 4
+	OrderStatus_ORDER_STATUS_REJECTED    OrderStatus = 5
+)
+
+// Enum value maps for OrderStatus.
+var (
+	OrderStatus_name = map[int32]string{
+		0: "ORDER_STATUS_UNSPECIFIED",
+		1: "ORDER_STATUS_SCORING",
+		2: "ORDER_STATUS_PRICING",
+		3: "ORDER_STATUS_RESERVING",
+		4: "ORDER_STATUS_CONFIRMED",
+		5: "ORDER_STATUS_REJECTED",
+	}
+	OrderStatus_value = map[string]int32{
+		"ORDER_STATUS_UNSPECIFIED": 0,
+		"ORDER_STATUS_SCORING":     1,
+		"ORDER_STATUS_PRICING":     2,
+		"ORDER_STATUS_RESERVING":   3,
+		"ORDER_STATUS_CONFIRMED":   4,
+		"ORDER_STATUS_REJECTED":    5,
+	}
+)
+
+func (x OrderStatus) Enum() *OrderStatus {
+	p := new(OrderStatus)
+	*p = x
+	return p
+}
+
+func (x OrderStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (OrderStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_titan_orders_v1_orders_proto_enumTypes[0].Descriptor()
+}
+
+func (OrderStatus) Type() protoreflect.EnumType {
+	return &file_titan_orders_v1_orders_proto_enumTypes[0]
+}
+
+func (x OrderStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use OrderStatus.Descriptor instead.
+func (OrderStatus) EnumDescriptor() ([]byte, []int) {
+	return file_titan_orders_v1_orders_proto_rawDescGZIP(), []int{0}
+}
+
+// LineStatus is where one line's reservation is.
+type LineStatus int32
+
+const (
+	LineStatus_LINE_STATUS_UNSPECIFIED LineStatus = 0
+	LineStatus_LINE_STATUS_PENDING     LineStatus = 1
+	LineStatus_LINE_STATUS_RESERVING   LineStatus = 2
+	LineStatus_LINE_STATUS_RESERVED    LineStatus = 3
+	LineStatus_LINE_STATUS_COMMITTED   LineStatus = 4
+	LineStatus_LINE_STATUS_RELEASED    LineStatus = 5
+	// The inventory refused the reservation (reason says why).
+	LineStatus_LINE_STATUS_REFUSED LineStatus = 6
+	LineStatus_LINE_STATUS_EXPIRED LineStatus = 7
+	// Never reserved: the order ended before its reservation was asked for.
+	LineStatus_LINE_STATUS_SKIPPED LineStatus = 8
+)
+
+// Enum value maps for LineStatus.
+var (
+	LineStatus_name = map[int32]string{
+		0: "LINE_STATUS_UNSPECIFIED",
+		1: "LINE_STATUS_PENDING",
+		2: "LINE_STATUS_RESERVING",
+		3: "LINE_STATUS_RESERVED",
+		4: "LINE_STATUS_COMMITTED",
+		5: "LINE_STATUS_RELEASED",
+		6: "LINE_STATUS_REFUSED",
+		7: "LINE_STATUS_EXPIRED",
+		8: "LINE_STATUS_SKIPPED",
+	}
+	LineStatus_value = map[string]int32{
+		"LINE_STATUS_UNSPECIFIED": 0,
+		"LINE_STATUS_PENDING":     1,
+		"LINE_STATUS_RESERVING":   2,
+		"LINE_STATUS_RESERVED":    3,
+		"LINE_STATUS_COMMITTED":   4,
+		"LINE_STATUS_RELEASED":    5,
+		"LINE_STATUS_REFUSED":     6,
+		"LINE_STATUS_EXPIRED":     7,
+		"LINE_STATUS_SKIPPED":     8,
+	}
+)
+
+func (x LineStatus) Enum() *LineStatus {
+	p := new(LineStatus)
+	*p = x
+	return p
+}
+
+func (x LineStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (LineStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_titan_orders_v1_orders_proto_enumTypes[1].Descriptor()
+}
+
+func (LineStatus) Type() protoreflect.EnumType {
+	return &file_titan_orders_v1_orders_proto_enumTypes[1]
+}
+
+func (x LineStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use LineStatus.Descriptor instead.
+func (LineStatus) EnumDescriptor() ([]byte, []int) {
+	return file_titan_orders_v1_orders_proto_rawDescGZIP(), []int{1}
+}
 
 // OrderLine is qty units of one SKU in an order.
 type OrderLine struct {
@@ -161,8 +295,16 @@ func (x *OrderPlaced) GetLines() []*OrderLine {
 	return nil
 }
 
+// OrderConfirmed is published by the saga once every line is reserved; the
+// reservations are committed right after.
 type OrderConfirmed struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sum of qty * unit_price_minor over the lines.
+	TotalMinor int64 `protobuf:"varint,1,opt,name=total_minor,json=totalMinor,proto3" json:"total_minor,omitempty"`
+	// Set when fraud scoring asked for a manual review: the order goes ahead
+	// and a reviewer looks at it afterwards.
+	Review        bool     `protobuf:"varint,2,opt,name=review,proto3" json:"review,omitempty"`
+	ReviewReasons []string `protobuf:"bytes,3,rep,name=review_reasons,json=reviewReasons,proto3" json:"review_reasons,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -197,9 +339,36 @@ func (*OrderConfirmed) Descriptor() ([]byte, []int) {
 	return file_titan_orders_v1_orders_proto_rawDescGZIP(), []int{2}
 }
 
+func (x *OrderConfirmed) GetTotalMinor() int64 {
+	if x != nil {
+		return x.TotalMinor
+	}
+	return 0
+}
+
+func (x *OrderConfirmed) GetReview() bool {
+	if x != nil {
+		return x.Review
+	}
+	return false
+}
+
+func (x *OrderConfirmed) GetReviewReasons() []string {
+	if x != nil {
+		return x.ReviewReasons
+	}
+	return nil
+}
+
+// OrderRejected is published by the saga when a step refuses the order, or
+// by a checkout's own validation.
 type OrderRejected struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Reason        string                 `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A stable code: fraud_rejected, price_mismatch, price_unavailable,
+	// out_of_stock, reservation_expired, cancelled, invalid_order.
+	Reason string `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Human-readable detail, e.g. which SKU and prices.
+	Detail        string `protobuf:"bytes,2,opt,name=detail,proto3" json:"detail,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -241,6 +410,92 @@ func (x *OrderRejected) GetReason() string {
 	return ""
 }
 
+func (x *OrderRejected) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+// PaymentFailed reports a failed payment attempt for an order. It feeds the
+// fraud features of the user, device and payment instrument and does not by
+// itself change the order.
+type PaymentFailed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	DeviceId      string                 `protobuf:"bytes,2,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	PaymentId     string                 `protobuf:"bytes,3,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
+	AmountMinor   int64                  `protobuf:"varint,4,opt,name=amount_minor,json=amountMinor,proto3" json:"amount_minor,omitempty"`
+	Reason        string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PaymentFailed) Reset() {
+	*x = PaymentFailed{}
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PaymentFailed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PaymentFailed) ProtoMessage() {}
+
+func (x *PaymentFailed) ProtoReflect() protoreflect.Message {
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PaymentFailed.ProtoReflect.Descriptor instead.
+func (*PaymentFailed) Descriptor() ([]byte, []int) {
+	return file_titan_orders_v1_orders_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PaymentFailed) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *PaymentFailed) GetDeviceId() string {
+	if x != nil {
+		return x.DeviceId
+	}
+	return ""
+}
+
+func (x *PaymentFailed) GetPaymentId() string {
+	if x != nil {
+		return x.PaymentId
+	}
+	return ""
+}
+
+func (x *PaymentFailed) GetAmountMinor() int64 {
+	if x != nil {
+		return x.AmountMinor
+	}
+	return 0
+}
+
+func (x *PaymentFailed) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 type OrderCancelled struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Reason        string                 `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
@@ -250,7 +505,7 @@ type OrderCancelled struct {
 
 func (x *OrderCancelled) Reset() {
 	*x = OrderCancelled{}
-	mi := &file_titan_orders_v1_orders_proto_msgTypes[4]
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -262,7 +517,7 @@ func (x *OrderCancelled) String() string {
 func (*OrderCancelled) ProtoMessage() {}
 
 func (x *OrderCancelled) ProtoReflect() protoreflect.Message {
-	mi := &file_titan_orders_v1_orders_proto_msgTypes[4]
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -275,7 +530,7 @@ func (x *OrderCancelled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OrderCancelled.ProtoReflect.Descriptor instead.
 func (*OrderCancelled) Descriptor() ([]byte, []int) {
-	return file_titan_orders_v1_orders_proto_rawDescGZIP(), []int{4}
+	return file_titan_orders_v1_orders_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *OrderCancelled) GetReason() string {
@@ -298,6 +553,7 @@ type OrderEvent struct {
 	//	*OrderEvent_Confirmed
 	//	*OrderEvent_Rejected
 	//	*OrderEvent_Cancelled
+	//	*OrderEvent_PaymentFailed
 	Kind          isOrderEvent_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -305,7 +561,7 @@ type OrderEvent struct {
 
 func (x *OrderEvent) Reset() {
 	*x = OrderEvent{}
-	mi := &file_titan_orders_v1_orders_proto_msgTypes[5]
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -317,7 +573,7 @@ func (x *OrderEvent) String() string {
 func (*OrderEvent) ProtoMessage() {}
 
 func (x *OrderEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_titan_orders_v1_orders_proto_msgTypes[5]
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -330,7 +586,7 @@ func (x *OrderEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OrderEvent.ProtoReflect.Descriptor instead.
 func (*OrderEvent) Descriptor() ([]byte, []int) {
-	return file_titan_orders_v1_orders_proto_rawDescGZIP(), []int{5}
+	return file_titan_orders_v1_orders_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *OrderEvent) GetEventId() string {
@@ -397,6 +653,15 @@ func (x *OrderEvent) GetCancelled() *OrderCancelled {
 	return nil
 }
 
+func (x *OrderEvent) GetPaymentFailed() *PaymentFailed {
+	if x != nil {
+		if x, ok := x.Kind.(*OrderEvent_PaymentFailed); ok {
+			return x.PaymentFailed
+		}
+	}
+	return nil
+}
+
 type isOrderEvent_Kind interface {
 	isOrderEvent_Kind()
 }
@@ -417,6 +682,10 @@ type OrderEvent_Cancelled struct {
 	Cancelled *OrderCancelled `protobuf:"bytes,13,opt,name=cancelled,proto3,oneof"`
 }
 
+type OrderEvent_PaymentFailed struct {
+	PaymentFailed *PaymentFailed `protobuf:"bytes,14,opt,name=payment_failed,json=paymentFailed,proto3,oneof"`
+}
+
 func (*OrderEvent_Placed) isOrderEvent_Kind() {}
 
 func (*OrderEvent_Confirmed) isOrderEvent_Kind() {}
@@ -425,11 +694,436 @@ func (*OrderEvent_Rejected) isOrderEvent_Kind() {}
 
 func (*OrderEvent_Cancelled) isOrderEvent_Kind() {}
 
+func (*OrderEvent_PaymentFailed) isOrderEvent_Kind() {}
+
+// SagaMessage is an answer to one of the saga's requests, sent back to the
+// order's key on the saga topic.
+type SagaMessage struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	OrderId     string                 `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	TimestampMs int64                  `protobuf:"varint,2,opt,name=timestamp_ms,json=timestampMs,proto3" json:"timestamp_ms,omitempty"`
+	// Types that are valid to be assigned to Kind:
+	//
+	//	*SagaMessage_Fraud
+	//	*SagaMessage_Quote
+	Kind          isSagaMessage_Kind `protobuf_oneof:"kind"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SagaMessage) Reset() {
+	*x = SagaMessage{}
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SagaMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SagaMessage) ProtoMessage() {}
+
+func (x *SagaMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SagaMessage.ProtoReflect.Descriptor instead.
+func (*SagaMessage) Descriptor() ([]byte, []int) {
+	return file_titan_orders_v1_orders_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SagaMessage) GetOrderId() string {
+	if x != nil {
+		return x.OrderId
+	}
+	return ""
+}
+
+func (x *SagaMessage) GetTimestampMs() int64 {
+	if x != nil {
+		return x.TimestampMs
+	}
+	return 0
+}
+
+func (x *SagaMessage) GetKind() isSagaMessage_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return nil
+}
+
+func (x *SagaMessage) GetFraud() *v1.Decision {
+	if x != nil {
+		if x, ok := x.Kind.(*SagaMessage_Fraud); ok {
+			return x.Fraud
+		}
+	}
+	return nil
+}
+
+func (x *SagaMessage) GetQuote() *v11.Quote {
+	if x != nil {
+		if x, ok := x.Kind.(*SagaMessage_Quote); ok {
+			return x.Quote
+		}
+	}
+	return nil
+}
+
+type isSagaMessage_Kind interface {
+	isSagaMessage_Kind()
+}
+
+type SagaMessage_Fraud struct {
+	Fraud *v1.Decision `protobuf:"bytes,10,opt,name=fraud,proto3,oneof"`
+}
+
+type SagaMessage_Quote struct {
+	Quote *v11.Quote `protobuf:"bytes,11,opt,name=quote,proto3,oneof"`
+}
+
+func (*SagaMessage_Fraud) isSagaMessage_Kind() {}
+
+func (*SagaMessage_Quote) isSagaMessage_Kind() {}
+
+type LineState struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Sku            string                 `protobuf:"bytes,1,opt,name=sku,proto3" json:"sku,omitempty"`
+	Qty            int64                  `protobuf:"varint,2,opt,name=qty,proto3" json:"qty,omitempty"`
+	UnitPriceMinor int64                  `protobuf:"varint,3,opt,name=unit_price_minor,json=unitPriceMinor,proto3" json:"unit_price_minor,omitempty"`
+	// The price the pricing processor quoted at the order's time.
+	Quoted           bool       `protobuf:"varint,4,opt,name=quoted,proto3" json:"quoted,omitempty"`
+	QuoteFound       bool       `protobuf:"varint,5,opt,name=quote_found,json=quoteFound,proto3" json:"quote_found,omitempty"`
+	QuotedPriceMinor int64      `protobuf:"varint,6,opt,name=quoted_price_minor,json=quotedPriceMinor,proto3" json:"quoted_price_minor,omitempty"`
+	QuotedCurrency   string     `protobuf:"bytes,7,opt,name=quoted_currency,json=quotedCurrency,proto3" json:"quoted_currency,omitempty"`
+	Status           LineStatus `protobuf:"varint,8,opt,name=status,proto3,enum=titan.orders.v1.LineStatus" json:"status,omitempty"`
+	Reason           string     `protobuf:"bytes,9,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *LineState) Reset() {
+	*x = LineState{}
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LineState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LineState) ProtoMessage() {}
+
+func (x *LineState) ProtoReflect() protoreflect.Message {
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LineState.ProtoReflect.Descriptor instead.
+func (*LineState) Descriptor() ([]byte, []int) {
+	return file_titan_orders_v1_orders_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *LineState) GetSku() string {
+	if x != nil {
+		return x.Sku
+	}
+	return ""
+}
+
+func (x *LineState) GetQty() int64 {
+	if x != nil {
+		return x.Qty
+	}
+	return 0
+}
+
+func (x *LineState) GetUnitPriceMinor() int64 {
+	if x != nil {
+		return x.UnitPriceMinor
+	}
+	return 0
+}
+
+func (x *LineState) GetQuoted() bool {
+	if x != nil {
+		return x.Quoted
+	}
+	return false
+}
+
+func (x *LineState) GetQuoteFound() bool {
+	if x != nil {
+		return x.QuoteFound
+	}
+	return false
+}
+
+func (x *LineState) GetQuotedPriceMinor() int64 {
+	if x != nil {
+		return x.QuotedPriceMinor
+	}
+	return 0
+}
+
+func (x *LineState) GetQuotedCurrency() string {
+	if x != nil {
+		return x.QuotedCurrency
+	}
+	return ""
+}
+
+func (x *LineState) GetStatus() LineStatus {
+	if x != nil {
+		return x.Status
+	}
+	return LineStatus_LINE_STATUS_UNSPECIFIED
+}
+
+func (x *LineState) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// Step is one entry of an order's history.
+type Step struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	AtMs  int64                  `protobuf:"varint,1,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
+	// e.g. placed, fraud_approve, priced, reserved, confirmed, released.
+	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Detail        string `protobuf:"bytes,3,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Step) Reset() {
+	*x = Step{}
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Step) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Step) ProtoMessage() {}
+
+func (x *Step) ProtoReflect() protoreflect.Message {
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Step.ProtoReflect.Descriptor instead.
+func (*Step) Descriptor() ([]byte, []int) {
+	return file_titan_orders_v1_orders_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Step) GetAtMs() int64 {
+	if x != nil {
+		return x.AtMs
+	}
+	return 0
+}
+
+func (x *Step) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Step) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+// Order is the value of the saga table, keyed by order id.
+type Order struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OrderId       string                 `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	PlacedEventId string                 `protobuf:"bytes,2,opt,name=placed_event_id,json=placedEventId,proto3" json:"placed_event_id,omitempty"`
+	Placed        *OrderPlaced           `protobuf:"bytes,3,opt,name=placed,proto3" json:"placed,omitempty"`
+	PlacedAtMs    int64                  `protobuf:"varint,4,opt,name=placed_at_ms,json=placedAtMs,proto3" json:"placed_at_ms,omitempty"`
+	// Digest of the placed order's content: a second OrderPlaced with the same
+	// id and a different body is a conflict, not a retry.
+	Fingerprint  string       `protobuf:"bytes,5,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
+	Status       OrderStatus  `protobuf:"varint,6,opt,name=status,proto3,enum=titan.orders.v1.OrderStatus" json:"status,omitempty"`
+	Reason       string       `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	Detail       string       `protobuf:"bytes,8,opt,name=detail,proto3" json:"detail,omitempty"`
+	Fraud        *v1.Decision `protobuf:"bytes,9,opt,name=fraud,proto3" json:"fraud,omitempty"`
+	Lines        []*LineState `protobuf:"bytes,10,rep,name=lines,proto3" json:"lines,omitempty"`
+	History      []*Step      `protobuf:"bytes,11,rep,name=history,proto3" json:"history,omitempty"`
+	TerminalAtMs int64        `protobuf:"varint,12,opt,name=terminal_at_ms,json=terminalAtMs,proto3" json:"terminal_at_ms,omitempty"`
+	Review       bool         `protobuf:"varint,13,opt,name=review,proto3" json:"review,omitempty"`
+	// Steps dropped from the front of history to bound it.
+	HistoryDropped int64 `protobuf:"varint,14,opt,name=history_dropped,json=historyDropped,proto3" json:"history_dropped,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Order) Reset() {
+	*x = Order{}
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Order) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Order) ProtoMessage() {}
+
+func (x *Order) ProtoReflect() protoreflect.Message {
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Order.ProtoReflect.Descriptor instead.
+func (*Order) Descriptor() ([]byte, []int) {
+	return file_titan_orders_v1_orders_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Order) GetOrderId() string {
+	if x != nil {
+		return x.OrderId
+	}
+	return ""
+}
+
+func (x *Order) GetPlacedEventId() string {
+	if x != nil {
+		return x.PlacedEventId
+	}
+	return ""
+}
+
+func (x *Order) GetPlaced() *OrderPlaced {
+	if x != nil {
+		return x.Placed
+	}
+	return nil
+}
+
+func (x *Order) GetPlacedAtMs() int64 {
+	if x != nil {
+		return x.PlacedAtMs
+	}
+	return 0
+}
+
+func (x *Order) GetFingerprint() string {
+	if x != nil {
+		return x.Fingerprint
+	}
+	return ""
+}
+
+func (x *Order) GetStatus() OrderStatus {
+	if x != nil {
+		return x.Status
+	}
+	return OrderStatus_ORDER_STATUS_UNSPECIFIED
+}
+
+func (x *Order) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Order) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *Order) GetFraud() *v1.Decision {
+	if x != nil {
+		return x.Fraud
+	}
+	return nil
+}
+
+func (x *Order) GetLines() []*LineState {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
+func (x *Order) GetHistory() []*Step {
+	if x != nil {
+		return x.History
+	}
+	return nil
+}
+
+func (x *Order) GetTerminalAtMs() int64 {
+	if x != nil {
+		return x.TerminalAtMs
+	}
+	return 0
+}
+
+func (x *Order) GetReview() bool {
+	if x != nil {
+		return x.Review
+	}
+	return false
+}
+
+func (x *Order) GetHistoryDropped() int64 {
+	if x != nil {
+		return x.HistoryDropped
+	}
+	return 0
+}
+
 var File_titan_orders_v1_orders_proto protoreflect.FileDescriptor
 
 const file_titan_orders_v1_orders_proto_rawDesc = "" +
 	"\n" +
-	"\x1ctitan/orders/v1/orders.proto\x12\x0ftitan.orders.v1\"Y\n" +
+	"\x1ctitan/orders/v1/orders.proto\x12\x0ftitan.orders.v1\x1a\x1atitan/fraud/v1/fraud.proto\x1a\x1etitan/pricing/v1/pricing.proto\"Y\n" +
 	"\tOrderLine\x12\x10\n" +
 	"\x03sku\x18\x01 \x01(\tR\x03sku\x12\x10\n" +
 	"\x03qty\x18\x02 \x01(\x03R\x03qty\x12(\n" +
@@ -440,12 +1134,24 @@ const file_titan_orders_v1_orders_proto_rawDesc = "" +
 	"\n" +
 	"payment_id\x18\x03 \x01(\tR\tpaymentId\x12\x1a\n" +
 	"\bcurrency\x18\x04 \x01(\tR\bcurrency\x120\n" +
-	"\x05lines\x18\x05 \x03(\v2\x1a.titan.orders.v1.OrderLineR\x05lines\"\x10\n" +
-	"\x0eOrderConfirmed\"'\n" +
+	"\x05lines\x18\x05 \x03(\v2\x1a.titan.orders.v1.OrderLineR\x05lines\"p\n" +
+	"\x0eOrderConfirmed\x12\x1f\n" +
+	"\vtotal_minor\x18\x01 \x01(\x03R\n" +
+	"totalMinor\x12\x16\n" +
+	"\x06review\x18\x02 \x01(\bR\x06review\x12%\n" +
+	"\x0ereview_reasons\x18\x03 \x03(\tR\rreviewReasons\"?\n" +
 	"\rOrderRejected\x12\x16\n" +
-	"\x06reason\x18\x01 \x01(\tR\x06reason\"(\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x16\n" +
+	"\x06detail\x18\x02 \x01(\tR\x06detail\"\x9f\x01\n" +
+	"\rPaymentFailed\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x1b\n" +
+	"\tdevice_id\x18\x02 \x01(\tR\bdeviceId\x12\x1d\n" +
+	"\n" +
+	"payment_id\x18\x03 \x01(\tR\tpaymentId\x12!\n" +
+	"\famount_minor\x18\x04 \x01(\x03R\vamountMinor\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\"(\n" +
 	"\x0eOrderCancelled\x12\x16\n" +
-	"\x06reason\x18\x01 \x01(\tR\x06reason\"\xe5\x02\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\"\xae\x03\n" +
 	"\n" +
 	"OrderEvent\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x19\n" +
@@ -455,8 +1161,66 @@ const file_titan_orders_v1_orders_proto_rawDesc = "" +
 	" \x01(\v2\x1c.titan.orders.v1.OrderPlacedH\x00R\x06placed\x12?\n" +
 	"\tconfirmed\x18\v \x01(\v2\x1f.titan.orders.v1.OrderConfirmedH\x00R\tconfirmed\x12<\n" +
 	"\brejected\x18\f \x01(\v2\x1e.titan.orders.v1.OrderRejectedH\x00R\brejected\x12?\n" +
-	"\tcancelled\x18\r \x01(\v2\x1f.titan.orders.v1.OrderCancelledH\x00R\tcancelledB\x06\n" +
-	"\x04kindB<Z:github.com/titan-commerce/titan/schemas/orders/v1;ordersv1b\x06proto3"
+	"\tcancelled\x18\r \x01(\v2\x1f.titan.orders.v1.OrderCancelledH\x00R\tcancelled\x12G\n" +
+	"\x0epayment_failed\x18\x0e \x01(\v2\x1e.titan.orders.v1.PaymentFailedH\x00R\rpaymentFailedB\x06\n" +
+	"\x04kind\"\xb6\x01\n" +
+	"\vSagaMessage\x12\x19\n" +
+	"\border_id\x18\x01 \x01(\tR\aorderId\x12!\n" +
+	"\ftimestamp_ms\x18\x02 \x01(\x03R\vtimestampMs\x120\n" +
+	"\x05fraud\x18\n" +
+	" \x01(\v2\x18.titan.fraud.v1.DecisionH\x00R\x05fraud\x12/\n" +
+	"\x05quote\x18\v \x01(\v2\x17.titan.pricing.v1.QuoteH\x00R\x05quoteB\x06\n" +
+	"\x04kind\"\xb6\x02\n" +
+	"\tLineState\x12\x10\n" +
+	"\x03sku\x18\x01 \x01(\tR\x03sku\x12\x10\n" +
+	"\x03qty\x18\x02 \x01(\x03R\x03qty\x12(\n" +
+	"\x10unit_price_minor\x18\x03 \x01(\x03R\x0eunitPriceMinor\x12\x16\n" +
+	"\x06quoted\x18\x04 \x01(\bR\x06quoted\x12\x1f\n" +
+	"\vquote_found\x18\x05 \x01(\bR\n" +
+	"quoteFound\x12,\n" +
+	"\x12quoted_price_minor\x18\x06 \x01(\x03R\x10quotedPriceMinor\x12'\n" +
+	"\x0fquoted_currency\x18\a \x01(\tR\x0equotedCurrency\x123\n" +
+	"\x06status\x18\b \x01(\x0e2\x1b.titan.orders.v1.LineStatusR\x06status\x12\x16\n" +
+	"\x06reason\x18\t \x01(\tR\x06reason\"G\n" +
+	"\x04Step\x12\x13\n" +
+	"\x05at_ms\x18\x01 \x01(\x03R\x04atMs\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
+	"\x06detail\x18\x03 \x01(\tR\x06detail\"\xa4\x04\n" +
+	"\x05Order\x12\x19\n" +
+	"\border_id\x18\x01 \x01(\tR\aorderId\x12&\n" +
+	"\x0fplaced_event_id\x18\x02 \x01(\tR\rplacedEventId\x124\n" +
+	"\x06placed\x18\x03 \x01(\v2\x1c.titan.orders.v1.OrderPlacedR\x06placed\x12 \n" +
+	"\fplaced_at_ms\x18\x04 \x01(\x03R\n" +
+	"placedAtMs\x12 \n" +
+	"\vfingerprint\x18\x05 \x01(\tR\vfingerprint\x124\n" +
+	"\x06status\x18\x06 \x01(\x0e2\x1c.titan.orders.v1.OrderStatusR\x06status\x12\x16\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\x12\x16\n" +
+	"\x06detail\x18\b \x01(\tR\x06detail\x12.\n" +
+	"\x05fraud\x18\t \x01(\v2\x18.titan.fraud.v1.DecisionR\x05fraud\x120\n" +
+	"\x05lines\x18\n" +
+	" \x03(\v2\x1a.titan.orders.v1.LineStateR\x05lines\x12/\n" +
+	"\ahistory\x18\v \x03(\v2\x15.titan.orders.v1.StepR\ahistory\x12$\n" +
+	"\x0eterminal_at_ms\x18\f \x01(\x03R\fterminalAtMs\x12\x16\n" +
+	"\x06review\x18\r \x01(\bR\x06review\x12'\n" +
+	"\x0fhistory_dropped\x18\x0e \x01(\x03R\x0ehistoryDropped*\xb2\x01\n" +
+	"\vOrderStatus\x12\x1c\n" +
+	"\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14ORDER_STATUS_SCORING\x10\x01\x12\x18\n" +
+	"\x14ORDER_STATUS_PRICING\x10\x02\x12\x1a\n" +
+	"\x16ORDER_STATUS_RESERVING\x10\x03\x12\x1a\n" +
+	"\x16ORDER_STATUS_CONFIRMED\x10\x04\x12\x19\n" +
+	"\x15ORDER_STATUS_REJECTED\x10\x05*\xf7\x01\n" +
+	"\n" +
+	"LineStatus\x12\x1b\n" +
+	"\x17LINE_STATUS_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13LINE_STATUS_PENDING\x10\x01\x12\x19\n" +
+	"\x15LINE_STATUS_RESERVING\x10\x02\x12\x18\n" +
+	"\x14LINE_STATUS_RESERVED\x10\x03\x12\x19\n" +
+	"\x15LINE_STATUS_COMMITTED\x10\x04\x12\x18\n" +
+	"\x14LINE_STATUS_RELEASED\x10\x05\x12\x17\n" +
+	"\x13LINE_STATUS_REFUSED\x10\x06\x12\x17\n" +
+	"\x13LINE_STATUS_EXPIRED\x10\a\x12\x17\n" +
+	"\x13LINE_STATUS_SKIPPED\x10\bB<Z:github.com/titan-commerce/titan/schemas/orders/v1;ordersv1b\x06proto3"
 
 var (
 	file_titan_orders_v1_orders_proto_rawDescOnce sync.Once
@@ -470,26 +1234,45 @@ func file_titan_orders_v1_orders_proto_rawDescGZIP() []byte {
 	return file_titan_orders_v1_orders_proto_rawDescData
 }
 
-var file_titan_orders_v1_orders_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_titan_orders_v1_orders_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_titan_orders_v1_orders_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_titan_orders_v1_orders_proto_goTypes = []any{
-	(*OrderLine)(nil),      // 0: titan.orders.v1.OrderLine
-	(*OrderPlaced)(nil),    // 1: titan.orders.v1.OrderPlaced
-	(*OrderConfirmed)(nil), // 2: titan.orders.v1.OrderConfirmed
-	(*OrderRejected)(nil),  // 3: titan.orders.v1.OrderRejected
-	(*OrderCancelled)(nil), // 4: titan.orders.v1.OrderCancelled
-	(*OrderEvent)(nil),     // 5: titan.orders.v1.OrderEvent
+	(OrderStatus)(0),       // 0: titan.orders.v1.OrderStatus
+	(LineStatus)(0),        // 1: titan.orders.v1.LineStatus
+	(*OrderLine)(nil),      // 2: titan.orders.v1.OrderLine
+	(*OrderPlaced)(nil),    // 3: titan.orders.v1.OrderPlaced
+	(*OrderConfirmed)(nil), // 4: titan.orders.v1.OrderConfirmed
+	(*OrderRejected)(nil),  // 5: titan.orders.v1.OrderRejected
+	(*PaymentFailed)(nil),  // 6: titan.orders.v1.PaymentFailed
+	(*OrderCancelled)(nil), // 7: titan.orders.v1.OrderCancelled
+	(*OrderEvent)(nil),     // 8: titan.orders.v1.OrderEvent
+	(*SagaMessage)(nil),    // 9: titan.orders.v1.SagaMessage
+	(*LineState)(nil),      // 10: titan.orders.v1.LineState
+	(*Step)(nil),           // 11: titan.orders.v1.Step
+	(*Order)(nil),          // 12: titan.orders.v1.Order
+	(*v1.Decision)(nil),    // 13: titan.fraud.v1.Decision
+	(*v11.Quote)(nil),      // 14: titan.pricing.v1.Quote
 }
 var file_titan_orders_v1_orders_proto_depIdxs = []int32{
-	0, // 0: titan.orders.v1.OrderPlaced.lines:type_name -> titan.orders.v1.OrderLine
-	1, // 1: titan.orders.v1.OrderEvent.placed:type_name -> titan.orders.v1.OrderPlaced
-	2, // 2: titan.orders.v1.OrderEvent.confirmed:type_name -> titan.orders.v1.OrderConfirmed
-	3, // 3: titan.orders.v1.OrderEvent.rejected:type_name -> titan.orders.v1.OrderRejected
-	4, // 4: titan.orders.v1.OrderEvent.cancelled:type_name -> titan.orders.v1.OrderCancelled
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	2,  // 0: titan.orders.v1.OrderPlaced.lines:type_name -> titan.orders.v1.OrderLine
+	3,  // 1: titan.orders.v1.OrderEvent.placed:type_name -> titan.orders.v1.OrderPlaced
+	4,  // 2: titan.orders.v1.OrderEvent.confirmed:type_name -> titan.orders.v1.OrderConfirmed
+	5,  // 3: titan.orders.v1.OrderEvent.rejected:type_name -> titan.orders.v1.OrderRejected
+	7,  // 4: titan.orders.v1.OrderEvent.cancelled:type_name -> titan.orders.v1.OrderCancelled
+	6,  // 5: titan.orders.v1.OrderEvent.payment_failed:type_name -> titan.orders.v1.PaymentFailed
+	13, // 6: titan.orders.v1.SagaMessage.fraud:type_name -> titan.fraud.v1.Decision
+	14, // 7: titan.orders.v1.SagaMessage.quote:type_name -> titan.pricing.v1.Quote
+	1,  // 8: titan.orders.v1.LineState.status:type_name -> titan.orders.v1.LineStatus
+	3,  // 9: titan.orders.v1.Order.placed:type_name -> titan.orders.v1.OrderPlaced
+	0,  // 10: titan.orders.v1.Order.status:type_name -> titan.orders.v1.OrderStatus
+	13, // 11: titan.orders.v1.Order.fraud:type_name -> titan.fraud.v1.Decision
+	10, // 12: titan.orders.v1.Order.lines:type_name -> titan.orders.v1.LineState
+	11, // 13: titan.orders.v1.Order.history:type_name -> titan.orders.v1.Step
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_titan_orders_v1_orders_proto_init() }
@@ -497,24 +1280,30 @@ func file_titan_orders_v1_orders_proto_init() {
 	if File_titan_orders_v1_orders_proto != nil {
 		return
 	}
-	file_titan_orders_v1_orders_proto_msgTypes[5].OneofWrappers = []any{
+	file_titan_orders_v1_orders_proto_msgTypes[6].OneofWrappers = []any{
 		(*OrderEvent_Placed)(nil),
 		(*OrderEvent_Confirmed)(nil),
 		(*OrderEvent_Rejected)(nil),
 		(*OrderEvent_Cancelled)(nil),
+		(*OrderEvent_PaymentFailed)(nil),
+	}
+	file_titan_orders_v1_orders_proto_msgTypes[7].OneofWrappers = []any{
+		(*SagaMessage_Fraud)(nil),
+		(*SagaMessage_Quote)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_titan_orders_v1_orders_proto_rawDesc), len(file_titan_orders_v1_orders_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   6,
+			NumEnums:      2,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_titan_orders_v1_orders_proto_goTypes,
 		DependencyIndexes: file_titan_orders_v1_orders_proto_depIdxs,
+		EnumInfos:         file_titan_orders_v1_orders_proto_enumTypes,
 		MessageInfos:      file_titan_orders_v1_orders_proto_msgTypes,
 	}.Build()
 	File_titan_orders_v1_orders_proto = out.File
