@@ -12,7 +12,7 @@ TEST_FLAGS ?= -timeout 20m -p 1
 
 ## run: start Titan on the embedded in-memory broker, API on 127.0.0.1:8080
 run:
-	$(GO) run ./cmd/titan run
+	$(GO) run ./cmd/titan run --fraud-model deploy/fraud/model.json
 
 ## build: the titan binary into bin/
 build:

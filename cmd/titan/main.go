@@ -82,6 +82,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cfg.Logger.Error("start failed", "err", err)
 		return 1
 	}
+	go reloadOnHangup(ctx, inst, cfg.Logger)
 	if err := inst.Run(ctx); err != nil {
 		cfg.Logger.Error("stopped with error", "err", err)
 		return 1
@@ -102,7 +103,10 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, func() (instance.Config, slog.Le
 		httpAddr    = fs.String("http-addr", "127.0.0.1:8080", "address of the HTTP API [TITAN_HTTP_ADDR]")
 		partitions  = fs.Int("partitions", 8, "partitions of the topics titan creates [TITAN_PARTITIONS]")
 		replication = fs.Int("replication", 1, "replication of the topics titan creates [TITAN_REPLICATION]")
-		topologies  = fs.String("topologies", instance.TopologyInventory+","+instance.TopologyFlashSale, "comma-separated topologies to run: inventory, flashsale (needs inventory) [TITAN_TOPOLOGIES]")
+		topologies  = fs.String("topologies", instance.TopologyInventory+","+instance.TopologyFlashSale+","+instance.TopologyOrders,
+			"comma-separated topologies to run: inventory, flashsale (needs inventory), orders (pricing, fraud and the order saga; needs inventory) [TITAN_TOPOLOGIES]")
+		reserveTTL  = fs.Duration("order-reserve-ttl", time.Hour, "how long the order saga's reservations hold before they must be committed [TITAN_ORDER_RESERVE_TTL]")
+		fraudModel  = fs.String("fraud-model", "", "fraud model file, reloaded on SIGHUP; empty uses the built-in model [TITAN_FRAUD_MODEL]")
 		instanceID  = fs.String("instance-id", "", "name of this instance in Kafka client ids; defaults to the host name [TITAN_INSTANCE_ID]")
 		commandWait = fs.Duration("command-wait", 2*time.Second, "how long a command request waits for its result before answering 202 [TITAN_COMMAND_WAIT]")
 		readWait    = fs.Duration("read-wait", 2*time.Second, "how long a read with min_offset waits for the state to catch up [TITAN_READ_WAIT]")
@@ -116,7 +120,8 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, func() (instance.Config, slog.Le
 		"partitions": "TITAN_PARTITIONS", "replication": "TITAN_REPLICATION", "topologies": "TITAN_TOPOLOGIES",
 		"instance-id": "TITAN_INSTANCE_ID", "command-wait": "TITAN_COMMAND_WAIT", "read-wait": "TITAN_READ_WAIT",
 		"sweep-interval": "TITAN_SWEEP_INTERVAL", "dedupe-window": "TITAN_DEDUPE_WINDOW", "sync": "TITAN_SYNC",
-		"log-level": "TITAN_LOG_LEVEL",
+		"log-level": "TITAN_LOG_LEVEL", "fraud-model": "TITAN_FRAUD_MODEL",
+		"order-reserve-ttl": "TITAN_ORDER_RESERVE_TTL",
 	}
 	load := func() (instance.Config, slog.Level, error) {
 		set := map[string]bool{}
@@ -134,19 +139,21 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, func() (instance.Config, slog.Le
 			errs = append(errs, fmt.Errorf("log level %q: %w", *logLevel, err))
 		}
 		cfg := instance.Config{
-			Brokers:       splitList(*brokers),
-			Namespace:     *namespace,
-			StateDir:      *stateDir,
-			HTTPAddr:      *httpAddr,
-			Partitions:    *partitions,
-			Replication:   *replication,
-			Topologies:    splitList(*topologies),
-			InstanceID:    *instanceID,
-			CommandWait:   *commandWait,
-			ReadWait:      *readWait,
-			SweepInterval: *sweep,
-			DedupeWindow:  *dedupe,
-			Sync:          *syncPolicy,
+			Brokers:         splitList(*brokers),
+			Namespace:       *namespace,
+			StateDir:        *stateDir,
+			HTTPAddr:        *httpAddr,
+			Partitions:      *partitions,
+			Replication:     *replication,
+			Topologies:      splitList(*topologies),
+			InstanceID:      *instanceID,
+			CommandWait:     *commandWait,
+			ReadWait:        *readWait,
+			SweepInterval:   *sweep,
+			DedupeWindow:    *dedupe,
+			Sync:            *syncPolicy,
+			FraudModel:      *fraudModel,
+			OrderReserveTTL: *reserveTTL,
 		}
 		return cfg, level, errors.Join(errs...)
 	}
@@ -161,4 +168,24 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// reloadOnHangup reloads the fraud model on every SIGHUP until ctx ends, the
+// usual signal for "read your configuration again".
+func reloadOnHangup(ctx context.Context, inst *instance.Instance, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := inst.ReloadModel(); err != nil {
+				log.Error("fraud model not reloaded; the previous one stays in force", "err", err)
+				continue
+			}
+			log.Info("fraud model in force", "version", inst.ModelVersion())
+		}
+	}
 }

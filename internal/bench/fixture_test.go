@@ -66,6 +66,9 @@ func startTitan(b *testing.B, brokers []string, withAPI bool) *instance.Instance
 func startTitanIn(b *testing.B, brokers []string, ns string, withAPI bool) *instance.Instance {
 	b.Helper()
 	cfg := instance.Config{
+		// Only what the test measures: the order pipeline would read the
+		// inventory's events too and share its two cores.
+		Topologies: []string{instance.TopologyInventory, instance.TopologyFlashSale},
 		Brokers:    brokers,
 		Namespace:  ns,
 		StateDir:   b.TempDir(),

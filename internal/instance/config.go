@@ -5,19 +5,26 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/titan-commerce/titan/processors/inventory"
+	"github.com/titan-commerce/titan/processors/orders"
 	"github.com/titan-commerce/titan/state"
 )
 
 // Topologies an instance can run. A flash sale takes its units from the
-// inventory, so flashsale needs inventory running in the same deployment.
+// inventory, and so does an order, so flashsale and orders need inventory
+// running in the same deployment. orders is the order pipeline: pricing,
+// fraud scoring and the order saga.
 const (
 	TopologyInventory = "inventory"
 	TopologyFlashSale = "flashsale"
+	TopologyOrders    = "orders"
 )
+
+var knownTopologies = []string{TopologyInventory, TopologyFlashSale, TopologyOrders}
 
 // Config is everything one Titan process needs. Zero fields take the
 // defaults from EnsureDefaults; Validate reports what cannot work.
@@ -50,6 +57,14 @@ type Config struct {
 	SweepInterval time.Duration
 	// DedupeWindow is how long a command id is remembered per SKU.
 	DedupeWindow time.Duration
+	// OrderReserveTTL is how long the order saga's reservations hold
+	// before they must be committed; the saga commits as soon as every line
+	// is reserved, so this only matters if it falls that far behind.
+	OrderReserveTTL time.Duration
+	// FraudModel is the path of the fraud model file, reloaded by
+	// Instance.ReloadModel; empty uses the model built into the binary
+	// (deploy/fraud/model.json).
+	FraudModel string
 	// Sync is the state's sync policy: "none" (the changelog is the
 	// durable copy) or "always".
 	Sync   string
@@ -65,7 +80,7 @@ func (c *Config) EnsureDefaults() {
 		c.Replication = 1
 	}
 	if len(c.Topologies) == 0 {
-		c.Topologies = []string{TopologyInventory, TopologyFlashSale}
+		c.Topologies = []string{TopologyInventory, TopologyFlashSale, TopologyOrders}
 	}
 	if c.CommandWait == 0 {
 		c.CommandWait = 2 * time.Second
@@ -78,6 +93,9 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.DedupeWindow == 0 {
 		c.DedupeWindow = inventory.DefaultPolicy().DedupeWindow
+	}
+	if c.OrderReserveTTL == 0 {
+		c.OrderReserveTTL = orders.DefaultPolicy().ReserveTTL
 	}
 	if c.Sync == "" {
 		c.Sync = "none"
@@ -107,15 +125,17 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("replication %d not in 1..32767", c.Replication))
 	}
 	for _, t := range c.Topologies {
-		if t != TopologyInventory && t != TopologyFlashSale {
-			errs = append(errs, fmt.Errorf("unknown topology %q (known: %s, %s)", t, TopologyInventory, TopologyFlashSale))
+		if !slices.Contains(knownTopologies, t) {
+			errs = append(errs, fmt.Errorf("unknown topology %q (known: %s)", t, strings.Join(knownTopologies, ", ")))
 		}
 	}
-	if c.Runs(TopologyFlashSale) && !c.Runs(TopologyInventory) {
-		errs = append(errs, fmt.Errorf("topology %s needs %s", TopologyFlashSale, TopologyInventory))
+	for _, t := range []string{TopologyFlashSale, TopologyOrders} {
+		if c.Runs(t) && !c.Runs(TopologyInventory) {
+			errs = append(errs, fmt.Errorf("topology %s needs %s", t, TopologyInventory))
+		}
 	}
 	for name, d := range map[string]time.Duration{"command wait": c.CommandWait, "read wait": c.ReadWait,
-		"sweep interval": c.SweepInterval, "dedupe window": c.DedupeWindow} {
+		"sweep interval": c.SweepInterval, "dedupe window": c.DedupeWindow, "order reserve ttl": c.OrderReserveTTL} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s %v must be positive", name, d))
 		}
@@ -168,5 +188,10 @@ func (c *Config) String() string {
 		brokers, stateDir, c.HTTPAddr, c.Partitions, c.Replication, strings.Join(c.Topologies, ","))
 	fmt.Fprintf(&b, "instance_id=%s\ncommand_wait=%s\nread_wait=%s\nsweep_interval=%s\ndedupe_window=%s\nsync=%s\n",
 		c.InstanceID, c.CommandWait, c.ReadWait, c.SweepInterval, c.DedupeWindow, c.Sync)
+	model := c.FraudModel
+	if model == "" {
+		model = "(built in)"
+	}
+	fmt.Fprintf(&b, "order_reserve_ttl=%s\nfraud_model=%s\n", c.OrderReserveTTL, model)
 	return b.String()
 }

@@ -61,10 +61,12 @@ type Instance struct {
 	sales     *goka.View
 	purchases *goka.View
 	fsResults *api.FlashSaleResults
-	results   *api.Results
-	server    *api.Server
-	ln        net.Listener
-	registry  *prometheus.Registry
+	// The order pipeline; nil unless the instance runs it.
+	ord      *orderPipeline
+	results  *api.Results
+	server   *api.Server
+	ln       net.Listener
+	registry *prometheus.Registry
 
 	closeOnce sync.Once
 }
@@ -78,6 +80,9 @@ func New(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	}
 	i := &Instance{cfg: cfg, names: topology.NamesFor(cfg.Namespace), fsNames: flashtopo.NamesFor(cfg.Namespace),
 		log: cfg.Logger, brokers: cfg.Brokers, registry: prometheus.NewRegistry()}
+	if cfg.Runs(TopologyOrders) {
+		i.ord = newOrderPipeline(cfg.Namespace)
+	}
 	defer func() {
 		if err != nil {
 			i.close()
@@ -143,8 +148,19 @@ func (i *Instance) ensureTopics(ctx context.Context) error {
 	if i.cfg.Runs(TopologyFlashSale) {
 		topics = append(topics, i.fsNames.Topics(int32(i.cfg.Partitions))...)
 	}
-	if err := kafkaadmin.Ensure(ctx, kadm.NewClient(cl), int16(i.cfg.Replication), topics); err != nil {
+	if i.ord != nil {
+		topics = append(topics, i.ord.topics(int32(i.cfg.Partitions))...)
+	}
+	adm := kadm.NewClient(cl)
+	if err := kafkaadmin.Ensure(ctx, adm, int16(i.cfg.Replication), topics); err != nil {
 		return fmt.Errorf("instance: topics: %w", err)
+	}
+	// Topics made by an earlier deployment, or by hand, may disagree with
+	// each other even when each matches nothing declared here.
+	if i.ord != nil {
+		if err := kafkaadmin.CheckCopartitioned(ctx, adm, i.orderCopartitioned()...); err != nil {
+			return fmt.Errorf("instance: %w", err)
+		}
 	}
 	return nil
 }
@@ -211,6 +227,11 @@ func (i *Instance) buildTopology() error {
 			return err
 		}
 	}
+	if i.ord != nil {
+		if err := i.buildOrders(hooks); err != nil {
+			return err
+		}
+	}
 	if _, err := metrics.NewLag(i.registry, i.processors); err != nil {
 		return fmt.Errorf("instance: metrics: %w", err)
 	}
@@ -262,6 +283,9 @@ func (i *Instance) processors() map[string]*goka.Processor {
 		for name, p := range i.flash.Processors() {
 			out[name] = p
 		}
+	}
+	if i.ord != nil {
+		i.ord.processors(out)
 	}
 	return out
 }
@@ -321,9 +345,14 @@ func (i *Instance) buildAPI(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	orderDeps, err := i.orderDeps(ctx, viewOpts)
+	if err != nil {
+		return err
+	}
 	i.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	i.server, err = api.New(api.Deps{
 		FlashSales:     flashDeps,
+		OrderSaga:      orderDeps,
 		Stock:          i.stock,
 		StockNotifier:  stockN,
 		Orders:         i.orders,
@@ -407,6 +436,9 @@ func (i *Instance) Ready() bool {
 	if i.sales != nil && !(i.sales.Recovered() && i.purchases.Recovered()) {
 		return false
 	}
+	if i.ord != nil && !i.ord.recovered() {
+		return false
+	}
 	return i.stock == nil || (i.stock.Recovered() && i.orders.Recovered())
 }
 
@@ -424,6 +456,9 @@ func (i *Instance) Run(ctx context.Context) error {
 	g.Go(func() error { return quiet(i.topo.Run(gctx)) })
 	if i.flash != nil {
 		g.Go(func() error { return quiet(i.flash.Run(gctx)) })
+	}
+	if i.ord != nil {
+		i.ord.run(g, gctx)
 	}
 	if i.server != nil {
 		g.Go(func() error { return quiet(i.stock.Run(gctx)) })
@@ -462,6 +497,11 @@ func (i *Instance) Run(ctx context.Context) error {
 			err = errors.Join(err, ferr)
 		}
 	}
+	if i.ord != nil && i.ord.client != nil {
+		if ferr := i.ord.client.Flush(flush); ferr != nil {
+			err = errors.Join(err, ferr)
+		}
+	}
 	return err
 }
 
@@ -482,6 +522,9 @@ func (i *Instance) close() {
 		}
 		if i.fsClient != nil {
 			i.fsClient.Close()
+		}
+		if i.ord != nil && i.ord.client != nil {
+			i.ord.client.Close()
 		}
 		for _, b := range []*state.Builder{i.procs, i.views} {
 			if b != nil {

@@ -112,3 +112,56 @@ func serving(ctx context.Context, adm *kadm.Client, topics []Topic) error {
 }
 
 func ptr(s string) *string { return &s }
+
+// ErrNotCopartitioned is wrapped by the error CheckCopartitioned returns.
+var ErrNotCopartitioned = errors.New("kafkaadmin: topics are not co-partitioned")
+
+// Copartitioned names topics whose partition i must hold the same keys: the
+// inputs and table of one goka group, or a repartition topic and the group
+// that reads it. Equal partition counts (with one partitioner everywhere,
+// see internal/partition) are what makes that true.
+type Copartitioned struct {
+	// Group says which processor needs it, for the error message.
+	Group  string
+	Topics []string
+}
+
+// CheckCopartitioned verifies every set against the cluster: each topic
+// exists and all topics of a set have the same number of partitions. A
+// topology runs it before its processors start, because goka would only
+// notice a mismatch for some layouts and a wrong count routes a key's
+// messages to an instance that does not hold its state.
+func CheckCopartitioned(ctx context.Context, adm *kadm.Client, sets ...Copartitioned) error {
+	var names []string
+	for _, s := range sets {
+		names = append(names, s.Topics...)
+	}
+	details, err := adm.ListTopics(ctx, names...)
+	if err != nil {
+		return fmt.Errorf("kafkaadmin: list topics: %w", err)
+	}
+	var errs []error
+	for _, s := range sets {
+		counts := make([]string, 0, len(s.Topics))
+		first, same := int32(-1), true
+		for _, t := range s.Topics {
+			d, ok := details[t]
+			if !ok || d.Err != nil {
+				errs = append(errs, fmt.Errorf("%w: %s reads %s, which does not exist", ErrNotCopartitioned, s.Group, t))
+				same = true
+				counts = nil
+				break
+			}
+			n := int32(len(d.Partitions))
+			if first < 0 {
+				first = n
+			}
+			same = same && n == first
+			counts = append(counts, fmt.Sprintf("%s=%d", t, n))
+		}
+		if !same {
+			errs = append(errs, fmt.Errorf("%w: %s needs equal partition counts: %v", ErrNotCopartitioned, s.Group, counts))
+		}
+	}
+	return errors.Join(errs...)
+}

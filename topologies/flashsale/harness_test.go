@@ -152,6 +152,9 @@ type node struct {
 func (d *deployment) start(ctx context.Context, id, dir string) *node {
 	d.t.Helper()
 	inst, err := instance.New(ctx, instance.Config{
+		// Only what the test measures: the order pipeline would read the
+		// inventory's events too and share its two cores.
+		Topologies: []string{instance.TopologyInventory, instance.TopologyFlashSale},
 		Brokers:    d.brokers,
 		Namespace:  d.ns,
 		StateDir:   dir,
@@ -230,7 +233,8 @@ func (d *deployment) spawn(bin, id, dir, logDir string) *proc {
 	}
 	fmt.Fprintf(logf, "=== %s: start %s on %s\n", time.Now().Format(time.RFC3339Nano), id, addr)
 	p.cmd = exec.Command(bin, "run", "--brokers", strings.Join(d.brokers, ","), "--namespace", d.ns,
-		"--state-dir", dir, "--http-addr", addr, "--partitions", fmt.Sprint(partitions), "--instance-id", id)
+		"--state-dir", dir, "--http-addr", addr, "--partitions", fmt.Sprint(partitions), "--instance-id", id,
+		"--topologies", instance.TopologyInventory+","+instance.TopologyFlashSale)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {

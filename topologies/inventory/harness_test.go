@@ -111,6 +111,9 @@ type node struct {
 func (d *deployment) start(ctx context.Context, id, dir string) *node {
 	d.t.Helper()
 	inst, err := instance.New(ctx, instance.Config{
+		// Only what the test measures: the order pipeline would read the
+		// inventory's events too and share its two cores.
+		Topologies:    []string{instance.TopologyInventory},
 		Brokers:       d.brokers,
 		Namespace:     d.ns,
 		StateDir:      dir,

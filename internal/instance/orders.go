@@ -1,0 +1,255 @@
+package instance
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/lovoo/goka"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/titan-commerce/titan/api"
+	fraudmodel "github.com/titan-commerce/titan/deploy/fraud"
+	"github.com/titan-commerce/titan/internal/kafkaadmin"
+	"github.com/titan-commerce/titan/internal/metrics"
+	"github.com/titan-commerce/titan/internal/partition"
+	"github.com/titan-commerce/titan/processors/fraud"
+	"github.com/titan-commerce/titan/processors/orders"
+	"github.com/titan-commerce/titan/processors/pricing"
+	"github.com/titan-commerce/titan/schemas/codec"
+	fraudv1 "github.com/titan-commerce/titan/schemas/fraud/v1"
+	ordersv1 "github.com/titan-commerce/titan/schemas/orders/v1"
+	pricingv1 "github.com/titan-commerce/titan/schemas/pricing/v1"
+	fraudtopo "github.com/titan-commerce/titan/topologies/fraud"
+	orderstopo "github.com/titan-commerce/titan/topologies/orders"
+	pricingtopo "github.com/titan-commerce/titan/topologies/pricing"
+)
+
+// orderPipeline is the order saga with the pricing and fraud processors it
+// asks, and what the API reads of them.
+type orderPipeline struct {
+	names   orderstopo.Names
+	pricing pricingtopo.Names
+	fraud   fraudtopo.Names
+
+	model  *fraudtopo.ModelFile
+	client *kgo.Client // produces checkout events and pricing commands for the API
+
+	sagaTopo    *orderstopo.Topology
+	pricingTopo *pricingtopo.Topology
+	fraudTopo   *fraudtopo.Topology
+
+	// Views and outcomes for the API; nil without it.
+	orders, prices, entities *goka.View
+	outcomes                 *api.OrderOutcomes
+}
+
+func newOrderPipeline(namespace string) *orderPipeline {
+	return &orderPipeline{
+		names:   orderstopo.NamesFor(namespace),
+		pricing: pricingtopo.NamesFor(namespace),
+		fraud:   fraudtopo.NamesFor(namespace),
+	}
+}
+
+func (p *orderPipeline) topics(partitions int32) []kafkaadmin.Topic {
+	var out []kafkaadmin.Topic
+	out = append(out, p.names.Topics(partitions)...)
+	out = append(out, p.pricing.Topics(partitions)...)
+	return append(out, p.fraud.Topics(partitions)...)
+}
+
+// copartitioned lists what each group of the pipeline needs co-partitioned,
+// given the inventory's names.
+func (i *Instance) orderCopartitioned() []kafkaadmin.Copartitioned {
+	p := i.ord
+	return []kafkaadmin.Copartitioned{
+		p.names.Copartitioned(i.names.OrderEvents),
+		p.pricing.Copartitioned(i.names.Events),
+		p.fraud.Copartitioned(),
+	}
+}
+
+func (i *Instance) loadModel() (*fraudtopo.ModelFile, error) {
+	if i.cfg.FraudModel != "" {
+		return fraudtopo.LoadModelFile(i.cfg.FraudModel)
+	}
+	m, err := fraud.ParseModel(fraudmodel.Model)
+	if err != nil {
+		return nil, fmt.Errorf("instance: built-in fraud model: %w", err)
+	}
+	return fraudtopo.StaticModel(m), nil
+}
+
+func (i *Instance) buildOrders(hooks *metrics.Processing) error {
+	p := i.ord
+	var err error
+	if p.model, err = i.loadModel(); err != nil {
+		return err
+	}
+	if p.client, err = kgo.NewClient(
+		kgo.SeedBrokers(i.brokers...),
+		kgo.ClientID(i.clientID("orders-producer")),
+		kgo.RecordPartitioner(partition.Kgo()),
+		kgo.ProducerLinger(time.Millisecond),
+	); err != nil {
+		return fmt.Errorf("instance: orders producer: %w", err)
+	}
+	if p.pricingTopo, err = pricingtopo.New(pricingtopo.Options{
+		Names:  p.pricing,
+		Peers:  pricingtopo.Peers{InventoryEvents: i.names.Events, Saga: p.names.Saga},
+		Goka:   i.gokaConfig(i.procs.Build, "pricing"),
+		Hooks:  hooks,
+		Logger: i.log,
+	}); err != nil {
+		return err
+	}
+	if p.fraudTopo, err = fraudtopo.New(fraudtopo.Options{
+		Names:  p.fraud,
+		Saga:   p.names.Saga,
+		Model:  p.model,
+		Goka:   i.gokaConfig(i.procs.Build, "fraud"),
+		Hooks:  hooks,
+		Logger: i.log,
+	}); err != nil {
+		return err
+	}
+	p.sagaTopo, err = orderstopo.New(orderstopo.Options{
+		Names: p.names,
+		Peers: orderstopo.Peers{
+			InventoryCommands:    i.names.Commands,
+			InventoryOrderEvents: i.names.OrderEvents,
+			PricingCommands:      p.pricing.Commands,
+			FraudObservations:    p.fraud.Observations,
+		},
+		Goka:   i.gokaConfig(i.procs.Build, "orders"),
+		Policy: i.orderPolicy(),
+		Hooks:  hooks,
+		Logger: i.log,
+	})
+	return err
+}
+
+func (i *Instance) orderPolicy() orders.Policy {
+	p := orders.DefaultPolicy()
+	p.ReserveTTL = i.cfg.OrderReserveTTL
+	return p
+}
+
+// ReloadModel reads the fraud model file again; the new model scores from
+// the next observation on. Without a model file (the built-in model) it
+// does nothing.
+func (i *Instance) ReloadModel() error {
+	if i.ord == nil || i.ord.model == nil {
+		return nil
+	}
+	return i.ord.model.Reload()
+}
+
+// ModelVersion is the version of the fraud model in force, empty without
+// the order pipeline.
+func (i *Instance) ModelVersion() string {
+	if i.ord == nil || i.ord.model == nil {
+		return ""
+	}
+	return i.ord.model.Model().Version
+}
+
+func (p *orderPipeline) processors(out map[string]*goka.Processor) {
+	for _, t := range []interface {
+		Processors() map[string]*goka.Processor
+	}{p.sagaTopo, p.pricingTopo, p.fraudTopo} {
+		for name, proc := range t.Processors() {
+			out[name] = proc
+		}
+	}
+}
+
+func (p *orderPipeline) recovered() bool {
+	if !p.sagaTopo.Recovered() || !p.pricingTopo.Recovered() || !p.fraudTopo.Recovered() {
+		return false
+	}
+	return p.orders == nil || (p.orders.Recovered() && p.prices.Recovered() && p.entities.Recovered())
+}
+
+func (p *orderPipeline) run(g *errgroup.Group, ctx context.Context) {
+	g.Go(func() error { return quiet(p.sagaTopo.Run(ctx)) })
+	g.Go(func() error { return quiet(p.pricingTopo.Run(ctx)) })
+	g.Go(func() error { return quiet(p.fraudTopo.Run(ctx)) })
+	if p.orders != nil {
+		g.Go(func() error { return quiet(p.orders.Run(ctx)) })
+		g.Go(func() error { return quiet(p.prices.Run(ctx)) })
+		g.Go(func() error { return quiet(p.entities.Run(ctx)) })
+		g.Go(func() error { return p.outcomes.Run(ctx) })
+	}
+}
+
+// orderDeps builds what the API's order, price and fraud routes read and
+// send through; nil when the instance runs no order pipeline.
+func (i *Instance) orderDeps(ctx context.Context, viewOpts func(*api.Notifier) []goka.ViewOption) (*api.OrderDeps, error) {
+	p := i.ord
+	if p == nil {
+		return nil, nil
+	}
+	ordersN, pricesN := api.NewNotifier(), api.NewNotifier()
+	var err error
+	// The API renders the tables' wire form; the processors' codecs would
+	// decode into the domain types only to be mapped back.
+	if p.orders, err = goka.NewView(i.brokers, p.names.Table(), codec.NewProto[*ordersv1.Order](), viewOpts(ordersN)...); err != nil {
+		return nil, fmt.Errorf("instance: order view: %w", err)
+	}
+	if p.prices, err = goka.NewView(i.brokers, p.pricing.Table(), codec.NewProto[*pricingv1.SkuPrice](), viewOpts(pricesN)...); err != nil {
+		return nil, fmt.Errorf("instance: price view: %w", err)
+	}
+	if p.entities, err = goka.NewView(i.brokers, p.fraud.Table(), codec.NewProto[*fraudv1.Entity](), viewOpts(api.NewNotifier())...); err != nil {
+		return nil, fmt.Errorf("instance: fraud view: %w", err)
+	}
+	if p.outcomes, err = api.NewOrderOutcomes(ctx, i.brokers, string(p.names.Outcomes), i.log); err != nil {
+		return nil, err
+	}
+	send := func(ctx context.Context, topic, key string, m proto.Message) (int32, int64, error) {
+		b, err := proto.Marshal(m)
+		if err != nil {
+			return 0, 0, err
+		}
+		rec := &kgo.Record{Topic: topic, Key: []byte(key), Value: b}
+		if err := p.client.ProduceSync(ctx, rec).FirstErr(); err != nil {
+			return 0, 0, err
+		}
+		return rec.Partition, rec.Offset, nil
+	}
+	return &api.OrderDeps{
+		Orders:         p.orders,
+		OrdersNotifier: ordersN,
+		Prices:         p.prices,
+		PricesNotifier: pricesN,
+		Fraud:          p.entities,
+		SendOrder: func(ctx context.Context, ev *ordersv1.OrderEvent) (int32, int64, error) {
+			return send(ctx, string(p.names.Events), ev.GetOrderId(), ev)
+		},
+		SendPricing: func(ctx context.Context, cmd *pricingv1.Command) (int32, int64, error) {
+			return send(ctx, string(p.pricing.Commands), cmd.GetSku(), cmd)
+		},
+		Outcomes: p.outcomes,
+		PriceAt: func(sp *pricingv1.SkuPrice, now time.Time) (*pricingv1.Quote, bool) {
+			// The stored state is as of the SKU's last input; bring
+			// campaigns and demand up to now before reading the price.
+			st, _ := pricing.Tick(pricing.StateFromWire(sp), now, pricing.DefaultPolicy())
+			q, ok := pricing.PriceAt(st, now)
+			if !ok {
+				return nil, false
+			}
+			return pricing.QuoteToWire(q), true
+		},
+		FraudFeatures: func(e *fraudv1.Entity, now time.Time) []*fraudv1.Feature {
+			fs := fraud.EntityFromWire(e).Features(now)
+			out := make([]*fraudv1.Feature, len(fs))
+			for n, f := range fs {
+				out[n] = &fraudv1.Feature{Name: f.Name, Value: f.Value}
+			}
+			return out
+		},
+	}, nil
+}

@@ -1,0 +1,52 @@
+package pricing
+
+import (
+	"github.com/lovoo/goka"
+
+	"github.com/titan-commerce/titan/internal/kafkaadmin"
+	"github.com/titan-commerce/titan/schemas"
+)
+
+// Names are the topics and group of one deployment of the topology.
+type Names struct {
+	Group       goka.Group
+	Commands    goka.Stream
+	Events      goka.Stream
+	DeadLetters goka.Stream
+}
+
+// NamesFor returns the names in a namespace; the empty namespace gives the
+// names in schemas.
+func NamesFor(namespace string) Names {
+	p := ""
+	if namespace != "" {
+		p = namespace + "."
+	}
+	return Names{
+		Group:       goka.Group(p + "titan-pricing"),
+		Commands:    goka.Stream(p + schemas.PricingCommands),
+		Events:      goka.Stream(p + schemas.PricingEvents),
+		DeadLetters: goka.Stream(p + schemas.PricingDeadLetters),
+	}
+}
+
+// Table holds a pricing.State per SKU.
+func (n Names) Table() goka.Table { return goka.GroupTable(n.Group) }
+
+// Topics declares the topology's own topics.
+func (n Names) Topics(partitions int32) []kafkaadmin.Topic {
+	return []kafkaadmin.Topic{
+		{Name: string(n.Commands), Partitions: partitions},
+		{Name: string(n.Events), Partitions: partitions},
+		{Name: string(n.DeadLetters), Partitions: partitions},
+		{Name: string(n.Table()), Partitions: partitions, Compact: true},
+	}
+}
+
+// Copartitioned is what the group needs co-partitioned: its commands, the
+// inventory events it reads demand from (both keyed by SKU), and its table.
+func (n Names) Copartitioned(inventoryEvents goka.Stream) kafkaadmin.Copartitioned {
+	return kafkaadmin.Copartitioned{Group: string(n.Group), Topics: []string{
+		string(n.Commands), string(inventoryEvents), string(n.Table()),
+	}}
+}

@@ -1,0 +1,75 @@
+package pricing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/lovoo/goka"
+
+	"github.com/titan-commerce/titan/internal/gokaopts"
+	"github.com/titan-commerce/titan/internal/observe"
+	"github.com/titan-commerce/titan/processors/pricing"
+)
+
+// Options configure a Topology.
+type Options struct {
+	// Names of the topology's topics and group; the zero value means
+	// NamesFor("").
+	Names  Names
+	Peers  Peers
+	Goka   gokaopts.Config
+	Policy pricing.Policy
+	Hooks  observe.Hooks
+	Logger *slog.Logger
+}
+
+func (o *Options) validate() error {
+	if err := o.Goka.Validate(); err != nil {
+		return err
+	}
+	if o.Peers.InventoryEvents == "" || o.Peers.Saga == "" {
+		return errors.New("pricing: the inventory events and saga streams are required")
+	}
+	if o.Names == (Names{}) {
+		o.Names = NamesFor("")
+	}
+	if o.Policy.HistoryLimit == 0 {
+		o.Policy = pricing.DefaultPolicy()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Topology runs the pricing group of one instance.
+type Topology struct {
+	names Names
+	proc  *goka.Processor
+}
+
+// New builds the topology; Run starts it.
+func New(o Options) (*Topology, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	g := &group{names: o.Names, peers: o.Peers, policy: o.Policy}
+	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(o.Hooks, o.Logger), o.Goka.Processor()...)
+	if err != nil {
+		return nil, fmt.Errorf("pricing: processor: %w", err)
+	}
+	return &Topology{names: o.Names, proc: proc}, nil
+}
+
+// Run blocks until ctx ends or the processor fails.
+func (t *Topology) Run(ctx context.Context) error { return t.proc.Run(ctx) }
+
+// Recovered reports whether the processor has caught up with its table.
+func (t *Topology) Recovered() bool { return t.proc.Recovered() }
+
+// Processors lists the goka processors, for lag metrics.
+func (t *Topology) Processors() map[string]*goka.Processor {
+	return map[string]*goka.Processor{string(t.names.Group): t.proc}
+}
