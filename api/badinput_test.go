@@ -139,7 +139,7 @@ func BadRequests(sku, order string, maxBody int) []BadRequest {
 		{"too deep", "GET", stock + "/x/y", ``, errNotFound.Code},
 		{"reserve suffix", "POST", reserve + "/x", okBody, errNotFound.Code},
 		{"healthz child", "GET", "/healthz/x", ``, errNotFound.Code},
-		{"post unknown", "POST", "/v1/orders", `{}`, errNotFound.Code},
+		{"post unknown", "POST", "/v1/carts", `{}`, errNotFound.Code},
 
 		// Reads.
 		{"get/min_offset negative", "GET", stock + "?min_offset=-1", ``, errInvalidMinOffset.Code},

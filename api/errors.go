@@ -34,13 +34,13 @@ var (
 	errInternal            = apiError{"internal", "an internal error occurred", http.StatusInternalServerError}
 
 	// Flash sales.
-	errNotEnabled             = apiError{"not_enabled", "flash sales are not enabled on this instance", http.StatusServiceUnavailable}
+	errNotEnabled             = apiError{"not_enabled", "this instance does not run the endpoint's part of Titan (flash sales, or orders, prices and fraud)", http.StatusServiceUnavailable}
 	errInvalidSaleID          = apiError{"invalid_sale_id", "a flash sale id must be 1 to 64 characters from A-Z, a-z, 0-9, '.', '_' and '-'", http.StatusBadRequest}
 	errInvalidUnits           = apiError{"invalid_units", "units must be an integer from 1 to 1000000000", http.StatusBadRequest}
 	errInvalidStartsAt        = apiError{"invalid_starts_at", "starts_at must be an RFC 3339 time", http.StatusBadRequest}
 	errInvalidEndsAt          = apiError{"invalid_ends_at", "ends_at must be an RFC 3339 time after starts_at, in the future and at most 6 days from now", http.StatusBadRequest}
 	errInvalidPerUserLimit    = apiError{"invalid_per_user_limit", "per_user_limit must be an integer from 1 to 1000000000", http.StatusBadRequest}
-	errInvalidPrice           = apiError{"invalid_price", "price is required: an integer number of minor units from 0 to 1000000000000", http.StatusBadRequest}
+	errInvalidPrice           = apiError{"invalid_price", "a price (price, unit_price, base_price) is required: an integer number of minor units from 0 to 1000000000000", http.StatusBadRequest}
 	errInvalidBuckets         = apiError{"invalid_buckets", "buckets must be an integer from 1 to 256", http.StatusBadRequest}
 	errInvalidUserID          = apiError{"invalid_user_id", "user_id must be 1 to 128 bytes of printable UTF-8", http.StatusBadRequest}
 	errInvalidPurchaseQty     = apiError{"invalid_purchase_qty", "qty must be an integer from 1 to 1000", http.StatusBadRequest}
@@ -51,6 +51,18 @@ var (
 	errInsufficientStock      = apiError{"insufficient_stock", "the SKU has fewer units available than the sale allocates", http.StatusConflict}
 	errAllocationConflict     = apiError{"allocation_conflict", "the inventory holds or held another reservation under this sale's order id; use another sale id", http.StatusConflict}
 	errIdempotencyKeyConflict = apiError{"idempotency_key_conflict", "another user used this idempotency key in this sale", http.StatusConflict}
+
+	// Orders, prices and fraud.
+	errInvalidDeviceID  = apiError{"invalid_device_id", "device_id must be 1 to 128 bytes of printable UTF-8", http.StatusBadRequest}
+	errInvalidPaymentID = apiError{"invalid_payment_id", "payment_id must be 1 to 128 bytes of printable UTF-8", http.StatusBadRequest}
+	errInvalidCurrency  = apiError{"invalid_currency", "currency must be an ISO 4217 code: three upper-case letters", http.StatusBadRequest}
+	errInvalidLines     = apiError{"invalid_lines", "lines must hold 1 to 1000 lines, each an object {sku, qty, unit_price}", http.StatusBadRequest}
+	errDuplicateSKU     = apiError{"duplicate_sku", "two lines of the order name the same SKU; merge them into one", http.StatusBadRequest}
+	errInvalidLimit     = apiError{"invalid_limit", "limit must be an integer from 1 to 100", http.StatusBadRequest}
+	errOrderNotFound    = apiError{"order_not_found", "no order with this id is known (yet)", http.StatusNotFound}
+	errPriceNotFound    = apiError{"price_not_found", "the SKU has no price", http.StatusNotFound}
+	errUserNotFound     = apiError{"user_not_found", "the fraud processor has seen no order or payment of this user", http.StatusNotFound}
+	errOrderExists      = apiError{"order_exists", "an order with this id was placed with other content", http.StatusConflict}
 )
 
 // catalogue lists every error, for the tests that keep the OpenAPI
@@ -62,5 +74,6 @@ var catalogue = []apiError{
 	errNotEnabled, errInvalidSaleID, errInvalidUnits, errInvalidStartsAt, errInvalidEndsAt, errInvalidPerUserLimit,
 	errInvalidPrice, errInvalidBuckets, errInvalidUserID, errInvalidPurchaseQty, errInvalidIdempotencyKey,
 	errSaleNotFound, errPurchaseNotFound, errSaleExists, errInsufficientStock, errAllocationConflict,
-	errIdempotencyKeyConflict,
+	errIdempotencyKeyConflict, errInvalidDeviceID, errInvalidPaymentID, errInvalidCurrency, errInvalidLines,
+	errDuplicateSKU, errInvalidLimit, errOrderNotFound, errPriceNotFound, errUserNotFound, errOrderExists,
 }

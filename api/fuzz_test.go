@@ -17,6 +17,9 @@ func FuzzHandler(f *testing.F) {
 	for _, b := range FlashSaleBadRequests(testSale, time.Now(), 256) {
 		f.Add(b.Method, b.URI, []byte(b.Body), true)
 	}
+	for _, b := range OrderBadRequests(256) {
+		f.Add(b.Method, b.URI, []byte(b.Body), true)
+	}
 	for _, s := range [][3]string{
 		{"POST", "/v1/inventory/sku-1/restock", `{"qty":10,"command_id":"r"}`},
 		{"POST", "/v1/inventory/sku-1/reservations", `{"order_id":"order-1","qty":1,"ttl_ms":60000}`},
@@ -38,18 +41,28 @@ func FuzzHandler(f *testing.F) {
 		{"POST", "/v1/flash-sales/" + testSale + "/purchases", purchaseBody("u-1", 1, "k-1")},
 		{"POST", "/v1/flash-sales/" + testSale + "/purchases", purchaseBody("u-2", 1000, "k-1")},
 		{"GET", "/v1/flash-sales/" + testSale + "/purchases/k-1", ``},
+		{"POST", "/v1/orders", orderBody("o-1", "u-1", "sku-1", "sku-2")},
+		{"POST", "/v1/orders", orderBody("o-1", "u-2", "sku-1")},
+		{"POST", "/v1/orders", orderBody("o-2", userReview, "oos-1")},
+		{"POST", "/v1/orders", `{"order_id":"o-3","user_id":"u","device_id":"d","payment_id":"p","currency":"USD","lines":[{"sku":"a","qty":1,"unit_price":0}]}`},
+		{"GET", "/v1/orders/o-1", ``},
+		{"POST", "/v1/prices/sku-1", `{"base_price":1999,"currency":"EUR","command_id":"p-1"}`},
+		{"GET", "/v1/prices/sku-1", ``},
+		{"GET", "/v1/prices/sku-1/history?limit=5", ``},
+		{"GET", "/v1/fraud/users/u-1", ``},
 	} {
 		f.Add(s[0], s[1], []byte(s[2]), true)
 		f.Add(s[0], s[1], []byte(s[2]), false)
 	}
 	// One server for the whole run, as in production: state builds up.
 	e := newFlashEnv(f, Options{MaxBodyBytes: 256, CommandWait: time.Millisecond, ReadWait: time.Millisecond})
+	saga := withOrders(f, e.testEnv)
 	e.create(f, activeSale(testSale, "sku-s", 10, 2, 2))
 	f.Fuzz(func(t *testing.T, method, uri string, body []byte, ready bool) {
 		e.extReady.Store(ready)
-		before := e.sentAll()
+		before := e.sentAll() + saga.sent()
 		r := e.do(method, uri, string(body))
-		sent := e.sentAll() - before
+		sent := e.sentAll() + saga.sent() - before
 
 		if r.status < 400 {
 			if r.ctype == "application/json" && !json.Valid(r.body) {
@@ -61,7 +74,7 @@ func FuzzHandler(f *testing.F) {
 			Code    Code   `json:"code"`
 			Message string `json:"message"`
 		}
-		if r.status != 409 { // a rejection carries the reservations or the attempt, not an error
+		if r.status != 409 { // a rejection carries the reservations, the attempt or the order, not an error
 			if err := json.Unmarshal(r.body, &got); err != nil || got.Code == "" {
 				t.Fatalf("%s %q: %d with body %q, not an error object", method, uri, r.status, r.body)
 			}

@@ -33,6 +33,12 @@ func newRoutes() []*route {
 		{method: "GET", pattern: "/v1/flash-sales/{id}", name: "get_flash_sale", handle: (*Server).getFlashSale},
 		{method: "POST", pattern: "/v1/flash-sales/{id}/purchases", name: "purchase", handle: (*Server).purchase},
 		{method: "GET", pattern: "/v1/flash-sales/{id}/purchases/{idempotency_key}", name: "get_purchase", handle: (*Server).getPurchase},
+		{method: "POST", pattern: "/v1/orders", name: "place_order", handle: (*Server).placeOrder},
+		{method: "GET", pattern: "/v1/orders/{order_id}", name: "get_order", handle: (*Server).getOrder},
+		{method: "POST", pattern: "/v1/prices/{sku}", name: "set_price", handle: (*Server).setPrice},
+		{method: "GET", pattern: "/v1/prices/{sku}", name: "get_price", handle: (*Server).getPrice},
+		{method: "GET", pattern: "/v1/prices/{sku}/history", name: "get_price_history", handle: (*Server).getPriceHistory},
+		{method: "GET", pattern: "/v1/fraud/users/{user_id}", name: "get_fraud_user", handle: (*Server).getFraudUser},
 	}
 	for _, r := range rs {
 		r.parts = strings.Split(strings.Trim(r.pattern, "/"), "/")

@@ -58,6 +58,10 @@ type Deps struct {
 	// (the API is the same on every instance) and answer 503 not_enabled,
 	// so a load balancer tries an instance that runs them.
 	FlashSales *FlashSaleDeps
+	// OrderSaga enables the order, price and fraud endpoints; without it
+	// they answer 503 not_enabled, as flash sales do. It is not called
+	// Orders because that name is the inventory's order index above.
+	OrderSaga *OrderDeps
 }
 
 // Options tune the server; zero values take the defaults.
@@ -70,9 +74,12 @@ type Options struct {
 	ReadWait time.Duration
 	// MaxBodyBytes caps request bodies. Default 64 KiB.
 	MaxBodyBytes int
-	Registerer   prometheus.Registerer
-	Gatherer     prometheus.Gatherer
-	Logger       *slog.Logger
+	// DefaultCurrency is the currency of an order placed without one.
+	// Default EUR.
+	DefaultCurrency string
+	Registerer      prometheus.Registerer
+	Gatherer        prometheus.Gatherer
+	Logger          *slog.Logger
 }
 
 func (o *Options) defaults() {
@@ -84,6 +91,9 @@ func (o *Options) defaults() {
 	}
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 64 << 10
+	}
+	if o.DefaultCurrency == "" {
+		o.DefaultCurrency = "EUR"
 	}
 	if o.Registerer == nil {
 		o.Registerer = prometheus.NewRegistry()
@@ -120,7 +130,13 @@ func New(deps Deps, opts Options) (*Server, error) {
 	if deps.FlashSales != nil && !deps.FlashSales.complete() {
 		return nil, errors.New("api: FlashSales needs Sales, Purchases, their notifiers, Router, Send and Results")
 	}
+	if deps.OrderSaga != nil && !deps.OrderSaga.complete() {
+		return nil, errors.New("api: OrderSaga needs Orders, OrdersNotifier, Prices, Fraud, SendOrder, SendPricing, Outcomes, PriceAt and FraudFeatures")
+	}
 	opts.defaults()
+	if !validCurrency(opts.DefaultCurrency) {
+		return nil, errorf("DefaultCurrency %q is not an ISO 4217 code", opts.DefaultCurrency)
+	}
 	m, err := newHTTPMetrics(opts.Registerer)
 	if err != nil {
 		return nil, err
@@ -259,6 +275,12 @@ func (s *Server) decodeBody(ctx *fasthttp.RequestCtx, v any) (apiError, bool) {
 	if len(body) > s.opts.MaxBodyBytes {
 		return errBodyTooLarge, false
 	}
+	return decodeStrict(body, v)
+}
+
+// decodeStrict is decodeBody without the size check, for objects nested in
+// a body (an order's lines), which checkKeys does not look into.
+func decodeStrict(body []byte, v any) (apiError, bool) {
 	if e, ok := checkKeys(body, v); !ok {
 		return e, false
 	}
