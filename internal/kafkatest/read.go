@@ -57,6 +57,12 @@ func ReadAll(ctx context.Context, brokers []string, adm *kadm.Client, topic stri
 	if err != nil {
 		return nil, err
 	}
+	return ReadTo(ctx, brokers, topic, ends)
+}
+
+// ReadTo reads topic from the start up to ends (the next offset per partition, as EndOffsets gives)
+// and returns the records in (partition, offset) order.
+func ReadTo(ctx context.Context, brokers []string, topic string, ends map[int32]int64) ([]*kgo.Record, error) {
 	start := map[int32]kgo.Offset{}
 	for p, end := range ends {
 		if end > 0 {

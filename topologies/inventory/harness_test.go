@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -396,51 +395,7 @@ func (d *deployment) settle(ctx context.Context, l *eventLog) ([]*kgo.Record, ma
 
 // readTopic reads topic from the start up to ends.
 func (d *deployment) readTopic(ctx context.Context, topic goka.Stream, ends map[int32]int64) ([]*kgo.Record, error) {
-	start := map[int32]kgo.Offset{}
-	for p, end := range ends {
-		if end > 0 {
-			start[p] = kgo.NewOffset().AtStart()
-		}
-	}
-	if len(start) == 0 {
-		return nil, nil
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(d.brokers...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{string(topic): start}))
-	if err != nil {
-		return nil, err
-	}
-	defer cl.Close()
-	next := map[int32]int64{}
-	var out []*kgo.Record
-	for {
-		done := true
-		for p, end := range ends {
-			if next[p] < end {
-				done = false
-			}
-		}
-		if done {
-			break
-		}
-		fetches := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("reading %s: %w", topic, ctx.Err())
-		}
-		fetches.EachRecord(func(r *kgo.Record) {
-			if r.Offset < ends[r.Partition] {
-				out = append(out, r)
-			}
-			next[r.Partition] = r.Offset + 1
-		})
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Partition != out[j].Partition {
-			return out[i].Partition < out[j].Partition
-		}
-		return out[i].Offset < out[j].Offset
-	})
-	return out, nil
+	return kafkatest.ReadTo(ctx, d.brokers, string(topic), ends)
 }
 
 // seenEvent is one record of the events topic.
