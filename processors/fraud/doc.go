@@ -18,16 +18,17 @@
 //
 // # Dedupe
 //
-// Every observation carries Origin: the stream, partition and offset of
-// the record whose processing sent it. An entity keeps the highest origin
-// counted per stream and partition (at most Policy.MaxSeen of them) and
-// counts nothing for an observation whose origin is not after it: that is
-// a copy sent again after a crash. The copy is still forwarded, and at the
-// user stage the stored decision for the order is returned again (or the
-// order is scored afresh if it has left Policy.MaxDecisions), because the
-// crash may have come between writing the entity and emitting; the next
-// stage drops whichever copy comes second. Step's at argument, the
-// observation's own read position, becomes the forwarded copy's Origin.
+// An observation is identified by what it reports, not by where it was
+// read: "o:<order id>" for an order, "f:<order id>:<time>" for a failed
+// payment (Observation.ID). An entity remembers the ids it counted over the
+// last day (at most Policy.MaxSeen) and counts a copy of one of them
+// nothing. The copy is still forwarded, and at the user stage the stored
+// decision for the order is returned again (or the order is scored afresh
+// if it has left Policy.MaxDecisions): the copy may be this stage's own
+// record replayed after a crash that came between writing the entity and
+// sending, and the next stage counts it once whatever position it arrives
+// from. Observation.Origin, set from Step's at argument on the forwarded
+// copy, only says where a copy came from.
 //
 // # Windows
 //

@@ -17,9 +17,9 @@ type Entity struct {
 	// by start, oldest first (see the package comment).
 	Fine, Minutes, Hours []Bucket
 	Members              []Member
-	// Seen holds the last origin counted per stream and partition, least
-	// recently updated first.
-	Seen []Origin
+	// Observed holds what was counted in the last day, oldest first, so a
+	// copy is counted once.
+	Observed []Observed
 	// Recent holds the last decisions this entity made, oldest first.
 	Recent []Decision
 	// Late counts the observations too old for any window.
@@ -39,7 +39,7 @@ func (e Entity) clone() Entity {
 	e.Minutes = append([]Bucket(nil), e.Minutes...)
 	e.Hours = append([]Bucket(nil), e.Hours...)
 	e.Members = append([]Member(nil), e.Members...)
-	e.Seen = append([]Origin(nil), e.Seen...)
+	e.Observed = append([]Observed(nil), e.Observed...)
 	e.Recent = append([]Decision(nil), e.Recent...)
 	return e
 }
@@ -75,7 +75,7 @@ func Step(e Entity, o Observation, at Origin, m *Model, p Policy) (Entity, Resul
 	e.Key = o.Key
 	var res Result
 	var sc scoring
-	if e.fresh(o.Origin, p.MaxSeen) {
+	if e.fresh(o, p.MaxSeen) {
 		sc.newDevice = o.Stage == StageUser && e.isNewDevice(o)
 		res.Late = !e.count(o, p)
 	} else {
@@ -135,22 +135,29 @@ func (e Entity) recent(orderID string) (Decision, bool) {
 	return Decision{}, false
 }
 
-// fresh reports whether origin comes after the last one counted from its
-// stream and partition, and records it.
-func (e *Entity) fresh(o Origin, max int) bool {
-	for i, s := range e.Seen {
-		if !s.sameSource(o) {
+// fresh reports whether o has not been counted here yet, and records it.
+// An id is remembered while its event time is within the longest window's
+// reach of the clock (a copy older than that counts in no window anyway),
+// and at most limit of them, the oldest forgotten first.
+func (e *Entity) fresh(o Observation, limit int) bool {
+	id := o.ID()
+	horizon := max(e.Clock.UnixMilli(), o.Time.UnixMilli()) - observedRetain
+	keep := e.Observed[:0]
+	seen := false
+	for _, x := range e.Observed {
+		if x.At.UnixMilli() <= horizon {
 			continue
 		}
-		if o.Offset <= s.Offset {
-			return false
-		}
-		e.Seen = append(append(e.Seen[:i:i], e.Seen[i+1:]...), o)
-		return true
+		keep = append(keep, x)
+		seen = seen || x.ID == id
 	}
-	e.Seen = append(e.Seen, o)
-	if n := len(e.Seen) - max; n > 0 {
-		e.Seen = append([]Origin(nil), e.Seen[n:]...)
+	e.Observed = keep
+	if seen {
+		return false
+	}
+	e.Observed = append(e.Observed, Observed{ID: id, At: o.Time})
+	if n := len(e.Observed) - limit; n > 0 {
+		e.Observed = append([]Observed(nil), e.Observed[n:]...)
 	}
 	return true
 }

@@ -119,7 +119,7 @@ func TestAnonymousOrderIsScoredNotCounted(t *testing.T) {
 	}
 }
 
-func TestDedupeByOrigin(t *testing.T) {
+func TestDedupeByIdentity(t *testing.T) {
 	m := testModel()
 	p := DefaultPolicy()
 	obs := func(order string, origin Origin, when time.Duration) Observation {
@@ -127,19 +127,19 @@ func TestDedupeByOrigin(t *testing.T) {
 	}
 	e := NewEntity("u:u1")
 	e, first := Step(e, obs("o1", Origin{Stream: 1, Partition: 2, Offset: 10}, 0), Origin{}, m, p)
-
 	tests := []struct {
 		name      string
 		o         Observation
 		duplicate bool
 		orders    float64
 	}{
-		{"the same origin again", obs("o1", Origin{Stream: 1, Partition: 2, Offset: 10}, 0), true, 1},
-		{"an older offset of the same partition", obs("o0", Origin{Stream: 1, Partition: 2, Offset: 9}, 0), true, 1},
-		{"another partition", obs("o2", Origin{Stream: 1, Partition: 3, Offset: 1}, time.Second), false, 2},
-		{"another stream, same partition", obs("o3", Origin{Stream: 0, Partition: 2, Offset: 1}, 2*time.Second), false, 3},
-		{"a later offset", obs("o4", Origin{Stream: 1, Partition: 2, Offset: 11}, 3*time.Second), false, 4},
-		{"the first offset again", obs("o1", Origin{Stream: 1, Partition: 2, Offset: 10}, 0), true, 4},
+		{"the same copy again", obs("o1", Origin{Stream: 1, Partition: 2, Offset: 10}, 0), true, 1},
+		// A stage that forwards a copy gives it its own read position:
+		// the copy is the same order whatever its origin.
+		{"a copy from another origin", obs("o1", Origin{Stream: 1, Partition: 5, Offset: 99}, 0), true, 1},
+		{"another order, older origin", obs("o0", Origin{Stream: 1, Partition: 2, Offset: 9}, time.Second), false, 2},
+		{"another order", obs("o2", Origin{Stream: 0, Partition: 2, Offset: 1}, 2*time.Second), false, 3},
+		{"the first order again, later", obs("o1", Origin{Stream: 1, Partition: 2, Offset: 11}, 3*time.Second), true, 3},
 	}
 	for _, tc := range tests {
 		before := e
@@ -165,27 +165,79 @@ func TestDedupeByOrigin(t *testing.T) {
 	}
 }
 
-func TestDedupeForwardsDuplicates(t *testing.T) {
-	o := NewObservation(KindOrder, "o", "u", "d", "c", "EUR", 1, at(0), Origin{Stream: StreamSaga, Offset: 5})
-	e, _ := Step(NewEntity(o.Key), o, Origin{Offset: 1}, nil, DefaultPolicy())
-	_, res := Step(e, o, Origin{Offset: 1}, nil, DefaultPolicy())
-	if !res.Duplicate || res.Forward == nil || res.Forward.Origin != (Origin{Offset: 1}) {
-		t.Fatalf("duplicate at the device: %+v; want it forwarded with the same origin", res)
+func TestDedupeFailedPayments(t *testing.T) {
+	fail := func(when time.Duration) Observation {
+		return Observation{Kind: KindPaymentFailed, Stage: StageUser, Key: "u:u1", OrderID: "o1", UserID: "u1", Time: at(when)}
+	}
+	e := NewEntity("u:u1")
+	for i, tc := range []struct {
+		o         Observation
+		duplicate bool
+		failed    float64
+	}{
+		{fail(0), false, 1},
+		{fail(0), true, 1},
+		// The order's second failed attempt is another event.
+		{fail(time.Minute), false, 2},
+	} {
+		var res Result
+		e, res = Step(e, tc.o, Origin{}, nil, DefaultPolicy())
+		if res.Duplicate != tc.duplicate {
+			t.Errorf("%d: duplicate %v, want %v", i, res.Duplicate, tc.duplicate)
+		}
+		if got := featureMap(e.Features(at(time.Minute)))[FeatureUserFailed24h]; got != tc.failed {
+			t.Errorf("%d: user_failed_24h %v, want %v", i, got, tc.failed)
+		}
 	}
 }
 
-func TestSeenIsCapped(t *testing.T) {
+// TestDuplicateCountedOnceDownstream: a stage that sees a copy forwards it
+// (it may be its own record replayed after a crash), and the copy arrives
+// at the next stage from a new position; the next stage still counts the
+// order once.
+func TestDuplicateCountedOnceDownstream(t *testing.T) {
+	o := NewObservation(KindOrder, "o", "u", "d", "c", "EUR", 1, at(0), Origin{Stream: StreamSaga, Offset: 5})
+	dev := NewEntity(o.Key)
+	dev, first := Step(dev, o, Origin{Stream: StreamObservations, Offset: 1}, nil, DefaultPolicy())
+	_, second := Step(dev, o, Origin{Stream: StreamObservations, Offset: 2}, nil, DefaultPolicy())
+	if !second.Duplicate || second.Forward == nil {
+		t.Fatalf("copy at the device: %+v; want it forwarded", second)
+	}
+	card := NewEntity(first.Forward.Key)
+	card, _ = Step(card, *first.Forward, Origin{Stream: StreamLoop, Offset: 1}, nil, DefaultPolicy())
+	card, res := Step(card, *second.Forward, Origin{Stream: StreamLoop, Offset: 2}, nil, DefaultPolicy())
+	if !res.Duplicate {
+		t.Errorf("the card counted the copy again")
+	}
+	if got := featureMap(card.Features(at(0)))[FeatureCardOrders1h]; got != 1 {
+		t.Errorf("card_orders_1h %v, want 1", got)
+	}
+}
+
+func TestObservedIsPrunedAndCapped(t *testing.T) {
 	p := Policy{MaxSeen: 2}
 	e := NewEntity("u:u")
-	for part := int32(0); part < 3; part++ {
-		o := Observation{Kind: KindPaymentFailed, Stage: StageUser, Key: "u:u", OrderID: "o", UserID: "u", Time: at(0),
-			Origin: Origin{Stream: 1, Partition: part, Offset: 1}}
+	for i, order := range []string{"a", "b", "c"} {
+		o := Observation{Kind: KindOrder, Stage: StageUser, Key: "u:u", OrderID: order, UserID: "u", Time: at(time.Duration(i) * time.Second)}
 		e, _ = Step(e, o, Origin{}, nil, p)
 	}
-	want := []Origin{{Stream: 1, Partition: 1, Offset: 1}, {Stream: 1, Partition: 2, Offset: 1}}
-	if !reflect.DeepEqual(e.Seen, want) {
-		t.Errorf("seen %v, want %v", e.Seen, want)
+	if got := ids(e.Observed); !reflect.DeepEqual(got, []string{"o:b", "o:c"}) {
+		t.Errorf("observed %v, want the last two", got)
 	}
+	// A day and more later the old ids are gone.
+	late := Observation{Kind: KindOrder, Stage: StageUser, Key: "u:u", OrderID: "d", UserID: "u", Time: at(26 * time.Hour)}
+	e, _ = Step(e, late, Origin{}, nil, p)
+	if got := ids(e.Observed); !reflect.DeepEqual(got, []string{"o:d"}) {
+		t.Errorf("observed %v after a day, want only the newest", got)
+	}
+}
+
+func ids(obs []Observed) []string {
+	var out []string
+	for _, o := range obs {
+		out = append(out, o.ID)
+	}
+	return out
 }
 
 func TestDecisionsAreCapped(t *testing.T) {

@@ -1,6 +1,7 @@
 package fraud
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -34,7 +35,7 @@ func FuzzObservationStep(f *testing.F) {
 	for _, st := range []Stage{StageDevice, StageCard, StageUser} {
 		e := NewEntity("")
 		for i := 0; i < 50; i++ {
-			o := NewObservation(KindOrder, "o", "u1", "d1", "c1", "EUR", 100, at(time.Duration(i)*time.Minute), Origin{Offset: int64(i)})
+			o := NewObservation(KindOrder, fmt.Sprintf("o%d", i), "u1", "d1", "c1", "EUR", 100, at(time.Duration(i)*time.Minute), Origin{Offset: int64(i)})
 			for o.Stage != st {
 				o.Stage, o.Key = o.Route(o.Stage)
 			}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 )
 
@@ -95,7 +96,16 @@ type Origin struct {
 	Offset    int64
 }
 
-func (o Origin) sameSource(p Origin) bool { return o.Stream == p.Stream && o.Partition == p.Partition }
+// Observed is an observation an entity has counted.
+type Observed struct {
+	ID string
+	At time.Time
+}
+
+// observedRetain is how far behind the clock a counted observation is
+// remembered: the longest window plus its bucket, beyond which a copy
+// would be late and counted nowhere.
+const observedRetain = 25 * 3_600_000
 
 // Feature is one named measurement; the names are the model's vocabulary
 // (see the Feature* constants).
@@ -139,6 +149,16 @@ func NewObservation(kind Kind, orderID, userID, deviceID, paymentID, currency st
 	}
 	o.Stage, o.Key = o.Route(StageUnknown)
 	return o
+}
+
+// ID names what an observation reports, the same on every copy of it: an
+// order is observed once per entity, a failed payment by its order and
+// time (an order may fail to pay more than once).
+func (o Observation) ID() string {
+	if o.Kind == KindPaymentFailed {
+		return "f:" + o.OrderID + ":" + strconv.FormatInt(o.Time.UnixMilli(), 10)
+	}
+	return "o:" + o.OrderID
 }
 
 // Route gives the stage after from (StageUnknown for the first) that the
@@ -285,14 +305,16 @@ type Policy struct {
 	// MaxDecisions is how many recent decisions a deciding entity keeps
 	// for the API and for answering a duplicate again.
 	MaxDecisions int
-	// MaxSeen caps the origins remembered for dedupe, one per stream and
-	// partition; the least recently updated is forgotten first.
+	// MaxSeen caps the observations an entity remembers for dedupe (a
+	// day's worth at most); past it the oldest are forgotten first, and a
+	// copy of one of those would be counted again.
 	MaxSeen int
 }
 
-// DefaultPolicy suits a topology with up to 64 partitions per stream.
+// DefaultPolicy remembers up to 512 observations per entity: far more than
+// an honest user, device or card makes in a day.
 func DefaultPolicy() Policy {
-	return Policy{MaxMembers: 64, MaxDecisions: 8, MaxSeen: 192}
+	return Policy{MaxMembers: 64, MaxDecisions: 8, MaxSeen: 512}
 }
 
 func (p Policy) withDefaults() Policy {

@@ -1,6 +1,7 @@
 package fraud
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -23,7 +24,7 @@ func (u *user) step(t *testing.T, kind Kind, when time.Duration, device string, 
 	t.Helper()
 	u.offset++
 	o := Observation{
-		Kind: kind, Stage: StageUser, Key: UserKey("u1"), OrderID: "o", UserID: "u1", DeviceID: device,
+		Kind: kind, Stage: StageUser, Key: UserKey("u1"), OrderID: fmt.Sprintf("o%d", u.offset), UserID: "u1", DeviceID: device,
 		Amount: amount, Time: at(when), Origin: Origin{Stream: StreamLoop, Offset: u.offset},
 	}
 	var res Result
@@ -161,7 +162,7 @@ func TestMembers(t *testing.T) {
 	p := Policy{MaxMembers: 3}
 	e := NewEntity(DeviceKey("d1"))
 	for i, uid := range []string{"a", "b", "c", "d", "e"} {
-		o := NewObservation(KindOrder, "o", uid, "d1", "", "EUR", 1, at(time.Duration(i)*time.Minute), Origin{Stream: StreamSaga, Offset: int64(i)})
+		o := NewObservation(KindOrder, fmt.Sprintf("o%d", i), uid, "d1", "", "EUR", 1, at(time.Duration(i)*time.Minute), Origin{Stream: StreamSaga, Offset: int64(i)})
 		e, _ = Step(e, o, Origin{}, nil, p)
 	}
 	if got := featureMap(e.Features(at(5 * time.Minute)))[FeatureDeviceUsers24h]; got != 3 {
@@ -177,7 +178,7 @@ func TestMembers(t *testing.T) {
 
 	// Seeing "c" again makes it the most recent; "f" then evicts "d".
 	for i, uid := range []string{"c", "f"} {
-		o := NewObservation(KindOrder, "o", uid, "d1", "", "EUR", 1, at(time.Duration(10+i)*time.Minute), Origin{Stream: StreamSaga, Offset: int64(10 + i)})
+		o := NewObservation(KindOrder, fmt.Sprintf("o%d", 10+i), uid, "d1", "", "EUR", 1, at(time.Duration(10+i)*time.Minute), Origin{Stream: StreamSaga, Offset: int64(10 + i)})
 		e, _ = Step(e, o, Origin{}, nil, p)
 	}
 	ids = ids[:0]
@@ -189,7 +190,7 @@ func TestMembers(t *testing.T) {
 	}
 
 	// A day later every member has aged out but the newcomer.
-	o := NewObservation(KindOrder, "o", "g", "d1", "", "EUR", 1, at(25*time.Hour), Origin{Stream: StreamSaga, Offset: 20})
+	o := NewObservation(KindOrder, "o20", "g", "d1", "", "EUR", 1, at(25*time.Hour), Origin{Stream: StreamSaga, Offset: 20})
 	e, _ = Step(e, o, Origin{}, nil, p)
 	if len(e.Members) != 1 || e.Members[0].ID != "g" {
 		t.Errorf("members after a day %v, want only g", e.Members)

@@ -182,8 +182,8 @@ func EntityToWire(e Entity) *fraudv1.Entity {
 	for _, m := range e.Members {
 		out.Members = append(out.Members, &fraudv1.Member{Id: m.ID, FirstSeenMs: toMillis(m.FirstSeen), LastSeenMs: toMillis(m.LastSeen)})
 	}
-	for _, s := range e.Seen {
-		out.Seen = append(out.Seen, OriginToWire(s))
+	for _, x := range e.Observed {
+		out.Observed = append(out.Observed, &fraudv1.Observed{Id: x.ID, AtMs: toMillis(x.At)})
 	}
 	for _, d := range e.Recent {
 		out.Decisions = append(out.Decisions, DecisionToWire(d))
@@ -207,8 +207,8 @@ func EntityFromWire(w *fraudv1.Entity) Entity {
 	for _, m := range w.GetMembers() {
 		e.Members = append(e.Members, Member{ID: m.GetId(), FirstSeen: fromMillis(m.GetFirstSeenMs()), LastSeen: fromMillis(m.GetLastSeenMs())})
 	}
-	for _, s := range w.GetSeen() {
-		e.Seen = append(e.Seen, OriginFromWire(s))
+	for _, x := range w.GetObserved() {
+		e.Observed = append(e.Observed, Observed{ID: x.GetId(), At: fromMillis(x.GetAtMs())})
 	}
 	for _, d := range w.GetDecisions() {
 		e.Recent = append(e.Recent, DecisionFromWire(d))

@@ -85,7 +85,7 @@ func TestEntityRoundTrip(t *testing.T) {
 	u.step(t, KindOrder, 30*time.Hour, "c", 1)
 	u.step(t, KindOrder, 0, "c", 1) // too late: counted in Late
 	e := u.e
-	if e.Late != 1 || len(e.Hours) == 0 || len(e.Members) == 0 || len(e.Recent) == 0 || len(e.Seen) == 0 {
+	if e.Late != 1 || len(e.Hours) == 0 || len(e.Members) == 0 || len(e.Recent) == 0 || len(e.Observed) == 0 {
 		t.Fatalf("fixture too thin: %+v", e)
 	}
 	got := EntityFromWire(roundTrip(t, EntityToWire(e), &fraudv1.Entity{}))

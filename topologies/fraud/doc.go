@@ -9,7 +9,8 @@
 // and sends the decision to the order's key on the saga topic. One group
 // with one table keeps the three kinds of key on the same partitioning, and
 // the loop makes every hop a Kafka record, so a crash between hops loses
-// nothing; a copy sent twice is recognised by its origin and counted once.
+// nothing; a copy sent twice is recognised by the order it reports and
+// counted once.
 //
 // The model (weights and rules) is read from a file (deploy/fraud/model.json
 // by default) and swapped on reload (SIGHUP to titan run) without a restart;

@@ -185,9 +185,9 @@ func (Outcome) EnumDescriptor() ([]byte, []int) {
 
 // Origin locates the record whose processing sent an observation: the input
 // stream of the sender (0 for the observations topic, 1 for the fraud
-// group's loop topic, 2 for the saga's inputs), its partition and offset. A
-// key keeps the highest origin seen per stream and partition, so a copy
-// sent again after a crash is recognised and counted once.
+// group's loop topic, 2 for the saga's inputs), its partition and offset.
+// It says where an observation came from, for tracing a dead letter or an
+// odd decision back to its cause.
 type Origin struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Stream        int32                  `protobuf:"varint,1,opt,name=stream,proto3" json:"stream,omitempty"`
@@ -734,6 +734,62 @@ func (x *Member) GetLastSeenMs() int64 {
 	return 0
 }
 
+// Observed is an observation an entity has counted, remembered so that a
+// copy of it (sent again after a crash, by whatever path) is counted once.
+type Observed struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "o:<order id>" for an order, "f:<order id>:<time ms>" for a failed
+	// payment.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	AtMs          int64  `protobuf:"varint,2,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Observed) Reset() {
+	*x = Observed{}
+	mi := &file_titan_fraud_v1_fraud_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Observed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Observed) ProtoMessage() {}
+
+func (x *Observed) ProtoReflect() protoreflect.Message {
+	mi := &file_titan_fraud_v1_fraud_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Observed.ProtoReflect.Descriptor instead.
+func (*Observed) Descriptor() ([]byte, []int) {
+	return file_titan_fraud_v1_fraud_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Observed) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Observed) GetAtMs() int64 {
+	if x != nil {
+		return x.AtMs
+	}
+	return 0
+}
+
 // Entity is the value of the fraud table for one device, card or user.
 type Entity struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -748,18 +804,19 @@ type Entity struct {
 	Minutes []*Bucket `protobuf:"bytes,5,rep,name=minutes,proto3" json:"minutes,omitempty"`
 	Hours   []*Bucket `protobuf:"bytes,6,rep,name=hours,proto3" json:"hours,omitempty"`
 	Members []*Member `protobuf:"bytes,7,rep,name=members,proto3" json:"members,omitempty"`
-	Seen    []*Origin `protobuf:"bytes,8,rep,name=seen,proto3" json:"seen,omitempty"`
 	// Recent decisions (users only), oldest first.
 	Decisions []*Decision `protobuf:"bytes,9,rep,name=decisions,proto3" json:"decisions,omitempty"`
 	// Observations too late for any window, counted and otherwise ignored.
-	Late          int64 `protobuf:"varint,10,opt,name=late,proto3" json:"late,omitempty"`
+	Late int64 `protobuf:"varint,10,opt,name=late,proto3" json:"late,omitempty"`
+	// What was counted in the last day, oldest first, bounded.
+	Observed      []*Observed `protobuf:"bytes,11,rep,name=observed,proto3" json:"observed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Entity) Reset() {
 	*x = Entity{}
-	mi := &file_titan_fraud_v1_fraud_proto_msgTypes[7]
+	mi := &file_titan_fraud_v1_fraud_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -771,7 +828,7 @@ func (x *Entity) String() string {
 func (*Entity) ProtoMessage() {}
 
 func (x *Entity) ProtoReflect() protoreflect.Message {
-	mi := &file_titan_fraud_v1_fraud_proto_msgTypes[7]
+	mi := &file_titan_fraud_v1_fraud_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -784,7 +841,7 @@ func (x *Entity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Entity.ProtoReflect.Descriptor instead.
 func (*Entity) Descriptor() ([]byte, []int) {
-	return file_titan_fraud_v1_fraud_proto_rawDescGZIP(), []int{7}
+	return file_titan_fraud_v1_fraud_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Entity) GetKey() string {
@@ -836,13 +893,6 @@ func (x *Entity) GetMembers() []*Member {
 	return nil
 }
 
-func (x *Entity) GetSeen() []*Origin {
-	if x != nil {
-		return x.Seen
-	}
-	return nil
-}
-
 func (x *Entity) GetDecisions() []*Decision {
 	if x != nil {
 		return x.Decisions
@@ -855,6 +905,13 @@ func (x *Entity) GetLate() int64 {
 		return x.Late
 	}
 	return 0
+}
+
+func (x *Entity) GetObserved() []*Observed {
+	if x != nil {
+		return x.Observed
+	}
+	return nil
 }
 
 var File_titan_fraud_v1_fraud_proto protoreflect.FileDescriptor
@@ -906,7 +963,10 @@ const file_titan_fraud_v1_fraud_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\"\n" +
 	"\rfirst_seen_ms\x18\x02 \x01(\x03R\vfirstSeenMs\x12 \n" +
 	"\flast_seen_ms\x18\x03 \x01(\x03R\n" +
-	"lastSeenMs\"\x8f\x03\n" +
+	"lastSeenMs\"/\n" +
+	"\bObserved\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x13\n" +
+	"\x05at_ms\x18\x02 \x01(\x03R\x04atMs\"\xa5\x03\n" +
 	"\x06Entity\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x19\n" +
 	"\bclock_ms\x18\x02 \x01(\x03R\aclockMs\x12\"\n" +
@@ -914,11 +974,11 @@ const file_titan_fraud_v1_fraud_proto_rawDesc = "" +
 	"\x04fine\x18\x04 \x03(\v2\x16.titan.fraud.v1.BucketR\x04fine\x120\n" +
 	"\aminutes\x18\x05 \x03(\v2\x16.titan.fraud.v1.BucketR\aminutes\x12,\n" +
 	"\x05hours\x18\x06 \x03(\v2\x16.titan.fraud.v1.BucketR\x05hours\x120\n" +
-	"\amembers\x18\a \x03(\v2\x16.titan.fraud.v1.MemberR\amembers\x12*\n" +
-	"\x04seen\x18\b \x03(\v2\x16.titan.fraud.v1.OriginR\x04seen\x126\n" +
+	"\amembers\x18\a \x03(\v2\x16.titan.fraud.v1.MemberR\amembers\x126\n" +
 	"\tdecisions\x18\t \x03(\v2\x18.titan.fraud.v1.DecisionR\tdecisions\x12\x12\n" +
 	"\x04late\x18\n" +
-	" \x01(\x03R\x04late*t\n" +
+	" \x01(\x03R\x04late\x124\n" +
+	"\bobserved\x18\v \x03(\v2\x18.titan.fraud.v1.ObservedR\bobservedJ\x04\b\b\x10\tR\x04seen*t\n" +
 	"\x0fObservationKind\x12 \n" +
 	"\x1cOBSERVATION_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16OBSERVATION_KIND_ORDER\x10\x01\x12#\n" +
@@ -949,7 +1009,7 @@ func file_titan_fraud_v1_fraud_proto_rawDescGZIP() []byte {
 }
 
 var file_titan_fraud_v1_fraud_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_titan_fraud_v1_fraud_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_titan_fraud_v1_fraud_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_titan_fraud_v1_fraud_proto_goTypes = []any{
 	(ObservationKind)(0), // 0: titan.fraud.v1.ObservationKind
 	(Stage)(0),           // 1: titan.fraud.v1.Stage
@@ -961,7 +1021,8 @@ var file_titan_fraud_v1_fraud_proto_goTypes = []any{
 	(*Decision)(nil),     // 7: titan.fraud.v1.Decision
 	(*Bucket)(nil),       // 8: titan.fraud.v1.Bucket
 	(*Member)(nil),       // 9: titan.fraud.v1.Member
-	(*Entity)(nil),       // 10: titan.fraud.v1.Entity
+	(*Observed)(nil),     // 10: titan.fraud.v1.Observed
+	(*Entity)(nil),       // 11: titan.fraud.v1.Entity
 }
 var file_titan_fraud_v1_fraud_proto_depIdxs = []int32{
 	0,  // 0: titan.fraud.v1.Observation.kind:type_name -> titan.fraud.v1.ObservationKind
@@ -975,8 +1036,8 @@ var file_titan_fraud_v1_fraud_proto_depIdxs = []int32{
 	8,  // 8: titan.fraud.v1.Entity.minutes:type_name -> titan.fraud.v1.Bucket
 	8,  // 9: titan.fraud.v1.Entity.hours:type_name -> titan.fraud.v1.Bucket
 	9,  // 10: titan.fraud.v1.Entity.members:type_name -> titan.fraud.v1.Member
-	3,  // 11: titan.fraud.v1.Entity.seen:type_name -> titan.fraud.v1.Origin
-	7,  // 12: titan.fraud.v1.Entity.decisions:type_name -> titan.fraud.v1.Decision
+	7,  // 11: titan.fraud.v1.Entity.decisions:type_name -> titan.fraud.v1.Decision
+	10, // 12: titan.fraud.v1.Entity.observed:type_name -> titan.fraud.v1.Observed
 	13, // [13:13] is the sub-list for method output_type
 	13, // [13:13] is the sub-list for method input_type
 	13, // [13:13] is the sub-list for extension type_name
@@ -995,7 +1056,7 @@ func file_titan_fraud_v1_fraud_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_titan_fraud_v1_fraud_proto_rawDesc), len(file_titan_fraud_v1_fraud_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
