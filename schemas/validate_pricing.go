@@ -56,6 +56,9 @@ func ValidatePricingCommand(cmd *pricingv1.Command) error {
 			return invalid("check.line", ReasonInvalidLine)
 		}
 		return nil
+	case *pricingv1.Command_Tick:
+		// A tick carries nothing but the command's time, checked above.
+		return nil
 	default:
 		return invalid("kind", ReasonMissingKind)
 	}

@@ -26,6 +26,8 @@ func pricingCmd(kind string, mut func(*pricingv1.Command)) *pricingv1.Command {
 		cmd.Kind = &pricingv1.Command_EndCampaign{EndCampaign: &pricingv1.EndCampaign{CampaignId: "spring"}}
 	case "check":
 		cmd.Kind = &pricingv1.Command_Check{Check: &pricingv1.CheckPrice{OrderId: "order-1", Line: 0}}
+	case "tick":
+		cmd.Kind = &pricingv1.Command_Tick{Tick: &pricingv1.Tick{}}
 	}
 	if mut != nil {
 		mut(cmd)
@@ -56,6 +58,8 @@ func TestValidatePricingCommand(t *testing.T) {
 		{name: "longest campaign id", cmd: pricingCmd("fixed", func(c *pricingv1.Command) { pricingCampaign(c).Id = strings.Repeat("c", schemas.MaxIDBytes) })},
 		{name: "end campaign", cmd: pricingCmd("end", nil)},
 		{name: "check", cmd: pricingCmd("check", nil)},
+		{name: "tick", cmd: pricingCmd("tick", nil)},
+		{name: "tick with nil body", cmd: pricingCmd("tick", func(c *pricingv1.Command) { c.Kind = &pricingv1.Command_Tick{} })},
 
 		{name: "nil", cmd: nil, reason: schemas.ReasonNilMessage},
 		{name: "no command id", cmd: pricingCmd("set_base", func(c *pricingv1.Command) { c.CommandId = "" }),
@@ -69,6 +73,10 @@ func TestValidatePricingCommand(t *testing.T) {
 		{name: "no timestamp", cmd: pricingCmd("check", func(c *pricingv1.Command) { c.TimestampMs = 0 }),
 			field: "timestamp_ms", reason: schemas.ReasonInvalidTimestamp},
 		{name: "no kind", cmd: pricingCmd("none", nil), field: "kind", reason: schemas.ReasonMissingKind},
+		{name: "tick without timestamp", cmd: pricingCmd("tick", func(c *pricingv1.Command) { c.TimestampMs = 0 }),
+			field: "timestamp_ms", reason: schemas.ReasonInvalidTimestamp},
+		{name: "tick without command id", cmd: pricingCmd("tick", func(c *pricingv1.Command) { c.CommandId = "" }),
+			field: "command_id", reason: schemas.ReasonMissingCommandID},
 		{name: "negative price", cmd: pricingCmd("set_base", func(c *pricingv1.Command) { c.GetSetBase().PriceMinor = -1 }),
 			field: "set_base.price_minor", reason: schemas.ReasonInvalidPrice},
 		{name: "price too high", cmd: pricingCmd("set_base", func(c *pricingv1.Command) { c.GetSetBase().PriceMinor = schemas.MaxPriceMinor + 1 }),

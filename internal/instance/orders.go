@@ -98,11 +98,14 @@ func (i *Instance) buildOrders(hooks *metrics.Processing) error {
 		return fmt.Errorf("instance: orders producer: %w", err)
 	}
 	if p.pricingTopo, err = pricingtopo.New(pricingtopo.Options{
-		Names:  p.pricing,
-		Peers:  pricingtopo.Peers{InventoryEvents: i.names.Events, Saga: p.names.Saga},
-		Goka:   i.gokaConfig(i.procs.Build, "pricing"),
-		Hooks:  hooks,
-		Logger: i.log,
+		Names:        p.pricing,
+		Peers:        pricingtopo.Peers{InventoryEvents: i.names.Events, Saga: p.names.Saga},
+		Goka:         i.gokaConfig(i.procs.Build, "pricing"),
+		Local:        i.recoveredPartitions,
+		Send:         p.sendPricing,
+		TickInterval: i.cfg.SweepInterval,
+		Hooks:        hooks,
+		Logger:       i.log,
 	}); err != nil {
 		return err
 	}
@@ -130,6 +133,20 @@ func (i *Instance) buildOrders(hooks *metrics.Processing) error {
 		Logger: i.log,
 	})
 	return err
+}
+
+// sendPricing produces the pricing ticker's commands keyed by SKU and
+// waits for every acknowledgement.
+func (p *orderPipeline) sendPricing(ctx context.Context, cmds []*pricingv1.Command) error {
+	recs := make([]*kgo.Record, len(cmds))
+	for n, c := range cmds {
+		b, err := proto.Marshal(c)
+		if err != nil {
+			return fmt.Errorf("instance: encode pricing command: %w", err)
+		}
+		recs[n] = &kgo.Record{Topic: string(p.pricing.Commands), Key: []byte(c.GetSku()), Value: b}
+	}
+	return p.client.ProduceSync(ctx, recs...).FirstErr()
 }
 
 func (i *Instance) orderPolicy() orders.Policy {

@@ -19,10 +19,17 @@ const capNote = ", capped at "
 // published at its own time, as Tick would have. A command id seen within
 // the dedupe window, and a command that breaks the rules the schema layer
 // enforces, change nothing and yield nothing (an invalid check yields no
-// quote either). A check is never deduplicated: it only reads.
+// quote either). A check is never deduplicated: it only reads. Nor is a
+// tick, which is Tick at the command's time: a repeated one finds nothing
+// left to publish, and remembering its id would only crowd out the ids
+// that dedupe exists for.
 func Apply(s State, c Command, p Policy) (State, []PriceChanged, *Quote) {
 	if !c.valid() {
 		return s, nil, nil
+	}
+	if c.Kind == KindTick {
+		next, changes := Tick(s, c.Time, p)
+		return next, changes, nil
 	}
 	if c.Kind != KindCheck && s.applied(c.ID, c.Time, p) {
 		return s, nil, nil
@@ -55,7 +62,8 @@ func Apply(s State, c Command, p Policy) (State, []PriceChanged, *Quote) {
 
 // Tick moves the SKU's clock to now and publishes what time alone changed:
 // campaigns that started or ended, and demand steps, each at its own time.
-// The sweeper sends it for SKUs whose NextChange has come.
+// The ticker sends a KindTick command, which Apply maps here, for SKUs
+// whose NextChange has come.
 func Tick(s State, now time.Time, p Policy) (State, []PriceChanged) {
 	s = s.clone()
 	p = p.normalized()
@@ -361,6 +369,8 @@ func (c Command) valid() bool {
 		return c.CampaignID != "" && len(c.CampaignID) <= maxIDBytes
 	case KindCheck:
 		return c.OrderID != "" && c.Line >= 0
+	case KindTick:
+		return true
 	}
 	return false
 }

@@ -28,6 +28,11 @@ func check(order string, sec int) Command {
 	return Command{ID: "chk-" + order, Kind: KindCheck, SKU: "sku-1", OrderID: order, Line: 1, Time: at(sec)}
 }
 
+// tickAt is the command the ticker sends to bring the SKU to sec.
+func tickAt(sec int) Command {
+	return Command{ID: fmt.Sprintf("tick/sku-1/%d", at(sec).UnixMilli()), Kind: KindTick, SKU: "sku-1", Time: at(sec)}
+}
+
 func pct(id string, bps int64, from, to int) Campaign {
 	return Campaign{ID: id, Kind: CampaignPercent, PercentBps: bps, Start: at(from), End: at(to)}
 }
@@ -387,6 +392,82 @@ func TestDemand(t *testing.T) {
 			}
 			run(t, p, tc.steps)
 		})
+	}
+}
+
+func TestApplyTick(t *testing.T) {
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"publishes what time alone changed", []step{
+			cmd(setBase("c1", 10_000, 0), "base_price 10000 @0"),
+			cmd(upsert("c2", pct("spring", 1000, 60, 120), 1)),
+			cmd(tickAt(59)),
+			cmd(tickAt(60), "campaign_started 9000 @60"),
+			cmd(tickAt(200), "campaign_ended 10000 @120"),
+		}},
+		{"each boundary crossed is published at its own time", []step{
+			cmd(setBase("c1", 10_000, 0), "base_price 10000 @0"),
+			cmd(upsert("c2", pct("spring", 1000, 60, 120), 1)),
+			cmd(tickAt(300), "campaign_started 9000 @60", "campaign_ended 10000 @120"),
+		}},
+		{"a repeated or late tick is harmless", []step{
+			cmd(setBase("c1", 10_000, 0), "base_price 10000 @0"),
+			cmd(upsert("c2", pct("spring", 1000, 60, 120), 1)),
+			cmd(tickAt(60), "campaign_started 9000 @60"),
+			cmd(tickAt(60)),
+			cmd(tickAt(30)),
+			cmd(tickAt(120), "campaign_ended 10000 @120"),
+		}},
+		{"demand decays on ticks alone", []step{
+			cmd(setBase("c1", 10_000, 0), "base_price 10000 @0"),
+			sig(signal(0, 0, 10, 1)),
+			sig(signal(1, 5, 5, 2)),
+			cmd(tickAt(60), "demand 10200 @60"),
+			cmd(tickAt(120), "demand 10000 @120"),
+			cmd(tickAt(180)),
+		}},
+		{"nothing without a base price", []step{
+			cmd(upsert("c1", pct("spring", 1000, 60, 120), 0)),
+			cmd(tickAt(200)),
+			cmd(setBase("c2", 10_000, 201), "base_price 10000 @201"),
+		}},
+		{"a tick without a time is ignored", []step{
+			cmd(setBase("c1", 10_000, 0), "base_price 10000 @0"),
+			cmd(upsert("c2", pct("spring", 1000, 60, 120), 1)),
+			cmd(Command{ID: "t", Kind: KindTick, SKU: "sku-1"}),
+			quote(check("o1", 2), "10000"),
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { run(t, testPolicy(), tc.steps) })
+	}
+}
+
+// A tick command decides exactly as Tick does, and is never remembered:
+// its id says nothing a later tick could repeat by mistake.
+func TestTickCommandIsTick(t *testing.T) {
+	p := testPolicy()
+	s := NewState()
+	s, _, _ = Apply(s, setBase("c1", 10_000, 0), p)
+	s, _, _ = Apply(s, upsert("c2", pct("spring", 1000, 60, 120), 1), p)
+	s, _ = Observe(s, signal(0, 0, 10, 2), p)
+	s, _ = Observe(s, signal(1, 5, 5, 3), p)
+	for _, sec := range []int{30, 60, 61, 119, 120, 180, 600} {
+		viaTick, want := Tick(s, at(sec), p)
+		viaCmd, got, q := Apply(s, tickAt(sec), p)
+		if q != nil {
+			t.Fatalf("tick at %d answered a quote", sec)
+		}
+		if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(viaCmd, viaTick) {
+			t.Fatalf("tick at %d: command gave %q and %+v, Tick gave %q and %+v",
+				sec, describe(got), viaCmd, describe(want), viaTick)
+		}
+		if viaCmd.applied(tickAt(sec).ID, at(sec), p) {
+			t.Fatalf("tick at %d was remembered", sec)
+		}
+		s = viaCmd
 	}
 }
 

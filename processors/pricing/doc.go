@@ -68,9 +68,14 @@
 // and a replay decides exactly as the first run did. Every input first
 // moves the clock, and each campaign boundary or demand step crossed on
 // the way is published at its own time. A quiet SKU sees no input and goka
-// has no timers, so NextChange tells a sweeper when to send the SKU a
-// Tick; because catching up is exact, a late or missed Tick only delays a
-// PriceChanged, and a repeated one is harmless.
+// has no timers, so time-driven changes reach it as a command: the ticker
+// in topologies/pricing reads the table, and for each SKU whose NextChange
+// has come it sends a KindTick command, stamped with its wall clock,
+// through the commands topic. Apply decides it as Tick at that time, in the
+// SKU's partition order like any other command. Because catching up is
+// exact, a late or missed tick only delays a PriceChanged (each change
+// keeps the time of its boundary, not of the tick), and a repeated one
+// finds nothing left to publish.
 //
 // # Idempotency
 //
@@ -78,7 +83,8 @@
 // Policy.MaxApplied per SKU); a command whose id is remembered changes
 // nothing and yields nothing, as the effect of its first delivery is
 // already published. Checks are not remembered: they only read, and a
-// repeated check is simply answered again. A command that breaks the rules of
+// repeated check is simply answered again. Ticks are not remembered
+// either: they are idempotent by construction. A command that breaks the rules of
 // schemas.ValidatePricingCommand is ignored; the topology dead-letters it
 // before it gets here.
 package pricing

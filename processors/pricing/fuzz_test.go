@@ -21,6 +21,7 @@ func FuzzCommand(f *testing.F) {
 		upsert("c3", fixed("flat", 500, 10, 20), 3),
 		endCampaign("c4", "spring", 5),
 		check("o1", 6),
+		tickAt(7),
 	} {
 		b, err := proto.Marshal(CommandToWire(c))
 		if err != nil {

@@ -49,9 +49,12 @@ const (
 	KindEndCampaign
 	// KindCheck asks for a Quote; it changes nothing but the clock.
 	KindCheck
+	// KindTick brings the SKU up to the command's time, as Tick does. Only
+	// the ticker sends it, for SKUs whose NextChange has come.
+	KindTick
 )
 
-var kindNames = [...]string{"unknown", "set_base", "upsert_campaign", "end_campaign", "check"}
+var kindNames = [...]string{"unknown", "set_base", "upsert_campaign", "end_campaign", "check", "tick"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -62,7 +65,8 @@ func (k Kind) String() string {
 
 // Command is one request for a SKU. Which fields count depends on Kind:
 // BasePrice and Currency for KindSetBase, Campaign for KindUpsertCampaign,
-// CampaignID for KindEndCampaign, OrderID and Line for KindCheck.
+// CampaignID for KindEndCampaign, OrderID and Line for KindCheck; KindTick
+// uses only Time.
 type Command struct {
 	ID         string
 	Kind       Kind

@@ -46,6 +46,8 @@ func CommandFromWire(c *pricingv1.Command) Command {
 	case *pricingv1.Command_Check:
 		out.Kind = KindCheck
 		out.OrderID, out.Line = k.Check.GetOrderId(), k.Check.GetLine()
+	case *pricingv1.Command_Tick:
+		out.Kind = KindTick
 	}
 	return out
 }
@@ -68,6 +70,8 @@ func CommandToWire(c Command) *pricingv1.Command {
 		out.Kind = &pricingv1.Command_EndCampaign{EndCampaign: &pricingv1.EndCampaign{CampaignId: c.CampaignID}}
 	case KindCheck:
 		out.Kind = &pricingv1.Command_Check{Check: &pricingv1.CheckPrice{OrderId: c.OrderID, Line: c.Line}}
+	case KindTick:
+		out.Kind = &pricingv1.Command_Tick{Tick: &pricingv1.Tick{}}
 	}
 	return out
 }

@@ -51,6 +51,7 @@ func TestCommandRoundTrip(t *testing.T) {
 		endCampaign("c5", "spring", 5),
 		check("o1", 6),
 		{ID: "c7", SKU: "sku-1", Time: at(7)},
+		tickAt(8),
 	} {
 		w := roundTrip(t, CommandToWire(c), &pricingv1.Command{})
 		if got := CommandFromWire(w); !reflect.DeepEqual(got, c) {

@@ -65,7 +65,8 @@ func (g *group) onCommand(ctx goka.Context, msg any) error {
 		return observe.Reject("key_mismatch", fmt.Errorf("key %q, sku %q", ctx.Key(), w.GetSku()))
 	}
 	s, known := current(ctx)
-	next, changes, quote := pricing.Apply(s, pricing.CommandFromWire(&w), g.policy)
+	cmd := pricing.CommandFromWire(&w)
+	next, changes, quote := pricing.Apply(s, cmd, g.policy)
 	var reply []byte
 	if quote != nil {
 		b, err := proto.Marshal(&ordersv1.SagaMessage{OrderId: quote.OrderID, TimestampMs: quote.Time.UnixMilli(),
@@ -81,8 +82,9 @@ func (g *group) onCommand(ctx goka.Context, msg any) error {
 	if reply != nil {
 		ctx.Emit(g.peers.Saga, quote.OrderID, reply)
 	}
-	// A check for a SKU never priced must not create a table entry.
-	if known || len(changes) > 0 || quote == nil {
+	// A check or a tick for a SKU never priced must not create a table
+	// entry: neither says anything about the SKU.
+	if known || len(changes) > 0 || (quote == nil && cmd.Kind != pricing.KindTick) {
 		ctx.SetValue(next)
 	}
 	return nil

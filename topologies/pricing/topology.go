@@ -5,24 +5,38 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/storage"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/titan-commerce/titan/internal/gokaopts"
 	"github.com/titan-commerce/titan/internal/observe"
 	"github.com/titan-commerce/titan/processors/pricing"
+	pricingv1 "github.com/titan-commerce/titan/schemas/pricing/v1"
 )
 
 // Options configure a Topology.
 type Options struct {
 	// Names of the topology's topics and group; the zero value means
 	// NamesFor("").
-	Names  Names
-	Peers  Peers
-	Goka   gokaopts.Config
-	Policy pricing.Policy
-	Hooks  observe.Hooks
-	Logger *slog.Logger
+	Names Names
+	Peers Peers
+	Goka  gokaopts.Config
+	// Local returns the recovered storages of a table's partitions this
+	// instance owns; the ticker reads Table through it.
+	Local func(topic string) []storage.Storage
+	// Send produces commands to the commands topic, keyed by SKU, and
+	// returns once they are acknowledged.
+	Send func(context.Context, []*pricingv1.Command) error
+	// TickInterval is how often the ticker looks for SKUs whose price time
+	// alone has changed; a quiet SKU's change is published within about
+	// this long of its boundary (stamped with the boundary's time).
+	TickInterval time.Duration
+	Policy       pricing.Policy
+	Hooks        observe.Hooks
+	Logger       *slog.Logger
 }
 
 func (o *Options) validate() error {
@@ -31,6 +45,12 @@ func (o *Options) validate() error {
 	}
 	if o.Peers.InventoryEvents == "" || o.Peers.Saga == "" {
 		return errors.New("pricing: the inventory events and saga streams are required")
+	}
+	if o.Local == nil || o.Send == nil {
+		return errors.New("pricing: Local and Send are required for time-driven changes")
+	}
+	if o.TickInterval <= 0 {
+		o.TickInterval = time.Second
 	}
 	if o.Names == (Names{}) {
 		o.Names = NamesFor("")
@@ -44,10 +64,11 @@ func (o *Options) validate() error {
 	return nil
 }
 
-// Topology runs the pricing group of one instance.
+// Topology runs the pricing group and the ticker of one instance.
 type Topology struct {
-	names Names
-	proc  *goka.Processor
+	names  Names
+	proc   *goka.Processor
+	ticker *Ticker
 }
 
 // New builds the topology; Run starts it.
@@ -60,11 +81,24 @@ func New(o Options) (*Topology, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pricing: processor: %w", err)
 	}
-	return &Topology{names: o.Names, proc: proc}, nil
+	n := o.Names
+	local := func() []storage.Storage { return o.Local(string(n.Table())) }
+	return &Topology{
+		names:  n,
+		proc:   proc,
+		ticker: NewTicker(local, o.Send, o.TickInterval, o.Logger.With("topology", string(n.Group))),
+	}, nil
 }
 
-// Run blocks until ctx ends or the processor fails.
-func (t *Topology) Run(ctx context.Context) error { return t.proc.Run(ctx) }
+// Run blocks until ctx ends or the processor fails. On return the
+// processor has committed its offsets and closed its storages, and the
+// ticker has stopped.
+func (t *Topology) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return t.proc.Run(ctx) })
+	g.Go(func() error { return t.ticker.Run(ctx) })
+	return g.Wait()
+}
 
 // Recovered reports whether the processor has caught up with its table.
 func (t *Topology) Recovered() bool { return t.proc.Recovered() }

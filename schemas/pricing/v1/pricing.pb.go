@@ -358,6 +358,46 @@ func (x *CheckPrice) GetLine() int32 {
 	return 0
 }
 
+// Tick brings a SKU's price up to the command's time: campaigns that
+// started or ended and demand intervals that closed since its last input
+// are published. Internal: only the pricing ticker sends it, for SKUs that
+// see no other traffic; clients have no reason to.
+type Tick struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Tick) Reset() {
+	*x = Tick{}
+	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Tick) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Tick) ProtoMessage() {}
+
+func (x *Tick) ProtoReflect() protoreflect.Message {
+	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Tick.ProtoReflect.Descriptor instead.
+func (*Tick) Descriptor() ([]byte, []int) {
+	return file_titan_pricing_v1_pricing_proto_rawDescGZIP(), []int{5}
+}
+
 // Command changes a SKU's pricing or asks for a quote.
 type Command struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -371,6 +411,7 @@ type Command struct {
 	//	*Command_UpsertCampaign
 	//	*Command_EndCampaign
 	//	*Command_Check
+	//	*Command_Tick
 	Kind          isCommand_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -378,7 +419,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[5]
+	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -390,7 +431,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[5]
+	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -403,7 +444,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_titan_pricing_v1_pricing_proto_rawDescGZIP(), []int{5}
+	return file_titan_pricing_v1_pricing_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Command) GetCommandId() string {
@@ -470,6 +511,15 @@ func (x *Command) GetCheck() *CheckPrice {
 	return nil
 }
 
+func (x *Command) GetTick() *Tick {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_Tick); ok {
+			return x.Tick
+		}
+	}
+	return nil
+}
+
 type isCommand_Kind interface {
 	isCommand_Kind()
 }
@@ -490,6 +540,11 @@ type Command_Check struct {
 	Check *CheckPrice `protobuf:"bytes,13,opt,name=check,proto3,oneof"`
 }
 
+type Command_Tick struct {
+	// Internal: sent by the ticker.
+	Tick *Tick `protobuf:"bytes,14,opt,name=tick,proto3,oneof"`
+}
+
 func (*Command_SetBase) isCommand_Kind() {}
 
 func (*Command_UpsertCampaign) isCommand_Kind() {}
@@ -497,6 +552,8 @@ func (*Command_UpsertCampaign) isCommand_Kind() {}
 func (*Command_EndCampaign) isCommand_Kind() {}
 
 func (*Command_Check) isCommand_Kind() {}
+
+func (*Command_Tick) isCommand_Kind() {}
 
 // Contribution is one rule's part of a price: "campaign:<id>" or "demand".
 type Contribution struct {
@@ -510,7 +567,7 @@ type Contribution struct {
 
 func (x *Contribution) Reset() {
 	*x = Contribution{}
-	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[6]
+	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -522,7 +579,7 @@ func (x *Contribution) String() string {
 func (*Contribution) ProtoMessage() {}
 
 func (x *Contribution) ProtoReflect() protoreflect.Message {
-	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[6]
+	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -535,7 +592,7 @@ func (x *Contribution) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Contribution.ProtoReflect.Descriptor instead.
 func (*Contribution) Descriptor() ([]byte, []int) {
-	return file_titan_pricing_v1_pricing_proto_rawDescGZIP(), []int{6}
+	return file_titan_pricing_v1_pricing_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Contribution) GetRule() string {
@@ -581,7 +638,7 @@ type PriceChanged struct {
 
 func (x *PriceChanged) Reset() {
 	*x = PriceChanged{}
-	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[7]
+	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -593,7 +650,7 @@ func (x *PriceChanged) String() string {
 func (*PriceChanged) ProtoMessage() {}
 
 func (x *PriceChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[7]
+	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -606,7 +663,7 @@ func (x *PriceChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PriceChanged.ProtoReflect.Descriptor instead.
 func (*PriceChanged) Descriptor() ([]byte, []int) {
-	return file_titan_pricing_v1_pricing_proto_rawDescGZIP(), []int{7}
+	return file_titan_pricing_v1_pricing_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PriceChanged) GetSku() string {
@@ -690,7 +747,7 @@ type Quote struct {
 
 func (x *Quote) Reset() {
 	*x = Quote{}
-	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[8]
+	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -702,7 +759,7 @@ func (x *Quote) String() string {
 func (*Quote) ProtoMessage() {}
 
 func (x *Quote) ProtoReflect() protoreflect.Message {
-	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[8]
+	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -715,7 +772,7 @@ func (x *Quote) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Quote.ProtoReflect.Descriptor instead.
 func (*Quote) Descriptor() ([]byte, []int) {
-	return file_titan_pricing_v1_pricing_proto_rawDescGZIP(), []int{8}
+	return file_titan_pricing_v1_pricing_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Quote) GetOrderId() string {
@@ -785,7 +842,7 @@ type DemandBucket struct {
 
 func (x *DemandBucket) Reset() {
 	*x = DemandBucket{}
-	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[9]
+	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -797,7 +854,7 @@ func (x *DemandBucket) String() string {
 func (*DemandBucket) ProtoMessage() {}
 
 func (x *DemandBucket) ProtoReflect() protoreflect.Message {
-	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[9]
+	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -810,7 +867,7 @@ func (x *DemandBucket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DemandBucket.ProtoReflect.Descriptor instead.
 func (*DemandBucket) Descriptor() ([]byte, []int) {
-	return file_titan_pricing_v1_pricing_proto_rawDescGZIP(), []int{9}
+	return file_titan_pricing_v1_pricing_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DemandBucket) GetStartMs() int64 {
@@ -857,7 +914,7 @@ type Demand struct {
 
 func (x *Demand) Reset() {
 	*x = Demand{}
-	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[10]
+	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -869,7 +926,7 @@ func (x *Demand) String() string {
 func (*Demand) ProtoMessage() {}
 
 func (x *Demand) ProtoReflect() protoreflect.Message {
-	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[10]
+	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -882,7 +939,7 @@ func (x *Demand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Demand.ProtoReflect.Descriptor instead.
 func (*Demand) Descriptor() ([]byte, []int) {
-	return file_titan_pricing_v1_pricing_proto_rawDescGZIP(), []int{10}
+	return file_titan_pricing_v1_pricing_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Demand) GetBuckets() []*DemandBucket {
@@ -951,7 +1008,7 @@ type AppliedCommand struct {
 
 func (x *AppliedCommand) Reset() {
 	*x = AppliedCommand{}
-	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[11]
+	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -963,7 +1020,7 @@ func (x *AppliedCommand) String() string {
 func (*AppliedCommand) ProtoMessage() {}
 
 func (x *AppliedCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[11]
+	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -976,7 +1033,7 @@ func (x *AppliedCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppliedCommand.ProtoReflect.Descriptor instead.
 func (*AppliedCommand) Descriptor() ([]byte, []int) {
-	return file_titan_pricing_v1_pricing_proto_rawDescGZIP(), []int{11}
+	return file_titan_pricing_v1_pricing_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *AppliedCommand) GetCommandId() string {
@@ -1013,7 +1070,7 @@ type SkuPrice struct {
 
 func (x *SkuPrice) Reset() {
 	*x = SkuPrice{}
-	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[12]
+	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1025,7 +1082,7 @@ func (x *SkuPrice) String() string {
 func (*SkuPrice) ProtoMessage() {}
 
 func (x *SkuPrice) ProtoReflect() protoreflect.Message {
-	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[12]
+	mi := &file_titan_pricing_v1_pricing_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1038,7 +1095,7 @@ func (x *SkuPrice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SkuPrice.ProtoReflect.Descriptor instead.
 func (*SkuPrice) Descriptor() ([]byte, []int) {
-	return file_titan_pricing_v1_pricing_proto_rawDescGZIP(), []int{12}
+	return file_titan_pricing_v1_pricing_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SkuPrice) GetSku() string {
@@ -1131,7 +1188,8 @@ const file_titan_pricing_v1_pricing_proto_rawDesc = "" +
 	"\n" +
 	"CheckPrice\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x12\n" +
-	"\x04line\x18\x02 \x01(\x05R\x04line\"\xe9\x02\n" +
+	"\x04line\x18\x02 \x01(\x05R\x04line\"\x06\n" +
+	"\x04Tick\"\x97\x03\n" +
 	"\aCommand\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x10\n" +
@@ -1141,7 +1199,8 @@ const file_titan_pricing_v1_pricing_proto_rawDesc = "" +
 	" \x01(\v2\x1e.titan.pricing.v1.SetBasePriceH\x00R\asetBase\x12K\n" +
 	"\x0fupsert_campaign\x18\v \x01(\v2 .titan.pricing.v1.UpsertCampaignH\x00R\x0eupsertCampaign\x12B\n" +
 	"\fend_campaign\x18\f \x01(\v2\x1d.titan.pricing.v1.EndCampaignH\x00R\vendCampaign\x124\n" +
-	"\x05check\x18\r \x01(\v2\x1c.titan.pricing.v1.CheckPriceH\x00R\x05checkB\x06\n" +
+	"\x05check\x18\r \x01(\v2\x1c.titan.pricing.v1.CheckPriceH\x00R\x05check\x12,\n" +
+	"\x04tick\x18\x0e \x01(\v2\x16.titan.pricing.v1.TickH\x00R\x04tickB\x06\n" +
 	"\x04kind\"]\n" +
 	"\fContribution\x12\x12\n" +
 	"\x04rule\x18\x01 \x01(\tR\x04rule\x12!\n" +
@@ -1216,7 +1275,7 @@ func file_titan_pricing_v1_pricing_proto_rawDescGZIP() []byte {
 }
 
 var file_titan_pricing_v1_pricing_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_titan_pricing_v1_pricing_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_titan_pricing_v1_pricing_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_titan_pricing_v1_pricing_proto_goTypes = []any{
 	(CampaignKind)(0),      // 0: titan.pricing.v1.CampaignKind
 	(*Campaign)(nil),       // 1: titan.pricing.v1.Campaign
@@ -1224,14 +1283,15 @@ var file_titan_pricing_v1_pricing_proto_goTypes = []any{
 	(*UpsertCampaign)(nil), // 3: titan.pricing.v1.UpsertCampaign
 	(*EndCampaign)(nil),    // 4: titan.pricing.v1.EndCampaign
 	(*CheckPrice)(nil),     // 5: titan.pricing.v1.CheckPrice
-	(*Command)(nil),        // 6: titan.pricing.v1.Command
-	(*Contribution)(nil),   // 7: titan.pricing.v1.Contribution
-	(*PriceChanged)(nil),   // 8: titan.pricing.v1.PriceChanged
-	(*Quote)(nil),          // 9: titan.pricing.v1.Quote
-	(*DemandBucket)(nil),   // 10: titan.pricing.v1.DemandBucket
-	(*Demand)(nil),         // 11: titan.pricing.v1.Demand
-	(*AppliedCommand)(nil), // 12: titan.pricing.v1.AppliedCommand
-	(*SkuPrice)(nil),       // 13: titan.pricing.v1.SkuPrice
+	(*Tick)(nil),           // 6: titan.pricing.v1.Tick
+	(*Command)(nil),        // 7: titan.pricing.v1.Command
+	(*Contribution)(nil),   // 8: titan.pricing.v1.Contribution
+	(*PriceChanged)(nil),   // 9: titan.pricing.v1.PriceChanged
+	(*Quote)(nil),          // 10: titan.pricing.v1.Quote
+	(*DemandBucket)(nil),   // 11: titan.pricing.v1.DemandBucket
+	(*Demand)(nil),         // 12: titan.pricing.v1.Demand
+	(*AppliedCommand)(nil), // 13: titan.pricing.v1.AppliedCommand
+	(*SkuPrice)(nil),       // 14: titan.pricing.v1.SkuPrice
 }
 var file_titan_pricing_v1_pricing_proto_depIdxs = []int32{
 	0,  // 0: titan.pricing.v1.Campaign.kind:type_name -> titan.pricing.v1.CampaignKind
@@ -1240,19 +1300,20 @@ var file_titan_pricing_v1_pricing_proto_depIdxs = []int32{
 	3,  // 3: titan.pricing.v1.Command.upsert_campaign:type_name -> titan.pricing.v1.UpsertCampaign
 	4,  // 4: titan.pricing.v1.Command.end_campaign:type_name -> titan.pricing.v1.EndCampaign
 	5,  // 5: titan.pricing.v1.Command.check:type_name -> titan.pricing.v1.CheckPrice
-	7,  // 6: titan.pricing.v1.PriceChanged.contributions:type_name -> titan.pricing.v1.Contribution
-	7,  // 7: titan.pricing.v1.Quote.contributions:type_name -> titan.pricing.v1.Contribution
-	10, // 8: titan.pricing.v1.Demand.buckets:type_name -> titan.pricing.v1.DemandBucket
-	1,  // 9: titan.pricing.v1.SkuPrice.campaigns:type_name -> titan.pricing.v1.Campaign
-	11, // 10: titan.pricing.v1.SkuPrice.demand:type_name -> titan.pricing.v1.Demand
-	8,  // 11: titan.pricing.v1.SkuPrice.current:type_name -> titan.pricing.v1.PriceChanged
-	8,  // 12: titan.pricing.v1.SkuPrice.history:type_name -> titan.pricing.v1.PriceChanged
-	12, // 13: titan.pricing.v1.SkuPrice.applied:type_name -> titan.pricing.v1.AppliedCommand
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	6,  // 6: titan.pricing.v1.Command.tick:type_name -> titan.pricing.v1.Tick
+	8,  // 7: titan.pricing.v1.PriceChanged.contributions:type_name -> titan.pricing.v1.Contribution
+	8,  // 8: titan.pricing.v1.Quote.contributions:type_name -> titan.pricing.v1.Contribution
+	11, // 9: titan.pricing.v1.Demand.buckets:type_name -> titan.pricing.v1.DemandBucket
+	1,  // 10: titan.pricing.v1.SkuPrice.campaigns:type_name -> titan.pricing.v1.Campaign
+	12, // 11: titan.pricing.v1.SkuPrice.demand:type_name -> titan.pricing.v1.Demand
+	9,  // 12: titan.pricing.v1.SkuPrice.current:type_name -> titan.pricing.v1.PriceChanged
+	9,  // 13: titan.pricing.v1.SkuPrice.history:type_name -> titan.pricing.v1.PriceChanged
+	13, // 14: titan.pricing.v1.SkuPrice.applied:type_name -> titan.pricing.v1.AppliedCommand
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_titan_pricing_v1_pricing_proto_init() }
@@ -1260,11 +1321,12 @@ func file_titan_pricing_v1_pricing_proto_init() {
 	if File_titan_pricing_v1_pricing_proto != nil {
 		return
 	}
-	file_titan_pricing_v1_pricing_proto_msgTypes[5].OneofWrappers = []any{
+	file_titan_pricing_v1_pricing_proto_msgTypes[6].OneofWrappers = []any{
 		(*Command_SetBase)(nil),
 		(*Command_UpsertCampaign)(nil),
 		(*Command_EndCampaign)(nil),
 		(*Command_Check)(nil),
+		(*Command_Tick)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1272,7 +1334,7 @@ func file_titan_pricing_v1_pricing_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_titan_pricing_v1_pricing_proto_rawDesc), len(file_titan_pricing_v1_pricing_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,228 @@
+package pricing
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/lovoo/goka/storage"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/titan-commerce/titan/processors/pricing"
+	pricingv1 "github.com/titan-commerce/titan/schemas/pricing/v1"
+)
+
+// Ticker publishes the price changes time alone causes (a campaign starting
+// or ending, a demand interval closing) on SKUs that see no traffic. On
+// each pass it reads the local state of the table partitions this instance
+// owns and, for each SKU whose pricing.NextChange has come, sends a tick
+// command, keyed by the SKU, through the commands topic.
+//
+// Why this is reliable: the ticker only proposes; the processor decides, in
+// the SKU's partition order, with the same Apply every other command goes
+// through, and publishes each change at its boundary's time whatever the
+// tick's. A tick lost to a crash is sent again on a later pass by whichever
+// instance owns the partition then; one sent twice, or by two instances
+// during a rebalance, finds nothing left to publish. Reading goka's storage
+// while goka writes it is what the storage contract allows (many readers,
+// one writer).
+//
+// A tick is not repeated while it is in flight: once Kafka has acknowledged
+// a tick for a SKU's due time, the SKU is skipped until its state shows
+// another due time, which processing the tick always brings (the clock
+// passes the due time, and NextChange is after the clock). Pricing states
+// carry no command offset to tell a lagging processor from a lost tick, so
+// a tick still unprocessed after resendAfter is sent again: a lagging
+// processor gets one more tick per SKU per resendAfter, not one per pass.
+//
+// A tick is stamped with this instance's wall clock, so a clock running
+// ahead of the producers' moves a SKU's clock ahead by as much; the
+// commands then timed behind it are decided at the SKU's clock, as any
+// late input is.
+type Ticker struct {
+	local    func() []storage.Storage
+	send     SendFunc
+	interval time.Duration
+	now      func() time.Time
+	log      *slog.Logger
+
+	// inFlight maps a SKU to the tick last acknowledged for it. Only Run's
+	// goroutine touches it.
+	inFlight map[string]sentTick
+}
+
+type sentTick struct {
+	due    time.Time // the NextChange the tick was sent for
+	sentAt time.Time
+}
+
+// resendAfter is how long an acknowledged tick may stay unprocessed before
+// it is sent again. It outlasts a partition takeover (10-16 s), the usual
+// reason a tick waits, and bounds how long a tick the processor somehow
+// never applied delays a SKU's price.
+const resendAfter = 30 * time.Second
+
+// maxBatch bounds the commands one send carries, so a campaign that starts
+// on a whole catalog at once is sent in pieces, each acknowledged before
+// the next is built.
+const maxBatch = 1024
+
+// SendFunc produces commands to the commands topic, keyed by SKU, and
+// returns once all are acknowledged; on error any of them may or may not
+// have been written.
+type SendFunc func(context.Context, []*pricingv1.Command) error
+
+// NewTicker returns a ticker over the storages local returns (the
+// recovered partitions of the table this instance owns) that sends with
+// send every interval.
+func NewTicker(local func() []storage.Storage, send SendFunc, interval time.Duration, log *slog.Logger) *Ticker {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Ticker{local: local, send: send, interval: interval, now: time.Now, log: log, inFlight: map[string]sentTick{}}
+}
+
+// Run makes a pass every interval until ctx ends.
+func (t *Ticker) Run(ctx context.Context) error {
+	tk := time.NewTicker(t.interval)
+	defer tk.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tk.C:
+			if err := t.Pass(ctx); err != nil && ctx.Err() == nil {
+				t.log.Warn("price tick failed", "err", err)
+			}
+		}
+	}
+}
+
+// Pass makes one pass and returns once its ticks are acknowledged. It is
+// not safe for concurrent use.
+func (t *Ticker) Pass(ctx context.Context) error {
+	now := t.now()
+	for sku, s := range t.inFlight {
+		if now.Sub(s.sentAt) >= resendAfter {
+			delete(t.inFlight, sku)
+		}
+	}
+	var (
+		batch []*pricingv1.Command
+		dues  []time.Time
+	)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		t.log.Debug("ticking prices", "count", len(batch))
+		err := t.send(ctx, batch)
+		for i, c := range batch {
+			if err != nil {
+				delete(t.inFlight, c.GetSku())
+				continue
+			}
+			t.inFlight[c.GetSku()] = sentTick{due: dues[i], sentAt: now}
+		}
+		batch, dues = nil, nil
+		return err
+	}
+	for _, st := range t.local() {
+		err := t.eachDue(st, now, func(sku string, due time.Time) error {
+			if s, ok := t.inFlight[sku]; ok && s.due.Equal(due) {
+				return nil
+			}
+			batch = append(batch, TickCommand(sku, due, now))
+			dues = append(dues, due)
+			if len(batch) >= maxBatch {
+				return flush()
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return flush()
+}
+
+// TickCommand is the tick for a SKU whose next change is due, sent at now.
+// Its id names the due time, so every tick for the same boundary has the
+// same id wherever and however often it is sent.
+func TickCommand(sku string, due, now time.Time) *pricingv1.Command {
+	return pricing.CommandToWire(pricing.Command{
+		ID:   fmt.Sprintf("tick/%s/%d", sku, due.UnixMilli()),
+		Kind: pricing.KindTick,
+		SKU:  sku,
+		Time: now,
+	})
+}
+
+// eachDue calls fn for every SKU of st whose next change is at or before
+// now, in key order, with that time. A state it cannot decode is logged
+// and passed over: the processor could not apply a tick to it either, and
+// the partition's other SKUs must still be ticked.
+func (t *Ticker) eachDue(st storage.Storage, now time.Time, fn func(sku string, due time.Time) error) error {
+	it, err := st.Iterator()
+	if err != nil {
+		return fmt.Errorf("pricing: tick: %w", err)
+	}
+	defer it.Release()
+	for it.Next() {
+		v, err := it.Value()
+		if err != nil {
+			return fmt.Errorf("pricing: tick: %w", err)
+		}
+		due, err := nextChange(v)
+		if err != nil {
+			t.log.Warn("price tick: undecodable state", "sku", string(it.Key()), "err", err)
+			continue
+		}
+		if due.IsZero() || due.After(now) {
+			continue
+		}
+		if err := fn(string(it.Key()), due); err != nil {
+			return err
+		}
+	}
+	return it.Err()
+}
+
+// Fields of pricingv1.SkuPrice that pricing.NextChange never reads and
+// that make up most of a stored state: up to Policy.HistoryLimit published
+// changes and Policy.MaxApplied remembered command ids. The ticker reads
+// every SKU of its partitions on every pass, and most have nothing due.
+var skippedFields = map[protowire.Number]bool{
+	6: true, // current
+	7: true, // history
+	8: true, // applied
+}
+
+// nextChange is pricing.NextChange of an encoded state. It decodes the
+// state without the fields in skippedFields rather than reading only the
+// fields NextChange needs, so the decision stays in the pricing package,
+// and a field added to the state later is read unless it is listed here.
+func nextChange(b []byte) (time.Time, error) {
+	kept := make([]byte, 0, len(b))
+	for rest := b; len(rest) > 0; {
+		num, typ, n := protowire.ConsumeTag(rest)
+		if n < 0 {
+			return time.Time{}, fmt.Errorf("decode state: %w", protowire.ParseError(n))
+		}
+		m := protowire.ConsumeFieldValue(num, typ, rest[n:])
+		if m < 0 {
+			return time.Time{}, fmt.Errorf("decode state: %w", protowire.ParseError(m))
+		}
+		if !skippedFields[num] {
+			kept = append(kept, rest[:n+m]...)
+		}
+		rest = rest[n+m:]
+	}
+	var w pricingv1.SkuPrice
+	if err := proto.Unmarshal(kept, &w); err != nil {
+		return time.Time{}, fmt.Errorf("decode state: %w", err)
+	}
+	return pricing.NextChange(pricing.StateFromWire(&w)), nil
+}

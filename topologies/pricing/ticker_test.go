@@ -1,0 +1,318 @@
+package pricing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/storage"
+	"github.com/lovoo/goka/tester"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/titan-commerce/titan/processors/pricing"
+	"github.com/titan-commerce/titan/schemas"
+	pricingv1 "github.com/titan-commerce/titan/schemas/pricing/v1"
+)
+
+var t0 = time.UnixMilli(1_700_000_000_000).UTC()
+
+func at(sec int) time.Time { return t0.Add(time.Duration(sec) * time.Second) }
+
+func setBase(sku string, price int64, sec int) pricing.Command {
+	return pricing.Command{ID: "base/" + sku, Kind: pricing.KindSetBase, SKU: sku, BasePrice: price, Currency: "EUR", Time: at(sec)}
+}
+
+func campaign(sku, id string, from, to, sec int) pricing.Command {
+	return pricing.Command{ID: "campaign/" + sku + "/" + id, Kind: pricing.KindUpsertCampaign, SKU: sku, Time: at(sec),
+		Campaign: pricing.Campaign{ID: id, Kind: pricing.CampaignPercent, PercentBps: 1000, Start: at(from), End: at(to)}}
+}
+
+func decide(t *testing.T, s pricing.State, cmds ...pricing.Command) pricing.State {
+	t.Helper()
+	for _, c := range cmds {
+		s, _, _ = pricing.Apply(s, c, pricing.DefaultPolicy())
+	}
+	return s
+}
+
+func store(t *testing.T, st storage.Storage, s pricing.State) {
+	t.Helper()
+	b, err := StateCodec{}.Encode(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Set(s.SKU, b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// recorder is a SendFunc that keeps what it was given and fails while err
+// is set.
+type recorder struct {
+	sent  []*pricingv1.Command
+	sizes []int
+	err   error
+}
+
+func (r *recorder) send(_ context.Context, cmds []*pricingv1.Command) error {
+	r.sizes = append(r.sizes, len(cmds))
+	if r.err != nil {
+		return r.err
+	}
+	r.sent = append(r.sent, cmds...)
+	return nil
+}
+
+func (r *recorder) skus() []string {
+	var out []string
+	for _, c := range r.sent {
+		out = append(out, c.GetSku())
+	}
+	return out
+}
+
+func newTicker(st storage.Storage, r *recorder, now *time.Time) *Ticker {
+	tk := NewTicker(func() []storage.Storage { return []storage.Storage{st} }, r.send, time.Second, nil)
+	tk.now = func() time.Time { return *now }
+	return tk
+}
+
+func pass(t *testing.T, tk *Ticker) {
+	t.Helper()
+	if err := tk.Pass(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTickerProposesDueSKUs(t *testing.T) {
+	st := storage.NewMemory()
+	p := pricing.DefaultPolicy()
+	starting := decide(t, pricing.NewState(), setBase("starting", 10_000, 0), campaign("starting", "spring", 50, 100, 0))
+	later := decide(t, pricing.NewState(), setBase("later", 10_000, 0), campaign("later", "summer", 100, 200, 0))
+	unpriced := decide(t, pricing.NewState(), campaign("unpriced", "spring", 10, 20, 0))
+	settled := decide(t, pricing.NewState(), setBase("settled", 10_000, 0))
+	demand := decide(t, pricing.NewState(), setBase("demand", 10_000, 0))
+	demand, _ = pricing.Observe(demand, pricing.InventorySignal{SKU: "demand", Time: at(1), Offset: 0, Available: 10, StockKnown: true}, p)
+	demand, _ = pricing.Observe(demand, pricing.InventorySignal{SKU: "demand", Time: at(2), Offset: 1, Reserved: 5, Available: 5, StockKnown: true}, p)
+	if due := pricing.NextChange(demand); due.IsZero() || due.After(at(60)) {
+		t.Fatalf("demand fixture is due at %v", due)
+	}
+	for _, s := range []pricing.State{starting, later, unpriced, settled, demand} {
+		store(t, st, s)
+	}
+
+	var r recorder
+	now := at(60)
+	tk := newTicker(st, &r, &now)
+	pass(t, tk)
+	if got, want := r.skus(), []string{"demand", "starting"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("ticked %v, want %v", got, want)
+	}
+	for _, c := range r.sent {
+		if err := schemas.ValidatePricingCommand(c); err != nil {
+			t.Fatalf("tick %v is invalid: %v", c, err)
+		}
+		if c.GetTick() == nil || c.GetTimestampMs() != now.UnixMilli() {
+			t.Fatalf("tick %v is not a tick at now", c)
+		}
+	}
+	if got, want := r.sent[1].GetCommandId(), fmt.Sprintf("tick/starting/%d", at(50).UnixMilli()); got != want {
+		t.Fatalf("tick id %q, want %q", got, want)
+	}
+
+	// In flight until the state shows another due time, however many
+	// passes the processor takes...
+	for range 3 {
+		now = now.Add(time.Second)
+		pass(t, tk)
+	}
+	if len(r.sent) != 2 {
+		t.Fatalf("re-proposed while in flight: %v", r.skus())
+	}
+	// ...and once applied, the SKU's next boundary is proposed when it
+	// comes, not before.
+	starting = decide(t, starting, pricing.CommandFromWire(r.sent[1]))
+	store(t, st, starting)
+	pass(t, tk)
+	if len(r.sent) != 2 {
+		t.Fatalf("proposed before the campaign ended: %v", r.skus())
+	}
+	// A tick still unprocessed after resendAfter is sent again, once.
+	now = at(60).Add(resendAfter)
+	pass(t, tk)
+	pass(t, tk)
+	if got, want := r.skus()[2:], []string{"demand"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("ticked %v, want %v", got, want)
+	}
+	now = at(100)
+	pass(t, tk)
+	if got, want := r.skus()[3:], []string{"later", "starting"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("ticked %v, want %v", got, want)
+	}
+}
+
+func TestTickerRetriesFailedSends(t *testing.T) {
+	st := storage.NewMemory()
+	store(t, st, decide(t, pricing.NewState(), setBase("a", 100, 0), campaign("a", "c", 10, 20, 0)))
+	r := recorder{err: errors.New("broker gone")}
+	now := at(15)
+	tk := newTicker(st, &r, &now)
+	for range 2 {
+		if err := tk.Pass(t.Context()); err == nil {
+			t.Fatal("a failed send was not reported")
+		}
+	}
+	r.err = nil
+	pass(t, tk)
+	if len(r.sizes) != 3 || len(r.sent) != 1 {
+		t.Fatalf("a failed proposal was not retried: %d sends, %v", len(r.sizes), r.skus())
+	}
+}
+
+func TestTickerSendsInBatches(t *testing.T) {
+	st := storage.NewMemory()
+	n := 2*maxBatch + 1
+	for i := range n {
+		sku := fmt.Sprintf("sku-%05d", i)
+		store(t, st, decide(t, pricing.NewState(), setBase(sku, 100, 0), campaign(sku, "c", 10, 20, 0)))
+	}
+	var r recorder
+	now := at(15)
+	pass(t, newTicker(st, &r, &now))
+	if want := []int{maxBatch, maxBatch, 1}; !reflect.DeepEqual(r.sizes, want) {
+		t.Fatalf("batches %v, want %v", r.sizes, want)
+	}
+}
+
+func TestTickerPassesOverUndecodableStates(t *testing.T) {
+	st := storage.NewMemory()
+	if err := st.Set("broken", []byte{0xff, 0xff}); err != nil {
+		t.Fatal(err)
+	}
+	store(t, st, decide(t, pricing.NewState(), setBase("ok", 100, 0), campaign("ok", "c", 10, 20, 0)))
+	var r recorder
+	now := at(15)
+	pass(t, newTicker(st, &r, &now))
+	if got := r.skus(); !reflect.DeepEqual(got, []string{"ok"}) {
+		t.Fatalf("ticked %v", got)
+	}
+}
+
+// nextChange leaves out only fields NextChange does not read, so it gives
+// what decoding the whole state gives.
+func TestNextChangeSkipsOnlyUnreadFields(t *testing.T) {
+	fields := (&pricingv1.SkuPrice{}).ProtoReflect().Descriptor().Fields()
+	var skipped []string
+	for num := range skippedFields {
+		skipped = append(skipped, string(fields.ByNumber(num).Name()))
+	}
+	for _, name := range []string{"current", "history", "applied"} {
+		if !slices.Contains(skipped, name) {
+			t.Fatalf("skipped fields %v lack %s", skipped, name)
+		}
+	}
+	if len(skipped) != 3 {
+		t.Fatalf("skipped fields %v", skipped)
+	}
+
+	p := pricing.DefaultPolicy()
+	s := pricing.NewState()
+	check := func(what string) {
+		t.Helper()
+		b, err := StateCodec{}.Encode(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := nextChange(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := pricing.NextChange(s); !got.Equal(want) {
+			t.Fatalf("%s: next change %v, want %v", what, got, want)
+		}
+	}
+	check("new")
+	s = decide(t, s, campaign("a", "early", 10, 20, 0))
+	check("no base price")
+	s = decide(t, s, setBase("a", 10_000, 1), campaign("a", "late", 100, 200, 2))
+	check("campaigns")
+	s, _ = pricing.Observe(s, pricing.InventorySignal{SKU: "a", Time: at(3), Offset: 0, Available: 10, StockKnown: true}, p)
+	s, _ = pricing.Observe(s, pricing.InventorySignal{SKU: "a", Time: at(4), Offset: 1, Reserved: 5, Available: 5, StockKnown: true}, p)
+	check("demand")
+	for i := range 8 {
+		s, _ = pricing.Tick(s, pricing.NextChange(s), p)
+		check(fmt.Sprint("step ", i))
+	}
+	if _, err := nextChange([]byte{0xff}); err == nil {
+		t.Fatal("garbage decoded")
+	}
+}
+
+// The ticker and the group together on goka's in-memory tester: ticks go
+// through the commands topic and publish the campaign's start and end with
+// their own times; a SKU never priced gets no table entry from a tick.
+func TestTickerThroughTheGroup(t *testing.T) {
+	tt := tester.New(t)
+	n := NamesFor("test")
+	g := &group{names: n, peers: Peers{InventoryEvents: "test.inventory", Saga: "test.saga"}, policy: pricing.DefaultPolicy()}
+	proc, err := goka.NewProcessor(nil, g.graph(nil, nil), goka.WithTester(tt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() { _ = proc.Run(ctx) }()
+	events := tt.NewQueueTracker(string(n.Events))
+
+	consume := func(c *pricingv1.Command) {
+		b, err := proto.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tt.Consume(string(n.Commands), c.GetSku(), b)
+	}
+	consume(pricing.CommandToWire(setBase("sku-1", 10_000, 0)))
+	consume(pricing.CommandToWire(campaign("sku-1", "spring", 10, 20, 1)))
+	consume(TickCommand("unpriced", at(0), at(1)))
+	if v := tt.TableValue(n.Table(), "unpriced"); v != nil {
+		t.Fatalf("a tick created a table entry: %+v", v)
+	}
+
+	table, err := tt.StorageBuilder()(string(n.Table()), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(_ context.Context, cmds []*pricingv1.Command) error {
+		for _, c := range cmds {
+			consume(c)
+		}
+		return nil
+	}
+	tk := NewTicker(func() []storage.Storage { return []storage.Storage{table} }, send, time.Second, nil)
+	var got []string
+	for _, sec := range []int{5, 12, 13, 25} {
+		tk.now = func() time.Time { return at(sec) }
+		pass(t, tk)
+		for {
+			_, v, ok := events.NextRaw()
+			if !ok {
+				break
+			}
+			var pc pricingv1.PriceChanged
+			if err := proto.Unmarshal(v, &pc); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, fmt.Sprintf("%s %d @%d", pc.GetCause(), pc.GetPriceMinor(),
+				(pc.GetTimestampMs()-t0.UnixMilli())/1000))
+		}
+	}
+	want := []string{"base_price 10000 @0", "campaign_started 9000 @10", "campaign_ended 10000 @20"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("published %q, want %q", got, want)
+	}
+}
