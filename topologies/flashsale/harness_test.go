@@ -1,21 +1,15 @@
 package flashsale_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,6 +22,7 @@ import (
 	"github.com/titan-commerce/titan/internal/instance"
 	"github.com/titan-commerce/titan/internal/kafkatest"
 	"github.com/titan-commerce/titan/internal/partition"
+	"github.com/titan-commerce/titan/internal/proctest"
 	"github.com/titan-commerce/titan/processors/flashsale"
 	"github.com/titan-commerce/titan/processors/inventory"
 	"github.com/titan-commerce/titan/schemas/codec"
@@ -59,9 +54,6 @@ type deployment struct {
 	router  *flashtopo.Router
 	adm     *kadm.Client
 	log     *slog.Logger
-	// dumped holds the process logs already printed: a restarted process
-	// shares its log file with the run that was killed.
-	dumped map[string]bool
 }
 
 func newDeployment(t *testing.T) *deployment {
@@ -77,7 +69,6 @@ func newDeployment(t *testing.T) *deployment {
 		router:  flashtopo.NewRouter(partitions),
 		adm:     kafkatest.Admin(t, brokers),
 		log:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		dumped:  map[string]bool{},
 	}
 	// Registered before any instance starts, so it runs after they have
 	// all stopped.
@@ -194,142 +185,12 @@ func (n *node) stop() error {
 
 // --- titan processes ---
 
-// buildTitan builds cmd/titan into a directory the test removes.
-func buildTitan(ctx context.Context, t *testing.T) string {
-	t.Helper()
-	root, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}").Output()
-	if err != nil {
-		t.Fatalf("finding the module root: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "titan")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/titan")
-	cmd.Dir = strings.TrimSpace(string(root))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/titan: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// proc is one `titan run` child process. Its log file collects the output
-// of every start, so a restart's log follows the killed run's.
-type proc struct {
-	id, dir, addr, logPath string
-	cmd                    *exec.Cmd
-	done                   chan struct{} // closed once the process has exited
-}
-
-// spawn starts `titan run` as a child on dir with a fresh API port. The
-// child is killed when the test ends, and when the test binary dies.
-func (d *deployment) spawn(bin, id, dir, logDir string) *proc {
+// spawn starts `titan run` on dir for this deployment (see proctest.Spawn).
+func (d *deployment) spawn(bin, id, dir, logDir string) *proctest.Proc {
 	d.t.Helper()
-	addr, err := freeAddr()
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	p := &proc{id: id, dir: dir, addr: addr, logPath: filepath.Join(logDir, id+".log"), done: make(chan struct{})}
-	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	fmt.Fprintf(logf, "=== %s: start %s on %s\n", time.Now().Format(time.RFC3339Nano), id, addr)
-	p.cmd = exec.Command(bin, "run", "--brokers", strings.Join(d.brokers, ","), "--namespace", d.ns,
-		"--state-dir", dir, "--http-addr", addr, "--partitions", fmt.Sprint(partitions), "--instance-id", id,
+	return proctest.Spawn(d.t, bin, id, logDir, "--brokers", strings.Join(d.brokers, ","), "--namespace", d.ns,
+		"--state-dir", dir, "--partitions", fmt.Sprint(partitions), "--instance-id", id,
 		"--topologies", instance.TopologyInventory+","+instance.TopologyFlashSale)
-	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		logf.Close()
-		d.t.Fatalf("starting %s: %v", id, err)
-	}
-	go func() {
-		_ = p.cmd.Wait()
-		logf.Close()
-		close(p.done)
-	}()
-	d.t.Cleanup(func() {
-		p.kill()
-		if d.t.Failed() && !d.dumped[p.logPath] {
-			d.dumped[p.logPath] = true
-			p.dumpLog(d.t)
-		}
-	})
-	return p
-}
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
-// kill sends SIGKILL and waits for the exit; a process already gone is
-// left alone.
-func (p *proc) kill() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = syscall.Kill(p.cmd.Process.Pid, syscall.SIGKILL)
-	timer := time.NewTimer(stopWait)
-	defer timer.Stop()
-	select {
-	case <-p.done:
-	case <-timer.C:
-	}
-}
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// dumpLog prints the last lines of the process's log.
-func (p *proc) dumpLog(t *testing.T) {
-	f, err := os.Open(p.logPath)
-	if err != nil {
-		t.Logf("%s: %v", p.id, err)
-		return
-	}
-	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-	}
-	const keep = 150
-	if len(lines) > keep {
-		lines = append([]string{fmt.Sprintf("... %d lines before", len(lines)-keep)}, lines[len(lines)-keep:]...)
-	}
-	t.Logf("log of %s (%s):\n%s", p.id, p.logPath, strings.Join(lines, "\n"))
-}
-
-// waitReady waits until the process answers /readyz with 200.
-func (p *proc) waitReady(ctx context.Context) error {
-	cl := &http.Client{Timeout: 2 * time.Second}
-	return waitFor(ctx, p.id+" ready", func() (bool, string) {
-		if p.exited() {
-			return false, "exited: " + p.cmd.ProcessState.String()
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.addr+"/readyz", nil)
-		if err != nil {
-			return false, err.Error()
-		}
-		resp, err := cl.Do(req)
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, resp.Status
-	})
 }
 
 // --- consumer groups ---

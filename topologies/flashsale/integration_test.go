@@ -10,6 +10,7 @@ import (
 	"github.com/lovoo/goka"
 
 	"github.com/titan-commerce/titan/internal/partition"
+	"github.com/titan-commerce/titan/internal/proctest"
 	"github.com/titan-commerce/titan/processors/flashsale"
 	"github.com/titan-commerce/titan/processors/inventory"
 	flashtopo "github.com/titan-commerce/titan/topologies/flashsale"
@@ -90,26 +91,26 @@ func TestFlashSaleSurvivesSIGKILL(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 12*time.Minute)
 	defer cancel()
 
-	bin := buildTitan(ctx, t)
+	bin := proctest.Build(ctx, t)
 	t.Logf("built titan in %v", time.Since(began).Round(time.Millisecond))
 	logDir := t.TempDir()
 	ids := []string{"p1", "p2", "p3"}
 	dirs := map[string]string{}
-	procs := map[string]*proc{}
+	procs := map[string]*proctest.Proc{}
 	for _, id := range ids {
 		dirs[id] = t.TempDir()
 		procs[id] = d.spawn(bin, id, dirs[id], logDir)
 	}
 	alive := func() (bool, string) {
 		for _, id := range ids {
-			if procs[id].exited() {
+			if procs[id].Exited() {
 				return false, id + " exited"
 			}
 		}
 		return true, ""
 	}
 	for _, id := range ids {
-		if err := procs[id].waitReady(ctx); err != nil {
+		if err := procs[id].WaitReady(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -156,7 +157,7 @@ func TestFlashSaleSurvivesSIGKILL(t *testing.T) {
 		switch {
 		case killedAt.IsZero() && sent >= scaled(killAfter):
 			left := unitsLeft(sv, d.router, s)
-			procs[victim].kill()
+			procs[victim].Kill()
 			killedAt = time.Now()
 			t.Logf("SIGKILL %s after %d attempts, %v into the sale, with %s", victim, sent, killedAt.Sub(s.Start).Round(time.Millisecond), left)
 		case !killedAt.IsZero() && restartedAt.IsZero() && time.Since(lastCheck) > time.Second:
@@ -183,7 +184,7 @@ func TestFlashSaleSurvivesSIGKILL(t *testing.T) {
 		}
 		restart()
 	}
-	if err := procs[victim].waitReady(ctx); err != nil {
+	if err := procs[victim].WaitReady(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := d.waitStable(ctx, 3, alive); err != nil {
@@ -198,8 +199,8 @@ func TestFlashSaleSurvivesSIGKILL(t *testing.T) {
 	}
 	d.checkEnd(ctx, t, il, sv, iv, s, o, restocked)
 	for _, id := range ids {
-		if procs[id].exited() {
-			t.Errorf("%s exited: %v", id, procs[id].cmd.ProcessState)
+		if procs[id].Exited() {
+			t.Errorf("%s exited: %v", id, procs[id].State())
 		}
 	}
 	t.Logf("%s; elapsed %v", o, time.Since(began).Round(time.Millisecond))

@@ -33,6 +33,11 @@ const (
 	// reserveTTL outlasts the generated day: the day is replayed in
 	// minutes, and event time races ahead of the order a partition is at.
 	reserveTTL = 48 * time.Hour
+	// dedupeWindow is how long the inventory remembers a command id, by
+	// command time. A day replayed in a minute passes a real shop's 15
+	// minutes in a second; a command sent again after a crash must still
+	// be recognised.
+	dedupeWindow = 48 * time.Hour
 )
 
 // deployment is one test's namespace on the shared broker.
@@ -91,6 +96,7 @@ func (d *deployment) start(ctx context.Context, id, dir string) *node {
 		InstanceID:      id,
 		Topologies:      []string{instance.TopologyInventory, instance.TopologyOrders},
 		OrderReserveTTL: reserveTTL,
+		DedupeWindow:    dedupeWindow,
 		Logger:          d.log.With("instance", id),
 	})
 	if err != nil {
