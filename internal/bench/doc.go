@@ -22,12 +22,21 @@
 //	BenchmarkFlashSalePurchaseLatencyCeiling  one produce and its read-back
 //	BenchmarkFlashSaleSoldOut       rejected attempts after sell-out, beside
 //	                                GET /v1/inventory/{sku} in the same run
+//	BenchmarkOrders                 orders/s through the whole saga (fraud,
+//	                                pricing, inventory) on one instance
+//	BenchmarkOrdersCeiling          as many records as those orders write,
+//	                                produced and read back
+//	BenchmarkOrderLatency           OrderPlaced to its outcome, fixed rate
+//	BenchmarkOrderLatencyCeiling    one produce and its read-back, same rate
+//	BenchmarkFraudMemory            the fraud table per 100,000 users for a
+//	                                day (no broker), beside its counters alone
 //
 // The broker benchmarks run a fixed workload per iteration and are meant
 // for -benchtime 1x; without TITAN_KAFKA_BROKERS they skip (see
 // kafkatest.Brokers). The in-process micro-benchmarks (BenchmarkDecide,
 // BenchmarkStateCodecEncode and Decode) need no broker and time a batch of
-// calls per iteration, so they mean something at 1x too.
+// calls per iteration, so they mean something at 1x too; so does
+// BenchmarkFraudMemory, which replays a whole day per iteration.
 //
 // The package itself holds the load generators (OpenLoop, ClosedLoop) and
 // the latency summary; the benchmarks are in its _test files, and

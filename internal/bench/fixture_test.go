@@ -79,9 +79,18 @@ func startTitanIn(b *testing.B, brokers []string, ns string, withAPI bool) *inst
 	if withAPI {
 		cfg.HTTPAddr = "127.0.0.1:0"
 	}
-	createTopics(b, brokers, ns)
+	return runTitan(b, cfg, namespaceTopics(ns), namespaceGroups(ns))
+}
+
+// runTitan creates topics, runs an instance with cfg until it has
+// recovered, and registers its shutdown and the deletion of topics and
+// groups, which must be everything the instance creates and joins.
+func runTitan(b *testing.B, cfg instance.Config, topics []kafkaadmin.Topic, groups []string) *instance.Instance {
+	b.Helper()
+	brokers := cfg.Brokers
+	createTopics(b, brokers, topics)
 	// Registered first, so it runs after the instance has stopped.
-	b.Cleanup(func() { deleteNamespace(b, brokers, ns) })
+	b.Cleanup(func() { deleteNamespace(b, brokers, topics, groups) })
 	ctx, cancel := context.WithCancel(context.Background())
 	inst, err := instance.New(ctx, cfg)
 	if err != nil {
@@ -131,12 +140,12 @@ func namespaceGroups(ns string) []string {
 	return []string{string(inv.Group), string(inv.OrdersGroup), string(fs.Group), string(fs.PurchasesGroup)}
 }
 
-// createTopics creates a namespace's topics as the instance would and
+// createTopics creates an instance's topics as the instance would and
 // waits until the broker lists every partition with a leader. The
 // instance creates missing topics itself but does not wait, and goka's
 // topic manager, looking a moment later, may not see a table topic yet,
 // try to create it too, and fail the start with "already exists".
-func createTopics(b *testing.B, brokers []string, ns string) {
+func createTopics(b *testing.B, brokers []string, topics []kafkaadmin.Topic) {
 	b.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
@@ -146,7 +155,6 @@ func createTopics(b *testing.B, brokers []string, ns string) {
 	adm := kadm.NewClient(cl)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	topics := namespaceTopics(ns)
 	if err := kafkaadmin.Ensure(ctx, adm, 1, topics); err != nil {
 		b.Fatalf("topics: %v", err)
 	}
@@ -190,7 +198,7 @@ func leaders(ctx context.Context, adm *kadm.Client, topics []string) error {
 
 // deleteNamespace removes an instance's topics and consumer groups, so
 // repeated runs on a shared broker do not pile them up.
-func deleteNamespace(b *testing.B, brokers []string, ns string) {
+func deleteNamespace(b *testing.B, brokers []string, declared []kafkaadmin.Topic, groupNames []string) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
 		b.Errorf("admin client: %v", err)
@@ -201,7 +209,7 @@ func deleteNamespace(b *testing.B, brokers []string, ns string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var topics []string
-	for _, t := range namespaceTopics(ns) {
+	for _, t := range declared {
 		topics = append(topics, t.Name)
 	}
 	resp, err := adm.DeleteTopics(ctx, topics...)
@@ -209,14 +217,14 @@ func deleteNamespace(b *testing.B, brokers []string, ns string) {
 		err = resp.Error()
 	}
 	if err != nil {
-		b.Logf("deleting topics of %s: %v", ns, err)
+		b.Logf("deleting topics %v: %v", topics, err)
 	}
-	groups, err := adm.DeleteGroups(ctx, namespaceGroups(ns)...)
+	groups, err := adm.DeleteGroups(ctx, groupNames...)
 	if err == nil {
 		err = groups.Error()
 	}
 	if err != nil {
-		b.Logf("deleting groups of %s: %v", ns, err)
+		b.Logf("deleting groups %v: %v", groupNames, err)
 	}
 }
 
