@@ -109,7 +109,12 @@ func Step(e Entity, o Observation, at Origin, m *Model, p Policy) (Entity, Resul
 	}
 	res.Decision = decide(o, feats, m)
 	if !res.Duplicate {
-		e.Recent = append(e.Recent, *res.Decision)
+		// Kept without its features: they are most of a decision's size,
+		// the windows that gave them are in the entity itself, and the
+		// decision sent to the order carries them.
+		kept := *res.Decision
+		kept.Features = nil
+		e.Recent = append(e.Recent, kept)
 		if n := len(e.Recent) - p.MaxDecisions; n > 0 {
 			e.Recent = append([]Decision(nil), e.Recent[n:]...)
 		}
