@@ -53,7 +53,9 @@ type Config struct {
 	CommandWait time.Duration
 	// ReadWait bounds how long a read with min_offset waits.
 	ReadWait time.Duration
-	// SweepInterval is how often expired reservations are looked for.
+	// SweepInterval is how often expired reservations, and prices that
+	// time alone changes (campaign boundaries, demand steps), are looked
+	// for.
 	SweepInterval time.Duration
 	// DedupeWindow is how long a command id is remembered per SKU.
 	DedupeWindow time.Duration
