@@ -275,7 +275,7 @@ func (s *sim) toFraud(msg any) {
 	if req.Kind != FraudKindOrder {
 		return
 	}
-	v := FraudVerdict{Outcome: s.verdicts[req.OrderID], Score: 0.5, Reasons: []string{"r"}, ModelVersion: "m", Time: s.now()}
+	v := FraudVerdict{Outcome: s.verdicts[req.OrderID], Score: 0.5, Reasons: []FraudReason{{Code: "r"}}, ModelVersion: "m", Time: s.now()}
 	inbox := s.sagaInbox[req.OrderID]
 	inbox.msgs = append(inbox.msgs, sagaMsg{req.OrderID, v})
 }

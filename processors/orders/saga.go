@@ -118,7 +118,7 @@ func OnFraud(o Order, v FraudVerdict, pol Policy) (Order, Effects) {
 	o.Fraud = v
 	o.record(now, StepFraud+v.Outcome, detail, pol)
 	if v.Outcome == FraudReject {
-		return o, o.reject(ReasonFraudRejected, strings.Join(v.Reasons, ", "), now, pol)
+		return o, o.reject(ReasonFraudRejected, strings.Join(v.Codes(), ", "), now, pol)
 	}
 
 	o.Status = StatusPricing
@@ -291,7 +291,7 @@ func (o *Order) outcome(now time.Time) *Outcome {
 		Time:      now,
 	}
 	if o.Review {
-		out.ReviewReasons = slices.Clone(o.Fraud.Reasons)
+		out.ReviewReasons = o.Fraud.Codes()
 	}
 	return out
 }

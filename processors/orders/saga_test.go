@@ -39,7 +39,11 @@ func place(p Placed) input {
 
 func noErr(o Order, fx Effects) (Order, Effects, error) { return o, fx, nil }
 
-func fraud(outcome string, sec int, reasons ...string) input {
+func fraud(outcome string, sec int, codes ...string) input {
+	var reasons []FraudReason
+	for _, c := range codes {
+		reasons = append(reasons, FraudReason{Code: c, Detail: c + " detail", Contribution: 0.5})
+	}
 	v := FraudVerdict{Outcome: outcome, Score: 0.25, Reasons: reasons, ModelVersion: "m1", Time: at(sec)}
 	return input{"fraud " + outcome, func(o Order, pol Policy) (Order, Effects, error) { return noErr(OnFraud(o, v, pol)) }}
 }

@@ -78,11 +78,30 @@ type FailedPayment struct {
 // FraudVerdict is the fraud processor's decision on an order.
 type FraudVerdict struct {
 	// Outcome is FraudApprove, FraudReview or FraudReject.
-	Outcome      string
-	Score        float64
-	Reasons      []string
+	Outcome string
+	Score   float64
+	// Reasons, most important first, kept whole so the order explains
+	// its own decision.
+	Reasons      []FraudReason
 	ModelVersion string
 	Time         time.Time
+}
+
+// FraudReason is one cause of a fraud decision: a rule that fired, or a
+// feature's share of the model's log-odds (Contribution).
+type FraudReason struct {
+	Code         string
+	Detail       string
+	Contribution float64
+}
+
+// Codes lists the reasons' codes.
+func (v FraudVerdict) Codes() []string {
+	var out []string
+	for _, r := range v.Reasons {
+		out = append(out, r.Code)
+	}
+	return out
 }
 
 // PriceQuote is the pricing processor's answer to one PriceCheck.

@@ -158,7 +158,7 @@ var outcomeNames = map[fraudv1.Outcome]string{
 	fraudv1.Outcome_OUTCOME_REJECT:  FraudReject,
 }
 
-// VerdictFromWire maps a fraud decision; the reasons keep their codes, most
+// VerdictFromWire maps a fraud decision; the reasons keep their order, most
 // important first. An unspecified outcome maps to "", which OnFraud reads
 // as review.
 func VerdictFromWire(d *fraudv1.Decision) FraudVerdict {
@@ -169,7 +169,7 @@ func VerdictFromWire(d *fraudv1.Decision) FraudVerdict {
 		Time:         fromMillis(d.GetTimestampMs()),
 	}
 	for _, r := range d.GetReasons() {
-		v.Reasons = append(v.Reasons, r.GetCode())
+		v.Reasons = append(v.Reasons, FraudReason{Code: r.GetCode(), Detail: r.GetDetail(), Contribution: r.GetContribution()})
 	}
 	return v
 }
@@ -192,7 +192,7 @@ func verdictToWire(o Order) *fraudv1.Decision {
 		}
 	}
 	for _, r := range v.Reasons {
-		d.Reasons = append(d.Reasons, &fraudv1.Reason{Code: r})
+		d.Reasons = append(d.Reasons, &fraudv1.Reason{Code: r.Code, Detail: r.Detail, Contribution: r.Contribution})
 	}
 	return d
 }

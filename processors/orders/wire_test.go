@@ -77,8 +77,8 @@ func TestOtherEventsFromWire(t *testing.T) {
 
 func TestSagaMessagesFromWire(t *testing.T) {
 	d := &fraudv1.Decision{OrderId: oid, Outcome: fraudv1.Outcome_OUTCOME_REVIEW, Score: 0.5, ModelVersion: "m2",
-		TimestampMs: at(1).UnixMilli(), Reasons: []*fraudv1.Reason{{Code: "new_device"}, {Code: "velocity"}}}
-	wantV := FraudVerdict{Outcome: FraudReview, Score: 0.5, Reasons: []string{"new_device", "velocity"}, ModelVersion: "m2", Time: at(1)}
+		TimestampMs: at(1).UnixMilli(), Reasons: []*fraudv1.Reason{{Code: "new_device", Detail: "first seen", Contribution: 1.5}, {Code: "velocity"}}}
+	wantV := FraudVerdict{Outcome: FraudReview, Score: 0.5, Reasons: []FraudReason{{Code: "new_device", Detail: "first seen", Contribution: 1.5}, {Code: "velocity"}}, ModelVersion: "m2", Time: at(1)}
 	if got := VerdictFromWire(d); !reflect.DeepEqual(got, wantV) {
 		t.Fatalf("verdict %+v, want %+v", got, wantV)
 	}
