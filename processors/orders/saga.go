@@ -20,6 +20,11 @@ func Place(o Order, p Placed, pol Policy) (Order, Effects, error) {
 	if p.OrderID == "" || (o.ID != "" && o.ID != p.OrderID) {
 		return o, Effects{}, fmt.Errorf("%w: order id %q given to the state of order %q", ErrInvalid, p.OrderID, o.ID)
 	}
+	if p.Time.IsZero() || p.Time.UnixMilli() <= 0 {
+		// The order's time is the saga's clock and every outcome's time;
+		// an event without one cannot be placed.
+		return o, Effects{}, fmt.Errorf("%w: order %q placed without a time", ErrInvalid, p.OrderID)
+	}
 	fp := Fingerprint(p)
 	if o.Status != StatusUnknown {
 		if o.Fingerprint == fp {
