@@ -110,6 +110,9 @@ func (p *Proc) Kill() {
 	}
 }
 
+// Signal sends sig to the process.
+func (p *Proc) Signal(sig syscall.Signal) error { return syscall.Kill(p.cmd.Process.Pid, sig) }
+
 // Exited reports whether the process has exited.
 func (p *Proc) Exited() bool {
 	select {
