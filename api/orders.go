@@ -31,16 +31,14 @@ import (
 // table.
 
 // OrderDeps are the parts of the order saga, pricing and fraud topologies
-// the API stands on. Every field but PricesNotifier and Now is required.
+// the API stands on. Every field but Now is required.
 type OrderDeps struct {
 	// Orders is the saga table (*ordersv1.Order per order id), updates
 	// reported to OrdersNotifier.
 	Orders         Table
 	OrdersNotifier *Notifier
-	// Prices is the pricing table (*pricingv1.SkuPrice per SKU), updates
-	// reported to PricesNotifier.
-	Prices         Table
-	PricesNotifier *Notifier
+	// Prices is the pricing table (*pricingv1.SkuPrice per SKU).
+	Prices Table
 	// Fraud is the fraud table (*fraudv1.Entity per "u:<user_id>",
 	// "d:<device_id>" and "c:<payment_id>" key).
 	Fraud Table

@@ -27,7 +27,7 @@ import (
 // a lagging consumer.
 type fakeSaga struct {
 	orders, prices, fraud *fakeTable
-	ordersN, pricesN      *Notifier
+	ordersN               *Notifier
 	outcomes              *OrderOutcomes
 	mem                   storage.Storage
 	now                   time.Time
@@ -65,7 +65,7 @@ const (
 func newFakeSaga() *fakeSaga {
 	f := &fakeSaga{
 		orders: newFakeTable(), prices: newFakeTable(), fraud: newFakeTable(),
-		ordersN: NewNotifier(), pricesN: NewNotifier(),
+		ordersN:  NewNotifier(),
 		outcomes: newOrderOutcomes(nil, slog.New(slog.DiscardHandler)),
 		mem:      storage.NewMemory(),
 		now:      time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC),
@@ -77,7 +77,7 @@ func newFakeSaga() *fakeSaga {
 func (f *fakeSaga) deps() *OrderDeps {
 	return &OrderDeps{
 		Orders: f.orders, OrdersNotifier: f.ordersN,
-		Prices: f.prices, PricesNotifier: f.pricesN,
+		Prices:    f.prices,
 		Fraud:     f.fraud,
 		SendOrder: f.sendOrder, SendPricing: f.sendPricing,
 		Outcomes: f.outcomes,
@@ -226,7 +226,6 @@ func (f *fakeSaga) sendPricing(_ context.Context, cmd *pricingv1.Command) (int32
 		Version: sp.GetCurrent().GetVersion() + 1, CommandId: cmd.GetCommandId()}
 	sp.History = append(sp.History, sp.Current)
 	f.prices.set(sp.GetSku(), sp)
-	notifyKey(f.pricesN, f.mem, sp.GetSku())
 	return 2, offset, nil
 }
 

@@ -210,14 +210,14 @@ func (i *Instance) orderDeps(ctx context.Context, viewOpts func(*api.Notifier) [
 	if p == nil {
 		return nil, nil
 	}
-	ordersN, pricesN := api.NewNotifier(), api.NewNotifier()
+	ordersN := api.NewNotifier()
 	var err error
 	// The API renders the tables' wire form; the processors' codecs would
 	// decode into the domain types only to be mapped back.
 	if p.orders, err = goka.NewView(i.brokers, p.names.Table(), codec.NewProto[*ordersv1.Order](), viewOpts(ordersN)...); err != nil {
 		return nil, fmt.Errorf("instance: order view: %w", err)
 	}
-	if p.prices, err = goka.NewView(i.brokers, p.pricing.Table(), codec.NewProto[*pricingv1.SkuPrice](), viewOpts(pricesN)...); err != nil {
+	if p.prices, err = goka.NewView(i.brokers, p.pricing.Table(), codec.NewProto[*pricingv1.SkuPrice](), viewOpts(api.NewNotifier())...); err != nil {
 		return nil, fmt.Errorf("instance: price view: %w", err)
 	}
 	if p.entities, err = goka.NewView(i.brokers, p.fraud.Table(), codec.NewProto[*fraudv1.Entity](), viewOpts(api.NewNotifier())...); err != nil {
@@ -241,7 +241,6 @@ func (i *Instance) orderDeps(ctx context.Context, viewOpts func(*api.Notifier) [
 		Orders:         p.orders,
 		OrdersNotifier: ordersN,
 		Prices:         p.prices,
-		PricesNotifier: pricesN,
 		Fraud:          p.entities,
 		SendOrder: func(ctx context.Context, ev *ordersv1.OrderEvent) (int32, int64, error) {
 			return send(ctx, string(p.names.Events), ev.GetOrderId(), ev)
