@@ -1,32 +1,17 @@
 package flashsale
 
 import (
-	"time"
-
+	"github.com/titan-commerce/titan/internal/millis"
 	flashsalev1 "github.com/titan-commerce/titan/schemas/flashsale/v1"
 )
 
 // The wire forms live in schemas/; these functions map them to the plain
 // values the Decide functions work on. Times travel as Unix milliseconds.
 
-func toMillis(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromMillis(ms int64) time.Time {
-	if ms == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(ms).UTC()
-}
-
 // SaleToWire maps a sale definition.
 func SaleToWire(s Sale) *flashsalev1.Sale {
 	return &flashsalev1.Sale{
-		Id: s.ID, Sku: s.SKU, Units: s.Units, StartsAtMs: toMillis(s.Start), EndsAtMs: toMillis(s.End),
+		Id: s.ID, Sku: s.SKU, Units: s.Units, StartsAtMs: millis.Of(s.Start), EndsAtMs: millis.Of(s.End),
 		PerUserLimit: s.PerUserLimit, PriceMinor: s.PriceMinor, Buckets: int32(s.Buckets),
 	}
 }
@@ -34,7 +19,7 @@ func SaleToWire(s Sale) *flashsalev1.Sale {
 // SaleFromWire maps a sale definition.
 func SaleFromWire(w *flashsalev1.Sale) Sale {
 	return Sale{
-		ID: w.GetId(), SKU: w.GetSku(), Units: w.GetUnits(), Start: fromMillis(w.GetStartsAtMs()), End: fromMillis(w.GetEndsAtMs()),
+		ID: w.GetId(), SKU: w.GetSku(), Units: w.GetUnits(), Start: millis.Time(w.GetStartsAtMs()), End: millis.Time(w.GetEndsAtMs()),
 		PerUserLimit: w.GetPerUserLimit(), PriceMinor: w.GetPriceMinor(), Buckets: int(w.GetBuckets()),
 	}
 }
@@ -42,7 +27,7 @@ func SaleFromWire(w *flashsalev1.Sale) Sale {
 // MessageToWire maps a message.
 func MessageToWire(m Message) *flashsalev1.Message {
 	w := &flashsalev1.Message{
-		Kind: flashsalev1.Kind(m.Kind), SaleId: m.SaleID, Key: m.Key, TimestampMs: toMillis(m.Time),
+		Kind: flashsalev1.Kind(m.Kind), SaleId: m.SaleID, Key: m.Key, TimestampMs: millis.Of(m.Time),
 		Internal: m.Internal, IdempotencyKey: m.IdempotencyKey, UserId: m.UserID, Qty: m.Qty,
 		Bucket: int32(m.Bucket), Already: m.Already, Reason: m.Reason, Units: m.Units, From: int32(m.From), Round: m.Round,
 	}
@@ -58,7 +43,7 @@ func MessageToWire(m Message) *flashsalev1.Message {
 // MessageFromWire maps a message.
 func MessageFromWire(w *flashsalev1.Message) Message {
 	m := Message{
-		Kind: Kind(w.GetKind()), SaleID: w.GetSaleId(), Key: w.GetKey(), Time: fromMillis(w.GetTimestampMs()),
+		Kind: Kind(w.GetKind()), SaleID: w.GetSaleId(), Key: w.GetKey(), Time: millis.Time(w.GetTimestampMs()),
 		Internal: w.GetInternal(), IdempotencyKey: w.GetIdempotencyKey(), UserID: w.GetUserId(), Qty: w.GetQty(),
 		Bucket: int(w.GetBucket()), Already: w.GetAlready(), Reason: w.GetReason(), Units: w.GetUnits(),
 		From: int(w.GetFrom()), Round: w.GetRound(),
@@ -77,7 +62,7 @@ func ResultToWire(r Result) *flashsalev1.Result {
 	return &flashsalev1.Result{
 		SaleId: r.SaleID, IdempotencyKey: r.IdempotencyKey, UserId: r.UserID, Qty: r.Qty,
 		Status: flashsalev1.Status(r.Status), Reason: r.Reason, Bucket: int32(r.Bucket),
-		PriceMinor: r.PriceMinor, TimestampMs: toMillis(r.Time),
+		PriceMinor: r.PriceMinor, TimestampMs: millis.Of(r.Time),
 	}
 }
 
@@ -86,7 +71,7 @@ func ResultFromWire(w *flashsalev1.Result) Result {
 	return Result{
 		SaleID: w.GetSaleId(), IdempotencyKey: w.GetIdempotencyKey(), UserID: w.GetUserId(), Qty: w.GetQty(),
 		Status: Status(w.GetStatus()), Reason: w.GetReason(), Bucket: int(w.GetBucket()),
-		PriceMinor: w.GetPriceMinor(), Time: fromMillis(w.GetTimestampMs()),
+		PriceMinor: w.GetPriceMinor(), Time: millis.Time(w.GetTimestampMs()),
 	}
 }
 
@@ -169,7 +154,7 @@ func StateToWire(s State) *flashsalev1.State {
 			Sale: SaleToWire(b.Sale), Bucket: int32(b.Bucket), Opened: b.Opened, Available: b.Available, Sold: b.Sold,
 			Received: b.Received, Given: b.Given, Parked: messagesToWire(b.Parked), Borrowing: b.Borrowing,
 			Round: b.Round, Donor: int32(b.Donor), Misses: int32(b.Misses), Seen: seenToWire(b.Seen), Closed: b.Closed,
-			ExhaustedAtMs: toMillis(b.ExhaustedAt),
+			ExhaustedAtMs: millis.Of(b.ExhaustedAt),
 		}}}
 	case s.User != nil:
 		u := s.User
@@ -201,7 +186,7 @@ func StateFromWire(w *flashsalev1.State) State {
 			Sale: SaleFromWire(b.GetSale()), Bucket: int(b.GetBucket()), Opened: b.GetOpened(), Available: b.GetAvailable(),
 			Sold: b.GetSold(), Received: b.GetReceived(), Given: b.GetGiven(), Parked: messagesFromWire(b.GetParked()),
 			Borrowing: b.GetBorrowing(), Round: b.GetRound(), Donor: int(b.GetDonor()), Misses: int(b.GetMisses()),
-			Seen: seenFromWire(b.GetSeen()), Closed: b.GetClosed(), ExhaustedAt: fromMillis(b.GetExhaustedAtMs()),
+			Seen: seenFromWire(b.GetSeen()), Closed: b.GetClosed(), ExhaustedAt: millis.Time(b.GetExhaustedAtMs()),
 		}}
 	case *flashsalev1.State_User:
 		u := k.User

@@ -3,26 +3,13 @@ package fraud
 import (
 	"time"
 
+	"github.com/titan-commerce/titan/internal/millis"
 	fraudv1 "github.com/titan-commerce/titan/schemas/fraud/v1"
 )
 
 // The wire forms live in schemas/fraud/v1; these functions map them to the
 // plain values Step works on. Event times travel as Unix milliseconds, zero
 // meaning unset; bucket starts are always set and map directly.
-
-func toMillis(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromMillis(ms int64) time.Time {
-	if ms == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(ms).UTC()
-}
 
 // OriginToWire maps an origin.
 func OriginToWire(o Origin) *fraudv1.Origin {
@@ -68,7 +55,7 @@ func ObservationToWire(o Observation) *fraudv1.Observation {
 		PaymentId:   o.PaymentID,
 		AmountMinor: o.Amount,
 		Currency:    o.Currency,
-		TimestampMs: toMillis(o.Time),
+		TimestampMs: millis.Of(o.Time),
 		Origin:      OriginToWire(o.Origin),
 		Features:    featuresToWire(o.Features),
 	}
@@ -95,7 +82,7 @@ func ObservationFromWire(o *fraudv1.Observation) Observation {
 		PaymentID: o.GetPaymentId(),
 		Amount:    o.GetAmountMinor(),
 		Currency:  o.GetCurrency(),
-		Time:      fromMillis(o.GetTimestampMs()),
+		Time:      millis.Time(o.GetTimestampMs()),
 		Origin:    OriginFromWire(o.GetOrigin()),
 		Features:  featuresFromWire(o.GetFeatures()),
 	}
@@ -109,7 +96,7 @@ func DecisionToWire(d Decision) *fraudv1.Decision {
 		Outcome:      fraudv1.Outcome(d.Outcome),
 		Score:        d.Score,
 		ModelVersion: d.ModelVersion,
-		TimestampMs:  toMillis(d.Time),
+		TimestampMs:  millis.Of(d.Time),
 		Features:     featuresToWire(d.Features),
 	}
 	if len(d.Reasons) > 0 {
@@ -134,7 +121,7 @@ func DecisionFromWire(d *fraudv1.Decision) Decision {
 		Outcome:      outcome,
 		Score:        d.GetScore(),
 		ModelVersion: d.GetModelVersion(),
-		Time:         fromMillis(d.GetTimestampMs()),
+		Time:         millis.Time(d.GetTimestampMs()),
 		Features:     featuresFromWire(d.GetFeatures()),
 	}
 	if rs := d.GetReasons(); len(rs) > 0 {
@@ -172,18 +159,18 @@ func bucketsFromWire(bs []*fraudv1.Bucket) []Bucket {
 func EntityToWire(e Entity) *fraudv1.Entity {
 	out := &fraudv1.Entity{
 		Key:         e.Key,
-		ClockMs:     toMillis(e.Clock),
-		FirstSeenMs: toMillis(e.FirstSeen),
+		ClockMs:     millis.Of(e.Clock),
+		FirstSeenMs: millis.Of(e.FirstSeen),
 		Fine:        bucketsToWire(e.Fine),
 		Minutes:     bucketsToWire(e.Minutes),
 		Hours:       bucketsToWire(e.Hours),
 		Late:        e.Late,
 	}
 	for _, m := range e.Members {
-		out.Members = append(out.Members, &fraudv1.Member{Id: m.ID, FirstSeenMs: toMillis(m.FirstSeen), LastSeenMs: toMillis(m.LastSeen)})
+		out.Members = append(out.Members, &fraudv1.Member{Id: m.ID, FirstSeenMs: millis.Of(m.FirstSeen), LastSeenMs: millis.Of(m.LastSeen)})
 	}
 	for _, x := range e.Observed {
-		out.Observed = append(out.Observed, &fraudv1.Observed{Id: x.ID, AtMs: toMillis(x.At)})
+		out.Observed = append(out.Observed, &fraudv1.Observed{Id: x.ID, AtMs: millis.Of(x.At)})
 	}
 	for _, d := range e.Recent {
 		out.Decisions = append(out.Decisions, DecisionToWire(d))
@@ -197,18 +184,18 @@ func EntityToWire(e Entity) *fraudv1.Entity {
 func EntityFromWire(w *fraudv1.Entity) Entity {
 	e := Entity{
 		Key:       w.GetKey(),
-		Clock:     fromMillis(w.GetClockMs()),
-		FirstSeen: fromMillis(w.GetFirstSeenMs()),
+		Clock:     millis.Time(w.GetClockMs()),
+		FirstSeen: millis.Time(w.GetFirstSeenMs()),
 		Fine:      bucketsFromWire(w.GetFine()),
 		Minutes:   bucketsFromWire(w.GetMinutes()),
 		Hours:     bucketsFromWire(w.GetHours()),
 		Late:      w.GetLate(),
 	}
 	for _, m := range w.GetMembers() {
-		e.Members = append(e.Members, Member{ID: m.GetId(), FirstSeen: fromMillis(m.GetFirstSeenMs()), LastSeen: fromMillis(m.GetLastSeenMs())})
+		e.Members = append(e.Members, Member{ID: m.GetId(), FirstSeen: millis.Time(m.GetFirstSeenMs()), LastSeen: millis.Time(m.GetLastSeenMs())})
 	}
 	for _, x := range w.GetObserved() {
-		e.Observed = append(e.Observed, Observed{ID: x.GetId(), At: fromMillis(x.GetAtMs())})
+		e.Observed = append(e.Observed, Observed{ID: x.GetId(), At: millis.Time(x.GetAtMs())})
 	}
 	for _, d := range w.GetDecisions() {
 		e.Recent = append(e.Recent, DecisionFromWire(d))

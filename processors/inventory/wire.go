@@ -3,26 +3,13 @@ package inventory
 import (
 	"time"
 
+	"github.com/titan-commerce/titan/internal/millis"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 )
 
 // The wire forms live in schemas/; these functions map them to the plain
 // values Decide works on. Times travel as Unix milliseconds; zero maps to
 // the zero time and back.
-
-func toMillis(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromMillis(ms int64) time.Time {
-	if ms == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(ms).UTC()
-}
 
 // CommandFromWire maps a decoded command; partition and offset come from
 // the record that carried it.
@@ -32,7 +19,7 @@ func CommandFromWire(c *inventoryv1.Command, partition int32, offset int64) Comm
 		OrderID:   c.GetOrderId(),
 		SKU:       c.GetSku(),
 		Qty:       c.GetQty(),
-		Time:      fromMillis(c.GetTimestampMs()),
+		Time:      millis.Time(c.GetTimestampMs()),
 		Partition: partition,
 		Offset:    offset,
 	}
@@ -59,7 +46,7 @@ func CommandToWire(c Command) *inventoryv1.Command {
 		OrderId:     c.OrderID,
 		Sku:         c.SKU,
 		Qty:         c.Qty,
-		TimestampMs: toMillis(c.Time),
+		TimestampMs: millis.Of(c.Time),
 	}
 	switch c.Kind {
 	case KindRestock:
@@ -92,9 +79,9 @@ func EventToWire(e Event) *inventoryv1.Event {
 		OrderId:          e.OrderID,
 		Sku:              e.SKU,
 		Qty:              e.Qty,
-		TimestampMs:      toMillis(e.Time),
+		TimestampMs:      millis.Of(e.Time),
 		Reason:           e.Reason,
-		ExpiresAtMs:      toMillis(e.ExpiresAt),
+		ExpiresAtMs:      millis.Of(e.ExpiresAt),
 		Offset:           e.Offset,
 		Partition:        e.Partition,
 		Stock:            stockToWire(e.Stock),
@@ -110,9 +97,9 @@ func EventFromWire(e *inventoryv1.Event) Event {
 		OrderID:          e.GetOrderId(),
 		SKU:              e.GetSku(),
 		Qty:              e.GetQty(),
-		Time:             fromMillis(e.GetTimestampMs()),
+		Time:             millis.Time(e.GetTimestampMs()),
 		Reason:           e.GetReason(),
-		ExpiresAt:        fromMillis(e.GetExpiresAtMs()),
+		ExpiresAt:        millis.Time(e.GetExpiresAtMs()),
 		Offset:           e.GetOffset(),
 		Partition:        e.GetPartition(),
 		Stock:            stockFromWire(e.GetStock()),
@@ -125,8 +112,8 @@ func StateToWire(s State) *inventoryv1.SkuState {
 	out := &inventoryv1.SkuState{
 		Stock:        stockToWire(s.Stock),
 		Offset:       s.Offset,
-		ClockMs:      toMillis(s.Clock),
-		NextExpiryMs: toMillis(s.NextExpiry()),
+		ClockMs:      millis.Of(s.Clock),
+		NextExpiryMs: millis.Of(s.NextExpiry()),
 		Reservations: make([]*inventoryv1.Reservation, len(s.Reservations)),
 		Applied:      make([]*inventoryv1.AppliedCommand, len(s.Applied)),
 	}
@@ -134,17 +121,17 @@ func StateToWire(s State) *inventoryv1.SkuState {
 		out.Reservations[i] = &inventoryv1.Reservation{
 			OrderId:     r.OrderID,
 			Qty:         r.Qty,
-			ExpiresAtMs: toMillis(r.ExpiresAt),
+			ExpiresAtMs: millis.Of(r.ExpiresAt),
 			CommandId:   r.CommandID,
 			Status:      inventoryv1.ReservationStatus(r.Status),
-			ClosedAtMs:  toMillis(r.ClosedAt),
+			ClosedAtMs:  millis.Of(r.ClosedAt),
 		}
 	}
 	for i, a := range s.Applied {
 		out.Applied[i] = &inventoryv1.AppliedCommand{
 			CommandId:   a.CommandID,
 			Result:      EventToWire(a.Result),
-			AppliedAtMs: toMillis(a.At),
+			AppliedAtMs: millis.Of(a.At),
 		}
 	}
 	return out
@@ -158,7 +145,7 @@ func StateFromWire(w *inventoryv1.SkuState) State {
 	s := State{
 		Stock:  stockFromWire(w.GetStock()),
 		Offset: w.GetOffset(),
-		Clock:  fromMillis(w.GetClockMs()),
+		Clock:  millis.Time(w.GetClockMs()),
 	}
 	if n := len(w.GetReservations()); n > 0 {
 		s.Reservations = make([]Reservation, n)
@@ -167,9 +154,9 @@ func StateFromWire(w *inventoryv1.SkuState) State {
 				OrderID:   r.GetOrderId(),
 				CommandID: r.GetCommandId(),
 				Qty:       r.GetQty(),
-				ExpiresAt: fromMillis(r.GetExpiresAtMs()),
+				ExpiresAt: millis.Time(r.GetExpiresAtMs()),
 				Status:    ReservationStatus(r.GetStatus()),
-				ClosedAt:  fromMillis(r.GetClosedAtMs()),
+				ClosedAt:  millis.Time(r.GetClosedAtMs()),
 			}
 		}
 	}
@@ -179,7 +166,7 @@ func StateFromWire(w *inventoryv1.SkuState) State {
 			s.Applied[i] = Applied{
 				CommandID: a.GetCommandId(),
 				Result:    EventFromWire(a.GetResult()),
-				At:        fromMillis(a.GetAppliedAtMs()),
+				At:        millis.Time(a.GetAppliedAtMs()),
 			}
 		}
 	}

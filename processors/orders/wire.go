@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/titan-commerce/titan/internal/millis"
 	fraudv1 "github.com/titan-commerce/titan/schemas/fraud/v1"
 	ordersv1 "github.com/titan-commerce/titan/schemas/orders/v1"
 	pricingv1 "github.com/titan-commerce/titan/schemas/pricing/v1"
@@ -16,20 +17,6 @@ import (
 // The wire forms live in schemas/; these functions map them to the plain
 // values the saga works on. Times travel as Unix milliseconds; zero maps to
 // the zero time and back.
-
-func toMillis(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromMillis(ms int64) time.Time {
-	if ms == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(ms).UTC()
-}
 
 // Fingerprint is a digest of what a shop ordered: user, device, payment
 // instrument, currency and lines. The event id and time are left out, so a
@@ -76,7 +63,7 @@ func PlacedFromWire(ev *ordersv1.OrderEvent) (Placed, bool) {
 	if w == nil {
 		return Placed{}, false
 	}
-	p := Placed{EventID: ev.GetEventId(), OrderID: ev.GetOrderId(), Time: fromMillis(ev.GetTimestampMs())}
+	p := Placed{EventID: ev.GetEventId(), OrderID: ev.GetOrderId(), Time: millis.Time(ev.GetTimestampMs())}
 	p.UserID, p.DeviceID, p.PaymentID, p.Currency, p.Lines = placedFromWire(w)
 	return p, true
 }
@@ -86,7 +73,7 @@ func PlacedToWire(p Placed) *ordersv1.OrderEvent {
 	return &ordersv1.OrderEvent{
 		EventId:     p.EventID,
 		OrderId:     p.OrderID,
-		TimestampMs: toMillis(p.Time),
+		TimestampMs: millis.Of(p.Time),
 		Kind: &ordersv1.OrderEvent_Placed{Placed: &ordersv1.OrderPlaced{
 			UserId:    p.UserID,
 			DeviceId:  p.DeviceID,
@@ -119,7 +106,7 @@ func FailedPaymentFromWire(ev *ordersv1.OrderEvent) (FailedPayment, bool) {
 		PaymentID: w.GetPaymentId(),
 		Amount:    w.GetAmountMinor(),
 		Reason:    w.GetReason(),
-		Time:      fromMillis(ev.GetTimestampMs()),
+		Time:      millis.Time(ev.GetTimestampMs()),
 	}, true
 }
 
@@ -130,13 +117,13 @@ func CancelFromWire(ev *ordersv1.OrderEvent) (reason string, at time.Time, ok bo
 	if w == nil {
 		return "", time.Time{}, false
 	}
-	return w.GetReason(), fromMillis(ev.GetTimestampMs()), true
+	return w.GetReason(), millis.Time(ev.GetTimestampMs()), true
 }
 
 // OutcomeToWire is the OrderConfirmed or OrderRejected event for an outcome;
 // eventID is normally OutcomeEventID(orderID).
 func OutcomeToWire(orderID, eventID string, out Outcome) *ordersv1.OrderEvent {
-	ev := &ordersv1.OrderEvent{EventId: eventID, OrderId: orderID, TimestampMs: toMillis(out.Time)}
+	ev := &ordersv1.OrderEvent{EventId: eventID, OrderId: orderID, TimestampMs: millis.Of(out.Time)}
 	if out.Confirmed {
 		ev.Kind = &ordersv1.OrderEvent_Confirmed{Confirmed: &ordersv1.OrderConfirmed{
 			TotalMinor:    out.Total,
@@ -166,7 +153,7 @@ func VerdictFromWire(d *fraudv1.Decision) FraudVerdict {
 		Outcome:      outcomeNames[d.GetOutcome()],
 		Score:        d.GetScore(),
 		ModelVersion: d.GetModelVersion(),
-		Time:         fromMillis(d.GetTimestampMs()),
+		Time:         millis.Time(d.GetTimestampMs()),
 	}
 	for _, r := range d.GetReasons() {
 		v.Reasons = append(v.Reasons, FraudReason{Code: r.GetCode(), Detail: r.GetDetail(), Contribution: r.GetContribution()})
@@ -184,7 +171,7 @@ func verdictToWire(o Order) *fraudv1.Decision {
 		UserId:       o.UserID,
 		Score:        v.Score,
 		ModelVersion: v.ModelVersion,
-		TimestampMs:  toMillis(v.Time),
+		TimestampMs:  millis.Of(v.Time),
 	}
 	for k, name := range outcomeNames {
 		if name == v.Outcome {
@@ -205,7 +192,7 @@ func QuoteFromWire(q *pricingv1.Quote) PriceQuote {
 		Found:    q.GetFound(),
 		Price:    q.GetPriceMinor(),
 		Currency: q.GetCurrency(),
-		Time:     fromMillis(q.GetTimestampMs()),
+		Time:     millis.Time(q.GetTimestampMs()),
 	}
 }
 
@@ -215,7 +202,7 @@ func PriceCheckToWire(pc PriceCheck) *pricingv1.Command {
 	return &pricingv1.Command{
 		CommandId:   pc.ID,
 		Sku:         pc.SKU,
-		TimestampMs: toMillis(pc.Time),
+		TimestampMs: millis.Of(pc.Time),
 		Kind:        &pricingv1.Command_Check{Check: &pricingv1.CheckPrice{OrderId: pc.OrderID, Line: pc.Line}},
 	}
 }
@@ -225,13 +212,13 @@ func OrderToWire(o Order) *ordersv1.Order {
 	w := &ordersv1.Order{
 		OrderId:        o.ID,
 		PlacedEventId:  o.PlacedEventID,
-		PlacedAtMs:     toMillis(o.PlacedAt),
+		PlacedAtMs:     millis.Of(o.PlacedAt),
 		Fingerprint:    o.Fingerprint,
 		Status:         ordersv1.OrderStatus(o.Status),
 		Reason:         o.Reason,
 		Detail:         o.Detail,
 		Fraud:          verdictToWire(o),
-		TerminalAtMs:   toMillis(o.TerminalAt),
+		TerminalAtMs:   millis.Of(o.TerminalAt),
 		Review:         o.Review,
 		HistoryDropped: o.HistoryDropped,
 	}
@@ -264,7 +251,7 @@ func OrderToWire(o Order) *ordersv1.Order {
 		w.History = make([]*ordersv1.Step, len(o.History))
 	}
 	for i, s := range o.History {
-		w.History[i] = &ordersv1.Step{AtMs: toMillis(s.At), Name: s.Name, Detail: s.Detail}
+		w.History[i] = &ordersv1.Step{AtMs: millis.Of(s.At), Name: s.Name, Detail: s.Detail}
 	}
 	return w
 }
@@ -278,12 +265,12 @@ func OrderFromWire(w *ordersv1.Order) Order {
 	o := Order{
 		ID:             w.GetOrderId(),
 		PlacedEventID:  w.GetPlacedEventId(),
-		PlacedAt:       fromMillis(w.GetPlacedAtMs()),
+		PlacedAt:       millis.Time(w.GetPlacedAtMs()),
 		Fingerprint:    w.GetFingerprint(),
 		Status:         Status(w.GetStatus()),
 		Reason:         w.GetReason(),
 		Detail:         w.GetDetail(),
-		TerminalAt:     fromMillis(w.GetTerminalAtMs()),
+		TerminalAt:     millis.Time(w.GetTerminalAtMs()),
 		Review:         w.GetReview(),
 		HistoryDropped: w.GetHistoryDropped(),
 	}
@@ -310,7 +297,7 @@ func OrderFromWire(w *ordersv1.Order) Order {
 	if n := len(w.GetHistory()); n > 0 {
 		o.History = make([]Step, n)
 		for i, s := range w.GetHistory() {
-			o.History[i] = Step{At: fromMillis(s.GetAtMs()), Name: s.GetName(), Detail: s.GetDetail()}
+			o.History[i] = Step{At: millis.Time(s.GetAtMs()), Name: s.GetName(), Detail: s.GetDetail()}
 		}
 	}
 	return o

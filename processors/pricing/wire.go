@@ -1,8 +1,7 @@
 package pricing
 
 import (
-	"time"
-
+	"github.com/titan-commerce/titan/internal/millis"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 	pricingv1 "github.com/titan-commerce/titan/schemas/pricing/v1"
 )
@@ -11,27 +10,13 @@ import (
 // values Apply and Observe work on. Times travel as Unix milliseconds;
 // zero maps to the zero time and back.
 
-func toMillis(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromMillis(ms int64) time.Time {
-	if ms == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(ms).UTC()
-}
-
 // CommandFromWire maps a decoded command. It does not validate: run
 // schemas.ValidatePricingCommand first; Apply ignores what breaks the rules.
 func CommandFromWire(c *pricingv1.Command) Command {
 	out := Command{
 		ID:   c.GetCommandId(),
 		SKU:  c.GetSku(),
-		Time: fromMillis(c.GetTimestampMs()),
+		Time: millis.Time(c.GetTimestampMs()),
 	}
 	switch k := c.GetKind().(type) {
 	case *pricingv1.Command_SetBase:
@@ -57,7 +42,7 @@ func CommandToWire(c Command) *pricingv1.Command {
 	out := &pricingv1.Command{
 		CommandId:   c.ID,
 		Sku:         c.SKU,
-		TimestampMs: toMillis(c.Time),
+		TimestampMs: millis.Of(c.Time),
 	}
 	switch c.Kind {
 	case KindSetBase:
@@ -88,7 +73,7 @@ func SignalFromInventory(e *inventoryv1.Event) (InventorySignal, bool) {
 	}
 	sig := InventorySignal{
 		SKU:    e.GetSku(),
-		Time:   fromMillis(e.GetTimestampMs()),
+		Time:   millis.Time(e.GetTimestampMs()),
 		Offset: e.GetOffset(),
 	}
 	if e.GetType() == inventoryv1.EventType_EVENT_TYPE_RESERVED {
@@ -106,8 +91,8 @@ func campaignToWire(c Campaign) *pricingv1.Campaign {
 		Kind:        pricingv1.CampaignKind(c.Kind),
 		PercentBps:  c.PercentBps,
 		AmountMinor: c.Amount,
-		StartsAtMs:  toMillis(c.Start),
-		EndsAtMs:    toMillis(c.End),
+		StartsAtMs:  millis.Of(c.Start),
+		EndsAtMs:    millis.Of(c.End),
 	}
 }
 
@@ -121,8 +106,8 @@ func campaignFromWire(c *pricingv1.Campaign) Campaign {
 		Kind:       kind,
 		PercentBps: c.GetPercentBps(),
 		Amount:     c.GetAmountMinor(),
-		Start:      fromMillis(c.GetStartsAtMs()),
-		End:        fromMillis(c.GetEndsAtMs()),
+		Start:      millis.Time(c.GetStartsAtMs()),
+		End:        millis.Time(c.GetEndsAtMs()),
 	}
 }
 
@@ -157,7 +142,7 @@ func PriceChangedToWire(c PriceChanged) *pricingv1.PriceChanged {
 		PriceMinor:    c.Price,
 		Contributions: contributionsToWire(c.Contributions),
 		Cause:         c.Cause,
-		TimestampMs:   toMillis(c.Time),
+		TimestampMs:   millis.Of(c.Time),
 		Version:       c.Version,
 		CommandId:     c.CommandID,
 	}
@@ -172,7 +157,7 @@ func PriceChangedFromWire(c *pricingv1.PriceChanged) PriceChanged {
 		Price:         c.GetPriceMinor(),
 		Contributions: contributionsFromWire(c.GetContributions()),
 		Cause:         c.GetCause(),
-		Time:          fromMillis(c.GetTimestampMs()),
+		Time:          millis.Time(c.GetTimestampMs()),
 		Version:       c.GetVersion(),
 		CommandID:     c.GetCommandId(),
 	}
@@ -187,7 +172,7 @@ func QuoteToWire(q Quote) *pricingv1.Quote {
 		Found:         q.Found,
 		PriceMinor:    q.Price,
 		Currency:      q.Currency,
-		TimestampMs:   toMillis(q.Time),
+		TimestampMs:   millis.Of(q.Time),
 		Contributions: contributionsToWire(q.Contributions),
 	}
 }
@@ -201,7 +186,7 @@ func QuoteFromWire(q *pricingv1.Quote) Quote {
 		Found:         q.GetFound(),
 		Price:         q.GetPriceMinor(),
 		Currency:      q.GetCurrency(),
-		Time:          fromMillis(q.GetTimestampMs()),
+		Time:          millis.Time(q.GetTimestampMs()),
 		Contributions: contributionsFromWire(q.GetContributions()),
 	}
 }
@@ -219,20 +204,20 @@ func StateToWire(s State) *pricingv1.SkuPrice {
 			Available:     d.Available,
 			StockKnown:    d.StockKnown,
 			AdjustmentBps: d.AdjustmentBps,
-			AdjustedAtMs:  toMillis(d.AdjustedAt),
+			AdjustedAtMs:  millis.Of(d.AdjustedAt),
 			Offset:        d.Offset,
 			StockOffset:   d.StockOffset,
-			DueMs:         toMillis(d.Due),
+			DueMs:         millis.Of(d.Due),
 		},
 		History: make([]*pricingv1.PriceChanged, len(s.Changes)),
 		Applied: make([]*pricingv1.AppliedCommand, len(s.Applied)),
-		ClockMs: toMillis(s.Clock),
+		ClockMs: millis.Of(s.Clock),
 	}
 	for i, c := range s.Campaigns {
 		out.Campaigns[i] = campaignToWire(c)
 	}
 	for i, b := range d.Buckets {
-		out.Demand.Buckets[i] = &pricingv1.DemandBucket{StartMs: toMillis(b.Start), Reserved: b.Reserved}
+		out.Demand.Buckets[i] = &pricingv1.DemandBucket{StartMs: millis.Of(b.Start), Reserved: b.Reserved}
 	}
 	if _, ok := s.Current(); ok {
 		out.Current = PriceChangedToWire(s.Latest)
@@ -241,7 +226,7 @@ func StateToWire(s State) *pricingv1.SkuPrice {
 		out.History[i] = PriceChangedToWire(c)
 	}
 	for i, a := range s.Applied {
-		out.Applied[i] = &pricingv1.AppliedCommand{CommandId: a.CommandID, AppliedAtMs: toMillis(a.At)}
+		out.Applied[i] = &pricingv1.AppliedCommand{CommandId: a.CommandID, AppliedAtMs: millis.Of(a.At)}
 	}
 	return out
 }
@@ -253,19 +238,19 @@ func StateFromWire(w *pricingv1.SkuPrice) State {
 	}
 	s := NewState()
 	s.SKU, s.Base, s.Currency = w.GetSku(), w.GetBaseMinor(), w.GetCurrency()
-	s.Clock = fromMillis(w.GetClockMs())
+	s.Clock = millis.Time(w.GetClockMs())
 	if d := w.GetDemand(); d != nil {
 		s.Demand = Demand{
 			Available:     d.GetAvailable(),
 			StockKnown:    d.GetStockKnown(),
 			AdjustmentBps: d.GetAdjustmentBps(),
-			AdjustedAt:    fromMillis(d.GetAdjustedAtMs()),
+			AdjustedAt:    millis.Time(d.GetAdjustedAtMs()),
 			Offset:        d.GetOffset(),
 			StockOffset:   d.GetStockOffset(),
-			Due:           fromMillis(d.GetDueMs()),
+			Due:           millis.Time(d.GetDueMs()),
 		}
 		for _, b := range d.GetBuckets() {
-			s.Demand.Buckets = append(s.Demand.Buckets, DemandBucket{Start: fromMillis(b.GetStartMs()), Reserved: b.GetReserved()})
+			s.Demand.Buckets = append(s.Demand.Buckets, DemandBucket{Start: millis.Time(b.GetStartMs()), Reserved: b.GetReserved()})
 		}
 	}
 	for _, c := range w.GetCampaigns() {
@@ -278,7 +263,7 @@ func StateFromWire(w *pricingv1.SkuPrice) State {
 		s.Changes = append(s.Changes, PriceChangedFromWire(c))
 	}
 	for _, a := range w.GetApplied() {
-		s.Applied = append(s.Applied, Applied{CommandID: a.GetCommandId(), At: fromMillis(a.GetAppliedAtMs())})
+		s.Applied = append(s.Applied, Applied{CommandID: a.GetCommandId(), At: millis.Time(a.GetAppliedAtMs())})
 	}
 	return s
 }

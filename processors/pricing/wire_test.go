@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/titan-commerce/titan/internal/millis"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 	pricingv1 "github.com/titan-commerce/titan/schemas/pricing/v1"
 )
@@ -164,10 +165,10 @@ func TestSignalFromInventory(t *testing.T) {
 // compare equal with reflect.DeepEqual.
 func TestMillis(t *testing.T) {
 	tm := time.Date(2026, 1, 2, 3, 4, 5, 6_000_000, time.UTC)
-	if got := fromMillis(toMillis(tm)); !got.Equal(tm) || got.Location() != time.UTC {
+	if got := millis.Time(millis.Of(tm)); !got.Equal(tm) || got.Location() != time.UTC {
 		t.Fatalf("%v round-trips to %v", tm, got)
 	}
-	if !fromMillis(toMillis(time.Time{})).IsZero() {
+	if !millis.Time(millis.Of(time.Time{})).IsZero() {
 		t.Fatal("the zero time does not round-trip")
 	}
 }
