@@ -72,6 +72,17 @@ func (e *InvalidError) Error() string {
 // Unwrap makes errors.Is(err, ErrInvalid) hold for every validation failure.
 func (e *InvalidError) Unwrap() error { return ErrInvalid }
 
+// ReasonOf is the reason of the *InvalidError in err's chain, or "invalid"
+// when there is none: the code a dead letter records for a message that
+// failed validation.
+func ReasonOf(err error) Reason {
+	var inv *InvalidError
+	if errors.As(err, &inv) {
+		return inv.Reason
+	}
+	return "invalid"
+}
+
 func invalid(field string, reason Reason) error {
 	return &InvalidError{Field: field, Reason: reason}
 }

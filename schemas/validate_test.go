@@ -317,3 +317,13 @@ func paymentFailed(edit func(*ordersv1.PaymentFailed)) *ordersv1.OrderEvent {
 	return &ordersv1.OrderEvent{EventId: "ev-pf", OrderId: "o-1", TimestampMs: 1_700_000_000_000,
 		Kind: &ordersv1.OrderEvent_PaymentFailed{PaymentFailed: p}}
 }
+
+func TestReasonOf(t *testing.T) {
+	err := fmt.Errorf("wrapped: %w", schemas.ValidateCommand(&inventoryv1.Command{}))
+	if got := schemas.ReasonOf(err); got != schemas.ReasonMissingCommandID {
+		t.Errorf("reason %q, want %q", got, schemas.ReasonMissingCommandID)
+	}
+	if got := schemas.ReasonOf(errors.New("other")); got != "invalid" {
+		t.Errorf("reason of a plain error %q", got)
+	}
+}

@@ -1,7 +1,6 @@
 package inventory
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 
@@ -81,7 +80,7 @@ func decider(n Names, policy inventory.Policy) observe.Callback {
 			return observe.Reject("decode", err)
 		}
 		if err := schemas.ValidateCommand(&w); err != nil {
-			return observe.Reject(rejectReason(err), err)
+			return observe.Reject(string(schemas.ReasonOf(err)), err)
 		}
 		if w.GetSku() != ctx.Key() {
 			// A record keyed otherwise may sit in another SKU's partition:
@@ -135,12 +134,4 @@ func indexer(ctx goka.Context, msg any) error {
 		ctx.SetValue(next)
 	}
 	return nil
-}
-
-func rejectReason(err error) string {
-	var inv *schemas.InvalidError
-	if errors.As(err, &inv) {
-		return string(inv.Reason)
-	}
-	return "invalid"
 }

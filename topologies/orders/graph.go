@@ -73,7 +73,7 @@ func (g *saga) onEvent(ctx goka.Context, msg any) error {
 		return observe.Reject("decode", err)
 	}
 	if err := schemas.ValidateOrderEvent(&w); err != nil {
-		return observe.Reject(rejectReason(err), err)
+		return observe.Reject(string(schemas.ReasonOf(err)), err)
 	}
 	if w.GetOrderId() != ctx.Key() {
 		return observe.Reject("key_mismatch", fmt.Errorf("key %q, order %q", ctx.Key(), w.GetOrderId()))
@@ -229,12 +229,4 @@ func observation(f *orders.FraudRequest, at fraud.Origin) fraud.Observation {
 		kind = fraud.KindPaymentFailed
 	}
 	return fraud.NewObservation(kind, f.OrderID, f.UserID, f.DeviceID, f.PaymentID, f.Currency, f.Amount, f.Time, at)
-}
-
-func rejectReason(err error) string {
-	var inv *schemas.InvalidError
-	if errors.As(err, &inv) {
-		return string(inv.Reason)
-	}
-	return "invalid"
 }

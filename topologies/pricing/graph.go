@@ -1,7 +1,6 @@
 package pricing
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 
@@ -59,7 +58,7 @@ func (g *group) onCommand(ctx goka.Context, msg any) error {
 		return observe.Reject("decode", err)
 	}
 	if err := schemas.ValidatePricingCommand(&w); err != nil {
-		return observe.Reject(rejectReason(err), err)
+		return observe.Reject(string(schemas.ReasonOf(err)), err)
 	}
 	if w.GetSku() != ctx.Key() {
 		return observe.Reject("key_mismatch", fmt.Errorf("key %q, sku %q", ctx.Key(), w.GetSku()))
@@ -126,12 +125,4 @@ func (g *group) publish(ctx goka.Context, changes []pricing.PriceChanged) error 
 		ctx.Emit(g.names.Events, c.SKU, encoded[i])
 	}
 	return nil
-}
-
-func rejectReason(err error) string {
-	var inv *schemas.InvalidError
-	if errors.As(err, &inv) {
-		return string(inv.Reason)
-	}
-	return "invalid"
 }
