@@ -298,6 +298,12 @@ func (o *Order) outcome(now time.Time) *Outcome {
 	if o.Review {
 		out.ReviewReasons = o.Fraud.Codes()
 	}
+	if out.Confirmed {
+		out.UserID = o.UserID
+		for _, l := range o.Lines {
+			out.Lines = append(out.Lines, Line{SKU: l.SKU, Qty: l.Qty, UnitPrice: l.UnitPrice})
+		}
+	}
 	return out
 }
 

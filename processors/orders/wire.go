@@ -129,6 +129,8 @@ func OutcomeToWire(orderID, eventID string, out Outcome) *ordersv1.OrderEvent {
 			TotalMinor:    out.Total,
 			Review:        out.Review,
 			ReviewReasons: slices.Clone(out.ReviewReasons),
+			UserId:        out.UserID,
+			Lines:         linesToWire(out.Lines),
 		}}
 	} else {
 		ev.Kind = &ordersv1.OrderEvent_Rejected{Rejected: &ordersv1.OrderRejected{

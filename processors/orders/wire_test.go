@@ -99,13 +99,15 @@ func TestSagaMessagesFromWire(t *testing.T) {
 }
 
 func TestOutcomeToWire(t *testing.T) {
-	ok := OutcomeToWire(oid, OutcomeEventID(oid), Outcome{Confirmed: true, Total: 2000, Review: true, ReviewReasons: []string{"x"}, Time: at(5)})
+	ok := OutcomeToWire(oid, OutcomeEventID(oid), Outcome{Confirmed: true, Total: 2000, Review: true, ReviewReasons: []string{"x"}, Time: at(5),
+		UserID: "u1", Lines: []Line{{"a", 2, 1000}}})
 	if err := schemas.ValidateOrderEvent(ok); err != nil {
 		t.Fatal(err)
 	}
 	c := ok.GetConfirmed()
 	if c == nil || c.GetTotalMinor() != 2000 || !c.GetReview() || !reflect.DeepEqual(c.GetReviewReasons(), []string{"x"}) ||
-		ok.GetTimestampMs() != at(5).UnixMilli() || ok.GetEventId() != "order:o1:outcome" {
+		ok.GetTimestampMs() != at(5).UnixMilli() || ok.GetEventId() != "order:o1:outcome" ||
+		c.GetUserId() != "u1" || len(c.GetLines()) != 1 || c.GetLines()[0].GetSku() != "a" || c.GetLines()[0].GetQty() != 2 {
 		t.Fatalf("confirmed %v", ok)
 	}
 	no := OutcomeToWire(oid, "x", Outcome{Reason: ReasonOutOfStock, Detail: "sku a", Time: at(5)})

@@ -305,6 +305,10 @@ type OrderConfirmed struct {
 	// and a reviewer looks at it afterwards.
 	Review        bool     `protobuf:"varint,2,opt,name=review,proto3" json:"review,omitempty"`
 	ReviewReasons []string `protobuf:"bytes,3,rep,name=review_reasons,json=reviewReasons,proto3" json:"review_reasons,omitempty"`
+	// Who bought what, so a consumer of outcomes (recommendations, sinks)
+	// needs no other topic.
+	UserId        string       `protobuf:"bytes,4,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Lines         []*OrderLine `protobuf:"bytes,5,rep,name=lines,proto3" json:"lines,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -356,6 +360,20 @@ func (x *OrderConfirmed) GetReview() bool {
 func (x *OrderConfirmed) GetReviewReasons() []string {
 	if x != nil {
 		return x.ReviewReasons
+	}
+	return nil
+}
+
+func (x *OrderConfirmed) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *OrderConfirmed) GetLines() []*OrderLine {
+	if x != nil {
+		return x.Lines
 	}
 	return nil
 }
@@ -1134,12 +1152,14 @@ const file_titan_orders_v1_orders_proto_rawDesc = "" +
 	"\n" +
 	"payment_id\x18\x03 \x01(\tR\tpaymentId\x12\x1a\n" +
 	"\bcurrency\x18\x04 \x01(\tR\bcurrency\x120\n" +
-	"\x05lines\x18\x05 \x03(\v2\x1a.titan.orders.v1.OrderLineR\x05lines\"p\n" +
+	"\x05lines\x18\x05 \x03(\v2\x1a.titan.orders.v1.OrderLineR\x05lines\"\xbb\x01\n" +
 	"\x0eOrderConfirmed\x12\x1f\n" +
 	"\vtotal_minor\x18\x01 \x01(\x03R\n" +
 	"totalMinor\x12\x16\n" +
 	"\x06review\x18\x02 \x01(\bR\x06review\x12%\n" +
-	"\x0ereview_reasons\x18\x03 \x03(\tR\rreviewReasons\"?\n" +
+	"\x0ereview_reasons\x18\x03 \x03(\tR\rreviewReasons\x12\x17\n" +
+	"\auser_id\x18\x04 \x01(\tR\x06userId\x120\n" +
+	"\x05lines\x18\x05 \x03(\v2\x1a.titan.orders.v1.OrderLineR\x05lines\"?\n" +
 	"\rOrderRejected\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x16\n" +
 	"\x06detail\x18\x02 \x01(\tR\x06detail\"\x9f\x01\n" +
@@ -1255,24 +1275,25 @@ var file_titan_orders_v1_orders_proto_goTypes = []any{
 }
 var file_titan_orders_v1_orders_proto_depIdxs = []int32{
 	2,  // 0: titan.orders.v1.OrderPlaced.lines:type_name -> titan.orders.v1.OrderLine
-	3,  // 1: titan.orders.v1.OrderEvent.placed:type_name -> titan.orders.v1.OrderPlaced
-	4,  // 2: titan.orders.v1.OrderEvent.confirmed:type_name -> titan.orders.v1.OrderConfirmed
-	5,  // 3: titan.orders.v1.OrderEvent.rejected:type_name -> titan.orders.v1.OrderRejected
-	7,  // 4: titan.orders.v1.OrderEvent.cancelled:type_name -> titan.orders.v1.OrderCancelled
-	6,  // 5: titan.orders.v1.OrderEvent.payment_failed:type_name -> titan.orders.v1.PaymentFailed
-	13, // 6: titan.orders.v1.SagaMessage.fraud:type_name -> titan.fraud.v1.Decision
-	14, // 7: titan.orders.v1.SagaMessage.quote:type_name -> titan.pricing.v1.Quote
-	1,  // 8: titan.orders.v1.LineState.status:type_name -> titan.orders.v1.LineStatus
-	3,  // 9: titan.orders.v1.Order.placed:type_name -> titan.orders.v1.OrderPlaced
-	0,  // 10: titan.orders.v1.Order.status:type_name -> titan.orders.v1.OrderStatus
-	13, // 11: titan.orders.v1.Order.fraud:type_name -> titan.fraud.v1.Decision
-	10, // 12: titan.orders.v1.Order.lines:type_name -> titan.orders.v1.LineState
-	11, // 13: titan.orders.v1.Order.history:type_name -> titan.orders.v1.Step
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	2,  // 1: titan.orders.v1.OrderConfirmed.lines:type_name -> titan.orders.v1.OrderLine
+	3,  // 2: titan.orders.v1.OrderEvent.placed:type_name -> titan.orders.v1.OrderPlaced
+	4,  // 3: titan.orders.v1.OrderEvent.confirmed:type_name -> titan.orders.v1.OrderConfirmed
+	5,  // 4: titan.orders.v1.OrderEvent.rejected:type_name -> titan.orders.v1.OrderRejected
+	7,  // 5: titan.orders.v1.OrderEvent.cancelled:type_name -> titan.orders.v1.OrderCancelled
+	6,  // 6: titan.orders.v1.OrderEvent.payment_failed:type_name -> titan.orders.v1.PaymentFailed
+	13, // 7: titan.orders.v1.SagaMessage.fraud:type_name -> titan.fraud.v1.Decision
+	14, // 8: titan.orders.v1.SagaMessage.quote:type_name -> titan.pricing.v1.Quote
+	1,  // 9: titan.orders.v1.LineState.status:type_name -> titan.orders.v1.LineStatus
+	3,  // 10: titan.orders.v1.Order.placed:type_name -> titan.orders.v1.OrderPlaced
+	0,  // 11: titan.orders.v1.Order.status:type_name -> titan.orders.v1.OrderStatus
+	13, // 12: titan.orders.v1.Order.fraud:type_name -> titan.fraud.v1.Decision
+	10, // 13: titan.orders.v1.Order.lines:type_name -> titan.orders.v1.LineState
+	11, // 14: titan.orders.v1.Order.history:type_name -> titan.orders.v1.Step
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_titan_orders_v1_orders_proto_init() }
