@@ -306,9 +306,10 @@ func (x *Pair) GetOrigin() *Origin {
 
 // Neighbor is one item seen with the key's item. Scores are forward-decayed:
 // each occurrence adds 2^((t - epoch) / half-life) for the signal's half
-// life, so every neighbor's score decays at the same rate and their order
-// never changes with time alone; the score at time t is the stored value
-// times 2^(-(t - epoch) / half-life).
+// life, and the score at time t is the stored value times
+// 2^(-(t - epoch) / half-life). Views and purchases have different half
+// lives, so the blended order holds at the epoch and is refreshed when the
+// epoch moves (see processors/recommendations).
 type Neighbor struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Sku           string                 `protobuf:"bytes,1,opt,name=sku,proto3" json:"sku,omitempty"`
@@ -378,7 +379,7 @@ func (x *Neighbor) GetLastMs() int64 {
 }
 
 // ItemState is the value of the item table: neighbors ordered by
-// descending blended score (the top-K are the first K).
+// descending blended score at the epoch.
 type ItemState struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Sku       string                 `protobuf:"bytes,1,opt,name=sku,proto3" json:"sku,omitempty"`

@@ -1,0 +1,251 @@
+package recommendations
+
+import (
+	"slices"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/titan-commerce/titan/internal/millis"
+	"github.com/titan-commerce/titan/schemas"
+	recommendationsv1 "github.com/titan-commerce/titan/schemas/recommendations/v1"
+)
+
+// The wire forms live in schemas/; these functions map them to the plain
+// values the steps work on. Times travel as Unix milliseconds. The
+// FromWire functions accept anything that decodes: stored values are
+// trusted only as far as it takes never to panic, and scores that are not
+// finite and positive read as zero.
+
+// ReasonInvalidSessionID is the reason ValidateView gives for a session id
+// with control characters.
+const ReasonInvalidSessionID schemas.Reason = "invalid_session_id"
+
+// ValidateView checks a view event before it is produced or applied,
+// reporting the first broken rule, in field order, as a
+// *schemas.InvalidError. Ids are bounded like every id Titan stores; SKUs
+// and session ids must be printable.
+func ValidateView(v *recommendationsv1.ViewEvent) error {
+	if v == nil {
+		return invalid("", schemas.ReasonNilMessage)
+	}
+	if err := checkID("event_id", v.GetEventId(), schemas.ReasonMissingEventID); err != nil {
+		return err
+	}
+	if err := checkID("user_id", v.GetUserId(), schemas.ReasonMissingUserID); err != nil {
+		return err
+	}
+	switch sku := v.GetSku(); {
+	case sku == "":
+		return invalid("sku", schemas.ReasonMissingSKU)
+	case len(sku) > schemas.MaxSKUBytes:
+		return invalid("sku", schemas.ReasonTooLong)
+	case !printable(sku):
+		return invalid("sku", schemas.ReasonInvalidSKU)
+	}
+	switch sid := v.GetSessionId(); {
+	case len(sid) > schemas.MaxIDBytes:
+		return invalid("session_id", schemas.ReasonTooLong)
+	case !printable(sid):
+		return invalid("session_id", ReasonInvalidSessionID)
+	}
+	if v.GetTimestampMs() <= 0 {
+		return invalid("timestamp_ms", schemas.ReasonInvalidTimestamp)
+	}
+	return nil
+}
+
+func invalid(field string, reason schemas.Reason) error {
+	return &schemas.InvalidError{Field: field, Reason: reason}
+}
+
+func checkID(field, id string, missing schemas.Reason) error {
+	switch {
+	case id == "":
+		return invalid(field, missing)
+	case len(id) > schemas.MaxIDBytes:
+		return invalid(field, schemas.ReasonTooLong)
+	}
+	return nil
+}
+
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// ViewFromWire maps a view event.
+func ViewFromWire(w *recommendationsv1.ViewEvent) ViewEvent {
+	return ViewEvent{
+		EventID: w.GetEventId(), UserID: w.GetUserId(), SKU: w.GetSku(), SessionID: w.GetSessionId(),
+		Time: millis.Time(w.GetTimestampMs()),
+	}
+}
+
+// ViewToWire maps a view event, for producers.
+func ViewToWire(v ViewEvent) *recommendationsv1.ViewEvent {
+	return &recommendationsv1.ViewEvent{
+		EventId: v.EventID, UserId: v.UserID, Sku: v.SKU, SessionId: v.SessionID, TimestampMs: millis.Of(v.Time),
+	}
+}
+
+func signalFromWire(s recommendationsv1.Signal) Signal {
+	switch s {
+	case recommendationsv1.Signal_SIGNAL_VIEW:
+		return SignalView
+	case recommendationsv1.Signal_SIGNAL_PURCHASE:
+		return SignalPurchase
+	}
+	return SignalUnknown
+}
+
+func signalToWire(s Signal) recommendationsv1.Signal {
+	switch s {
+	case SignalView:
+		return recommendationsv1.Signal_SIGNAL_VIEW
+	case SignalPurchase:
+		return recommendationsv1.Signal_SIGNAL_PURCHASE
+	}
+	return recommendationsv1.Signal_SIGNAL_UNSPECIFIED
+}
+
+func originToWire(o Origin) *recommendationsv1.Origin {
+	return &recommendationsv1.Origin{Stream: o.Stream, Partition: o.Partition, Offset: o.Offset, Seq: o.Seq}
+}
+
+func originFromWire(o *recommendationsv1.Origin) Origin {
+	return Origin{Stream: o.GetStream(), Partition: o.GetPartition(), Offset: o.GetOffset(), Seq: o.GetSeq()}
+}
+
+// PairToWire maps a pair for the pairs topic.
+func PairToWire(p Pair) *recommendationsv1.Pair {
+	return &recommendationsv1.Pair{
+		Item: p.Item, Other: p.Other, Signal: signalToWire(p.Signal), TimestampMs: millis.Of(p.Time),
+		Origin: originToWire(p.Origin),
+	}
+}
+
+// PairFromWire maps a pair read from the pairs topic.
+func PairFromWire(w *recommendationsv1.Pair) Pair {
+	return Pair{
+		Item: w.GetItem(), Other: w.GetOther(), Signal: signalFromWire(w.GetSignal()),
+		Time: millis.Time(w.GetTimestampMs()), Origin: originFromWire(w.GetOrigin()),
+	}
+}
+
+// ItemStateToWire maps an item's state for its table. The seen origins go
+// out sorted, so equal states encode equally.
+func ItemStateToWire(s ItemState) *recommendationsv1.ItemState {
+	w := &recommendationsv1.ItemState{
+		Sku: s.SKU, EpochMs: millis.Of(s.Epoch), ClockMs: millis.Of(s.Clock), Pruned: s.Pruned,
+	}
+	if len(s.Neighbors) > 0 {
+		w.Neighbors = make([]*recommendationsv1.Neighbor, len(s.Neighbors))
+		for i, n := range s.Neighbors {
+			w.Neighbors[i] = &recommendationsv1.Neighbor{
+				Sku: n.SKU, ViewScore: n.ViewScore, PurchaseScore: n.PurchaseScore, LastMs: millis.Of(n.Last),
+			}
+		}
+	}
+	if len(s.Seen) > 0 {
+		srcs := make([]int64, 0, len(s.Seen))
+		for src := range s.Seen {
+			srcs = append(srcs, src)
+		}
+		slices.Sort(srcs)
+		w.Seen = make([]*recommendationsv1.Origin, len(srcs))
+		for i, src := range srcs {
+			w.Seen[i] = originToWire(s.Seen[src])
+		}
+	}
+	return w
+}
+
+// ItemStateFromWire maps an item's stored state. It trusts the stored
+// order: checking it would cost every pair a pass over the neighbors, and
+// a state written under other weights is sorted again at its next rebase.
+func ItemStateFromWire(w *recommendationsv1.ItemState) ItemState {
+	s := ItemState{
+		SKU: w.GetSku(), Epoch: millis.Time(w.GetEpochMs()), Clock: millis.Time(w.GetClockMs()), Pruned: max(w.GetPruned(), 0),
+	}
+	if ns := w.GetNeighbors(); len(ns) > 0 {
+		s.Neighbors = make([]Neighbor, len(ns))
+		for i, n := range ns {
+			s.Neighbors[i] = Neighbor{
+				SKU: n.GetSku(), ViewScore: score(n.GetViewScore()), PurchaseScore: score(n.GetPurchaseScore()),
+				Last: millis.Time(n.GetLastMs()),
+			}
+		}
+	}
+	if seen := w.GetSeen(); len(seen) > 0 {
+		s.Seen = make(map[int64]Origin, len(seen))
+		for _, o := range seen {
+			o := originFromWire(o)
+			if last, ok := s.Seen[o.source()]; !ok || o.after(last) {
+				s.Seen[o.source()] = o
+			}
+		}
+	}
+	return s
+}
+
+func score(v float64) float64 {
+	if !finite(v) || v < 0 {
+		return 0
+	}
+	return v
+}
+
+func seenToWire(ss []Seen) []*recommendationsv1.Seen {
+	if len(ss) == 0 {
+		return nil
+	}
+	out := make([]*recommendationsv1.Seen, len(ss))
+	for i, s := range ss {
+		out[i] = &recommendationsv1.Seen{Sku: s.SKU, AtMs: millis.Of(s.At), SessionId: s.SessionID, Signal: signalToWire(s.Signal)}
+	}
+	return out
+}
+
+func seenFromWire(ws []*recommendationsv1.Seen) []Seen {
+	if len(ws) == 0 {
+		return nil
+	}
+	out := make([]Seen, len(ws))
+	for i, w := range ws {
+		out[i] = Seen{SKU: w.GetSku(), At: millis.Time(w.GetAtMs()), SessionID: w.GetSessionId(), Signal: signalFromWire(w.GetSignal())}
+	}
+	return out
+}
+
+// UserHistoryToWire maps a user's history for its table.
+func UserHistoryToWire(h UserHistory) *recommendationsv1.UserHistory {
+	return &recommendationsv1.UserHistory{
+		UserId: h.UserID, Recent: seenToWire(h.Recent), Bought: seenToWire(h.Bought), ClockMs: millis.Of(h.Clock),
+		EventIds: slices.Clone(h.EventIDs),
+	}
+}
+
+// UserHistoryFromWire maps a user's stored history.
+func UserHistoryFromWire(w *recommendationsv1.UserHistory) UserHistory {
+	return UserHistory{
+		UserID: w.GetUserId(), Recent: seenFromWire(w.GetRecent()), Bought: seenFromWire(w.GetBought()),
+		Clock: millis.Time(w.GetClockMs()), EventIDs: slices.Clone(w.GetEventIds()),
+	}
+}
+
+// BasketToWire maps an order's basket for its table.
+func BasketToWire(b Basket) *recommendationsv1.Basket {
+	return &recommendationsv1.Basket{OrderId: b.OrderID, Skus: slices.Clone(b.SKUs), UserId: b.UserID}
+}
+
+// BasketFromWire maps an order's stored basket.
+func BasketFromWire(w *recommendationsv1.Basket) Basket {
+	return Basket{OrderID: w.GetOrderId(), SKUs: slices.Clone(w.GetSkus()), UserID: w.GetUserId()}
+}

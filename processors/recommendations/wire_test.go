@@ -1,0 +1,145 @@
+package recommendations
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/titan-commerce/titan/schemas"
+	recommendationsv1 "github.com/titan-commerce/titan/schemas/recommendations/v1"
+)
+
+// roundTrip marshals w and unmarshals it into a fresh message of its type.
+func roundTrip[M proto.Message](t *testing.T, w M) M {
+	t.Helper()
+	b, err := proto.Marshal(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := w.ProtoReflect().New().Interface().(M)
+	if err := proto.Unmarshal(b, out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func busyItem(t testing.TB) ItemState {
+	var s ItemState
+	for i := range 60 {
+		sig := SignalView
+		if i%7 == 0 {
+			sig = SignalPurchase
+		}
+		pr := pair(fmt.Sprintf("n%d", i%13), sig, time.Duration(i)*17*time.Minute, int64(i))
+		pr.Origin.Partition = int32(i % 3)
+		s, _ = Count(s, pr, Policy{})
+	}
+	return s
+}
+
+func busyUser() UserHistory {
+	var h UserHistory
+	for i := range 12 {
+		h, _ = View(h, view(fmt.Sprint(i), fmt.Sprint("sku", i%5), []string{"", "s1"}[i%2], time.Duration(i)*7*time.Minute), Policy{})
+	}
+	return UserBought(h, "sku9", t0.Add(time.Hour), Policy{})
+}
+
+func TestWireRoundTrips(t *testing.T) {
+	v := ViewEvent{EventID: "e", UserID: "u", SKU: "a", SessionID: "s", Time: t0}
+	if got := ViewFromWire(roundTrip(t, ViewToWire(v))); got != v {
+		t.Errorf("view %+v -> %+v", v, got)
+	}
+	for _, p := range []Pair{
+		{Item: "a", Other: "b", Signal: SignalPurchase, Time: t0, Origin: Origin{Stream: 2, Partition: 7, Offset: 1 << 40, Seq: 3}},
+		{Item: "a", Other: "b", Signal: SignalView, Time: t0},
+	} {
+		if got := PairFromWire(roundTrip(t, PairToWire(p))); got != p {
+			t.Errorf("pair %+v -> %+v", p, got)
+		}
+	}
+	s := busyItem(t)
+	if got := ItemStateFromWire(roundTrip(t, ItemStateToWire(s))); !reflect.DeepEqual(got, s) {
+		t.Errorf("item\n%+v\n->\n%+v", s, got)
+	}
+	if !proto.Equal(ItemStateToWire(s), ItemStateToWire(s.clone())) {
+		t.Error("equal items encode differently")
+	}
+	h := busyUser()
+	if got := UserHistoryFromWire(roundTrip(t, UserHistoryToWire(h))); !reflect.DeepEqual(got, h) {
+		t.Errorf("user\n%+v\n->\n%+v", h, got)
+	}
+	b := Basket{OrderID: "o", SKUs: []string{"a", "b"}, UserID: "u"}
+	if got := BasketFromWire(roundTrip(t, BasketToWire(b))); !reflect.DeepEqual(got, b) {
+		t.Errorf("basket %+v -> %+v", b, got)
+	}
+	for _, zero := range []any{ItemStateFromWire(nil), UserHistoryFromWire(nil), BasketFromWire(nil), PairFromWire(nil), ViewFromWire(nil)} {
+		if !reflect.ValueOf(zero).IsZero() {
+			t.Errorf("nil decodes to %+v", zero)
+		}
+	}
+}
+
+func TestItemStateFromWireSanitisesScores(t *testing.T) {
+	w := &recommendationsv1.ItemState{Sku: "i", Neighbors: []*recommendationsv1.Neighbor{
+		{Sku: "a", ViewScore: -1, PurchaseScore: 2}, {Sku: "b", ViewScore: math.NaN(), PurchaseScore: math.Inf(1)},
+	}}
+	s := ItemStateFromWire(w)
+	if s.Neighbors[0].ViewScore != 0 || s.Neighbors[0].PurchaseScore != 2 || s.Neighbors[1].ViewScore != 0 || s.Neighbors[1].PurchaseScore != 0 {
+		t.Fatalf("neighbors %+v", s.Neighbors)
+	}
+}
+
+func TestValidateView(t *testing.T) {
+	long := strings.Repeat("x", schemas.MaxIDBytes+1)
+	ok := func() *recommendationsv1.ViewEvent {
+		return &recommendationsv1.ViewEvent{EventId: "e", UserId: "u", Sku: "a", SessionId: "s", TimestampMs: 1}
+	}
+	tests := []struct {
+		name   string
+		mod    func(*recommendationsv1.ViewEvent)
+		field  string
+		reason schemas.Reason
+	}{
+		{"valid", func(*recommendationsv1.ViewEvent) {}, "", ""},
+		{"no session id", func(v *recommendationsv1.ViewEvent) { v.SessionId = "" }, "", ""},
+		{"no event id", func(v *recommendationsv1.ViewEvent) { v.EventId = "" }, "event_id", schemas.ReasonMissingEventID},
+		{"long event id", func(v *recommendationsv1.ViewEvent) { v.EventId = long }, "event_id", schemas.ReasonTooLong},
+		{"no user", func(v *recommendationsv1.ViewEvent) { v.UserId = "" }, "user_id", schemas.ReasonMissingUserID},
+		{"long user", func(v *recommendationsv1.ViewEvent) { v.UserId = long }, "user_id", schemas.ReasonTooLong},
+		{"no sku", func(v *recommendationsv1.ViewEvent) { v.Sku = "" }, "sku", schemas.ReasonMissingSKU},
+		{"long sku", func(v *recommendationsv1.ViewEvent) { v.Sku = long }, "sku", schemas.ReasonTooLong},
+		{"control in sku", func(v *recommendationsv1.ViewEvent) { v.Sku = "a\nb" }, "sku", schemas.ReasonInvalidSKU},
+		{"bad utf-8 in sku", func(v *recommendationsv1.ViewEvent) { v.Sku = "a\xff" }, "sku", schemas.ReasonInvalidSKU},
+		{"long session", func(v *recommendationsv1.ViewEvent) { v.SessionId = long }, "session_id", schemas.ReasonTooLong},
+		{"made-up session", func(v *recommendationsv1.ViewEvent) { v.SessionId = gapSession + "1" }, "session_id", ReasonInvalidSessionID},
+		{"no time", func(v *recommendationsv1.ViewEvent) { v.TimestampMs = 0 }, "timestamp_ms", schemas.ReasonInvalidTimestamp},
+		{"before 1970", func(v *recommendationsv1.ViewEvent) { v.TimestampMs = -5 }, "timestamp_ms", schemas.ReasonInvalidTimestamp},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := ok()
+			tc.mod(v)
+			err := ValidateView(v)
+			if tc.reason == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var inv *schemas.InvalidError
+			if !errors.As(err, &inv) || inv.Field != tc.field || inv.Reason != tc.reason || !errors.Is(err, schemas.ErrInvalid) {
+				t.Fatalf("error %v, want %s %s", err, tc.field, tc.reason)
+			}
+		})
+	}
+	if !errors.Is(ValidateView(nil), schemas.ErrInvalid) {
+		t.Fatal("nil view passed")
+	}
+}
