@@ -302,3 +302,97 @@ func TestStrictBodies(t *testing.T) {
 		t.Errorf("%d commands sent for bodies the API should refuse", got-n)
 	}
 }
+
+// RecommendationBadRequests lists bad inputs for the recommendation
+// endpoints. None depends on what exists, so each fails for the one reason
+// it names whether or not the instance is ready; an instance without the
+// recommendations topology answers not_enabled to all of them instead.
+func RecommendationBadRequests() []BadRequest {
+	var (
+		item = "/v1/recommendations/items/sku-1"
+		user = "/v1/recommendations/users/u-1"
+		long = strings.Repeat("x", 129)
+	)
+	return []BadRequest{
+		// SKUs and user ids.
+		{"item recs/sku 129 bytes", "GET", "/v1/recommendations/items/" + long, ``, errInvalidSKU.Code},
+		{"item recs/sku NUL", "GET", "/v1/recommendations/items/a%00", ``, errInvalidSKU.Code},
+		{"item recs/sku newline", "GET", "/v1/recommendations/items/a%0Ab", ``, errInvalidSKU.Code},
+		{"item recs/sku invalid UTF-8", "GET", "/v1/recommendations/items/a%FF", ``, errInvalidSKU.Code},
+		{"item recs/sku bad escape", "GET", "/v1/recommendations/items/%zz", ``, errNotFound.Code},
+		{"item recs/empty sku", "GET", "/v1/recommendations/items/", ``, errNotFound.Code},
+		{"user recs/id 129 bytes", "GET", "/v1/recommendations/users/" + long, ``, errInvalidUserID.Code},
+		{"user recs/id newline", "GET", "/v1/recommendations/users/u%0A", ``, errInvalidUserID.Code},
+		{"user recs/id C1 control", "GET", "/v1/recommendations/users/u%C2%85", ``, errInvalidUserID.Code},
+		{"user recs/id invalid UTF-8", "GET", "/v1/recommendations/users/u%FF", ``, errInvalidUserID.Code},
+		{"user recs/empty id", "GET", "/v1/recommendations/users/", ``, errNotFound.Code},
+
+		// k.
+		{"item recs/k 0", "GET", item + "?k=0", ``, errInvalidK.Code},
+		{"item recs/k 101", "GET", item + "?k=101", ``, errInvalidK.Code},
+		{"item recs/k negative", "GET", item + "?k=-1", ``, errInvalidK.Code},
+		{"item recs/k empty", "GET", item + "?k=", ``, errInvalidK.Code},
+		{"item recs/k without value", "GET", item + "?k", ``, errInvalidK.Code},
+		{"item recs/k word", "GET", item + "?k=ten", ``, errInvalidK.Code},
+		{"item recs/k fraction", "GET", item + "?k=1.5", ``, errInvalidK.Code},
+		{"item recs/k beyond int64", "GET", item + "?k=99999999999999999999", ``, errInvalidK.Code},
+		{"item recs/k first of two", "GET", item + "?k=0&k=5", ``, errInvalidK.Code},
+		{"user recs/k 0", "GET", user + "?k=0", ``, errInvalidK.Code},
+		{"user recs/k 101", "GET", user + "?k=101", ``, errInvalidK.Code},
+		{"user recs/k hex", "GET", user + "?k=0x10", ``, errInvalidK.Code},
+		{"user recs/k plus", "GET", user + "?k=%2B", ``, errInvalidK.Code},
+
+		// Methods and paths.
+		{"post item recs", "POST", item, `{}`, errMethodNotAllowed.Code},
+		{"delete user recs", "DELETE", user, ``, errMethodNotAllowed.Code},
+		{"recommendations root", "GET", "/v1/recommendations", ``, errNotFound.Code},
+		{"item recs root", "GET", "/v1/recommendations/items", ``, errNotFound.Code},
+		{"user recs too deep", "GET", user + "/x", ``, errNotFound.Code},
+		{"recs of an order", "GET", "/v1/recommendations/orders/o-1", ``, errNotFound.Code},
+	}
+}
+
+func TestRecommendationBadRequests(t *testing.T) {
+	for _, ready := range []bool{true, false} {
+		t.Run(fmt.Sprintf("ready=%v", ready), func(t *testing.T) {
+			e := newRecsEnv(t, Options{})
+			e.recs.item("sku-1", neighbor{"sku-2", 1, 0})
+			e.setReady(ready)
+			for _, b := range RecommendationBadRequests() {
+				t.Run(b.Name, func(t *testing.T) {
+					checkError(t, e.do(b.Method, b.URI, b.Body), b.Code)
+				})
+			}
+			if n := len(e.recs.calls()); n != 0 {
+				t.Errorf("ready=%v: bad requests reached the ranking %d time(s)", ready, n)
+			}
+		})
+	}
+}
+
+func TestRecommendationBadRequestNamesAreUnique(t *testing.T) {
+	seen := map[string]bool{}
+	for _, b := range RecommendationBadRequests() {
+		if seen[b.Name] {
+			t.Errorf("duplicate name %q", b.Name)
+		}
+		seen[b.Name] = true
+		if _, ok := byCode(b.Code); !ok {
+			t.Errorf("%s: code %q not in the catalogue", b.Name, b.Code)
+		}
+	}
+}
+
+// TestRecommendationLimitsAreInclusive sends the largest and smallest
+// valid value of every bounded input; each must be accepted.
+func TestRecommendationLimitsAreInclusive(t *testing.T) {
+	e := newRecsEnv(t, Options{})
+	for _, uri := range []string{
+		"/v1/recommendations/items/" + strings.Repeat("s", 128) + "?k=100",
+		"/v1/recommendations/items/%C3%A9t%C3%A9%2F1?k=1",
+		"/v1/recommendations/users/" + strings.Repeat("u", 128) + "?k=100",
+		"/v1/recommendations/users/%C3%BCser%201?k=1",
+	} {
+		e.mustDo(t, "GET", uri, ``, 200)
+	}
+}

@@ -34,7 +34,7 @@ var (
 	errInternal            = apiError{"internal", "an internal error occurred", http.StatusInternalServerError}
 
 	// Flash sales.
-	errNotEnabled             = apiError{"not_enabled", "this instance does not run the endpoint's part of Titan (flash sales, or orders, prices and fraud)", http.StatusServiceUnavailable}
+	errNotEnabled             = apiError{"not_enabled", "this instance does not run the endpoint's part of Titan (flash sales; orders, prices and fraud; or recommendations)", http.StatusServiceUnavailable}
 	errInvalidSaleID          = apiError{"invalid_sale_id", "a flash sale id must be 1 to 64 characters from A-Z, a-z, 0-9, '.', '_' and '-'", http.StatusBadRequest}
 	errInvalidUnits           = apiError{"invalid_units", "units must be an integer from 1 to 1000000000", http.StatusBadRequest}
 	errInvalidStartsAt        = apiError{"invalid_starts_at", "starts_at must be an RFC 3339 time", http.StatusBadRequest}
@@ -63,6 +63,9 @@ var (
 	errPriceNotFound    = apiError{"price_not_found", "the SKU has no price", http.StatusNotFound}
 	errUserNotFound     = apiError{"user_not_found", "the fraud processor has seen no order or payment of this user", http.StatusNotFound}
 	errOrderExists      = apiError{"order_exists", "an order with this id was placed with other content", http.StatusConflict}
+
+	// Recommendations.
+	errInvalidK = apiError{"invalid_k", "k must be an integer from 1 to 100", http.StatusBadRequest}
 )
 
 // catalogue lists every error, for the tests that keep the OpenAPI
@@ -76,4 +79,5 @@ var catalogue = []apiError{
 	errSaleNotFound, errPurchaseNotFound, errSaleExists, errInsufficientStock, errAllocationConflict,
 	errIdempotencyKeyConflict, errInvalidDeviceID, errInvalidPaymentID, errInvalidCurrency, errInvalidLines,
 	errDuplicateSKU, errInvalidLimit, errOrderNotFound, errPriceNotFound, errUserNotFound, errOrderExists,
+	errInvalidK,
 }

@@ -4,12 +4,15 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	recommendationsv1 "github.com/titan-commerce/titan/schemas/recommendations/v1"
 )
 
 // FuzzHandler sends arbitrary requests through the handler over fakes.
 // Whatever comes in: no panic; no 5xx but 503 not_ready, and that only
 // while not ready; every error is a catalogue entry as JSON with its own
 // status; and a 4xx other than a rejection (409) sends nothing to Kafka.
+// Every part of Titan is enabled, so not_enabled is a failure too.
 func FuzzHandler(f *testing.F) {
 	for _, b := range BadRequests(testSKU, testOrder, 256) {
 		f.Add(b.Method, b.URI, []byte(b.Body), true)
@@ -18,6 +21,9 @@ func FuzzHandler(f *testing.F) {
 		f.Add(b.Method, b.URI, []byte(b.Body), true)
 	}
 	for _, b := range OrderBadRequests(256) {
+		f.Add(b.Method, b.URI, []byte(b.Body), true)
+	}
+	for _, b := range RecommendationBadRequests() {
 		f.Add(b.Method, b.URI, []byte(b.Body), true)
 	}
 	for _, s := range [][3]string{
@@ -50,6 +56,11 @@ func FuzzHandler(f *testing.F) {
 		{"GET", "/v1/prices/sku-1", ``},
 		{"GET", "/v1/prices/sku-1/history?limit=5", ``},
 		{"GET", "/v1/fraud/users/u-1", ``},
+		{"GET", "/v1/recommendations/items/sku-1?k=2", ``},
+		{"GET", "/v1/recommendations/items/sku-s", ``},
+		{"GET", "/v1/recommendations/items/unseen?k=100", ``},
+		{"GET", "/v1/recommendations/users/u-1?k=1", ``},
+		{"GET", "/v1/recommendations/users/u%2F2", ``},
 	} {
 		f.Add(s[0], s[1], []byte(s[2]), true)
 		f.Add(s[0], s[1], []byte(s[2]), false)
@@ -57,8 +68,24 @@ func FuzzHandler(f *testing.F) {
 	// One server for the whole run, as in production: state builds up.
 	e := newFlashEnv(f, Options{MaxBodyBytes: 256, CommandWait: time.Millisecond, ReadWait: time.Millisecond})
 	saga := withOrders(f, e.testEnv)
+	recs := withRecommendations(f, e.testEnv)
+	recs.item("sku-1", neighbor{"sku-2", 3, 1}, neighbor{"sku-s", 2, 0}, neighbor{"oos-1", 1, 0})
+	recs.item("sku-2", neighbor{"sku-1", 3, 1})
+	recs.users.set("u-1", &recommendationsv1.UserHistory{UserId: "u-1",
+		Recent: []*recommendationsv1.Seen{{Sku: "sku-1"}, {Sku: "sku-2"}}, Bought: []*recommendationsv1.Seen{{Sku: "sku-s"}}})
 	e.create(f, activeSale(testSale, "sku-s", 10, 2, 2))
+	// An instance that runs the inventory alone has every route; the
+	// others must answer not_enabled, never fail otherwise.
+	bare := newEnv(f, Options{MaxBodyBytes: 256, CommandWait: time.Millisecond, ReadWait: time.Millisecond})
 	f.Fuzz(func(t *testing.T, method, uri string, body []byte, ready bool) {
+		bare.extReady.Store(ready)
+		if r := bare.do(method, uri, string(body)); r.status >= 500 {
+			var got struct{ Code Code }
+			_ = json.Unmarshal(r.body, &got)
+			if got.Code != errNotEnabled.Code && !(got.Code == errNotReady.Code && !ready) {
+				t.Fatalf("inventory only: %s %q %q (ready=%v): %d %s", method, uri, body, ready, r.status, r.body)
+			}
+		}
 		e.extReady.Store(ready)
 		before := e.sentAll() + saga.sent()
 		r := e.do(method, uri, string(body))

@@ -8,12 +8,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
-// The OpenAPI document is read with a small line parser rather than a
-// YAML library: the module does not depend on one, and the document's
-// layout (two-space indents, one key per line under paths) is what the
-// parser relies on and what a reviewer sees.
+// The OpenAPI document's routes are read with a small line parser: the
+// document's layout (two-space indents, one key per line under paths) is
+// what the parser relies on and what a reviewer sees. TestOpenAPIParses
+// checks the whole document with a YAML parser.
 
 // operation is one path+method of the document.
 type operation struct {
@@ -193,4 +195,29 @@ func TestCatalogue(t *testing.T) {
 			t.Errorf("code %q is missing from the Error enum of openapi.yaml", e.Code)
 		}
 	}
+}
+
+// TestOpenAPIParses reads the document with a YAML parser: the line parser
+// above checks its routes, not that a client's tooling can load it (an
+// unquoted description with a comma or a bracket inside a flow mapping
+// silently splits or breaks it).
+func TestOpenAPIParses(t *testing.T) {
+	var doc struct {
+		OpenAPI string         `yaml:"openapi"`
+		Paths   map[string]any `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(openapiYAML, &doc); err != nil {
+		t.Fatalf("openapi.yaml is not valid YAML: %v", err)
+	}
+	if doc.OpenAPI == "" || len(doc.Paths) != len(parseOperationsPaths(t)) {
+		t.Fatalf("openapi %q with %d paths; the line parser finds %d", doc.OpenAPI, len(doc.Paths), len(parseOperationsPaths(t)))
+	}
+}
+
+func parseOperationsPaths(t *testing.T) map[string]bool {
+	paths := map[string]bool{}
+	for _, op := range parseOperations(t, openapiYAML) {
+		paths[op.path] = true
+	}
+	return paths
 }

@@ -39,6 +39,8 @@ func newRoutes() []*route {
 		{method: "GET", pattern: "/v1/prices/{sku}", name: "get_price", handle: (*Server).getPrice},
 		{method: "GET", pattern: "/v1/prices/{sku}/history", name: "get_price_history", handle: (*Server).getPriceHistory},
 		{method: "GET", pattern: "/v1/fraud/users/{user_id}", name: "get_fraud_user", handle: (*Server).getFraudUser},
+		{method: "GET", pattern: "/v1/recommendations/items/{sku}", name: "get_item_recommendations", handle: (*Server).getItemRecommendations},
+		{method: "GET", pattern: "/v1/recommendations/users/{user_id}", name: "get_user_recommendations", handle: (*Server).getUserRecommendations},
 	}
 	for _, r := range rs {
 		r.parts = strings.Split(strings.Trim(r.pattern, "/"), "/")

@@ -62,6 +62,9 @@ type Deps struct {
 	// they answer 503 not_enabled, as flash sales do. It is not called
 	// Orders because that name is the inventory's order index above.
 	OrderSaga *OrderDeps
+	// Recommendations enables the recommendation endpoints; without it
+	// they answer 503 not_enabled, as flash sales do.
+	Recommendations *RecommendationDeps
 }
 
 // Options tune the server; zero values take the defaults.
@@ -132,6 +135,9 @@ func New(deps Deps, opts Options) (*Server, error) {
 	}
 	if deps.OrderSaga != nil && !deps.OrderSaga.complete() {
 		return nil, errors.New("api: OrderSaga needs Orders, OrdersNotifier, Prices, Fraud, SendOrder, SendPricing, Outcomes, PriceAt and FraudFeatures")
+	}
+	if deps.Recommendations != nil && !deps.Recommendations.complete() {
+		return nil, errors.New("api: Recommendations needs Items, Users, TopItems and ForUser")
 	}
 	opts.defaults()
 	if !validCurrency(opts.DefaultCurrency) {
