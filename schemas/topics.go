@@ -43,6 +43,19 @@ const (
 	// the device key ("d:<device_id>"); the fraud group moves each one on to
 	// the card and user keys through its loop topic.
 	FraudObservations = "titan.fraud.observations"
+	// RecommendationViews carries recommendationsv1.ViewEvent from the
+	// storefront, keyed by user_id.
+	RecommendationViews = "titan.recommendations.views"
+	// RecommendationPairs carries recommendationsv1.Pair, keyed by the
+	// pair's item: the repartition from users and orders to items.
+	RecommendationPairs = "titan.recommendations.pairs"
+	// RecommendationPurchases carries recommendationsv1.Seen for each item a
+	// confirmed order bought, keyed by user_id, so a user's history knows
+	// what not to recommend.
+	RecommendationPurchases = "titan.recommendations.purchases"
+	// RecommendationDeadLetters receives the records the recommendation
+	// groups could not decode or that were invalid.
+	RecommendationDeadLetters = "titan.recommendations.dlq"
 	// FraudDeadLetters receives the observations that could not be decoded
 	// or were invalid.
 	FraudDeadLetters = "titan.fraud.dlq"

@@ -103,8 +103,8 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, func() (instance.Config, slog.Le
 		httpAddr    = fs.String("http-addr", "127.0.0.1:8080", "address of the HTTP API [TITAN_HTTP_ADDR]")
 		partitions  = fs.Int("partitions", 8, "partitions of the topics titan creates [TITAN_PARTITIONS]")
 		replication = fs.Int("replication", 1, "replication of the topics titan creates [TITAN_REPLICATION]")
-		topologies  = fs.String("topologies", instance.TopologyInventory+","+instance.TopologyFlashSale+","+instance.TopologyOrders,
-			"comma-separated topologies to run: inventory, flashsale (needs inventory), orders (pricing, fraud and the order saga; needs inventory) [TITAN_TOPOLOGIES]")
+		topologies  = fs.String("topologies", instance.TopologyInventory+","+instance.TopologyFlashSale+","+instance.TopologyOrders+","+instance.TopologyRecommendations,
+			"comma-separated topologies to run: inventory, flashsale (needs inventory), orders (pricing, fraud and the order saga; needs inventory), recommendations (needs inventory) [TITAN_TOPOLOGIES]")
 		reserveTTL  = fs.Duration("order-reserve-ttl", time.Hour, "how long the order saga's reservations hold before they must be committed [TITAN_ORDER_RESERVE_TTL]")
 		fraudModel  = fs.String("fraud-model", "", "fraud model file, reloaded on SIGHUP; empty uses the built-in model [TITAN_FRAUD_MODEL]")
 		instanceID  = fs.String("instance-id", "", "name of this instance in Kafka client ids; defaults to the host name [TITAN_INSTANCE_ID]")

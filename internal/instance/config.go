@@ -17,14 +17,16 @@ import (
 // Topologies an instance can run. A flash sale takes its units from the
 // inventory, and so does an order, so flashsale and orders need inventory
 // running in the same deployment. orders is the order pipeline: pricing,
-// fraud scoring and the order saga.
+// fraud scoring and the order saga. recommendations learns from views and
+// confirmed orders and filters by the inventory's stock.
 const (
-	TopologyInventory = "inventory"
-	TopologyFlashSale = "flashsale"
-	TopologyOrders    = "orders"
+	TopologyInventory       = "inventory"
+	TopologyFlashSale       = "flashsale"
+	TopologyOrders          = "orders"
+	TopologyRecommendations = "recommendations"
 )
 
-var knownTopologies = []string{TopologyInventory, TopologyFlashSale, TopologyOrders}
+var knownTopologies = []string{TopologyInventory, TopologyFlashSale, TopologyOrders, TopologyRecommendations}
 
 // Config is everything one Titan process needs. Zero fields take the
 // defaults from EnsureDefaults; Validate reports what cannot work.
@@ -82,7 +84,7 @@ func (c *Config) EnsureDefaults() {
 		c.Replication = 1
 	}
 	if len(c.Topologies) == 0 {
-		c.Topologies = []string{TopologyInventory, TopologyFlashSale, TopologyOrders}
+		c.Topologies = []string{TopologyInventory, TopologyFlashSale, TopologyOrders, TopologyRecommendations}
 	}
 	if c.CommandWait == 0 {
 		c.CommandWait = 2 * time.Second
@@ -131,7 +133,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("unknown topology %q (known: %s)", t, strings.Join(knownTopologies, ", ")))
 		}
 	}
-	for _, t := range []string{TopologyFlashSale, TopologyOrders} {
+	for _, t := range []string{TopologyFlashSale, TopologyOrders, TopologyRecommendations} {
 		if c.Runs(t) && !c.Runs(TopologyInventory) {
 			errs = append(errs, fmt.Errorf("topology %s needs %s", t, TopologyInventory))
 		}

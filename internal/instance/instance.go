@@ -61,8 +61,10 @@ type Instance struct {
 	sales     *goka.View
 	purchases *goka.View
 	fsResults *api.FlashSaleResults
-	// The order pipeline; nil unless the instance runs it.
+	// The order pipeline and recommendations; nil unless the instance runs
+	// them.
 	ord      *orderPipeline
+	recs     *recsPipeline
 	results  *api.Results
 	server   *api.Server
 	ln       net.Listener
@@ -82,6 +84,9 @@ func New(ctx context.Context, cfg Config) (inst *Instance, err error) {
 		log: cfg.Logger, brokers: cfg.Brokers, registry: prometheus.NewRegistry()}
 	if cfg.Runs(TopologyOrders) {
 		i.ord = newOrderPipeline(cfg.Namespace)
+	}
+	if cfg.Runs(TopologyRecommendations) {
+		i.recs = newRecsPipeline(cfg.Namespace)
 	}
 	defer func() {
 		if err != nil {
@@ -151,16 +156,24 @@ func (i *Instance) ensureTopics(ctx context.Context) error {
 	if i.ord != nil {
 		topics = append(topics, i.ord.topics(int32(i.cfg.Partitions))...)
 	}
+	if i.recs != nil {
+		topics = append(topics, i.recs.topics(int32(i.cfg.Partitions))...)
+	}
 	adm := kadm.NewClient(cl)
 	if err := kafkaadmin.Ensure(ctx, adm, int16(i.cfg.Replication), topics); err != nil {
 		return fmt.Errorf("instance: topics: %w", err)
 	}
 	// Topics made by an earlier deployment, or by hand, may disagree with
 	// each other even when each matches nothing declared here.
+	var sets []kafkaadmin.Copartitioned
 	if i.ord != nil {
-		if err := kafkaadmin.CheckCopartitioned(ctx, adm, i.orderCopartitioned()...); err != nil {
-			return fmt.Errorf("instance: %w", err)
-		}
+		sets = append(sets, i.orderCopartitioned()...)
+	}
+	if i.recs != nil {
+		sets = append(sets, i.recs.copartitioned()...)
+	}
+	if err := kafkaadmin.CheckCopartitioned(ctx, adm, sets...); err != nil {
+		return fmt.Errorf("instance: %w", err)
 	}
 	return nil
 }
@@ -232,6 +245,11 @@ func (i *Instance) buildTopology() error {
 			return err
 		}
 	}
+	if i.recs != nil {
+		if err := i.buildRecs(hooks); err != nil {
+			return err
+		}
+	}
 	if _, err := metrics.NewLag(i.registry, i.processors); err != nil {
 		return fmt.Errorf("instance: metrics: %w", err)
 	}
@@ -286,6 +304,11 @@ func (i *Instance) processors() map[string]*goka.Processor {
 	}
 	if i.ord != nil {
 		i.ord.processors(out)
+	}
+	if i.recs != nil {
+		for name, p := range i.recs.topo.Processors() {
+			out[name] = p
+		}
 	}
 	return out
 }
@@ -349,14 +372,19 @@ func (i *Instance) buildAPI(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	recsDeps, err := i.recsDeps(viewOpts)
+	if err != nil {
+		return err
+	}
 	i.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	i.server, err = api.New(api.Deps{
-		FlashSales:     flashDeps,
-		OrderSaga:      orderDeps,
-		Stock:          i.stock,
-		StockNotifier:  stockN,
-		Orders:         i.orders,
-		OrdersNotifier: ordersN,
+		FlashSales:      flashDeps,
+		OrderSaga:       orderDeps,
+		Recommendations: recsDeps,
+		Stock:           i.stock,
+		StockNotifier:   stockN,
+		Orders:          i.orders,
+		OrdersNotifier:  ordersN,
 		Send: func(ctx context.Context, cmd *inventoryv1.Command) (int32, int64, error) {
 			ack, err := i.producer.SendCommand(ctx, cmd)
 			return ack.Partition, ack.Offset, err
@@ -439,6 +467,9 @@ func (i *Instance) Ready() bool {
 	if i.ord != nil && !i.ord.recovered() {
 		return false
 	}
+	if i.recs != nil && !i.recs.recovered() {
+		return false
+	}
 	return i.stock == nil || (i.stock.Recovered() && i.orders.Recovered())
 }
 
@@ -459,6 +490,9 @@ func (i *Instance) Run(ctx context.Context) error {
 	}
 	if i.ord != nil {
 		i.ord.run(g, gctx)
+	}
+	if i.recs != nil {
+		i.recs.run(g, gctx)
 	}
 	if i.server != nil {
 		g.Go(func() error { return quiet(i.stock.Run(gctx)) })

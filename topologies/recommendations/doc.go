@@ -1,0 +1,20 @@
+// Package recommendations runs the recommendation processors
+// (processors/recommendations) as three goka groups, each keyed by what its
+// state is about:
+//
+//	titan.recommendations.views (storefront, by user)
+//	  -> titan-recs-users: the user's recent history; a view emits a pair
+//	     with each other item of the session, both ways
+//	titan.orders.outcomes (the order saga, by order)
+//	  -> titan-recs-orders: a confirmed order's basket; each item bought
+//	     emits a pair with each other item of the order, both ways, and a
+//	     purchase to the buyer's history (titan.recommendations.purchases)
+//	titan.recommendations.pairs (by item)
+//	  -> titan-recs-items: the item's neighbors with decayed co-view and
+//	     co-purchase scores, kept in top-K order
+//
+// Each pair carries the place of the record that made it, and an item keeps
+// the highest place per sender partition, so pairs sent again after a crash
+// are counted once. The API reads the items and users tables through views
+// and filters out what the inventory shows unavailable.
+package recommendations

@@ -1,0 +1,178 @@
+package recommendations
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/codec"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/titan-commerce/titan/internal/millis"
+	"github.com/titan-commerce/titan/internal/observe"
+	"github.com/titan-commerce/titan/processors/recommendations"
+	ordersv1 "github.com/titan-commerce/titan/schemas/orders/v1"
+	recommendationsv1 "github.com/titan-commerce/titan/schemas/recommendations/v1"
+)
+
+type groups struct {
+	names    Names
+	outcomes goka.Stream
+	policy   recommendations.Policy
+}
+
+func (g *groups) graphs(hooks observe.Hooks, log *slog.Logger) (users, orders, items *goka.GroupGraph) {
+	n := g.names
+	wrap := func(group goka.Group, fn observe.Callback) goka.ProcessCallback {
+		return observe.Wrap(string(group), n.DeadLetters, hooks, log, fn)
+	}
+	users = goka.DefineGroup(n.UsersGroup,
+		goka.Input(n.Views, new(codec.Bytes), wrap(n.UsersGroup, g.onView)),
+		goka.Input(n.Purchases, new(codec.Bytes), wrap(n.UsersGroup, g.onPurchase)),
+		goka.Persist(UserCodec{}),
+		goka.Output(n.Pairs, new(codec.Bytes)),
+		goka.Output(n.DeadLetters, new(codec.Bytes)),
+	)
+	orders = goka.DefineGroup(n.OrdersGroup,
+		goka.Input(g.outcomes, new(codec.Bytes), wrap(n.OrdersGroup, g.onOutcome)),
+		goka.Persist(BasketCodec{}),
+		goka.Output(n.Pairs, new(codec.Bytes)),
+		goka.Output(n.Purchases, new(codec.Bytes)),
+		goka.Output(n.DeadLetters, new(codec.Bytes)),
+	)
+	items = goka.DefineGroup(n.ItemsGroup,
+		goka.Input(n.Pairs, new(codec.Bytes), wrap(n.ItemsGroup, g.onPair)),
+		goka.Persist(ItemCodec{}),
+		goka.Output(n.DeadLetters, new(codec.Bytes)),
+	)
+	return users, orders, items
+}
+
+// onView records a view in the user's history and sends the pairs it
+// makes with the session's other items to the items.
+func (g *groups) onView(ctx goka.Context, msg any) error {
+	var w recommendationsv1.ViewEvent
+	if err := proto.Unmarshal(msg.([]byte), &w); err != nil {
+		return observe.Reject("decode", err)
+	}
+	if err := recommendations.ValidateView(&w); err != nil {
+		return observe.Reject("invalid_view", err)
+	}
+	if w.GetUserId() != ctx.Key() {
+		return observe.Reject("key_mismatch", fmt.Errorf("key %q, user %q", ctx.Key(), w.GetUserId()))
+	}
+	h := recommendations.UserHistory{UserID: ctx.Key()}
+	if v := ctx.Value(); v != nil {
+		h = v.(recommendations.UserHistory)
+	}
+	next, pairs := recommendations.View(h, recommendations.ViewFromWire(&w), g.policy)
+	if err := g.emitPairs(ctx, pairs, recommendations.StreamViews); err != nil {
+		return err
+	}
+	ctx.SetValue(next)
+	return nil
+}
+
+// onPurchase records an item the user bought, so it is not recommended
+// back to them.
+func (g *groups) onPurchase(ctx goka.Context, msg any) error {
+	var w recommendationsv1.Seen
+	if err := proto.Unmarshal(msg.([]byte), &w); err != nil {
+		return observe.Reject("decode", err)
+	}
+	if w.GetSku() == "" {
+		return observe.Reject("missing_sku", fmt.Errorf("purchase without a sku"))
+	}
+	h := recommendations.UserHistory{UserID: ctx.Key()}
+	if v := ctx.Value(); v != nil {
+		h = v.(recommendations.UserHistory)
+	}
+	ctx.SetValue(recommendations.UserBought(h, w.GetSku(), millis.Time(w.GetAtMs()), g.policy))
+	return nil
+}
+
+// onOutcome turns a confirmed order into co-purchase pairs and tells the
+// buyer's history what was bought. Rejected orders bought nothing.
+func (g *groups) onOutcome(ctx goka.Context, msg any) error {
+	var w ordersv1.OrderEvent
+	if err := proto.Unmarshal(msg.([]byte), &w); err != nil {
+		return observe.Reject("decode", err)
+	}
+	c := w.GetConfirmed()
+	if c == nil {
+		return nil
+	}
+	if w.GetOrderId() != ctx.Key() {
+		return observe.Reject("key_mismatch", fmt.Errorf("key %q, order %q", ctx.Key(), w.GetOrderId()))
+	}
+	b := recommendations.Basket{OrderID: ctx.Key(), UserID: c.GetUserId()}
+	if v := ctx.Value(); v != nil {
+		b = v.(recommendations.Basket)
+	}
+	at := millis.Time(w.GetTimestampMs())
+	var (
+		pairs  []recommendations.Pair
+		bought []string
+	)
+	for _, l := range c.GetLines() {
+		before := len(b.SKUs)
+		var ps []recommendations.Pair
+		b, ps = recommendations.Bought(b, l.GetSku(), c.GetUserId(), at, g.policy)
+		pairs = append(pairs, ps...)
+		if len(b.SKUs) > before {
+			bought = append(bought, l.GetSku())
+		}
+	}
+	if err := g.emitPairs(ctx, pairs, recommendations.StreamOrders); err != nil {
+		return err
+	}
+	if user := c.GetUserId(); user != "" {
+		for _, sku := range bought {
+			m, err := proto.Marshal(&recommendationsv1.Seen{Sku: sku, AtMs: millis.Of(at), Signal: recommendationsv1.Signal_SIGNAL_PURCHASE})
+			if err != nil {
+				return fmt.Errorf("recommendations: encode purchase: %w", err)
+			}
+			ctx.Emit(g.names.Purchases, user, m)
+		}
+	}
+	ctx.SetValue(b)
+	return nil
+}
+
+// emitPairs sends pairs keyed by item, each marked with where it came
+// from, so an item counts a pair sent again after a crash once.
+func (g *groups) emitPairs(ctx goka.Context, pairs []recommendations.Pair, stream int32) error {
+	pairs = recommendations.Stamp(pairs, recommendations.Origin{Stream: stream, Partition: ctx.Partition(), Offset: ctx.Offset()})
+	encoded := make([][]byte, len(pairs))
+	for i, p := range pairs {
+		b, err := proto.Marshal(recommendations.PairToWire(p))
+		if err != nil {
+			return fmt.Errorf("recommendations: encode pair: %w", err)
+		}
+		encoded[i] = b
+	}
+	for i, p := range pairs {
+		ctx.Emit(g.names.Pairs, p.Item, encoded[i])
+	}
+	return nil
+}
+
+// onPair counts a pair at its item.
+func (g *groups) onPair(ctx goka.Context, msg any) error {
+	var w recommendationsv1.Pair
+	if err := proto.Unmarshal(msg.([]byte), &w); err != nil {
+		return observe.Reject("decode", err)
+	}
+	if w.GetItem() != ctx.Key() || w.GetOther() == "" || w.GetOther() == w.GetItem() {
+		return observe.Reject("invalid_pair", fmt.Errorf("key %q, pair %q-%q", ctx.Key(), w.GetItem(), w.GetOther()))
+	}
+	s := recommendations.ItemState{SKU: ctx.Key()}
+	if v := ctx.Value(); v != nil {
+		s = v.(recommendations.ItemState)
+	}
+	next, counted := recommendations.Count(s, recommendations.PairFromWire(&w), g.policy)
+	if counted {
+		ctx.SetValue(next)
+	}
+	return nil
+}

@@ -1,0 +1,86 @@
+package recommendations
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/lovoo/goka"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/titan-commerce/titan/internal/gokaopts"
+	"github.com/titan-commerce/titan/internal/observe"
+	"github.com/titan-commerce/titan/processors/recommendations"
+)
+
+// Options configure a Topology.
+type Options struct {
+	// Names of the topology's topics and groups; the zero value means
+	// NamesFor("").
+	Names Names
+	// Outcomes is the order saga's outcomes topic: confirmed orders are the
+	// purchases.
+	Outcomes goka.Stream
+	Goka     gokaopts.Config
+	Policy   recommendations.Policy
+	Hooks    observe.Hooks
+	Logger   *slog.Logger
+}
+
+// Topology runs the three recommendation groups of one instance.
+type Topology struct {
+	names               Names
+	users, orders, item *goka.Processor
+}
+
+// New builds the topology; Run starts it.
+func New(o Options) (*Topology, error) {
+	if err := o.Goka.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Outcomes == "" {
+		return nil, errors.New("recommendations: the outcomes stream is required")
+	}
+	if o.Names == (Names{}) {
+		o.Names = NamesFor("")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	g := &groups{names: o.Names, outcomes: o.Outcomes, policy: o.Policy}
+	ug, og, ig := g.graphs(o.Hooks, o.Logger)
+	t := &Topology{names: o.Names}
+	for _, p := range []struct {
+		graph *goka.GroupGraph
+		into  **goka.Processor
+	}{{ug, &t.users}, {og, &t.orders}, {ig, &t.item}} {
+		proc, err := goka.NewProcessor(o.Goka.Brokers, p.graph, o.Goka.Processor()...)
+		if err != nil {
+			return nil, fmt.Errorf("recommendations: %s: %w", p.graph.Group(), err)
+		}
+		*p.into = proc
+	}
+	return t, nil
+}
+
+// Run blocks until ctx ends or a processor fails.
+func (t *Topology) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	for _, p := range []*goka.Processor{t.users, t.orders, t.item} {
+		g.Go(func() error { return p.Run(ctx) })
+	}
+	return g.Wait()
+}
+
+// Recovered reports whether every processor has caught up with its table.
+func (t *Topology) Recovered() bool {
+	return t.users.Recovered() && t.orders.Recovered() && t.item.Recovered()
+}
+
+// Processors lists the goka processors, for lag metrics.
+func (t *Topology) Processors() map[string]*goka.Processor {
+	return map[string]*goka.Processor{
+		string(t.names.UsersGroup): t.users, string(t.names.OrdersGroup): t.orders, string(t.names.ItemsGroup): t.item,
+	}
+}
