@@ -141,10 +141,18 @@ func measureCommands(b *testing.B, roundTrip func([]*inventoryv1.Command) (done,
 }
 
 // pipeline sends n records with send, as fast as the producer takes them,
-// while tl reads until match has accepted n; it returns the time from the
-// first send to the last accepted record, and to the last acknowledgement.
-// A failed send ends the run: its record would never be read back.
+// while tl reads until match has accepted n (see sendAndRead).
 func pipeline(b *testing.B, n int, send func(ctx context.Context, i int, fn func(error)), tl *tail, match func(*kgo.Record) bool) (done, acked time.Duration) {
+	b.Helper()
+	return sendAndRead(b, n, send, n, tl, match)
+}
+
+// sendAndRead sends n records with send, as fast as the producer takes
+// them, while tl reads until match has accepted want (a topology's output
+// count may differ from its input's); it returns the time from the first
+// send to the last accepted record, and to the last acknowledgement. A
+// failed send ends the run: its record would never be read back.
+func sendAndRead(b *testing.B, n int, send func(ctx context.Context, i int, fn func(error)), want int, tl *tail, match func(*kgo.Record) bool) (done, acked time.Duration) {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), roundTimeout)
 	defer cancel()
@@ -154,10 +162,9 @@ func pipeline(b *testing.B, n int, send func(ctx context.Context, i int, fn func
 	}
 	read := make(chan seen, 1)
 	go func() {
-		at, err := tl.until(ctx, n, match)
+		at, err := tl.until(ctx, want, match)
 		read <- seen{at, err}
 	}()
-
 	var (
 		wg      sync.WaitGroup
 		sendErr atomic.Pointer[error]
@@ -179,7 +186,7 @@ func pipeline(b *testing.B, n int, send func(ctx context.Context, i int, fn func
 		b.Fatalf("send: %v", *err)
 	}
 	if r.err != nil {
-		b.Fatalf("reading back %d records: %v", n, r.err)
+		b.Fatalf("reading back %d records: %v", want, r.err)
 	}
 	return r.at.Sub(start), acked
 }

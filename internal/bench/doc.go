@@ -30,13 +30,25 @@
 //	BenchmarkOrderLatencyCeiling    one produce and its read-back, same rate
 //	BenchmarkFraudMemory            the fraud table per 100,000 users for a
 //	                                day (no broker), beside its counters alone
+//	BenchmarkRecommendationEvents   view events/s through the recommendations
+//	                                (users, pairs, items) on one instance
+//	BenchmarkRecommendationEventsCeiling  the same views and their pairs
+//	                                produced and read back
+//	BenchmarkRecommendationState    the items table per 100,000 items for a
+//	                                week of views (no broker), beside one
+//	                                score per neighbor
+//	BenchmarkGetRecommendations     GET /v1/recommendations/items/{sku}?k=10,
+//	                                closed loop
+//	BenchmarkGetRecommendationsCeiling  a fasthttp handler over a bare
+//	                                Pebble read of the same item states
 //
 // The broker benchmarks run a fixed workload per iteration and are meant
 // for -benchtime 1x; without TITAN_KAFKA_BROKERS they skip (see
 // kafkatest.Brokers). The in-process micro-benchmarks (BenchmarkDecide,
 // BenchmarkStateCodecEncode and Decode) need no broker and time a batch of
-// calls per iteration, so they mean something at 1x too; so does
-// BenchmarkFraudMemory, which replays a whole day per iteration.
+// calls per iteration, so they mean something at 1x too; so do
+// BenchmarkFraudMemory, which replays a whole day per iteration, and
+// BenchmarkRecommendationState, a whole week.
 //
 // The package itself holds the load generators (OpenLoop, ClosedLoop) and
 // the latency summary; the benchmarks are in its _test files, and

@@ -178,14 +178,22 @@ func stockAndWait(b *testing.B, brokers []string, names topology.Names, hc *fast
 	}
 }
 
-// getLoad runs the closed-loop GET load against addr and reports req/s
-// and latency quantiles.
+// getLoad runs the closed-loop GET load against addr's stock endpoint
+// (see closedGetLoad).
 func getLoad(b *testing.B, hc *fasthttp.HostClient, addr string) {
 	b.Helper()
 	uris := make([]string, getSKUs)
 	for i := range uris {
 		uris[i] = "http://" + addr + "/v1/inventory/" + skuName(i)
 	}
+	closedGetLoad(b, hc, uris)
+}
+
+// closedGetLoad runs the closed-loop GET load over uris (getClients
+// clients, each picking a URI at random) and reports req/s, CPU and latency
+// quantiles.
+func closedGetLoad(b *testing.B, hc *fasthttp.HostClient, uris []string) {
+	b.Helper()
 	rngs := make([]*rand.Rand, getClients)
 	for c := range rngs {
 		rngs[c] = rand.New(rand.NewPCG(1, uint64(c)))
@@ -205,7 +213,6 @@ func getLoad(b *testing.B, hc *fasthttp.HostClient, addr string) {
 		}
 		return err
 	}
-
 	// A second of the same load first, unrecorded, warms connections and
 	// caches.
 	ClosedLoop(context.Background(), getClients, time.Second, new(Recorder), get)
