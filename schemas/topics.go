@@ -70,3 +70,14 @@ const (
 	// be decoded or were invalid.
 	FlashSaleDeadLetters = "titan.flashsale.dlq"
 )
+
+// Namespaced is name in a deployment's namespace: the name itself for the
+// empty namespace (the names outside producers write to), otherwise
+// "<namespace>.<name>". Every topology names its topics and groups so, and
+// several deployments can share a cluster.
+func Namespaced(namespace, name string) string {
+	if namespace == "" {
+		return name
+	}
+	return namespace + "." + name
+}

@@ -327,3 +327,12 @@ func TestReasonOf(t *testing.T) {
 		t.Errorf("reason of a plain error %q", got)
 	}
 }
+
+func TestNamespaced(t *testing.T) {
+	if got := schemas.Namespaced("", schemas.OrderEvents); got != schemas.OrderEvents {
+		t.Errorf("empty namespace: %q", got)
+	}
+	if got := schemas.Namespaced("staging", "titan-orders"); got != "staging.titan-orders" {
+		t.Errorf("namespace: %q", got)
+	}
+}

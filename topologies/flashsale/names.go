@@ -25,16 +25,12 @@ type Names struct {
 // NamesFor returns the names in a namespace; the empty namespace gives the
 // names in schemas.
 func NamesFor(namespace string) Names {
-	p := ""
-	if namespace != "" {
-		p = namespace + "."
-	}
 	return Names{
-		Group:          goka.Group(p + "titan-flashsale"),
-		PurchasesGroup: goka.Group(p + "titan-flashsale-purchases"),
-		Commands:       goka.Stream(p + schemas.FlashSaleCommands),
-		Events:         goka.Stream(p + schemas.FlashSaleEvents),
-		DeadLetters:    goka.Stream(p + schemas.FlashSaleDeadLetters),
+		Group:          goka.Group(schemas.Namespaced(namespace, "titan-flashsale")),
+		PurchasesGroup: goka.Group(schemas.Namespaced(namespace, "titan-flashsale-purchases")),
+		Commands:       goka.Stream(schemas.Namespaced(namespace, schemas.FlashSaleCommands)),
+		Events:         goka.Stream(schemas.Namespaced(namespace, schemas.FlashSaleEvents)),
+		DeadLetters:    goka.Stream(schemas.Namespaced(namespace, schemas.FlashSaleDeadLetters)),
 	}
 }
 

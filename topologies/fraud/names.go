@@ -17,14 +17,10 @@ type Names struct {
 // NamesFor returns the names in a namespace; the empty namespace gives the
 // names in schemas.
 func NamesFor(namespace string) Names {
-	p := ""
-	if namespace != "" {
-		p = namespace + "."
-	}
 	return Names{
-		Group:        goka.Group(p + "titan-fraud"),
-		Observations: goka.Stream(p + schemas.FraudObservations),
-		DeadLetters:  goka.Stream(p + schemas.FraudDeadLetters),
+		Group:        goka.Group(schemas.Namespaced(namespace, "titan-fraud")),
+		Observations: goka.Stream(schemas.Namespaced(namespace, schemas.FraudObservations)),
+		DeadLetters:  goka.Stream(schemas.Namespaced(namespace, schemas.FraudDeadLetters)),
 	}
 }
 

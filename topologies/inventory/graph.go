@@ -29,17 +29,13 @@ type Names struct {
 // NamesFor returns the names in a namespace; the empty namespace gives the
 // names in schemas, which outside producers write to.
 func NamesFor(namespace string) Names {
-	p := ""
-	if namespace != "" {
-		p = namespace + "."
-	}
 	return Names{
-		Group:       goka.Group(p + "titan-inventory"),
-		OrdersGroup: goka.Group(p + "titan-inventory-orders"),
-		Commands:    goka.Stream(p + schemas.InventoryCommands),
-		Events:      goka.Stream(p + schemas.InventoryEvents),
-		OrderEvents: goka.Stream(p + schemas.InventoryOrderEvents),
-		DeadLetters: goka.Stream(p + schemas.InventoryDeadLetters),
+		Group:       goka.Group(schemas.Namespaced(namespace, "titan-inventory")),
+		OrdersGroup: goka.Group(schemas.Namespaced(namespace, "titan-inventory-orders")),
+		Commands:    goka.Stream(schemas.Namespaced(namespace, schemas.InventoryCommands)),
+		Events:      goka.Stream(schemas.Namespaced(namespace, schemas.InventoryEvents)),
+		OrderEvents: goka.Stream(schemas.Namespaced(namespace, schemas.InventoryOrderEvents)),
+		DeadLetters: goka.Stream(schemas.Namespaced(namespace, schemas.InventoryDeadLetters)),
 	}
 }
 

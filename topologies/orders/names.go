@@ -23,16 +23,12 @@ type Names struct {
 // NamesFor returns the names in a namespace; the empty namespace gives the
 // names in schemas.
 func NamesFor(namespace string) Names {
-	p := ""
-	if namespace != "" {
-		p = namespace + "."
-	}
 	return Names{
-		Group:       goka.Group(p + "titan-orders"),
-		Events:      goka.Stream(p + schemas.OrderEvents),
-		Outcomes:    goka.Stream(p + schemas.OrderOutcomes),
-		Saga:        goka.Stream(p + schemas.OrderSaga),
-		DeadLetters: goka.Stream(p + schemas.OrderDeadLetters),
+		Group:       goka.Group(schemas.Namespaced(namespace, "titan-orders")),
+		Events:      goka.Stream(schemas.Namespaced(namespace, schemas.OrderEvents)),
+		Outcomes:    goka.Stream(schemas.Namespaced(namespace, schemas.OrderOutcomes)),
+		Saga:        goka.Stream(schemas.Namespaced(namespace, schemas.OrderSaga)),
+		DeadLetters: goka.Stream(schemas.Namespaced(namespace, schemas.OrderDeadLetters)),
 	}
 }
 

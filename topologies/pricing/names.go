@@ -18,15 +18,11 @@ type Names struct {
 // NamesFor returns the names in a namespace; the empty namespace gives the
 // names in schemas.
 func NamesFor(namespace string) Names {
-	p := ""
-	if namespace != "" {
-		p = namespace + "."
-	}
 	return Names{
-		Group:       goka.Group(p + "titan-pricing"),
-		Commands:    goka.Stream(p + schemas.PricingCommands),
-		Events:      goka.Stream(p + schemas.PricingEvents),
-		DeadLetters: goka.Stream(p + schemas.PricingDeadLetters),
+		Group:       goka.Group(schemas.Namespaced(namespace, "titan-pricing")),
+		Commands:    goka.Stream(schemas.Namespaced(namespace, schemas.PricingCommands)),
+		Events:      goka.Stream(schemas.Namespaced(namespace, schemas.PricingEvents)),
+		DeadLetters: goka.Stream(schemas.Namespaced(namespace, schemas.PricingDeadLetters)),
 	}
 }
 

@@ -25,18 +25,14 @@ type Names struct {
 // NamesFor returns the names in a namespace; the empty namespace gives the
 // names in schemas.
 func NamesFor(namespace string) Names {
-	p := ""
-	if namespace != "" {
-		p = namespace + "."
-	}
 	return Names{
-		UsersGroup:  goka.Group(p + "titan-recs-users"),
-		OrdersGroup: goka.Group(p + "titan-recs-orders"),
-		ItemsGroup:  goka.Group(p + "titan-recs-items"),
-		Views:       goka.Stream(p + schemas.RecommendationViews),
-		Pairs:       goka.Stream(p + schemas.RecommendationPairs),
-		Purchases:   goka.Stream(p + schemas.RecommendationPurchases),
-		DeadLetters: goka.Stream(p + schemas.RecommendationDeadLetters),
+		UsersGroup:  goka.Group(schemas.Namespaced(namespace, "titan-recs-users")),
+		OrdersGroup: goka.Group(schemas.Namespaced(namespace, "titan-recs-orders")),
+		ItemsGroup:  goka.Group(schemas.Namespaced(namespace, "titan-recs-items")),
+		Views:       goka.Stream(schemas.Namespaced(namespace, schemas.RecommendationViews)),
+		Pairs:       goka.Stream(schemas.Namespaced(namespace, schemas.RecommendationPairs)),
+		Purchases:   goka.Stream(schemas.Namespaced(namespace, schemas.RecommendationPurchases)),
+		DeadLetters: goka.Stream(schemas.Namespaced(namespace, schemas.RecommendationDeadLetters)),
 	}
 }
 
