@@ -32,6 +32,8 @@ var (
 	errNotReady            = apiError{"not_ready", "the instance is still recovering its state", http.StatusServiceUnavailable}
 	errUnavailable         = apiError{"unavailable", "the request could not be handed to Kafka; retry it with the same command_id or idempotency_key", http.StatusServiceUnavailable}
 	errInternal            = apiError{"internal", "an internal error occurred", http.StatusInternalServerError}
+	errReservedID          = apiError{"reserved_id", "ids starting with \"titan:\" are Titan's own, as are the reservations Titan makes for orders and flash sales: a client can neither use nor change them", http.StatusConflict}
+	errCommandIDConflict   = apiError{"command_id_conflict", "this command_id names another command (another kind, or another body); send a new command with a new id", http.StatusConflict}
 
 	// Flash sales.
 	errNotEnabled             = apiError{"not_enabled", "this instance does not run the endpoint's part of Titan (flash sales; orders, prices and fraud; or recommendations)", http.StatusServiceUnavailable}
@@ -74,6 +76,7 @@ var catalogue = []apiError{
 	errMalformedJSON, errUnknownField, errBodyTooLarge, errInvalidSKU, errInvalidQty, errInvalidTTL,
 	errInvalidOrderID, errInvalidCommandID, errInvalidMinOffset, errInvalidRequest, errOffsetNotReached,
 	errReservationNotFound, errNotFound, errMethodNotAllowed, errNotReady, errUnavailable, errInternal,
+	errReservedID, errCommandIDConflict,
 	errNotEnabled, errInvalidSaleID, errInvalidUnits, errInvalidStartsAt, errInvalidEndsAt, errInvalidPerUserLimit,
 	errInvalidPrice, errInvalidBuckets, errInvalidUserID, errInvalidPurchaseQty, errInvalidIdempotencyKey,
 	errSaleNotFound, errPurchaseNotFound, errSaleExists, errInsufficientStock, errAllocationConflict,

@@ -4,8 +4,6 @@ import (
 	"context"
 	"regexp"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
@@ -400,8 +398,10 @@ func (s *Server) createFlashSale(ctx *fasthttp.RequestCtx, _ []string) {
 func (s *Server) allocate(ctx *fasthttp.RequestCtx, sale flashsale.Sale, now time.Time) bool {
 	id := "flash-sale:" + sale.ID + ":allocate"
 	order := flashsale.AllocationOrder(sale.ID)
+	// The TTL is a constant so that a repeated request repeats the same
+	// command; maxSaleAhead keeps every sale's end, plus the grace, inside it.
 	cmd := inventory.Command{Kind: inventory.KindReserve, SKU: sale.SKU, OrderID: order, Qty: sale.Units,
-		TTL: sale.End.Sub(now) + allocationGrace}
+		TTL: time.Duration(schemas.MaxReserveTTLMs) * time.Millisecond}
 	res, _, ok := s.run(ctx, cmd, &id)
 	switch {
 	case !ok:
@@ -414,6 +414,11 @@ func (s *Server) allocate(ctx *fasthttp.RequestCtx, sale flashsale.Sale, now tim
 	case res.Type == inventory.EventReserved:
 		// The first result of the same command id: another definition
 		// of this sale allocated first.
+		s.fail(ctx, errSaleExists)
+		return false
+	case res.Reason == inventory.ReasonCommandIDConflict:
+		// The allocation command of another definition of this sale
+		// came first.
 		s.fail(ctx, errSaleExists)
 		return false
 	case res.Reason == inventory.ReasonInsufficientStock:
@@ -499,27 +504,13 @@ type purchaseRequest struct {
 	IdempotencyKey string `json:"idempotency_key"`
 }
 
-// printableID accepts 1 to max bytes of UTF-8 without control characters:
-// ids end up in record keys that operators read.
-func printableID(id string, max int) bool {
-	if id == "" || len(id) > max || !utf8.ValidString(id) {
-		return false
-	}
-	for _, r := range id {
-		if unicode.IsControl(r) {
-			return false
-		}
-	}
-	return true
-}
-
 func (req purchaseRequest) check() (apiError, bool) {
 	switch {
-	case !printableID(req.UserID, flashtopo.MaxIDBytes):
+	case !schemas.ValidID(req.UserID):
 		return errInvalidUserID, false
 	case req.Qty < 1 || req.Qty > flashtopo.MaxQty:
 		return errInvalidPurchaseQty, false
-	case !printableID(req.IdempotencyKey, flashtopo.MaxIDBytes):
+	case !schemas.ValidID(req.IdempotencyKey):
 		return errInvalidIdempotencyKey, false
 	}
 	return apiError{}, true
@@ -706,7 +697,7 @@ func (s *Server) getPurchase(ctx *fasthttp.RequestCtx, p []string) {
 		s.fail(ctx, errInvalidSaleID)
 		return
 	}
-	if !printableID(key, flashtopo.MaxIDBytes) {
+	if !schemas.ValidID(key) {
 		s.fail(ctx, errInvalidIdempotencyKey)
 		return
 	}

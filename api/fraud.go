@@ -54,7 +54,7 @@ func (s *Server) getFraudUser(ctx *fasthttp.RequestCtx, p []string) {
 		return
 	}
 	user := p[0]
-	if !printableID(user, schemas.MaxIDBytes) {
+	if !schemas.ValidID(user) {
 		s.fail(ctx, errInvalidUserID)
 		return
 	}

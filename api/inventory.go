@@ -13,7 +13,6 @@ import (
 
 	"github.com/titan-commerce/titan/processors/inventory"
 	"github.com/titan-commerce/titan/schemas"
-	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 )
 
 // stockJSON is a SKU's stock as the API shows it.
@@ -133,6 +132,10 @@ func (s *Server) reserve(ctx *fasthttp.RequestCtx, p []string) {
 			Poll: "/v1/inventory/reservations/" + pathEscape(req.OrderID)})
 		return
 	}
+	if e, refused := refusal(*res); refused {
+		s.fail(ctx, e)
+		return
+	}
 	status := fasthttp.StatusCreated
 	if res.Type == inventory.EventRejected {
 		status = fasthttp.StatusConflict
@@ -159,6 +162,10 @@ func (s *Server) restock(ctx *fasthttp.RequestCtx, p []string) {
 	if res == nil {
 		writeJSON(ctx, fasthttp.StatusAccepted, pendingJSON{Status: "pending", CommandID: ack.commandID, Offset: ack.offset,
 			Poll: "/v1/inventory/" + pathEscape(cmd.SKU) + "?min_offset=" + strconv.FormatInt(ack.offset, 10)})
+		return
+	}
+	if e, refused := refusal(*res); refused {
+		s.fail(ctx, e)
 		return
 	}
 	status := fasthttp.StatusOK
@@ -277,6 +284,10 @@ func (s *Server) closeOrder(ctx *fasthttp.RequestCtx, orderID string, kind inven
 				Poll: "/v1/inventory/reservations/" + pathEscape(orderID)})
 			return
 		}
+		if e, refused := refusal(*res); refused {
+			s.fail(ctx, e)
+			return
+		}
 		if res.Type == inventory.EventRejected {
 			status = fasthttp.StatusConflict
 		}
@@ -297,6 +308,22 @@ func reservedSKUs(x inventory.OrderIndex) []string {
 	return skus
 }
 
+// refusal maps a rejection for the command itself, rather than for the
+// stock or the reservation, to its API error: the command id names another
+// command, or the reservation is Titan's own.
+func refusal(res inventory.Event) (apiError, bool) {
+	if res.Type != inventory.EventRejected {
+		return apiError{}, false
+	}
+	switch res.Reason {
+	case inventory.ReasonCommandIDConflict:
+		return errCommandIDConflict, true
+	case inventory.ReasonReservedID:
+		return errReservedID, true
+	}
+	return apiError{}, false
+}
+
 type ack struct {
 	commandID string
 	offset    int64
@@ -315,6 +342,10 @@ func (s *Server) run(ctx *fasthttp.RequestCtx, cmd inventory.Command, clientID *
 	cmd.Time = time.Now()
 	w := inventory.CommandToWire(cmd)
 	if err := schemas.ValidateCommand(w); err != nil {
+		s.fail(ctx, validationError(err))
+		return nil, ack{}, false
+	}
+	if err := schemas.CheckClientCommand(w); err != nil {
 		s.fail(ctx, validationError(err))
 		return nil, ack{}, false
 	}
@@ -340,30 +371,30 @@ func (s *Server) run(ctx *fasthttp.RequestCtx, cmd inventory.Command, clientID *
 	}
 }
 
+// commandID is the client's command id, checked, or a new one when the
+// client sent none.
 func commandID(client *string) (string, apiError, bool) {
 	if client == nil {
 		return newCommandID(), apiError{}, true
 	}
-	if *client == "" || len(*client) > schemas.MaxIDBytes {
-		return "", errInvalidCommandID, false
+	if err := schemas.CheckClientID("command_id", *client, schemas.ReasonMissingCommandID); err != nil {
+		return "", validationError(err), false
 	}
 	return *client, apiError{}, true
 }
 
 func checkSKU(sku string) (apiError, bool) {
-	probe := &inventoryv1.Command{CommandId: "probe", Sku: sku, OrderId: "probe", TimestampMs: 1,
-		Kind: &inventoryv1.Command_Commit{Commit: &inventoryv1.Commit{}}}
-	if err := schemas.ValidateCommand(probe); err != nil {
-		return validationError(err), false
+	if err := schemas.CheckSKU("sku", sku); err != nil {
+		return errInvalidSKU, false
 	}
 	return apiError{}, true
 }
 
+// checkOrderID checks an order id the request reads by; commands check it
+// again as the client's (out of Titan's namespace).
 func checkOrderID(orderID string) (apiError, bool) {
-	probe := &inventoryv1.Command{CommandId: "probe", Sku: "probe", OrderId: orderID, TimestampMs: 1,
-		Kind: &inventoryv1.Command_Commit{Commit: &inventoryv1.Commit{}}}
-	if err := schemas.ValidateCommand(probe); err != nil {
-		return validationError(err), false
+	if err := schemas.CheckID("order_id", orderID, schemas.ReasonMissingOrderID); err != nil {
+		return errInvalidOrderID, false
 	}
 	return apiError{}, true
 }
@@ -374,6 +405,9 @@ func validationError(err error) apiError {
 	var inv *schemas.InvalidError
 	if !errors.As(err, &inv) {
 		return errInvalidRequest
+	}
+	if inv.Reason == schemas.ReasonReservedID {
+		return errReservedID
 	}
 	switch inv.Field {
 	case "sku":

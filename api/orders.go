@@ -100,13 +100,16 @@ type placeOrderRequest struct {
 // bounds prices like every other price it takes.
 func (req placeOrderRequest) placed(defaultCurrency string) (*ordersv1.OrderPlaced, apiError, bool) {
 	switch {
-	case req.OrderID == "" || len(req.OrderID) > schemas.MaxIDBytes:
+	case schemas.CheckClientID("order_id", req.OrderID, schemas.ReasonMissingOrderID) != nil:
+		if schemas.Reserved(req.OrderID) {
+			return nil, errReservedID, false
+		}
 		return nil, errInvalidOrderID, false
-	case !printableID(req.UserID, schemas.MaxIDBytes):
+	case !schemas.ValidID(req.UserID):
 		return nil, errInvalidUserID, false
-	case !printableID(req.DeviceID, schemas.MaxIDBytes):
+	case !schemas.ValidID(req.DeviceID):
 		return nil, errInvalidDeviceID, false
-	case !printableID(req.PaymentID, schemas.MaxIDBytes):
+	case !schemas.ValidID(req.PaymentID):
 		return nil, errInvalidPaymentID, false
 	}
 	p := &ordersv1.OrderPlaced{UserId: req.UserID, DeviceId: req.DeviceID, PaymentId: req.PaymentID, Currency: defaultCurrency}
@@ -132,12 +135,13 @@ func (req placeOrderRequest) placed(defaultCurrency string) (*ordersv1.OrderPlac
 // placedEventID names the API's OrderPlaced of an order. Ids are bounded
 // on the wire, so a long order id is replaced by its digest.
 func placedEventID(orderID string) string {
-	id := "api:" + orderID
+	const prefix = schemas.ReservedPrefix + "placed:"
+	id := prefix + orderID
 	if len(id) <= schemas.MaxIDBytes {
 		return id
 	}
 	sum := sha256.Sum256([]byte(orderID))
-	return "api:" + hex.EncodeToString(sum[:])
+	return prefix + hex.EncodeToString(sum[:])
 }
 
 // orderValidationError maps the schema rule an order event broke to the
@@ -480,8 +484,8 @@ func (s *Server) getOrder(ctx *fasthttp.RequestCtx, p []string) {
 		return
 	}
 	id := p[0]
-	if len(id) > schemas.MaxIDBytes {
-		s.fail(ctx, errInvalidOrderID)
+	if e, ok := checkOrderID(id); !ok {
+		s.fail(ctx, e)
 		return
 	}
 	if !od.Orders.Recovered() {

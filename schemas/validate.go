@@ -3,8 +3,6 @@ package schemas
 import (
 	"errors"
 	"fmt"
-	"unicode"
-	"unicode/utf8"
 
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 	ordersv1 "github.com/titan-commerce/titan/schemas/orders/v1"
@@ -14,8 +12,6 @@ import (
 // one record can make a processor store and keep quantities far from int64
 // overflow when summed into a SKU's ledger.
 const (
-	MaxIDBytes      = 128
-	MaxSKUBytes     = 128
 	MaxQty          = 1_000_000_000
 	MaxReserveTTLMs = 7 * 24 * 60 * 60 * 1000
 	MaxOrderLines   = 1000
@@ -60,13 +56,20 @@ const (
 type InvalidError struct {
 	Field  string
 	Reason Reason
+	// Detail says more where the reason alone does not, e.g. how far a
+	// timestamp is off; empty otherwise.
+	Detail string
 }
 
 func (e *InvalidError) Error() string {
+	msg := fmt.Sprintf("schemas: invalid field %s: %s", e.Field, e.Reason)
 	if e.Field == "" {
-		return fmt.Sprintf("schemas: invalid message: %s", e.Reason)
+		msg = fmt.Sprintf("schemas: invalid message: %s", e.Reason)
 	}
-	return fmt.Sprintf("schemas: invalid field %s: %s", e.Field, e.Reason)
+	if e.Detail != "" {
+		msg += " (" + e.Detail + ")"
+	}
+	return msg
 }
 
 // Unwrap makes errors.Is(err, ErrInvalid) hold for every validation failure.
@@ -96,10 +99,10 @@ func ValidateCommand(cmd *inventoryv1.Command) error {
 	if cmd == nil {
 		return invalid("", ReasonNilMessage)
 	}
-	if err := checkID("command_id", cmd.GetCommandId(), ReasonMissingCommandID); err != nil {
+	if err := CheckID("command_id", cmd.GetCommandId(), ReasonMissingCommandID); err != nil {
 		return err
 	}
-	if err := checkSKU("sku", cmd.GetSku()); err != nil {
+	if err := CheckSKU("sku", cmd.GetSku()); err != nil {
 		return err
 	}
 	if cmd.GetTimestampMs() <= 0 {
@@ -110,14 +113,14 @@ func ValidateCommand(cmd *inventoryv1.Command) error {
 	case nil:
 		return invalid("kind", ReasonMissingKind)
 	case *inventoryv1.Command_Restock:
-		// Restock needs no order, but an order id that is sent is bounded
-		// like every id that may be copied into events and state.
-		if len(cmd.GetOrderId()) > MaxIDBytes {
-			return invalid("order_id", ReasonTooLong)
+		// Restock needs no order, but an order id that is sent follows the
+		// id rule like every id that may be copied into events and state.
+		if err := CheckOptionalID("order_id", cmd.GetOrderId()); err != nil {
+			return err
 		}
 		return checkQty("qty", cmd.GetQty())
 	case *inventoryv1.Command_Reserve:
-		if err := checkID("order_id", cmd.GetOrderId(), ReasonMissingOrderID); err != nil {
+		if err := CheckID("order_id", cmd.GetOrderId(), ReasonMissingOrderID); err != nil {
 			return err
 		}
 		if err := checkQty("qty", cmd.GetQty()); err != nil {
@@ -130,7 +133,7 @@ func ValidateCommand(cmd *inventoryv1.Command) error {
 	case *inventoryv1.Command_Commit:
 		// A commit may sell part of the reservation (qty) and release the
 		// rest; qty 0 sells all of it.
-		if err := checkID("order_id", cmd.GetOrderId(), ReasonMissingOrderID); err != nil {
+		if err := CheckID("order_id", cmd.GetOrderId(), ReasonMissingOrderID); err != nil {
 			return err
 		}
 		if q := cmd.GetQty(); q < 0 || q > MaxQty {
@@ -140,7 +143,7 @@ func ValidateCommand(cmd *inventoryv1.Command) error {
 	case *inventoryv1.Command_Release, *inventoryv1.Command_Expire:
 		// These name an existing reservation by order and SKU, so qty is
 		// not theirs to check.
-		return checkID("order_id", cmd.GetOrderId(), ReasonMissingOrderID)
+		return CheckID("order_id", cmd.GetOrderId(), ReasonMissingOrderID)
 	default:
 		return invalid("kind", ReasonMissingKind)
 	}
@@ -153,10 +156,10 @@ func ValidateOrderEvent(ev *ordersv1.OrderEvent) error {
 	if ev == nil {
 		return invalid("", ReasonNilMessage)
 	}
-	if err := checkID("event_id", ev.GetEventId(), ReasonMissingEventID); err != nil {
+	if err := CheckID("event_id", ev.GetEventId(), ReasonMissingEventID); err != nil {
 		return err
 	}
-	if err := checkID("order_id", ev.GetOrderId(), ReasonMissingOrderID); err != nil {
+	if err := CheckID("order_id", ev.GetOrderId(), ReasonMissingOrderID); err != nil {
 		return err
 	}
 	if ev.GetTimestampMs() <= 0 {
@@ -195,8 +198,8 @@ func validatePlaced(p *ordersv1.OrderPlaced) error {
 		{"placed.device_id", p.GetDeviceId()},
 		{"placed.payment_id", p.GetPaymentId()},
 	} {
-		if len(f.value) > MaxIDBytes {
-			return invalid(f.name, ReasonTooLong)
+		if err := CheckOptionalID(f.name, f.value); err != nil {
+			return err
 		}
 	}
 	if err := checkCurrency("placed.currency", p.GetCurrency()); err != nil {
@@ -215,7 +218,7 @@ func validatePlaced(p *ordersv1.OrderPlaced) error {
 	seen := make(map[string]struct{}, len(lines))
 	for i, line := range lines {
 		field := fmt.Sprintf("placed.lines[%d]", i)
-		if err := checkSKU(field+".sku", line.GetSku()); err != nil {
+		if err := CheckSKU(field+".sku", line.GetSku()); err != nil {
 			return err
 		}
 		if _, dup := seen[line.GetSku()]; dup {
@@ -244,7 +247,7 @@ func validatePaymentFailed(p *ordersv1.PaymentFailed) error {
 		{"payment_failed.device_id", p.GetDeviceId(), ReasonMissingDeviceID},
 		{"payment_failed.payment_id", p.GetPaymentId(), ReasonMissingPaymentID},
 	} {
-		if err := checkID(f.name, f.value, f.missing); err != nil {
+		if err := CheckID(f.name, f.value, f.missing); err != nil {
 			return err
 		}
 	}
@@ -253,35 +256,6 @@ func validatePaymentFailed(p *ordersv1.PaymentFailed) error {
 	}
 	if len(p.GetReason()) > MaxReasonBytes {
 		return invalid("payment_failed.reason", ReasonTooLong)
-	}
-	return nil
-}
-
-func checkID(field, id string, missing Reason) error {
-	switch {
-	case id == "":
-		return invalid(field, missing)
-	case len(id) > MaxIDBytes:
-		return invalid(field, ReasonTooLong)
-	}
-	return nil
-}
-
-// checkSKU keeps SKUs printable because they are record keys and table keys
-// that operators read in logs, dead letters and the API.
-func checkSKU(field, sku string) error {
-	switch {
-	case sku == "":
-		return invalid(field, ReasonMissingSKU)
-	case len(sku) > MaxSKUBytes:
-		return invalid(field, ReasonTooLong)
-	case !utf8.ValidString(sku):
-		return invalid(field, ReasonInvalidSKU)
-	}
-	for _, r := range sku {
-		if unicode.IsControl(r) {
-			return invalid(field, ReasonInvalidSKU)
-		}
 	}
 	return nil
 }
@@ -306,6 +280,36 @@ func checkCurrency(field, cur string) error {
 		if cur[i] < 'A' || cur[i] > 'Z' {
 			return invalid(field, ReasonInvalidCurrency)
 		}
+	}
+	return nil
+}
+
+// ReasonInternalKind: a client sent a kind of message only Titan sends.
+const ReasonInternalKind Reason = "internal_kind"
+
+// CheckClientCommand checks what a command from a client (the public
+// commands topic, the API) must satisfy beyond ValidateCommand: its ids
+// stay out of Titan's namespace, and its kind is one clients may send:
+// Expire is the expiry sweeper's alone.
+func CheckClientCommand(cmd *inventoryv1.Command) error {
+	if err := RefuseReserved("command_id", cmd.GetCommandId()); err != nil {
+		return err
+	}
+	if err := RefuseReserved("order_id", cmd.GetOrderId()); err != nil {
+		return err
+	}
+	if _, ok := cmd.GetKind().(*inventoryv1.Command_Expire); ok {
+		return invalid("kind", ReasonInternalKind)
+	}
+	return nil
+}
+
+// CheckInternalCommand checks what a command on Titan's internal commands
+// topic must satisfy beyond ValidateCommand: its id is in Titan's
+// namespace, so it can never equal a client's.
+func CheckInternalCommand(cmd *inventoryv1.Command) error {
+	if !Reserved(cmd.GetCommandId()) {
+		return &InvalidError{Field: "command_id", Reason: ReasonInvalidID, Detail: "an internal command's id starts with " + ReservedPrefix}
 	}
 	return nil
 }

@@ -28,10 +28,10 @@ func ValidatePricingCommand(cmd *pricingv1.Command) error {
 	if cmd == nil {
 		return invalid("", ReasonNilMessage)
 	}
-	if err := checkID("command_id", cmd.GetCommandId(), ReasonMissingCommandID); err != nil {
+	if err := CheckID("command_id", cmd.GetCommandId(), ReasonMissingCommandID); err != nil {
 		return err
 	}
-	if err := checkSKU("sku", cmd.GetSku()); err != nil {
+	if err := CheckSKU("sku", cmd.GetSku()); err != nil {
 		return err
 	}
 	if cmd.GetTimestampMs() <= 0 {
@@ -47,9 +47,9 @@ func ValidatePricingCommand(cmd *pricingv1.Command) error {
 	case *pricingv1.Command_UpsertCampaign:
 		return validateCampaign("upsert_campaign.campaign", kind.UpsertCampaign.GetCampaign())
 	case *pricingv1.Command_EndCampaign:
-		return checkID("end_campaign.campaign_id", kind.EndCampaign.GetCampaignId(), ReasonMissingCampaignID)
+		return CheckID("end_campaign.campaign_id", kind.EndCampaign.GetCampaignId(), ReasonMissingCampaignID)
 	case *pricingv1.Command_Check:
-		if err := checkID("check.order_id", kind.Check.GetOrderId(), ReasonMissingOrderID); err != nil {
+		if err := CheckID("check.order_id", kind.Check.GetOrderId(), ReasonMissingOrderID); err != nil {
 			return err
 		}
 		if kind.Check.GetLine() < 0 {
@@ -68,7 +68,7 @@ func validateCampaign(field string, c *pricingv1.Campaign) error {
 	if c == nil {
 		return invalid(field, ReasonInvalidCampaign)
 	}
-	if err := checkID(field+".id", c.GetId(), ReasonMissingCampaignID); err != nil {
+	if err := CheckID(field+".id", c.GetId(), ReasonMissingCampaignID); err != nil {
 		return err
 	}
 	// Only the field the kind names is read; the other is ignored, so a

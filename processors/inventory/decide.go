@@ -1,8 +1,13 @@
 package inventory
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"slices"
 	"time"
+
+	"github.com/titan-commerce/titan/internal/millis"
+	"github.com/titan-commerce/titan/schemas"
 )
 
 // Decide applies one command to a SKU's state. It returns the new state and
@@ -10,13 +15,26 @@ import (
 // then the command's result. The input state is not modified.
 //
 // A client command (restock, reserve, commit, release) yields exactly one
-// result event; a command id seen within the dedupe window yields its first
-// result again and changes nothing. Expire yields only expiries.
+// result event. A command id seen within the dedupe window yields its first
+// result again and changes nothing when the command is the same (same
+// Fingerprint); when it is another command it yields a rejection,
+// ReasonCommandIDConflict, and changes nothing either. Expire yields only
+// expiries.
 func Decide(s State, c Command, p Policy) (State, []Event) {
+	c = c.bounded()
+	if !c.Internal && (schemas.Reserved(c.ID) || schemas.Reserved(c.OrderID)) {
+		// The topology sets such commands aside before they get here; this
+		// keeps the rule for any caller of Decide.
+		s.advance(c)
+		return s, []Event{s.refuse(c, ReasonReservedID)}
+	}
 	if prev, ok := s.applied(c.ID); ok && c.Kind != KindExpire {
 		// Only the read-your-write position moves: the duplicate is in the
 		// log, so a reader waiting on its offset must not wait forever.
-		s.Offset = max(s.Offset, c.Offset)
+		s.advance(c)
+		if prev.Fingerprint != 0 && prev.Fingerprint != c.Fingerprint() {
+			return s, []Event{s.refuse(c, ReasonCommandIDConflict)}
+		}
 		return s, []Event{prev.Result}
 	}
 
@@ -26,7 +44,8 @@ func Decide(s State, c Command, p Policy) (State, []Event) {
 		now = s.Clock
 	}
 	s.Clock = now
-	s.Offset = max(s.Offset, c.Offset)
+	s.advance(c)
+	s.Seq++
 	s.prune(now, p)
 
 	events := s.expireDue(c, now)
@@ -40,10 +59,69 @@ func Decide(s State, c Command, p Policy) (State, []Event) {
 	result.Time = now
 	result.Partition = c.Partition
 	result.Offset = c.Offset
+	result.Internal = c.Internal
+	result.Seq = s.Seq
 	result.Stock = s.Stock
-	s.remember(Applied{CommandID: c.ID, Result: result, At: now}, p)
+	s.remember(Applied{CommandID: c.ID, Fingerprint: c.Fingerprint(), Result: result, At: now}, p)
 	return s, append(events, result)
 }
+
+// advance moves the offset of the command's topic.
+func (s *State) advance(c Command) {
+	if c.Internal {
+		s.InternalOffset = max(s.InternalOffset, c.Offset)
+	} else {
+		s.Offset = max(s.Offset, c.Offset)
+	}
+}
+
+// refuse answers a command refused for what it is rather than decided: its
+// id names another command, or it is a client's in Titan's namespace. The
+// refusal is not remembered, so the id keeps naming what it named.
+func (s State) refuse(c Command, reason string) Event {
+	return Event{
+		Type: EventRejected, CommandID: c.ID, OrderID: c.OrderID, SKU: c.SKU, Qty: c.Qty,
+		Time: s.Clock, Reason: reason, Partition: c.Partition, Offset: c.Offset,
+		Internal: c.Internal, Seq: s.Seq, Stock: s.Stock,
+	}
+}
+
+// Fingerprint identifies what a command asks for, apart from its id, its
+// time and where it travelled: kind, order, quantity and TTL. The SKU is
+// the state's own. It is the first 64 bits of a SHA-256, so no client can
+// craft a different command that passes for another's.
+func (c Command) Fingerprint() uint64 {
+	var b [8]byte
+	h := sha256.New()
+	h.Write([]byte{byte(c.Kind)})
+	binary.BigEndian.PutUint64(b[:], uint64(len(c.OrderID)))
+	h.Write(b[:])
+	h.Write([]byte(c.OrderID))
+	binary.BigEndian.PutUint64(b[:], uint64(c.Qty))
+	h.Write(b[:])
+	binary.BigEndian.PutUint64(b[:], uint64(c.TTL.Milliseconds()))
+	h.Write(b[:])
+	fp := binary.BigEndian.Uint64(h.Sum(nil))
+	if fp == 0 {
+		// Zero stands for "not known" in remembered commands.
+		fp = 1
+	}
+	return fp
+}
+
+// bounded keeps Decide total on any Command: a time outside the years 1 to
+// 9999 is clamped (millis), and so is every time derived from it; a TTL
+// outside what the schema allows makes the command invalid rather than
+// overflow a deadline.
+func (c Command) bounded() Command {
+	c.Time = millis.Bound(c.Time)
+	if c.TTL > maxTTL {
+		c.TTL = -1
+	}
+	return c
+}
+
+const maxTTL = time.Duration(schemas.MaxReserveTTLMs) * time.Millisecond
 
 // apply decides a client command; the caller fills in the common fields.
 func (s *State) apply(c Command, now time.Time) Event {
@@ -76,8 +154,9 @@ func (s *State) reserve(c Command, now time.Time) Event {
 		OrderID:   c.OrderID,
 		CommandID: c.ID,
 		Qty:       c.Qty,
-		ExpiresAt: now.Add(c.TTL),
+		ExpiresAt: millis.Bound(now.Add(c.TTL)),
 		Status:    StatusOpen,
+		Internal:  c.Internal,
 	}
 	s.Reservations = append(s.Reservations, r)
 	s.Stock.Reserved += c.Qty
@@ -92,6 +171,12 @@ func (s *State) close(c Command, now time.Time) Event {
 	}
 	r := &s.Reservations[i]
 	ev := Event{OrderID: r.OrderID, Qty: r.Qty, ExpiresAt: r.ExpiresAt}
+	if r.Internal && !c.Internal {
+		// An order's or a flash sale's reservation ends by Titan's own
+		// commands: a client that could end it could sell its units twice.
+		ev.Type, ev.Reason = EventRejected, ReasonReservedID
+		return ev
+	}
 	switch r.Status {
 	case StatusOpen:
 	case StatusCommitted:
@@ -150,6 +235,8 @@ func (s *State) expireDue(c Command, now time.Time) []Event {
 			Offset:           c.Offset,
 			Stock:            s.Stock,
 			ReserveCommandID: r.CommandID,
+			Seq:              s.Seq,
+			Internal:         c.Internal,
 		})
 	}
 	return events
@@ -195,13 +282,15 @@ func (s State) clone() State {
 // valid repeats the checks the schema layer makes on the wire, so Decide
 // is total on any Command value, however it was built.
 func (c Command) valid() bool {
+	// Quantities are bounded so that no number of them summed into a
+	// ledger comes near overflow.
 	switch c.Kind {
 	case KindRestock:
-		return c.Qty > 0
+		return c.Qty > 0 && c.Qty <= schemas.MaxQty
 	case KindReserve:
-		return c.Qty > 0 && c.TTL > 0 && c.OrderID != ""
+		return c.Qty > 0 && c.Qty <= schemas.MaxQty && c.TTL > 0 && c.TTL <= maxTTL && c.OrderID != ""
 	case KindCommit:
-		return c.OrderID != "" && c.Qty >= 0
+		return c.OrderID != "" && c.Qty >= 0 && c.Qty <= schemas.MaxQty
 	case KindRelease:
 		return c.OrderID != ""
 	}

@@ -14,22 +14,55 @@
 // Decide never lets Reserved exceed OnHand: a reservation that does not fit
 // in Available is rejected with ReasonInsufficientStock.
 //
-// # Idempotency
+// # Command identity
 //
-// Every client command carries an id. Decide remembers the result of each
-// command for Policy.DedupeWindow (and at most Policy.MaxApplied commands per
-// SKU); a command whose id it remembers changes nothing and yields its first
-// result again, offset included. Each reservation, keyed by order id within
-// the SKU, ends exactly once: Committed, Released or Expired. A Commit or
-// Release that finds it already ended is rejected with a reason that says
-// how it ended, so a consumer that sums events never counts a unit twice.
+// Every command carries an id, and an id names one command. Decide remembers
+// each command it applied for Policy.DedupeWindow (and at most
+// Policy.MaxApplied per SKU), with its result and its Fingerprint: the hash
+// of what it asks for (kind, order, quantity, TTL; not its time, which a
+// retry may restamp). A command whose id it remembers
+//
+//   - with the same fingerprint is a retry: it changes nothing and yields
+//     its first result again, offset included;
+//   - with another fingerprint is another command under a used id: it is
+//     rejected with ReasonCommandIDConflict and changes nothing, and the id
+//     keeps naming the first command. A reserve sent under a restock's id
+//     therefore never answers "restocked", and a commit under a reserve's
+//     id never leaves the reservation open while answering success.
+//
+// Each reservation, keyed by order id within the SKU, ends exactly once:
+// Committed, Released or Expired. A Commit or Release that finds it already
+// ended is rejected with a reason that says how it ended, so a consumer that
+// sums events never counts a unit twice.
+//
+// # Titan's commands and clients'
+//
+// Commands reach a SKU from two topics: clients write the public commands
+// topic; Titan alone writes the internal one (the order saga's lines, a
+// flash sale's allocation and settlement, the expiry sweeper), which a
+// deployment protects with ACLs like any internal topic. Command.Internal
+// says which. Titan's ids start with schemas.ReservedPrefix, and a client's
+// command in that namespace is refused with ReasonReservedID (the topology
+// dead-letters it before it gets here). A reservation an internal command
+// made is Titan's: only internal commands, or its TTL, end it, and a
+// client's Commit or Release of it is refused with ReasonReservedID. So no
+// client can release a flash sale's units to sell them twice, or end an
+// order's line under the saga's feet.
+//
+// A SKU's commands from the two topics interleave in no fixed order, and
+// their offsets say nothing about each other: State.Offset and
+// State.InternalOffset follow each topic, and State.Seq numbers every
+// command the SKU applied, which Event.Seq carries to order a SKU's events.
 //
 // # Time and expiry
 //
 // The clock of a command is its own timestamp, set by whoever produced it,
 // and the state's clock never goes back (a late command is decided at the
 // latest time the SKU has seen). A replay therefore decides exactly as the
-// first run did. Before acting on any command Decide expires every open
+// first run did. The topology refuses a client's command stamped far from
+// the time Kafka received it (schemas.TimeWindow), and Decide clamps any
+// time to the years 1 to 9999, so no timestamp can move a SKU's clock
+// years ahead or overflow a deadline. Before acting on any command Decide expires every open
 // reservation whose deadline has passed at that clock: stock is never held
 // by a reservation past its TTL once the SKU sees any traffic.
 //

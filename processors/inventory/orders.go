@@ -10,12 +10,17 @@ type OrderIndex struct {
 
 // IndexEvent folds one reservation event into an order's index and reports
 // whether it changed anything. Events are applied in the order of their
-// command offsets per SKU, so a retried command's result, re-published with
-// its first offset, never turns a committed line back into reserved. A
+// SKU's sequence numbers, so a retried command's result, re-published with
+// its first number, never turns a committed line back into reserved. A
 // rejection is recorded only for a SKU the order holds nothing on: "commit
 // rejected, already committed" says nothing new about the reservation.
 func IndexEvent(x OrderIndex, e Event) (OrderIndex, bool) {
 	if e.OrderID == "" || e.Type == EventRestocked || e.Type == EventUnknown {
+		return x, false
+	}
+	if e.Type == EventRejected && (e.Reason == ReasonCommandIDConflict || e.Reason == ReasonReservedID) {
+		// Refused for what the command was, not for the reservation: the
+		// order's line is as it was.
 		return x, false
 	}
 	x.OrderID = e.OrderID
@@ -26,10 +31,10 @@ func IndexEvent(x OrderIndex, e Event) (OrderIndex, bool) {
 		if e.Type == EventRejected && line.Type != EventRejected {
 			return x, false
 		}
-		if e.Offset < line.Offset || (e.Offset == line.Offset && e == line) {
+		if e.Seq < line.Seq || (e.Seq == line.Seq && e == line) {
 			return x, false
 		}
-		if e.Offset == line.Offset && line.Type == EventExpired {
+		if e.Seq == line.Seq && line.Type == EventExpired {
 			// A command whose time expired the reservation yields the expiry
 			// and then its own result at the same offset; the expiry stands.
 			return x, false

@@ -3,8 +3,14 @@ package inventory
 import "testing"
 
 func TestIndexEvent(t *testing.T) {
-	ev := func(typ EventType, sku string, offset int64, reason string) Event {
-		return Event{Type: typ, OrderID: "o1", SKU: sku, Offset: offset, Reason: reason, Qty: 1}
+	ev := func(typ EventType, sku string, seq int64, reason string) Event {
+		return Event{Type: typ, OrderID: "o1", SKU: sku, Seq: seq, Reason: reason, Qty: 1}
+	}
+	// Offsets of the public and the internal topic say nothing about each
+	// other; the SKU's sequence orders them.
+	at := func(e Event, offset int64, internal bool) Event {
+		e.Offset, e.Internal = offset, internal
+		return e
 	}
 	tests := []struct {
 		name   string
@@ -27,6 +33,13 @@ func TestIndexEvent(t *testing.T) {
 		{"expiry at the offset of the command that caused it stands", []Event{
 			ev(EventReserved, "a", 1, ""), ev(EventExpired, "a", 7, ""), ev(EventRejected, "a", 7, ReasonExpired)},
 			map[string]EventType{"a": EventExpired}},
+		{"topics' offsets do not order a SKU's events", []Event{
+			at(ev(EventReserved, "a", 1, ""), 900, false), at(ev(EventCommitted, "a", 2, ""), 3, true)},
+			map[string]EventType{"a": EventCommitted}},
+		{"a refused command says nothing about the reservation", []Event{
+			ev(EventRejected, "a", 1, ReasonInsufficientStock), ev(EventRejected, "a", 2, ReasonCommandIDConflict),
+			ev(EventReserved, "b", 1, ""), ev(EventRejected, "b", 3, ReasonReservedID)},
+			map[string]EventType{"a": EventRejected, "b": EventReserved}},
 		{"lines per sku", []Event{ev(EventReserved, "a", 1, ""), ev(EventReserved, "b", 1, ""), ev(EventReleased, "b", 2, "")},
 			map[string]EventType{"a": EventReserved, "b": EventReleased}},
 	}

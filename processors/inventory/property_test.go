@@ -34,10 +34,21 @@ func runProperty(t *testing.T, rng *rand.Rand, p Policy, steps int) {
 		clock     = t0
 	)
 	for i := range steps {
-		var c Command
-		if len(sent) > 0 && rng.IntN(5) == 0 {
+		var (
+			c       Command
+			collide bool
+		)
+		switch {
+		case len(sent) > 0 && rng.IntN(5) == 0:
 			c = sent[rng.IntN(len(sent))] // a retry, possibly much later
-		} else {
+		case len(sent) > 0 && rng.IntN(12) == 0:
+			// Another command under an id already used: it must be
+			// refused, unless it happens to ask for the same thing.
+			c = randomCommand(rng, i, clock)
+			first := sent[rng.IntN(len(sent))]
+			c.ID, c.Internal = first.ID, first.Internal
+			collide = c.Fingerprint() != first.Fingerprint() && c.Kind != KindExpire
+		default:
 			c = randomCommand(rng, i, clock)
 			sent = append(sent, c)
 		}
@@ -72,6 +83,20 @@ func runProperty(t *testing.T, rng *rand.Rand, p Policy, steps int) {
 		if c.Kind == KindExpire {
 			continue
 		}
+		if _, known := results[c.ID]; collide && known {
+			if len(events) != 1 || events[0].Reason != ReasonCommandIDConflict || s.Stock != before.Stock ||
+				s.Seq != before.Seq || len(s.Applied) != len(before.Applied) {
+				t.Fatalf("step %d: colliding %s %s answered %+v, stock %+v -> %+v", i, c.Kind, c.ID, events, before.Stock, s.Stock)
+			}
+			continue
+		}
+		if !c.Internal && ownedByTitan(before, c.OrderID) && (c.Kind == KindCommit || c.Kind == KindRelease) {
+			if e := events[len(events)-1]; e.Reason != ReasonReservedID {
+				if _, dup := results[c.ID]; !dup {
+					t.Fatalf("step %d: client %s of Titan's reservation %s answered %+v", i, c.Kind, c.OrderID, e)
+				}
+			}
+		}
 		var result []Event
 		for _, e := range events {
 			if e.IsResult() {
@@ -102,12 +127,23 @@ func runProperty(t *testing.T, rng *rand.Rand, p Policy, steps int) {
 	}
 }
 
+// ownedByTitan reports whether the order holds a reservation an internal
+// command made.
+func ownedByTitan(s State, order string) bool {
+	r, ok := s.Reservation(order)
+	return ok && r.Internal
+}
+
 func randomCommand(rng *rand.Rand, i int, now time.Time) Command {
 	c := Command{
 		ID:      fmt.Sprintf("c%d", i),
 		SKU:     "sku-1",
 		OrderID: fmt.Sprintf("o%d", rng.IntN(40)),
 		Time:    now,
+	}
+	if rng.IntN(4) == 0 {
+		// Titan's own: the saga's lines use the client's order ids.
+		c.ID, c.Internal = fmt.Sprintf("titan:c%d", i), true
 	}
 	switch n := rng.IntN(10); {
 	case n < 2:

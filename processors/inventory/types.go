@@ -44,9 +44,14 @@ type Command struct {
 	TTL     time.Duration
 	Time    time.Time
 
-	// Partition and Offset locate the command in the commands topic. The
-	// result event carries them so a reader can wait until its view of the
-	// SKU includes the command.
+	// Internal says the command came from Titan's internal commands topic,
+	// which only Titan writes: the order saga, flash-sale allocation and
+	// settlement, the expiry sweeper. See the package comment.
+	Internal bool
+
+	// Partition and Offset locate the command in its topic (the public
+	// commands topic, or the internal one). The result event carries them
+	// so a reader can wait until its view of the SKU includes the command.
 	Partition int32
 	Offset    int64
 }
@@ -83,6 +88,12 @@ const (
 	ReasonAlreadyReleased   = "already_released"
 	ReasonExpired           = "reservation_expired"
 	ReasonQtyExceeds        = "qty_exceeds_reservation"
+	// ReasonCommandIDConflict: the command id names another command, one
+	// of another kind or with another body; nothing changed.
+	ReasonCommandIDConflict = "command_id_conflict"
+	// ReasonReservedID: a client's command named an id in Titan's
+	// namespace, or a reservation Titan made; nothing changed.
+	ReasonReservedID = "reserved_id"
 )
 
 // Event is what Decide publishes: the result of a command, or an expiry.
@@ -102,6 +113,12 @@ type Event struct {
 	// ReserveCommandID is, on Expired, the id of the Reserve that made the
 	// reservation.
 	ReserveCommandID string
+	// Seq is the SKU's sequence number of the command that led to the
+	// event: it orders a SKU's events across the public and the internal
+	// topic, whose offsets cannot be compared.
+	Seq int64
+	// Internal says Partition and Offset are the internal topic's.
+	Internal bool
 }
 
 // IsResult reports whether e answers a client command (every client
@@ -138,21 +155,33 @@ type Reservation struct {
 	// ClosedAt is when the reservation ended; ended reservations are kept
 	// for the dedupe window so late commands get a precise answer.
 	ClosedAt time.Time
+	// Internal marks a reservation an internal command made: an order
+	// saga's line or a flash sale's allocation. Only internal commands
+	// (and expiry) end it.
+	Internal bool
 }
 
 // Applied remembers a command's result for the dedupe window.
 type Applied struct {
 	CommandID string
-	Result    Event
-	At        time.Time
+	// Fingerprint is the command's Fingerprint: a command with the same
+	// id and another fingerprint is another command. Zero for commands
+	// remembered before fingerprints were kept; those match any.
+	Fingerprint uint64
+	Result      Event
+	At          time.Time
 }
 
 // State is everything the processor keeps for one SKU.
 type State struct {
 	Stock Stock
-	// Offset is the offset of the last command applied, in the SKU's
-	// partition of the commands topic; -1 before the first.
+	// Offset is the offset of the last command applied from the public
+	// commands topic, in the SKU's partition; -1 before the first.
 	Offset int64
+	// InternalOffset is the same for the internal commands topic.
+	InternalOffset int64
+	// Seq counts the commands applied to the SKU, from either topic.
+	Seq int64
 	// Clock is the latest command time seen.
 	Clock        time.Time
 	Reservations []Reservation
@@ -160,7 +189,7 @@ type State struct {
 }
 
 // NewState is the state of a SKU never seen.
-func NewState() State { return State{Offset: -1} }
+func NewState() State { return State{Offset: -1, InternalOffset: -1} }
 
 // Policy bounds what a SKU remembers.
 type Policy struct {

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/titan-commerce/titan/internal/millis"
+	"github.com/titan-commerce/titan/schemas"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 )
 
@@ -28,7 +29,10 @@ func CommandFromWire(c *inventoryv1.Command, partition int32, offset int64) Comm
 		out.Kind = KindRestock
 	case *inventoryv1.Command_Reserve:
 		out.Kind = KindReserve
-		out.TTL = time.Duration(k.Reserve.GetTtlMs()) * time.Millisecond
+		out.TTL = -1 // invalid, unless it is in range (and cannot overflow)
+		if ms := k.Reserve.GetTtlMs(); ms > 0 && ms <= schemas.MaxReserveTTLMs {
+			out.TTL = time.Duration(ms) * time.Millisecond
+		}
 	case *inventoryv1.Command_Commit:
 		out.Kind = KindCommit
 	case *inventoryv1.Command_Release:
@@ -86,6 +90,8 @@ func EventToWire(e Event) *inventoryv1.Event {
 		Partition:        e.Partition,
 		Stock:            stockToWire(e.Stock),
 		ReserveCommandId: e.ReserveCommandID,
+		Seq:              e.Seq,
+		Internal:         e.Internal,
 	}
 }
 
@@ -104,15 +110,19 @@ func EventFromWire(e *inventoryv1.Event) Event {
 		Partition:        e.GetPartition(),
 		Stock:            stockFromWire(e.GetStock()),
 		ReserveCommandID: e.GetReserveCommandId(),
+		Seq:              e.GetSeq(),
+		Internal:         e.GetInternal(),
 	}
 }
 
 // StateToWire maps a SKU's state for the table.
 func StateToWire(s State) *inventoryv1.SkuState {
 	out := &inventoryv1.SkuState{
-		Stock:        stockToWire(s.Stock),
-		Offset:       s.Offset,
-		ClockMs:      millis.Of(s.Clock),
+		Stock:          stockToWire(s.Stock),
+		Offset:         s.Offset,
+		InternalOffset: s.InternalOffset,
+		Seq:            s.Seq,
+		ClockMs:        millis.Of(s.Clock),
 		NextExpiryMs: millis.Of(s.NextExpiry()),
 		Reservations: make([]*inventoryv1.Reservation, len(s.Reservations)),
 		Applied:      make([]*inventoryv1.AppliedCommand, len(s.Applied)),
@@ -125,6 +135,7 @@ func StateToWire(s State) *inventoryv1.SkuState {
 			CommandId:   r.CommandID,
 			Status:      inventoryv1.ReservationStatus(r.Status),
 			ClosedAtMs:  millis.Of(r.ClosedAt),
+			Internal:    r.Internal,
 		}
 	}
 	for i, a := range s.Applied {
@@ -132,6 +143,7 @@ func StateToWire(s State) *inventoryv1.SkuState {
 			CommandId:   a.CommandID,
 			Result:      EventToWire(a.Result),
 			AppliedAtMs: millis.Of(a.At),
+			Fingerprint: a.Fingerprint,
 		}
 	}
 	return out
@@ -143,9 +155,11 @@ func StateFromWire(w *inventoryv1.SkuState) State {
 		return NewState()
 	}
 	s := State{
-		Stock:  stockFromWire(w.GetStock()),
-		Offset: w.GetOffset(),
-		Clock:  millis.Time(w.GetClockMs()),
+		Stock:          stockFromWire(w.GetStock()),
+		Offset:         w.GetOffset(),
+		InternalOffset: w.GetInternalOffset(),
+		Seq:            w.GetSeq(),
+		Clock:          millis.Time(w.GetClockMs()),
 	}
 	if n := len(w.GetReservations()); n > 0 {
 		s.Reservations = make([]Reservation, n)
@@ -157,6 +171,7 @@ func StateFromWire(w *inventoryv1.SkuState) State {
 				ExpiresAt: millis.Time(r.GetExpiresAtMs()),
 				Status:    ReservationStatus(r.GetStatus()),
 				ClosedAt:  millis.Time(r.GetClosedAtMs()),
+				Internal:  r.GetInternal(),
 			}
 		}
 	}
@@ -164,9 +179,10 @@ func StateFromWire(w *inventoryv1.SkuState) State {
 		s.Applied = make([]Applied, n)
 		for i, a := range w.GetApplied() {
 			s.Applied[i] = Applied{
-				CommandID: a.GetCommandId(),
-				Result:    EventFromWire(a.GetResult()),
-				At:        millis.Time(a.GetAppliedAtMs()),
+				CommandID:   a.GetCommandId(),
+				Fingerprint: a.GetFingerprint(),
+				Result:      EventFromWire(a.GetResult()),
+				At:          millis.Time(a.GetAppliedAtMs()),
 			}
 		}
 	}

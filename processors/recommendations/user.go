@@ -6,12 +6,13 @@ import (
 	"time"
 
 	"github.com/titan-commerce/titan/internal/millis"
+	"github.com/titan-commerce/titan/schemas"
 )
 
 // gapSession prefixes the session ids View makes up for views without one.
-// ValidateView refuses control characters in session ids, so a made-up id
-// never equals a storefront's.
-const gapSession = "\x1egap:"
+// It is in Titan's namespace, which ValidateView refuses in session ids, so
+// a made-up id never equals a storefront's.
+const gapSession = schemas.ReservedPrefix + "gap:"
 
 // View applies a view to its user's history and returns the pairs to emit,
 // unstamped (see Stamp). A view whose event id the history remembers

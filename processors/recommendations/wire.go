@@ -2,8 +2,6 @@ package recommendations
 
 import (
 	"slices"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/titan-commerce/titan/internal/millis"
 	"github.com/titan-commerce/titan/schemas"
@@ -16,37 +14,28 @@ import (
 // trusted only as far as it takes never to panic, and scores that are not
 // finite and positive read as zero.
 
-// ReasonInvalidSessionID is the reason ValidateView gives for a session id
-// with control characters.
-const ReasonInvalidSessionID schemas.Reason = "invalid_session_id"
-
 // ValidateView checks a view event before it is produced or applied,
 // reporting the first broken rule, in field order, as a
-// *schemas.InvalidError. Ids are bounded like every id Titan stores; SKUs
-// and session ids must be printable.
+// *schemas.InvalidError. Every id follows schemas' id rule and stays out of
+// Titan's namespace; the session id may be left empty.
 func ValidateView(v *recommendationsv1.ViewEvent) error {
 	if v == nil {
 		return invalid("", schemas.ReasonNilMessage)
 	}
-	if err := checkID("event_id", v.GetEventId(), schemas.ReasonMissingEventID); err != nil {
+	if err := schemas.CheckClientID("event_id", v.GetEventId(), schemas.ReasonMissingEventID); err != nil {
 		return err
 	}
-	if err := checkID("user_id", v.GetUserId(), schemas.ReasonMissingUserID); err != nil {
+	if err := schemas.CheckClientID("user_id", v.GetUserId(), schemas.ReasonMissingUserID); err != nil {
 		return err
 	}
-	switch sku := v.GetSku(); {
-	case sku == "":
-		return invalid("sku", schemas.ReasonMissingSKU)
-	case len(sku) > schemas.MaxSKUBytes:
-		return invalid("sku", schemas.ReasonTooLong)
-	case !printable(sku):
-		return invalid("sku", schemas.ReasonInvalidSKU)
+	if err := schemas.CheckSKU("sku", v.GetSku()); err != nil {
+		return err
 	}
-	switch sid := v.GetSessionId(); {
-	case len(sid) > schemas.MaxIDBytes:
-		return invalid("session_id", schemas.ReasonTooLong)
-	case !printable(sid):
-		return invalid("session_id", ReasonInvalidSessionID)
+	if err := schemas.CheckOptionalID("session_id", v.GetSessionId()); err != nil {
+		return err
+	}
+	if err := schemas.RefuseReserved("session_id", v.GetSessionId()); err != nil {
+		return err
 	}
 	if v.GetTimestampMs() <= 0 {
 		return invalid("timestamp_ms", schemas.ReasonInvalidTimestamp)
@@ -56,28 +45,6 @@ func ValidateView(v *recommendationsv1.ViewEvent) error {
 
 func invalid(field string, reason schemas.Reason) error {
 	return &schemas.InvalidError{Field: field, Reason: reason}
-}
-
-func checkID(field, id string, missing schemas.Reason) error {
-	switch {
-	case id == "":
-		return invalid(field, missing)
-	case len(id) > schemas.MaxIDBytes:
-		return invalid(field, schemas.ReasonTooLong)
-	}
-	return nil
-}
-
-func printable(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return false
-		}
-	}
-	return true
 }
 
 // ViewFromWire maps a view event.

@@ -118,7 +118,7 @@ func TestValidateView(t *testing.T) {
 		{"control in sku", func(v *recommendationsv1.ViewEvent) { v.Sku = "a\nb" }, "sku", schemas.ReasonInvalidSKU},
 		{"bad utf-8 in sku", func(v *recommendationsv1.ViewEvent) { v.Sku = "a\xff" }, "sku", schemas.ReasonInvalidSKU},
 		{"long session", func(v *recommendationsv1.ViewEvent) { v.SessionId = long }, "session_id", schemas.ReasonTooLong},
-		{"made-up session", func(v *recommendationsv1.ViewEvent) { v.SessionId = gapSession + "1" }, "session_id", ReasonInvalidSessionID},
+		{"made-up session", func(v *recommendationsv1.ViewEvent) { v.SessionId = gapSession + "1" }, "session_id", schemas.ReasonReservedID},
 		{"no time", func(v *recommendationsv1.ViewEvent) { v.TimestampMs = 0 }, "timestamp_ms", schemas.ReasonInvalidTimestamp},
 		{"before 1970", func(v *recommendationsv1.ViewEvent) { v.TimestampMs = -5 }, "timestamp_ms", schemas.ReasonInvalidTimestamp},
 	}

@@ -602,8 +602,15 @@ type Event struct {
 	Stock *Stock `protobuf:"bytes,11,opt,name=stock,proto3" json:"stock,omitempty"`
 	// For EXPIRED: the command id of the reservation that expired.
 	ReserveCommandId string `protobuf:"bytes,12,opt,name=reserve_command_id,json=reserveCommandId,proto3" json:"reserve_command_id,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The SKU's sequence number of the command the event answers: it orders
+	// one SKU's events across the public and the internal commands topic,
+	// whose offsets cannot be compared.
+	Seq int64 `protobuf:"varint,13,opt,name=seq,proto3" json:"seq,omitempty"`
+	// The command came from the internal commands topic: partition and
+	// offset are that topic's.
+	Internal      bool `protobuf:"varint,14,opt,name=internal,proto3" json:"internal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Event) Reset() {
@@ -720,6 +727,20 @@ func (x *Event) GetReserveCommandId() string {
 	return ""
 }
 
+func (x *Event) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *Event) GetInternal() bool {
+	if x != nil {
+		return x.Internal
+	}
+	return false
+}
+
 // Reservation is units held for one order on one SKU.
 type Reservation struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
@@ -730,7 +751,10 @@ type Reservation struct {
 	Status      ReservationStatus      `protobuf:"varint,5,opt,name=status,proto3,enum=titan.inventory.v1.ReservationStatus" json:"status,omitempty"`
 	// When the reservation ended (committed, released, expired); closed
 	// reservations are kept for the dedupe window, then pruned.
-	ClosedAtMs    int64 `protobuf:"varint,6,opt,name=closed_at_ms,json=closedAtMs,proto3" json:"closed_at_ms,omitempty"`
+	ClosedAtMs int64 `protobuf:"varint,6,opt,name=closed_at_ms,json=closedAtMs,proto3" json:"closed_at_ms,omitempty"`
+	// Made by an internal command (an order saga's line, a flash sale's
+	// allocation): only internal commands end it, or its TTL.
+	Internal      bool `protobuf:"varint,7,opt,name=internal,proto3" json:"internal,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -807,12 +831,22 @@ func (x *Reservation) GetClosedAtMs() int64 {
 	return 0
 }
 
+func (x *Reservation) GetInternal() bool {
+	if x != nil {
+		return x.Internal
+	}
+	return false
+}
+
 // AppliedCommand remembers a command's result for the dedupe window.
 type AppliedCommand struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	CommandId     string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
-	Result        *Event                 `protobuf:"bytes,2,opt,name=result,proto3" json:"result,omitempty"`
-	AppliedAtMs   int64                  `protobuf:"varint,3,opt,name=applied_at_ms,json=appliedAtMs,proto3" json:"applied_at_ms,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	CommandId   string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	Result      *Event                 `protobuf:"bytes,2,opt,name=result,proto3" json:"result,omitempty"`
+	AppliedAtMs int64                  `protobuf:"varint,3,opt,name=applied_at_ms,json=appliedAtMs,proto3" json:"applied_at_ms,omitempty"`
+	// What the command asked for (kind, order, qty, TTL), hashed: the same id
+	// with another fingerprint is another command. 0 when not recorded.
+	Fingerprint   uint64 `protobuf:"fixed64,4,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -868,6 +902,13 @@ func (x *AppliedCommand) GetAppliedAtMs() int64 {
 	return 0
 }
 
+func (x *AppliedCommand) GetFingerprint() uint64 {
+	if x != nil {
+		return x.Fingerprint
+	}
+	return 0
+}
+
 // SkuState is the value of the inventory table, keyed by SKU.
 type SkuState struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -881,7 +922,12 @@ type SkuState struct {
 	ClockMs int64 `protobuf:"varint,5,opt,name=clock_ms,json=clockMs,proto3" json:"clock_ms,omitempty"`
 	// Earliest deadline of an open reservation, 0 when none is open. The
 	// expiry sweeper reads only this field of each state.
-	NextExpiryMs  int64 `protobuf:"varint,6,opt,name=next_expiry_ms,json=nextExpiryMs,proto3" json:"next_expiry_ms,omitempty"`
+	NextExpiryMs int64 `protobuf:"varint,6,opt,name=next_expiry_ms,json=nextExpiryMs,proto3" json:"next_expiry_ms,omitempty"`
+	// Offset of the last command applied from the internal commands topic;
+	// offset (2) is the public topic's.
+	InternalOffset int64 `protobuf:"varint,7,opt,name=internal_offset,json=internalOffset,proto3" json:"internal_offset,omitempty"`
+	// Commands applied to the SKU, from either topic.
+	Seq           int64 `protobuf:"varint,8,opt,name=seq,proto3" json:"seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -954,6 +1000,20 @@ func (x *SkuState) GetClockMs() int64 {
 func (x *SkuState) GetNextExpiryMs() int64 {
 	if x != nil {
 		return x.NextExpiryMs
+	}
+	return 0
+}
+
+func (x *SkuState) GetInternalOffset() int64 {
+	if x != nil {
+		return x.InternalOffset
+	}
+	return 0
+}
+
+func (x *SkuState) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
 	}
 	return 0
 }
@@ -1040,7 +1100,7 @@ const file_titan_inventory_v1_inventory_proto_rawDesc = "" +
 	"\x05Stock\x12\x17\n" +
 	"\aon_hand\x18\x01 \x01(\x03R\x06onHand\x12\x1a\n" +
 	"\breserved\x18\x02 \x01(\x03R\breserved\x12\x12\n" +
-	"\x04sold\x18\x03 \x01(\x03R\x04sold\"\x8c\x03\n" +
+	"\x04sold\x18\x03 \x01(\x03R\x04sold\"\xba\x03\n" +
 	"\x05Event\x121\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1d.titan.inventory.v1.EventTypeR\x04type\x12\x1d\n" +
 	"\n" +
@@ -1055,7 +1115,9 @@ const file_titan_inventory_v1_inventory_proto_rawDesc = "" +
 	"\tpartition\x18\n" +
 	" \x01(\x05R\tpartition\x12/\n" +
 	"\x05stock\x18\v \x01(\v2\x19.titan.inventory.v1.StockR\x05stock\x12,\n" +
-	"\x12reserve_command_id\x18\f \x01(\tR\x10reserveCommandId\"\xde\x01\n" +
+	"\x12reserve_command_id\x18\f \x01(\tR\x10reserveCommandId\x12\x10\n" +
+	"\x03seq\x18\r \x01(\x03R\x03seq\x12\x1a\n" +
+	"\binternal\x18\x0e \x01(\bR\binternal\"\xfa\x01\n" +
 	"\vReservation\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x10\n" +
 	"\x03qty\x18\x02 \x01(\x03R\x03qty\x12\"\n" +
@@ -1064,19 +1126,23 @@ const file_titan_inventory_v1_inventory_proto_rawDesc = "" +
 	"command_id\x18\x04 \x01(\tR\tcommandId\x12=\n" +
 	"\x06status\x18\x05 \x01(\x0e2%.titan.inventory.v1.ReservationStatusR\x06status\x12 \n" +
 	"\fclosed_at_ms\x18\x06 \x01(\x03R\n" +
-	"closedAtMs\"\x86\x01\n" +
+	"closedAtMs\x12\x1a\n" +
+	"\binternal\x18\a \x01(\bR\binternal\"\xa8\x01\n" +
 	"\x0eAppliedCommand\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x121\n" +
 	"\x06result\x18\x02 \x01(\v2\x19.titan.inventory.v1.EventR\x06result\x12\"\n" +
-	"\rapplied_at_ms\x18\x03 \x01(\x03R\vappliedAtMs\"\x97\x02\n" +
+	"\rapplied_at_ms\x18\x03 \x01(\x03R\vappliedAtMs\x12 \n" +
+	"\vfingerprint\x18\x04 \x01(\x06R\vfingerprint\"\xd2\x02\n" +
 	"\bSkuState\x12/\n" +
 	"\x05stock\x18\x01 \x01(\v2\x19.titan.inventory.v1.StockR\x05stock\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12C\n" +
 	"\freservations\x18\x03 \x03(\v2\x1f.titan.inventory.v1.ReservationR\freservations\x12<\n" +
 	"\aapplied\x18\x04 \x03(\v2\".titan.inventory.v1.AppliedCommandR\aapplied\x12\x19\n" +
 	"\bclock_ms\x18\x05 \x01(\x03R\aclockMs\x12$\n" +
-	"\x0enext_expiry_ms\x18\x06 \x01(\x03R\fnextExpiryMs\"a\n" +
+	"\x0enext_expiry_ms\x18\x06 \x01(\x03R\fnextExpiryMs\x12'\n" +
+	"\x0finternal_offset\x18\a \x01(\x03R\x0einternalOffset\x12\x10\n" +
+	"\x03seq\x18\b \x01(\x03R\x03seq\"a\n" +
 	"\x11OrderReservations\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x121\n" +
 	"\x06latest\x18\x02 \x03(\v2\x19.titan.inventory.v1.EventR\x06latest*\xbe\x01\n" +
