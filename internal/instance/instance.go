@@ -223,6 +223,7 @@ func (i *Instance) buildTopology() error {
 	policy := inventory.DefaultPolicy()
 	policy.DedupeWindow = i.cfg.DedupeWindow
 	i.topo, err = topology.New(topology.Options{
+		Partitions:    int32(i.cfg.Partitions),
 		Names:         i.names,
 		Goka:          i.gokaConfig(i.procs.Build, "inventory"),
 		Local:         i.recoveredPartitions,

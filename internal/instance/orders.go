@@ -98,6 +98,7 @@ func (i *Instance) buildOrders(hooks *metrics.Processing) error {
 		return fmt.Errorf("instance: orders producer: %w", err)
 	}
 	if p.pricingTopo, err = pricingtopo.New(pricingtopo.Options{
+		Partitions:   int32(i.cfg.Partitions),
 		Names:        p.pricing,
 		Peers:        pricingtopo.Peers{InventoryEvents: i.names.Events, Saga: p.names.Saga},
 		Goka:         i.gokaConfig(i.procs.Build, "pricing"),
@@ -110,17 +111,19 @@ func (i *Instance) buildOrders(hooks *metrics.Processing) error {
 		return err
 	}
 	if p.fraudTopo, err = fraudtopo.New(fraudtopo.Options{
-		Names:  p.fraud,
-		Saga:   p.names.Saga,
-		Model:  p.model,
-		Goka:   i.gokaConfig(i.procs.Build, "fraud"),
-		Hooks:  hooks,
-		Logger: i.log,
+		Partitions: int32(i.cfg.Partitions),
+		Names:      p.fraud,
+		Saga:       p.names.Saga,
+		Model:      p.model,
+		Goka:       i.gokaConfig(i.procs.Build, "fraud"),
+		Hooks:      hooks,
+		Logger:     i.log,
 	}); err != nil {
 		return err
 	}
 	p.sagaTopo, err = orderstopo.New(orderstopo.Options{
-		Names: p.names,
+		Partitions: int32(i.cfg.Partitions),
+		Names:      p.names,
 		Peers: orderstopo.Peers{
 			InventoryCommands:    i.names.Commands,
 			InventoryOrderEvents: i.names.OrderEvents,

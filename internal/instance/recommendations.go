@@ -41,12 +41,13 @@ func (p *recsPipeline) copartitioned() []kafkaadmin.Copartitioned {
 func (i *Instance) buildRecs(hooks *metrics.Processing) error {
 	var err error
 	i.recs.topo, err = recstopo.New(recstopo.Options{
-		Names:    i.recs.names,
-		Outcomes: i.recs.outcomes,
-		Goka:     i.gokaConfig(i.procs.Build, "recommendations"),
-		Policy:   recommendations.DefaultPolicy(),
-		Hooks:    hooks,
-		Logger:   i.log,
+		Partitions: int32(i.cfg.Partitions),
+		Names:      i.recs.names,
+		Outcomes:   i.recs.outcomes,
+		Goka:       i.gokaConfig(i.procs.Build, "recommendations"),
+		Policy:     recommendations.DefaultPolicy(),
+		Hooks:      hooks,
+		Logger:     i.log,
 	})
 	return err
 }

@@ -1,9 +1,10 @@
 // Package observe wraps every processor callback in the same decorator: it
-// times the callback, counts it as processed or failed, turns a rejected
-// record into a dead letter with its reason, and keeps one bad record from
-// stopping its partition. Topologies hand it their pure-logic adapters;
-// metrics reach Prometheus through the Hooks interface, so the core never
-// imports a metrics library.
+// refuses a record that sits in a partition its key does not hash to, times
+// the callback, counts it as processed or failed, turns a rejected record
+// into a dead letter with its reason, and keeps one bad record from stopping
+// its partition, while letting goka's own failures stop the processor.
+// Topologies hand it their pure-logic adapters; metrics reach Prometheus
+// through the Hooks interface, so the core never imports a metrics library.
 package observe
 
 import (
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/lovoo/goka"
+
+	"github.com/titan-commerce/titan/internal/partition"
 )
 
 // Hooks receive what every callback did. Implementations must be safe for
@@ -44,6 +47,10 @@ func (r *Rejected) Unwrap() error { return r.Err }
 // Reject builds a Rejected.
 func Reject(reason string, err error) error { return &Rejected{Reason: reason, Err: err} }
 
+// ReasonWrongPartition is the reason of a record whose key hashes to another
+// partition than the one it arrived in.
+const ReasonWrongPartition = "wrong_partition"
+
 // DeadLetter is the JSON value written to a dead-letter topic. The record is
 // kept whole, so it can be fixed and sent again.
 type DeadLetter struct {
@@ -56,15 +63,39 @@ type DeadLetter struct {
 	Reason    string    `json:"reason"`
 	Error     string    `json:"error"`
 	Time      time.Time `json:"time"`
+	// BelongsTo is, for wrong_partition, the partition the key hashes to.
+	BelongsTo *int32 `json:"belongs_to,omitempty"`
 }
 
 // Callback is a topology's adapter from a goka record to its pure logic.
 type Callback func(ctx goka.Context, msg any) error
 
-// Wrap decorates fn. Records fn rejects, or that make it panic, go to dlq
-// (an Output edge of the group with a bytes codec) and processing goes on;
-// any other error fails the processor, as an infrastructure error must.
-func Wrap(topology string, dlq goka.Stream, hooks Hooks, log *slog.Logger, fn Callback) goka.ProcessCallback {
+// Decorator is what one group's callbacks share.
+type Decorator struct {
+	// Topology names the group in metrics, logs and dead letters.
+	Topology string
+	// DeadLetters is an Output edge of the group with a bytes codec.
+	DeadLetters goka.Stream
+	// Partitions is the partition count of the group's inputs, which are
+	// co-partitioned. Every record's key must hash (internal/partition) to
+	// the partition it arrived in: the group keeps a key's state in that
+	// partition only, and a record elsewhere would be applied to a second,
+	// empty state for the key on whichever instance owns it, whose writes
+	// to the changelog then overwrite the owner's. Zero disables the check,
+	// for goka's tester, whose topics have one partition anyway.
+	Partitions int32
+	Hooks      Hooks
+	Logger     *slog.Logger
+}
+
+// Wrap decorates fn. A record in the wrong partition, or one fn rejects or
+// panics on, goes to the dead letters and processing goes on; any other
+// error, and any failure goka itself reports while fn runs (a state read or
+// write, an emit it cannot make), fails the processor, as an infrastructure
+// error must: goka then stops it and it restarts from its last committed
+// offset, so the record is processed again rather than set aside.
+func (d Decorator) Wrap(fn Callback) goka.ProcessCallback {
+	hooks, log := d.Hooks, d.Logger
 	if hooks == nil {
 		hooks = NopHooks{}
 	}
@@ -73,39 +104,71 @@ func Wrap(topology string, dlq goka.Stream, hooks Hooks, log *slog.Logger, fn Ca
 	}
 	return func(ctx goka.Context, msg any) {
 		start := time.Now()
-		err := call(fn, ctx, msg)
+		var err error
+		if belongs, ok := d.placed(ctx); !ok {
+			err = &misplaced{belongs: belongs, err: Reject(ReasonWrongPartition,
+				fmt.Errorf("key %q belongs to partition %d of %d, not %d", ctx.Key(), belongs, d.Partitions, ctx.Partition()))}
+		} else {
+			err = call(fn, &guarded{gokaContext: ctx}, msg)
+		}
 		reason := ""
 		if err != nil {
 			var rej *Rejected
 			if !errors.As(err, &rej) {
-				hooks.OnProcessed(topology, ctx.Partition(), time.Since(start), "error")
+				hooks.OnProcessed(d.Topology, ctx.Partition(), time.Since(start), "error")
+				log.Error("processor failed", "topology", d.Topology, "topic", string(ctx.Topic()),
+					"partition", ctx.Partition(), "offset", ctx.Offset(), "key", ctx.Key(), "err", err)
 				ctx.Fail(err)
 				return
 			}
 			reason = rej.Reason
-			log.Warn("dead letter", "topology", topology, "topic", string(ctx.Topic()),
+			log.Warn("dead letter", "topology", d.Topology, "topic", string(ctx.Topic()),
 				"partition", ctx.Partition(), "offset", ctx.Offset(), "key", ctx.Key(),
 				"reason", rej.Reason, "err", rej.Err)
-			ctx.Emit(dlq, ctx.Key(), encode(topology, ctx, msg, rej))
+			ctx.Emit(d.DeadLetters, ctx.Key(), encode(d.Topology, ctx, msg, rej, err))
 		}
-		hooks.OnProcessed(topology, ctx.Partition(), time.Since(start), reason)
+		hooks.OnProcessed(d.Topology, ctx.Partition(), time.Since(start), reason)
 	}
 }
 
-// call runs fn and turns a panic into a rejection: one poisonous record
-// must not take its whole partition down with it.
-func call(fn Callback, ctx goka.Context, msg any) (err error) {
+// placed reports whether the record's key hashes to the partition it came
+// from, and the partition it hashes to.
+func (d Decorator) placed(ctx goka.Context) (int32, bool) {
+	if d.Partitions <= 0 {
+		return ctx.Partition(), true
+	}
+	p := partition.Partition([]byte(ctx.Key()), d.Partitions)
+	return p, p == ctx.Partition()
+}
+
+// misplaced carries a wrong_partition rejection and where the key belongs.
+type misplaced struct {
+	belongs int32
+	err     error
+}
+
+func (m *misplaced) Error() string { return m.err.Error() }
+func (m *misplaced) Unwrap() error { return m.err }
+
+// call runs fn and turns a panic of fn's own into a rejection: one
+// poisonous record must not take its whole partition down with it. A panic
+// goka raised through the context is its failure, not the record's, and is
+// raised again.
+func call(fn Callback, ctx *guarded, msg any) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
+			if ctx.failed {
+				panic(r)
+			}
 			err = Reject("panic", fmt.Errorf("%v", r))
 		}
 	}()
 	return fn(ctx, msg)
 }
 
-func encode(topology string, ctx goka.Context, msg any, rej *Rejected) []byte {
+func encode(topology string, ctx goka.Context, msg any, rej *Rejected, err error) []byte {
 	value, _ := msg.([]byte)
-	b, err := json.Marshal(DeadLetter{
+	dl := DeadLetter{
 		Topology:  topology,
 		Topic:     string(ctx.Topic()),
 		Partition: ctx.Partition(),
@@ -115,8 +178,13 @@ func encode(topology string, ctx goka.Context, msg any, rej *Rejected) []byte {
 		Reason:    rej.Reason,
 		Error:     rej.Err.Error(),
 		Time:      ctx.Timestamp(),
-	})
-	if err != nil {
+	}
+	var m *misplaced
+	if errors.As(err, &m) {
+		dl.BelongsTo = &m.belongs
+	}
+	b, jerr := json.Marshal(dl)
+	if jerr != nil {
 		// Only a broken json package gets here; keep the reason at least.
 		return []byte(fmt.Sprintf(`{"reason":%q}`, rej.Reason))
 	}

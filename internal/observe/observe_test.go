@@ -8,11 +8,9 @@ import (
 	"time"
 
 	"github.com/lovoo/goka"
-)
 
-// gokaContext renames goka.Context for embedding: its method Context would
-// clash with the field name.
-type gokaContext interface{ goka.Context }
+	"github.com/titan-commerce/titan/internal/partition"
+)
 
 // fakeContext records what the decorator does with a goka.Context; the
 // methods it never calls panic through the nil embedded interface.
@@ -65,7 +63,7 @@ func TestWrap(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := &fakeContext{}
 			hooks := &recordingHooks{}
-			Wrap("topo", "dlq", hooks, nil, tt.fn)(ctx, []byte("raw"))
+			Decorator{Topology: "topo", DeadLetters: "dlq", Hooks: hooks}.Wrap(tt.fn)(ctx, []byte("raw"))
 
 			if (ctx.failed != nil) != tt.wantFailed {
 				t.Fatalf("failed = %v, want failed %v", ctx.failed, tt.wantFailed)
@@ -97,6 +95,93 @@ func TestWrap(t *testing.T) {
 			if len(hooks.reasons) != 1 || hooks.reasons[0] != wantReason {
 				t.Fatalf("hooks saw %q, want %q", hooks.reasons, wantReason)
 			}
+		})
+	}
+}
+
+// keyed is a fakeContext with a key and partition of the test's choosing.
+type keyed struct {
+	fakeContext
+	key       string
+	partition int32
+}
+
+func (c *keyed) Key() string      { return c.key }
+func (c *keyed) Partition() int32 { return c.partition }
+
+// A record whose key hashes elsewhere is set aside before the callback sees
+// it, with the partition it belongs to.
+func TestWrongPartition(t *testing.T) {
+	const n = 8
+	belongs := partition.Partition([]byte("sku-42"), n)
+	called := 0
+	fn := func(goka.Context, any) error { called++; return nil }
+	d := Decorator{Topology: "topo", DeadLetters: "dlq", Partitions: n}
+
+	right := &keyed{key: "sku-42", partition: belongs}
+	d.Wrap(fn)(right, []byte("raw"))
+	if called != 1 || len(right.emitted) != 0 {
+		t.Fatalf("a record in its own partition: called %d, emitted %v", called, right.emitted)
+	}
+
+	wrong := &keyed{key: "sku-42", partition: (belongs + 3) % n}
+	d.Wrap(fn)(wrong, []byte("raw"))
+	if called != 1 {
+		t.Fatal("the callback saw a record in the wrong partition")
+	}
+	dl := wrong.emitted["dlq"]
+	if len(dl) != 1 {
+		t.Fatalf("%d dead letters", len(dl))
+	}
+	var got DeadLetter
+	if err := json.Unmarshal(dl[0].([]byte), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Reason != ReasonWrongPartition || got.BelongsTo == nil || *got.BelongsTo != belongs || got.Partition != wrong.partition {
+		t.Fatalf("dead letter %+v", got)
+	}
+}
+
+// failing is a fakeContext whose state and emits fail the way goka's do:
+// by panicking through Fail.
+type failing struct{ fakeContext }
+
+func (c *failing) Value() any                          { c.Fail(errors.New("storage: read failed")); return nil }
+func (c *failing) SetValue(any, ...goka.ContextOption) { c.Fail(errors.New("storage: write failed")) }
+func (c *failing) Fail(err error)                      { c.failed = err; panic(err) }
+func (c *failing) Emit(goka.Stream, string, any, ...goka.ContextOption) {
+	c.Fail(errors.New("no such output"))
+}
+
+// goka's own failures stop the processor: the decorator raises them again
+// instead of writing a dead letter, whatever the callback does around them.
+func TestGokaFailureIsNotADeadLetter(t *testing.T) {
+	for name, fn := range map[string]Callback{
+		"read":  func(ctx goka.Context, _ any) error { _ = ctx.Value(); return nil },
+		"write": func(ctx goka.Context, _ any) error { ctx.SetValue(1); return nil },
+		"emit":  func(ctx goka.Context, _ any) error { ctx.Emit("out", "k", 1); return nil },
+		"write, then the callback's own panic": func(ctx goka.Context, _ any) (err error) {
+			defer func() {
+				if recover() != nil {
+					panic("the callback's clean-up failed too")
+				}
+			}()
+			ctx.SetValue(1)
+			return nil
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := &failing{}
+			hooks := &recordingHooks{}
+			defer func() {
+				if recover() == nil {
+					t.Fatal("goka's failure was recovered")
+				}
+				if len(ctx.emitted["dlq"]) != 0 || ctx.failed == nil || len(hooks.reasons) != 0 {
+					t.Fatalf("dead letters %v, failed %v, hooks %v", ctx.emitted["dlq"], ctx.failed, hooks.reasons)
+				}
+			}()
+			Decorator{Topology: "topo", DeadLetters: "dlq", Hooks: hooks}.Wrap(fn)(ctx, []byte("raw"))
 		})
 	}
 }

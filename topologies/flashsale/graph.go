@@ -3,7 +3,6 @@ package flashsale
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/lovoo/goka"
@@ -63,17 +62,20 @@ const (
 
 // graphs builds the two groups; inventory is the inventory topology's
 // commands stream, where settlements go.
-func graphs(n Names, inventory goka.Stream, r *Router, hooks observe.Hooks, log *slog.Logger) (sale, purchases *goka.GroupGraph) {
+func graphs(n Names, inventory goka.Stream, r *Router, obs observe.Decorator) (sale, purchases *goka.GroupGraph) {
+	saleObs, purchasesObs := obs, obs
+	saleObs.Topology, saleObs.DeadLetters = string(n.Group), n.DeadLetters
+	purchasesObs.Topology, purchasesObs.DeadLetters = string(n.PurchasesGroup), n.DeadLetters
 	sale = goka.DefineGroup(n.Group,
-		goka.Input(n.Commands, new(codec.Bytes), observe.Wrap(string(n.Group), n.DeadLetters, hooks, log, decider(n, inventory, r, false))),
-		goka.Loop(new(codec.Bytes), observe.Wrap(string(n.Group), n.DeadLetters, hooks, log, decider(n, inventory, r, true))),
+		goka.Input(n.Commands, new(codec.Bytes), saleObs.Wrap(decider(n, inventory, r, false))),
+		goka.Loop(new(codec.Bytes), saleObs.Wrap(decider(n, inventory, r, true))),
 		goka.Persist(StateCodec{}),
 		goka.Output(n.Events, new(codec.Bytes)),
 		goka.Output(inventory, new(codec.Bytes)),
 		goka.Output(n.DeadLetters, new(codec.Bytes)),
 	)
 	purchases = goka.DefineGroup(n.PurchasesGroup,
-		goka.Input(n.Events, new(codec.Bytes), observe.Wrap(string(n.PurchasesGroup), n.DeadLetters, hooks, log, indexer)),
+		goka.Input(n.Events, new(codec.Bytes), purchasesObs.Wrap(indexer)),
 		goka.Persist(ResultCodec{}),
 		goka.Output(n.DeadLetters, new(codec.Bytes)),
 	)

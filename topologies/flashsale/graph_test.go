@@ -11,6 +11,7 @@ import (
 	"github.com/lovoo/goka/tester"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/titan-commerce/titan/internal/observe"
 	"github.com/titan-commerce/titan/processors/flashsale"
 	flashsalev1 "github.com/titan-commerce/titan/schemas/flashsale/v1"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
@@ -23,7 +24,7 @@ func run(t *testing.T) (*tester.Tester, Names, *Router) {
 	tt := tester.New(t)
 	n := NamesFor("test")
 	r := NewRouter(testPartitions)
-	sale, purchases := graphs(n, "test.inventory-commands", r, nil, nil)
+	sale, purchases := graphs(n, "test.inventory-commands", r, observe.Decorator{})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	for _, g := range []*goka.GroupGraph{sale, purchases} {

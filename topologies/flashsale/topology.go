@@ -69,7 +69,7 @@ func New(o Options) (*Topology, error) {
 	if o.SettleInterval <= 0 {
 		o.SettleInterval = time.Second
 	}
-	saleGraph, purchasesGraph := graphs(o.Names, o.Inventory, r, o.Hooks, o.Logger)
+	saleGraph, purchasesGraph := graphs(o.Names, o.Inventory, r, observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger})
 	sale, err := goka.NewProcessor(o.Goka.Brokers, saleGraph, o.Goka.Processor()...)
 	if err != nil {
 		return nil, fmt.Errorf("flashsale: processor: %w", err)

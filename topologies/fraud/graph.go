@@ -2,7 +2,6 @@ package fraud
 
 import (
 	"fmt"
-	"log/slog"
 
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
@@ -28,10 +27,11 @@ type group struct {
 	policy fraud.Policy
 }
 
-func (g *group) graph(hooks observe.Hooks, log *slog.Logger) *goka.GroupGraph {
+func (g *group) graph(obs observe.Decorator) *goka.GroupGraph {
 	n := g.names
+	obs.Topology, obs.DeadLetters = string(n.Group), n.DeadLetters
 	wrap := func(stream int32) goka.ProcessCallback {
-		return observe.Wrap(string(n.Group), n.DeadLetters, hooks, log, func(ctx goka.Context, msg any) error {
+		return obs.Wrap(func(ctx goka.Context, msg any) error {
 			return g.step(ctx, msg, stream)
 		})
 	}

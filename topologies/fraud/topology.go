@@ -22,16 +22,23 @@ type Options struct {
 	// order id.
 	Saga goka.Stream
 	// Model is the scoring model in force; required.
-	Model  *ModelFile
-	Goka   gokaopts.Config
-	Policy fraud.Policy
-	Hooks  observe.Hooks
-	Logger *slog.Logger
+	Model *ModelFile
+	Goka  gokaopts.Config
+	// Partitions of the topology's topics, which are co-partitioned: a
+	// record whose key hashes to another partition than the one it arrived
+	// in is set aside (observe.Decorator).
+	Partitions int32
+	Policy     fraud.Policy
+	Hooks      observe.Hooks
+	Logger     *slog.Logger
 }
 
 func (o *Options) validate() error {
 	if err := o.Goka.Validate(); err != nil {
 		return err
+	}
+	if o.Partitions < 1 {
+		return fmt.Errorf("fraud: %d partitions", o.Partitions)
 	}
 	if o.Saga == "" || o.Model == nil || o.Model.Model() == nil {
 		return errors.New("fraud: the saga stream and a model are required")
@@ -60,7 +67,7 @@ func New(o Options) (*Topology, error) {
 		return nil, err
 	}
 	g := &group{names: o.Names, saga: o.Saga, model: o.Model, policy: o.Policy}
-	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(o.Hooks, o.Logger), o.Goka.Processor()...)
+	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger}), o.Goka.Processor()...)
 	if err != nil {
 		return nil, fmt.Errorf("fraud: processor: %w", err)
 	}

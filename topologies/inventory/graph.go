@@ -2,7 +2,6 @@ package inventory
 
 import (
 	"fmt"
-	"log/slog"
 
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
@@ -49,9 +48,12 @@ func (n Names) OrdersTable() goka.Table { return goka.GroupTable(n.OrdersGroup) 
 // graphs builds the two groups. Commands are read as raw bytes and decoded
 // inside the callback: a codec error would stop goka's partition, while a
 // callback error is one dead letter.
-func graphs(n Names, policy inventory.Policy, hooks observe.Hooks, log *slog.Logger) (stock, orders *goka.GroupGraph) {
+func graphs(n Names, policy inventory.Policy, obs observe.Decorator) (stock, orders *goka.GroupGraph) {
+	stockObs, ordersObs := obs, obs
+	stockObs.Topology, stockObs.DeadLetters = string(n.Group), n.DeadLetters
+	ordersObs.Topology, ordersObs.DeadLetters = string(n.OrdersGroup), n.DeadLetters
 	stock = goka.DefineGroup(n.Group,
-		goka.Input(n.Commands, new(codec.Bytes), observe.Wrap(string(n.Group), n.DeadLetters, hooks, log, decider(n, policy))),
+		goka.Input(n.Commands, new(codec.Bytes), stockObs.Wrap(decider(n, policy))),
 		goka.Persist(StateCodec{}),
 		// Events are encoded once in the callback and written as bytes
 		// to both streams.
@@ -60,7 +62,7 @@ func graphs(n Names, policy inventory.Policy, hooks observe.Hooks, log *slog.Log
 		goka.Output(n.DeadLetters, new(codec.Bytes)),
 	)
 	orders = goka.DefineGroup(n.OrdersGroup,
-		goka.Input(n.OrderEvents, new(codec.Bytes), observe.Wrap(string(n.OrdersGroup), n.DeadLetters, hooks, log, indexer)),
+		goka.Input(n.OrderEvents, new(codec.Bytes), ordersObs.Wrap(indexer)),
 		goka.Persist(IndexCodec{}),
 		goka.Output(n.DeadLetters, new(codec.Bytes)),
 	)

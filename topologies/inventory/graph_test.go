@@ -22,7 +22,7 @@ func run(t *testing.T) (*tester.Tester, Names) {
 	t.Helper()
 	tt := tester.New(t)
 	n := NamesFor("test")
-	stock, orders := graphs(n, inventory.DefaultPolicy(), nil, nil)
+	stock, orders := graphs(n, inventory.DefaultPolicy(), observe.Decorator{})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	for _, g := range []*goka.GroupGraph{stock, orders} {

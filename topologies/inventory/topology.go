@@ -38,6 +38,10 @@ type Options struct {
 	// Goka carries brokers, replication and the storage of the
 	// processors' tables.
 	Goka gokaopts.Config
+	// Partitions of the topology's topics, which are co-partitioned: a
+	// record whose key hashes to another partition than the one it arrived
+	// in is set aside (observe.Decorator).
+	Partitions int32
 	// Local returns the recovered storages of a table's partitions this
 	// instance owns; the expiry sweeper reads Table through it.
 	Local func(topic string) []storage.Storage
@@ -56,6 +60,9 @@ type Options struct {
 func (o *Options) validate() error {
 	if err := o.Goka.Validate(); err != nil {
 		return err
+	}
+	if o.Partitions < 1 {
+		return fmt.Errorf("inventory: %d partitions", o.Partitions)
 	}
 	if o.Local == nil || o.Send == nil {
 		return errors.New("inventory: Local and Send are required for expiry")
@@ -89,7 +96,7 @@ func New(o Options) (*Topology, error) {
 		return nil, err
 	}
 	n := o.Names
-	stockGraph, ordersGraph := graphs(n, o.Policy, o.Hooks, o.Logger)
+	stockGraph, ordersGraph := graphs(n, o.Policy, observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger})
 	stock, err := goka.NewProcessor(o.Goka.Brokers, stockGraph, o.Goka.Processor()...)
 	if err != nil {
 		return nil, fmt.Errorf("inventory: processor: %w", err)

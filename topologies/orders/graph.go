@@ -3,7 +3,6 @@ package orders
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
@@ -40,11 +39,10 @@ type saga struct {
 	policy orders.Policy
 }
 
-func (g *saga) graph(hooks observe.Hooks, log *slog.Logger) *goka.GroupGraph {
+func (g *saga) graph(obs observe.Decorator) *goka.GroupGraph {
 	n := g.names
-	wrap := func(fn observe.Callback) goka.ProcessCallback {
-		return observe.Wrap(string(n.Group), n.DeadLetters, hooks, log, fn)
-	}
+	obs.Topology, obs.DeadLetters = string(n.Group), n.DeadLetters
+	wrap := obs.Wrap
 	return goka.DefineGroup(n.Group,
 		goka.Input(n.Events, new(codec.Bytes), wrap(g.onEvent)),
 		goka.Input(n.Saga, new(codec.Bytes), wrap(g.onAnswer)),

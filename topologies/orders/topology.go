@@ -19,16 +19,23 @@ type Options struct {
 	// NamesFor("").
 	Names Names
 	// Peers are the other topologies' streams; all are required.
-	Peers  Peers
-	Goka   gokaopts.Config
-	Policy orders.Policy
-	Hooks  observe.Hooks
-	Logger *slog.Logger
+	Peers Peers
+	Goka  gokaopts.Config
+	// Partitions of the topology's topics, which are co-partitioned: a
+	// record whose key hashes to another partition than the one it arrived
+	// in is set aside (observe.Decorator).
+	Partitions int32
+	Policy     orders.Policy
+	Hooks      observe.Hooks
+	Logger     *slog.Logger
 }
 
 func (o *Options) validate() error {
 	if err := o.Goka.Validate(); err != nil {
 		return err
+	}
+	if o.Partitions < 1 {
+		return fmt.Errorf("orders: %d partitions", o.Partitions)
 	}
 	p := o.Peers
 	if p.InventoryCommands == "" || p.InventoryOrderEvents == "" || p.PricingCommands == "" || p.FraudObservations == "" {
@@ -58,7 +65,7 @@ func New(o Options) (*Topology, error) {
 		return nil, err
 	}
 	g := &saga{names: o.Names, peers: o.Peers, policy: o.Policy}
-	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(o.Hooks, o.Logger), o.Goka.Processor()...)
+	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger}), o.Goka.Processor()...)
 	if err != nil {
 		return nil, fmt.Errorf("orders: processor: %w", err)
 	}

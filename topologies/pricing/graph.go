@@ -2,7 +2,6 @@ package pricing
 
 import (
 	"fmt"
-	"log/slog"
 
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
@@ -30,11 +29,10 @@ type group struct {
 	policy pricing.Policy
 }
 
-func (g *group) graph(hooks observe.Hooks, log *slog.Logger) *goka.GroupGraph {
+func (g *group) graph(obs observe.Decorator) *goka.GroupGraph {
 	n := g.names
-	wrap := func(fn observe.Callback) goka.ProcessCallback {
-		return observe.Wrap(string(n.Group), n.DeadLetters, hooks, log, fn)
-	}
+	obs.Topology, obs.DeadLetters = string(n.Group), n.DeadLetters
+	wrap := obs.Wrap
 	return goka.DefineGroup(n.Group,
 		goka.Input(n.Commands, new(codec.Bytes), wrap(g.onCommand)),
 		goka.Input(g.peers.InventoryEvents, new(codec.Bytes), wrap(g.onInventory)),

@@ -14,6 +14,7 @@ import (
 	"github.com/lovoo/goka/tester"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/titan-commerce/titan/internal/observe"
 	"github.com/titan-commerce/titan/processors/pricing"
 	"github.com/titan-commerce/titan/schemas"
 	pricingv1 "github.com/titan-commerce/titan/schemas/pricing/v1"
@@ -260,7 +261,7 @@ func TestTickerThroughTheGroup(t *testing.T) {
 	tt := tester.New(t)
 	n := NamesFor("test")
 	g := &group{names: n, peers: Peers{InventoryEvents: "test.inventory", Saga: "test.saga"}, policy: pricing.DefaultPolicy()}
-	proc, err := goka.NewProcessor(nil, g.graph(nil, nil), goka.WithTester(tt))
+	proc, err := goka.NewProcessor(nil, g.graph(observe.Decorator{}), goka.WithTester(tt))
 	if err != nil {
 		t.Fatal(err)
 	}

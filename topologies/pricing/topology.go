@@ -24,6 +24,10 @@ type Options struct {
 	Names Names
 	Peers Peers
 	Goka  gokaopts.Config
+	// Partitions of the topology's topics, which are co-partitioned: a
+	// record whose key hashes to another partition than the one it arrived
+	// in is set aside (observe.Decorator).
+	Partitions int32
 	// Local returns the recovered storages of a table's partitions this
 	// instance owns; the ticker reads Table through it.
 	Local func(topic string) []storage.Storage
@@ -42,6 +46,9 @@ type Options struct {
 func (o *Options) validate() error {
 	if err := o.Goka.Validate(); err != nil {
 		return err
+	}
+	if o.Partitions < 1 {
+		return fmt.Errorf("pricing: %d partitions", o.Partitions)
 	}
 	if o.Peers.InventoryEvents == "" || o.Peers.Saga == "" {
 		return errors.New("pricing: the inventory events and saga streams are required")
@@ -77,7 +84,7 @@ func New(o Options) (*Topology, error) {
 		return nil, err
 	}
 	g := &group{names: o.Names, peers: o.Peers, policy: o.Policy}
-	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(o.Hooks, o.Logger), o.Goka.Processor()...)
+	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger}), o.Goka.Processor()...)
 	if err != nil {
 		return nil, fmt.Errorf("pricing: processor: %w", err)
 	}

@@ -2,7 +2,6 @@ package recommendations
 
 import (
 	"fmt"
-	"log/slog"
 
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
@@ -21,10 +20,12 @@ type groups struct {
 	policy   recommendations.Policy
 }
 
-func (g *groups) graphs(hooks observe.Hooks, log *slog.Logger) (users, orders, items *goka.GroupGraph) {
+func (g *groups) graphs(obs observe.Decorator) (users, orders, items *goka.GroupGraph) {
 	n := g.names
 	wrap := func(group goka.Group, fn observe.Callback) goka.ProcessCallback {
-		return observe.Wrap(string(group), n.DeadLetters, hooks, log, fn)
+		d := obs
+		d.Topology, d.DeadLetters = string(group), n.DeadLetters
+		return d.Wrap(fn)
 	}
 	users = goka.DefineGroup(n.UsersGroup,
 		goka.Input(n.Views, new(codec.Bytes), wrap(n.UsersGroup, g.onView)),

@@ -23,9 +23,13 @@ type Options struct {
 	// purchases.
 	Outcomes goka.Stream
 	Goka     gokaopts.Config
-	Policy   recommendations.Policy
-	Hooks    observe.Hooks
-	Logger   *slog.Logger
+	// Partitions of the topology's topics, which are co-partitioned: a
+	// record whose key hashes to another partition than the one it arrived
+	// in is set aside (observe.Decorator).
+	Partitions int32
+	Policy     recommendations.Policy
+	Hooks      observe.Hooks
+	Logger     *slog.Logger
 }
 
 // Topology runs the three recommendation groups of one instance.
@@ -39,6 +43,9 @@ func New(o Options) (*Topology, error) {
 	if err := o.Goka.Validate(); err != nil {
 		return nil, err
 	}
+	if o.Partitions < 1 {
+		return nil, fmt.Errorf("recommendations: %d partitions", o.Partitions)
+	}
 	if o.Outcomes == "" {
 		return nil, errors.New("recommendations: the outcomes stream is required")
 	}
@@ -49,7 +56,7 @@ func New(o Options) (*Topology, error) {
 		o.Logger = slog.Default()
 	}
 	g := &groups{names: o.Names, outcomes: o.Outcomes, policy: o.Policy}
-	ug, og, ig := g.graphs(o.Hooks, o.Logger)
+	ug, og, ig := g.graphs(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger})
 	t := &Topology{names: o.Names}
 	for _, p := range []struct {
 		graph *goka.GroupGraph
