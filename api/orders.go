@@ -100,10 +100,7 @@ type placeOrderRequest struct {
 // bounds prices like every other price it takes.
 func (req placeOrderRequest) placed(defaultCurrency string) (*ordersv1.OrderPlaced, apiError, bool) {
 	switch {
-	case schemas.CheckClientID("order_id", req.OrderID, schemas.ReasonMissingOrderID) != nil:
-		if schemas.Reserved(req.OrderID) {
-			return nil, errReservedID, false
-		}
+	case schemas.CheckID("order_id", req.OrderID, schemas.ReasonMissingOrderID) != nil:
 		return nil, errInvalidOrderID, false
 	case !schemas.ValidID(req.UserID):
 		return nil, errInvalidUserID, false
@@ -133,9 +130,12 @@ func (req placeOrderRequest) placed(defaultCurrency string) (*ordersv1.OrderPlac
 }
 
 // placedEventID names the API's OrderPlaced of an order. Ids are bounded
-// on the wire, so a long order id is replaced by its digest.
+// on the wire, so a long order id is replaced by its digest. The API writes
+// the checkout's public topic on a client's behalf, so the id is a client's,
+// not in Titan's namespace; the saga recognises a repeated order by its
+// content, not by this id.
 func placedEventID(orderID string) string {
-	const prefix = schemas.ReservedPrefix + "placed:"
+	const prefix = "api:"
 	id := prefix + orderID
 	if len(id) <= schemas.MaxIDBytes {
 		return id
@@ -236,6 +236,10 @@ func (s *Server) placeOrder(ctx *fasthttp.RequestCtx, _ []string) {
 		Kind: &ordersv1.OrderEvent_Placed{Placed: placed}}
 	if err := schemas.ValidateOrderEvent(ev); err != nil {
 		s.fail(ctx, orderValidationError(err))
+		return
+	}
+	if err := schemas.CheckClientOrderEvent(ev); err != nil {
+		s.fail(ctx, errReservedID)
 		return
 	}
 	if !od.Orders.Recovered() || (s.deps.Ready != nil && !s.deps.Ready()) {

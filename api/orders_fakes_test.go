@@ -181,7 +181,7 @@ func decideOrder(ev *ordersv1.OrderEvent) (*ordersv1.Order, *ordersv1.OrderEvent
 			reject("out_of_stock", l.GetSku())
 		}
 	}
-	out := &ordersv1.OrderEvent{EventId: "order:" + o.GetOrderId() + ":outcome", OrderId: o.GetOrderId(), TimestampMs: at + 3}
+	out := &ordersv1.OrderEvent{EventId: "titan:order:" + o.GetOrderId() + ":outcome", OrderId: o.GetOrderId(), TimestampMs: at + 3}
 	if o.Status == ordersv1.OrderStatus_ORDER_STATUS_REJECTED {
 		o.History = append(o.History, &ordersv1.Step{AtMs: at + 3, Name: "rejected", Detail: o.Reason})
 		out.Kind = &ordersv1.OrderEvent_Rejected{Rejected: &ordersv1.OrderRejected{Reason: o.Reason, Detail: o.Detail}}

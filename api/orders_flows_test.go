@@ -39,7 +39,7 @@ func TestPlaceOrderConfirmed(t *testing.T) {
 	ev := sent[0]
 	wantPlaced := &ordersv1.OrderPlaced{UserId: "u-1", DeviceId: "d-1", PaymentId: "c-1", Currency: "EUR",
 		Lines: []*ordersv1.OrderLine{{Sku: "sku-1", Qty: 2, UnitPriceMinor: 1999}, {Sku: "sku-2", Qty: 1}}}
-	if ev.GetEventId() != "titan:placed:o-1" || ev.GetOrderId() != "o-1" || !samePlacedBody(ev.GetPlaced(), wantPlaced) ||
+	if ev.GetEventId() != "api:o-1" || ev.GetOrderId() != "o-1" || !samePlacedBody(ev.GetPlaced(), wantPlaced) ||
 		ev.GetTimestampMs() < before.UnixMilli() || ev.GetTimestampMs() > after.UnixMilli() {
 		t.Errorf("event %v", ev)
 	}
@@ -60,7 +60,7 @@ func TestPlaceOrderConfirmed(t *testing.T) {
 	if o.Fraud == nil || o.Fraud.Outcome != "approve" || o.Fraud.ModelVersion != "m-1" || o.Fraud.Reasons == nil {
 		t.Errorf("fraud %+v", o.Fraud)
 	}
-	if len(o.History) != 2 || o.History[0] != (stepJSON{At: formatMs(ev.GetTimestampMs()), Name: "placed", Detail: "titan:placed:o-1"}) ||
+	if len(o.History) != 2 || o.History[0] != (stepJSON{At: formatMs(ev.GetTimestampMs()), Name: "placed", Detail: "api:o-1"}) ||
 		o.History[1].Name != "confirmed" {
 		t.Errorf("history %+v", o.History)
 	}
@@ -344,7 +344,7 @@ func TestPlaceOrderLongID(t *testing.T) {
 	id := strings.Repeat("o", 128)
 	e.mustDo(t, "POST", "/v1/orders", orderBody(id, "u-1", "sku-1"), 201)
 	ev := e.saga.sentOrders()[0]
-	if got := ev.GetEventId(); len(got) > 128 || !strings.HasPrefix(got, "titan:placed:") || got != placedEventID(id) {
+	if got := ev.GetEventId(); len(got) > 128 || !strings.HasPrefix(got, "api:") || got != placedEventID(id) {
 		t.Errorf("event id %q", got)
 	}
 	e.mustDo(t, "GET", "/v1/orders/"+id, ``, 200)

@@ -15,7 +15,7 @@ import (
 )
 
 func confirmedEvent(id string, total int64) *ordersv1.OrderEvent {
-	return &ordersv1.OrderEvent{EventId: "order:" + id + ":outcome", OrderId: id, TimestampMs: 1,
+	return &ordersv1.OrderEvent{EventId: "titan:order:" + id + ":outcome", OrderId: id, TimestampMs: 1,
 		Kind: &ordersv1.OrderEvent_Confirmed{Confirmed: &ordersv1.OrderConfirmed{TotalMinor: total}}}
 }
 

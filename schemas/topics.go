@@ -6,10 +6,28 @@ package schemas
 //
 // Every keyed topic is partitioned by Kafka's default partitioner (murmur2
 // of the key bytes, see internal/partition); the key is the UTF-8 bytes of
-// the field named below, with no prefix or encoding.
+// the field named below, with no prefix or encoding. A record whose key
+// hashes to another partition than the one it is in is set aside as
+// wrong_partition.
+//
+// Public topics are the ones a shop's services write: InventoryCommands,
+// OrderEvents, PricingCommands, FlashSaleCommands, RecommendationViews.
+// Their records' ids may not start with ReservedPrefix, and the broker
+// stamps their records (LogAppendTime) so that a message's own time can be
+// bounded (TimeWindow). Every other topic is internal: only Titan writes
+// it, and a deployment grants write access to Titan's principal alone, as
+// for Kafka Streams' internal topics. What arrives on an internal topic is
+// trusted to be Titan's; that is how a processor tells the commands Titan
+// sends on its own behalf from a client's.
 const (
-	// InventoryCommands carries inventoryv1.Command, keyed by sku.
+	// InventoryCommands carries inventoryv1.Command, keyed by sku: clients'
+	// restocks, reservations, commits and releases.
 	InventoryCommands = "titan.inventory.commands"
+	// InventoryInternal carries inventoryv1.Command, keyed by sku, from
+	// Titan itself: the order saga's lines, a flash sale's allocation and
+	// settlement, the expiry sweeper's expiries. Their ids start with
+	// ReservedPrefix.
+	InventoryInternal = "titan.inventory.internal"
 	// InventoryEvents carries inventoryv1.Event, keyed by sku.
 	InventoryEvents = "titan.inventory.events"
 	// InventoryOrderEvents carries inventoryv1.Event, keyed by order_id, so
@@ -32,8 +50,11 @@ const (
 	// could not decode or that were invalid.
 	OrderDeadLetters = "titan.orders.dlq"
 	// PricingCommands carries pricingv1.Command, keyed by sku: catalog
-	// prices, campaigns, and the saga's price checks.
+	// prices and campaigns.
 	PricingCommands = "titan.pricing.commands"
+	// PricingInternal carries pricingv1.Command, keyed by sku, from Titan
+	// itself: the saga's price checks and the ticker's ticks.
+	PricingInternal = "titan.pricing.internal"
 	// PricingEvents carries pricingv1.PriceChanged, keyed by sku.
 	PricingEvents = "titan.pricing.events"
 	// PricingDeadLetters receives the pricing commands that could not be
@@ -59,10 +80,16 @@ const (
 	// FraudDeadLetters receives the observations that could not be decoded
 	// or were invalid.
 	FraudDeadLetters = "titan.fraud.dlq"
-	// FlashSaleCommands carries flashsalev1.Message from clients: Define
-	// keyed by the sale key, Purchase keyed by the buyer's user key (see
-	// topologies/flashsale for the keys).
+	// FlashSaleCommands carries flashsalev1.Message from clients: Purchase
+	// keyed by the buyer's user key (see topologies/flashsale for the keys).
 	FlashSaleCommands = "titan.flashsale.commands"
+	// FlashSaleInternal carries flashsalev1.Message from Titan itself: a
+	// sale's creation and the settler's messages, keyed like the commands.
+	FlashSaleInternal = "titan.flashsale.internal"
+	// FlashSaleAllocations carries inventoryv1.Event about a sale's
+	// allocation, keyed by the sale key: the inventory's answers to the
+	// commands a sale sends it.
+	FlashSaleAllocations = "titan.flashsale.allocations"
 	// FlashSaleEvents carries flashsalev1.Result, keyed by
 	// "<sale id>/<idempotency key>".
 	FlashSaleEvents = "titan.flashsale.events"

@@ -313,3 +313,38 @@ func CheckInternalCommand(cmd *inventoryv1.Command) error {
 	}
 	return nil
 }
+
+// CheckClientOrderEvent checks what an order event from a shop's checkout
+// must satisfy beyond ValidateOrderEvent: its ids stay out of Titan's
+// namespace.
+func CheckClientOrderEvent(ev *ordersv1.OrderEvent) error {
+	if err := RefuseReserved("event_id", ev.GetEventId()); err != nil {
+		return err
+	}
+	if err := RefuseReserved("order_id", ev.GetOrderId()); err != nil {
+		return err
+	}
+	switch kind := ev.GetKind().(type) {
+	case *ordersv1.OrderEvent_Placed:
+		for _, f := range []struct{ name, value string }{
+			{"placed.user_id", kind.Placed.GetUserId()},
+			{"placed.device_id", kind.Placed.GetDeviceId()},
+			{"placed.payment_id", kind.Placed.GetPaymentId()},
+		} {
+			if err := RefuseReserved(f.name, f.value); err != nil {
+				return err
+			}
+		}
+	case *ordersv1.OrderEvent_PaymentFailed:
+		for _, f := range []struct{ name, value string }{
+			{"payment_failed.user_id", kind.PaymentFailed.GetUserId()},
+			{"payment_failed.device_id", kind.PaymentFailed.GetDeviceId()},
+			{"payment_failed.payment_id", kind.PaymentFailed.GetPaymentId()},
+		} {
+			if err := RefuseReserved(f.name, f.value); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -94,3 +94,33 @@ func validateCampaign(field string, c *pricingv1.Campaign) error {
 	}
 	return nil
 }
+
+// CheckClientPricingCommand checks what a pricing command from a client must
+// satisfy beyond ValidatePricingCommand: its ids stay out of Titan's
+// namespace, and its kind is one clients send. Checks and ticks are Titan's:
+// a check answers the order saga, and a client's could hand an order a
+// price chosen by its own time.
+func CheckClientPricingCommand(cmd *pricingv1.Command) error {
+	if err := RefuseReserved("command_id", cmd.GetCommandId()); err != nil {
+		return err
+	}
+	switch kind := cmd.GetKind().(type) {
+	case *pricingv1.Command_Check, *pricingv1.Command_Tick:
+		return invalid("kind", ReasonInternalKind)
+	case *pricingv1.Command_UpsertCampaign:
+		return RefuseReserved("upsert_campaign.campaign.id", kind.UpsertCampaign.GetCampaign().GetId())
+	case *pricingv1.Command_EndCampaign:
+		return RefuseReserved("end_campaign.campaign_id", kind.EndCampaign.GetCampaignId())
+	}
+	return nil
+}
+
+// CheckInternalPricingCommand checks what a pricing command on Titan's
+// internal topic must satisfy beyond ValidatePricingCommand: its id is in
+// Titan's namespace.
+func CheckInternalPricingCommand(cmd *pricingv1.Command) error {
+	if !Reserved(cmd.GetCommandId()) {
+		return &InvalidError{Field: "command_id", Reason: ReasonInvalidID, Detail: "an internal command's id starts with " + ReservedPrefix}
+	}
+	return nil
+}

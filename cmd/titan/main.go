@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/titan-commerce/titan/internal/instance"
+	"github.com/titan-commerce/titan/schemas"
 )
 
 func main() {
@@ -112,6 +113,8 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, func() (instance.Config, slog.Le
 		readWait    = fs.Duration("read-wait", 2*time.Second, "how long a read with min_offset waits for the state to catch up [TITAN_READ_WAIT]")
 		sweep       = fs.Duration("sweep-interval", time.Second, "how often expired reservations and time-driven price changes are looked for [TITAN_SWEEP_INTERVAL]")
 		dedupe      = fs.Duration("dedupe-window", 15*time.Minute, "how long a command id is remembered per SKU [TITAN_DEDUPE_WINDOW]")
+		timeAhead   = fs.Duration("max-time-ahead", schemas.DefaultTimeWindow().Ahead, "how far past the time Kafka received it a client message may be stamped [TITAN_MAX_TIME_AHEAD]")
+		timeBehind  = fs.Duration("max-time-behind", schemas.DefaultTimeWindow().Behind, "how long before the time Kafka received it a client message may be stamped [TITAN_MAX_TIME_BEHIND]")
 		syncPolicy  = fs.String("sync", "none", "state sync policy: none (the Kafka changelog is the durable copy) or always [TITAN_SYNC]")
 		logLevel    = fs.String("log-level", "info", "debug, info, warn or error [TITAN_LOG_LEVEL]")
 	)
@@ -122,6 +125,7 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, func() (instance.Config, slog.Le
 		"sweep-interval": "TITAN_SWEEP_INTERVAL", "dedupe-window": "TITAN_DEDUPE_WINDOW", "sync": "TITAN_SYNC",
 		"log-level": "TITAN_LOG_LEVEL", "fraud-model": "TITAN_FRAUD_MODEL",
 		"order-reserve-ttl": "TITAN_ORDER_RESERVE_TTL",
+		"max-time-ahead":    "TITAN_MAX_TIME_AHEAD", "max-time-behind": "TITAN_MAX_TIME_BEHIND",
 	}
 	load := func() (instance.Config, slog.Level, error) {
 		set := map[string]bool{}
@@ -154,6 +158,7 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, func() (instance.Config, slog.Le
 			Sync:            *syncPolicy,
 			FraudModel:      *fraudModel,
 			OrderReserveTTL: *reserveTTL,
+			TimeWindow:      schemas.TimeWindow{Ahead: *timeAhead, Behind: *timeBehind},
 		}
 		return cfg, level, errors.Join(errs...)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/titan-commerce/titan/internal/kafkaadmin"
 	"github.com/titan-commerce/titan/internal/kafkatest"
 	"github.com/titan-commerce/titan/internal/partition"
+	"github.com/titan-commerce/titan/schemas"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 	flashtopo "github.com/titan-commerce/titan/topologies/flashsale"
 	topology "github.com/titan-commerce/titan/topologies/inventory"
@@ -60,6 +61,11 @@ func startTitan(b *testing.B, brokers []string, withAPI bool) *instance.Instance
 	b.Helper()
 	return startTitanIn(b, brokers, kafkatest.Prefix(b), withAPI)
 }
+
+// historyWindow admits the generated workloads' event times, which span
+// the day before now (orders) and the sessions behind it (recommendations),
+// produced in seconds.
+var historyWindow = schemas.TimeWindow{Ahead: time.Hour, Behind: 50 * time.Hour}
 
 // startTitanIn is startTitan in namespace ns, for benchmarks that need the
 // flash-sale topology's names, which the instance does not hand out.

@@ -77,6 +77,7 @@ func startOrders(b *testing.B, brokers []string) *orderRig {
 		Partitions:      partitions,
 		InstanceID:      "bench-" + ns,
 		OrderReserveTTL: orderReserveTTL,
+		TimeWindow:      historyWindow,
 		Logger:          quietLogger(),
 	}, orderTopics(ns), orderGroups(ns))
 	cl, err := kgo.NewClient(producerOpts(brokers)...)

@@ -61,6 +61,7 @@ func startRecs(b *testing.B, brokers []string, withAPI bool) *recsRig {
 		StateDir:   b.TempDir(),
 		Partitions: partitions,
 		InstanceID: "bench-" + ns,
+		TimeWindow: historyWindow,
 		Logger:     quietLogger(),
 	}
 	if withAPI {

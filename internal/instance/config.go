@@ -11,6 +11,7 @@ import (
 
 	"github.com/titan-commerce/titan/processors/inventory"
 	"github.com/titan-commerce/titan/processors/orders"
+	"github.com/titan-commerce/titan/schemas"
 	"github.com/titan-commerce/titan/state"
 )
 
@@ -61,6 +62,11 @@ type Config struct {
 	SweepInterval time.Duration
 	// DedupeWindow is how long a command id is remembered per SKU.
 	DedupeWindow time.Duration
+	// TimeWindow bounds a client message's own time against the time Kafka
+	// received it: at most Ahead after it, at most Behind before it. A
+	// message outside goes to its topology's dead letters as
+	// invalid_timestamp.
+	TimeWindow schemas.TimeWindow
 	// OrderReserveTTL is how long the order saga's reservations hold
 	// before they must be committed; the saga commits as soon as every line
 	// is reserved, so this only matters if it falls that far behind.
@@ -97,6 +103,12 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.DedupeWindow == 0 {
 		c.DedupeWindow = inventory.DefaultPolicy().DedupeWindow
+	}
+	if c.TimeWindow.Ahead == 0 {
+		c.TimeWindow.Ahead = schemas.DefaultTimeWindow().Ahead
+	}
+	if c.TimeWindow.Behind == 0 {
+		c.TimeWindow.Behind = schemas.DefaultTimeWindow().Behind
 	}
 	if c.OrderReserveTTL == 0 {
 		c.OrderReserveTTL = orders.DefaultPolicy().ReserveTTL
@@ -139,7 +151,8 @@ func (c *Config) Validate() error {
 		}
 	}
 	for name, d := range map[string]time.Duration{"command wait": c.CommandWait, "read wait": c.ReadWait,
-		"sweep interval": c.SweepInterval, "dedupe window": c.DedupeWindow, "order reserve ttl": c.OrderReserveTTL} {
+		"sweep interval": c.SweepInterval, "dedupe window": c.DedupeWindow, "order reserve ttl": c.OrderReserveTTL,
+		"max time ahead": c.TimeWindow.Ahead, "max time behind": c.TimeWindow.Behind} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s %v must be positive", name, d))
 		}
@@ -197,5 +210,6 @@ func (c *Config) String() string {
 		model = "(built in)"
 	}
 	fmt.Fprintf(&b, "order_reserve_ttl=%s\nfraud_model=%s\n", c.OrderReserveTTL, model)
+	fmt.Fprintf(&b, "max_time_ahead=%s\nmax_time_behind=%s\n", c.TimeWindow.Ahead, c.TimeWindow.Behind)
 	return b.String()
 }

@@ -51,6 +51,7 @@ type Instance struct {
 	procs    *state.Builder
 	views    *state.Builder
 	producer *sdk.Producer
+	internal *kgo.Client // writes Titan's own commands to internal topics
 	topo     *topology.Topology
 	fsNames  flashtopo.Names
 	flash    *flashtopo.Topology // nil unless the instance runs flash sales
@@ -105,6 +106,16 @@ func New(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	if i.producer, err = sdk.NewProducer(i.brokers, sdk.WithClientID(i.clientID("producer")),
 		sdk.WithCommandsTopic(string(i.names.Commands))); err != nil {
 		return nil, fmt.Errorf("instance: producer: %w", err)
+	}
+	// Titan's own commands go to internal topics, which the SDK, a
+	// client's producer, does not write.
+	if i.internal, err = kgo.NewClient(
+		kgo.SeedBrokers(i.brokers...),
+		kgo.ClientID(i.clientID("internal-producer")),
+		kgo.RecordPartitioner(partition.Kgo()),
+		kgo.ProducerLinger(time.Millisecond),
+	); err != nil {
+		return nil, fmt.Errorf("instance: internal producer: %w", err)
 	}
 	if err := i.buildTopology(); err != nil {
 		return nil, err
@@ -223,11 +234,13 @@ func (i *Instance) buildTopology() error {
 	policy := inventory.DefaultPolicy()
 	policy.DedupeWindow = i.cfg.DedupeWindow
 	i.topo, err = topology.New(topology.Options{
+		TimeWindow:    i.cfg.TimeWindow,
+		Replies:       i.inventoryReplies(),
 		Partitions:    int32(i.cfg.Partitions),
 		Names:         i.names,
 		Goka:          i.gokaConfig(i.procs.Build, "inventory"),
 		Local:         i.recoveredPartitions,
-		Send:          i.sendAll,
+		Send:          i.sendInternal,
 		Policy:        policy,
 		SweepInterval: i.cfg.SweepInterval,
 		Hooks:         hooks,
@@ -271,7 +284,7 @@ func (i *Instance) buildFlashSale(hooks *metrics.Processing) error {
 	i.flash, err = flashtopo.New(flashtopo.Options{
 		Names:      i.fsNames,
 		Partitions: int32(i.cfg.Partitions),
-		Inventory:  i.names.Commands,
+		Inventory:  i.names.Internal,
 		Goka:       i.gokaConfig(i.procs.Build, "flashsale"),
 		Local:      i.recoveredPartitions,
 		Send:       i.sendFlash,
@@ -324,30 +337,35 @@ func (i *Instance) recoveredPartitions(topic string) []storage.Storage {
 	return out
 }
 
-// sendAll produces cmds concurrently, waits for every acknowledgement and
-// returns their offsets (-1 for a failed send).
-func (i *Instance) sendAll(ctx context.Context, cmds []*inventoryv1.Command) ([]int64, error) {
-	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		errs    []error
-		offsets = make([]int64, len(cmds))
-	)
-	wg.Add(len(cmds))
+// sendInternal produces Titan's own inventory commands (the sweeper's
+// expiries) to the internal topic, keyed by SKU, waits for every
+// acknowledgement and returns their offsets (-1 for a failed send).
+func (i *Instance) sendInternal(ctx context.Context, cmds []*inventoryv1.Command) ([]int64, error) {
+	recs := make([]*kgo.Record, len(cmds))
 	for n, c := range cmds {
-		i.producer.SendCommandAsync(ctx, c, func(ack sdk.Ack, err error) {
-			defer wg.Done()
-			offsets[n] = ack.Offset
-			if err != nil {
-				offsets[n] = -1
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		})
+		b, err := proto.Marshal(c)
+		if err != nil {
+			return nil, fmt.Errorf("instance: encode inventory command: %w", err)
+		}
+		recs[n] = &kgo.Record{Topic: string(i.names.Internal), Key: []byte(c.GetSku()), Value: b}
 	}
-	wg.Wait()
+	results := i.internal.ProduceSync(ctx, recs...)
+	offsets := make([]int64, len(cmds))
+	var errs []error
+	for n, r := range results {
+		offsets[n] = r.Record.Offset
+		if r.Err != nil {
+			offsets[n] = -1
+			errs = append(errs, r.Err)
+		}
+	}
 	return offsets, errors.Join(errs...)
+}
+
+// inventoryReplies routes the inventory's answers about a flash sale's
+// allocation to the sale's key; none without flash sales.
+func (i *Instance) inventoryReplies() []topology.Reply {
+	return nil
 }
 
 func (i *Instance) buildAPI(ctx context.Context) error {
@@ -527,6 +545,9 @@ func (i *Instance) Run(ctx context.Context) error {
 	if ferr := i.producer.Flush(flush); ferr != nil {
 		err = errors.Join(err, ferr)
 	}
+	if ferr := i.internal.Flush(flush); ferr != nil {
+		err = errors.Join(err, ferr)
+	}
 	if i.fsClient != nil {
 		if ferr := i.fsClient.Flush(flush); ferr != nil {
 			err = errors.Join(err, ferr)
@@ -554,6 +575,9 @@ func (i *Instance) close() {
 		}
 		if i.producer != nil {
 			i.producer.Close()
+		}
+		if i.internal != nil {
+			i.internal.Close()
 		}
 		if i.fsClient != nil {
 			i.fsClient.Close()

@@ -98,6 +98,7 @@ func (i *Instance) buildOrders(hooks *metrics.Processing) error {
 		return fmt.Errorf("instance: orders producer: %w", err)
 	}
 	if p.pricingTopo, err = pricingtopo.New(pricingtopo.Options{
+		TimeWindow:   i.cfg.TimeWindow,
 		Partitions:   int32(i.cfg.Partitions),
 		Names:        p.pricing,
 		Peers:        pricingtopo.Peers{InventoryEvents: i.names.Events, Saga: p.names.Saga},
@@ -122,12 +123,13 @@ func (i *Instance) buildOrders(hooks *metrics.Processing) error {
 		return err
 	}
 	p.sagaTopo, err = orderstopo.New(orderstopo.Options{
+		TimeWindow: i.cfg.TimeWindow,
 		Partitions: int32(i.cfg.Partitions),
 		Names:      p.names,
 		Peers: orderstopo.Peers{
-			InventoryCommands:    i.names.Commands,
+			InventoryCommands:    i.names.Internal,
 			InventoryOrderEvents: i.names.OrderEvents,
-			PricingCommands:      p.pricing.Commands,
+			PricingCommands:      p.pricing.Internal,
 			FraudObservations:    p.fraud.Observations,
 		},
 		Goka:   i.gokaConfig(i.procs.Build, "orders"),
@@ -138,8 +140,8 @@ func (i *Instance) buildOrders(hooks *metrics.Processing) error {
 	return err
 }
 
-// sendPricing produces the pricing ticker's commands keyed by SKU and
-// waits for every acknowledgement.
+// sendPricing produces the pricing ticker's commands keyed by SKU to the
+// internal topic and waits for every acknowledgement.
 func (p *orderPipeline) sendPricing(ctx context.Context, cmds []*pricingv1.Command) error {
 	recs := make([]*kgo.Record, len(cmds))
 	for n, c := range cmds {
@@ -147,7 +149,7 @@ func (p *orderPipeline) sendPricing(ctx context.Context, cmds []*pricingv1.Comma
 		if err != nil {
 			return fmt.Errorf("instance: encode pricing command: %w", err)
 		}
-		recs[n] = &kgo.Record{Topic: string(p.pricing.Commands), Key: []byte(c.GetSku()), Value: b}
+		recs[n] = &kgo.Record{Topic: string(p.pricing.Internal), Key: []byte(c.GetSku()), Value: b}
 	}
 	return p.client.ProduceSync(ctx, recs...).FirstErr()
 }

@@ -41,6 +41,7 @@ func (p *recsPipeline) copartitioned() []kafkaadmin.Copartitioned {
 func (i *Instance) buildRecs(hooks *metrics.Processing) error {
 	var err error
 	i.recs.topo, err = recstopo.New(recstopo.Options{
+		TimeWindow: i.cfg.TimeWindow,
 		Partitions: int32(i.cfg.Partitions),
 		Names:      i.recs.names,
 		Outcomes:   i.recs.outcomes,

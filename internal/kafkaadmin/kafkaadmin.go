@@ -27,7 +27,16 @@ type Topic struct {
 	// Compact marks a table changelog: only the latest value per key is
 	// needed to rebuild state.
 	Compact bool
+	// AppendTime marks a topic clients write: the broker stamps each record
+	// with the time it appended it (message.timestamp.type=LogAppendTime),
+	// so the record's time is the broker's, not the client's, and
+	// processors bound a message's own time against it
+	// (schemas.TimeWindow).
+	AppendTime bool
 }
+
+// appendTime is the topic config AppendTime sets.
+const appendTime = "LogAppendTime"
 
 // Ensure creates the missing topics with the given replication and checks
 // that every existing one has its declared partition count.
@@ -40,16 +49,23 @@ func Ensure(ctx context.Context, adm *kadm.Client, replication int16, topics []T
 	if err != nil {
 		return fmt.Errorf("kafkaadmin: list topics: %w", err)
 	}
+	var stamp []string // existing topics that must be stamped by the broker
 	for _, t := range topics {
 		if d, ok := existing[t.Name]; ok && d.Err == nil {
 			if got := int32(len(d.Partitions)); got != t.Partitions {
 				return fmt.Errorf("%w: %s has %d partitions, want %d", ErrMismatch, t.Name, got, t.Partitions)
+			}
+			if t.AppendTime {
+				stamp = append(stamp, t.Name)
 			}
 			continue
 		}
 		configs := map[string]*string{}
 		if t.Compact {
 			configs["cleanup.policy"] = ptr("compact")
+		}
+		if t.AppendTime {
+			configs["message.timestamp.type"] = ptr(appendTime)
 		}
 		if replication > 1 {
 			configs["min.insync.replicas"] = ptr(strconv.Itoa(int(replication) - 1))
@@ -63,7 +79,52 @@ func Ensure(ctx context.Context, adm *kadm.Client, replication int16, topics []T
 			return fmt.Errorf("kafkaadmin: create %s: %w", t.Name, err)
 		}
 	}
+	if err := stampAppendTime(ctx, adm, stamp); err != nil {
+		return err
+	}
 	return WaitServing(ctx, adm, topics)
+}
+
+// stampAppendTime sets LogAppendTime on existing topics that lack it, such
+// as topics an earlier release or an operator created: Titan owns its
+// topics, and a public topic stamped by its clients lets them choose the
+// time their messages are judged against.
+func stampAppendTime(ctx context.Context, adm *kadm.Client, topics []string) error {
+	if len(topics) == 0 {
+		return nil
+	}
+	described, err := adm.DescribeTopicConfigs(ctx, topics...)
+	if err != nil {
+		return fmt.Errorf("kafkaadmin: describe topic configs: %w", err)
+	}
+	var alter []string
+	for _, rc := range described {
+		if rc.Err != nil {
+			return fmt.Errorf("kafkaadmin: describe %s: %w", rc.Name, rc.Err)
+		}
+		set := false
+		for _, c := range rc.Configs {
+			if c.Key == "message.timestamp.type" && c.Value != nil && *c.Value == appendTime {
+				set = true
+			}
+		}
+		if !set {
+			alter = append(alter, rc.Name)
+		}
+	}
+	if len(alter) == 0 {
+		return nil
+	}
+	resps, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "message.timestamp.type", Value: ptr(appendTime)}}, alter...)
+	if err != nil {
+		return fmt.Errorf("kafkaadmin: set LogAppendTime on %v: %w", alter, err)
+	}
+	for _, r := range resps {
+		if r.Err != nil {
+			return fmt.Errorf("kafkaadmin: set LogAppendTime on %s: %w (%s)", r.Name, r.Err, r.ErrMessage)
+		}
+	}
+	return nil
 }
 
 // WaitServing waits until the leader of every partition of topics answers a

@@ -18,8 +18,9 @@ import (
 // result event. A command id seen within the dedupe window yields its first
 // result again and changes nothing when the command is the same (same
 // Fingerprint); when it is another command it yields a rejection,
-// ReasonCommandIDConflict, and changes nothing either. Expire yields only
-// expiries.
+// ReasonCommandIDConflict, and changes nothing either. Expire(order) yields
+// only expiries: those due at its clock when the order's reservation is
+// open and due, and otherwise nothing, changing nothing but the offset.
 func Decide(s State, c Command, p Policy) (State, []Event) {
 	c = c.bounded()
 	if !c.Internal && (schemas.Reserved(c.ID) || schemas.Reserved(c.OrderID)) {
@@ -38,11 +39,22 @@ func Decide(s State, c Command, p Policy) (State, []Event) {
 		return s, []Event{prev.Result}
 	}
 
-	s = s.clone()
 	now := c.Time
 	if now.Before(s.Clock) {
 		now = s.Clock
 	}
+	if c.Kind == KindExpire {
+		if r, ok := s.Reservation(c.OrderID); !ok || r.Status != StatusOpen || r.ExpiresAt.After(now) {
+			// The reservation the sweeper saw due has ended meanwhile:
+			// nothing to do, and nothing changes, not even the clock. Only
+			// the named reservation decides this, never the clock, so an
+			// idle Expire is idle wherever it falls among the SKU's other
+			// commands.
+			s.advance(c)
+			return s, nil
+		}
+	}
+	s = s.clone()
 	s.Clock = now
 	s.advance(c)
 	s.Seq++

@@ -123,9 +123,9 @@ func StateToWire(s State) *inventoryv1.SkuState {
 		InternalOffset: s.InternalOffset,
 		Seq:            s.Seq,
 		ClockMs:        millis.Of(s.Clock),
-		NextExpiryMs: millis.Of(s.NextExpiry()),
-		Reservations: make([]*inventoryv1.Reservation, len(s.Reservations)),
-		Applied:      make([]*inventoryv1.AppliedCommand, len(s.Applied)),
+		NextExpiryMs:   millis.Of(s.NextExpiry()),
+		Reservations:   make([]*inventoryv1.Reservation, len(s.Reservations)),
+		Applied:        make([]*inventoryv1.AppliedCommand, len(s.Applied)),
 	}
 	for i, r := range s.Reservations {
 		out.Reservations[i] = &inventoryv1.Reservation{

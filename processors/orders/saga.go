@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/titan-commerce/titan/processors/inventory"
+	"github.com/titan-commerce/titan/schemas"
 )
 
 // Place starts the saga for a new order: the order waits for its fraud
@@ -329,18 +330,20 @@ func (o *Order) command(i int, kind inventory.Kind, now time.Time, pol Policy) i
 // sends twice the inventory applies once, and its answers can be told from
 // those to commands a shop sends by hand for the same order.
 func CommandID(orderID, sku string, kind inventory.Kind) string {
-	return "order:" + orderID + ":" + sku + ":" + kind.String()
+	return schemas.ReservedPrefix + "order:" + orderID + ":" + sku + ":" + kind.String()
 }
 
 // PriceCheckID is the id of the saga's price check for line i.
 func PriceCheckID(orderID string, line int32, sku string) string {
-	return "order:" + orderID + ":" + strconv.Itoa(int(line)) + ":" + sku + ":price"
+	return schemas.ReservedPrefix + "order:" + orderID + ":" + strconv.Itoa(int(line)) + ":" + sku + ":price"
 }
 
 // OutcomeEventID is the event id of an order's outcome. A crash between
 // emitting the outcome and storing the order makes the saga emit it again;
 // the fixed id lets readers of the outcomes topic drop the copy.
-func OutcomeEventID(orderID string) string { return "order:" + orderID + ":outcome" }
+func OutcomeEventID(orderID string) string {
+	return schemas.ReservedPrefix + "order:" + orderID + ":outcome"
+}
 
 // at is the saga's time for an input stamped t: the order's clock never
 // goes back, so a late input is judged at the latest time the order saw.

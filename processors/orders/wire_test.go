@@ -106,7 +106,7 @@ func TestOutcomeToWire(t *testing.T) {
 	}
 	c := ok.GetConfirmed()
 	if c == nil || c.GetTotalMinor() != 2000 || !c.GetReview() || !reflect.DeepEqual(c.GetReviewReasons(), []string{"x"}) ||
-		ok.GetTimestampMs() != at(5).UnixMilli() || ok.GetEventId() != "order:o1:outcome" ||
+		ok.GetTimestampMs() != at(5).UnixMilli() || ok.GetEventId() != "titan:order:o1:outcome" ||
 		c.GetUserId() != "u1" || len(c.GetLines()) != 1 || c.GetLines()[0].GetSku() != "a" || c.GetLines()[0].GetQty() != 2 {
 		t.Fatalf("confirmed %v", ok)
 	}

@@ -1,6 +1,8 @@
 package pricing
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"slices"
 	"strings"
 	"time"
@@ -56,8 +58,59 @@ func Apply(s State, c Command, p Policy) (State, []PriceChanged, *Quote) {
 		return s, changes, &q
 	}
 	changes = s.publish(changes, c.ID, p)
-	s.remember(Applied{CommandID: c.ID, At: now}, p)
+	s.remember(Applied{CommandID: c.ID, At: now, Fingerprint: c.Fingerprint()}, p)
 	return s, changes, nil
+}
+
+// Conflicts reports whether c's id names another command the SKU
+// remembers: one of another kind or with another body. Apply changes
+// nothing for it, as for any remembered id; the topology sets it aside with
+// the reason, as processors/inventory answers it.
+func Conflicts(s State, c Command, p Policy) bool {
+	if c.ID == "" || c.Kind == KindCheck || c.Kind == KindTick {
+		return false
+	}
+	horizon := maxTime(s.Clock, c.Time).Add(-p.DedupeWindow)
+	fp := c.Fingerprint()
+	return slices.ContainsFunc(s.Applied, func(a Applied) bool {
+		return a.CommandID == c.ID && !a.At.Before(horizon) && a.Fingerprint != 0 && a.Fingerprint != fp
+	})
+}
+
+// Fingerprint identifies what a command asks for, apart from its id and
+// time: the first 64 bits of a SHA-256 of its kind and the fields the kind
+// reads.
+func (c Command) Fingerprint() uint64 {
+	h := sha256.New()
+	var b [8]byte
+	num := func(v int64) {
+		binary.BigEndian.PutUint64(b[:], uint64(v))
+		h.Write(b[:])
+	}
+	str := func(v string) {
+		num(int64(len(v)))
+		h.Write([]byte(v))
+	}
+	num(int64(c.Kind))
+	switch c.Kind {
+	case KindSetBase:
+		num(c.BasePrice)
+		str(c.Currency)
+	case KindUpsertCampaign:
+		str(c.Campaign.ID)
+		num(int64(c.Campaign.Kind))
+		num(c.Campaign.PercentBps)
+		num(c.Campaign.Amount)
+		num(c.Campaign.Start.UnixMilli())
+		num(c.Campaign.End.UnixMilli())
+	case KindEndCampaign:
+		str(c.CampaignID)
+	}
+	fp := binary.BigEndian.Uint64(h.Sum(nil))
+	if fp == 0 {
+		fp = 1
+	}
+	return fp
 }
 
 // Tick moves the SKU's clock to now and publishes what time alone changed:

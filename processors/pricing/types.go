@@ -95,6 +95,10 @@ type InventorySignal struct {
 	StockKnown bool
 }
 
+// ReasonCommandIDConflict is the reason a command whose id names another
+// command is set aside.
+const ReasonCommandIDConflict = "command_id_conflict"
+
 // Rule names in contributions.
 const (
 	RuleDemand         = "demand"
@@ -178,6 +182,9 @@ type Demand struct {
 type Applied struct {
 	CommandID string
 	At        time.Time
+	// Fingerprint is the command's Fingerprint; zero for commands
+	// remembered before fingerprints were kept, which match any.
+	Fingerprint uint64
 }
 
 // State is everything the processor keeps for one SKU.

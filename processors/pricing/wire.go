@@ -226,7 +226,7 @@ func StateToWire(s State) *pricingv1.SkuPrice {
 		out.History[i] = PriceChangedToWire(c)
 	}
 	for i, a := range s.Applied {
-		out.Applied[i] = &pricingv1.AppliedCommand{CommandId: a.CommandID, AppliedAtMs: millis.Of(a.At)}
+		out.Applied[i] = &pricingv1.AppliedCommand{CommandId: a.CommandID, AppliedAtMs: millis.Of(a.At), Fingerprint: a.Fingerprint}
 	}
 	return out
 }
@@ -263,7 +263,7 @@ func StateFromWire(w *pricingv1.SkuPrice) State {
 		s.Changes = append(s.Changes, PriceChangedFromWire(c))
 	}
 	for _, a := range w.GetApplied() {
-		s.Applied = append(s.Applied, Applied{CommandID: a.GetCommandId(), At: millis.Time(a.GetAppliedAtMs())})
+		s.Applied = append(s.Applied, Applied{CommandID: a.GetCommandId(), At: millis.Time(a.GetAppliedAtMs()), Fingerprint: a.GetFingerprint()})
 	}
 	return s
 }

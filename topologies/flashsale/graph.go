@@ -12,6 +12,7 @@ import (
 	"github.com/titan-commerce/titan/internal/observe"
 	"github.com/titan-commerce/titan/processors/flashsale"
 	"github.com/titan-commerce/titan/processors/inventory"
+	"github.com/titan-commerce/titan/schemas"
 	flashsalev1 "github.com/titan-commerce/titan/schemas/flashsale/v1"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 )
@@ -167,7 +168,7 @@ func decider(n Names, inventory goka.Stream, r *Router, loop bool) observe.Callb
 // change nothing.
 func settlementCommand(st flashsale.Settlement, at time.Time) *inventoryv1.Command {
 	c := inventory.Command{
-		ID:      "flash-sale:" + st.SaleID + ":settle",
+		ID:      schemas.ReservedPrefix + "flash-sale:" + st.SaleID + ":settle",
 		Kind:    inventory.KindCommit,
 		OrderID: flashsale.AllocationOrder(st.SaleID),
 		SKU:     st.SKU,

@@ -193,7 +193,7 @@ func TestGraphSettlesWithInventory(t *testing.T) {
 		t.Fatal("no settlement")
 	}
 	for _, c := range cmds {
-		if c.GetCommandId() != "flash-sale:fs2:settle" || c.GetCommit() == nil || c.GetQty() != 3 ||
+		if c.GetCommandId() != "titan:flash-sale:fs2:settle" || c.GetCommit() == nil || c.GetQty() != 3 ||
 			c.GetOrderId() != flashsale.AllocationOrder("fs2") || c.GetSku() != "sku-7" {
 			t.Fatalf("settlement %v", c)
 		}

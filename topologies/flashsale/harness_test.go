@@ -381,7 +381,7 @@ func (d *deployment) openSale(ctx context.Context, b *buyer, il *inventoryLog, v
 }
 
 func allocationCommand(saleID string) string { return "flash-sale:" + saleID + ":allocate" }
-func settlementCommand(saleID string) string { return "flash-sale:" + saleID + ":settle" }
+func settlementCommand(saleID string) string { return "titan:flash-sale:" + saleID + ":settle" }
 
 // --- reading topics ---
 

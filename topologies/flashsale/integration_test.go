@@ -623,7 +623,8 @@ func checkSettlement(ctx context.Context, t *testing.T, d *deployment, il *inven
 			return false, fmt.Sprintf("%v %v", val, err)
 		}
 		st = val.(inventory.State)
-		return st.Offset >= ev.Offset, fmt.Sprintf("offset %d of %d", st.Offset, ev.Offset)
+		// The settlement is Titan's own command, on the internal topic.
+		return st.InternalOffset >= ev.Offset, fmt.Sprintf("internal offset %d of %d", st.InternalOffset, ev.Offset)
 	})
 	if err != nil {
 		t.Error(err)

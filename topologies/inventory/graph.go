@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
@@ -19,7 +20,10 @@ import (
 type Names struct {
 	Group       goka.Group
 	OrdersGroup goka.Group
+	// Commands is the public commands topic, clients'; Internal is
+	// Titan's own (see processors/inventory).
 	Commands    goka.Stream
+	Internal    goka.Stream
 	Events      goka.Stream
 	OrderEvents goka.Stream
 	DeadLetters goka.Stream
@@ -32,6 +36,7 @@ func NamesFor(namespace string) Names {
 		Group:       goka.Group(schemas.Namespaced(namespace, "titan-inventory")),
 		OrdersGroup: goka.Group(schemas.Namespaced(namespace, "titan-inventory-orders")),
 		Commands:    goka.Stream(schemas.Namespaced(namespace, schemas.InventoryCommands)),
+		Internal:    goka.Stream(schemas.Namespaced(namespace, schemas.InventoryInternal)),
 		Events:      goka.Stream(schemas.Namespaced(namespace, schemas.InventoryEvents)),
 		OrderEvents: goka.Stream(schemas.Namespaced(namespace, schemas.InventoryOrderEvents)),
 		DeadLetters: goka.Stream(schemas.Namespaced(namespace, schemas.InventoryDeadLetters)),
@@ -45,22 +50,48 @@ func (n Names) Table() goka.Table { return goka.GroupTable(n.Group) }
 // OrdersTable holds an inventory.OrderIndex per order id.
 func (n Names) OrdersTable() goka.Table { return goka.GroupTable(n.OrdersGroup) }
 
+// Reply routes the events about the orders of one namespace of order ids
+// to a stream of their own as well, for the processor that sent their
+// commands and waits for the answers keyed by its own key: a flash sale's
+// allocation answers reach the sale's key so. Prefix must lie in Titan's
+// namespace (schemas.ReservedPrefix), where only internal commands reach.
+type Reply struct {
+	Prefix string
+	Stream goka.Stream
+	// Key maps an order id with the prefix to the record's key.
+	Key func(orderID string) string
+}
+
+// graph holds what the callbacks need.
+type graph struct {
+	names   Names
+	policy  inventory.Policy
+	window  schemas.TimeWindow
+	replies []Reply
+}
+
 // graphs builds the two groups. Commands are read as raw bytes and decoded
 // inside the callback: a codec error would stop goka's partition, while a
 // callback error is one dead letter.
-func graphs(n Names, policy inventory.Policy, obs observe.Decorator) (stock, orders *goka.GroupGraph) {
+func (g *graph) graphs(obs observe.Decorator) (stock, orders *goka.GroupGraph) {
+	n := g.names
 	stockObs, ordersObs := obs, obs
 	stockObs.Topology, stockObs.DeadLetters = string(n.Group), n.DeadLetters
 	ordersObs.Topology, ordersObs.DeadLetters = string(n.OrdersGroup), n.DeadLetters
-	stock = goka.DefineGroup(n.Group,
-		goka.Input(n.Commands, new(codec.Bytes), stockObs.Wrap(decider(n, policy))),
+	edges := []goka.Edge{
+		goka.Input(n.Commands, new(codec.Bytes), stockObs.Wrap(g.decider(false))),
+		goka.Input(n.Internal, new(codec.Bytes), stockObs.Wrap(g.decider(true))),
 		goka.Persist(StateCodec{}),
 		// Events are encoded once in the callback and written as bytes
-		// to both streams.
+		// to every stream.
 		goka.Output(n.Events, new(codec.Bytes)),
 		goka.Output(n.OrderEvents, new(codec.Bytes)),
 		goka.Output(n.DeadLetters, new(codec.Bytes)),
-	)
+	}
+	for _, r := range g.replies {
+		edges = append(edges, goka.Output(r.Stream, new(codec.Bytes)))
+	}
+	stock = goka.DefineGroup(n.Group, edges...)
 	orders = goka.DefineGroup(n.OrdersGroup,
 		goka.Input(n.OrderEvents, new(codec.Bytes), ordersObs.Wrap(indexer)),
 		goka.Persist(IndexCodec{}),
@@ -70,8 +101,11 @@ func graphs(n Names, policy inventory.Policy, obs observe.Decorator) (stock, ord
 }
 
 // decider adapts inventory.Decide to goka: decode, validate, decide, write
-// the state, publish the events.
-func decider(n Names, policy inventory.Policy) observe.Callback {
+// the state, publish the events. internal says which topic it reads: a
+// client's command must stay out of Titan's namespace and be stamped close
+// to the time Kafka received it; Titan's own must be in its namespace.
+func (g *graph) decider(internal bool) observe.Callback {
+	n := g.names
 	return func(ctx goka.Context, msg any) error {
 		var w inventoryv1.Command
 		if err := proto.Unmarshal(msg.([]byte), &w); err != nil {
@@ -80,17 +114,30 @@ func decider(n Names, policy inventory.Policy) observe.Callback {
 		if err := schemas.ValidateCommand(&w); err != nil {
 			return observe.Reject(string(schemas.ReasonOf(err)), err)
 		}
+		check := schemas.CheckClientCommand
+		if internal {
+			check = schemas.CheckInternalCommand
+		}
+		if err := check(&w); err != nil {
+			return observe.Reject(string(schemas.ReasonOf(err)), err)
+		}
 		if w.GetSku() != ctx.Key() {
 			// A record keyed otherwise may sit in another SKU's partition:
 			// applying it here could split one SKU's stock over two owners.
 			return observe.Reject("key_mismatch", fmt.Errorf("key %q, sku %q", ctx.Key(), w.GetSku()))
+		}
+		if !internal {
+			if err := g.window.Check("timestamp_ms", w.GetTimestampMs(), ctx.Timestamp()); err != nil {
+				return observe.Reject(string(schemas.ReasonOf(err)), err)
+			}
 		}
 		s := inventory.NewState()
 		if v := ctx.Value(); v != nil {
 			s = v.(inventory.State)
 		}
 		cmd := inventory.CommandFromWire(&w, ctx.Partition(), ctx.Offset())
-		next, events := inventory.Decide(s, cmd, policy)
+		cmd.Internal = internal
+		next, events := inventory.Decide(s, cmd, g.policy)
 		if err := inventory.CheckState(next); err != nil {
 			return observe.Reject("invariant", err)
 		}
@@ -107,8 +154,14 @@ func decider(n Names, policy inventory.Policy) observe.Callback {
 		ctx.SetValue(next)
 		for i, e := range events {
 			ctx.Emit(n.Events, e.SKU, encoded[i])
-			if e.OrderID != "" {
-				ctx.Emit(n.OrderEvents, e.OrderID, encoded[i])
+			if e.OrderID == "" {
+				continue
+			}
+			ctx.Emit(n.OrderEvents, e.OrderID, encoded[i])
+			for _, r := range g.replies {
+				if strings.HasPrefix(e.OrderID, r.Prefix) {
+					ctx.Emit(r.Stream, r.Key(e.OrderID), encoded[i])
+				}
 			}
 		}
 		return nil

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,15 +16,30 @@ import (
 
 	"github.com/titan-commerce/titan/internal/observe"
 	"github.com/titan-commerce/titan/processors/inventory"
+	"github.com/titan-commerce/titan/schemas"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 )
+
+// testTime is the time of the tester's commands and, by default, of the
+// records that carry them.
+var testTime = time.UnixMilli(1_700_000_000_000)
+
+// stamped is the tester option that gives a record the time Kafka would.
+var stamped = tester.WithTime(testTime)
+
+// allocations is a reply stream, as the flash-sale topology asks for.
+const allocations = "test.allocations"
 
 // run starts both groups on goka's in-memory tester.
 func run(t *testing.T) (*tester.Tester, Names) {
 	t.Helper()
 	tt := tester.New(t)
 	n := NamesFor("test")
-	stock, orders := graphs(n, inventory.DefaultPolicy(), observe.Decorator{})
+	g := &graph{names: n, policy: inventory.DefaultPolicy(), window: schemas.DefaultTimeWindow(), replies: []Reply{{
+		Prefix: "titan:flash-sale:", Stream: allocations,
+		Key: func(order string) string { return "s:" + strings.TrimPrefix(order, "titan:flash-sale:") },
+	}}}
+	stock, orders := g.graphs(observe.Decorator{})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	for _, g := range []*goka.GroupGraph{stock, orders} {
@@ -38,7 +55,7 @@ func run(t *testing.T) (*tester.Tester, Names) {
 func wire(t *testing.T, c inventory.Command) []byte {
 	t.Helper()
 	if c.Time.IsZero() {
-		c.Time = time.UnixMilli(1_700_000_000_000)
+		c.Time = testTime
 	}
 	b, err := proto.Marshal(inventory.CommandToWire(c))
 	if err != nil {
@@ -68,9 +85,9 @@ func TestGraphDecidesAndPublishes(t *testing.T) {
 	evq := tt.NewQueueTracker(string(n.Events))
 	orq := tt.NewQueueTracker(string(n.OrderEvents))
 
-	tt.Consume(string(n.Commands), "sku-1", wire(t, inventory.Command{ID: "c1", Kind: inventory.KindRestock, SKU: "sku-1", Qty: 5}))
-	tt.Consume(string(n.Commands), "sku-1", wire(t, inventory.Command{ID: "c2", Kind: inventory.KindReserve, SKU: "sku-1", OrderID: "o1", Qty: 2, TTL: time.Minute}))
-	tt.Consume(string(n.Commands), "sku-1", wire(t, inventory.Command{ID: "c2", Kind: inventory.KindReserve, SKU: "sku-1", OrderID: "o1", Qty: 2, TTL: time.Minute}))
+	tt.Consume(string(n.Commands), "sku-1", wire(t, inventory.Command{ID: "c1", Kind: inventory.KindRestock, SKU: "sku-1", Qty: 5}), stamped)
+	tt.Consume(string(n.Commands), "sku-1", wire(t, inventory.Command{ID: "c2", Kind: inventory.KindReserve, SKU: "sku-1", OrderID: "o1", Qty: 2, TTL: time.Minute}), stamped)
+	tt.Consume(string(n.Commands), "sku-1", wire(t, inventory.Command{ID: "c2", Kind: inventory.KindReserve, SKU: "sku-1", OrderID: "o1", Qty: 2, TTL: time.Minute}), stamped)
 
 	got := events(t, evq)
 	if len(got) != 3 || got[0].Type != inventory.EventRestocked || got[1].Type != inventory.EventReserved || got[2] != got[1] {
@@ -94,10 +111,20 @@ func TestGraphDeadLetters(t *testing.T) {
 	dlq := tt.NewQueueTracker(string(n.DeadLetters))
 	evq := tt.NewQueueTracker(string(n.Events))
 
-	tt.Consume(string(n.Commands), "sku-1", []byte{0xff, 0xff, 0xff})
-	tt.Consume(string(n.Commands), "sku-1", wire(t, inventory.Command{ID: "c1", Kind: inventory.KindRestock, SKU: "sku-1", Qty: 0}))
-	tt.Consume(string(n.Commands), "other", wire(t, inventory.Command{ID: "c2", Kind: inventory.KindRestock, SKU: "sku-1", Qty: 1}))
-	tt.Consume(string(n.Commands), "sku-1", wire(t, inventory.Command{ID: "c3", Kind: inventory.KindRestock, SKU: "sku-1", Qty: 1}))
+	tt.Consume(string(n.Commands), "sku-1", []byte{0xff, 0xff, 0xff}, stamped)
+	tt.Consume(string(n.Commands), "sku-1", wire(t, inventory.Command{ID: "c1", Kind: inventory.KindRestock, SKU: "sku-1", Qty: 0}), stamped)
+	tt.Consume(string(n.Commands), "other", wire(t, inventory.Command{ID: "c2", Kind: inventory.KindRestock, SKU: "sku-1", Qty: 1}), stamped)
+	// Titan's namespace and kinds are not a client's to use.
+	tt.Consume(string(n.Commands), "sku-1", wire(t, inventory.Command{ID: "titan:order:o1:sku-1:reserve", Kind: inventory.KindRestock, SKU: "sku-1", Qty: 1}), stamped)
+	tt.Consume(string(n.Commands), "sku-1", wire(t, inventory.Command{ID: "c4", Kind: inventory.KindRelease, SKU: "sku-1", OrderID: "titan:flash-sale:s1"}), stamped)
+	tt.Consume(string(n.Commands), "sku-1", wire(t, inventory.Command{ID: "c5", Kind: inventory.KindExpire, SKU: "sku-1", OrderID: "o1"}), stamped)
+	// Nor is a time far from the record's.
+	tt.Consume(string(n.Commands), "sku-1", wire(t, inventory.Command{ID: "c6", Kind: inventory.KindRestock, SKU: "sku-1", Qty: 1, Time: testTime.AddDate(1, 0, 0)}), stamped)
+	tt.Consume(string(n.Commands), "sku-1", wire(t, inventory.Command{ID: "c7", Kind: inventory.KindRestock, SKU: "sku-1", Qty: 1, Time: time.UnixMilli(math.MaxInt64)}), stamped)
+	tt.Consume(string(n.Commands), "sku-1", wire(t, inventory.Command{ID: "c8", Kind: inventory.KindRestock, SKU: "sku-1", Qty: 1, Time: testTime.Add(-2 * time.Hour)}), stamped)
+	// An internal command is Titan's, in its namespace.
+	tt.Consume(string(n.Internal), "sku-1", wire(t, inventory.Command{ID: "c9", Kind: inventory.KindRestock, SKU: "sku-1", Qty: 1}), stamped)
+	tt.Consume(string(n.Commands), "sku-1", wire(t, inventory.Command{ID: "c3", Kind: inventory.KindRestock, SKU: "sku-1", Qty: 1}), stamped)
 
 	var reasons []string
 	for {
@@ -109,12 +136,13 @@ func TestGraphDeadLetters(t *testing.T) {
 		if err := json.Unmarshal(v, &d); err != nil {
 			t.Fatal(err)
 		}
-		if len(d.Value) == 0 || d.Topic != string(n.Commands) || d.Error == "" {
+		if len(d.Value) == 0 || (d.Topic != string(n.Commands) && d.Topic != string(n.Internal)) || d.Error == "" {
 			t.Fatalf("dead letter lacks the record: %+v", d)
 		}
 		reasons = append(reasons, d.Reason)
 	}
-	want := []string{"decode", "invalid_qty", "key_mismatch"}
+	want := []string{"decode", "invalid_qty", "key_mismatch", "reserved_id", "reserved_id", "internal_kind",
+		"invalid_timestamp", "invalid_timestamp", "invalid_timestamp", "invalid_id"}
 	if len(reasons) != len(want) {
 		t.Fatalf("dead letters %v, want %v", reasons, want)
 	}
@@ -130,6 +158,71 @@ func TestGraphDeadLetters(t *testing.T) {
 	}
 	if st := tt.TableValue(n.Table(), "sku-1").(inventory.State); st.Stock.OnHand != 1 {
 		t.Fatalf("stock %+v", st.Stock)
+	}
+}
+
+// Reservations made by Titan's internal commands are Titan's: a client's
+// command on one is refused with an answer and changes nothing, Titan's own
+// ends it, and the answers about a namespace with a reply stream reach it
+// keyed as its owner asked.
+func TestGraphInternalCommands(t *testing.T) {
+	tt, n := run(t)
+	evq := tt.NewQueueTracker(string(n.Events))
+	rq := tt.NewQueueTracker(allocations)
+	internal := func(c inventory.Command) {
+		t.Helper()
+		tt.Consume(string(n.Internal), c.SKU, wire(t, c))
+	}
+	client := func(c inventory.Command) {
+		t.Helper()
+		tt.Consume(string(n.Commands), c.SKU, wire(t, c), stamped)
+	}
+	client(inventory.Command{ID: "r1", Kind: inventory.KindRestock, SKU: "sku-1", Qty: 10})
+	internal(inventory.Command{ID: "titan:flash-sale:s1:allocate", Kind: inventory.KindReserve, SKU: "sku-1",
+		OrderID: "titan:flash-sale:s1", Qty: 4, TTL: time.Hour})
+	internal(inventory.Command{ID: "titan:order:o1:sku-1:reserve", Kind: inventory.KindReserve, SKU: "sku-1",
+		OrderID: "o1", Qty: 2, TTL: time.Hour})
+	client(inventory.Command{ID: "c1", Kind: inventory.KindRelease, SKU: "sku-1", OrderID: "o1"})
+	client(inventory.Command{ID: "c2", Kind: inventory.KindCommit, SKU: "sku-1", OrderID: "o1"})
+	internal(inventory.Command{ID: "titan:flash-sale:s1:settle", Kind: inventory.KindCommit, SKU: "sku-1",
+		OrderID: "titan:flash-sale:s1", Qty: 3})
+
+	got := events(t, evq)
+	var summary []string
+	for _, e := range got {
+		summary = append(summary, e.Type.String()+":"+e.Reason)
+	}
+	want := []string{"restocked:", "reserved:", "reserved:", "rejected:reserved_id", "rejected:reserved_id", "committed:"}
+	if strings.Join(summary, " ") != strings.Join(want, " ") {
+		t.Fatalf("events %v, want %v", summary, want)
+	}
+	for i, e := range got {
+		// One sequence across both topics; offsets restart per topic.
+		if e.Seq != int64(i+1) || e.Internal != (i == 1 || i == 2 || i == 5) {
+			t.Fatalf("event %d: seq %d internal %v: %+v", i, e.Seq, e.Internal, got)
+		}
+	}
+	st := tt.TableValue(n.Table(), "sku-1").(inventory.State)
+	if st.Stock != (inventory.Stock{OnHand: 7, Reserved: 2, Sold: 3}) || st.Offset < 0 || st.InternalOffset < 0 {
+		t.Fatalf("state %+v", st)
+	}
+	if r, _ := st.Reservation("o1"); r.Status != inventory.StatusOpen || !r.Internal {
+		t.Fatalf("the saga's line %+v", r)
+	}
+	var keys []string
+	for {
+		k, v, ok := rq.NextRaw()
+		if !ok {
+			break
+		}
+		var w inventoryv1.Event
+		if err := proto.Unmarshal(v, &w); err != nil || w.GetOrderId() != "titan:flash-sale:s1" {
+			t.Fatalf("reply %v %v", &w, err)
+		}
+		keys = append(keys, k)
+	}
+	if strings.Join(keys, " ") != "s:s1 s:s1" {
+		t.Fatalf("replies keyed %v, want the allocation's and the settlement's under s:s1", keys)
 	}
 }
 
@@ -181,7 +274,7 @@ func TestSweeperProposesDueReservations(t *testing.T) {
 	}
 	// ...and proposed again if the state passed it with the reservation
 	// still open: the proposal was lost.
-	s.Offset += 11
+	s.InternalOffset = s.Offset + 11
 	b, _ = StateCodec{}.Encode(s)
 	if err := st.Set("a", b); err != nil {
 		t.Fatal(err)

@@ -342,16 +342,16 @@ func (d *deployment) endOffsets(ctx context.Context, topic goka.Stream) (map[int
 }
 
 // waitCommitted waits until the inventory group has committed every
-// command up to ends. goka commits a record only after its state and
-// events are acknowledged, so the events are in the log by then.
-func (d *deployment) waitCommitted(ctx context.Context, ends map[int32]int64) error {
-	return waitFor(ctx, "inventory group commits every command", func() (bool, string) {
+// record of topic up to ends. goka commits a record only after its state
+// and events are acknowledged, so the events are in the log by then.
+func (d *deployment) waitCommitted(ctx context.Context, topic goka.Stream, ends map[int32]int64) error {
+	return waitFor(ctx, "inventory group commits every command of "+string(topic), func() (bool, string) {
 		committed, err := d.adm.FetchOffsets(ctx, string(d.names.Group))
 		if err != nil {
 			return false, err.Error()
 		}
 		for p, end := range ends {
-			o, _ := committed.Lookup(string(d.names.Commands), p)
+			o, _ := committed.Lookup(string(topic), p)
 			if o.At < end {
 				return false, fmt.Sprintf("partition %d committed %d of %d", p, o.At, end)
 			}
@@ -360,37 +360,52 @@ func (d *deployment) waitCommitted(ctx context.Context, ends map[int32]int64) er
 	})
 }
 
-// settle waits until every command in the topic is processed and l has read
-// every event they produced, and returns the commands in (partition,
+// settledCommands are the commands of both topics, each read to its ends.
+type settledCommands struct {
+	public, internal         []*kgo.Record
+	publicEnds, internalEnds map[int32]int64
+}
+
+// settle waits until every command in both topics is processed and l has
+// read every event they produced, and returns the commands in (partition,
 // offset) order with the end offsets they were read to.
-func (d *deployment) settle(ctx context.Context, l *eventLog) ([]*kgo.Record, map[int32]int64, error) {
-	var ends map[int32]int64
+func (d *deployment) settle(ctx context.Context, l *eventLog) (settledCommands, error) {
+	var out settledCommands
 	for {
 		var err error
-		if ends, err = d.endOffsets(ctx, d.names.Commands); err != nil {
-			return nil, nil, err
+		if out.publicEnds, err = d.endOffsets(ctx, d.names.Commands); err != nil {
+			return out, err
 		}
-		if err := d.waitCommitted(ctx, ends); err != nil {
-			return nil, nil, err
+		if out.internalEnds, err = d.endOffsets(ctx, d.names.Internal); err != nil {
+			return out, err
+		}
+		if err := d.waitCommitted(ctx, d.names.Commands, out.publicEnds); err != nil {
+			return out, err
+		}
+		if err := d.waitCommitted(ctx, d.names.Internal, out.internalEnds); err != nil {
+			return out, err
 		}
 		// A sweeper may have proposed an expiry meanwhile.
-		again, err := d.endOffsets(ctx, d.names.Commands)
+		again, err := d.endOffsets(ctx, d.names.Internal)
 		if err != nil {
-			return nil, nil, err
+			return out, err
 		}
-		if maps.Equal(ends, again) {
+		if maps.Equal(out.internalEnds, again) {
 			break
 		}
 	}
 	evEnds, err := d.endOffsets(ctx, d.names.Events)
 	if err != nil {
-		return nil, nil, err
+		return out, err
 	}
 	if err := l.readTo(ctx, evEnds); err != nil {
-		return nil, nil, err
+		return out, err
 	}
-	cmds, err := d.readTopic(ctx, d.names.Commands, ends)
-	return cmds, ends, err
+	if out.public, err = d.readTopic(ctx, d.names.Commands, out.publicEnds); err != nil {
+		return out, err
+	}
+	out.internal, err = d.readTopic(ctx, d.names.Internal, out.internalEnds)
+	return out, err
 }
 
 // readTopic reads topic from the start up to ends.

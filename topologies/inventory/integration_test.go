@@ -255,7 +255,7 @@ func readDeadLetters(ctx context.Context, t *testing.T, d *deployment) map[strin
 	t.Helper()
 	ends, err := d.endOffsets(ctx, d.names.Commands)
 	if err == nil {
-		err = d.waitCommitted(ctx, ends)
+		err = d.waitCommitted(ctx, d.names.Commands, ends)
 	}
 	if err == nil {
 		ends, err = d.endOffsets(ctx, d.names.DeadLetters)
@@ -294,8 +294,8 @@ func keysOf[V any](m map[string]V) []string {
 	return out
 }
 
-// model is what Decide makes of the commands topic, replayed in each
-// partition's offset order exactly as the processor's callback does.
+// model is what Decide makes of the two commands topics, replayed in the
+// order the processor applied them, as its callback does.
 type model struct {
 	states     map[string]inventory.State
 	events     map[string][]inventory.Event
@@ -308,32 +308,102 @@ type model struct {
 	broken      []string // states Decide produced that CheckState refused
 }
 
-func replay(records []*kgo.Record, policy inventory.Policy) *model {
+// replay decides every valid command of both topics. Each topic's commands
+// of one SKU are applied in offset order, and the two interleave as the
+// processor interleaved them, which its events tell: the event with the
+// SKU's next sequence number names the next command that changed it (its
+// topic and offset), and whatever of either topic comes before that one
+// changed nothing (a repeat, an idle expiry), so where exactly it went does
+// not matter.
+func replay(c settledCommands, l *eventLog, policy inventory.Policy) *model {
 	m := &model{states: map[string]inventory.State{}, events: map[string][]inventory.Event{}}
-	for _, r := range records {
-		var w inventoryv1.Command
-		if proto.Unmarshal(r.Value, &w) != nil || schemas.ValidateCommand(&w) != nil || w.GetSku() != string(r.Key) {
-			m.deadLetters++
-			continue
+	type queue struct{ cmds [2][]inventory.Command } // public, internal
+	queues := map[string]*queue{}
+	window := schemas.DefaultTimeWindow()
+	for topic, records := range [2][]*kgo.Record{c.public, c.internal} {
+		internal := topic == 1
+		for _, r := range records {
+			var w inventoryv1.Command
+			check := schemas.CheckClientCommand
+			if internal {
+				check = schemas.CheckInternalCommand
+			}
+			if proto.Unmarshal(r.Value, &w) != nil || schemas.ValidateCommand(&w) != nil || check(&w) != nil ||
+				w.GetSku() != string(r.Key) || (!internal && window.Check("timestamp_ms", w.GetTimestampMs(), r.Timestamp) != nil) {
+				m.deadLetters++
+				continue
+			}
+			cmd := inventory.CommandFromWire(&w, r.Partition, r.Offset)
+			cmd.Internal = internal
+			q := queues[cmd.SKU]
+			if q == nil {
+				q = &queue{}
+				queues[cmd.SKU] = q
+			}
+			q.cmds[topic] = append(q.cmds[topic], cmd)
 		}
-		s, ok := m.states[w.GetSku()]
-		if !ok {
-			s = inventory.NewState()
+	}
+	for sku, q := range queues {
+		type place struct {
+			internal bool
+			offset   int64
 		}
-		cmd := inventory.CommandFromWire(&w, r.Partition, r.Offset)
-		if cmd.Kind == inventory.KindExpire {
-			m.expireCmds++
+		bySeq := map[int64]place{}
+		for _, s := range l.bySKU[sku] {
+			if _, seen := bySeq[s.ev.Seq]; !seen {
+				bySeq[s.ev.Seq] = place{s.ev.Internal, s.ev.Offset}
+			}
 		}
-		next, events := inventory.Decide(s, cmd, policy)
-		if err := inventory.CheckState(next); err != nil {
-			m.broken = append(m.broken, fmt.Sprintf("%d/%d: %v", r.Partition, r.Offset, err))
-			continue
+		s := inventory.NewState()
+		apply := func(cmd inventory.Command) {
+			if cmd.Kind == inventory.KindExpire {
+				m.expireCmds++
+			}
+			next, events := inventory.Decide(s, cmd, policy)
+			if err := inventory.CheckState(next); err != nil {
+				m.broken = append(m.broken, fmt.Sprintf("%d/%d: %v", cmd.Partition, cmd.Offset, err))
+				return
+			}
+			if cmd.Kind == inventory.KindExpire && len(events) == 0 {
+				m.idleExpires++
+			}
+			s = next
+			m.events[sku] = append(m.events[sku], events...)
 		}
-		if cmd.Kind == inventory.KindExpire && len(events) == 0 {
-			m.idleExpires++
+		var at [2]int
+		for {
+			p, ok := bySeq[s.Seq+1]
+			if !ok {
+				break
+			}
+			topic := 0
+			if p.internal {
+				topic = 1
+			}
+			cmds := q.cmds[topic]
+			for at[topic] < len(cmds) && cmds[at[topic]].Offset < p.offset {
+				apply(cmds[at[topic]])
+				at[topic]++
+			}
+			if at[topic] == len(cmds) || cmds[at[topic]].Offset != p.offset {
+				m.broken = append(m.broken, fmt.Sprintf("%s: sequence %d names %+v, which neither topic holds", sku, s.Seq+1, p))
+				break
+			}
+			seq := s.Seq
+			apply(cmds[at[topic]])
+			at[topic]++
+			if s.Seq != seq+1 {
+				// The model decided otherwise than the processor; the
+				// comparison of events shows where.
+				break
+			}
 		}
-		m.states[w.GetSku()] = next
-		m.events[w.GetSku()] = append(m.events[w.GetSku()], events...)
+		for topic := range q.cmds {
+			for ; at[topic] < len(q.cmds[topic]); at[topic]++ {
+				apply(q.cmds[topic][at[topic]])
+			}
+		}
+		m.states[sku] = s
 	}
 	return m
 }
@@ -545,7 +615,7 @@ func checkLifecycles(e *errs, sku string, seen []seenEvent, st *eventStats) {
 				st.sold[sku] += ev.Qty
 			case ev.Type == inventory.EventReleased:
 				st.released++
-			case strings.HasPrefix(ev.CommandID, "expire/"):
+			case strings.HasPrefix(ev.CommandID, schemas.ReservedPrefix+"expire:"):
 				st.expiredBySweeper++
 			default:
 				st.expiredLazily++
@@ -651,7 +721,7 @@ func (d *deployment) verify(ctx context.Context, w *workload, l *eventLog, v *go
 	return fmt.Sprintf("sent=%d distinct=%d duplicates=%d (immediate %d, late %d) expire_cmds=%d (idle %d) records=%d "+
 		"results=%d (republished %d, redelivered %d) reserved=%d committed=%d released=%d "+
 		"expired=%d (sweeper %d, lazy %d) rejected=%v state_bytes avg=%d max=%d",
-		w.sends, len(w.cmds), w.dupNow+w.dupLate, w.dupNow, w.dupLate, m.expireCmds, m.idleExpires, len(cmds),
+		w.sends, len(w.cmds), w.dupNow+w.dupLate, w.dupNow, w.dupLate, m.expireCmds, m.idleExpires, len(cmds.public)+len(cmds.internal),
 		st.results, st.republished, redelivered, st.reserved, st.committed, st.released,
 		st.expiredBySweeper+st.expiredLazily, st.expiredBySweeper, st.expiredLazily, st.rejected,
 		stateBytes/max(len(states), 1), maxBytes)
@@ -661,15 +731,15 @@ func (d *deployment) verify(ctx context.Context, w *workload, l *eventLog, v *go
 // table. A sweeper proposal that read a reservation just before it ended
 // can still land after settle has looked; the table then holds a command
 // past the ends that were read, and the snapshot is taken again.
-func (d *deployment) snapshot(ctx context.Context, l *eventLog, v *goka.View) ([]*kgo.Record, *model, map[string]inventory.State) {
+func (d *deployment) snapshot(ctx context.Context, l *eventLog, v *goka.View) (settledCommands, *model, map[string]inventory.State) {
 	t := d.t
 	t.Helper()
 	for attempt := 1; ; attempt++ {
-		cmds, ends, err := d.settle(ctx, l)
+		cmds, err := d.settle(ctx, l)
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := replay(cmds, d.policy)
+		m := replay(cmds, l, d.policy)
 		states, err := viewStates(ctx, v, m.states)
 		if err != nil {
 			// The comparison with the model shows where they part.
@@ -678,7 +748,8 @@ func (d *deployment) snapshot(ctx context.Context, l *eventLog, v *goka.View) ([
 		}
 		late := 0
 		for sku, s := range states {
-			if s.Offset >= ends[partition.Partition([]byte(sku), partitions)] {
+			p := partition.Partition([]byte(sku), partitions)
+			if s.Offset >= cmds.publicEnds[p] || s.InternalOffset >= cmds.internalEnds[p] {
 				late++
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/titan-commerce/titan/processors/inventory"
+	"github.com/titan-commerce/titan/schemas"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 )
 
@@ -59,6 +60,12 @@ type SendFunc func(context.Context, []*inventoryv1.Command) ([]int64, error)
 
 type proposal struct{ sku, orderID string }
 
+// ExpireCommandID is the id of the expiry proposed for a reservation: in
+// Titan's namespace, and the same from every instance and sweep.
+func ExpireCommandID(sku, orderID string, expiresAt time.Time) string {
+	return fmt.Sprintf("%sexpire:%s:%s:%d", schemas.ReservedPrefix, sku, orderID, expiresAt.UnixMilli())
+}
+
 // NewSweeper returns a sweeper over the storages local returns (the
 // recovered partitions of the table this instance owns) that sends with
 // send.
@@ -107,7 +114,7 @@ func (s *Sweeper) Sweep(ctx context.Context) error {
 			}
 			keys = append(keys, key)
 			cmds = append(cmds, inventory.CommandToWire(inventory.Command{
-				ID:      fmt.Sprintf("expire/%s/%s/%d", d.sku, d.orderID, d.expiresAt.UnixMilli()),
+				ID:      ExpireCommandID(d.sku, d.orderID, d.expiresAt),
 				Kind:    inventory.KindExpire,
 				SKU:     d.sku,
 				OrderID: d.orderID,
@@ -166,8 +173,8 @@ func nextExpiry(b []byte) int64 {
 type due struct {
 	sku, orderID string
 	expiresAt    time.Time
-	// stateOffset is the offset of the last command the SKU's state
-	// includes.
+	// stateOffset is the offset of the last command from the internal
+	// topic, where expiries go, that the SKU's state includes.
 	stateOffset int64
 }
 
@@ -192,7 +199,7 @@ func dueIn(st storage.Storage, now time.Time) ([]due, error) {
 		}
 		state := decoded.(inventory.State)
 		for _, r := range state.Due(now) {
-			out = append(out, due{sku: string(it.Key()), orderID: r.OrderID, expiresAt: r.ExpiresAt, stateOffset: state.Offset})
+			out = append(out, due{sku: string(it.Key()), orderID: r.OrderID, expiresAt: r.ExpiresAt, stateOffset: state.InternalOffset})
 		}
 	}
 	return out, it.Err()

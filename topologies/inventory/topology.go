@@ -15,6 +15,7 @@ import (
 	"github.com/titan-commerce/titan/internal/kafkaadmin"
 	"github.com/titan-commerce/titan/internal/observe"
 	"github.com/titan-commerce/titan/processors/inventory"
+	"github.com/titan-commerce/titan/schemas"
 )
 
 // Topics declares every topic the topology reads or writes. All have the
@@ -22,7 +23,8 @@ import (
 // table and input must be co-partitioned like any goka group.
 func (n Names) Topics(partitions int32) []kafkaadmin.Topic {
 	return []kafkaadmin.Topic{
-		{Name: string(n.Commands), Partitions: partitions},
+		{Name: string(n.Commands), Partitions: partitions, AppendTime: true},
+		{Name: string(n.Internal), Partitions: partitions},
 		{Name: string(n.Events), Partitions: partitions},
 		{Name: string(n.OrderEvents), Partitions: partitions},
 		{Name: string(n.DeadLetters), Partitions: partitions},
@@ -45,11 +47,18 @@ type Options struct {
 	// Local returns the recovered storages of a table's partitions this
 	// instance owns; the expiry sweeper reads Table through it.
 	Local func(topic string) []storage.Storage
-	// Send produces commands to the commands topic, keyed by SKU, and
-	// returns once they are acknowledged, with their offsets.
+	// Send produces commands to the internal commands topic (the
+	// sweeper's expiries), keyed by SKU, and returns once they are
+	// acknowledged, with their offsets.
 	Send SendFunc
 	// Policy bounds what each SKU remembers.
 	Policy inventory.Policy
+	// TimeWindow bounds a client command's time against the time Kafka
+	// received it; the zero value means schemas.DefaultTimeWindow().
+	TimeWindow schemas.TimeWindow
+	// Replies route the events of orders in Titan's namespace to the
+	// topologies that sent their commands.
+	Replies []Reply
 	// SweepInterval is how often expired reservations are looked for; an
 	// idle SKU's reservation ends within about this long of its deadline.
 	SweepInterval time.Duration
@@ -72,6 +81,17 @@ func (o *Options) validate() error {
 	}
 	if o.Policy == (inventory.Policy{}) {
 		o.Policy = inventory.DefaultPolicy()
+	}
+	if o.TimeWindow == (schemas.TimeWindow{}) {
+		o.TimeWindow = schemas.DefaultTimeWindow()
+	}
+	if err := o.TimeWindow.Validate(); err != nil {
+		return err
+	}
+	for _, r := range o.Replies {
+		if !schemas.Reserved(r.Prefix) || r.Stream == "" || r.Key == nil {
+			return fmt.Errorf("inventory: reply %+v: the prefix must be in Titan's namespace, with a stream and a key", r)
+		}
 	}
 	if o.SweepInterval <= 0 {
 		o.SweepInterval = time.Second
@@ -96,7 +116,8 @@ func New(o Options) (*Topology, error) {
 		return nil, err
 	}
 	n := o.Names
-	stockGraph, ordersGraph := graphs(n, o.Policy, observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger})
+	g := &graph{names: n, policy: o.Policy, window: o.TimeWindow, replies: o.Replies}
+	stockGraph, ordersGraph := g.graphs(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger})
 	stock, err := goka.NewProcessor(o.Goka.Brokers, stockGraph, o.Goka.Processor()...)
 	if err != nil {
 		return nil, fmt.Errorf("inventory: processor: %w", err)

@@ -33,7 +33,8 @@ func TestDeadLetters(t *testing.T) {
 	cfg := ordergen.DefaultConfig()
 	cfg.Users, cfg.SKUs, cfg.LegitOrders = 20, 10, 20
 	cfg.CardTesting, cfg.AccountTakeovers, cfg.VelocityAbusers, cfg.FailRate = 0, 0, 0, 0
-	cfg.Start = time.Now().UTC().Add(-time.Hour)
+	// The day is now, within the instances' time window.
+	cfg.Start = time.Now().UTC().Add(-12 * time.Hour)
 	day := ordergen.Generate(cfg)
 	d.stockUp(ctx, day, cfg.Start.Add(-time.Hour))
 

@@ -37,6 +37,7 @@ type saga struct {
 	names  Names
 	peers  Peers
 	policy orders.Policy
+	window schemas.TimeWindow
 }
 
 func (g *saga) graph(obs observe.Decorator) *goka.GroupGraph {
@@ -73,8 +74,14 @@ func (g *saga) onEvent(ctx goka.Context, msg any) error {
 	if err := schemas.ValidateOrderEvent(&w); err != nil {
 		return observe.Reject(string(schemas.ReasonOf(err)), err)
 	}
+	if err := schemas.CheckClientOrderEvent(&w); err != nil {
+		return observe.Reject(string(schemas.ReasonOf(err)), err)
+	}
 	if w.GetOrderId() != ctx.Key() {
 		return observe.Reject("key_mismatch", fmt.Errorf("key %q, order %q", ctx.Key(), w.GetOrderId()))
+	}
+	if err := g.window.Check("timestamp_ms", w.GetTimestampMs(), ctx.Timestamp()); err != nil {
+		return observe.Reject(string(schemas.ReasonOf(err)), err)
 	}
 	o := current(ctx)
 	at := fraud.Origin{Stream: OriginStream, Partition: ctx.Partition(), Offset: ctx.Offset()}

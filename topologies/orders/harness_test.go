@@ -97,6 +97,7 @@ func (d *deployment) start(ctx context.Context, id, dir string) *node {
 		Topologies:      []string{instance.TopologyInventory, instance.TopologyOrders},
 		OrderReserveTTL: reserveTTL,
 		DedupeWindow:    dedupeWindow,
+		TimeWindow:      dayWindow,
 		Logger:          d.log.With("instance", id),
 	})
 	if err != nil {
@@ -170,6 +171,36 @@ func (d *deployment) stockUp(ctx context.Context, day ordergen.Day, at time.Time
 		}))
 	}
 	d.flush(ctx)
+	// The saga's price checks and reservations travel on the internal
+	// topics, in no order with these: a shop opens its checkout once its
+	// catalog is in, and so does the test.
+	d.waitApplied(ctx, string(d.pr.Group), string(d.pr.Commands))
+	d.waitApplied(ctx, string(d.inv.Group), string(d.inv.Commands))
+}
+
+// waitApplied waits until group has committed every record of topic
+// produced so far: goka commits a record once its state is written.
+func (d *deployment) waitApplied(ctx context.Context, group, topic string) {
+	d.t.Helper()
+	ends, err := kafkatest.EndOffsets(ctx, d.adm, topic)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	err = kafkatest.WaitFor(ctx, group+" applies "+topic, func() (bool, string) {
+		committed, err := d.adm.FetchOffsets(ctx, group)
+		if err != nil {
+			return false, err.Error()
+		}
+		for p, end := range ends {
+			if o, _ := committed.Lookup(topic, p); o.At < end {
+				return false, fmt.Sprintf("partition %d at %d of %d", p, o.At, end)
+			}
+		}
+		return true, ""
+	})
+	if err != nil {
+		d.t.Fatal(err)
+	}
 }
 
 // outcomes reads every outcome so far: the distinct outcome per order and

@@ -13,6 +13,7 @@ import (
 	"github.com/titan-commerce/titan/internal/ordergen"
 	"github.com/titan-commerce/titan/internal/proctest"
 	"github.com/titan-commerce/titan/processors/orders"
+	"github.com/titan-commerce/titan/schemas"
 	fraudv1 "github.com/titan-commerce/titan/schemas/fraud/v1"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 	ordersv1 "github.com/titan-commerce/titan/schemas/orders/v1"
@@ -70,7 +71,8 @@ func TestOrderDayKilled(t *testing.T) {
 		p := proctest.Spawn(t, bin, id, logDir, "--brokers", strings.Join(d.brokers, ","), "--namespace", d.ns,
 			"--state-dir", dir, "--partitions", fmt.Sprint(partitions), "--instance-id", id,
 			"--topologies", instance.TopologyInventory+","+instance.TopologyOrders,
-			"--order-reserve-ttl", reserveTTL.String(), "--dedupe-window", dedupeWindow.String())
+			"--order-reserve-ttl", reserveTTL.String(), "--dedupe-window", dedupeWindow.String(),
+			"--max-time-ahead", dayWindow.Ahead.String(), "--max-time-behind", dayWindow.Behind.String())
 		if err := p.WaitReady(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -82,6 +84,12 @@ func TestOrderDayKilled(t *testing.T) {
 	placed := d.replay(ctx, day, cfg, b.Kill, func() { spawn("b", bDir) })
 	d.verify(ctx, day, placed, false)
 }
+
+// dayWindow admits the replayed day's event times, which span from twelve
+// hours before now to twelve after (and the stock an hour before that),
+// while the day is produced in minutes: the instances are told so, as a
+// shop replaying history would tell them.
+var dayWindow = schemas.TimeWindow{Ahead: 14 * time.Hour, Behind: 14 * time.Hour}
 
 // dayOf generates the day the tests replay, with legit orders, and the
 // planted patterns in proportion.

@@ -41,7 +41,7 @@ func (n Names) Table() goka.Table { return goka.GroupTable(n.Group) }
 // of them must be co-partitioned with its table.
 func (n Names) Topics(partitions int32) []kafkaadmin.Topic {
 	return []kafkaadmin.Topic{
-		{Name: string(n.Events), Partitions: partitions},
+		{Name: string(n.Events), Partitions: partitions, AppendTime: true},
 		{Name: string(n.Outcomes), Partitions: partitions},
 		{Name: string(n.Saga), Partitions: partitions},
 		{Name: string(n.DeadLetters), Partitions: partitions},

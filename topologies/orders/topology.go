@@ -11,6 +11,7 @@ import (
 	"github.com/titan-commerce/titan/internal/gokaopts"
 	"github.com/titan-commerce/titan/internal/observe"
 	"github.com/titan-commerce/titan/processors/orders"
+	"github.com/titan-commerce/titan/schemas"
 )
 
 // Options configure a Topology.
@@ -26,6 +27,9 @@ type Options struct {
 	// in is set aside (observe.Decorator).
 	Partitions int32
 	Policy     orders.Policy
+	// TimeWindow bounds a checkout event's time against the time Kafka
+	// received it; the zero value means schemas.DefaultTimeWindow().
+	TimeWindow schemas.TimeWindow
 	Hooks      observe.Hooks
 	Logger     *slog.Logger
 }
@@ -47,6 +51,12 @@ func (o *Options) validate() error {
 	if o.Policy == (orders.Policy{}) {
 		o.Policy = orders.DefaultPolicy()
 	}
+	if o.TimeWindow == (schemas.TimeWindow{}) {
+		o.TimeWindow = schemas.DefaultTimeWindow()
+	}
+	if err := o.TimeWindow.Validate(); err != nil {
+		return err
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -64,7 +74,7 @@ func New(o Options) (*Topology, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	g := &saga{names: o.Names, peers: o.Peers, policy: o.Policy}
+	g := &saga{names: o.Names, peers: o.Peers, policy: o.Policy, window: o.TimeWindow}
 	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger}), o.Goka.Processor()...)
 	if err != nil {
 		return nil, fmt.Errorf("orders: processor: %w", err)

@@ -27,6 +27,7 @@ type group struct {
 	names  Names
 	peers  Peers
 	policy pricing.Policy
+	window schemas.TimeWindow
 }
 
 func (g *group) graph(obs observe.Decorator) *goka.GroupGraph {
@@ -34,7 +35,8 @@ func (g *group) graph(obs observe.Decorator) *goka.GroupGraph {
 	obs.Topology, obs.DeadLetters = string(n.Group), n.DeadLetters
 	wrap := obs.Wrap
 	return goka.DefineGroup(n.Group,
-		goka.Input(n.Commands, new(codec.Bytes), wrap(g.onCommand)),
+		goka.Input(n.Commands, new(codec.Bytes), wrap(g.onCommand(false))),
+		goka.Input(n.Internal, new(codec.Bytes), wrap(g.onCommand(true))),
 		goka.Input(g.peers.InventoryEvents, new(codec.Bytes), wrap(g.onInventory)),
 		goka.Persist(StateCodec{}),
 		goka.Output(n.Events, new(codec.Bytes)),
@@ -50,19 +52,44 @@ func current(ctx goka.Context) (pricing.State, bool) {
 	return pricing.NewState(), false
 }
 
-func (g *group) onCommand(ctx goka.Context, msg any) error {
-	var w pricingv1.Command
-	if err := proto.Unmarshal(msg.([]byte), &w); err != nil {
-		return observe.Reject("decode", err)
+// onCommand takes the commands of one topic: internal says which. A
+// client's command must stay out of Titan's namespace and kinds and be
+// stamped close to the time Kafka received it; Titan's own must be in its
+// namespace.
+func (g *group) onCommand(internal bool) observe.Callback {
+	return func(ctx goka.Context, msg any) error {
+		var w pricingv1.Command
+		if err := proto.Unmarshal(msg.([]byte), &w); err != nil {
+			return observe.Reject("decode", err)
+		}
+		if err := schemas.ValidatePricingCommand(&w); err != nil {
+			return observe.Reject(string(schemas.ReasonOf(err)), err)
+		}
+		check := schemas.CheckClientPricingCommand
+		if internal {
+			check = schemas.CheckInternalPricingCommand
+		}
+		if err := check(&w); err != nil {
+			return observe.Reject(string(schemas.ReasonOf(err)), err)
+		}
+		if w.GetSku() != ctx.Key() {
+			return observe.Reject("key_mismatch", fmt.Errorf("key %q, sku %q", ctx.Key(), w.GetSku()))
+		}
+		if !internal {
+			if err := g.window.Check("timestamp_ms", w.GetTimestampMs(), ctx.Timestamp()); err != nil {
+				return observe.Reject(string(schemas.ReasonOf(err)), err)
+			}
+		}
+		return g.apply(ctx, pricing.CommandFromWire(&w))
 	}
-	if err := schemas.ValidatePricingCommand(&w); err != nil {
-		return observe.Reject(string(schemas.ReasonOf(err)), err)
-	}
-	if w.GetSku() != ctx.Key() {
-		return observe.Reject("key_mismatch", fmt.Errorf("key %q, sku %q", ctx.Key(), w.GetSku()))
-	}
+}
+
+func (g *group) apply(ctx goka.Context, cmd pricing.Command) error {
 	s, known := current(ctx)
-	cmd := pricing.CommandFromWire(&w)
+	if pricing.Conflicts(s, cmd, g.policy) {
+		return observe.Reject(pricing.ReasonCommandIDConflict,
+			fmt.Errorf("command id %q names another command", cmd.ID))
+	}
 	next, changes, quote := pricing.Apply(s, cmd, g.policy)
 	var reply []byte
 	if quote != nil {

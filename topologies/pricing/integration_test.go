@@ -119,7 +119,7 @@ func TestCampaignStartsAndEndsWithoutTraffic(t *testing.T) {
 
 	// The changes came from the ticker's commands, one per boundary unless
 	// a tick was resent.
-	cmds, err := kafkatest.ReadAll(ctx, brokers, adm, string(names.Commands))
+	cmds, err := kafkatest.ReadAll(ctx, brokers, adm, string(names.Internal))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestCampaignStartsAndEndsWithoutTraffic(t *testing.T) {
 		}
 	}
 	for _, due := range []int64{start, end} {
-		if id := fmt.Sprintf("tick/%s/%d", sku, due); !ticks[id] {
+		if id := fmt.Sprintf("titan:tick:%s:%d", sku, due); !ticks[id] {
 			t.Errorf("no tick %s among %v", id, ticks)
 		}
 	}

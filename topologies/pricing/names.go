@@ -9,8 +9,11 @@ import (
 
 // Names are the topics and group of one deployment of the topology.
 type Names struct {
-	Group       goka.Group
+	Group goka.Group
+	// Commands is the public commands topic (prices, campaigns); Internal
+	// carries Titan's own (the saga's checks, the ticker's ticks).
 	Commands    goka.Stream
+	Internal    goka.Stream
 	Events      goka.Stream
 	DeadLetters goka.Stream
 }
@@ -21,6 +24,7 @@ func NamesFor(namespace string) Names {
 	return Names{
 		Group:       goka.Group(schemas.Namespaced(namespace, "titan-pricing")),
 		Commands:    goka.Stream(schemas.Namespaced(namespace, schemas.PricingCommands)),
+		Internal:    goka.Stream(schemas.Namespaced(namespace, schemas.PricingInternal)),
 		Events:      goka.Stream(schemas.Namespaced(namespace, schemas.PricingEvents)),
 		DeadLetters: goka.Stream(schemas.Namespaced(namespace, schemas.PricingDeadLetters)),
 	}
@@ -32,7 +36,8 @@ func (n Names) Table() goka.Table { return goka.GroupTable(n.Group) }
 // Topics declares the topology's own topics.
 func (n Names) Topics(partitions int32) []kafkaadmin.Topic {
 	return []kafkaadmin.Topic{
-		{Name: string(n.Commands), Partitions: partitions},
+		{Name: string(n.Commands), Partitions: partitions, AppendTime: true},
+		{Name: string(n.Internal), Partitions: partitions},
 		{Name: string(n.Events), Partitions: partitions},
 		{Name: string(n.DeadLetters), Partitions: partitions},
 		{Name: string(n.Table()), Partitions: partitions, Compact: true},
@@ -40,9 +45,9 @@ func (n Names) Topics(partitions int32) []kafkaadmin.Topic {
 }
 
 // Copartitioned is what the group needs co-partitioned: its commands, the
-// inventory events it reads demand from (both keyed by SKU), and its table.
+// inventory events it reads demand from (all keyed by SKU), and its table.
 func (n Names) Copartitioned(inventoryEvents goka.Stream) kafkaadmin.Copartitioned {
 	return kafkaadmin.Copartitioned{Group: string(n.Group), Topics: []string{
-		string(n.Commands), string(inventoryEvents), string(n.Table()),
+		string(n.Commands), string(n.Internal), string(inventoryEvents), string(n.Table()),
 	}}
 }

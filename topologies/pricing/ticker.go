@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/titan-commerce/titan/processors/pricing"
+	"github.com/titan-commerce/titan/schemas"
 	pricingv1 "github.com/titan-commerce/titan/schemas/pricing/v1"
 )
 
@@ -153,7 +154,7 @@ func (t *Ticker) Pass(ctx context.Context) error {
 // same id wherever and however often it is sent.
 func TickCommand(sku string, due, now time.Time) *pricingv1.Command {
 	return pricing.CommandToWire(pricing.Command{
-		ID:   fmt.Sprintf("tick/%s/%d", sku, due.UnixMilli()),
+		ID:   fmt.Sprintf("%stick:%s:%d", schemas.ReservedPrefix, sku, due.UnixMilli()),
 		Kind: pricing.KindTick,
 		SKU:  sku,
 		Time: now,

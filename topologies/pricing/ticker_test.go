@@ -122,7 +122,7 @@ func TestTickerProposesDueSKUs(t *testing.T) {
 			t.Fatalf("tick %v is not a tick at now", c)
 		}
 	}
-	if got, want := r.sent[1].GetCommandId(), fmt.Sprintf("tick/starting/%d", at(50).UnixMilli()); got != want {
+	if got, want := r.sent[1].GetCommandId(), fmt.Sprintf("titan:tick:starting:%d", at(50).UnixMilli()); got != want {
 		t.Fatalf("tick id %q, want %q", got, want)
 	}
 
@@ -260,7 +260,8 @@ func TestNextChangeSkipsOnlyUnreadFields(t *testing.T) {
 func TestTickerThroughTheGroup(t *testing.T) {
 	tt := tester.New(t)
 	n := NamesFor("test")
-	g := &group{names: n, peers: Peers{InventoryEvents: "test.inventory", Saga: "test.saga"}, policy: pricing.DefaultPolicy()}
+	g := &group{names: n, peers: Peers{InventoryEvents: "test.inventory", Saga: "test.saga"}, policy: pricing.DefaultPolicy(),
+		window: schemas.DefaultTimeWindow()}
 	proc, err := goka.NewProcessor(nil, g.graph(observe.Decorator{}), goka.WithTester(tt))
 	if err != nil {
 		t.Fatal(err)
@@ -270,12 +271,18 @@ func TestTickerThroughTheGroup(t *testing.T) {
 	go func() { _ = proc.Run(ctx) }()
 	events := tt.NewQueueTracker(string(n.Events))
 
+	// A client's commands are stamped by Kafka when it takes them; Titan's
+	// ticks travel on the internal topic.
 	consume := func(c *pricingv1.Command) {
 		b, err := proto.Marshal(c)
 		if err != nil {
 			t.Fatal(err)
 		}
-		tt.Consume(string(n.Commands), c.GetSku(), b)
+		if c.GetTick() != nil {
+			tt.Consume(string(n.Internal), c.GetSku(), b)
+			return
+		}
+		tt.Consume(string(n.Commands), c.GetSku(), b, tester.WithTime(time.UnixMilli(c.GetTimestampMs())))
 	}
 	consume(pricing.CommandToWire(setBase("sku-1", 10_000, 0)))
 	consume(pricing.CommandToWire(campaign("sku-1", "spring", 10, 20, 1)))

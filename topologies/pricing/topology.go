@@ -14,6 +14,7 @@ import (
 	"github.com/titan-commerce/titan/internal/gokaopts"
 	"github.com/titan-commerce/titan/internal/observe"
 	"github.com/titan-commerce/titan/processors/pricing"
+	"github.com/titan-commerce/titan/schemas"
 	pricingv1 "github.com/titan-commerce/titan/schemas/pricing/v1"
 )
 
@@ -31,9 +32,13 @@ type Options struct {
 	// Local returns the recovered storages of a table's partitions this
 	// instance owns; the ticker reads Table through it.
 	Local func(topic string) []storage.Storage
-	// Send produces commands to the commands topic, keyed by SKU, and
-	// returns once they are acknowledged.
+	// Send produces commands to the internal commands topic (the
+	// ticker's ticks), keyed by SKU, and returns once they are
+	// acknowledged.
 	Send func(context.Context, []*pricingv1.Command) error
+	// TimeWindow bounds a client command's time against the time Kafka
+	// received it; the zero value means schemas.DefaultTimeWindow().
+	TimeWindow schemas.TimeWindow
 	// TickInterval is how often the ticker looks for SKUs whose price time
 	// alone has changed; a quiet SKU's change is published within about
 	// this long of its boundary (stamped with the boundary's time).
@@ -65,6 +70,12 @@ func (o *Options) validate() error {
 	if o.Policy.HistoryLimit == 0 {
 		o.Policy = pricing.DefaultPolicy()
 	}
+	if o.TimeWindow == (schemas.TimeWindow{}) {
+		o.TimeWindow = schemas.DefaultTimeWindow()
+	}
+	if err := o.TimeWindow.Validate(); err != nil {
+		return err
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -83,7 +94,7 @@ func New(o Options) (*Topology, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	g := &group{names: o.Names, peers: o.Peers, policy: o.Policy}
+	g := &group{names: o.Names, peers: o.Peers, policy: o.Policy, window: o.TimeWindow}
 	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger}), o.Goka.Processor()...)
 	if err != nil {
 		return nil, fmt.Errorf("pricing: processor: %w", err)

@@ -10,6 +10,7 @@ import (
 	"github.com/titan-commerce/titan/internal/millis"
 	"github.com/titan-commerce/titan/internal/observe"
 	"github.com/titan-commerce/titan/processors/recommendations"
+	"github.com/titan-commerce/titan/schemas"
 	ordersv1 "github.com/titan-commerce/titan/schemas/orders/v1"
 	recommendationsv1 "github.com/titan-commerce/titan/schemas/recommendations/v1"
 )
@@ -18,6 +19,7 @@ type groups struct {
 	names    Names
 	outcomes goka.Stream
 	policy   recommendations.Policy
+	window   schemas.TimeWindow
 }
 
 func (g *groups) graphs(obs observe.Decorator) (users, orders, items *goka.GroupGraph) {
@@ -61,6 +63,9 @@ func (g *groups) onView(ctx goka.Context, msg any) error {
 	}
 	if w.GetUserId() != ctx.Key() {
 		return observe.Reject("key_mismatch", fmt.Errorf("key %q, user %q", ctx.Key(), w.GetUserId()))
+	}
+	if err := g.window.Check("timestamp_ms", w.GetTimestampMs(), ctx.Timestamp()); err != nil {
+		return observe.Reject(string(schemas.ReasonOf(err)), err)
 	}
 	h := recommendations.UserHistory{UserID: ctx.Key()}
 	if v := ctx.Value(); v != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/titan-commerce/titan/internal/kafkatest"
 	"github.com/titan-commerce/titan/internal/partition"
 	"github.com/titan-commerce/titan/processors/inventory"
+	"github.com/titan-commerce/titan/schemas"
 	ordersv1 "github.com/titan-commerce/titan/schemas/orders/v1"
 	recommendationsv1 "github.com/titan-commerce/titan/schemas/recommendations/v1"
 	invtopo "github.com/titan-commerce/titan/topologies/inventory"
@@ -44,6 +45,9 @@ func TestRecommendations(t *testing.T) {
 		Brokers: brokers, Namespace: ns, StateDir: t.TempDir(), HTTPAddr: "127.0.0.1:0",
 		Partitions: partitions, InstanceID: ns,
 		Topologies: []string{instance.TopologyInventory, instance.TopologyRecommendations},
+		// The views below go back three days, to show the decay, and up to
+		// four minutes ahead, to order the pruned ones.
+		TimeWindow: schemas.TimeWindow{Ahead: 5 * time.Minute, Behind: 80 * time.Hour},
 		Logger:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {

@@ -49,7 +49,7 @@ func (n Names) ItemsTable() goka.Table { return goka.GroupTable(n.ItemsGroup) }
 // outcomes topic, which the orders group reads.
 func (n Names) Topics(partitions int32, outcomes goka.Stream) []kafkaadmin.Topic {
 	return []kafkaadmin.Topic{
-		{Name: string(n.Views), Partitions: partitions},
+		{Name: string(n.Views), Partitions: partitions, AppendTime: true},
 		{Name: string(n.Pairs), Partitions: partitions},
 		{Name: string(n.Purchases), Partitions: partitions},
 		{Name: string(n.DeadLetters), Partitions: partitions},

@@ -12,6 +12,7 @@ import (
 	"github.com/titan-commerce/titan/internal/gokaopts"
 	"github.com/titan-commerce/titan/internal/observe"
 	"github.com/titan-commerce/titan/processors/recommendations"
+	"github.com/titan-commerce/titan/schemas"
 )
 
 // Options configure a Topology.
@@ -28,6 +29,9 @@ type Options struct {
 	// in is set aside (observe.Decorator).
 	Partitions int32
 	Policy     recommendations.Policy
+	// TimeWindow bounds a view's time against the time Kafka received it;
+	// the zero value means schemas.DefaultTimeWindow().
+	TimeWindow schemas.TimeWindow
 	Hooks      observe.Hooks
 	Logger     *slog.Logger
 }
@@ -55,7 +59,13 @@ func New(o Options) (*Topology, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	g := &groups{names: o.Names, outcomes: o.Outcomes, policy: o.Policy}
+	if o.TimeWindow == (schemas.TimeWindow{}) {
+		o.TimeWindow = schemas.DefaultTimeWindow()
+	}
+	if err := o.TimeWindow.Validate(); err != nil {
+		return nil, err
+	}
+	g := &groups{names: o.Names, outcomes: o.Outcomes, policy: o.Policy, window: o.TimeWindow}
 	ug, og, ig := g.graphs(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger})
 	t := &Topology{names: o.Names}
 	for _, p := range []struct {

@@ -999,9 +999,12 @@ func (x *Demand) GetDueMs() int64 {
 }
 
 type AppliedCommand struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	CommandId     string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
-	AppliedAtMs   int64                  `protobuf:"varint,2,opt,name=applied_at_ms,json=appliedAtMs,proto3" json:"applied_at_ms,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	CommandId   string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	AppliedAtMs int64                  `protobuf:"varint,2,opt,name=applied_at_ms,json=appliedAtMs,proto3" json:"applied_at_ms,omitempty"`
+	// What the command asked for, hashed: the same id with another
+	// fingerprint is another command. 0 when not recorded.
+	Fingerprint   uint64 `protobuf:"fixed64,3,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1046,6 +1049,13 @@ func (x *AppliedCommand) GetCommandId() string {
 func (x *AppliedCommand) GetAppliedAtMs() int64 {
 	if x != nil {
 		return x.AppliedAtMs
+	}
+	return 0
+}
+
+func (x *AppliedCommand) GetFingerprint() uint64 {
+	if x != nil {
+		return x.Fingerprint
 	}
 	return 0
 }
@@ -1241,11 +1251,12 @@ const file_titan_pricing_v1_pricing_proto_rawDesc = "" +
 	"\x0eadjusted_at_ms\x18\x05 \x01(\x03R\fadjustedAtMs\x12\x16\n" +
 	"\x06offset\x18\x06 \x01(\x03R\x06offset\x12!\n" +
 	"\fstock_offset\x18\a \x01(\x03R\vstockOffset\x12\x15\n" +
-	"\x06due_ms\x18\b \x01(\x03R\x05dueMs\"S\n" +
+	"\x06due_ms\x18\b \x01(\x03R\x05dueMs\"u\n" +
 	"\x0eAppliedCommand\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x12\"\n" +
-	"\rapplied_at_ms\x18\x02 \x01(\x03R\vappliedAtMs\"\x8e\x03\n" +
+	"\rapplied_at_ms\x18\x02 \x01(\x03R\vappliedAtMs\x12 \n" +
+	"\vfingerprint\x18\x03 \x01(\x06R\vfingerprint\"\x8e\x03\n" +
 	"\bSkuPrice\x12\x10\n" +
 	"\x03sku\x18\x01 \x01(\tR\x03sku\x12\x1d\n" +
 	"\n" +
