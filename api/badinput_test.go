@@ -247,6 +247,7 @@ func TestBodyTooLargeOverTransport(t *testing.T) {
 		var req fasthttp.Request
 		var resp fasthttp.Response
 		req.Header.SetMethod("POST")
+		req.Header.SetContentType("application/json")
 		req.SetRequestURI("http://titan" + uri)
 		req.SetBody(bytes.Repeat([]byte(" "), maxBody+1))
 		if err := c.Do(&req, &resp); err != nil {

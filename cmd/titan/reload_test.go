@@ -37,6 +37,7 @@ func TestModelReloadOnHangup(t *testing.T) {
 	post := func(path, body string) []byte {
 		t.Helper()
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
