@@ -41,7 +41,9 @@ func TestReloadOnHangup(t *testing.T) {
 	if err := os.WriteFile(tokens, []byte("# ops\n"+opsToken+" command\n"+viewerToken+" read\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := proctest.Spawn(t, proctest.Build(ctx, t), "titan", dir, "--fraud-model", model, "--partitions", "2",
+	// An empty --brokers wins over TITAN_KAFKA_BROKERS: the test needs a
+	// fresh state, not the shared broker's un-namespaced topics.
+	p := proctest.Spawn(t, proctest.Build(ctx, t), "titan", dir, "--brokers", "", "--fraud-model", model, "--partitions", "2",
 		"--api-tokens-file", tokens, "--api-allowed-hosts", "127.0.0.1,localhost")
 	if err := p.WaitReady(ctx); err != nil {
 		t.Fatal(err)
