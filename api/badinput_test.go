@@ -119,6 +119,10 @@ func BadRequests(sku, order string, maxBody int) []BadRequest {
 		{"reserve/ttl missing", "POST", reserve, res(`"order_id":"o","qty":1`), errInvalidTTL.Code},
 		{"reserve/ttl negative", "POST", reserve, res(`"order_id":"o","qty":1,"ttl_ms":-1`), errInvalidTTL.Code},
 		{"reserve/ttl above 7 days", "POST", reserve, res(`"order_id":"o","qty":1,"ttl_ms":604800001`), errInvalidTTL.Code},
+		// 18446744133710 ms is 2^64 ns plus a minute: in nanoseconds it
+		// wraps to a TTL of 60 s, which the schema would accept.
+		{"reserve/ttl wrapping to a minute", "POST", reserve, res(`"order_id":"o","qty":1,"ttl_ms":18446744133710`), errInvalidTTL.Code},
+		{"reserve/ttl max int64", "POST", reserve, res(`"order_id":"o","qty":1,"ttl_ms":9223372036854775807`), errInvalidTTL.Code},
 		{"reserve/ttl fraction", "POST", reserve, res(`"order_id":"o","qty":1,"ttl_ms":1.5`), errMalformedJSON.Code},
 
 		// Sizes.
@@ -243,6 +247,7 @@ func TestBodyTooLargeOverTransport(t *testing.T) {
 		var req fasthttp.Request
 		var resp fasthttp.Response
 		req.Header.SetMethod("POST")
+		req.Header.SetContentType("application/json")
 		req.SetRequestURI("http://titan" + uri)
 		req.SetBody(bytes.Repeat([]byte(" "), maxBody+1))
 		if err := c.Do(&req, &resp); err != nil {

@@ -137,7 +137,8 @@ func poll(ctx context.Context, ok func() bool) error {
 	return nil
 }
 
-// try sends one request; uri goes on the wire byte for byte.
+// try sends one request as a well-behaved client does (a POST says its
+// body is JSON); uri goes on the wire byte for byte.
 func (c *e2e) try(method, uri, body string) (int, []byte, error) {
 	path, query, _ := strings.Cut(uri, "?")
 	req, err := http.NewRequestWithContext(c.t.Context(), method, c.base, strings.NewReader(body))
@@ -145,6 +146,9 @@ func (c *e2e) try(method, uri, body string) (int, []byte, error) {
 		return 0, nil, err
 	}
 	req.URL.Opaque, req.URL.RawQuery = path, query
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return 0, nil, err

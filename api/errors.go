@@ -35,6 +35,17 @@ var (
 	errReservedID          = apiError{"reserved_id", "ids starting with \"titan:\" are Titan's own, as are the reservations Titan makes for orders and flash sales: a client can neither use nor change them", http.StatusConflict}
 	errCommandIDConflict   = apiError{"command_id_conflict", "this command_id names another command (another kind, or another body); send a new command with a new id", http.StatusConflict}
 
+	// Access and transport: refused before the endpoint looks at the
+	// request, so nothing is sent to Kafka.
+	errUnauthorized     = apiError{"unauthorized", "the endpoint needs an Authorization: Bearer token this server knows", http.StatusUnauthorized}
+	errForbidden        = apiError{"forbidden", "the token does not have the scope the endpoint needs (read for reads, command for commands)", http.StatusForbidden}
+	errHostNotAllowed   = apiError{"host_not_allowed", "the server does not answer to this Host name", http.StatusMisdirectedRequest}
+	errUnsupportedMedia = apiError{"unsupported_media_type", "a command endpoint takes Content-Type: application/json only, also with an empty body", http.StatusUnsupportedMediaType}
+	errMalformedRequest = apiError{"malformed_request", "the request is not well-formed HTTP", http.StatusBadRequest}
+	errRequestTimeout   = apiError{"request_timeout", "the request did not arrive whole within the server's read timeout", http.StatusRequestTimeout}
+	errURITooLong       = apiError{"uri_too_long", "the request URI is longer than the server accepts", http.StatusRequestURITooLong}
+	errHeadersTooLarge  = apiError{"headers_too_large", "the request line and header fields are larger than the server accepts", http.StatusRequestHeaderFieldsTooLarge}
+
 	// Flash sales.
 	errNotEnabled             = apiError{"not_enabled", "this instance does not run the endpoint's part of Titan (flash sales; orders, prices and fraud; or recommendations)", http.StatusServiceUnavailable}
 	errInvalidSaleID          = apiError{"invalid_sale_id", "a flash sale id must be 1 to 64 characters from A-Z, a-z, 0-9, '.', '_' and '-'", http.StatusBadRequest}
@@ -77,6 +88,8 @@ var catalogue = []apiError{
 	errInvalidOrderID, errInvalidCommandID, errInvalidMinOffset, errInvalidRequest, errOffsetNotReached,
 	errReservationNotFound, errNotFound, errMethodNotAllowed, errNotReady, errUnavailable, errInternal,
 	errReservedID, errCommandIDConflict,
+	errUnauthorized, errForbidden, errHostNotAllowed, errUnsupportedMedia, errMalformedRequest, errRequestTimeout,
+	errURITooLong, errHeadersTooLarge,
 	errNotEnabled, errInvalidSaleID, errInvalidUnits, errInvalidStartsAt, errInvalidEndsAt, errInvalidPerUserLimit,
 	errInvalidPrice, errInvalidBuckets, errInvalidUserID, errInvalidPurchaseQty, errInvalidIdempotencyKey,
 	errSaleNotFound, errPurchaseNotFound, errSaleExists, errInsufficientStock, errAllocationConflict,

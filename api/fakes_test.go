@@ -209,16 +209,31 @@ type response struct {
 	status int
 	ctype  string
 	body   []byte
+	// allow and authenticate are the Allow and WWW-Authenticate headers.
+	allow, authenticate string
 }
 
 func (r response) String() string { return string(r.body) }
 
-// do runs one request through Server.Handler. uri is sent as is, so it
-// may carry escapes and a query.
+// do runs one request through Server.Handler as a well-behaved client
+// sends it: a POST says its body is JSON. uri is sent as is, so it may
+// carry escapes and a query.
 func (e *testEnv) do(method, uri, body string) response {
+	var h []string
+	if method == "POST" {
+		h = []string{"Content-Type", "application/json"}
+	}
+	return e.doWith(method, uri, body, h...)
+}
+
+// doWith is do with exactly the headers given, as name, value pairs.
+func (e *testEnv) doWith(method, uri, body string, headers ...string) response {
 	var req fasthttp.Request
 	req.Header.SetMethod(method)
 	req.SetRequestURI(uri)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
 	if body != "" {
 		req.SetBodyString(body)
 	}
@@ -226,9 +241,11 @@ func (e *testEnv) do(method, uri, body string) response {
 	ctx.Init(&req, nil, nil)
 	e.s.Handler(&ctx)
 	return response{
-		status: ctx.Response.StatusCode(),
-		ctype:  string(ctx.Response.Header.ContentType()),
-		body:   append([]byte(nil), ctx.Response.Body()...),
+		status:       ctx.Response.StatusCode(),
+		ctype:        string(ctx.Response.Header.ContentType()),
+		body:         append([]byte(nil), ctx.Response.Body()...),
+		allow:        string(ctx.Response.Header.Peek("Allow")),
+		authenticate: string(ctx.Response.Header.Peek("WWW-Authenticate")),
 	}
 }
 
@@ -238,6 +255,17 @@ func (e *testEnv) mustDo(t testing.TB, method, uri, body string, status int) res
 	r := e.do(method, uri, body)
 	if r.status != status {
 		t.Fatalf("%s %s %s: status %d, want %d: %s", method, uri, body, r.status, status, r)
+	}
+	return r
+}
+
+// mustDoWith is doWith for requests that are expected to succeed with
+// status.
+func (e *testEnv) mustDoWith(t testing.TB, method, uri, body string, status int, headers ...string) response {
+	t.Helper()
+	r := e.doWith(method, uri, body, headers...)
+	if r.status != status {
+		t.Fatalf("%s %s %s %q: status %d, want %d: %s", method, uri, body, headers, r.status, status, r)
 	}
 	return r
 }

@@ -122,7 +122,7 @@ func (s *Server) reserve(ctx *fasthttp.RequestCtx, p []string) {
 		s.fail(ctx, e)
 		return
 	}
-	cmd := inventory.Command{Kind: inventory.KindReserve, SKU: p[0], OrderID: req.OrderID, Qty: req.Qty, TTL: time.Duration(req.TTLMs) * time.Millisecond}
+	cmd := inventory.Command{Kind: inventory.KindReserve, SKU: p[0], OrderID: req.OrderID, Qty: req.Qty, TTL: reserveTTL(req.TTLMs)}
 	res, ack, ok := s.run(ctx, cmd, req.CommandID)
 	if !ok {
 		return
@@ -369,6 +369,17 @@ func (s *Server) run(ctx *fasthttp.RequestCtx, cmd inventory.Command, clientID *
 	case <-wait.Done():
 		return nil, ack{commandID: id, offset: offset}, true
 	}
+}
+
+// reserveTTL is ttl_ms as a Duration. A value the schema refuses becomes
+// -1 ms, which it refuses too: converted as it is, a ttl_ms past 2^63 ns
+// would wrap into the accepted range (2^64 ns and a minute reads as a
+// minute).
+func reserveTTL(ms int64) time.Duration {
+	if ms <= 0 || ms > schemas.MaxReserveTTLMs {
+		return -time.Millisecond
+	}
+	return time.Duration(ms) * time.Millisecond
 }
 
 // commandID is the client's command id, checked, or a new one when the

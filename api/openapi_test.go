@@ -20,6 +20,7 @@ import (
 // operation is one path+method of the document.
 type operation struct {
 	path, method, operationID string
+	security                  string
 	hasBody                   bool
 	responses                 []string
 }
@@ -72,6 +73,8 @@ func parseOperations(t *testing.T, doc []byte) []operation {
 				cur.operationID = strings.Trim(value, `"'`)
 			case "requestBody":
 				cur.hasBody = true
+			case "security":
+				cur.security = value
 			}
 		case indent == 8 && inResponses:
 			cur.responses = append(cur.responses, key)
@@ -160,6 +163,44 @@ func TestOpenAPIDocumentsBodyErrors(t *testing.T) {
 			if !slices.Contains(op.responses, status) {
 				t.Errorf("%s (%s) takes a body but does not document %s", op.key(), op.operationID, status)
 			}
+		}
+	}
+}
+
+// TestOpenAPIDocumentsAccess: every operation says what Access asks of it
+// (security, and the 401, 403 and 421 of its gates; 415 for commands) and
+// documents the answers any request can get before routing.
+func TestOpenAPIDocumentsAccess(t *testing.T) {
+	ops := map[string]operation{}
+	for _, op := range parseOperations(t, readOpenAPI(t)) {
+		ops[op.key()] = op
+	}
+	for _, r := range newRoutes() {
+		op, ok := ops[r.method+" "+r.pattern]
+		if !ok {
+			continue // TestOpenAPIMatchesRoutes reports it
+		}
+		want := []string{"405", "408", "414", "431"}
+		security := "[{}, {bearer: []}]"
+		switch {
+		case r.open:
+			security = "[]"
+		case r.method == "POST":
+			security = "[{bearer: []}]"
+			want = append(want, "401", "403", "415", "421")
+		default:
+			want = append(want, "401", "403", "421")
+		}
+		if op.security != security {
+			t.Errorf("%s: security %q, want %q", op.key(), op.security, security)
+		}
+		for _, status := range want {
+			if !slices.Contains(op.responses, status) {
+				t.Errorf("%s does not document %s", op.key(), status)
+			}
+		}
+		if r.open && slices.Contains(op.responses, "401") {
+			t.Errorf("%s is open, yet documents 401", op.key())
 		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"math"
+	"math/bits"
 	"strings"
 	"time"
 
@@ -376,7 +378,9 @@ func outcomeOf(o *ordersv1.Order) *ordersv1.OrderEvent {
 		ev.Kind = &ordersv1.OrderEvent_Rejected{Rejected: &ordersv1.OrderRejected{Reason: o.GetReason(), Detail: o.GetDetail()}}
 		return ev
 	}
-	c := &ordersv1.OrderConfirmed{TotalMinor: orderTotal(o), Review: o.GetReview()}
+	// The saga confirms no order whose total does not fit an int64.
+	total, _ := orderTotal(o)
+	c := &ordersv1.OrderConfirmed{TotalMinor: total, Review: o.GetReview()}
 	if o.GetReview() {
 		for _, r := range o.GetFraud().GetReasons() {
 			c.ReviewReasons = append(c.ReviewReasons, r.GetCode())
@@ -386,13 +390,55 @@ func outcomeOf(o *ordersv1.Order) *ordersv1.OrderEvent {
 	return ev
 }
 
-// orderTotal sums the lines as the saga does.
-func orderTotal(o *ordersv1.Order) int64 {
+// orderTotal sums the lines as the saga does, and reports false when the
+// sum, or a line's qty * unit_price, does not fit an int64. Each factor
+// fits the schema's bounds but their product need not (10^9 units at
+// 10^12 minor units each), and the saga keeps the lines of an order it
+// rejected for that, or for bad numbers, as they were sent.
+func orderTotal(o *ordersv1.Order) (int64, bool) {
 	var total int64
 	for _, l := range o.GetLines() {
-		total += l.GetQty() * l.GetUnitPriceMinor()
+		amount, ok := mulInt64(l.GetQty(), l.GetUnitPriceMinor())
+		if !ok {
+			return 0, false
+		}
+		if total, ok = addInt64(total, amount); !ok {
+			return 0, false
+		}
 	}
-	return total
+	return total, true
+}
+
+// mulInt64 is a*b, and whether it fits an int64.
+func mulInt64(a, b int64) (int64, bool) {
+	hi, lo := bits.Mul64(absInt64(a), absInt64(b))
+	if (a < 0) != (b < 0) {
+		if hi != 0 || lo > 1<<63 {
+			return 0, false
+		}
+		return int64(-lo), true // -2^63 too: -lo wraps to 1<<63, read back as MinInt64
+	}
+	if hi != 0 || lo > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(lo), true
+}
+
+// addInt64 is a+b, and whether it fits an int64.
+func addInt64(a, b int64) (int64, bool) {
+	sum := a + b
+	if (a >= 0) == (b >= 0) && (sum >= 0) != (a >= 0) {
+		return 0, false
+	}
+	return sum, true
+}
+
+// absInt64 is |v| as a uint64, where |-2^63| fits.
+func absInt64(v int64) uint64 {
+	if v < 0 {
+		return uint64(-v) // -(-2^63) wraps to -2^63, which converts to 2^63
+	}
+	return uint64(v)
 }
 
 // samePlaced reports whether the saga's order was placed with p: then p is
@@ -417,14 +463,16 @@ func samePlaced(o *ordersv1.Order, p *ordersv1.OrderPlaced) bool {
 // The saga's state of an order as the API shows it.
 type (
 	orderStateJSON struct {
-		OrderID  string          `json:"order_id"`
-		Status   string          `json:"status"`
-		Reason   string          `json:"reason"`
-		Detail   string          `json:"detail"`
-		Review   bool            `json:"review"`
-		UserID   string          `json:"user_id"`
-		Currency string          `json:"currency"`
-		Total    int64           `json:"total"`
+		OrderID  string `json:"order_id"`
+		Status   string `json:"status"`
+		Reason   string `json:"reason"`
+		Detail   string `json:"detail"`
+		Review   bool   `json:"review"`
+		UserID   string `json:"user_id"`
+		Currency string `json:"currency"`
+		// Total is null when the sum of the lines does not fit an int64,
+		// which the saga rejects (invalid_order, "total overflows").
+		Total    *int64          `json:"total"`
 		PlacedAt string          `json:"placed_at"`
 		Lines    []orderLineJSON `json:"lines"`
 		Fraud    *decisionJSON   `json:"fraud"`
@@ -460,8 +508,11 @@ func orderStateOf(o *ordersv1.Order) orderStateJSON {
 	out := orderStateJSON{
 		OrderID: o.GetOrderId(), Status: enumName(o.GetStatus().String(), "ORDER_STATUS_"), Reason: o.GetReason(),
 		Detail: o.GetDetail(), Review: o.GetReview(), UserID: p.GetUserId(), Currency: p.GetCurrency(),
-		Total: orderTotal(o), PlacedAt: formatMs(o.GetPlacedAtMs()), Lines: []orderLineJSON{}, History: []stepJSON{},
+		PlacedAt: formatMs(o.GetPlacedAtMs()), Lines: []orderLineJSON{}, History: []stepJSON{},
 		HistoryDropped: o.GetHistoryDropped(),
+	}
+	if total, ok := orderTotal(o); ok {
+		out.Total = &total
 	}
 	for _, l := range o.GetLines() {
 		line := orderLineJSON{SKU: l.GetSku(), Qty: l.GetQty(), UnitPrice: l.GetUnitPriceMinor(),

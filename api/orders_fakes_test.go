@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"log/slog"
+	"math/big"
 	"strings"
 	"sync"
 	"testing"
@@ -156,9 +157,11 @@ func decideOrder(ev *ordersv1.OrderEvent) (*ordersv1.Order, *ordersv1.OrderEvent
 		Fraud: &fraudv1.Decision{OrderId: ev.GetOrderId(), UserId: p.GetUserId(), Outcome: fraudv1.Outcome_OUTCOME_APPROVE,
 			Score: 0.01, ModelVersion: "m-1", TimestampMs: at + 1}}
 	o.History = append(o.History, &ordersv1.Step{AtMs: at, Name: "placed", Detail: ev.GetEventId()})
-	var total int64
+	// The total in exact arithmetic: the saga rejects an order whose total
+	// does not fit an int64, and the fake must not share the API's sums.
+	exact := new(big.Int)
 	for _, l := range p.GetLines() {
-		total += l.GetQty() * l.GetUnitPriceMinor()
+		exact.Add(exact, new(big.Int).Mul(big.NewInt(l.GetQty()), big.NewInt(l.GetUnitPriceMinor())))
 		o.Lines = append(o.Lines, &ordersv1.LineState{Sku: l.GetSku(), Qty: l.GetQty(), UnitPriceMinor: l.GetUnitPriceMinor(),
 			Quoted: true, QuoteFound: true, QuotedPriceMinor: l.GetUnitPriceMinor(), QuotedCurrency: p.GetCurrency(),
 			Status: ordersv1.LineStatus_LINE_STATUS_COMMITTED})
@@ -166,12 +169,20 @@ func decideOrder(ev *ordersv1.OrderEvent) (*ordersv1.Order, *ordersv1.OrderEvent
 	reject := func(reason, detail string) {
 		o.Status, o.Reason, o.Detail = ordersv1.OrderStatus_ORDER_STATUS_REJECTED, reason, detail
 	}
-	switch p.GetUserId() {
-	case userFraud:
+	switch {
+	case !exact.IsInt64():
+		// The saga checks the order before anything else looks at it.
+		o.Fraud = nil
+		for _, l := range o.Lines {
+			*l = ordersv1.LineState{Sku: l.GetSku(), Qty: l.GetQty(), UnitPriceMinor: l.GetUnitPriceMinor(),
+				Status: ordersv1.LineStatus_LINE_STATUS_PENDING}
+		}
+		reject("invalid_order", "total overflows")
+	case p.GetUserId() == userFraud:
 		o.Fraud.Outcome, o.Fraud.Score = fraudv1.Outcome_OUTCOME_REJECT, 0.97
 		o.Fraud.Reasons = []*fraudv1.Reason{{Code: "card_users_24h", Detail: "5 users on the card", Contribution: 2.5}}
 		reject("fraud_rejected", "score 0.97")
-	case userReview:
+	case p.GetUserId() == userReview:
 		o.Fraud.Outcome, o.Fraud.Score, o.Review = fraudv1.Outcome_OUTCOME_REVIEW, 0.6, true
 		o.Fraud.Reasons = []*fraudv1.Reason{{Code: "new_device", Detail: "first order from the device"}}
 	}
@@ -188,7 +199,7 @@ func decideOrder(ev *ordersv1.OrderEvent) (*ordersv1.Order, *ordersv1.OrderEvent
 		return o, out
 	}
 	o.History = append(o.History, &ordersv1.Step{AtMs: at + 3, Name: "confirmed"})
-	c := &ordersv1.OrderConfirmed{TotalMinor: total, Review: o.Review}
+	c := &ordersv1.OrderConfirmed{TotalMinor: exact.Int64(), Review: o.Review}
 	if o.Review {
 		for _, r := range o.Fraud.Reasons {
 			c.ReviewReasons = append(c.ReviewReasons, r.GetCode())

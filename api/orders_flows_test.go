@@ -53,7 +53,7 @@ func TestPlaceOrderConfirmed(t *testing.T) {
 		{SKU: "sku-1", Qty: 2, UnitPrice: 1999, QuotedPrice: &price, Status: "committed"},
 		{SKU: "sku-2", Qty: 1, UnitPrice: 0, QuotedPrice: &zero, Status: "committed"},
 	}
-	if o.OrderID != "o-1" || o.Status != "confirmed" || o.UserID != "u-1" || o.Currency != "EUR" || o.Total != 3998 ||
+	if o.OrderID != "o-1" || o.Status != "confirmed" || o.UserID != "u-1" || o.Currency != "EUR" || o.Total == nil || *o.Total != 3998 ||
 		o.PlacedAt != formatMs(ev.GetTimestampMs()) || !reflect.DeepEqual(o.Lines, wantLines) {
 		t.Errorf("order %+v", o)
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/valyala/fasthttp"
@@ -8,21 +9,23 @@ import (
 
 // route binds a method and a path pattern to a handler. Patterns are
 // slash-separated; a segment in braces matches any one non-empty segment
-// and is handed to the handler in order.
+// and is handed to the handler in order. An open route passes none of
+// Access's gates (see Access for which and why).
 type route struct {
 	method  string
 	pattern string
 	name    string
 	handle  func(s *Server, ctx *fasthttp.RequestCtx, params []string)
+	open    bool
 	parts   []string
 }
 
 func newRoutes() []*route {
 	rs := []*route{
-		{method: "GET", pattern: "/healthz", name: "healthz", handle: (*Server).healthz},
-		{method: "GET", pattern: "/readyz", name: "readyz", handle: (*Server).readyz},
-		{method: "GET", pattern: "/metrics", name: "metrics", handle: (*Server).serveMetrics},
-		{method: "GET", pattern: "/openapi.yaml", name: "openapi", handle: (*Server).openapi},
+		{method: "GET", pattern: "/healthz", name: "healthz", handle: (*Server).healthz, open: true},
+		{method: "GET", pattern: "/readyz", name: "readyz", handle: (*Server).readyz, open: true},
+		{method: "GET", pattern: "/metrics", name: "metrics", handle: (*Server).serveMetrics, open: true},
+		{method: "GET", pattern: "/openapi.yaml", name: "openapi", handle: (*Server).openapi, open: true},
 		{method: "GET", pattern: "/v1/inventory/{sku}", name: "get_stock", handle: (*Server).getStock},
 		{method: "POST", pattern: "/v1/inventory/{sku}/reservations", name: "reserve", handle: (*Server).reserve},
 		{method: "POST", pattern: "/v1/inventory/{sku}/restock", name: "restock", handle: (*Server).restock},
@@ -50,8 +53,9 @@ func newRoutes() []*route {
 
 // match finds the route for a path. Literal segments win over parameters,
 // so /v1/inventory/reservations/x is an order, not a SKU named
-// "reservations". It reports whether the path exists under another method.
-func match(routes []*route, method, path string) (r *route, params []string, otherMethod bool) {
+// "reservations". It also returns every method the path takes, in the
+// order of the routes, for an Allow header; none means no such path.
+func match(routes []*route, method, path string) (r *route, params []string, allowed []string) {
 	segs := strings.Split(strings.Trim(path, "/"), "/")
 	best, bestLiterals := -1, -1
 	var bestParams []string
@@ -60,18 +64,25 @@ func match(routes []*route, method, path string) (r *route, params []string, oth
 		if !ok {
 			continue
 		}
-		if rt.method != method {
-			otherMethod = true
-			continue
+		if !slices.Contains(allowed, rt.method) {
+			allowed = append(allowed, rt.method)
 		}
-		if literals > bestLiterals {
+		if rt.method == method && literals > bestLiterals {
 			best, bestLiterals, bestParams = i, literals, ps
 		}
 	}
 	if best < 0 {
-		return nil, nil, otherMethod
+		return nil, nil, allowed
 	}
-	return routes[best], bestParams, false
+	return routes[best], bestParams, allowed
+}
+
+// allowHeader is the Allow header for a path taking methods; OPTIONS is
+// answered on every path.
+func allowHeader(methods []string) string {
+	ms := slices.Clone(methods)
+	slices.Sort(ms)
+	return strings.Join(append(ms, fasthttp.MethodOptions), ", ")
 }
 
 func matchParts(parts, segs []string) (params []string, literals int, ok bool) {

@@ -83,6 +83,13 @@ type Options struct {
 	Registerer      prometheus.Registerer
 	Gatherer        prometheus.Gatherer
 	Logger          *slog.Logger
+
+	// Access is who may use the API; the zero value leaves it open.
+	Access Access
+	// ReadTimeout bounds how long a client may take to send one request,
+	// headers and body; a slower one is answered 408 and its connection
+	// closed. Default 10s.
+	ReadTimeout time.Duration
 }
 
 func (o *Options) defaults() {
@@ -97,6 +104,9 @@ func (o *Options) defaults() {
 	}
 	if o.DefaultCurrency == "" {
 		o.DefaultCurrency = "EUR"
+	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = 10 * time.Second
 	}
 	if o.Registerer == nil {
 		o.Registerer = prometheus.NewRegistry()
@@ -118,6 +128,7 @@ type Server struct {
 	deps   Deps
 	opts   Options
 	routes []*route
+	hosts  map[string]bool // Access.AllowedHosts; nil allows any
 	http   *httpMetrics
 	flash  *flashSaleMetrics // nil without flash sales
 	promh  fasthttp.RequestHandler
@@ -143,11 +154,14 @@ func New(deps Deps, opts Options) (*Server, error) {
 	if !validCurrency(opts.DefaultCurrency) {
 		return nil, errorf("DefaultCurrency %q is not an ISO 4217 code", opts.DefaultCurrency)
 	}
+	if err := opts.Access.Validate(); err != nil {
+		return nil, err
+	}
 	m, err := newHTTPMetrics(opts.Registerer)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{deps: deps, opts: opts, http: m}
+	s := &Server{deps: deps, opts: opts, http: m, hosts: hostSet(opts.Access.AllowedHosts)}
 	if deps.FlashSales != nil {
 		if s.flash, err = newFlashSaleMetrics(opts.Registerer); err != nil {
 			return nil, err
@@ -161,19 +175,27 @@ func New(deps Deps, opts Options) (*Server, error) {
 		// Bodies up to a few times the limit are read whole and refused
 		// by the handler with a JSON 413; fasthttp refuses larger ones
 		// itself (ErrorHandler writes the JSON) and closes the connection
-		// without reading them, so a client still sending may see a reset.
+		// without reading them; lineConn lingers over the close so that a
+		// client still sending gets the answer, not a reset.
 		MaxRequestBodySize: 4 * opts.MaxBodyBytes,
 		Logger:             fasthttpLogger{opts.Logger},
 		ErrorHandler:       s.transportError,
-		ReadTimeout:        10 * time.Second,
+		ReadTimeout:        opts.ReadTimeout,
 		WriteTimeout:       10 * time.Second,
 		IdleTimeout:        60 * time.Second,
+
+		// The request line and headers must fit this buffer; see
+		// transport.go for how its overflows are told apart.
+		ReadBufferSize: readBufferBytes,
+		// fasthttp would parse a multipart body (writing large parts to
+		// disk) before the handler refuses its content type.
+		DisablePreParseMultipartForm: true,
 	}
 	return s, nil
 }
 
 // Serve answers requests on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(lineListener{ln}) }
 
 // Shutdown stops accepting connections and waits for requests in flight,
 // including those waiting for a result, to finish.
@@ -182,27 +204,50 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWith
 // Handler routes one request.
 func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
+	name := s.route(ctx)
+	s.http.observe(name, ctx.Response.StatusCode(), time.Since(start))
+}
+
+// route answers one request and returns the route name it is counted
+// under.
+func (s *Server) route(ctx *fasthttp.RequestCtx) string {
+	if len(ctx.Request.Header.RequestURI()) > maxURIBytes {
+		// Closed like a request line over the read buffer, which fasthttp
+		// closes: one 414, one behaviour.
+		ctx.SetConnectionClose()
+		s.fail(ctx, errURITooLong)
+		return "unmatched"
+	}
 	raw := string(ctx.URI().PathOriginal())
 	if i := strings.IndexByte(raw, '?'); i >= 0 {
 		raw = raw[:i]
 	}
-	r, params, otherMethod := match(s.routes, string(ctx.Method()), raw)
-	name := "unmatched"
+	r, params, allowed := match(s.routes, string(ctx.Method()), raw)
 	switch {
-	case r == nil && otherMethod:
-		s.fail(ctx, errMethodNotAllowed)
-	case r == nil:
+	case len(allowed) == 0:
 		s.fail(ctx, errNotFound)
-	default:
-		name = r.name
-		decoded, err := unescape(params)
-		if err != nil {
-			s.fail(ctx, errNotFound)
-			break
-		}
-		r.handle(s, ctx, decoded)
+		return "unmatched"
+	case ctx.IsOptions():
+		// What the path takes, as RFC 9110 has it. No CORS headers: a
+		// browser's preflight learns nothing it may send cross-origin.
+		ctx.Response.Header.Set(fasthttp.HeaderAllow, allowHeader(allowed))
+		ctx.SetStatusCode(fasthttp.StatusNoContent)
+		return "options"
+	case r == nil:
+		ctx.Response.Header.Set(fasthttp.HeaderAllow, allowHeader(allowed))
+		s.fail(ctx, errMethodNotAllowed)
+		return "unmatched"
 	}
-	s.http.observe(name, ctx.Response.StatusCode(), time.Since(start))
+	if !s.admit(ctx, r) {
+		return r.name
+	}
+	decoded, err := unescape(params)
+	if err != nil {
+		s.fail(ctx, errNotFound)
+		return r.name
+	}
+	r.handle(s, ctx, decoded)
+	return r.name
 }
 
 func unescape(params []string) ([]string, error) {
@@ -215,14 +260,6 @@ func unescape(params []string) ([]string, error) {
 		out[i] = v
 	}
 	return out, nil
-}
-
-func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
-	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-		s.fail(ctx, errBodyTooLarge)
-		return
-	}
-	s.fail(ctx, errMalformedJSON)
 }
 
 func (s *Server) healthz(ctx *fasthttp.RequestCtx, _ []string) {

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/titan-commerce/titan/api"
 	"github.com/titan-commerce/titan/internal/instance"
 	"github.com/titan-commerce/titan/schemas"
 )
@@ -75,6 +76,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cfg.Logger.Info("starting titan", "config", strings.ReplaceAll(strings.TrimSpace(cfg.String()), "\n", " "))
+	announceAPI(cfg)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -83,7 +85,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cfg.Logger.Error("start failed", "err", err)
 		return 1
 	}
-	go reloadOnHangup(ctx, inst, cfg.Logger)
+	go reloadOnHangup(ctx, inst, cfg.APIAccess.Tokens, cfg.Logger)
 	if err := inst.Run(ctx); err != nil {
 		cfg.Logger.Error("stopped with error", "err", err)
 		return 1
@@ -117,6 +119,11 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, func() (instance.Config, slog.Le
 		timeBehind  = fs.Duration("max-time-behind", schemas.DefaultTimeWindow().Behind, "how long before the time Kafka received it a client message may be stamped [TITAN_MAX_TIME_BEHIND]")
 		syncPolicy  = fs.String("sync", "none", "state sync policy: none (the Kafka changelog is the durable copy) or always [TITAN_SYNC]")
 		logLevel    = fs.String("log-level", "info", "debug, info, warn or error [TITAN_LOG_LEVEL]")
+		tokensFile  = fs.String("api-tokens-file", "", "file of API bearer tokens, one 'token scope...' a line (scopes read, command, admin), reloaded on SIGHUP; "+
+			"commands need a token with the command scope. Empty leaves the API open to anyone who can reach it [TITAN_API_TOKENS_FILE]")
+		readAuth     = fs.Bool("api-read-auth", false, "reads need a token with the read scope too (needs --api-tokens-file) [TITAN_API_READ_AUTH]")
+		allowedHosts = fs.String("api-allowed-hosts", "", "comma-separated host names the API answers to, compared with the Host header without its port; "+
+			"guards against DNS rebinding. Empty answers any [TITAN_API_ALLOWED_HOSTS]")
 	)
 	env := map[string]string{
 		"brokers": "TITAN_KAFKA_BROKERS", "namespace": "TITAN_NAMESPACE", "state-dir": "TITAN_STATE_DIR", "http-addr": "TITAN_HTTP_ADDR",
@@ -126,6 +133,7 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, func() (instance.Config, slog.Le
 		"log-level": "TITAN_LOG_LEVEL", "fraud-model": "TITAN_FRAUD_MODEL",
 		"order-reserve-ttl": "TITAN_ORDER_RESERVE_TTL",
 		"max-time-ahead":    "TITAN_MAX_TIME_AHEAD", "max-time-behind": "TITAN_MAX_TIME_BEHIND",
+		"api-tokens-file":   "TITAN_API_TOKENS_FILE", "api-read-auth": "TITAN_API_READ_AUTH", "api-allowed-hosts": "TITAN_API_ALLOWED_HOSTS",
 	}
 	load := func() (instance.Config, slog.Level, error) {
 		set := map[string]bool{}
@@ -159,6 +167,16 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, func() (instance.Config, slog.Le
 			FraudModel:      *fraudModel,
 			OrderReserveTTL: *reserveTTL,
 			TimeWindow:      schemas.TimeWindow{Ahead: *timeAhead, Behind: *timeBehind},
+			APIAccess:       api.Access{ReadAuth: *readAuth, AllowedHosts: splitList(*allowedHosts)},
+		}
+		if *tokensFile != "" {
+			// Read now, so that a bad file stops the start with exit 2 and
+			// the line at fault, like any other bad setting.
+			tokens, err := api.LoadTokens(*tokensFile)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			cfg.APIAccess.Tokens = tokens
 		}
 		return cfg, level, errors.Join(errs...)
 	}
@@ -175,9 +193,31 @@ func splitList(s string) []string {
 	return out
 }
 
-// reloadOnHangup reloads the fraud model on every SIGHUP until ctx ends, the
-// usual signal for "read your configuration again".
-func reloadOnHangup(ctx context.Context, inst *instance.Instance, log *slog.Logger) {
+// announceAPI says once, at startup, who may use the API; an open one is
+// said plainly, since anyone who can reach it can change stock and prices.
+func announceAPI(cfg instance.Config) {
+	if cfg.HTTPAddr == "" {
+		return
+	}
+	a := cfg.APIAccess
+	if a.Tokens == nil {
+		cfg.Logger.Warn("API OPEN: no API tokens file is configured, so anyone who can reach "+cfg.HTTPAddr+
+			" can send commands (restock, reserve, orders, prices, flash sales) and read all state. "+
+			"Set --api-tokens-file or TITAN_API_TOKENS_FILE.", "addr", cfg.HTTPAddr)
+		return
+	}
+	hosts := "any"
+	if len(a.AllowedHosts) > 0 {
+		hosts = strings.Join(a.AllowedHosts, ",")
+	}
+	cfg.Logger.Info("API tokens in force", "file", a.Tokens.Path(), "tokens", a.Tokens.Len(),
+		"read_auth", a.ReadAuth, "allowed_hosts", hosts)
+}
+
+// reloadOnHangup reloads the fraud model and the API tokens on every
+// SIGHUP until ctx ends, the usual signal for "read your configuration
+// again". tokens is nil without a tokens file.
+func reloadOnHangup(ctx context.Context, inst *instance.Instance, tokens *api.Tokens, log *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -186,11 +226,27 @@ func reloadOnHangup(ctx context.Context, inst *instance.Instance, log *slog.Logg
 		case <-ctx.Done():
 			return
 		case <-hup:
+			// Each is reloaded on its own: a broken model file does not
+			// keep a token from being revoked, nor the other way round.
 			if err := inst.ReloadModel(); err != nil {
 				log.Error("fraud model not reloaded; the previous one stays in force", "err", err)
-				continue
+			} else {
+				log.Info("fraud model in force", "version", inst.ModelVersion())
 			}
-			log.Info("fraud model in force", "version", inst.ModelVersion())
+			reloadTokens(tokens, log)
 		}
 	}
+}
+
+// reloadTokens reads the tokens file again; a file that does not parse
+// leaves the tokens in force, as a model that does not does.
+func reloadTokens(tokens *api.Tokens, log *slog.Logger) {
+	if tokens == nil {
+		return
+	}
+	if err := tokens.Reload(); err != nil {
+		log.Error("API tokens not reloaded; the previous ones stay in force", "err", err)
+		return
+	}
+	log.Info("API tokens in force", "file", tokens.Path(), "tokens", tokens.Len())
 }

@@ -2,9 +2,15 @@ package main
 
 import (
 	"bytes"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/titan-commerce/titan/api"
+	"github.com/titan-commerce/titan/internal/instance"
 )
 
 func TestHelpNamesEveryVariable(t *testing.T) {
@@ -12,7 +18,8 @@ func TestHelpNamesEveryVariable(t *testing.T) {
 	if code := run([]string{"help"}, &out, &out); code != 0 {
 		t.Fatalf("help exited %d", code)
 	}
-	for _, v := range []string{"TITAN_KAFKA_BROKERS", "TITAN_STATE_DIR", "TITAN_HTTP_ADDR", "TITAN_PARTITIONS", "TITAN_TOPOLOGIES", "in memory"} {
+	for _, v := range []string{"TITAN_KAFKA_BROKERS", "TITAN_STATE_DIR", "TITAN_HTTP_ADDR", "TITAN_PARTITIONS", "TITAN_TOPOLOGIES", "in memory",
+		"TITAN_API_TOKENS_FILE", "TITAN_API_READ_AUTH", "TITAN_API_ALLOWED_HOSTS", "SIGHUP"} {
 		if !strings.Contains(out.String(), v) {
 			t.Errorf("help does not mention %s", v)
 		}
@@ -79,5 +86,101 @@ func TestBadConfigurationExits2(t *testing.T) {
 	t.Setenv("TITAN_PARTITIONS", "many")
 	if code := run([]string{"run"}, &bytes.Buffer{}, &bytes.Buffer{}); code != 2 {
 		t.Errorf("bad TITAN_PARTITIONS exited %d, want 2", code)
+	}
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestAPIAccessFlags: the three access settings come from flags or the
+// environment, the tokens file is read at load, and the printed config
+// names the file but never a token.
+func TestAPIAccessFlags(t *testing.T) {
+	const token = "ops-token-0123456789abcdef"
+	path := writeFile(t, "tokens", "# ops\n"+token+" admin\n")
+	t.Setenv("TITAN_API_TOKENS_FILE", path)
+	t.Setenv("TITAN_API_READ_AUTH", "true")
+	t.Setenv("TITAN_API_ALLOWED_HOSTS", "titan.internal, 10.0.0.7")
+	fs, load := runFlags(&bytes.Buffer{})
+	if err := fs.Parse([]string{"--api-allowed-hosts", "titan.example"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := cfg.APIAccess
+	if a.Tokens == nil || a.Tokens.Path() != path || a.Tokens.Len() != 1 || !a.ReadAuth ||
+		len(a.AllowedHosts) != 1 || a.AllowedHosts[0] != "titan.example" {
+		t.Errorf("access %+v: want the file's token, read auth and the flag's host", a)
+	}
+	cfg.EnsureDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	printed := cfg.String()
+	for _, want := range []string{"api_tokens_file=" + path + " (1 tokens)", "api_read_auth=true", "api_allowed_hosts=titan.example"} {
+		if !strings.Contains(printed, want) {
+			t.Errorf("config does not say %q:\n%s", want, printed)
+		}
+	}
+	if strings.Contains(printed, token) {
+		t.Errorf("config shows the token:\n%s", printed)
+	}
+}
+
+// TestBadAPIAccessExits2: a tokens file that does not parse stops the
+// start with its line named, and so do the access settings that cannot
+// work; nothing is started.
+func TestBadAPIAccessExits2(t *testing.T) {
+	bad := writeFile(t, "tokens", "good-token-0123456789 command\n\nbad-token-0123456789 write\n")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--api-tokens-file", bad}, "tokens file " + bad + " line 3: unknown scope \"write\""},
+		{[]string{"run", "--api-tokens-file", bad + ".missing"}, "no such file"},
+		{[]string{"run", "--api-read-auth"}, "read auth needs a tokens file"},
+		{[]string{"run", "--api-allowed-hosts", "titan.internal:8080"}, "without a port"},
+	} {
+		var errOut bytes.Buffer
+		if code := run(c.args, &bytes.Buffer{}, &errOut); code != 2 || !strings.Contains(errOut.String(), c.want) {
+			t.Errorf("%q exited %d with %q; want 2 and %q", c.args, code, errOut.String(), c.want)
+		}
+	}
+}
+
+// TestAnnounceAPI: an open API is announced once, plainly, as a warning;
+// one with tokens says how many and from where, never which.
+func TestAnnounceAPI(t *testing.T) {
+	var out bytes.Buffer
+	cfg := instance.Config{HTTPAddr: "0.0.0.0:8080", Logger: slog.New(slog.NewTextHandler(&out, nil))}
+	announceAPI(cfg)
+	if got := out.String(); strings.Count(got, "\n") != 1 || !strings.Contains(got, "level=WARN") ||
+		!strings.Contains(got, "API OPEN") || !strings.Contains(got, "anyone who can reach 0.0.0.0:8080") {
+		t.Errorf("open API announced as %q", got)
+	}
+	out.Reset()
+	const token = "ops-token-0123456789abcdef"
+	tokens, err := api.LoadTokens(writeFile(t, "tokens", token+" command\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.APIAccess = api.Access{Tokens: tokens}
+	announceAPI(cfg)
+	if got := out.String(); strings.Contains(got, "OPEN") || !strings.Contains(got, "tokens=1") || strings.Contains(got, token) {
+		t.Errorf("API with tokens announced as %q", got)
+	}
+	out.Reset()
+	cfg.HTTPAddr = ""
+	announceAPI(cfg)
+	if out.Len() != 0 {
+		t.Errorf("an instance without an API announced %q", out.String())
 	}
 }

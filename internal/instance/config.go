@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/titan-commerce/titan/api"
 	"github.com/titan-commerce/titan/processors/inventory"
 	"github.com/titan-commerce/titan/processors/orders"
 	"github.com/titan-commerce/titan/schemas"
@@ -79,6 +80,12 @@ type Config struct {
 	// durable copy) or "always".
 	Sync   string
 	Logger *slog.Logger
+
+	// APIAccess is who may use the HTTP API: bearer tokens (reloadable,
+	// so the caller that loaded them reloads them), whether reads need
+	// one, and the Host names the API answers to. The zero value leaves
+	// the API open to anyone who can reach HTTPAddr.
+	APIAccess api.Access
 }
 
 // EnsureDefaults fills the zero fields.
@@ -160,6 +167,9 @@ func (c *Config) Validate() error {
 	if _, err := c.syncPolicy(); err != nil {
 		errs = append(errs, err)
 	}
+	if err := c.APIAccess.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("instance: invalid config: %w", err)
 	}
@@ -211,5 +221,13 @@ func (c *Config) String() string {
 	}
 	fmt.Fprintf(&b, "order_reserve_ttl=%s\nfraud_model=%s\n", c.OrderReserveTTL, model)
 	fmt.Fprintf(&b, "max_time_ahead=%s\nmax_time_behind=%s\n", c.TimeWindow.Ahead, c.TimeWindow.Behind)
+	tokens, hosts := "(none: the API is open)", "(any)"
+	if t := c.APIAccess.Tokens; t != nil {
+		tokens = fmt.Sprintf("%s (%d tokens)", t.Path(), t.Len())
+	}
+	if len(c.APIAccess.AllowedHosts) > 0 {
+		hosts = strings.Join(c.APIAccess.AllowedHosts, ",")
+	}
+	fmt.Fprintf(&b, "api_tokens_file=%s\napi_read_auth=%t\napi_allowed_hosts=%s\n", tokens, c.APIAccess.ReadAuth, hosts)
 	return b.String()
 }

@@ -415,6 +415,7 @@ func (i *Instance) buildAPI(ctx context.Context) error {
 		ReadWait:    i.cfg.ReadWait,
 		Registerer:  i.registry,
 		Logger:      i.log,
+		Access:      i.cfg.APIAccess,
 	})
 	if err != nil {
 		return err

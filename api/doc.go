@@ -1,0 +1,15 @@
+// Package api is Titan's HTTP API: it reads state from the local replicas
+// of the goka tables and turns requests into commands on Kafka topics,
+// waiting (bounded) for their results. openapi.yaml describes it, and
+// tests keep that document, the routes and the error catalogue in step.
+//
+// A request meets, in this order: fasthttp's transport limits, answered by
+// transportError (transport.go: timeouts, oversized request lines, header
+// blocks and bodies); the router (routes.go: 404, 405 with Allow, OPTIONS);
+// the gates of Access (access.go: allowed hosts, bearer tokens with scopes
+// from a tokens file, tokens.go; JSON-only commands); and then the
+// endpoint, in a file per part of Titan (inventory.go, flashsale.go,
+// orders.go, prices.go, fraud.go, recommendations.go), which validates the
+// request against the schemas before anything is sent. Every refusal is
+// an entry of the catalogue in errors.go, as JSON with a stable code.
+package api
