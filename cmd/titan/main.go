@@ -109,6 +109,7 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, func() (instance.Config, slog.Le
 		topologies  = fs.String("topologies", instance.TopologyInventory+","+instance.TopologyFlashSale+","+instance.TopologyOrders+","+instance.TopologyRecommendations,
 			"comma-separated topologies to run: inventory, flashsale (needs inventory), orders (pricing, fraud and the order saga; needs inventory), recommendations (needs inventory) [TITAN_TOPOLOGIES]")
 		reserveTTL  = fs.Duration("order-reserve-ttl", time.Hour, "how long the order saga's reservations hold before they must be committed [TITAN_ORDER_RESERVE_TTL]")
+		stepTimeout = fs.Duration("order-step-timeout", 2*time.Minute, "how long an order waits for a step's answer before it is rejected as timed_out, releasing what it holds [TITAN_ORDER_STEP_TIMEOUT]")
 		fraudModel  = fs.String("fraud-model", "", "fraud model file, reloaded on SIGHUP; empty uses the built-in model [TITAN_FRAUD_MODEL]")
 		instanceID  = fs.String("instance-id", "", "name of this instance in Kafka client ids; defaults to the host name [TITAN_INSTANCE_ID]")
 		commandWait = fs.Duration("command-wait", 2*time.Second, "how long a command request waits for its result before answering 202 [TITAN_COMMAND_WAIT]")
@@ -131,8 +132,8 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, func() (instance.Config, slog.Le
 		"instance-id": "TITAN_INSTANCE_ID", "command-wait": "TITAN_COMMAND_WAIT", "read-wait": "TITAN_READ_WAIT",
 		"sweep-interval": "TITAN_SWEEP_INTERVAL", "dedupe-window": "TITAN_DEDUPE_WINDOW", "sync": "TITAN_SYNC",
 		"log-level": "TITAN_LOG_LEVEL", "fraud-model": "TITAN_FRAUD_MODEL",
-		"order-reserve-ttl": "TITAN_ORDER_RESERVE_TTL",
-		"max-time-ahead":    "TITAN_MAX_TIME_AHEAD", "max-time-behind": "TITAN_MAX_TIME_BEHIND",
+		"order-reserve-ttl": "TITAN_ORDER_RESERVE_TTL", "order-step-timeout": "TITAN_ORDER_STEP_TIMEOUT",
+		"max-time-ahead": "TITAN_MAX_TIME_AHEAD", "max-time-behind": "TITAN_MAX_TIME_BEHIND",
 		"api-tokens-file": "TITAN_API_TOKENS_FILE", "api-read-auth": "TITAN_API_READ_AUTH", "api-allowed-hosts": "TITAN_API_ALLOWED_HOSTS",
 	}
 	load := func() (instance.Config, slog.Level, error) {
@@ -151,23 +152,24 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, func() (instance.Config, slog.Le
 			errs = append(errs, fmt.Errorf("log level %q: %w", *logLevel, err))
 		}
 		cfg := instance.Config{
-			Brokers:         splitList(*brokers),
-			Namespace:       *namespace,
-			StateDir:        *stateDir,
-			HTTPAddr:        *httpAddr,
-			Partitions:      *partitions,
-			Replication:     *replication,
-			Topologies:      splitList(*topologies),
-			InstanceID:      *instanceID,
-			CommandWait:     *commandWait,
-			ReadWait:        *readWait,
-			SweepInterval:   *sweep,
-			DedupeWindow:    *dedupe,
-			Sync:            *syncPolicy,
-			FraudModel:      *fraudModel,
-			OrderReserveTTL: *reserveTTL,
-			TimeWindow:      schemas.TimeWindow{Ahead: *timeAhead, Behind: *timeBehind},
-			APIAccess:       api.Access{ReadAuth: *readAuth, AllowedHosts: splitList(*allowedHosts)},
+			Brokers:          splitList(*brokers),
+			Namespace:        *namespace,
+			StateDir:         *stateDir,
+			HTTPAddr:         *httpAddr,
+			Partitions:       *partitions,
+			Replication:      *replication,
+			Topologies:       splitList(*topologies),
+			InstanceID:       *instanceID,
+			CommandWait:      *commandWait,
+			ReadWait:         *readWait,
+			SweepInterval:    *sweep,
+			DedupeWindow:     *dedupe,
+			Sync:             *syncPolicy,
+			FraudModel:       *fraudModel,
+			OrderReserveTTL:  *reserveTTL,
+			OrderStepTimeout: *stepTimeout,
+			TimeWindow:       schemas.TimeWindow{Ahead: *timeAhead, Behind: *timeBehind},
+			APIAccess:        api.Access{ReadAuth: *readAuth, AllowedHosts: splitList(*allowedHosts)},
 		}
 		if *tokensFile != "" {
 			// Read now, so that a bad file stops the start with exit 2 and

@@ -14,6 +14,7 @@ import (
 	"github.com/titan-commerce/titan/processors/orders"
 	"github.com/titan-commerce/titan/schemas"
 	"github.com/titan-commerce/titan/state"
+	orderstopo "github.com/titan-commerce/titan/topologies/orders"
 )
 
 // Topologies an instance can run. A flash sale takes its units from the
@@ -72,6 +73,10 @@ type Config struct {
 	// before they must be committed; the saga commits as soon as every line
 	// is reserved, so this only matters if it falls that far behind.
 	OrderReserveTTL time.Duration
+	// OrderStepTimeout is how long an order waits for a step's answer (a
+	// fraud verdict, a price quote, a reservation) before the saga rejects
+	// it as timed_out and releases what it holds.
+	OrderStepTimeout time.Duration
 	// FraudModel is the path of the fraud model file, reloaded by
 	// Instance.ReloadModel; empty uses the model built into the binary
 	// (deploy/fraud/model.json).
@@ -120,6 +125,9 @@ func (c *Config) EnsureDefaults() {
 	if c.OrderReserveTTL == 0 {
 		c.OrderReserveTTL = orders.DefaultPolicy().ReserveTTL
 	}
+	if c.OrderStepTimeout == 0 {
+		c.OrderStepTimeout = orderstopo.DefaultStepTimeout
+	}
 	if c.Sync == "" {
 		c.Sync = "none"
 	}
@@ -158,7 +166,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	for name, d := range map[string]time.Duration{"command wait": c.CommandWait, "read wait": c.ReadWait,
-		"sweep interval": c.SweepInterval, "dedupe window": c.DedupeWindow, "order reserve ttl": c.OrderReserveTTL,
+		"sweep interval": c.SweepInterval, "dedupe window": c.DedupeWindow, "order reserve ttl": c.OrderReserveTTL, "order step timeout": c.OrderStepTimeout,
 		"max time ahead": c.TimeWindow.Ahead, "max time behind": c.TimeWindow.Behind} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s %v must be positive", name, d))
@@ -219,7 +227,7 @@ func (c *Config) String() string {
 	if model == "" {
 		model = "(built in)"
 	}
-	fmt.Fprintf(&b, "order_reserve_ttl=%s\nfraud_model=%s\n", c.OrderReserveTTL, model)
+	fmt.Fprintf(&b, "order_reserve_ttl=%s\norder_step_timeout=%s\nfraud_model=%s\n", c.OrderReserveTTL, c.OrderStepTimeout, model)
 	fmt.Fprintf(&b, "max_time_ahead=%s\nmax_time_behind=%s\n", c.TimeWindow.Ahead, c.TimeWindow.Behind)
 	tokens, hosts := "(none: the API is open)", "(any)"
 	if t := c.APIAccess.Tokens; t != nil {

@@ -132,10 +132,13 @@ func (i *Instance) buildOrders(hooks *metrics.Processing) error {
 			PricingCommands:      p.pricing.Internal,
 			FraudObservations:    p.fraud.Observations,
 		},
-		Goka:   i.gokaConfig(i.procs.Build, "orders"),
-		Policy: i.orderPolicy(),
-		Hooks:  hooks,
-		Logger: i.log,
+		Goka:        i.gokaConfig(i.procs.Build, "orders"),
+		Policy:      i.orderPolicy(),
+		Local:       i.recoveredPartitions,
+		SendSaga:    p.sendSaga,
+		StepTimeout: i.cfg.OrderStepTimeout,
+		Hooks:       hooks,
+		Logger:      i.log,
 	})
 	return err
 }
@@ -150,6 +153,20 @@ func (p *orderPipeline) sendPricing(ctx context.Context, cmds []*pricingv1.Comma
 			return fmt.Errorf("instance: encode pricing command: %w", err)
 		}
 		recs[n] = &kgo.Record{Topic: string(p.pricing.Internal), Key: []byte(c.GetSku()), Value: b}
+	}
+	return p.client.ProduceSync(ctx, recs...).FirstErr()
+}
+
+// sendSaga produces the deadline scanner's Timeouts keyed by order id and
+// waits for every acknowledgement.
+func (p *orderPipeline) sendSaga(ctx context.Context, msgs []*ordersv1.SagaMessage) error {
+	recs := make([]*kgo.Record, len(msgs))
+	for n, m := range msgs {
+		b, err := proto.Marshal(m)
+		if err != nil {
+			return fmt.Errorf("instance: encode saga message: %w", err)
+		}
+		recs[n] = &kgo.Record{Topic: string(p.names.Saga), Key: []byte(m.GetOrderId()), Value: b}
 	}
 	return p.client.ProduceSync(ctx, recs...).FirstErr()
 }

@@ -79,6 +79,22 @@
 // and stands; the line records the expiry and the history a commit_failed
 // step for an operator to settle.
 //
+// # Deadlines
+//
+// An answer that never comes (a peer that is down, an answer lost to a bug,
+// one that answers another command) would leave an order waiting for good,
+// holding its reservations. Every change appends a step, so Order.Steps
+// grows whenever the order moves. The topology's deadline scanner watches
+// the open orders and, for one whose step count has not changed for the
+// step timeout on its own clock, sends Timeout with that count; Timeout
+// rejects the order as timed_out if it still has that count, and releases
+// what it holds: the reserved lines, and the lines still reserving, whose
+// Reserve the inventory applies before the Release since both travel keyed
+// by SKU on one topic. An order that moved since, or ended, ignores it, so
+// a late or repeated Timeout is harmless. The wait is measured on the
+// scanner's clock, not on the order's: an order's times are its events',
+// which a checkout may stamp in the past.
+//
 // History is bounded by Policy.MaxHistory: the oldest steps are dropped and
 // counted in HistoryDropped. CheckOrder states the invariants that hold
 // after every step.

@@ -5,6 +5,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/titan-commerce/titan/internal/millis"
 	fraudv1 "github.com/titan-commerce/titan/schemas/fraud/v1"
 	ordersv1 "github.com/titan-commerce/titan/schemas/orders/v1"
 	pricingv1 "github.com/titan-commerce/titan/schemas/pricing/v1"
@@ -23,6 +24,7 @@ func FuzzAnswers(f *testing.F) {
 		&ordersv1.SagaMessage{OrderId: two.OrderID, Kind: &ordersv1.SagaMessage_Quote{Quote: &pricingv1.Quote{
 			OrderId: two.OrderID, Sku: two.Lines[0].SKU, Found: true, PriceMinor: two.Lines[0].UnitPrice, Currency: two.Currency}}},
 		PlacedToWire(two),
+		&ordersv1.SagaMessage{OrderId: two.OrderID, TimestampMs: 9_223_372_036_854_775_807, Kind: &ordersv1.SagaMessage_Timeout{Timeout: &ordersv1.Timeout{Steps: 1}}},
 	} {
 		b, err := proto.Marshal(m)
 		if err != nil {
@@ -39,6 +41,8 @@ func FuzzAnswers(f *testing.F) {
 					next, _ = OnFraud(o, VerdictFromWire(d), pol)
 				} else if q := m.GetQuote(); q != nil {
 					next, _ = OnQuote(o, QuoteFromWire(q), pol)
+				} else if to := m.GetTimeout(); to != nil {
+					next, _ = Timeout(o, to.GetSteps(), millis.Time(m.GetTimestampMs()), pol)
 				} else {
 					continue
 				}

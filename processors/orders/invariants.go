@@ -56,6 +56,7 @@ func (o Order) checkHeader() error {
 	switch {
 	case terminal != !o.TerminalAt.IsZero():
 		return errors.New("terminal time set iff terminal is broken")
+
 	case (o.Status == StatusRejected) != (o.Reason != ""):
 		return errors.New("reason set iff rejected is broken")
 	case o.Reason == "" && o.Detail != "":

@@ -24,13 +24,26 @@ import (
 //     refused) and a confirmed one has every line committed;
 //   - no reserve is ever sent for an order rejected by fraud or pricing;
 //   - stock never goes negative, and once everything is delivered nothing is
-//     reserved and the units sold are those of the confirmed orders.
+//     reserved and the units sold are those of the confirmed orders;
+//   - with a deadline scanner sending timeouts at random times, some runs
+//     with a step timeout shorter than the answers take, an order that
+//     times out releases everything it held, also the reservations whose
+//     answers come after.
 func TestSagaProperties(t *testing.T) {
+	var timedOut, heldWhenTimedOut int
 	for seed := range uint64(300) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			newSim(t, rand.New(rand.NewPCG(seed, 7))).run()
+			s := newSim(t, rand.New(rand.NewPCG(seed, 7)))
+			s.run()
+			timedOut += s.timedOut
+			heldWhenTimedOut += s.heldWhenTimedOut
 		})
 	}
+	// The runs must exercise what they claim to.
+	if timedOut == 0 || heldWhenTimedOut == 0 {
+		t.Fatalf("%d orders timed out, %d of them holding reservations: the deadline is not exercised", timedOut, heldWhenTimedOut)
+	}
+	t.Logf("%d orders timed out, %d of them while reserving", timedOut, heldWhenTimedOut)
 }
 
 // topic is one partition's log and its consumer's position.
@@ -44,6 +57,12 @@ type cancelMsg struct {
 	orderID string
 	reason  string
 	at      time.Time
+}
+
+// timeoutMsg is the deadline scanner's Timeout for an order.
+type timeoutMsg struct {
+	steps int64
+	at    time.Time
 }
 
 // sku is the simulated inventory of one SKU: a tiny model of inventory's
@@ -81,6 +100,10 @@ type sim struct {
 
 	outcomes map[string][]Outcome
 	reserves map[string]int
+
+	// timedOut counts orders rejected as timed out; heldWhenTimedOut those
+	// of them that timed out while reserving.
+	timedOut, heldWhenTimedOut int
 }
 
 func newSim(t *testing.T, rng *rand.Rand) *sim {
@@ -155,8 +178,14 @@ func (s *sim) run() {
 			ready, kinds = append(ready, s.fraudInbox), append(kinds, s.toFraud)
 		}
 		if len(ready) == 0 {
+			if s.scanDeadlines() {
+				continue
+			}
 			s.finalChecks()
 			return
+		}
+		if s.rng.IntN(40) == 0 {
+			s.scanDeadlines()
 		}
 		i := s.rng.IntN(len(ready))
 		tp := ready[i]
@@ -170,6 +199,22 @@ func (s *sim) run() {
 		}
 	}
 	s.t.Fatal("the simulation did not settle")
+}
+
+// scanDeadlines plays the deadline scanner: it sends every open order a
+// Timeout for the step count it has now. Answers still on their way race
+// it. It reports whether it sent any.
+func (s *sim) scanDeadlines() bool {
+	sent := false
+	for _, id := range slices.Sorted(maps.Keys(s.orders)) {
+		o := s.orders[id]
+		if o.Status == StatusUnknown || o.Status.Terminal() {
+			continue
+		}
+		s.sagaInbox[id].msgs = append(s.sagaInbox[id].msgs, sagaMsg{id, timeoutMsg{steps: o.Steps(), at: s.now()}})
+		sent = true
+	}
+	return sent
 }
 
 func orderOf(msg any) string {
@@ -213,6 +258,8 @@ func (s *sim) apply(id string, msg any) (Order, Effects) {
 		return OnQuote(o, m, s.pol)
 	case inventory.Event:
 		return OnInventory(o, m, s.pol)
+	case timeoutMsg:
+		return Timeout(o, m.steps, m.at, s.pol)
 	}
 	s.t.Fatalf("unknown message %T", msg)
 	return Order{}, Effects{}
@@ -371,6 +418,13 @@ func (s *sim) finalChecks() {
 			if s.reserves[id] != 0 {
 				t.Fatalf("order %s rejected as %s sent %d reserves", id, o.Reason, s.reserves[id])
 			}
+		}
+		if o.Reason == ReasonTimedOut {
+			s.timedOut++
+			if s.reserves[id] > 0 {
+				s.heldWhenTimedOut++
+			}
+			continue
 		}
 		if v := s.verdicts[id]; !s.cancels[id] && (v == FraudReject) != (o.Reason == ReasonFraudRejected) {
 			t.Fatalf("order %s: verdict %s, reason %q", id, v, o.Reason)

@@ -253,6 +253,36 @@ func PaymentFailed(o Order, pf FailedPayment, pol Policy) (Order, Effects) {
 	return o, Effects{Fraud: req}
 }
 
+// Timeout rejects an order that has not moved since it had taken steps
+// steps (the deadline scanner saw it so for the saga's step timeout), as
+// timed_out, releasing what it holds: the reserved lines and, since their
+// answers may never come, the lines still reserving too. A Release applied
+// before its Reserve finds nothing, but the two travel keyed by SKU on one
+// topic, the Reserve first, so the units come back either way. An order
+// that ended, or took a step since the scanner looked, ignores it.
+//
+// The scanner, not the saga, measures the wait, on its own clock: an
+// order's times are its events' (a checkout may stamp them in the past),
+// and only the step count says whether the order moved.
+func Timeout(o Order, steps int64, at time.Time, pol Policy) (Order, Effects) {
+	if o.Status == StatusUnknown || o.Status.Terminal() || o.Steps() != steps {
+		return o, Effects{}
+	}
+	pol = pol.withDefaults()
+	now := o.at(at)
+	o = o.clone()
+	waiting := o.Status.String()
+	o.record(now, StepTimedOut, waiting, pol)
+	fx := o.reject(ReasonTimedOut, "no answer while "+waiting, now, pol)
+	for i := range o.Lines {
+		if o.Lines[i].Status == LineReserving {
+			fx.Inventory = append(fx.Inventory, o.command(i, inventory.KindRelease, now, pol))
+			o.record(now, StepRelease, o.Lines[i].SKU, pol)
+		}
+	}
+	return o, fx
+}
+
 // reject ends the order as Rejected: lines never asked for are skipped,
 // reserved lines are released, and the outcome is published. Lines still
 // reserving are released when their reservation arrives (see OnInventory).

@@ -94,6 +94,12 @@ func expired(sku string, sec int) input {
 	})
 }
 
+// timeout is the deadline scanner's Timeout, sent at sec, for the order as
+// it was after steps steps.
+func timeout(steps int64, sec int) input {
+	return input{"timeout", func(o Order, pol Policy) (Order, Effects, error) { return noErr(Timeout(o, steps, at(sec), pol)) }}
+}
+
 func cancel(reason string, sec int) input {
 	return input{"cancel", func(o Order, pol Policy) (Order, Effects, error) { return noErr(Cancel(o, reason, at(sec), pol)) }}
 }
@@ -193,6 +199,37 @@ func TestSaga(t *testing.T) {
 			{in: place(two), fx: []string{"fraud:order:2000"}},
 			{in: fraud(FraudApprove, 1), fx: []string{"price:0:a", "price:1:b"}},
 			{in: quote(0, "a", 500, "USD", 2), fx: []string{"rejected:price_mismatch"}, status: StatusRejected},
+		}},
+		{"a timeout for an order that moved since changes nothing", []step{
+			{in: place(two), fx: []string{"fraud:order:2000"}, status: StatusScoring},
+			{in: fraud(FraudApprove, 100), fx: []string{"price:0:a", "price:1:b"}, status: StatusPricing},
+			// The scanner saw the order at its first step.
+			{in: timeout(1, 130), status: StatusPricing},
+		}},
+		{"a fraud verdict that never comes", []step{
+			{in: place(two), fx: []string{"fraud:order:2000"}},
+			{in: timeout(1, 120), fx: []string{"rejected:timed_out"}, status: StatusRejected, lines: "skipped,skipped"},
+			// The verdict, late, changes nothing; nor does another timeout.
+			{in: fraud(FraudApprove, 121), status: StatusRejected},
+			{in: timeout(4, 500), status: StatusRejected},
+		}},
+		{"a reservation whose answer never comes is released anyway", []step{
+			{in: place(two), fx: []string{"fraud:order:2000"}},
+			{in: fraud(FraudApprove, 1), fx: []string{"price:0:a", "price:1:b"}},
+			{in: quote(0, "a", 500, "EUR", 2), status: StatusPricing},
+			{in: quote(1, "b", 1000, "EUR", 2), fx: []string{"reserve:a:2", "reserve:b:1"}, status: StatusReserving},
+			{in: reserved("a", 3), status: StatusReserving, lines: "reserved,reserving"},
+			{in: timeout(6, 200), fx: []string{"release:a", "release:b", "rejected:timed_out"}, status: StatusRejected, lines: "reserved,reserving"},
+			// b's reservation comes after all: released again, which the
+			// inventory answers once, by the command's id.
+			{in: reserved("b", 201), fx: []string{"release:b"}, status: StatusRejected, lines: "reserved,reserved"},
+			{in: released("a", 202), status: StatusRejected, lines: "released,reserved"},
+			{in: released("b", 202), status: StatusRejected, lines: "released,released"},
+		}},
+		{"an order that ended ignores a timeout", []step{
+			{in: place(two), fx: []string{"fraud:order:2000"}},
+			{in: fraud(FraudReject, 1, "velocity"), fx: []string{"rejected:fraud_rejected"}, status: StatusRejected},
+			{in: timeout(3, 1000), status: StatusRejected},
 		}},
 		{"a sku without a price", []step{
 			{in: place(two), fx: []string{"fraud:order:2000"}},

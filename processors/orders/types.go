@@ -29,6 +29,9 @@ const (
 	// out (see schemas.ValidateOrderEvent): the saga repeats the checks it
 	// relies on so it is total on any Placed value.
 	ReasonInvalidOrder = "invalid_order"
+	// ReasonTimedOut: the order did not move for the saga's step timeout: a
+	// step's answer did not come.
+	ReasonTimedOut = "timed_out"
 )
 
 // Fraud outcomes, as FraudVerdict.Outcome.
@@ -215,6 +218,7 @@ const (
 	StepCommitFailed  = "commit_failed"
 	StepCancelIgnored = "cancel_ignored"
 	StepPaymentFailed = "payment_failed"
+	StepTimedOut      = "timed_out"
 )
 
 // Order is the saga's state for one order id; it mirrors ordersv1.Order.
@@ -245,6 +249,11 @@ type Order struct {
 	History        []Step
 	HistoryDropped int64
 }
+
+// Steps counts the steps the order has taken, those dropped from its
+// history included: it grows with every change, so an order whose Steps
+// did not change has not moved.
+func (o Order) Steps() int64 { return o.HistoryDropped + int64(len(o.History)) }
 
 // Clock is the latest time the order has seen: every change appends a step
 // stamped with the saga's time, which never goes back.

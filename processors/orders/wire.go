@@ -224,6 +224,9 @@ func OrderToWire(o Order) *ordersv1.Order {
 		Review:         o.Review,
 		HistoryDropped: o.HistoryDropped,
 	}
+	if !o.Status.Terminal() {
+		w.OpenSteps = o.Steps()
+	}
 	placed := &ordersv1.OrderPlaced{
 		UserId:    o.UserID,
 		DeviceId:  o.DeviceID,

@@ -21,9 +21,16 @@
 // co-partitioned with its table; Names.Copartitioned lists them and the
 // instance checks them against the cluster before anything starts.
 //
-// Every request the saga sends carries a deterministic id (the inventory
-// command ids are derived from order and SKU), every answer is matched to
-// what the order is waiting for, and anything else is ignored; so a message
+// Every request the saga sends carries a deterministic id in Titan's
+// namespace (the inventory command ids are derived from order and SKU),
+// goes to its peer's internal topic, and every answer is matched to what
+// the order is waiting for, and anything else is ignored; so a message
 // delivered twice, or replayed after a crash, changes nothing, and an order
 // publishes exactly one outcome.
+//
+// An order that stops moving is ended by Deadlines: a scanner over the
+// instance's partitions of the table that sends a Timeout to the saga topic
+// for every order past its deadline (see processors/orders). The checkout
+// topic is public: its events' ids stay out of Titan's namespace and their
+// times within the configured window of the time Kafka received them.
 package orders

@@ -8,6 +8,7 @@ import (
 	"github.com/lovoo/goka/codec"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/titan-commerce/titan/internal/millis"
 	"github.com/titan-commerce/titan/internal/observe"
 	"github.com/titan-commerce/titan/processors/fraud"
 	"github.com/titan-commerce/titan/processors/inventory"
@@ -155,6 +156,8 @@ func (g *saga) onAnswer(ctx goka.Context, msg any) error {
 		next, eff = orders.OnFraud(o, orders.VerdictFromWire(kind.Fraud), g.policy)
 	case *ordersv1.SagaMessage_Quote:
 		next, eff = orders.OnQuote(o, orders.QuoteFromWire(kind.Quote), g.policy)
+	case *ordersv1.SagaMessage_Timeout:
+		next, eff = orders.Timeout(o, kind.Timeout.GetSteps(), millis.Time(w.GetTimestampMs()), g.policy)
 	default:
 		return observe.Reject("missing_kind", fmt.Errorf("saga message of kind %T", kind))
 	}

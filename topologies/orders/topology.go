@@ -5,13 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/storage"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/titan-commerce/titan/internal/gokaopts"
 	"github.com/titan-commerce/titan/internal/observe"
 	"github.com/titan-commerce/titan/processors/orders"
 	"github.com/titan-commerce/titan/schemas"
+	ordersv1 "github.com/titan-commerce/titan/schemas/orders/v1"
 )
 
 // Options configure a Topology.
@@ -30,8 +34,23 @@ type Options struct {
 	// TimeWindow bounds a checkout event's time against the time Kafka
 	// received it; the zero value means schemas.DefaultTimeWindow().
 	TimeWindow schemas.TimeWindow
-	Hooks      observe.Hooks
-	Logger     *slog.Logger
+	// Local returns the recovered storages of a table's partitions this
+	// instance owns; the deadline scanner reads Table through it.
+	Local func(topic string) []storage.Storage
+	// SendSaga produces messages to the saga topic (the scanner's
+	// Timeouts), keyed by order id, and returns once they are acknowledged.
+	SendSaga func(context.Context, []*ordersv1.SagaMessage) error
+	// StepTimeout is how long an order may stay without moving (waiting
+	// for a fraud verdict, a quote, a reservation) before it is rejected as
+	// timed_out, releasing what it holds. Default two minutes; a healthy
+	// deployment answers each step within a second.
+	StepTimeout time.Duration
+	// ScanInterval is how often the open orders are looked at; a stalled
+	// order ends within about this long after its timeout. Default a
+	// quarter of StepTimeout.
+	ScanInterval time.Duration
+	Hooks        observe.Hooks
+	Logger       *slog.Logger
 }
 
 func (o *Options) validate() error {
@@ -51,6 +70,15 @@ func (o *Options) validate() error {
 	if o.Policy == (orders.Policy{}) {
 		o.Policy = orders.DefaultPolicy()
 	}
+	if o.Local == nil || o.SendSaga == nil {
+		return errors.New("orders: Local and SendSaga are required for deadlines")
+	}
+	if o.StepTimeout <= 0 {
+		o.StepTimeout = DefaultStepTimeout
+	}
+	if o.ScanInterval <= 0 {
+		o.ScanInterval = o.StepTimeout / 4
+	}
 	if o.TimeWindow == (schemas.TimeWindow{}) {
 		o.TimeWindow = schemas.DefaultTimeWindow()
 	}
@@ -63,10 +91,15 @@ func (o *Options) validate() error {
 	return nil
 }
 
-// Topology runs the order saga of one instance.
+// DefaultStepTimeout is how long an order may stay without moving unless
+// Options say otherwise.
+const DefaultStepTimeout = 2 * time.Minute
+
+// Topology runs the order saga and its deadline scanner on one instance.
 type Topology struct {
-	names Names
-	proc  *goka.Processor
+	names     Names
+	proc      *goka.Processor
+	deadlines *Deadlines
 }
 
 // New builds the topology; Run starts it.
@@ -79,11 +112,20 @@ func New(o Options) (*Topology, error) {
 	if err != nil {
 		return nil, fmt.Errorf("orders: processor: %w", err)
 	}
-	return &Topology{names: o.Names, proc: proc}, nil
+	local := func() []storage.Storage { return o.Local(string(o.Names.Table())) }
+	return &Topology{names: o.Names, proc: proc,
+		deadlines: NewDeadlines(local, o.SendSaga, o.StepTimeout, o.ScanInterval, o.Logger.With("topology", string(o.Names.Group)))}, nil
 }
 
-// Run blocks until ctx ends or the processor fails.
-func (t *Topology) Run(ctx context.Context) error { return t.proc.Run(ctx) }
+// Run blocks until ctx ends or the processor fails. On return the
+// processor has committed its offsets and closed its storages, and the
+// scanner has stopped.
+func (t *Topology) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return t.proc.Run(ctx) })
+	g.Go(func() error { return t.deadlines.Run(ctx) })
+	return g.Wait()
+}
 
 // Recovered reports whether the processor has caught up with its table.
 func (t *Topology) Recovered() bool { return t.proc.Recovered() }

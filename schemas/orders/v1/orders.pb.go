@@ -724,6 +724,7 @@ type SagaMessage struct {
 	//
 	//	*SagaMessage_Fraud
 	//	*SagaMessage_Quote
+	//	*SagaMessage_Timeout
 	Kind          isSagaMessage_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -798,6 +799,15 @@ func (x *SagaMessage) GetQuote() *v11.Quote {
 	return nil
 }
 
+func (x *SagaMessage) GetTimeout() *Timeout {
+	if x != nil {
+		if x, ok := x.Kind.(*SagaMessage_Timeout); ok {
+			return x.Timeout
+		}
+	}
+	return nil
+}
+
 type isSagaMessage_Kind interface {
 	isSagaMessage_Kind()
 }
@@ -810,9 +820,62 @@ type SagaMessage_Quote struct {
 	Quote *v11.Quote `protobuf:"bytes,11,opt,name=quote,proto3,oneof"`
 }
 
+type SagaMessage_Timeout struct {
+	Timeout *Timeout `protobuf:"bytes,12,opt,name=timeout,proto3,oneof"`
+}
+
 func (*SagaMessage_Fraud) isSagaMessage_Kind() {}
 
 func (*SagaMessage_Quote) isSagaMessage_Kind() {}
+
+func (*SagaMessage_Timeout) isSagaMessage_Kind() {}
+
+// Timeout tells an order that it has not moved for the saga's step timeout:
+// the deadline scanner sends it with the order's step count as it saw it.
+// An order that took a step since, or ended, ignores it.
+type Timeout struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Steps         int64                  `protobuf:"varint,1,opt,name=steps,proto3" json:"steps,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Timeout) Reset() {
+	*x = Timeout{}
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Timeout) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Timeout) ProtoMessage() {}
+
+func (x *Timeout) ProtoReflect() protoreflect.Message {
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Timeout.ProtoReflect.Descriptor instead.
+func (*Timeout) Descriptor() ([]byte, []int) {
+	return file_titan_orders_v1_orders_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Timeout) GetSteps() int64 {
+	if x != nil {
+		return x.Steps
+	}
+	return 0
+}
 
 type LineState struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -832,7 +895,7 @@ type LineState struct {
 
 func (x *LineState) Reset() {
 	*x = LineState{}
-	mi := &file_titan_orders_v1_orders_proto_msgTypes[8]
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -844,7 +907,7 @@ func (x *LineState) String() string {
 func (*LineState) ProtoMessage() {}
 
 func (x *LineState) ProtoReflect() protoreflect.Message {
-	mi := &file_titan_orders_v1_orders_proto_msgTypes[8]
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -857,7 +920,7 @@ func (x *LineState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LineState.ProtoReflect.Descriptor instead.
 func (*LineState) Descriptor() ([]byte, []int) {
-	return file_titan_orders_v1_orders_proto_rawDescGZIP(), []int{8}
+	return file_titan_orders_v1_orders_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *LineState) GetSku() string {
@@ -936,7 +999,7 @@ type Step struct {
 
 func (x *Step) Reset() {
 	*x = Step{}
-	mi := &file_titan_orders_v1_orders_proto_msgTypes[9]
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -948,7 +1011,7 @@ func (x *Step) String() string {
 func (*Step) ProtoMessage() {}
 
 func (x *Step) ProtoReflect() protoreflect.Message {
-	mi := &file_titan_orders_v1_orders_proto_msgTypes[9]
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -961,7 +1024,7 @@ func (x *Step) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Step.ProtoReflect.Descriptor instead.
 func (*Step) Descriptor() ([]byte, []int) {
-	return file_titan_orders_v1_orders_proto_rawDescGZIP(), []int{9}
+	return file_titan_orders_v1_orders_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Step) GetAtMs() int64 {
@@ -1005,13 +1068,17 @@ type Order struct {
 	Review       bool         `protobuf:"varint,13,opt,name=review,proto3" json:"review,omitempty"`
 	// Steps dropped from the front of history to bound it.
 	HistoryDropped int64 `protobuf:"varint,14,opt,name=history_dropped,json=historyDropped,proto3" json:"history_dropped,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The order's step count (history_dropped plus the steps in history)
+	// while it is not terminal, 0 once it is: the deadline scanner reads only
+	// this field, to see which orders are open and whether they moved.
+	OpenSteps     int64 `protobuf:"varint,15,opt,name=open_steps,json=openSteps,proto3" json:"open_steps,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Order) Reset() {
 	*x = Order{}
-	mi := &file_titan_orders_v1_orders_proto_msgTypes[10]
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1023,7 +1090,7 @@ func (x *Order) String() string {
 func (*Order) ProtoMessage() {}
 
 func (x *Order) ProtoReflect() protoreflect.Message {
-	mi := &file_titan_orders_v1_orders_proto_msgTypes[10]
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1036,7 +1103,7 @@ func (x *Order) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Order.ProtoReflect.Descriptor instead.
 func (*Order) Descriptor() ([]byte, []int) {
-	return file_titan_orders_v1_orders_proto_rawDescGZIP(), []int{10}
+	return file_titan_orders_v1_orders_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Order) GetOrderId() string {
@@ -1137,6 +1204,13 @@ func (x *Order) GetHistoryDropped() int64 {
 	return 0
 }
 
+func (x *Order) GetOpenSteps() int64 {
+	if x != nil {
+		return x.OpenSteps
+	}
+	return 0
+}
+
 var File_titan_orders_v1_orders_proto protoreflect.FileDescriptor
 
 const file_titan_orders_v1_orders_proto_rawDesc = "" +
@@ -1183,14 +1257,17 @@ const file_titan_orders_v1_orders_proto_rawDesc = "" +
 	"\brejected\x18\f \x01(\v2\x1e.titan.orders.v1.OrderRejectedH\x00R\brejected\x12?\n" +
 	"\tcancelled\x18\r \x01(\v2\x1f.titan.orders.v1.OrderCancelledH\x00R\tcancelled\x12G\n" +
 	"\x0epayment_failed\x18\x0e \x01(\v2\x1e.titan.orders.v1.PaymentFailedH\x00R\rpaymentFailedB\x06\n" +
-	"\x04kind\"\xb6\x01\n" +
+	"\x04kind\"\xec\x01\n" +
 	"\vSagaMessage\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12!\n" +
 	"\ftimestamp_ms\x18\x02 \x01(\x03R\vtimestampMs\x120\n" +
 	"\x05fraud\x18\n" +
 	" \x01(\v2\x18.titan.fraud.v1.DecisionH\x00R\x05fraud\x12/\n" +
-	"\x05quote\x18\v \x01(\v2\x17.titan.pricing.v1.QuoteH\x00R\x05quoteB\x06\n" +
-	"\x04kind\"\xb6\x02\n" +
+	"\x05quote\x18\v \x01(\v2\x17.titan.pricing.v1.QuoteH\x00R\x05quote\x124\n" +
+	"\atimeout\x18\f \x01(\v2\x18.titan.orders.v1.TimeoutH\x00R\atimeoutB\x06\n" +
+	"\x04kind\"\x1f\n" +
+	"\aTimeout\x12\x14\n" +
+	"\x05steps\x18\x01 \x01(\x03R\x05steps\"\xb6\x02\n" +
 	"\tLineState\x12\x10\n" +
 	"\x03sku\x18\x01 \x01(\tR\x03sku\x12\x10\n" +
 	"\x03qty\x18\x02 \x01(\x03R\x03qty\x12(\n" +
@@ -1205,7 +1282,7 @@ const file_titan_orders_v1_orders_proto_rawDesc = "" +
 	"\x04Step\x12\x13\n" +
 	"\x05at_ms\x18\x01 \x01(\x03R\x04atMs\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
-	"\x06detail\x18\x03 \x01(\tR\x06detail\"\xa4\x04\n" +
+	"\x06detail\x18\x03 \x01(\tR\x06detail\"\xc3\x04\n" +
 	"\x05Order\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12&\n" +
 	"\x0fplaced_event_id\x18\x02 \x01(\tR\rplacedEventId\x124\n" +
@@ -1222,7 +1299,9 @@ const file_titan_orders_v1_orders_proto_rawDesc = "" +
 	"\ahistory\x18\v \x03(\v2\x15.titan.orders.v1.StepR\ahistory\x12$\n" +
 	"\x0eterminal_at_ms\x18\f \x01(\x03R\fterminalAtMs\x12\x16\n" +
 	"\x06review\x18\r \x01(\bR\x06review\x12'\n" +
-	"\x0fhistory_dropped\x18\x0e \x01(\x03R\x0ehistoryDropped*\xb2\x01\n" +
+	"\x0fhistory_dropped\x18\x0e \x01(\x03R\x0ehistoryDropped\x12\x1d\n" +
+	"\n" +
+	"open_steps\x18\x0f \x01(\x03R\topenSteps*\xb2\x01\n" +
 	"\vOrderStatus\x12\x1c\n" +
 	"\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ORDER_STATUS_SCORING\x10\x01\x12\x18\n" +
@@ -1255,7 +1334,7 @@ func file_titan_orders_v1_orders_proto_rawDescGZIP() []byte {
 }
 
 var file_titan_orders_v1_orders_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_titan_orders_v1_orders_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_titan_orders_v1_orders_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_titan_orders_v1_orders_proto_goTypes = []any{
 	(OrderStatus)(0),       // 0: titan.orders.v1.OrderStatus
 	(LineStatus)(0),        // 1: titan.orders.v1.LineStatus
@@ -1267,11 +1346,12 @@ var file_titan_orders_v1_orders_proto_goTypes = []any{
 	(*OrderCancelled)(nil), // 7: titan.orders.v1.OrderCancelled
 	(*OrderEvent)(nil),     // 8: titan.orders.v1.OrderEvent
 	(*SagaMessage)(nil),    // 9: titan.orders.v1.SagaMessage
-	(*LineState)(nil),      // 10: titan.orders.v1.LineState
-	(*Step)(nil),           // 11: titan.orders.v1.Step
-	(*Order)(nil),          // 12: titan.orders.v1.Order
-	(*v1.Decision)(nil),    // 13: titan.fraud.v1.Decision
-	(*v11.Quote)(nil),      // 14: titan.pricing.v1.Quote
+	(*Timeout)(nil),        // 10: titan.orders.v1.Timeout
+	(*LineState)(nil),      // 11: titan.orders.v1.LineState
+	(*Step)(nil),           // 12: titan.orders.v1.Step
+	(*Order)(nil),          // 13: titan.orders.v1.Order
+	(*v1.Decision)(nil),    // 14: titan.fraud.v1.Decision
+	(*v11.Quote)(nil),      // 15: titan.pricing.v1.Quote
 }
 var file_titan_orders_v1_orders_proto_depIdxs = []int32{
 	2,  // 0: titan.orders.v1.OrderPlaced.lines:type_name -> titan.orders.v1.OrderLine
@@ -1281,19 +1361,20 @@ var file_titan_orders_v1_orders_proto_depIdxs = []int32{
 	5,  // 4: titan.orders.v1.OrderEvent.rejected:type_name -> titan.orders.v1.OrderRejected
 	7,  // 5: titan.orders.v1.OrderEvent.cancelled:type_name -> titan.orders.v1.OrderCancelled
 	6,  // 6: titan.orders.v1.OrderEvent.payment_failed:type_name -> titan.orders.v1.PaymentFailed
-	13, // 7: titan.orders.v1.SagaMessage.fraud:type_name -> titan.fraud.v1.Decision
-	14, // 8: titan.orders.v1.SagaMessage.quote:type_name -> titan.pricing.v1.Quote
-	1,  // 9: titan.orders.v1.LineState.status:type_name -> titan.orders.v1.LineStatus
-	3,  // 10: titan.orders.v1.Order.placed:type_name -> titan.orders.v1.OrderPlaced
-	0,  // 11: titan.orders.v1.Order.status:type_name -> titan.orders.v1.OrderStatus
-	13, // 12: titan.orders.v1.Order.fraud:type_name -> titan.fraud.v1.Decision
-	10, // 13: titan.orders.v1.Order.lines:type_name -> titan.orders.v1.LineState
-	11, // 14: titan.orders.v1.Order.history:type_name -> titan.orders.v1.Step
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	14, // 7: titan.orders.v1.SagaMessage.fraud:type_name -> titan.fraud.v1.Decision
+	15, // 8: titan.orders.v1.SagaMessage.quote:type_name -> titan.pricing.v1.Quote
+	10, // 9: titan.orders.v1.SagaMessage.timeout:type_name -> titan.orders.v1.Timeout
+	1,  // 10: titan.orders.v1.LineState.status:type_name -> titan.orders.v1.LineStatus
+	3,  // 11: titan.orders.v1.Order.placed:type_name -> titan.orders.v1.OrderPlaced
+	0,  // 12: titan.orders.v1.Order.status:type_name -> titan.orders.v1.OrderStatus
+	14, // 13: titan.orders.v1.Order.fraud:type_name -> titan.fraud.v1.Decision
+	11, // 14: titan.orders.v1.Order.lines:type_name -> titan.orders.v1.LineState
+	12, // 15: titan.orders.v1.Order.history:type_name -> titan.orders.v1.Step
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_titan_orders_v1_orders_proto_init() }
@@ -1311,6 +1392,7 @@ func file_titan_orders_v1_orders_proto_init() {
 	file_titan_orders_v1_orders_proto_msgTypes[7].OneofWrappers = []any{
 		(*SagaMessage_Fraud)(nil),
 		(*SagaMessage_Quote)(nil),
+		(*SagaMessage_Timeout)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1318,7 +1400,7 @@ func file_titan_orders_v1_orders_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_titan_orders_v1_orders_proto_rawDesc), len(file_titan_orders_v1_orders_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

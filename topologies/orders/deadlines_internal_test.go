@@ -1,0 +1,90 @@
+package orders
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/lovoo/goka/storage"
+
+	"github.com/titan-commerce/titan/processors/orders"
+	ordersv1 "github.com/titan-commerce/titan/schemas/orders/v1"
+)
+
+// The scanner proposes a Timeout for an open order whose step count has
+// not changed for the timeout on its own clock, whatever the order's own
+// times say; once again if that one is not applied within the timeout;
+// never for an order that ended or moved.
+func TestDeadlinesPropose(t *testing.T) {
+	st := storage.NewMemory()
+	pol := orders.DefaultPolicy()
+	// Event times a day in the past: the scanner's clock decides.
+	past := time.Now().Add(-24 * time.Hour)
+	put := func(o orders.Order) {
+		t.Helper()
+		b, err := OrderCodec{}.Encode(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Set(o.ID, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	placed := func(id string) orders.Order {
+		o, _, err := orders.Place(orders.Order{}, orders.Placed{EventID: "e-" + id, OrderID: id, UserID: "u", DeviceID: "d",
+			PaymentID: "p", Currency: "EUR", Lines: []orders.Line{{SKU: "a", Qty: 1, UnitPrice: 1}}, Time: past}, pol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	still, moving := placed("still"), placed("moving")
+	ended, _ := orders.OnFraud(placed("ended"), orders.FraudVerdict{Outcome: orders.FraudReject, Time: past}, pol)
+	put(still)
+	put(moving)
+	put(ended)
+
+	var sent []*ordersv1.SagaMessage
+	const timeout = time.Minute
+	d := NewDeadlines(func() []storage.Storage { return []storage.Storage{st} },
+		func(_ context.Context, msgs []*ordersv1.SagaMessage) error { sent = append(sent, msgs...); return nil },
+		timeout, time.Second, nil)
+	t0 := time.Now()
+	scanAt := func(after time.Duration) {
+		t.Helper()
+		d.now = func() time.Time { return t0.Add(after) }
+		if err := d.Scan(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scanAt(0)
+	if len(sent) != 0 {
+		t.Fatalf("proposed at first sight: %v", sent)
+	}
+	// "moving" takes a step half way.
+	scanAt(timeout / 2)
+	moved, _ := orders.OnFraud(moving, orders.FraudVerdict{Outcome: orders.FraudApprove, Time: past}, pol)
+	put(moved)
+	scanAt(timeout - time.Millisecond)
+	if len(sent) != 0 {
+		t.Fatalf("proposed before the timeout: %v", sent)
+	}
+	scanAt(timeout)
+	if len(sent) != 1 || sent[0].GetOrderId() != "still" || sent[0].GetTimeout().GetSteps() != still.Steps() ||
+		sent[0].GetTimestampMs() != t0.Add(timeout).UnixMilli() {
+		t.Fatalf("sent %v", sent)
+	}
+	// The scan just before the timeout saw "moving" move: its watch began
+	// then, and it is due a timeout later; "still" is in flight.
+	scanAt(2*timeout - time.Millisecond)
+	if len(sent) != 2 || sent[1].GetOrderId() != "moving" || sent[1].GetTimeout().GetSteps() != moved.Steps() {
+		t.Fatalf("sent %v", sent)
+	}
+	scanAt(2 * timeout)
+	if len(sent) != 3 || sent[2].GetOrderId() != "still" {
+		t.Fatalf("not proposed again after a timeout in flight: %v", sent)
+	}
+	if openSteps([]byte{0xff}) != 0 {
+		t.Fatal("unreadable bytes read as an open order")
+	}
+}
