@@ -239,6 +239,11 @@ func (s *Server) closeOrder(ctx *fasthttp.RequestCtx, orderID string, kind inven
 		s.fail(ctx, e)
 		return
 	}
+	if schemas.Reserved(orderID) {
+		// Whatever Titan holds under its own ids is not a client's to end.
+		s.fail(ctx, errReservedID)
+		return
+	}
 	id, e, ok := commandID(req.CommandID)
 	if !ok {
 		s.fail(ctx, e)
