@@ -372,7 +372,13 @@ func (s *Server) run(ctx *fasthttp.RequestCtx, cmd inventory.Command, clientID *
 	case res := <-results:
 		return &res, ack{commandID: id, offset: res.Offset}, true
 	case <-wait.Done():
-		return nil, ack{commandID: id, offset: offset}, true
+		// A result that came with the deadline still answers the request.
+		select {
+		case res := <-results:
+			return &res, ack{commandID: id, offset: res.Offset}, true
+		default:
+			return nil, ack{commandID: id, offset: offset}, true
+		}
 	}
 }
 

@@ -16,7 +16,10 @@
 //
 // # Command identity
 //
-// Every command carries an id, and an id names one command. Decide remembers
+// Every command carries an id, and an id names one command of its SKU: the
+// memory of ids lives with the SKU's state, so two SKUs may each have a
+// command under one id (a client's request that touches several SKUs, such
+// as the API's commit of an order, sends one command per SKU). Decide remembers
 // each command it applied for Policy.DedupeWindow (and at most
 // Policy.MaxApplied per SKU), with its result and its Fingerprint: the hash
 // of what it asks for (kind, order, quantity, TTL; not its time, which a
