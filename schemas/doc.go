@@ -18,8 +18,18 @@
 //
 // Keys choose partitions with Kafka's default partitioner (murmur2, see
 // internal/partition). A processor's state for a key lives in the partition
-// the key hashes to, so a producer that hashes differently does not fail: its
-// records are applied against the wrong state.
+// the key hashes to, so a record placed elsewhere by a producer that hashes
+// differently is set aside as wrong_partition instead of being applied to a
+// second, empty state for the key.
+//
+// # Clients and Titan
+//
+// Public topics take clients' records, internal topics Titan's own (see
+// topics.go). Ids follow one rule (ids.go, ValidID) and those starting with
+// ReservedPrefix are Titan's: CheckClientCommand, CheckClientOrderEvent and
+// CheckClientPricingCommand refuse them in a client's record, and the
+// internal checks demand them. A client message's own time is bounded by a
+// TimeWindow around the time Kafka received it (clock.go).
 //
 // # Versioning
 //

@@ -10,10 +10,14 @@
 // elsewhere. Agreeing on one partitioner is therefore part of the wire
 // contract, not a tuning choice.
 //
-// Kafka's default was chosen over goka's (sarama's FNV-1a) so that any
-// standard producer (the Java client, librdkafka with
-// partitioner=murmur2_random, franz-go's default) writes into Titan's topics
-// correctly without configuration. The Titan side must then be told:
+// Kafka's default was chosen over goka's (sarama's FNV-1a) so that the
+// Java client, kafka-python, KafkaJS 2 and franz-go write into Titan's
+// topics correctly by default; librdkafka-based clients need
+// partitioner=murmur2_random (their default, consistent_random, is crc32).
+// Since a misplaced record fails nowhere by itself, every processor checks
+// that each record's key hashes to the partition it arrived in and sets it
+// aside as wrong_partition otherwise (internal/observe). The Titan side
+// must be told:
 //
 //   - goka processors, views and emitters: goka.WithHasher(Hasher()),
 //     goka.WithViewHasher(Hasher()), goka.WithEmitterHasher(Hasher()).
