@@ -95,10 +95,11 @@ func checkClient(cl *kgo.Client) error {
 	return nil
 }
 
-// SendCommand validates cmd with schemas.ValidateCommand and, if it is
-// valid, writes it keyed by SKU and waits for Kafka's acknowledgement. An
-// invalid command is never produced; the error wraps its
-// *schemas.InvalidError.
+// SendCommand validates cmd with schemas.ValidateCommand and
+// schemas.CheckClientCommand (no id in Titan's namespace, no kind only Titan
+// sends) and, if it is valid, writes it keyed by SKU and waits for Kafka's
+// acknowledgement. An invalid command is never produced; the error wraps
+// its *schemas.InvalidError.
 func (p *Producer) SendCommand(ctx context.Context, cmd *inventoryv1.Command) (Ack, error) {
 	rec, err := p.commandRecord(cmd)
 	if err != nil {
@@ -168,6 +169,9 @@ func (p *Producer) commandRecord(cmd *inventoryv1.Command) (*kgo.Record, error) 
 	if err := schemas.ValidateCommand(cmd); err != nil {
 		return nil, fmt.Errorf("sdk: command refused: %w", err)
 	}
+	if err := schemas.CheckClientCommand(cmd); err != nil {
+		return nil, fmt.Errorf("sdk: command refused: %w", err)
+	}
 	value, err := p.commands.Encode(cmd)
 	if err != nil {
 		return nil, fmt.Errorf("sdk: command refused: %w", err)
@@ -177,6 +181,9 @@ func (p *Producer) commandRecord(cmd *inventoryv1.Command) (*kgo.Record, error) 
 
 func (p *Producer) orderEventRecord(ev *ordersv1.OrderEvent) (*kgo.Record, error) {
 	if err := schemas.ValidateOrderEvent(ev); err != nil {
+		return nil, fmt.Errorf("sdk: order event refused: %w", err)
+	}
+	if err := schemas.CheckClientOrderEvent(ev); err != nil {
 		return nil, fmt.Errorf("sdk: order event refused: %w", err)
 	}
 	value, err := p.orderEvents.Encode(ev)

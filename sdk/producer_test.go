@@ -228,6 +228,19 @@ func TestInvalidMessagesAreNotProduced(t *testing.T) {
 	wantReason(err, schemas.ReasonNilMessage)
 	_, err = p.PublishOrderEvent(ctx, badEvent)
 	wantReason(err, schemas.ReasonMissingOrderID)
+	// Titan's ids and kinds are not a client's to send.
+	titanID := command(3)
+	titanID.CommandId = schemas.ReservedPrefix + "expire:x"
+	_, err = p.SendCommand(ctx, titanID)
+	wantReason(err, schemas.ReasonReservedID)
+	expire := command(4)
+	expire.Kind = &inventoryv1.Command_Expire{Expire: &inventoryv1.Expire{}}
+	_, err = p.SendCommand(ctx, expire)
+	wantReason(err, schemas.ReasonInternalKind)
+	titanOrder := orderEvent(2)
+	titanOrder.OrderId = schemas.ReservedPrefix + "order:o"
+	_, err = p.PublishOrderEvent(ctx, titanOrder)
+	wantReason(err, schemas.ReasonReservedID)
 
 	called := false
 	p.SendCommandAsync(ctx, badCmd, func(_ sdk.Ack, err error) {

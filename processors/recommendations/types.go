@@ -103,8 +103,10 @@ type UserHistory struct {
 	Bought []Seen
 	Clock  time.Time
 	// EventIDs are the latest view event ids, oldest first, at most
-	// Policy.MaxEventIDs.
-	EventIDs []string
+	// Policy.MaxEventIDs; EventPrints their Fingerprints, in step (a
+	// history stored before prints were kept may have fewer).
+	EventIDs    []string
+	EventPrints []uint64
 }
 
 // Basket is the state of an order key: the SKUs the order has bought so

@@ -1,6 +1,8 @@
 package recommendations
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"slices"
 	"strconv"
 	"time"
@@ -8,6 +10,39 @@ import (
 	"github.com/titan-commerce/titan/internal/millis"
 	"github.com/titan-commerce/titan/schemas"
 )
+
+// ViewConflicts reports whether v's event id names another view the
+// history remembers: one of another SKU, session or time. View changes
+// nothing for it, as for any remembered id; the topology sets it aside as
+// command_id_conflict, the rule every Titan topology holds ids to.
+func ViewConflicts(h UserHistory, v ViewEvent) bool {
+	i := slices.Index(h.EventIDs, v.EventID)
+	if i < 0 || v.EventID == "" {
+		return false
+	}
+	// Prints are aligned with the newest ids.
+	j := i - (len(h.EventIDs) - len(h.EventPrints))
+	return j >= 0 && h.EventPrints[j] != 0 && h.EventPrints[j] != v.Fingerprint()
+}
+
+// Fingerprint identifies what a view says, apart from its id: the first 64
+// bits of a SHA-256 of its user, SKU, session and time.
+func (v ViewEvent) Fingerprint() uint64 {
+	h := sha256.New()
+	var b [8]byte
+	for _, s := range []string{v.UserID, v.SKU, v.SessionID} {
+		binary.BigEndian.PutUint64(b[:], uint64(len(s)))
+		h.Write(b[:])
+		h.Write([]byte(s))
+	}
+	binary.BigEndian.PutUint64(b[:], uint64(millis.Of(v.Time)))
+	h.Write(b[:])
+	fp := binary.BigEndian.Uint64(h.Sum(nil))
+	if fp == 0 {
+		fp = 1
+	}
+	return fp
+}
 
 // gapSession prefixes the session ids View makes up for views without one.
 // It is in Titan's namespace, which ValidateView refuses in session ids, so
@@ -30,7 +65,13 @@ func View(h UserHistory, v ViewEvent, p Policy) (UserHistory, []Pair) {
 		h.UserID = v.UserID
 	}
 	if v.EventID != "" {
+		// Prints stay in step with the ids; a history from before prints
+		// were kept gets zeros, which match any event.
+		for len(h.EventPrints) < len(h.EventIDs) {
+			h.EventPrints = append([]uint64{0}, h.EventPrints...)
+		}
 		h.EventIDs = appendBounded(h.EventIDs, v.EventID, p.MaxEventIDs)
+		h.EventPrints = appendBounded(h.EventPrints, v.Fingerprint(), p.MaxEventIDs)
 	}
 	if v.Time.After(h.Clock) {
 		h.Clock = v.Time
@@ -156,5 +197,6 @@ func (h UserHistory) clone() UserHistory {
 	h.Recent = slices.Clone(h.Recent)
 	h.Bought = slices.Clone(h.Bought)
 	h.EventIDs = slices.Clone(h.EventIDs)
+	h.EventPrints = slices.Clone(h.EventPrints)
 	return h
 }

@@ -207,3 +207,42 @@ func TestForUser(t *testing.T) {
 		t.Fatalf("a user without history got %+v", got)
 	}
 }
+
+// An event id names one view: the same view again changes nothing; another
+// view under the id is reported, and changes nothing either.
+func TestViewIdentity(t *testing.T) {
+	p := DefaultPolicy()
+	h, _ := View(UserHistory{}, view("e1", "a", "s", 0), p)
+	h, _ = View(h, view("e2", "b", "s", time.Second), p)
+	for _, tc := range []struct {
+		v        ViewEvent
+		conflict bool
+	}{
+		{view("e1", "a", "s", 0), false},
+		{view("e1", "c", "s", 0), true},
+		{view("e1", "a", "s2", 0), true},
+		{view("e1", "a", "s", time.Minute), true},
+		{view("e3", "c", "s", 0), false},
+	} {
+		if got := ViewConflicts(h, tc.v); got != tc.conflict {
+			t.Errorf("%+v: conflict %v, want %v", tc.v, got, tc.conflict)
+		}
+	}
+	if next, pairs := View(h, view("e1", "c", "s", 0), p); len(pairs) != 0 || !reflect.DeepEqual(next, h) {
+		t.Errorf("a view under a used id changed the history: %+v", next)
+	}
+	back := UserHistoryFromWire(UserHistoryToWire(h))
+	if !ViewConflicts(back, view("e2", "a", "s", time.Second)) {
+		t.Error("the prints did not survive the wire")
+	}
+	// A history stored before prints were kept remembers ids only.
+	old := h
+	old.EventPrints = nil
+	if ViewConflicts(old, view("e1", "c", "s", 0)) {
+		t.Error("an id without a print conflicts")
+	}
+	next, _ := View(old, view("e3", "c", "s", 2*time.Second), p)
+	if len(next.EventPrints) != len(next.EventIDs) || next.EventPrints[0] != 0 || !ViewConflicts(next, view("e3", "d", "s", 0)) {
+		t.Errorf("prints out of step with ids: %v %v", next.EventIDs, next.EventPrints)
+	}
+}

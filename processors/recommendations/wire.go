@@ -195,7 +195,7 @@ func seenFromWire(ws []*recommendationsv1.Seen) []Seen {
 func UserHistoryToWire(h UserHistory) *recommendationsv1.UserHistory {
 	return &recommendationsv1.UserHistory{
 		UserId: h.UserID, Recent: seenToWire(h.Recent), Bought: seenToWire(h.Bought), ClockMs: millis.Of(h.Clock),
-		EventIds: slices.Clone(h.EventIDs),
+		EventIds: slices.Clone(h.EventIDs), EventPrints: slices.Clone(h.EventPrints),
 	}
 }
 
@@ -204,6 +204,7 @@ func UserHistoryFromWire(w *recommendationsv1.UserHistory) UserHistory {
 	return UserHistory{
 		UserID: w.GetUserId(), Recent: seenFromWire(w.GetRecent()), Bought: seenFromWire(w.GetBought()),
 		Clock: millis.Time(w.GetClockMs()), EventIDs: slices.Clone(w.GetEventIds()),
+		EventPrints: slices.Clone(w.GetEventPrints()),
 	}
 }
 

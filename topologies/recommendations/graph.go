@@ -71,7 +71,11 @@ func (g *groups) onView(ctx goka.Context, msg any) error {
 	if v := ctx.Value(); v != nil {
 		h = v.(recommendations.UserHistory)
 	}
-	next, pairs := recommendations.View(h, recommendations.ViewFromWire(&w), g.policy)
+	view := recommendations.ViewFromWire(&w)
+	if recommendations.ViewConflicts(h, view) {
+		return observe.Reject("command_id_conflict", fmt.Errorf("event id %q names another view", view.EventID))
+	}
+	next, pairs := recommendations.View(h, view, g.policy)
 	if err := g.emitPairs(ctx, pairs, recommendations.StreamViews); err != nil {
 		return err
 	}

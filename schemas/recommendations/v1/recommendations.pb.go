@@ -545,7 +545,11 @@ type UserHistory struct {
 	Bought  []*Seen `protobuf:"bytes,3,rep,name=bought,proto3" json:"bought,omitempty"`
 	ClockMs int64   `protobuf:"varint,4,opt,name=clock_ms,json=clockMs,proto3" json:"clock_ms,omitempty"`
 	// Recent view event ids, for dedupe.
-	EventIds      []string `protobuf:"bytes,5,rep,name=event_ids,json=eventIds,proto3" json:"event_ids,omitempty"`
+	EventIds []string `protobuf:"bytes,5,rep,name=event_ids,json=eventIds,proto3" json:"event_ids,omitempty"`
+	// What each of event_ids named (its SKU, session and time), hashed: the
+	// same id with another fingerprint is another event. Parallel to
+	// event_ids; 0 where not recorded.
+	EventPrints   []uint64 `protobuf:"fixed64,6,rep,packed,name=event_prints,json=eventPrints,proto3" json:"event_prints,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -611,6 +615,13 @@ func (x *UserHistory) GetClockMs() int64 {
 func (x *UserHistory) GetEventIds() []string {
 	if x != nil {
 		return x.EventIds
+	}
+	return nil
+}
+
+func (x *UserHistory) GetEventPrints() []uint64 {
+	if x != nil {
+		return x.EventPrints
 	}
 	return nil
 }
@@ -718,13 +729,14 @@ const file_titan_recommendations_v1_recommendations_proto_rawDesc = "" +
 	"\x05at_ms\x18\x02 \x01(\x03R\x04atMs\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x03 \x01(\tR\tsessionId\x128\n" +
-	"\x06signal\x18\x04 \x01(\x0e2 .titan.recommendations.v1.SignalR\x06signal\"\xce\x01\n" +
+	"\x06signal\x18\x04 \x01(\x0e2 .titan.recommendations.v1.SignalR\x06signal\"\xf1\x01\n" +
 	"\vUserHistory\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x126\n" +
 	"\x06recent\x18\x02 \x03(\v2\x1e.titan.recommendations.v1.SeenR\x06recent\x126\n" +
 	"\x06bought\x18\x03 \x03(\v2\x1e.titan.recommendations.v1.SeenR\x06bought\x12\x19\n" +
 	"\bclock_ms\x18\x04 \x01(\x03R\aclockMs\x12\x1b\n" +
-	"\tevent_ids\x18\x05 \x03(\tR\beventIds\"P\n" +
+	"\tevent_ids\x18\x05 \x03(\tR\beventIds\x12!\n" +
+	"\fevent_prints\x18\x06 \x03(\x06R\veventPrints\"P\n" +
 	"\x06Basket\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x12\n" +
 	"\x04skus\x18\x02 \x03(\tR\x04skus\x12\x17\n" +
