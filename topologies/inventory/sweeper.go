@@ -60,6 +60,10 @@ type SendFunc func(context.Context, []*inventoryv1.Command) ([]int64, error)
 
 type proposal struct{ sku, orderID string }
 
+// sendTimeout bounds one pass's send: ten intervals, at least ten seconds,
+// so a broker that does not answer holds up no more than a few passes.
+func sendTimeout(interval time.Duration) time.Duration { return max(10*interval, 10*time.Second) }
+
 // ExpireCommandID is the id of the expiry proposed for a reservation: in
 // Titan's namespace, and the same from every instance and sweep.
 func ExpireCommandID(sku, orderID string, expiresAt time.Time) string {
@@ -131,7 +135,11 @@ func (s *Sweeper) Sweep(ctx context.Context) error {
 		return nil
 	}
 	s.log.Debug("expiring reservations", "count", len(cmds))
-	offsets, err := s.send(ctx, cmds)
+	// A send waits at most a few sweeps: what it could not deliver is
+	// proposed again by the next sweep that finds it due.
+	sctx, cancel := context.WithTimeout(ctx, sendTimeout(s.interval))
+	defer cancel()
+	offsets, err := s.send(sctx, cmds)
 	for i, key := range keys {
 		if i < len(offsets) && offsets[i] >= 0 {
 			s.inFlight[key] = sent{offset: offsets[i], lastSeen: now}

@@ -110,7 +110,11 @@ func (d *Deadlines) Scan(ctx context.Context) error {
 		return nil
 	}
 	d.log.Warn("orders stalled past the step timeout", "count", len(msgs), "timeout", d.timeout)
-	if err := d.send(ctx, msgs); err != nil {
+	// A Timeout not delivered within the scan interval is sent again by a
+	// later scan.
+	sctx, cancel := context.WithTimeout(ctx, max(d.interval, 10*time.Second))
+	defer cancel()
+	if err := d.send(sctx, msgs); err != nil {
 		for _, m := range msgs {
 			w := d.watch[m.GetOrderId()]
 			w.sent = time.Time{}

@@ -119,7 +119,9 @@ func (t *Ticker) Pass(ctx context.Context) error {
 			return nil
 		}
 		t.log.Debug("ticking prices", "count", len(batch))
-		err := t.send(ctx, batch)
+		sctx, cancel := context.WithTimeout(ctx, max(10*t.interval, 10*time.Second))
+		err := t.send(sctx, batch)
+		cancel()
 		for i, c := range batch {
 			if err != nil {
 				delete(t.inFlight, c.GetSku())
