@@ -223,3 +223,25 @@ func TestInterfaceTypeParameterFailsCleanly(t *testing.T) {
 		t.Fatalf("Decode: %v, want ErrDecode", err)
 	}
 }
+
+func TestPeekVarint(t *testing.T) {
+	b, err := proto.Marshal(&inventoryv1.SkuState{Offset: 7, ClockMs: 99, NextExpiryMs: 1_700_000_000_123,
+		Reservations: []*inventoryv1.Reservation{{OrderId: "o", Qty: 2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		field protowire.Number
+		want  uint64
+	}{{6, 1_700_000_000_123}, {5, 99}, {2, 7}, {8, 0}} {
+		if got, ok := codec.PeekVarint(b, tc.field); !ok || got != tc.want {
+			t.Errorf("field %d: %d %v, want %d", tc.field, got, ok, tc.want)
+		}
+	}
+	if _, ok := codec.PeekVarint([]byte{0xff}, 6); ok {
+		t.Error("unreadable bytes read")
+	}
+	if _, ok := codec.PeekVarint(b[:len(b)-1], 99); ok {
+		t.Error("truncated bytes read to the end")
+	}
+}

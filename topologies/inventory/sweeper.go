@@ -7,10 +7,11 @@ import (
 	"time"
 
 	"github.com/lovoo/goka/storage"
-	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/titan-commerce/titan/internal/punctuate"
 	"github.com/titan-commerce/titan/processors/inventory"
 	"github.com/titan-commerce/titan/schemas"
+	"github.com/titan-commerce/titan/schemas/codec"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 )
 
@@ -82,18 +83,7 @@ func NewSweeper(local func() []storage.Storage, send SendFunc, interval time.Dur
 
 // Run sweeps every interval until ctx ends.
 func (s *Sweeper) Run(ctx context.Context) error {
-	t := time.NewTicker(s.interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			if err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("expiry sweep failed", "err", err)
-			}
-		}
-	}
+	return punctuate.Every(ctx, s.interval, s.log, "expiry sweep", s.Sweep)
 }
 
 // Sweep runs one pass and returns once its commands are acknowledged. It
@@ -156,26 +146,11 @@ func (s *Sweeper) Sweep(ctx context.Context) error {
 // caller decodes them and reports the error.
 func nextExpiry(b []byte) int64 {
 	const field = 6 // inventoryv1.SkuState.next_expiry_ms
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return -1
-		}
-		b = b[n:]
-		if num == field && typ == protowire.VarintType {
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return -1
-			}
-			return int64(v)
-		}
-		n = protowire.ConsumeFieldValue(num, typ, b)
-		if n < 0 {
-			return -1
-		}
-		b = b[n:]
+	v, ok := codec.PeekVarint(b, field)
+	if !ok {
+		return -1
 	}
-	return 0
+	return int64(v)
 }
 
 type due struct {

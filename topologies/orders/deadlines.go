@@ -7,8 +7,9 @@ import (
 	"time"
 
 	"github.com/lovoo/goka/storage"
-	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/titan-commerce/titan/internal/punctuate"
+	"github.com/titan-commerce/titan/schemas/codec"
 	ordersv1 "github.com/titan-commerce/titan/schemas/orders/v1"
 )
 
@@ -60,18 +61,7 @@ func NewDeadlines(local func() []storage.Storage, send func(context.Context, []*
 
 // Run scans every interval until ctx ends.
 func (d *Deadlines) Run(ctx context.Context) error {
-	t := time.NewTicker(d.interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			if err := d.Scan(ctx); err != nil && ctx.Err() == nil {
-				d.log.Warn("order deadline scan failed", "err", err)
-			}
-		}
-	}
+	return punctuate.Every(ctx, d.interval, d.log, "order deadline scan", d.Scan)
 }
 
 // Scan makes one pass and returns once its Timeouts are acknowledged. It is
@@ -149,23 +139,6 @@ func eachOpen(st storage.Storage, fn func(order string, steps int64)) error {
 // bytes it cannot read; the saga would fail on them too.
 func openSteps(b []byte) int64 {
 	const field = 15 // ordersv1.Order.open_steps
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return 0
-		}
-		b = b[n:]
-		if num == field && typ == protowire.VarintType {
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return 0
-			}
-			return int64(v)
-		}
-		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
-			return 0
-		}
-		b = b[n:]
-	}
-	return 0
+	v, _ := codec.PeekVarint(b, field)
+	return int64(v)
 }

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/titan-commerce/titan/internal/punctuate"
 	"github.com/titan-commerce/titan/processors/pricing"
 	"github.com/titan-commerce/titan/schemas"
 	pricingv1 "github.com/titan-commerce/titan/schemas/pricing/v1"
@@ -87,18 +88,7 @@ func NewTicker(local func() []storage.Storage, send SendFunc, interval time.Dura
 
 // Run makes a pass every interval until ctx ends.
 func (t *Ticker) Run(ctx context.Context) error {
-	tk := time.NewTicker(t.interval)
-	defer tk.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tk.C:
-			if err := t.Pass(ctx); err != nil && ctx.Err() == nil {
-				t.log.Warn("price tick failed", "err", err)
-			}
-		}
-	}
+	return punctuate.Every(ctx, t.interval, t.log, "price tick", t.Pass)
 }
 
 // Pass makes one pass and returns once its ticks are acknowledged. It is
