@@ -82,9 +82,9 @@ func TestClientsCannotMoveTheClock(t *testing.T) {
 		"year-ahead": {inventory.Command{Kind: inventory.KindRestock, Qty: 1, Time: now.AddDate(1, 0, 0)}, schemas.ReasonInvalidTimestamp},
 		"int64-max": {inventory.Command{Kind: inventory.KindReserve, OrderID: "o2", Qty: 1, TTL: time.Minute,
 			Time: time.UnixMilli(math.MaxInt64)}, schemas.ReasonInvalidTimestamp},
-		"hours-behind": {inventory.Command{Kind: inventory.KindRestock, Qty: 1, Time: now.Add(-3 * time.Hour)}, schemas.ReasonInvalidTimestamp},
+		"hours-behind":                 {inventory.Command{Kind: inventory.KindRestock, Qty: 1, Time: now.Add(-3 * time.Hour)}, schemas.ReasonInvalidTimestamp},
 		"titan:order:o1:sku-t:release": {inventory.Command{Kind: inventory.KindRelease, OrderID: "o1", Time: now}, schemas.ReasonReservedID},
-		"expire-now": {inventory.Command{Kind: inventory.KindExpire, OrderID: "o1", Time: now.Add(4 * time.Minute)}, schemas.ReasonInternalKind},
+		"expire-now":                   {inventory.Command{Kind: inventory.KindExpire, OrderID: "o1", Time: now.Add(4 * time.Minute)}, schemas.ReasonInternalKind},
 	}
 	for id, b := range bad {
 		c := b.cmd
