@@ -1,21 +1,30 @@
 // Package inventory declares the inventory topology: two goka groups and
 // the expiry sweeper that together serve stock reservation per SKU.
 //
-//	commands (key sku) ──> titan-inventory ──> events (key sku)
-//	                         │   table: inventory.State per SKU
-//	                         └──────────────> order-events (key order id)
-//	                                             │
-//	                                             v
-//	                                 titan-inventory-orders
-//	                                     table: inventory.OrderIndex per order
+//	commands (public, key sku) ──┐
+//	internal (Titan's, key sku) ─┴─> titan-inventory ──> events (key sku)
+//	                                   │   table: inventory.State per SKU
+//	                                   ├──────────────> order-events (key order id)
+//	                                   │                   │
+//	                                   │                   v
+//	                                   │        titan-inventory-orders
+//	                                   │         table: inventory.OrderIndex per order
+//	                                   └──> replies (Titan's namespaces, e.g. a
+//	                                        flash sale's allocation, to its sale key)
 //
 // titan-inventory decodes each command, validates it, and hands it to
 // processors/inventory.Decide with the SKU's state; it writes the new state
 // to its table (Pebble locally, the changelog in Kafka) and publishes every
 // event twice: keyed by SKU for readers of stock, and keyed by order id for
-// the order index. A record that cannot be decoded, fails validation, or is
-// keyed by something other than its SKU goes to the dead-letter topic with
-// its reason, and the partition carries on.
+// the order index (and, for an order in a namespace with a Reply, a third
+// time to its owner). A record that cannot be decoded, fails validation, is
+// keyed by something other than its SKU, sits in another partition than
+// its key hashes to, or is a client's command in Titan's namespace or
+// stamped outside the time window goes to the dead-letter topic with its
+// reason, and the partition carries on. The public commands topic is the
+// clients'; the internal one carries the commands Titan sends on its own
+// behalf (the order saga, flash sales, the sweeper), whose ids start with
+// schemas.ReservedPrefix and whose reservations only Titan may end.
 //
 // titan-inventory-orders keeps, per order, the latest event of each of its
 // reservations. The API reads it to turn Commit(order) and Release(order)
@@ -34,8 +43,8 @@
 //
 // goka has no timers. Decide expires due reservations lazily, before any
 // command on the SKU; the Sweeper covers idle SKUs by proposing Expire
-// commands through the commands topic. See Sweeper for why that is safe
-// under duplicates, rebalances and crashes.
+// commands through the internal commands topic. See Sweeper for why that is
+// safe under duplicates, rebalances and crashes.
 //
 // # Names
 //
