@@ -1,13 +1,24 @@
 // Package pricing runs the pricing processor (processors/pricing) as a goka
 // group, titan-pricing, whose table holds one price state per SKU.
 //
-// The group reads two streams keyed by SKU, so both are co-partitioned with
-// its table: titan.pricing.commands (catalog prices, campaigns, and the
-// order saga's price checks) and titan.inventory.events (reservations and
-// stock levels, the demand signal). Every change of a price is published on
+// The group reads three streams keyed by SKU, all co-partitioned with its
+// table: titan.pricing.commands (the public topic: catalog prices and
+// campaigns), titan.pricing.internal (Titan's own: the order saga's price
+// checks and the ticker's ticks, with ids in Titan's namespace) and
+// titan.inventory.events (reservations and stock levels, the demand
+// signal). A client's check or tick, or a client's id in Titan's namespace,
+// is set aside: a check answers the saga, and a client's could hand an
+// order a price of its choosing. Every change of a price is published on
 // titan.pricing.events with the base price and each rule's contribution;
 // a price check is answered with a Quote on the saga's topic, keyed by
 // order id.
+//
+// The two command topics interleave in no fixed order, so a check is
+// answered with what the SKU has seen when it is processed: a price set an
+// instant before an order was placed may not be in its quote yet. The saga
+// sends its checks only after fraud scoring, which in practice puts them
+// well behind the commands they depend on; a shop that opens a SKU for sale
+// waits until its price shows (GET /v1/prices/{sku}).
 //
 // # Time-driven changes
 //
@@ -16,8 +27,8 @@
 // Ticker runs beside the processor in every instance: each TickInterval it
 // reads the recovered table partitions this instance owns, and for each
 // SKU whose pricing.NextChange has come it sends a Tick command (id
-// "tick/<sku>/<due ms>", stamped with the wall clock) through
-// titan.pricing.commands. The processor applies it like any command, in
+// "titan:tick:<sku>:<due ms>", stamped with the wall clock) through
+// titan.pricing.internal. The processor applies it like any command, in
 // the SKU's partition order, and publishes each change at its boundary's
 // time, so a tick that is late only delays the PriceChanged, and one sent
 // twice publishes nothing more. The Ticker's comment says how it avoids
