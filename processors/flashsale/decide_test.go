@@ -34,32 +34,6 @@ func TestShareSplitsEveryUnit(t *testing.T) {
 	}
 }
 
-func TestDefineOpensEveryBucketOnce(t *testing.T) {
-	def := Message{Kind: KindDefine, SaleID: "s", Sale: sale(10, 3), Time: t0}
-	st, out := DecideSale(SaleState{}, def, testRouter{})
-	if !st.Defined || len(out.Messages) != 3 {
-		t.Fatalf("state %+v out %+v", st, out)
-	}
-	var units int64
-	for _, m := range out.Messages {
-		units += m.Units
-		if m.Kind != KindOpen || m.Key != (testRouter{}).Bucket("s", m.Bucket) {
-			t.Fatalf("message %+v", m)
-		}
-	}
-	if units != 10 {
-		t.Fatalf("opened %d units", units)
-	}
-	if _, again := DecideSale(st, def, testRouter{}); len(again.Messages) != 0 {
-		t.Fatal("a repeated definition opened buckets again")
-	}
-	bad := def
-	bad.Sale.Units = 0
-	if st, out := DecideSale(SaleState{}, bad, testRouter{}); st.Defined || len(out.Messages) != 0 {
-		t.Fatal("an invalid sale was defined")
-	}
-}
-
 func openBucket(units int64, buckets, b int) BucketState {
 	s, _ := DecideBucket(BucketState{}, Message{Kind: KindOpen, Sale: sale(units, buckets), Bucket: b, Units: units}, testRouter{})
 	return s
@@ -154,9 +128,8 @@ func TestUserIdempotencyAndLimitInFlight(t *testing.T) {
 	}
 }
 
-func TestCloseReportsAndSettlesOnce(t *testing.T) {
+func TestCloseReportsOnceTheEndHasPassed(t *testing.T) {
 	r := testRouter{}
-	sl, _ := DecideSale(SaleState{}, Message{Kind: KindDefine, SaleID: "s", Sale: sale(10, 2), Time: t0}, r)
 	b0 := openBucket(5, 2, 0)
 	b0, _ = DecideBucket(b0, Message{Kind: KindTake, SaleID: "s", IdempotencyKey: "k", UserID: "u", Qty: 2, Time: t0.Add(time.Minute)}, r)
 
@@ -165,7 +138,8 @@ func TestCloseReportsAndSettlesOnce(t *testing.T) {
 		t.Fatalf("closed before the end: %+v", out)
 	}
 	b0, out := DecideBucket(b0, Message{Kind: KindClose, SaleID: "s", Time: t0.Add(time.Hour)}, r)
-	if !b0.Closed || len(out.Messages) != 1 || out.Messages[0].Kind != KindReport || out.Messages[0].Qty != 2 {
+	if !b0.Closed || len(out.Messages) != 1 || out.Messages[0].Kind != KindReport || out.Messages[0].Qty != 2 ||
+		out.Messages[0].Key != r.Sale("s") {
 		t.Fatalf("close: %+v %+v", b0, out)
 	}
 	// Nothing sells once closed, even an attempt made before the end.
@@ -173,21 +147,10 @@ func TestCloseReportsAndSettlesOnce(t *testing.T) {
 	if s, out := DecideBucket(b0, late, r); s.Sold != 2 || out.Messages[0].Reason != ReasonEnded {
 		t.Fatalf("sold after close: %+v", out)
 	}
-
-	rep := func(b int, n int64, off int64) Message {
-		return Message{Kind: KindReport, SaleID: "s", Bucket: b, Qty: n, Internal: true, Origin: Origin{Offset: off}}
-	}
-	sl, out = DecideSale(sl, rep(0, 2, 1), r)
-	if out.Settle != nil || sl.Settled {
-		t.Fatal("settled before every bucket reported")
-	}
-	sl, out = DecideSale(sl, rep(1, 3, 2), r)
-	if out.Settle == nil || out.Settle.Sold != 5 || out.Settle.Units != 10 || out.Settle.SKU != "sku" || !sl.Settled {
-		t.Fatalf("settlement %+v", out.Settle)
-	}
-	// A repeated report repeats the same settlement.
-	if _, again := DecideSale(sl, rep(1, 3, 3), r); again.Settle == nil || *again.Settle != *out.Settle {
-		t.Fatalf("repeat %+v", again.Settle)
+	// A repeated Close repeats the report, with the same count.
+	if _, again := DecideBucket(b0, Message{Kind: KindClose, SaleID: "s", Time: t0.Add(2 * time.Hour)}, r); len(again.Messages) != 1 ||
+		again.Messages[0].Qty != 2 {
+		t.Fatalf("repeated close: %+v", again)
 	}
 }
 
