@@ -64,7 +64,7 @@ var (
 	errSaleExists             = apiError{"sale_exists", "a flash sale with this id exists, or is being created, with another definition", http.StatusConflict}
 	errInsufficientStock      = apiError{"insufficient_stock", "the SKU has fewer units available than the sale allocates", http.StatusConflict}
 	errSaleFailed             = apiError{"sale_failed", "the flash sale's creation failed and nothing is held for it; its id stays taken, so create the sale again under another id", http.StatusConflict}
-	errIdempotencyKeyConflict = apiError{"idempotency_key_conflict", "another user used this idempotency key in this sale", http.StatusConflict}
+	errIdempotencyKeyConflict = apiError{"idempotency_key_conflict", "this idempotency key names another attempt in this sale: another user's, or this user's with another qty", http.StatusConflict}
 
 	// Orders, prices and fraud.
 	errInvalidDeviceID  = apiError{"invalid_device_id", "device_id must be 1 to 128 bytes of printable UTF-8", http.StatusBadRequest}

@@ -398,7 +398,7 @@ func (s *Server) purchase(ctx *fasthttp.RequestCtx, p []string) {
 	}
 
 	pkey := flashtopo.PurchaseKey(saleID, req.IdempotencyKey)
-	results, cancel := fs.Results.wait(pkey, req.UserID)
+	results, cancel := fs.Results.wait(pkey, req.UserID, req.Qty)
 	defer cancel()
 	wait, stop := context.WithTimeout(ctx, s.opts.CommandWait)
 	defer stop()
@@ -446,6 +446,11 @@ func screen(fs *FlashSaleDeps, sale flashsale.Sale, req purchaseRequest, now tim
 	}
 	for _, m := range user.Pending {
 		if m.IdempotencyKey == req.IdempotencyKey {
+			if m.Qty != req.Qty {
+				// The key names the attempt in flight; answerPurchase
+				// refuses this one.
+				return &flashsale.Result{SaleID: sale.ID, IdempotencyKey: m.IdempotencyKey, UserID: m.UserID, Qty: m.Qty}, "", nil
+			}
 			return nil, "", nil
 		}
 	}
@@ -500,12 +505,14 @@ func awaitPurchase(ctx context.Context, fs *FlashSaleDeps, pkey, user string, re
 	}
 }
 
-// answerPurchase writes a result: 201 purchased, 409 rejected. Results are
-// indexed by sale and idempotency key alone, so a key another buyer used
-// first is a conflict rather than their result.
+// answerPurchase writes a result: 201 purchased, 409 rejected. An
+// idempotency key names one attempt: results are indexed by sale and key
+// alone, so the result of another buyer's attempt under the key, or of
+// this buyer's with another qty, is a conflict rather than this request's
+// answer.
 func (s *Server) answerPurchase(ctx *fasthttp.RequestCtx, res flashsale.Result, req purchaseRequest) {
 	switch {
-	case res.UserID != req.UserID:
+	case res.UserID != req.UserID || res.Qty != req.Qty || res.Reason == flashsale.ReasonIdempotencyConflict:
 		s.fail(ctx, errIdempotencyKeyConflict)
 	case res.Status == flashsale.StatusPurchased:
 		writeJSON(ctx, fasthttp.StatusCreated, purchaseOf(res))

@@ -250,7 +250,9 @@ func (f *fakeFlash) decideLocked(r fakeRecord) ([]flashsale.Message, []inventory
 	}
 	for _, res := range out.Results {
 		pkey := flashtopo.PurchaseKey(res.SaleID, res.IdempotencyKey)
-		if v, _ := f.purchases.Get(pkey); v == nil && !mode.noIndex {
+		// The index keeps an attempt's first result; a conflict is another
+		// attempt's answer (see topologies/flashsale indexer).
+		if v, _ := f.purchases.Get(pkey); v == nil && !mode.noIndex && res.Reason != flashsale.ReasonIdempotencyConflict {
 			f.purchases.set(pkey, res)
 			notifyKey(f.purchasesN, f.mem, pkey)
 		}

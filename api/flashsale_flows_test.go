@@ -343,10 +343,9 @@ func TestPurchase(t *testing.T) {
 	if again := decode[purchaseJSON](t, e.buy(t, "fs-1", "u-1", 1, "k-1", 201)); again != got {
 		t.Errorf("retry %+v, first %+v", again, got)
 	}
-	// Even with another qty: the key names the attempt.
-	if again := decode[purchaseJSON](t, e.buy(t, "fs-1", "u-1", 2, "k-1", 201)); again != got {
-		t.Errorf("retry with another qty %+v, first %+v", again, got)
-	}
+	// Another qty under the key is another attempt: the key names the
+	// first one, so this one is refused.
+	checkError(t, e.do("POST", "/v1/flash-sales/fs-1/purchases", purchaseBody("u-1", 2, "k-1")), errIdempotencyKeyConflict.Code)
 	if e.sentAll() != n {
 		t.Errorf("a retry sent %d message(s)", e.sentAll()-n)
 	}
@@ -562,10 +561,13 @@ func TestPurchaseIdempotencyKeyOfAnotherUser(t *testing.T) {
 func TestPurchaseResultsByUser(t *testing.T) {
 	r := newFakeFlash().results
 	key := flashtopo.PurchaseKey("fs-1", "k")
-	mine, cancel := r.wait(key, "u-1")
+	mine, cancel := r.wait(key, "u-1", 3)
 	defer cancel()
 	r.deliver(flashsale.Result{SaleID: "fs-1", IdempotencyKey: "k", UserID: "u-2", Qty: 3})
 	r.deliver(flashsale.Result{SaleID: "fs-2", IdempotencyKey: "k", UserID: "u-1", Qty: 3})
+	// The answer to this buyer's other attempt under the key (a conflict)
+	// is that attempt's.
+	r.deliver(flashsale.Result{SaleID: "fs-1", IdempotencyKey: "k", UserID: "u-1", Qty: 1, Reason: flashsale.ReasonIdempotencyConflict})
 	select {
 	case res := <-mine:
 		t.Fatalf("got another attempt's result %+v", res)
@@ -575,7 +577,7 @@ func TestPurchaseResultsByUser(t *testing.T) {
 	if res := <-mine; res.Qty != 3 {
 		t.Errorf("result %+v", res)
 	}
-	_, cancel2 := r.wait(key, "u-1")
+	_, cancel2 := r.wait(key, "u-1", 1)
 	cancel2()
 	cancel()
 	if len(r.mu.waiters) != 0 {
@@ -757,5 +759,24 @@ func TestPurchaseSendsValidClientMessages(t *testing.T) {
 		if w.GetInternal() || w.GetOrigin() != nil {
 			t.Errorf("a message from outside the group claims an origin: %v", w)
 		}
+	}
+}
+
+// TestPurchaseConflictInFlight: while an attempt is in flight, another qty
+// under its key is refused at once, and the attempt keeps its result.
+func TestPurchaseConflictInFlight(t *testing.T) {
+	e := newFlashEnv(t, Options{CommandWait: 20 * time.Millisecond})
+	e.create(t, activeSale("fs-1", "sku-1", 5, 5, 1))
+	e.fs.setMode(fakeFlashMode{holdLoop: true})
+	e.buy(t, "fs-1", "u-1", 1, "k-1", 202)
+	n := e.sentAll()
+	checkError(t, e.do("POST", "/v1/flash-sales/fs-1/purchases", purchaseBody("u-1", 2, "k-1")), errIdempotencyKeyConflict.Code)
+	if e.sentAll() != n {
+		t.Error("a conflicting attempt was sent")
+	}
+	e.fs.setMode(fakeFlashMode{})
+	e.fs.release()
+	if got := decode[purchaseJSON](t, e.mustDo(t, "GET", "/v1/flash-sales/fs-1/purchases/k-1", ``, 200)); got.Status != "purchased" || got.Qty != 1 {
+		t.Errorf("polled %+v", got)
 	}
 }

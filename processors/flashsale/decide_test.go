@@ -2,6 +2,7 @@ package flashsale
 
 import (
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -125,6 +126,38 @@ func TestUserIdempotencyAndLimitInFlight(t *testing.T) {
 	}
 	if _, again := DecideUser(s, buy("a", 1), r); len(again.Results) != 1 || again.Results[0] != out.Results[0] {
 		t.Fatalf("retry answered %+v, first %+v", again.Results, out.Results)
+	}
+}
+
+// TestUserIdempotencyKeyNamesOneAttempt: the same key with another qty is
+// another attempt under a used key; it is answered as a conflict, changes
+// nothing, and the first attempt keeps its own answer.
+func TestUserIdempotencyKeyNamesOneAttempt(t *testing.T) {
+	r := testRouter{}
+	buy := func(qty int64) Message {
+		return Message{Kind: KindPurchase, SaleID: "s", UserID: "u", IdempotencyKey: "a", Qty: qty, Bucket: 1, Time: t0}
+	}
+	wantConflict := Result{SaleID: "s", IdempotencyKey: "a", UserID: "u", Qty: 2, Status: StatusRejected,
+		Reason: ReasonIdempotencyConflict, Bucket: 1, Time: t0}
+	inFlight, _ := DecideUser(UserState{}, buy(1), r)
+	answered, first := DecideUser(inFlight, Message{Kind: KindTakeResult, Internal: true, Origin: Origin{Offset: 1}, SaleID: "s",
+		UserID: "u", IdempotencyKey: "a", Qty: 1, Bucket: 1, Sale: sale(1, 2)}, r)
+	for _, tc := range []struct {
+		name  string
+		state UserState
+	}{{"while in flight", inFlight}, {"once answered", answered}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, out := DecideUser(tc.state, buy(2), r)
+			if len(out.Messages) != 0 || len(out.Results) != 1 || out.Results[0] != wantConflict {
+				t.Fatalf("out %+v, want only %+v", out, wantConflict)
+			}
+			if !reflect.DeepEqual(s, tc.state) {
+				t.Fatalf("a conflict changed the state:\n got %+v\nwant %+v", s, tc.state)
+			}
+		})
+	}
+	if _, again := DecideUser(answered, buy(1), r); len(again.Results) != 1 || again.Results[0] != first.Results[0] {
+		t.Fatalf("after a conflict the attempt answered %+v, first %+v", again.Results, first.Results)
 	}
 }
 

@@ -157,6 +157,10 @@ const (
 	ReasonSoldOut       = "sold_out"
 	ReasonLimitExceeded = "limit_exceeded"
 	ReasonInvalid       = "invalid"
+	// ReasonIdempotencyConflict answers an attempt whose idempotency key
+	// the buyer used before for another qty: a key names one attempt, which
+	// keeps its own result, and this one changes nothing.
+	ReasonIdempotencyConflict = "idempotency_key_conflict"
 )
 
 // Status of an attempt's result.

@@ -23,11 +23,21 @@ func DecideUser(s UserState, m Message, r Router) (UserState, Output) {
 	var out Output
 	switch m.Kind {
 	case KindPurchase:
+		// An idempotency key names one attempt: a retry (same qty) gets
+		// the attempt's answer, or waits for it; another qty under the
+		// key is another attempt, refused and not remembered, so the
+		// first keeps its result.
 		if res, ok := s.result(m.IdempotencyKey); ok {
+			if res.Qty != m.Qty {
+				res = conflict(m)
+			}
 			out.Results = append(out.Results, res)
 			return s, out
 		}
-		if s.pending(m.IdempotencyKey) >= 0 {
+		if i := s.pending(m.IdempotencyKey); i >= 0 {
+			if s.Pending[i].Qty != m.Qty {
+				out.Results = append(out.Results, conflict(m))
+			}
 			return s, out
 		}
 		if m.Qty <= 0 || m.UserID == "" || m.IdempotencyKey == "" || m.Bucket < 0 {
@@ -90,4 +100,10 @@ func (s *UserState) remember(res Result) {
 	if len(s.Results) > MaxResults {
 		s.Results = slices.Delete(s.Results, 0, len(s.Results)-MaxResults)
 	}
+}
+
+// conflict answers a purchase whose idempotency key names another attempt.
+func conflict(m Message) Result {
+	return Result{SaleID: m.SaleID, IdempotencyKey: m.IdempotencyKey, UserID: m.UserID, Qty: m.Qty,
+		Status: StatusRejected, Reason: ReasonIdempotencyConflict, Bucket: m.Bucket, Time: m.Time}
 }

@@ -244,7 +244,9 @@ func decodeMessage(ctx goka.Context, msg any) (flashsale.Message, error) {
 }
 
 // indexer keeps the first result of each attempt; later copies are the
-// same result republished.
+// same result republished. An answer to another attempt under a used key
+// (idempotency_key_conflict) is that attempt's, not the key's: it is not
+// kept.
 func indexer(ctx goka.Context, msg any) error {
 	var w flashsalev1.Result
 	if err := proto.Unmarshal(msg.([]byte), &w); err != nil {
@@ -252,6 +254,9 @@ func indexer(ctx goka.Context, msg any) error {
 	}
 	if PurchaseKey(w.GetSaleId(), w.GetIdempotencyKey()) != ctx.Key() {
 		return observe.Reject("key_mismatch", fmt.Errorf("key %q, result for %s/%s", ctx.Key(), w.GetSaleId(), w.GetIdempotencyKey()))
+	}
+	if w.GetReason() == flashsale.ReasonIdempotencyConflict {
+		return nil
 	}
 	if ctx.Value() == nil {
 		ctx.SetValue(flashsale.ResultFromWire(&w))

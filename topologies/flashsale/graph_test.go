@@ -556,6 +556,28 @@ func TestGraphSettlementOfALostAllocation(t *testing.T) {
 	}
 }
 
+// TestGraphIdempotencyKeyConflict: a buyer's second attempt under a used
+// key with another qty is answered as a conflict; the index keeps the
+// first attempt's result and nothing more is sold.
+func TestGraphIdempotencyKeyConflict(t *testing.T) {
+	e := run(t)
+	evq := e.tt.NewQueueTracker(string(e.n.Events))
+	s := flashsale.Sale{ID: "fs1", SKU: "sku-1", Units: 5, Start: start, End: start.Add(time.Hour), PerUserLimit: 5, PriceMinor: 7, Buckets: 1}
+	e.open(s, 5)
+	e.public(purchase(e.r, s, "u", "k", 1, start.Add(time.Second)))
+	e.public(purchase(e.r, s, "u", "k", 3, start.Add(2*time.Second)))
+	got := results(t, evq)
+	if len(got) != 2 || got[0].Status != flashsale.StatusPurchased || got[1].Reason != flashsale.ReasonIdempotencyConflict || got[1].Qty != 3 {
+		t.Fatalf("results %+v", got)
+	}
+	if idx := e.tt.TableValue(e.n.PurchasesTable(), PurchaseKey(s.ID, "k")); idx != got[0] {
+		t.Fatalf("index %+v, want the first attempt's %+v", idx, got[0])
+	}
+	if b := e.tt.TableValue(e.n.Table(), e.r.Bucket(s.ID, 0)).(flashsale.State).Bucket; b.Sold != 1 {
+		t.Fatalf("bucket sold %d", b.Sold)
+	}
+}
+
 // storageOf copies the tester's table into a storage the settler can scan.
 func storageOf(t *testing.T, tt *tester.Tester, n Names) storage.Storage {
 	t.Helper()
