@@ -46,7 +46,8 @@ var (
 	errURITooLong       = apiError{"uri_too_long", "the request URI is longer than the server accepts", http.StatusRequestURITooLong}
 	errHeadersTooLarge  = apiError{"headers_too_large", "the request line and header fields are larger than the server accepts", http.StatusRequestHeaderFieldsTooLarge}
 
-	// Flash sales.
+	// Flash sales. allocation_conflict is retired: a sale's allocation ids
+	// are Titan's own, which no client can take first.
 	errNotEnabled             = apiError{"not_enabled", "this instance does not run the endpoint's part of Titan (flash sales; orders, prices and fraud; or recommendations)", http.StatusServiceUnavailable}
 	errInvalidSaleID          = apiError{"invalid_sale_id", "a flash sale id must be 1 to 64 characters from A-Z, a-z, 0-9, '.', '_' and '-'", http.StatusBadRequest}
 	errInvalidUnits           = apiError{"invalid_units", "units must be an integer from 1 to 1000000000", http.StatusBadRequest}
@@ -62,8 +63,8 @@ var (
 	errPurchaseNotFound       = apiError{"purchase_not_found", "no result is known for this idempotency key in this sale (yet)", http.StatusNotFound}
 	errSaleExists             = apiError{"sale_exists", "a flash sale with this id exists, or is being created, with another definition", http.StatusConflict}
 	errInsufficientStock      = apiError{"insufficient_stock", "the SKU has fewer units available than the sale allocates", http.StatusConflict}
-	errAllocationConflict     = apiError{"allocation_conflict", "the inventory holds or held another reservation under this sale's order id; use another sale id", http.StatusConflict}
-	errIdempotencyKeyConflict = apiError{"idempotency_key_conflict", "another user used this idempotency key in this sale", http.StatusConflict}
+	errSaleFailed             = apiError{"sale_failed", "the flash sale's creation failed and nothing is held for it; its id stays taken, so create the sale again under another id", http.StatusConflict}
+	errIdempotencyKeyConflict = apiError{"idempotency_key_conflict", "this idempotency key names another attempt in this sale: another user's, or this user's with another qty", http.StatusConflict}
 
 	// Orders, prices and fraud.
 	errInvalidDeviceID  = apiError{"invalid_device_id", "device_id must be 1 to 128 bytes of printable UTF-8", http.StatusBadRequest}
@@ -92,7 +93,7 @@ var catalogue = []apiError{
 	errURITooLong, errHeadersTooLarge,
 	errNotEnabled, errInvalidSaleID, errInvalidUnits, errInvalidStartsAt, errInvalidEndsAt, errInvalidPerUserLimit,
 	errInvalidPrice, errInvalidBuckets, errInvalidUserID, errInvalidPurchaseQty, errInvalidIdempotencyKey,
-	errSaleNotFound, errPurchaseNotFound, errSaleExists, errInsufficientStock, errAllocationConflict,
+	errSaleNotFound, errPurchaseNotFound, errSaleExists, errInsufficientStock, errSaleFailed,
 	errIdempotencyKeyConflict, errInvalidDeviceID, errInvalidPaymentID, errInvalidCurrency, errInvalidLines,
 	errDuplicateSKU, errInvalidLimit, errOrderNotFound, errPriceNotFound, errUserNotFound, errOrderExists,
 	errInvalidK,

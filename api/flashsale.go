@@ -9,16 +9,17 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/titan-commerce/titan/processors/flashsale"
-	"github.com/titan-commerce/titan/processors/inventory"
 	"github.com/titan-commerce/titan/schemas"
 	flashsalev1 "github.com/titan-commerce/titan/schemas/flashsale/v1"
 	flashtopo "github.com/titan-commerce/titan/topologies/flashsale"
 )
 
-// The flash-sale endpoints. A sale is created by reserving its units from
-// the SKU's inventory (order flashsale.AllocationOrder(id), settled by the
-// topology once the sale has ended) and then defining it on its sale key;
-// purchases go to the buyer's key and are answered by the result event.
+// The flash-sale endpoints. A sale is created by a Create on the
+// topology's internal topic (see flashsale_create.go): the sale key reserves
+// the sale's units from the SKU's inventory itself, as Titan's own command,
+// and opens the sale once they are held; the topology settles it once it
+// has ended. Purchases go to the buyer's key on the public topic and are
+// answered by the result event.
 //
 // Admission: before sending a purchase, the API reads the sale's keys in
 // its local view and rejects at once what cannot succeed: a sale not
@@ -34,9 +35,8 @@ import (
 // the buyer's key, is answered by admission; the poll URL gives the
 // attempt's own result once it lands.
 
-// FlashSaleSender hands a message to the flash-sale commands topic
-// (topologies/flashsale Names.Commands), keyed by msg.Key, and returns its
-// partition and offset once Kafka has acknowledged it.
+// FlashSaleSender hands a message to a flash-sale topic, keyed by msg.Key,
+// and returns its partition and offset once Kafka has acknowledged it.
 type FlashSaleSender func(ctx context.Context, msg *flashsalev1.Message) (partition int32, offset int64, err error)
 
 // FlashSaleDeps are the parts of the flash-sale topology the API stands
@@ -54,25 +54,23 @@ type FlashSaleDeps struct {
 	PurchasesNotifier *Notifier
 	// Router names the keys; it must be the topology's, built for the
 	// same partition count. *flashtopo.Router is one.
-	Router  flashsale.Router
-	Send    FlashSaleSender
-	Results *FlashSaleResults
+	Router flashsale.Router
+	// Send writes the public commands topic (Names.Commands): a buyer's
+	// purchase is a client's message. SendInternal writes Titan's own
+	// topic (Names.Internal): a sale's Create, which no client may send.
+	Send, SendInternal FlashSaleSender
+	Results            *FlashSaleResults
 }
 
 func (d *FlashSaleDeps) complete() bool {
 	return d.Sales != nil && d.SalesNotifier != nil && d.Purchases != nil && d.PurchasesNotifier != nil &&
-		d.Router != nil && d.Send != nil && d.Results != nil
+		d.Router != nil && d.Send != nil && d.SendInternal != nil && d.Results != nil
 }
 
 // Limits of a sale definition beyond those of the topology.
 const (
 	maxPerUserLimit = 1_000_000_000
 	maxPriceMinor   = 1_000_000_000_000
-	// allocationGrace keeps the allocation reserved past the end, so the
-	// settlement finds it open even if it comes late.
-	allocationGrace = 24 * time.Hour
-	// maxSaleAhead is the furthest end the allocation's TTL can cover.
-	maxSaleAhead = time.Duration(schemas.MaxReserveTTLMs)*time.Millisecond - allocationGrace
 )
 
 // Sale ids are record keys and part of the allocation's order and command
@@ -99,18 +97,28 @@ func newFlashSaleMetrics(reg prometheus.Registerer) (*flashSaleMetrics, error) {
 
 // flashSaleJSON is a sale as the API shows it.
 type flashSaleJSON struct {
-	ID           string       `json:"id"`
-	SKU          string       `json:"sku"`
-	Status       string       `json:"status"`
-	Allocated    int64        `json:"allocated"`
-	Sold         int64        `json:"sold"`
-	Remaining    int64        `json:"remaining"`
-	StartsAt     string       `json:"starts_at"`
-	EndsAt       string       `json:"ends_at"`
-	PerUserLimit int64        `json:"per_user_limit"`
-	Price        int64        `json:"price"`
-	Settled      bool         `json:"settled"`
-	Buckets      []bucketJSON `json:"buckets"`
+	ID  string `json:"id"`
+	SKU string `json:"sku"`
+	// Status is creating, failed (Reason says why), scheduled, active,
+	// sold_out or ended.
+	Status string `json:"status"`
+	Reason string `json:"reason"`
+	// Allocated is what the inventory holds for the sale: 0 until the
+	// allocation is confirmed, and for a sale whose creation failed.
+	Allocated    int64  `json:"allocated"`
+	Sold         int64  `json:"sold"`
+	Remaining    int64  `json:"remaining"`
+	StartsAt     string `json:"starts_at"`
+	EndsAt       string `json:"ends_at"`
+	PerUserLimit int64  `json:"per_user_limit"`
+	Price        int64  `json:"price"`
+	Settled      bool   `json:"settled"`
+	// Settlement is none (the sale never held units), pending, settling,
+	// settled or failed (SettlementReason says why: the allocation was gone,
+	// so what the sale sold did not leave the SKU's stock).
+	Settlement       string       `json:"settlement"`
+	SettlementReason string       `json:"settlement_reason"`
+	Buckets          []bucketJSON `json:"buckets"`
 }
 
 type bucketJSON struct {
@@ -183,13 +191,13 @@ func readKey(fs *FlashSaleDeps, key string) (flashsale.State, error) {
 	return v.(flashsale.State), nil
 }
 
-// readSale reads a sale key; found means defined.
+// readSale reads a sale key; found means created (in any phase).
 func readSale(fs *FlashSaleDeps, id string) (flashsale.SaleState, bool, error) {
 	st, err := readKey(fs, fs.Router.Sale(id))
 	if err != nil || st.Sale == nil {
 		return flashsale.SaleState{}, false, err
 	}
-	return *st.Sale, st.Sale.Defined, nil
+	return *st.Sale, st.Sale.Phase != flashsale.PhaseNone, nil
 }
 
 func readPurchase(fs *FlashSaleDeps, key string) (flashsale.Result, bool, error) {
@@ -219,8 +227,13 @@ func buckets(fs *FlashSaleDeps, sale flashsale.Sale) ([]bucketJSON, int64, error
 	return out, sold, nil
 }
 
-func saleStatus(sale flashsale.Sale, sold int64, now time.Time) string {
+func saleStatus(st flashsale.SaleState, sold int64, now time.Time) string {
+	sale := st.Sale
 	switch {
+	case st.Phase == flashsale.PhaseFailed:
+		return "failed"
+	case !st.Defined():
+		return "creating"
 	case !now.Before(sale.End):
 		return "ended"
 	case now.Before(sale.Start):
@@ -233,17 +246,41 @@ func saleStatus(sale flashsale.Sale, sold int64, now time.Time) string {
 
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
+// settlement names where the sale's settlement stands, and why it failed.
+func settlement(st flashsale.SaleState) (string, string) {
+	switch st.Phase {
+	case flashsale.PhaseAllocating, flashsale.PhaseOpen:
+		return "pending", ""
+	case flashsale.PhaseSettling:
+		return "settling", ""
+	case flashsale.PhaseSettled:
+		return "settled", ""
+	case flashsale.PhaseSettlementFailed:
+		return "failed", st.Reason
+	}
+	return "none", ""
+}
+
 func saleOf(fs *FlashSaleDeps, st flashsale.SaleState, now time.Time) (flashSaleJSON, error) {
 	sale := st.Sale
-	bs, sold, err := buckets(fs, sale)
-	if err != nil {
-		return flashSaleJSON{}, err
+	out := flashSaleJSON{
+		ID: sale.ID, SKU: sale.SKU, StartsAt: formatTime(sale.Start), EndsAt: formatTime(sale.End),
+		PerUserLimit: sale.PerUserLimit, Price: sale.PriceMinor, Settled: st.Settled(), Buckets: []bucketJSON{},
 	}
-	return flashSaleJSON{
-		ID: sale.ID, SKU: sale.SKU, Status: saleStatus(sale, sold, now), Allocated: sale.Units, Sold: sold,
-		Remaining: max(0, sale.Units-sold), StartsAt: formatTime(sale.Start), EndsAt: formatTime(sale.End),
-		PerUserLimit: sale.PerUserLimit, Price: sale.PriceMinor, Settled: st.Settled, Buckets: bs,
-	}, nil
+	out.Settlement, out.SettlementReason = settlement(st)
+	if st.Phase == flashsale.PhaseFailed {
+		out.Reason = st.Reason
+	}
+	if st.Defined() {
+		// Only a sale whose units the inventory holds has buckets to show.
+		bs, sold, err := buckets(fs, sale)
+		if err != nil {
+			return flashSaleJSON{}, err
+		}
+		out.Buckets, out.Allocated, out.Sold, out.Remaining = bs, sale.Units, sold, max(0, sale.Units-sold)
+	}
+	out.Status = saleStatus(st, out.Sold, now)
+	return out, nil
 }
 
 func (s *Server) writeSale(ctx *fasthttp.RequestCtx, status int, fs *FlashSaleDeps, st flashsale.SaleState) {
@@ -283,227 +320,14 @@ func (s *Server) getFlashSale(ctx *fasthttp.RequestCtx, p []string) {
 	s.writeSale(ctx, fasthttp.StatusOK, fs, st)
 }
 
-type flashSaleRequest struct {
-	ID           string `json:"id"`
-	SKU          string `json:"sku"`
-	Units        int64  `json:"units"`
-	StartsAt     string `json:"starts_at"`
-	EndsAt       string `json:"ends_at"`
-	PerUserLimit int64  `json:"per_user_limit"`
-	Price        *int64 `json:"price"`
-	Buckets      *int   `json:"buckets"`
-}
-
-// sale checks what does not depend on the clock and returns the sale as it
-// reads back from the wire (times to the millisecond), so it compares
-// equal to the definition in the table.
-func (req flashSaleRequest) sale() (flashsale.Sale, apiError, bool) {
-	if !saleIDPattern.MatchString(req.ID) {
-		return flashsale.Sale{}, errInvalidSaleID, false
-	}
-	if e, ok := checkSKU(req.SKU); !ok {
-		return flashsale.Sale{}, e, false
-	}
-	if req.Units < 1 || req.Units > schemas.MaxQty {
-		return flashsale.Sale{}, errInvalidUnits, false
-	}
-	start, err := time.Parse(time.RFC3339, req.StartsAt)
-	if err != nil {
-		return flashsale.Sale{}, errInvalidStartsAt, false
-	}
-	end, err := time.Parse(time.RFC3339, req.EndsAt)
-	if err != nil || !end.Truncate(time.Millisecond).After(start.Truncate(time.Millisecond)) {
-		return flashsale.Sale{}, errInvalidEndsAt, false
-	}
-	if req.PerUserLimit < 1 || req.PerUserLimit > maxPerUserLimit {
-		return flashsale.Sale{}, errInvalidPerUserLimit, false
-	}
-	if req.Price == nil || *req.Price < 0 || *req.Price > maxPriceMinor {
-		return flashsale.Sale{}, errInvalidPrice, false
-	}
-	n := 1
-	if req.Buckets != nil {
-		n = *req.Buckets
-	}
-	if n < 1 || n > flashsale.MaxBuckets {
-		return flashsale.Sale{}, errInvalidBuckets, false
-	}
-	sale := flashsale.Sale{ID: req.ID, SKU: req.SKU, Units: req.Units, Start: start, End: end,
-		PerUserLimit: req.PerUserLimit, PriceMinor: *req.Price, Buckets: n}
-	return flashsale.SaleFromWire(flashsale.SaleToWire(sale)), apiError{}, true
-}
-
-func sameSale(a, b flashsale.Sale) bool {
-	return a.ID == b.ID && a.SKU == b.SKU && a.Units == b.Units && a.Start.Equal(b.Start) && a.End.Equal(b.End) &&
-		a.PerUserLimit == b.PerUserLimit && a.PriceMinor == b.PriceMinor && a.Buckets == b.Buckets
-}
-
-// createFlashSale allocates the units, then defines the sale. Every step
-// is idempotent (the allocation by its command id, the definition by the
-// sale key), so a client repeats the same request after a 202 or a
-// failure until it gets 200 or 201.
-func (s *Server) createFlashSale(ctx *fasthttp.RequestCtx, _ []string) {
-	fs, ok := s.flashSales(ctx)
-	if !ok {
-		return
-	}
-	var req flashSaleRequest
-	if e, ok := s.decodeBody(ctx, &req); !ok {
-		s.fail(ctx, e)
-		return
-	}
-	sale, e, ok := req.sale()
-	if !ok {
-		s.fail(ctx, e)
-		return
-	}
-	now := time.Now()
-	// A sale that ended may be asked for again by a client repeating its
-	// request; only a new sale must end in the window the allocation's
-	// TTL covers. Not ready does not turn a bad new sale into a 503.
-	window := sale.End.After(now) && !sale.End.After(now.Add(maxSaleAhead))
-	if !s.flashReady(fs) {
-		if !window {
-			s.fail(ctx, errInvalidEndsAt)
-		} else {
-			s.fail(ctx, errNotReady)
-		}
-		return
-	}
-	cur, found, err := readSale(fs, sale.ID)
-	switch {
-	case err != nil:
-		s.opts.Logger.Error("read flash sale", "sale", sale.ID, "err", err)
-		s.fail(ctx, errInternal)
-		return
-	case found && sameSale(cur.Sale, sale):
-		s.writeSale(ctx, fasthttp.StatusOK, fs, cur)
-		return
-	case found:
-		s.fail(ctx, errSaleExists)
-		return
-	case !window:
-		s.fail(ctx, errInvalidEndsAt)
-		return
-	}
-	if !s.allocate(ctx, sale, now) {
-		return
-	}
-	s.define(ctx, fs, sale, now)
-}
-
-// allocate reserves the sale's units from the SKU's inventory until a day
-// after the end. It reports whether the units are held; when not, it has
-// answered the request.
-func (s *Server) allocate(ctx *fasthttp.RequestCtx, sale flashsale.Sale, now time.Time) bool {
-	id := "flash-sale:" + sale.ID + ":allocate"
-	order := flashsale.AllocationOrder(sale.ID)
-	// The TTL is a constant so that a repeated request repeats the same
-	// command; maxSaleAhead keeps every sale's end, plus the grace, inside it.
-	cmd := inventory.Command{Kind: inventory.KindReserve, SKU: sale.SKU, OrderID: order, Qty: sale.Units,
-		TTL: time.Duration(schemas.MaxReserveTTLMs) * time.Millisecond}
-	res, _, ok := s.run(ctx, cmd, &id)
-	switch {
-	case !ok:
-		return false
-	case res == nil:
-		writeJSON(ctx, fasthttp.StatusAccepted, flashSalePendingJSON{Status: "pending", ID: sale.ID, Poll: salePath(sale.ID)})
-		return false
-	case res.Type == inventory.EventReserved && res.Qty == sale.Units:
-		return true
-	case res.Type == inventory.EventReserved:
-		// The first result of the same command id: another definition
-		// of this sale allocated first.
-		s.fail(ctx, errSaleExists)
-		return false
-	case res.Reason == inventory.ReasonCommandIDConflict:
-		// The allocation command of another definition of this sale
-		// came first.
-		s.fail(ctx, errSaleExists)
-		return false
-	case res.Reason == inventory.ReasonInsufficientStock:
-		s.fail(ctx, errInsufficientStock)
-		return false
-	case res.Reason == inventory.ReasonAlreadyReserved:
-		// The inventory forgot the command id (its dedupe window) but
-		// holds the order: ours, if it is open with the sale's units.
-		st, err := s.readState(sale.SKU)
-		if err != nil {
-			s.opts.Logger.Error("read stock", "sku", sale.SKU, "err", err)
-			s.fail(ctx, errInternal)
-			return false
-		}
-		if r, ok := st.Reservation(order); ok && r.Status == inventory.StatusOpen && r.Qty == sale.Units {
-			return true
-		}
-	}
-	s.fail(ctx, errAllocationConflict)
-	return false
-}
-
-// define sends the definition and waits for the local view to show the
-// sale defined.
-func (s *Server) define(ctx *fasthttp.RequestCtx, fs *FlashSaleDeps, sale flashsale.Sale, now time.Time) {
-	key := fs.Router.Sale(sale.ID)
-	msg := flashsale.Message{Kind: flashsale.KindDefine, SaleID: sale.ID, Key: key, Time: now, Sale: sale}
-	send, stop := context.WithTimeout(ctx, s.opts.CommandWait)
-	_, _, err := fs.Send(send, flashsale.MessageToWire(msg))
-	stop()
-	if err != nil {
-		s.opts.Logger.Warn("send flash-sale definition", "sale", sale.ID, "err", err)
-		s.fail(ctx, errUnavailable)
-		return
-	}
-	wait, cancel := context.WithTimeout(ctx, s.opts.ReadWait)
-	defer cancel()
-	cur, defined, err := until(wait, fs.SalesNotifier, key,
-		func() (flashsale.SaleState, error) {
-			st, _, err := readSale(fs, sale.ID)
-			return st, err
-		},
-		func(st flashsale.SaleState) bool { return st.Defined })
-	switch {
-	case err != nil:
-		s.opts.Logger.Error("read flash sale", "sale", sale.ID, "err", err)
-		s.fail(ctx, errInternal)
-	case !defined:
-		writeJSON(ctx, fasthttp.StatusAccepted, flashSalePendingJSON{Status: "pending", ID: sale.ID, Poll: salePath(sale.ID)})
-	case !sameSale(cur.Sale, sale):
-		// Another definition of the id landed first. On the same SKU
-		// the allocation command answered with its reservation, which
-		// the sale now uses; on another SKU ours goes back to stock
-		// when its TTL runs out.
-		s.fail(ctx, errSaleExists)
-	case !s.bucketsOpen(wait, fs, sale):
-		// The sale key opens its buckets through the loop topic; a buyer
-		// told 201 must not meet a bucket that says not_started.
-		writeJSON(ctx, fasthttp.StatusAccepted, flashSalePendingJSON{Status: "pending", ID: sale.ID, Poll: salePath(sale.ID)})
-	default:
-		s.writeSale(ctx, fasthttp.StatusCreated, fs, cur)
-	}
-}
-
-// bucketsOpen waits, within ctx, until every bucket of the sale shows open
-// in the view.
-func (s *Server) bucketsOpen(ctx context.Context, fs *FlashSaleDeps, sale flashsale.Sale) bool {
-	for b := range sale.Buckets {
-		key := fs.Router.Bucket(sale.ID, b)
-		_, open, err := until(ctx, fs.SalesNotifier, key,
-			func() (flashsale.State, error) { return readKey(fs, key) },
-			func(st flashsale.State) bool { return st.Bucket != nil && st.Bucket.Opened })
-		if err != nil || !open {
-			return false
-		}
-	}
-	return true
-}
-
 type purchaseRequest struct {
 	UserID         string `json:"user_id"`
 	Qty            int64  `json:"qty"`
 	IdempotencyKey string `json:"idempotency_key"`
 }
 
+// check applies the rules the topology holds a client's purchase to: ids
+// by the id rule and out of Titan's namespace, a bounded qty.
 func (req purchaseRequest) check() (apiError, bool) {
 	switch {
 	case !schemas.ValidID(req.UserID):
@@ -512,6 +336,8 @@ func (req purchaseRequest) check() (apiError, bool) {
 		return errInvalidPurchaseQty, false
 	case !schemas.ValidID(req.IdempotencyKey):
 		return errInvalidIdempotencyKey, false
+	case schemas.Reserved(req.UserID) || schemas.Reserved(req.IdempotencyKey):
+		return errReservedID, false
 	}
 	return apiError{}, true
 }
@@ -539,13 +365,14 @@ func (s *Server) purchase(ctx *fasthttp.RequestCtx, p []string) {
 		s.fail(ctx, errNotReady)
 		return
 	}
-	st, found, err := readSale(fs, saleID)
+	st, _, err := readSale(fs, saleID)
 	if err != nil {
 		s.opts.Logger.Error("read flash sale", "sale", saleID, "err", err)
 		s.fail(ctx, errInternal)
 		return
 	}
-	if !found {
+	if !st.Defined() {
+		// Not created, still being created, or failed: nothing sells.
 		s.fail(ctx, errSaleNotFound)
 		return
 	}
@@ -561,7 +388,7 @@ func (s *Server) purchase(ctx *fasthttp.RequestCtx, p []string) {
 		s.fail(ctx, errInternal)
 		return
 	case known != nil:
-		s.answerPurchase(ctx, *known, req.UserID)
+		s.answerPurchase(ctx, *known, req)
 		return
 	case reason != "":
 		s.flash.admissionRejected.WithLabelValues(reason).Inc()
@@ -571,7 +398,7 @@ func (s *Server) purchase(ctx *fasthttp.RequestCtx, p []string) {
 	}
 
 	pkey := flashtopo.PurchaseKey(saleID, req.IdempotencyKey)
-	results, cancel := fs.Results.wait(pkey, req.UserID)
+	results, cancel := fs.Results.wait(pkey, req.UserID, req.Qty)
 	defer cancel()
 	wait, stop := context.WithTimeout(ctx, s.opts.CommandWait)
 	defer stop()
@@ -591,7 +418,7 @@ func (s *Server) purchase(ctx *fasthttp.RequestCtx, p []string) {
 		writeJSON(ctx, fasthttp.StatusAccepted, purchasePendingJSON{Status: "pending", SaleID: saleID, UserID: req.UserID,
 			Qty: req.Qty, IdempotencyKey: req.IdempotencyKey, Poll: purchasePath(saleID, req.IdempotencyKey)})
 	default:
-		s.answerPurchase(ctx, res, req.UserID)
+		s.answerPurchase(ctx, res, req)
 	}
 }
 
@@ -619,6 +446,11 @@ func screen(fs *FlashSaleDeps, sale flashsale.Sale, req purchaseRequest, now tim
 	}
 	for _, m := range user.Pending {
 		if m.IdempotencyKey == req.IdempotencyKey {
+			if m.Qty != req.Qty {
+				// The key names the attempt in flight; answerPurchase
+				// refuses this one.
+				return &flashsale.Result{SaleID: sale.ID, IdempotencyKey: m.IdempotencyKey, UserID: m.UserID, Qty: m.Qty}, "", nil
+			}
 			return nil, "", nil
 		}
 	}
@@ -673,12 +505,14 @@ func awaitPurchase(ctx context.Context, fs *FlashSaleDeps, pkey, user string, re
 	}
 }
 
-// answerPurchase writes a result: 201 purchased, 409 rejected. Results are
-// indexed by sale and idempotency key alone, so a key another buyer used
-// first is a conflict rather than their result.
-func (s *Server) answerPurchase(ctx *fasthttp.RequestCtx, res flashsale.Result, user string) {
+// answerPurchase writes a result: 201 purchased, 409 rejected. An
+// idempotency key names one attempt: results are indexed by sale and key
+// alone, so the result of another buyer's attempt under the key, or of
+// this buyer's with another qty, is a conflict rather than this request's
+// answer.
+func (s *Server) answerPurchase(ctx *fasthttp.RequestCtx, res flashsale.Result, req purchaseRequest) {
 	switch {
-	case res.UserID != user:
+	case res.UserID != req.UserID || res.Qty != req.Qty || res.Reason == flashsale.ReasonIdempotencyConflict:
 		s.fail(ctx, errIdempotencyKeyConflict)
 	case res.Status == flashsale.StatusPurchased:
 		writeJSON(ctx, fasthttp.StatusCreated, purchaseOf(res))

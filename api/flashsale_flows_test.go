@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/titan-commerce/titan/processors/flashsale"
+	"github.com/titan-commerce/titan/processors/inventory"
 	"github.com/titan-commerce/titan/schemas"
 	flashtopo "github.com/titan-commerce/titan/topologies/flashsale"
 )
 
 var (
-	flashSaleFields = []string{"id", "sku", "status", "allocated", "sold", "remaining", "starts_at", "ends_at",
-		"per_user_limit", "price", "settled", "buckets"}
+	flashSaleFields = []string{"id", "sku", "status", "reason", "allocated", "sold", "remaining", "starts_at", "ends_at",
+		"per_user_limit", "price", "settled", "settlement", "settlement_reason", "buckets"}
 	purchaseFields = []string{"status", "reason", "sale_id", "user_id", "qty", "idempotency_key", "price", "bucket"}
 )
 
@@ -32,41 +33,36 @@ func TestFlashSaleCreate(t *testing.T) {
 	want := flashSaleJSON{
 		ID: "fs-1", SKU: "sku-1", Status: "active", Allocated: 10, Remaining: 10,
 		StartsAt: formatTime(spec.start), EndsAt: formatTime(spec.end), PerUserLimit: 2, Price: 1999,
-		Buckets: []bucketJSON{{0, 3, 0}, {1, 3, 0}, {2, 2, 0}, {3, 2, 0}},
+		Settlement: "pending", Buckets: []bucketJSON{{0, 3, 0}, {1, 3, 0}, {2, 2, 0}, {3, 2, 0}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("sale %+v, want %+v", got, want)
 	}
 
-	// The units were reserved from the SKU under the sale's order, until
-	// a day after the end.
-	cmds := e.k.sent()
-	c := cmds[len(cmds)-1]
-	if c.GetReserve() == nil || c.GetCommandId() != "flash-sale:fs-1:allocate" || c.GetOrderId() != "flash-sale:fs-1" ||
-		c.GetSku() != "sku-1" || c.GetQty() != 10 {
-		t.Errorf("allocation %v", c)
-	}
-	// A repeated request must repeat the same command, so the TTL does
-	// not depend on when it was sent; it outlasts the end by the grace.
-	ttl := time.Duration(c.GetReserve().GetTtlMs()) * time.Millisecond
-	if ttl != time.Duration(schemas.MaxReserveTTLMs)*time.Millisecond || spec.end.Sub(before)+allocationGrace > ttl {
-		t.Errorf("allocation ttl %v", ttl)
-	}
-	if st := decode[stockJSON](t, e.mustDo(t, "GET", "/v1/inventory/sku-1", ``, 200)); st.Reserved != 10 || st.Available != 90 {
-		t.Errorf("stock %+v", st)
-	}
-
-	// Then the sale was defined on its key.
-	sent := e.fs.sent()
-	if len(sent) != 1 {
-		t.Fatalf("%d flash-sale messages sent, want 1: %v", len(sent), sent)
+	// The API sent one Create on the internal topic, and nothing to the
+	// inventory or on the public topic.
+	sent := e.fs.sentInternal()
+	if len(sent) != 1 || len(e.fs.sent()) != 0 || len(e.k.sent()) != 1 {
+		t.Fatalf("sent %d internal, %d public flash-sale messages, %d inventory commands; want 1, 0 and the restock",
+			len(sent), len(e.fs.sent()), len(e.k.sent()))
 	}
 	m := flashsale.MessageFromWire(sent[0])
 	wantSale := flashsale.Sale{ID: "fs-1", SKU: "sku-1", Units: 10, Start: spec.start.UTC(), End: spec.end.UTC(),
 		PerUserLimit: 2, PriceMinor: 1999, Buckets: 4}
-	if m.Kind != flashsale.KindDefine || m.Key != e.fs.router.Sale("fs-1") || m.SaleID != "fs-1" || !sameSale(m.Sale, wantSale) ||
-		m.Time.Before(before.Truncate(time.Millisecond)) || m.Time.After(after) {
-		t.Errorf("definition %+v", m)
+	if m.Kind != flashsale.KindCreate || m.Key != e.fs.router.Sale("fs-1") || m.SaleID != "fs-1" || !m.Sale.Equal(wantSale) ||
+		m.Time.Before(before.Truncate(time.Millisecond)) || m.Time.After(after) || m.Internal {
+		t.Errorf("creation %+v", m)
+	}
+	// The sale key reserved the units as Titan's own, under the sale's
+	// order in Titan's namespace, until a grace after the end.
+	if st := decode[stockJSON](t, e.mustDo(t, "GET", "/v1/inventory/sku-1", ``, 200)); st.Reserved != 10 || st.Available != 90 {
+		t.Errorf("stock %+v", st)
+	}
+	alloc := decode[orderJSON](t, e.mustDo(t, "GET", "/v1/inventory/reservations/titan:flash-sale:fs-1", ``, 200))
+	wantExpiry := formatTime(spec.end.Add(flashsale.DefaultPolicy().AllocationGrace))
+	if len(alloc.Reservations) != 1 || alloc.Reservations[0].Status != "reserved" || alloc.Reservations[0].Qty != 10 ||
+		alloc.Reservations[0].SKU != "sku-1" || alloc.Reservations[0].ExpiresAt != wantExpiry {
+		t.Errorf("allocation %+v, want reserved 10 until %s", alloc, wantExpiry)
 	}
 
 	again := decode[flashSaleJSON](t, e.mustDo(t, "GET", "/v1/flash-sales/fs-1", ``, 200))
@@ -108,83 +104,153 @@ func TestFlashSaleCreateRetry(t *testing.T) {
 	if got := e.sentAll(); got != n {
 		t.Errorf("%d messages sent for repeated definitions", got-n)
 	}
+	if st := decode[stockJSON](t, e.mustDo(t, "GET", "/v1/inventory/sku-1", ``, 200)); st.Reserved != 10 {
+		t.Errorf("one allocation, whatever the retries: %+v", st)
+	}
 }
 
 func TestFlashSaleCreateInsufficientStock(t *testing.T) {
 	e := newFlashEnv(t, Options{})
 	e.restock(t, "sku-1", 5)
-	checkError(t, e.do("POST", "/v1/flash-sales", activeSale("fs-1", "sku-1", 6, 1, 1).body()), errInsufficientStock.Code)
-	if n := len(e.fs.sent()); n != 0 {
-		t.Errorf("%d flash-sale messages sent after a refused allocation", n)
+	spec := activeSale("fs-1", "sku-1", 6, 1, 1)
+	checkError(t, e.do("POST", "/v1/flash-sales", spec.body()), errInsufficientStock.Code)
+	got := decode[flashSaleJSON](t, e.mustDo(t, "GET", "/v1/flash-sales/fs-1", ``, 200))
+	if got.Status != "failed" || got.Reason != "insufficient_stock" || got.Allocated != 0 || got.Settlement != "none" ||
+		len(got.Buckets) != 0 {
+		t.Errorf("sale %+v", got)
 	}
-	checkError(t, e.do("GET", "/v1/flash-sales/fs-1", ``), errSaleNotFound.Code)
 	if st := decode[stockJSON](t, e.mustDo(t, "GET", "/v1/inventory/sku-1", ``, 200)); st.Reserved != 0 {
 		t.Errorf("stock %+v", st)
 	}
+	// The id stays taken: the same request gets the same answer, sends
+	// nothing, and nothing sells.
+	n := e.sentAll()
+	checkError(t, e.do("POST", "/v1/flash-sales", spec.body()), errInsufficientStock.Code)
+	checkError(t, e.do("POST", "/v1/flash-sales/fs-1/purchases", purchaseBody("u", 1, "k")), errSaleNotFound.Code)
+	if e.sentAll() != n {
+		t.Error("a failed sale's retry sent something")
+	}
 }
 
-// TestFlashSaleAllocationFound: the inventory may have forgotten the
-// allocation's command id and answer already_reserved; an open reservation
-// of the sale's units under its order is the allocation, anything else is
-// a conflict.
-func TestFlashSaleAllocationFound(t *testing.T) {
+// TestFlashSaleIdsAreTitans: a sale's allocation lives in Titan's
+// namespace. A client can neither block a sale by taking its ids first
+// (its reservation under the old order name is just its own) nor use the
+// ids, nor end the allocation to sell its units twice.
+func TestFlashSaleIdsAreTitans(t *testing.T) {
 	e := newFlashEnv(t, Options{})
-	e.restock(t, "sku-1", 100)
-	for _, order := range []string{"flash-sale:fs-1", "flash-sale:fs-2"} {
-		e.mustDo(t, "POST", "/v1/inventory/sku-1/reservations", `{"order_id":"`+order+`","qty":3,"ttl_ms":600000}`, 201)
+	e.restock(t, "sku-1", 8)
+	reserve := "/v1/inventory/sku-1/reservations"
+	e.mustDo(t, "POST", reserve, `{"order_id":"flash-sale:fs-1","command_id":"flash-sale:fs-1:allocate","qty":3,"ttl_ms":600000}`, 201)
+	for _, body := range []string{
+		`{"order_id":"titan:flash-sale:fs-1","qty":1,"ttl_ms":600000}`,
+		`{"order_id":"o-1","command_id":"titan:flash-sale:fs-1:allocate","qty":1,"ttl_ms":600000}`,
+	} {
+		checkError(t, e.do("POST", reserve, body), errReservedID.Code)
 	}
-	e.mustDo(t, "POST", "/v1/flash-sales", activeSale("fs-1", "sku-1", 3, 1, 1).body(), 201)
-	n := len(e.fs.sent())
-	checkError(t, e.do("POST", "/v1/flash-sales", activeSale("fs-2", "sku-1", 4, 1, 1).body()), errAllocationConflict.Code)
-	if got := len(e.fs.sent()); got != n {
-		t.Errorf("a conflicting allocation sent %d definition(s)", got-n)
+	e.mustDo(t, "POST", "/v1/flash-sales", activeSale("fs-1", "sku-1", 5, 1, 1).body(), 201)
+
+	n := len(e.k.sent())
+	for _, op := range []string{"release", "commit"} {
+		checkError(t, e.do("POST", "/v1/inventory/reservations/titan:flash-sale:fs-1/"+op, `{"command_id":"c-`+op+`"}`), errReservedID.Code)
 	}
-	if st := decode[stockJSON](t, e.mustDo(t, "GET", "/v1/inventory/sku-1", ``, 200)); st.Reserved != 6 {
+	if got := len(e.k.sent()); got != n {
+		t.Errorf("%d commands on a reservation of Titan's reached Kafka", got-n)
+	}
+	if st := decode[stockJSON](t, e.mustDo(t, "GET", "/v1/inventory/sku-1", ``, 200)); st.Reserved != 8 || st.Available != 0 {
 		t.Errorf("stock %+v", st)
 	}
+	r := decode[reservationJSON](t, e.mustDo(t, "POST", reserve, `{"order_id":"o-2","qty":1,"ttl_ms":600000}`, 409))
+	if r.Reason != "insufficient_stock" {
+		t.Errorf("the sale's units were sold to a normal reservation: %+v", r)
+	}
 }
 
-// TestFlashSaleCreatePending: a step not confirmed within the wait answers
-// 202; repeating the request finishes the creation.
+// TestFlashSaleCreatePending: an allocation the inventory does not answer
+// within the wait answers 202; a repeat waits again without sending, and
+// once the inventory answers the sale opens.
 func TestFlashSaleCreatePending(t *testing.T) {
 	e := newFlashEnv(t, Options{CommandWait: 20 * time.Millisecond, ReadWait: 20 * time.Millisecond})
 	spec := activeSale("fs-1", "sku-1", 4, 1, 2)
 	e.restock(t, "sku-1", 4)
 
-	// The allocation's result does not come back.
-	e.k.setSilent(true)
+	e.fs.setMode(fakeFlashMode{holdInventory: true})
 	r := e.mustDo(t, "POST", "/v1/flash-sales", spec.body(), 202)
 	checkFields(t, r, []string{"status", "id", "poll"})
 	if p := decode[flashSalePendingJSON](t, r); p != (flashSalePendingJSON{Status: "pending", ID: "fs-1", Poll: "/v1/flash-sales/fs-1"}) {
 		t.Errorf("pending %+v", p)
 	}
-	if n := len(e.fs.sent()); n != 0 {
-		t.Errorf("defined before the allocation was confirmed: %d message(s)", n)
+	got := decode[flashSaleJSON](t, e.mustDo(t, "GET", "/v1/flash-sales/fs-1", ``, 200))
+	if got.Status != "creating" || got.Allocated != 0 || got.Settlement != "pending" || len(got.Buckets) != 0 {
+		t.Errorf("creating sale %+v", got)
 	}
-	e.k.setSilent(false)
-
-	// The definition is not applied within the wait.
-	e.fs.setMode(fakeFlashMode{holdClient: true})
-	r = e.mustDo(t, "POST", "/v1/flash-sales", spec.body(), 202)
-	if p := decode[flashSalePendingJSON](t, r); p.Status != "pending" || p.Poll != "/v1/flash-sales/fs-1" {
-		t.Errorf("pending %+v", p)
+	n := e.sentAll()
+	e.mustDo(t, "POST", "/v1/flash-sales", spec.body(), 202)
+	if e.sentAll() != n {
+		t.Error("a repeat while allocating sent another creation")
 	}
-	checkError(t, e.do("GET", "/v1/flash-sales/fs-1", ``), errSaleNotFound.Code)
-	// A different definition meanwhile is refused by the allocation's
-	// first result.
+	// A different definition meanwhile is refused.
 	other := spec
 	other.units = 3
 	checkError(t, e.do("POST", "/v1/flash-sales", other.body()), errSaleExists.Code)
 
 	e.fs.setMode(fakeFlashMode{})
-	e.fs.release()
-	got := decode[flashSaleJSON](t, e.mustDo(t, "GET", "/v1/flash-sales/fs-1", ``, 200))
-	if got.Allocated != 4 || len(got.Buckets) != 2 {
+	e.fs.releaseInventory()
+	got = decode[flashSaleJSON](t, e.mustDo(t, "GET", "/v1/flash-sales/fs-1", ``, 200))
+	if got.Status != "active" || got.Allocated != 4 || len(got.Buckets) != 2 {
 		t.Errorf("sale %+v", got)
 	}
 	e.mustDo(t, "POST", "/v1/flash-sales", spec.body(), 200)
-	if st := decode[stockJSON](t, e.mustDo(t, "GET", "/v1/inventory/sku-1", ``, 200)); st.Reserved != 4 {
-		t.Errorf("one allocation, whatever the retries: %+v", st)
+
+	// A Create Kafka took but the sale key has not seen: the repeat
+	// sends it again, and the sale key applies one.
+	e.restock(t, "sku-2", 2)
+	spec2 := activeSale("fs-2", "sku-2", 2, 1, 1)
+	e.fs.setMode(fakeFlashMode{holdClient: true})
+	e.mustDo(t, "POST", "/v1/flash-sales", spec2.body(), 202)
+	checkError(t, e.do("GET", "/v1/flash-sales/fs-2", ``), errSaleNotFound.Code)
+	e.mustDo(t, "POST", "/v1/flash-sales", spec2.body(), 202)
+	e.fs.setMode(fakeFlashMode{})
+	e.fs.release()
+	e.mustDo(t, "POST", "/v1/flash-sales", spec2.body(), 200)
+	if st := decode[stockJSON](t, e.mustDo(t, "GET", "/v1/inventory/sku-2", ``, 200)); st.Reserved != 2 {
+		t.Errorf("one allocation for two Creates: %+v", st)
+	}
+}
+
+// TestFlashSaleCreationTimesOut: the inventory never answers in time. Past
+// the deadline the settler abandons the creation: the sale shows failed
+// with the reason, a repeat gets sale_failed naming it, and once the
+// inventory gets to the reserve and the release behind it the units are
+// back.
+func TestFlashSaleCreationTimesOut(t *testing.T) {
+	e := newFlashEnv(t, Options{ReadWait: 20 * time.Millisecond})
+	spec := activeSale("fs-1", "sku-1", 4, 1, 2)
+	e.restock(t, "sku-1", 4)
+	e.fs.setMode(fakeFlashMode{holdInventory: true})
+	e.mustDo(t, "POST", "/v1/flash-sales", spec.body(), 202)
+
+	// What the settler sends once the deadline has passed.
+	created := flashsale.MessageFromWire(e.fs.sentInternal()[0]).Time
+	e.fs.process(flashsale.Message{Kind: flashsale.KindAbandon, SaleID: "fs-1", Key: e.fs.router.Sale("fs-1"),
+		Time: created.Add(flashsale.DefaultPolicy().CreationTimeout)})
+	got := decode[flashSaleJSON](t, e.mustDo(t, "GET", "/v1/flash-sales/fs-1", ``, 200))
+	if got.Status != "failed" || got.Reason != flashsale.ReasonCreationTimedOut || got.Allocated != 0 || got.Settled {
+		t.Errorf("sale %+v", got)
+	}
+	r := e.do("POST", "/v1/flash-sales", spec.body())
+	want := errSaleFailed
+	want.Message += " (reason: creation_timed_out)"
+	if r.status != want.status || !reflect.DeepEqual(decode[apiError](t, r), apiError{Code: want.Code, Message: want.Message}) {
+		t.Errorf("repeat: %d %s, want %d %+v", r.status, r, want.status, want)
+	}
+
+	e.fs.setMode(fakeFlashMode{})
+	e.fs.releaseInventory()
+	if st := decode[stockJSON](t, e.mustDo(t, "GET", "/v1/inventory/sku-1", ``, 200)); st.Reserved != 0 || st.Available != 4 {
+		t.Errorf("the abandoned allocation still holds: %+v", st)
+	}
+	if again := decode[flashSaleJSON](t, e.mustDo(t, "GET", "/v1/flash-sales/fs-1", ``, 200)); again.Status != "failed" {
+		t.Errorf("the late answer moved the sale: %+v", again)
 	}
 }
 
@@ -194,23 +260,42 @@ func TestFlashSaleCreateLost(t *testing.T) {
 	e := newFlashEnv(t, Options{})
 	spec := activeSale("fs-1", "sku-1", 4, 1, 1)
 	e.restock(t, "sku-1", 4)
+	e.restock(t, "sku-9", 1)
 	e.fs.setMode(fakeFlashMode{holdClient: true})
 	winner := flashsale.Sale{ID: "fs-1", SKU: "sku-9", Units: 1, Start: spec.start, End: spec.end, PerUserLimit: 1, Buckets: 1}
 	e.fs.mu.Lock()
-	e.fs.mu.held = append(e.fs.mu.held, flashsale.Message{Kind: flashsale.KindDefine, SaleID: "fs-1", Key: e.fs.router.Sale("fs-1"), Time: time.Now(), Sale: winner})
+	e.fs.mu.held = append(e.fs.mu.held, flashsale.Message{Kind: flashsale.KindCreate, SaleID: "fs-1", Key: e.fs.router.Sale("fs-1"),
+		Time: time.Now().Truncate(time.Millisecond), Sale: winner})
 	e.fs.mu.Unlock()
 	sent := e.fs.nextSend()
 	done := make(chan response, 1)
 	go func() { done <- e.do("POST", "/v1/flash-sales", spec.body()) }()
-	// Once the request has sent its definition, the winner's goes first.
+	// Once the request has sent its creation, the winner's goes first.
 	select {
 	case r := <-done:
-		t.Fatalf("answered before defining: %s", r)
+		t.Fatalf("answered before creating: %s", r)
 	case <-sent:
 	}
 	e.fs.setMode(fakeFlashMode{})
 	e.fs.release()
 	checkError(t, <-done, errSaleExists.Code)
+	if st := decode[stockJSON](t, e.mustDo(t, "GET", "/v1/inventory/sku-1", ``, 200)); st.Reserved != 0 {
+		t.Errorf("the losing definition allocated: %+v", st)
+	}
+}
+
+// TestFlashSaleSettlementFailureShows: a sale whose allocation was released
+// under it (by an operator, a bug) shows its settlement failed, with the
+// reason.
+func TestFlashSaleSettlementFailureShows(t *testing.T) {
+	e := newFlashEnv(t, Options{})
+	e.create(t, activeSale("fs-1", "sku-1", 3, 1, 1))
+	e.fs.operator(inventory.Command{ID: "titan:operator:1", Kind: inventory.KindRelease, OrderID: "titan:flash-sale:fs-1", SKU: "sku-1",
+		Time: time.Now()})
+	got := decode[flashSaleJSON](t, e.mustDo(t, "GET", "/v1/flash-sales/fs-1", ``, 200))
+	if got.Settled || got.Settlement != "failed" || got.SettlementReason != "already_released" || got.Status != "active" {
+		t.Errorf("sale %+v", got)
+	}
 }
 
 func TestFlashSaleStatus(t *testing.T) {
@@ -258,10 +343,9 @@ func TestPurchase(t *testing.T) {
 	if again := decode[purchaseJSON](t, e.buy(t, "fs-1", "u-1", 1, "k-1", 201)); again != got {
 		t.Errorf("retry %+v, first %+v", again, got)
 	}
-	// Even with another qty: the key names the attempt.
-	if again := decode[purchaseJSON](t, e.buy(t, "fs-1", "u-1", 2, "k-1", 201)); again != got {
-		t.Errorf("retry with another qty %+v, first %+v", again, got)
-	}
+	// Another qty under the key is another attempt: the key names the
+	// first one, so this one is refused.
+	checkError(t, e.do("POST", "/v1/flash-sales/fs-1/purchases", purchaseBody("u-1", 2, "k-1")), errIdempotencyKeyConflict.Code)
 	if e.sentAll() != n {
 		t.Errorf("a retry sent %d message(s)", e.sentAll()-n)
 	}
@@ -477,10 +561,13 @@ func TestPurchaseIdempotencyKeyOfAnotherUser(t *testing.T) {
 func TestPurchaseResultsByUser(t *testing.T) {
 	r := newFakeFlash().results
 	key := flashtopo.PurchaseKey("fs-1", "k")
-	mine, cancel := r.wait(key, "u-1")
+	mine, cancel := r.wait(key, "u-1", 3)
 	defer cancel()
-	r.deliver(flashsale.Result{SaleID: "fs-1", IdempotencyKey: "k", UserID: "u-2"})
-	r.deliver(flashsale.Result{SaleID: "fs-2", IdempotencyKey: "k", UserID: "u-1"})
+	r.deliver(flashsale.Result{SaleID: "fs-1", IdempotencyKey: "k", UserID: "u-2", Qty: 3})
+	r.deliver(flashsale.Result{SaleID: "fs-2", IdempotencyKey: "k", UserID: "u-1", Qty: 3})
+	// The answer to this buyer's other attempt under the key (a conflict)
+	// is that attempt's.
+	r.deliver(flashsale.Result{SaleID: "fs-1", IdempotencyKey: "k", UserID: "u-1", Qty: 1, Reason: flashsale.ReasonIdempotencyConflict})
 	select {
 	case res := <-mine:
 		t.Fatalf("got another attempt's result %+v", res)
@@ -490,7 +577,7 @@ func TestPurchaseResultsByUser(t *testing.T) {
 	if res := <-mine; res.Qty != 3 {
 		t.Errorf("result %+v", res)
 	}
-	_, cancel2 := r.wait(key, "u-1")
+	_, cancel2 := r.wait(key, "u-1", 1)
 	cancel2()
 	cancel()
 	if len(r.mu.waiters) != 0 {
@@ -555,7 +642,7 @@ func TestFlashSaleSendFailure(t *testing.T) {
 	if w := e.fs.waiting(); w != 0 {
 		t.Errorf("%d waiters left behind", w)
 	}
-	// The allocation stands; the retry defines the sale.
+	// Nothing was created; the retry creates the sale.
 	e.fs.failWith(nil)
 	e.mustDo(t, "POST", "/v1/flash-sales", activeSale("fs-2", "sku-1", 1, 1, 1).body(), 201)
 }
@@ -571,6 +658,7 @@ func TestNewRequiresCompleteFlashSaleDeps(t *testing.T) {
 		func(d *FlashSaleDeps) { d.PurchasesNotifier = nil },
 		func(d *FlashSaleDeps) { d.Router = nil },
 		func(d *FlashSaleDeps) { d.Send = nil },
+		func(d *FlashSaleDeps) { d.SendInternal = nil },
 		func(d *FlashSaleDeps) { d.Results = nil },
 	} {
 		fs := full
@@ -651,22 +739,44 @@ func TestPurchaseSendsValidClientMessages(t *testing.T) {
 	user, key := strings.Repeat("u", 128), strings.Repeat("i", 128)
 	e.buy(t, id, user, 1000, key, 201)
 	e.mustDo(t, "GET", "/v1/flash-sales/"+id+"/purchases/"+key, ``, 200)
+	// The public topic gets purchases only; a creation goes to the
+	// internal one.
 	for _, w := range e.fs.sent() {
 		m := flashsale.MessageFromWire(w)
-		switch m.Kind {
-		case flashsale.KindDefine:
-			if !m.Sale.Valid() || m.Sale.ID != m.SaleID || m.Key != e.fs.router.Sale(m.SaleID) || len(m.SaleID) > flashtopo.MaxIDBytes {
-				t.Errorf("definition %+v", m)
-			}
-		case flashsale.KindPurchase:
-			if m.Key != e.fs.router.User(m.SaleID, m.UserID) || m.Qty > flashtopo.MaxQty || m.Bucket >= flashsale.MaxBuckets || m.Time.IsZero() {
-				t.Errorf("purchase %+v", m)
-			}
-		default:
-			t.Errorf("sent %s", m.Kind)
+		if m.Kind != flashsale.KindPurchase || m.Key != e.fs.router.User(m.SaleID, m.UserID) || m.Qty > flashtopo.MaxQty ||
+			m.Bucket >= flashsale.MaxBuckets || m.Time.IsZero() || schemas.Reserved(m.UserID) || schemas.Reserved(m.IdempotencyKey) {
+			t.Errorf("purchase %+v", m)
 		}
+	}
+	for _, w := range e.fs.sentInternal() {
+		m := flashsale.MessageFromWire(w)
+		if m.Kind != flashsale.KindCreate || !m.Sale.Valid() || m.Sale.ID != m.SaleID || m.Key != e.fs.router.Sale(m.SaleID) ||
+			!flashsale.DefaultPolicy().Fits(m.Sale, m.Time) {
+			t.Errorf("creation %+v", m)
+		}
+	}
+	for _, w := range append(e.fs.sent(), e.fs.sentInternal()...) {
 		if w.GetInternal() || w.GetOrigin() != nil {
-			t.Errorf("a client message claims an origin: %v", w)
+			t.Errorf("a message from outside the group claims an origin: %v", w)
 		}
+	}
+}
+
+// TestPurchaseConflictInFlight: while an attempt is in flight, another qty
+// under its key is refused at once, and the attempt keeps its result.
+func TestPurchaseConflictInFlight(t *testing.T) {
+	e := newFlashEnv(t, Options{CommandWait: 20 * time.Millisecond})
+	e.create(t, activeSale("fs-1", "sku-1", 5, 5, 1))
+	e.fs.setMode(fakeFlashMode{holdLoop: true})
+	e.buy(t, "fs-1", "u-1", 1, "k-1", 202)
+	n := e.sentAll()
+	checkError(t, e.do("POST", "/v1/flash-sales/fs-1/purchases", purchaseBody("u-1", 2, "k-1")), errIdempotencyKeyConflict.Code)
+	if e.sentAll() != n {
+		t.Error("a conflicting attempt was sent")
+	}
+	e.fs.setMode(fakeFlashMode{})
+	e.fs.release()
+	if got := decode[purchaseJSON](t, e.mustDo(t, "GET", "/v1/flash-sales/fs-1/purchases/k-1", ``, 200)); got.Status != "purchased" || got.Qty != 1 {
+		t.Errorf("polled %+v", got)
 	}
 }

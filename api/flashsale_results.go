@@ -21,8 +21,9 @@ import (
 // started and picks out the attempts it waits for.
 //
 // Results are keyed by sale and idempotency key (flashtopo.PurchaseKey),
-// not by buyer, so two buyers may pick the same key; a waiter names its
-// buyer and gets only that buyer's result.
+// not by buyer, so two buyers may pick the same key, and a buyer may send
+// another qty under a key used before, which is answered as a conflict; a
+// waiter names its buyer and qty and gets only the result of that attempt.
 type FlashSaleResults struct {
 	client *kgo.Client
 	log    *slog.Logger
@@ -34,6 +35,7 @@ type FlashSaleResults struct {
 
 type purchaseWaiter struct {
 	user string
+	qty  int64
 	ch   chan flashsale.Result
 }
 
@@ -106,10 +108,10 @@ func (r *FlashSaleResults) Run(ctx context.Context) error {
 }
 
 // wait registers interest in the result of one buyer's attempt, by its
-// purchase key. Call it before sending the attempt; call cancel when done
-// waiting.
-func (r *FlashSaleResults) wait(purchaseKey, user string) (<-chan flashsale.Result, func()) {
-	w := purchaseWaiter{user: user, ch: make(chan flashsale.Result, 1)}
+// purchase key and qty. Call it before sending the attempt; call cancel
+// when done waiting.
+func (r *FlashSaleResults) wait(purchaseKey, user string, qty int64) (<-chan flashsale.Result, func()) {
+	w := purchaseWaiter{user: user, qty: qty, ch: make(chan flashsale.Result, 1)}
 	r.mu.Lock()
 	r.mu.waiters[purchaseKey] = append(r.mu.waiters[purchaseKey], w)
 	r.mu.Unlock()
@@ -123,7 +125,7 @@ func (r *FlashSaleResults) wait(purchaseKey, user string) (<-chan flashsale.Resu
 func (r *FlashSaleResults) deliver(res flashsale.Result) {
 	key := flashtopo.PurchaseKey(res.SaleID, res.IdempotencyKey)
 	r.mu.Lock()
-	got := r.removeLocked(key, func(w purchaseWaiter) bool { return w.user == res.UserID })
+	got := r.removeLocked(key, func(w purchaseWaiter) bool { return w.user == res.UserID && w.qty == res.Qty })
 	r.mu.Unlock()
 	for _, w := range got {
 		w.ch <- res // buffered, one result per waiter

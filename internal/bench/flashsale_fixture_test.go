@@ -24,24 +24,24 @@ import (
 )
 
 const (
-	// saleSetupTimeout bounds opening a benchmark's sales: the inventory
-	// allocations, the definitions and every bucket's Open.
+	// saleSetupTimeout bounds opening a benchmark's sales: the restocks,
+	// the creations (each sale key's allocation) and every bucket's Open.
 	saleSetupTimeout = 2 * time.Minute
 	// salePrice is any price; it only travels with the results.
 	salePrice = 1999
 )
 
-// flashRig opens sales on an instance the way the API does (restock, then
-// reserve the units under the sale's allocation order, then define), but
-// straight through the topics, so a benchmark can open a thousand sales
+// flashRig opens sales on an instance the way a shop and the API do
+// (restock the SKU, then create the sale, whose key allocates the units),
+// but straight through the topics, so a benchmark can open a thousand sales
 // before its clock starts.
 type flashRig struct {
 	brokers []string
 	inv     topology.Names
 	fs      flashtopo.Names
 	router  *flashtopo.Router
-	// cl produces to the flash-sale commands topic with the sdk
-	// producer's settings and the partitioner every Titan writer uses.
+	// cl produces to the flash-sale topics with the sdk producer's
+	// settings and the partitioner every Titan writer uses.
 	cl *kgo.Client
 	// table tails the flash-sale table's changelog and invEvents the
 	// inventory's events, both from when the rig was made.
@@ -81,21 +81,23 @@ func sales(tag string, n, buckets int, units, limit int64, now time.Time) []flas
 // equal to the one the table holds.
 func wireTime(t time.Time) time.Time { return time.UnixMilli(t.UnixMilli()).UTC() }
 
-// open allocates and defines ss and returns once every bucket of every
-// sale has opened.
+// open stocks and creates ss and returns once every bucket of every sale
+// has opened.
 func (r *flashRig) open(b *testing.B, ss []flashsale.Sale) {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), saleSetupTimeout)
 	defer cancel()
-	r.allocate(ctx, b, ss)
+	r.restock(ctx, b, ss)
 	var failed atomic.Pointer[error]
 	for _, s := range ss {
-		m := flashsale.Message{Kind: flashsale.KindDefine, SaleID: s.ID, Key: r.router.Sale(s.ID), Time: wireTime(time.Now()), Sale: s}
+		m := flashsale.Message{Kind: flashsale.KindCreate, SaleID: s.ID, Key: r.router.Sale(s.ID), Time: wireTime(time.Now()), Sale: s}
 		v, err := proto.Marshal(flashsale.MessageToWire(m))
 		if err != nil {
 			b.Fatal(err)
 		}
-		rec := &kgo.Record{Topic: string(r.fs.Commands), Key: []byte(m.Key), Value: v}
+		// A creation is Titan's own message (the API's), on the internal
+		// topic.
+		rec := &kgo.Record{Topic: string(r.fs.Internal), Key: []byte(m.Key), Value: v}
 		r.cl.Produce(ctx, rec, func(_ *kgo.Record, err error) {
 			if err != nil {
 				failed.CompareAndSwap(nil, &err)
@@ -103,10 +105,10 @@ func (r *flashRig) open(b *testing.B, ss []flashsale.Sale) {
 		})
 	}
 	if err := r.cl.Flush(ctx); err != nil {
-		b.Fatalf("defining sales: %v", err)
+		b.Fatalf("creating sales: %v", err)
 	}
 	if err := failed.Load(); err != nil {
-		b.Fatalf("defining sales: %v", *err)
+		b.Fatalf("creating sales: %v", *err)
 	}
 	r.awaitOpen(b, ss)
 }
@@ -115,7 +117,7 @@ func (r *flashRig) open(b *testing.B, ss []flashsale.Sale) {
 // after it can find its bucket not open yet (the sale key's Open and a
 // buyer's Take reach a bucket from different partitions, in no set order).
 // The table's changelog shows a bucket open once its partition has applied
-// the Open; the rig's tail of it must predate the definitions.
+// the Open; the rig's tail of it must predate the creations.
 func (r *flashRig) awaitOpen(b *testing.B, ss []flashsale.Sale) {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), saleSetupTimeout)
@@ -146,10 +148,11 @@ func (r *flashRig) awaitOpen(b *testing.B, ss []flashsale.Sale) {
 	}
 }
 
-// allocate stocks each sale's SKU with its units and reserves them under
-// the sale's allocation order with the API's command id, and waits until
-// every reservation has succeeded.
-func (r *flashRig) allocate(ctx context.Context, b *testing.B, ss []flashsale.Sale) {
+// restock stocks each sale's SKU with its units and waits until every
+// restock has been applied: the sale key's allocation travels on the
+// inventory's internal topic, in no order with the public one, so a
+// creation sent before its restock landed could find no stock.
+func (r *flashRig) restock(ctx context.Context, b *testing.B, ss []flashsale.Sale) {
 	b.Helper()
 	p, err := sdk.NewProducer(r.brokers, sdk.WithClientID("titan-bench"), sdk.WithCommandsTopic(string(r.inv.Commands)))
 	if err != nil {
@@ -165,22 +168,16 @@ func (r *flashRig) allocate(ctx context.Context, b *testing.B, ss []flashsale.Sa
 		}
 	}
 	for _, s := range ss {
-		id := "flash-sale:" + s.ID + ":allocate"
+		id := s.ID + ":restock"
 		want[id] = s.Units
-		// One producer, one key: the reserve lands after the restock.
-		for _, c := range []inventory.Command{
-			{ID: s.ID + ":restock", Kind: inventory.KindRestock, SKU: s.SKU, Qty: s.Units, Time: now},
-			{ID: id, Kind: inventory.KindReserve, SKU: s.SKU, OrderID: flashsale.AllocationOrder(s.ID), Qty: s.Units,
-				TTL: 2 * time.Hour, Time: now},
-		} {
-			p.SendCommandAsync(ctx, inventory.CommandToWire(c), ack)
-		}
+		c := inventory.Command{ID: id, Kind: inventory.KindRestock, SKU: s.SKU, Qty: s.Units, Time: now}
+		p.SendCommandAsync(ctx, inventory.CommandToWire(c), ack)
 	}
 	if err := p.Flush(ctx); err != nil {
-		b.Fatalf("allocating: %v", err)
+		b.Fatalf("restocking: %v", err)
 	}
 	if err := failed.Load(); err != nil {
-		b.Fatalf("allocating: %v", *err)
+		b.Fatalf("restocking: %v", *err)
 	}
 	dec := codec.Event()
 	var bad error
@@ -194,7 +191,7 @@ func (r *flashRig) allocate(ctx context.Context, b *testing.B, ss []flashsale.Sa
 			return false
 		}
 		delete(want, w.GetCommandId())
-		if ev := inventory.EventFromWire(w); ev.Type != inventory.EventReserved || ev.Qty != units {
+		if ev := inventory.EventFromWire(w); ev.Type != inventory.EventRestocked || ev.Qty != units {
 			bad = errors.Join(bad, fmt.Errorf("%s: %v %s qty %d", ev.CommandID, ev.Type, ev.Reason, ev.Qty))
 		}
 		return true
@@ -203,7 +200,7 @@ func (r *flashRig) allocate(ctx context.Context, b *testing.B, ss []flashsale.Sa
 		err = bad
 	}
 	if err != nil {
-		b.Fatalf("allocations: %v", err)
+		b.Fatalf("restocks: %v", err)
 	}
 }
 

@@ -54,9 +54,9 @@ var purchaseCases = []purchaseCase{
 // sale and inventory topologies, no API, 8 partitions), in three cases
 // that differ only in where the same purchaseCount attempts go: one hot
 // SKU in a sale of one bucket, the same sale split into 8 buckets, and
-// 1,000 sales on 1,000 SKUs. Every case's sales are allocated from the
-// inventory and defined, their buckets open and a warm-up has run before
-// any clock starts. Then the cases take turns, purchaseRounds rounds of a
+// 1,000 sales on 1,000 SKUs. Every case's sales are created (each sale key
+// allocates its units from the inventory), their buckets open and a warm-up
+// has run before any clock starts. Then the cases take turns, purchaseRounds rounds of a
 // quarter of their attempts each: a kgo producer with the sdk's settings
 // streams Purchase messages to the flash-sale commands topic as fast as it
 // can, keyed per the Router, and a round's clock runs from its first send

@@ -30,6 +30,7 @@ import (
 	"github.com/titan-commerce/titan/internal/kafkaadmin"
 	"github.com/titan-commerce/titan/internal/metrics"
 	"github.com/titan-commerce/titan/internal/partition"
+	"github.com/titan-commerce/titan/processors/flashsale"
 	"github.com/titan-commerce/titan/processors/inventory"
 	flashsalev1 "github.com/titan-commerce/titan/schemas/flashsale/v1"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
@@ -183,6 +184,9 @@ func (i *Instance) ensureTopics(ctx context.Context) error {
 	if i.recs != nil {
 		sets = append(sets, i.recs.copartitioned()...)
 	}
+	if i.cfg.Runs(TopologyFlashSale) {
+		sets = append(sets, i.fsNames.Copartitioned()...)
+	}
 	if err := kafkaadmin.CheckCopartitioned(ctx, adm, sets...); err != nil {
 		return fmt.Errorf("instance: %w", err)
 	}
@@ -288,14 +292,16 @@ func (i *Instance) buildFlashSale(hooks *metrics.Processing) error {
 		Goka:       i.gokaConfig(i.procs.Build, "flashsale"),
 		Local:      i.recoveredPartitions,
 		Send:       i.sendFlash,
+		TimeWindow: i.cfg.TimeWindow,
 		Hooks:      hooks,
 		Logger:     i.log,
 	})
 	return err
 }
 
-// sendFlash produces flash-sale messages keyed by their key and waits for
-// every acknowledgement.
+// sendFlash produces Titan's own flash-sale messages (the settler's
+// Abandon and Close) to the internal topic, keyed by their key, and waits
+// for every acknowledgement.
 func (i *Instance) sendFlash(ctx context.Context, msgs []*flashsalev1.Message) error {
 	recs := make([]*kgo.Record, len(msgs))
 	for n, m := range msgs {
@@ -303,7 +309,7 @@ func (i *Instance) sendFlash(ctx context.Context, msgs []*flashsalev1.Message) e
 		if err != nil {
 			return fmt.Errorf("instance: encode flash-sale message: %w", err)
 		}
-		recs[n] = &kgo.Record{Topic: string(i.fsNames.Commands), Key: []byte(m.GetKey()), Value: b}
+		recs[n] = &kgo.Record{Topic: string(i.fsNames.Internal), Key: []byte(m.GetKey()), Value: b}
 	}
 	return i.fsClient.ProduceSync(ctx, recs...).FirstErr()
 }
@@ -363,9 +369,14 @@ func (i *Instance) sendInternal(ctx context.Context, cmds []*inventoryv1.Command
 }
 
 // inventoryReplies routes the inventory's answers about a flash sale's
-// allocation to the sale's key; none without flash sales.
+// allocation to the sale's key; none without flash sales. Every instance of
+// a deployment runs the same topologies, so the inventory partitions of an
+// instance without flash sales see no allocation to answer.
 func (i *Instance) inventoryReplies() []topology.Reply {
-	return nil
+	if !i.cfg.Runs(TopologyFlashSale) {
+		return nil
+	}
+	return []topology.Reply{{Prefix: flashsale.AllocationPrefix, Stream: i.fsNames.Allocations, Key: flashtopo.AllocationKey}}
 }
 
 func (i *Instance) buildAPI(ctx context.Context) error {
@@ -449,19 +460,28 @@ func (i *Instance) flashSaleDeps(ctx context.Context, viewOpts func(*api.Notifie
 		Purchases:         i.purchases,
 		PurchasesNotifier: purchasesN,
 		Router:            i.flash.Router(),
-		Send: func(ctx context.Context, m *flashsalev1.Message) (int32, int64, error) {
-			b, err := proto.Marshal(m)
-			if err != nil {
-				return 0, 0, err
-			}
-			rec := &kgo.Record{Topic: string(i.fsNames.Commands), Key: []byte(m.GetKey()), Value: b}
-			if err := i.fsClient.ProduceSync(ctx, rec).FirstErr(); err != nil {
-				return 0, 0, err
-			}
-			return rec.Partition, rec.Offset, nil
-		},
-		Results: i.fsResults,
+		// Purchases are clients' messages, on the public topic; a
+		// creation is Titan's, on the internal one.
+		Send:         i.flashSender(i.fsNames.Commands),
+		SendInternal: i.flashSender(i.fsNames.Internal),
+		Results:      i.fsResults,
 	}, nil
+}
+
+// flashSender produces one flash-sale message to topic, keyed by its key,
+// and returns where Kafka put it.
+func (i *Instance) flashSender(topic goka.Stream) api.FlashSaleSender {
+	return func(ctx context.Context, m *flashsalev1.Message) (int32, int64, error) {
+		b, err := proto.Marshal(m)
+		if err != nil {
+			return 0, 0, fmt.Errorf("instance: encode flash-sale message: %w", err)
+		}
+		rec := &kgo.Record{Topic: string(topic), Key: []byte(m.GetKey()), Value: b}
+		if err := i.fsClient.ProduceSync(ctx, rec).FirstErr(); err != nil {
+			return 0, 0, err
+		}
+		return rec.Partition, rec.Offset, nil
+	}
 }
 
 // Brokers are the brokers the instance talks to, the embedded one's

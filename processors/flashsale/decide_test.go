@@ -2,6 +2,7 @@ package flashsale
 
 import (
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -31,32 +32,6 @@ func TestShareSplitsEveryUnit(t *testing.T) {
 		if sum != tc.units {
 			t.Errorf("%d units over %d buckets share %d", tc.units, tc.buckets, sum)
 		}
-	}
-}
-
-func TestDefineOpensEveryBucketOnce(t *testing.T) {
-	def := Message{Kind: KindDefine, SaleID: "s", Sale: sale(10, 3), Time: t0}
-	st, out := DecideSale(SaleState{}, def, testRouter{})
-	if !st.Defined || len(out.Messages) != 3 {
-		t.Fatalf("state %+v out %+v", st, out)
-	}
-	var units int64
-	for _, m := range out.Messages {
-		units += m.Units
-		if m.Kind != KindOpen || m.Key != (testRouter{}).Bucket("s", m.Bucket) {
-			t.Fatalf("message %+v", m)
-		}
-	}
-	if units != 10 {
-		t.Fatalf("opened %d units", units)
-	}
-	if _, again := DecideSale(st, def, testRouter{}); len(again.Messages) != 0 {
-		t.Fatal("a repeated definition opened buckets again")
-	}
-	bad := def
-	bad.Sale.Units = 0
-	if st, out := DecideSale(SaleState{}, bad, testRouter{}); st.Defined || len(out.Messages) != 0 {
-		t.Fatal("an invalid sale was defined")
 	}
 }
 
@@ -154,9 +129,40 @@ func TestUserIdempotencyAndLimitInFlight(t *testing.T) {
 	}
 }
 
-func TestCloseReportsAndSettlesOnce(t *testing.T) {
+// TestUserIdempotencyKeyNamesOneAttempt: the same key with another qty is
+// another attempt under a used key; it is answered as a conflict, changes
+// nothing, and the first attempt keeps its own answer.
+func TestUserIdempotencyKeyNamesOneAttempt(t *testing.T) {
 	r := testRouter{}
-	sl, _ := DecideSale(SaleState{}, Message{Kind: KindDefine, SaleID: "s", Sale: sale(10, 2), Time: t0}, r)
+	buy := func(qty int64) Message {
+		return Message{Kind: KindPurchase, SaleID: "s", UserID: "u", IdempotencyKey: "a", Qty: qty, Bucket: 1, Time: t0}
+	}
+	wantConflict := Result{SaleID: "s", IdempotencyKey: "a", UserID: "u", Qty: 2, Status: StatusRejected,
+		Reason: ReasonIdempotencyConflict, Bucket: 1, Time: t0}
+	inFlight, _ := DecideUser(UserState{}, buy(1), r)
+	answered, first := DecideUser(inFlight, Message{Kind: KindTakeResult, Internal: true, Origin: Origin{Offset: 1}, SaleID: "s",
+		UserID: "u", IdempotencyKey: "a", Qty: 1, Bucket: 1, Sale: sale(1, 2)}, r)
+	for _, tc := range []struct {
+		name  string
+		state UserState
+	}{{"while in flight", inFlight}, {"once answered", answered}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, out := DecideUser(tc.state, buy(2), r)
+			if len(out.Messages) != 0 || len(out.Results) != 1 || out.Results[0] != wantConflict {
+				t.Fatalf("out %+v, want only %+v", out, wantConflict)
+			}
+			if !reflect.DeepEqual(s, tc.state) {
+				t.Fatalf("a conflict changed the state:\n got %+v\nwant %+v", s, tc.state)
+			}
+		})
+	}
+	if _, again := DecideUser(answered, buy(1), r); len(again.Results) != 1 || again.Results[0] != first.Results[0] {
+		t.Fatalf("after a conflict the attempt answered %+v, first %+v", again.Results, first.Results)
+	}
+}
+
+func TestCloseReportsOnceTheEndHasPassed(t *testing.T) {
+	r := testRouter{}
 	b0 := openBucket(5, 2, 0)
 	b0, _ = DecideBucket(b0, Message{Kind: KindTake, SaleID: "s", IdempotencyKey: "k", UserID: "u", Qty: 2, Time: t0.Add(time.Minute)}, r)
 
@@ -165,7 +171,8 @@ func TestCloseReportsAndSettlesOnce(t *testing.T) {
 		t.Fatalf("closed before the end: %+v", out)
 	}
 	b0, out := DecideBucket(b0, Message{Kind: KindClose, SaleID: "s", Time: t0.Add(time.Hour)}, r)
-	if !b0.Closed || len(out.Messages) != 1 || out.Messages[0].Kind != KindReport || out.Messages[0].Qty != 2 {
+	if !b0.Closed || len(out.Messages) != 1 || out.Messages[0].Kind != KindReport || out.Messages[0].Qty != 2 ||
+		out.Messages[0].Key != r.Sale("s") {
 		t.Fatalf("close: %+v %+v", b0, out)
 	}
 	// Nothing sells once closed, even an attempt made before the end.
@@ -173,21 +180,10 @@ func TestCloseReportsAndSettlesOnce(t *testing.T) {
 	if s, out := DecideBucket(b0, late, r); s.Sold != 2 || out.Messages[0].Reason != ReasonEnded {
 		t.Fatalf("sold after close: %+v", out)
 	}
-
-	rep := func(b int, n int64, off int64) Message {
-		return Message{Kind: KindReport, SaleID: "s", Bucket: b, Qty: n, Internal: true, Origin: Origin{Offset: off}}
-	}
-	sl, out = DecideSale(sl, rep(0, 2, 1), r)
-	if out.Settle != nil || sl.Settled {
-		t.Fatal("settled before every bucket reported")
-	}
-	sl, out = DecideSale(sl, rep(1, 3, 2), r)
-	if out.Settle == nil || out.Settle.Sold != 5 || out.Settle.Units != 10 || out.Settle.SKU != "sku" || !sl.Settled {
-		t.Fatalf("settlement %+v", out.Settle)
-	}
-	// A repeated report repeats the same settlement.
-	if _, again := DecideSale(sl, rep(1, 3, 3), r); again.Settle == nil || *again.Settle != *out.Settle {
-		t.Fatalf("repeat %+v", again.Settle)
+	// A repeated Close repeats the report, with the same count.
+	if _, again := DecideBucket(b0, Message{Kind: KindClose, SaleID: "s", Time: t0.Add(2 * time.Hour)}, r); len(again.Messages) != 1 ||
+		again.Messages[0].Qty != 2 {
+		t.Fatalf("repeated close: %+v", again)
 	}
 }
 

@@ -8,14 +8,18 @@ import (
 	"time"
 
 	"github.com/titan-commerce/titan/internal/partition"
+	"github.com/titan-commerce/titan/processors/inventory"
 )
 
-// sim runs a sale's keys over simulated partitions the way goka does: each
-// partition is a log processed in order, one record at a time; messages
-// between keys are appended to the destination's partition with their
-// origin; and a partition can crash, replaying records since its last
-// commit, either with the state writes since then kept (they reached the
-// changelog) or lost (they did not), while everything it sent stays sent.
+// sim runs a sale's keys, and the inventory of its SKU, over simulated
+// partitions the way goka does: each partition is a log processed in
+// order, one record at a time; messages between keys are appended to the
+// destination's partition with their origin; the sale key's inventory
+// commands go to the SKU's partition and the inventory's events about the
+// allocation come back to the sale key's; and a partition can crash,
+// replaying records since its last commit, either with the state writes
+// since then kept (they reached the changelog) or lost (they did not),
+// while everything it sent stays sent.
 type sim struct {
 	t      *testing.T
 	rng    *rand.Rand
@@ -24,15 +28,33 @@ type sim struct {
 	router testRouter
 	sale   Sale
 	// results holds every published result per idempotency key.
-	results     map[string][]Result
-	settlements []Settlement
+	results map[string][]Result
+	// settlements are the settle commands the sale key sent.
+	settlements []inventory.Command
 }
 
+// A record is a flash-sale message, an inventory command (keyed by its
+// SKU's state key) or an inventory event for the sale key.
 type simRecord struct {
-	msg Message
-	// undo is the state of msg.Key before the record was applied.
+	msg    Message
+	cmd    *inventory.Command
+	answer *inventory.Event
+	// undo is the state of the record's key before it was applied.
 	undo     any
 	hadState bool
+}
+
+// invKey is the inventory state's key of a SKU in the sim.
+func invKey(sku string) string { return "inv/" + sku }
+
+func (r simRecord) key() string {
+	switch {
+	case r.cmd != nil:
+		return invKey(r.cmd.SKU)
+	case r.answer != nil:
+		return testRouter{}.Sale(strings.TrimPrefix(r.answer.OrderID, AllocationPrefix))
+	}
+	return r.msg.Key
 }
 
 type simPartition struct {
@@ -53,9 +75,11 @@ func (x *sim) partitionOf(key string) int {
 	return int(partition.Partition([]byte(key), int32(len(x.parts))))
 }
 
-func (x *sim) send(m Message) {
-	p := x.parts[x.partitionOf(m.Key)]
-	p.log = append(p.log, simRecord{msg: m})
+func (x *sim) send(m Message) { x.append(simRecord{msg: m}) }
+
+func (x *sim) append(r simRecord) {
+	p := x.parts[x.partitionOf(r.key())]
+	p.log = append(p.log, r)
 }
 
 // step processes one record of a random partition with work; it reports
@@ -74,14 +98,21 @@ func (x *sim) step() bool {
 	p := x.parts[pi]
 	rec := &p.log[p.next]
 	m := rec.msg
-	prev, had := x.states[m.Key]
+	key := rec.key()
+	prev, had := x.states[key]
 	rec.undo, rec.hadState = prev, had
 
 	var out Output
 	switch {
+	case rec.cmd != nil:
+		x.applyInventory(key, prev, *rec.cmd, int64(p.next))
+	case rec.answer != nil:
+		s, _ := prev.(SaleState)
+		s, out = OnInventory(s, *rec.answer, x.router)
+		x.states[key] = s
 	case m.Key == x.router.Sale(m.SaleID):
 		s, _ := prev.(SaleState)
-		s, out = DecideSale(s, m, x.router)
+		s, out = DecideSale(s, m, x.router, DefaultPolicy())
 		x.states[m.Key] = s
 	case strings.Contains(m.Key, "#"):
 		s, _ := prev.(BucketState)
@@ -100,14 +131,44 @@ func (x *sim) step() bool {
 	for _, r := range out.Results {
 		x.results[r.IdempotencyKey] = append(x.results[r.IdempotencyKey], r)
 	}
-	if out.Settle != nil {
-		x.settlements = append(x.settlements, *out.Settle)
+	for _, c := range out.Inventory {
+		if c.ID == SettleCommandID(x.sale.ID) {
+			x.settlements = append(x.settlements, c)
+		}
+		x.append(simRecord{cmd: &c})
 	}
 	p.next++
 	if x.rng.IntN(10) == 0 {
 		p.committed = p.next
 	}
 	return true
+}
+
+// applyInventory runs a command through the SKU's decision logic, as the
+// inventory's internal topic delivers it, and sends the events about the
+// sale's allocation back to the sale key.
+func (x *sim) applyInventory(key string, prev any, c inventory.Command, offset int64) {
+	st, ok := prev.(inventory.State)
+	if !ok {
+		st = inventory.NewState()
+	}
+	c.Internal, c.Offset = true, offset
+	st, events := inventory.Decide(st, c, inventory.DefaultPolicy())
+	if err := inventory.CheckState(st); err != nil {
+		x.t.Fatal(err)
+	}
+	x.states[key] = st
+	for _, e := range events {
+		if strings.HasPrefix(e.OrderID, AllocationPrefix) {
+			x.append(simRecord{answer: &e})
+		}
+	}
+}
+
+// quiesce processes records until none is left.
+func (x *sim) quiesce() {
+	for x.step() {
+	}
 }
 
 // crash replays a random partition from its last commit. With lose, the
@@ -119,9 +180,9 @@ func (x *sim) crash(lose bool) {
 		for o := p.next - 1; o >= p.committed; o-- {
 			rec := p.log[o]
 			if rec.hadState {
-				x.states[rec.msg.Key] = rec.undo
+				x.states[rec.key()] = rec.undo
 			} else {
-				delete(x.states, rec.msg.Key)
+				delete(x.states, rec.key())
 			}
 		}
 	}
@@ -152,7 +213,19 @@ func TestSimulatedSale(t *testing.T) {
 func runSim(t *testing.T, seed uint64, units int64, buckets, users, tries int) {
 	s := sale(units, buckets)
 	x := newSim(t, seed, s, 8)
-	x.send(Message{Kind: KindDefine, SaleID: s.ID, Key: x.router.Sale(s.ID), Sale: s, Time: t0})
+	// The SKU holds more than the sale allocates; the sale is created, and
+	// (as the API waits for it) is open before buyers come, crashes or not.
+	const restocked = 5000
+	x.applyInventory(invKey(s.SKU), nil, inventory.Command{ID: "titan:restock", Kind: inventory.KindRestock, SKU: s.SKU,
+		Qty: restocked, Time: t0}, 0)
+	x.send(Message{Kind: KindCreate, SaleID: s.ID, Key: x.router.Sale(s.ID), Sale: s, Time: t0.Add(-time.Minute)})
+	for range 3 {
+		x.crash(x.rng.IntN(2) == 0)
+		x.quiesce()
+	}
+	if st := x.states[x.router.Sale(s.ID)].(SaleState); st.Phase != PhaseOpen {
+		t.Fatalf("sale not open: %+v", st)
+	}
 
 	var sent []Message
 	bucketOf := func(user string) int { return int(partition.Partition([]byte(user), int32(buckets))) }
@@ -175,16 +248,15 @@ func runSim(t *testing.T, seed uint64, units int64, buckets, users, tries int) {
 			x.crash(x.rng.IntN(2) == 0)
 		}
 	}
-	for x.step() {
-	}
+	x.quiesce()
 	// The sale ends; the settler closes every bucket, once or twice.
 	for b := range buckets {
 		for range 1 + x.rng.IntN(2) {
 			x.send(Message{Kind: KindClose, SaleID: s.ID, Key: x.router.Bucket(s.ID, b), Bucket: b, Time: s.End})
 		}
 	}
-	for x.step() {
-	}
+	x.crash(x.rng.IntN(2) == 0)
+	x.quiesce()
 
 	// Every attempt has exactly one result, repeated identically.
 	var purchased int64
@@ -226,13 +298,19 @@ func runSim(t *testing.T, seed uint64, units int64, buckets, users, tries int) {
 	if sold+available != units || sold != purchased {
 		t.Fatalf("sold %d + available %d != %d units; purchased %d", sold, available, units, purchased)
 	}
-	if st := x.states[x.router.Sale(s.ID)].(SaleState); !st.Settled || len(x.settlements) == 0 {
+	if st := x.states[x.router.Sale(s.ID)].(SaleState); !st.Settled() || len(x.settlements) == 0 {
 		t.Fatalf("not settled: %+v", st)
 	}
-	for _, st := range x.settlements {
-		if st.Sold != sold {
-			t.Fatalf("settled %d sold, buckets sold %d", st.Sold, sold)
+	for _, c := range x.settlements {
+		if c.Qty != sold {
+			t.Fatalf("settled %d sold, buckets sold %d", c.Qty, sold)
 		}
+	}
+	// The SKU's ledger: the units sold left the stock once, the rest of
+	// the allocation came back, nothing is held.
+	inv := x.states[invKey(s.SKU)].(inventory.State)
+	if want := (inventory.Stock{OnHand: restocked - sold, Sold: sold}); inv.Stock != want {
+		t.Fatalf("stock %+v, want %+v", inv.Stock, want)
 	}
 	// With buyers asking for far more than there is, nothing is left over:
 	// a bucket that runs dry borrows what others hold.

@@ -1,6 +1,11 @@
 package flashsale
 
-import "time"
+import (
+	"time"
+
+	"github.com/titan-commerce/titan/processors/inventory"
+	"github.com/titan-commerce/titan/schemas"
+)
 
 // Sale defines a flash sale.
 type Sale struct {
@@ -11,6 +16,21 @@ type Sale struct {
 	PerUserLimit int64
 	PriceMinor   int64
 	Buckets      int
+}
+
+// Equal reports whether two definitions are the same sale.
+func (s Sale) Equal(o Sale) bool {
+	return s.ID == o.ID && s.SKU == o.SKU && s.Units == o.Units && s.Start.Equal(o.Start) && s.End.Equal(o.End) &&
+		s.PerUserLimit == o.PerUserLimit && s.PriceMinor == o.PriceMinor && s.Buckets == o.Buckets
+}
+
+// Valid reports whether a sale definition can be run: its id and SKU follow
+// the id rule (and the id leaves room for the allocation's command ids, which
+// the inventory holds to the same rule), and its numbers make sense.
+func (s Sale) Valid() bool {
+	return schemas.ValidID(s.ID) && schemas.ValidID(AllocateCommandID(s.ID)) && schemas.ValidID(s.SKU) &&
+		s.Units > 0 && s.Units <= schemas.MaxQty && s.PerUserLimit > 0 && s.PriceMinor >= 0 &&
+		s.Buckets >= 1 && s.Buckets <= MaxBuckets && s.End.After(s.Start)
 }
 
 // Active reports whether t is inside the sale's window [Start, End).
@@ -40,7 +60,9 @@ type Kind uint8
 
 const (
 	KindUnknown Kind = iota
-	// KindDefine (client -> sale key) creates the sale.
+	// KindDefine is retired: it defined a sale with no check that its
+	// units were set aside. It stays named so that an old record is
+	// dead-lettered as what it is; a sale is created by KindCreate.
 	KindDefine
 	// KindPurchase (client -> user key) is a buyer's attempt.
 	KindPurchase
@@ -59,9 +81,16 @@ const (
 	KindClose
 	// KindReport (bucket -> sale) carries a closed bucket's final count.
 	KindReport
+	// KindCreate (Titan's API -> sale key) creates the sale: the sale key
+	// reserves its units from the inventory and opens it once they are.
+	KindCreate
+	// KindAbandon (settler -> sale key) gives up a creation the inventory
+	// has not answered by its deadline.
+	KindAbandon
 )
 
-var kindNames = [...]string{"unknown", "define", "purchase", "open", "take", "take_result", "borrow", "grant", "close", "report"}
+var kindNames = [...]string{"unknown", "define", "purchase", "open", "take", "take_result", "borrow", "grant", "close",
+	"report", "create", "abandon"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -72,8 +101,10 @@ func (k Kind) String() string {
 
 // Origin locates the record whose processing sent a message: its input
 // stream (a processor reads several, each with its own offsets), partition
-// and offset; Seq orders the messages one record sent. Client messages
-// have no origin.
+// and offset; Seq orders the messages one record sent. Messages from
+// outside the group (a client's purchase, the API's Create, the settler's
+// Abandon and Close) have no origin: each is idempotent by the state it
+// meets instead.
 type Origin struct {
 	Stream    int32
 	Partition int32
@@ -100,7 +131,7 @@ type Message struct {
 	Internal bool
 	Origin   Origin
 
-	Sale Sale // Define, Open
+	Sale Sale // Create, Open
 
 	// Purchase, Take, TakeResult: the attempt.
 	IdempotencyKey string
@@ -126,6 +157,10 @@ const (
 	ReasonSoldOut       = "sold_out"
 	ReasonLimitExceeded = "limit_exceeded"
 	ReasonInvalid       = "invalid"
+	// ReasonIdempotencyConflict answers an attempt whose idempotency key
+	// the buyer used before for another qty: a key names one attempt, which
+	// keeps its own result, and this one changes nothing.
+	ReasonIdempotencyConflict = "idempotency_key_conflict"
 )
 
 // Status of an attempt's result.
@@ -161,24 +196,15 @@ type Result struct {
 }
 
 // Output is what one decision sends: messages to other keys, results to
-// publish, and once all buckets have closed, the settlement.
+// publish, and commands for the SKU's inventory, which travel on its
+// internal topic (the allocation's reserve, the release of an abandoned
+// creation, the settlement). Refused, when set, says the message was
+// refused as a whole and changed nothing: the adapter sets it aside.
 type Output struct {
-	Messages []Message
-	Results  []Result
-	Settle   *Settlement
-}
-
-// AllocationOrder is the order id under which a sale's units are reserved
-// in the SKU's inventory, from its creation until its settlement.
-func AllocationOrder(saleID string) string { return "flash-sale:" + saleID }
-
-// Settlement is what a sale sold in the end: the units to take from the
-// SKU's inventory reservation; the rest of the allocation goes back.
-type Settlement struct {
-	SaleID string
-	SKU    string
-	Units  int64
-	Sold   int64
+	Messages  []Message
+	Results   []Result
+	Inventory []inventory.Command
+	Refused   string
 }
 
 // Seen keeps, per origin stream and partition, the last internal message

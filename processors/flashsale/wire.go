@@ -138,16 +138,7 @@ type State struct {
 func StateToWire(s State) *flashsalev1.State {
 	switch {
 	case s.Sale != nil:
-		w := &flashsalev1.SaleState{
-			Sale: SaleToWire(s.Sale.Sale), Defined: s.Sale.Defined, Seen: seenToWire(s.Sale.Seen), Settled: s.Sale.Settled,
-		}
-		if len(s.Sale.Reports) > 0 {
-			w.Reports = make(map[int32]int64, len(s.Sale.Reports))
-			for b, n := range s.Sale.Reports {
-				w.Reports[int32(b)] = n
-			}
-		}
-		return &flashsalev1.State{Kind: &flashsalev1.State_Sale{Sale: w}}
+		return &flashsalev1.State{Kind: &flashsalev1.State_Sale{Sale: saleStateToWire(*s.Sale)}}
 	case s.Bucket != nil:
 		b := s.Bucket
 		return &flashsalev1.State{Kind: &flashsalev1.State_Bucket{Bucket: &flashsalev1.BucketState{
@@ -171,15 +162,8 @@ func StateToWire(s State) *flashsalev1.State {
 func StateFromWire(w *flashsalev1.State) State {
 	switch k := w.GetKind().(type) {
 	case *flashsalev1.State_Sale:
-		s := &SaleState{Sale: SaleFromWire(k.Sale.GetSale()), Defined: k.Sale.GetDefined(), Seen: seenFromWire(k.Sale.GetSeen()),
-			Settled: k.Sale.GetSettled()}
-		if len(k.Sale.GetReports()) > 0 {
-			s.Reports = make(map[int]int64, len(k.Sale.GetReports()))
-			for b, n := range k.Sale.GetReports() {
-				s.Reports[int(b)] = n
-			}
-		}
-		return State{Sale: s}
+		s := saleStateFromWire(k.Sale)
+		return State{Sale: &s}
 	case *flashsalev1.State_Bucket:
 		b := k.Bucket
 		return State{Bucket: &BucketState{
@@ -197,4 +181,44 @@ func StateFromWire(w *flashsalev1.State) State {
 		return State{User: s}
 	}
 	return State{}
+}
+
+func saleStateToWire(s SaleState) *flashsalev1.SaleState {
+	w := &flashsalev1.SaleState{
+		Sale: SaleToWire(s.Sale), Phase: flashsalev1.SalePhase(s.Phase), Reason: s.Reason,
+		CreatedAtMs: millis.Of(s.CreatedAt), DeadlineMs: millis.Of(s.Deadline), Seen: seenToWire(s.Seen),
+		// For readers that predate phase.
+		Defined: s.Defined(), Settled: s.Settled(),
+	}
+	if len(s.Reports) > 0 {
+		w.Reports = make(map[int32]int64, len(s.Reports))
+		for b, n := range s.Reports {
+			w.Reports[int32(b)] = n
+		}
+	}
+	return w
+}
+
+func saleStateFromWire(w *flashsalev1.SaleState) SaleState {
+	s := SaleState{
+		Sale: SaleFromWire(w.GetSale()), Phase: Phase(w.GetPhase()), Reason: w.GetReason(),
+		CreatedAt: millis.Time(w.GetCreatedAtMs()), Deadline: millis.Time(w.GetDeadlineMs()), Seen: seenFromWire(w.GetSeen()),
+	}
+	if s.Phase == PhaseNone {
+		// A state written before phase: a defined sale was open, a
+		// settled one had sent its settlement, which was all it knew.
+		switch {
+		case w.GetSettled():
+			s.Phase = PhaseSettled
+		case w.GetDefined():
+			s.Phase = PhaseOpen
+		}
+	}
+	if len(w.GetReports()) > 0 {
+		s.Reports = make(map[int]int64, len(w.GetReports()))
+		for b, n := range w.GetReports() {
+			s.Reports[int(b)] = n
+		}
+	}
+	return s
 }

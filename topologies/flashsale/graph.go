@@ -1,9 +1,8 @@
 package flashsale
 
 import (
-	"errors"
 	"fmt"
-	"time"
+	"log/slog"
 
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
@@ -17,62 +16,45 @@ import (
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 )
 
-// StateCodec stores a flashsale.State as flashsalev1.State.
-type StateCodec struct{}
-
-func (StateCodec) Encode(v any) ([]byte, error) {
-	s, ok := v.(flashsale.State)
-	if !ok {
-		return nil, fmt.Errorf("flashsale: state codec cannot encode %T", v)
-	}
-	return proto.MarshalOptions{Deterministic: true}.Marshal(flashsale.StateToWire(s))
-}
-
-func (StateCodec) Decode(b []byte) (any, error) {
-	var w flashsalev1.State
-	if err := proto.Unmarshal(b, &w); err != nil {
-		return nil, fmt.Errorf("flashsale: decode state: %w", err)
-	}
-	return flashsale.StateFromWire(&w), nil
-}
-
-// ResultCodec stores a flashsale.Result as flashsalev1.Result.
-type ResultCodec struct{}
-
-func (ResultCodec) Encode(v any) ([]byte, error) {
-	r, ok := v.(flashsale.Result)
-	if !ok {
-		return nil, fmt.Errorf("flashsale: result codec cannot encode %T", v)
-	}
-	return proto.Marshal(flashsale.ResultToWire(r))
-}
-
-func (ResultCodec) Decode(b []byte) (any, error) {
-	var w flashsalev1.Result
-	if err := proto.Unmarshal(b, &w); err != nil {
-		return nil, fmt.Errorf("flashsale: decode result: %w", err)
-	}
-	return flashsale.ResultFromWire(&w), nil
-}
-
-// Limits on client messages; the API checks the same.
+// Origin streams: each input of the group counts its own offsets, so the
+// origins of messages sent while processing them are kept apart (see
+// flashsale.Origin).
 const (
-	MaxIDBytes = 128
-	MaxQty     = 1000
+	streamCommands int32 = iota
+	streamLoop
+	streamInternal
+	streamAllocations
 )
 
-// graphs builds the two groups; inventory is the inventory topology's
-// commands stream, where settlements go.
-func graphs(n Names, inventory goka.Stream, r *Router, obs observe.Decorator) (sale, purchases *goka.GroupGraph) {
+// group holds what the flash-sale group's callbacks need.
+type group struct {
+	names Names
+	// inventory is the inventory topology's internal commands topic: a
+	// sale's allocation, its release and its settlement are Titan's
+	// commands, in Titan's namespace.
+	inventory goka.Stream
+	router    *Router
+	policy    flashsale.Policy
+	window    schemas.TimeWindow
+	log       *slog.Logger
+}
+
+// graphs builds the two groups. Every input is read as raw bytes and
+// decoded inside the callback: a codec error would stop goka's partition,
+// while a callback error is one dead letter.
+func (g *group) graphs(obs observe.Decorator) (sale, purchases *goka.GroupGraph) {
+	n := g.names
 	saleObs, purchasesObs := obs, obs
 	saleObs.Topology, saleObs.DeadLetters = string(n.Group), n.DeadLetters
 	purchasesObs.Topology, purchasesObs.DeadLetters = string(n.PurchasesGroup), n.DeadLetters
 	sale = goka.DefineGroup(n.Group,
-		goka.Input(n.Commands, new(codec.Bytes), saleObs.Wrap(decider(n, inventory, r, false))),
-		goka.Loop(new(codec.Bytes), saleObs.Wrap(decider(n, inventory, r, true))),
+		goka.Input(n.Commands, new(codec.Bytes), saleObs.Wrap(g.onPurchase)),
+		goka.Input(n.Internal, new(codec.Bytes), saleObs.Wrap(g.onInternal)),
+		goka.Input(n.Allocations, new(codec.Bytes), saleObs.Wrap(g.onAllocation)),
+		goka.Loop(new(codec.Bytes), saleObs.Wrap(g.onLoop)),
 		goka.Persist(StateCodec{}),
 		goka.Output(n.Events, new(codec.Bytes)),
-		goka.Output(inventory, new(codec.Bytes)),
+		goka.Output(g.inventory, new(codec.Bytes)),
 		goka.Output(n.DeadLetters, new(codec.Bytes)),
 	)
 	purchases = goka.DefineGroup(n.PurchasesGroup,
@@ -83,102 +65,160 @@ func graphs(n Names, inventory goka.Stream, r *Router, obs observe.Decorator) (s
 	return sale, purchases
 }
 
-// decider adapts processors/flashsale to goka. Records from the commands
-// topic are client messages: they may only define a sale or buy, and never
-// claim an origin. Records from the loop topic are the keys' own.
-func decider(n Names, inventory goka.Stream, r *Router, loop bool) observe.Callback {
-	stream := int32(0)
-	if loop {
-		stream = 1
+// onLoop takes the keys' messages to each other.
+func (g *group) onLoop(ctx goka.Context, msg any) error {
+	m, err := decodeMessage(ctx, msg)
+	if err != nil {
+		return err
 	}
-	return func(ctx goka.Context, msg any) error {
-		var w flashsalev1.Message
-		if err := proto.Unmarshal(msg.([]byte), &w); err != nil {
-			return observe.Reject("decode", err)
-		}
-		m := flashsale.MessageFromWire(&w)
-		if m.Key != ctx.Key() {
-			return observe.Reject("key_mismatch", fmt.Errorf("key %q, message for %q", ctx.Key(), m.Key))
-		}
-		if loop {
-			m.Internal = true
-		} else {
-			m.Internal, m.Origin = false, flashsale.Origin{}
-			if err := validateClient(m, r); err != nil {
-				return observe.Reject("invalid", err)
-			}
-		}
+	m.Internal = true
+	return g.decide(ctx, m, streamLoop)
+}
 
-		var (
-			state flashsale.State
-			out   flashsale.Output
-		)
-		if v := ctx.Value(); v != nil {
-			state = v.(flashsale.State)
-		}
-		switch keyKind(m.Key) {
-		case 's':
-			s := deref(state.Sale)
-			s, out = flashsale.DecideSale(s, m, r)
-			state = flashsale.State{Sale: &s}
-		case 'b':
-			s := deref(state.Bucket)
-			s, out = flashsale.DecideBucket(s, m, r)
-			state = flashsale.State{Bucket: &s}
-		case 'u':
-			s := deref(state.User)
-			s, out = flashsale.DecideUser(s, m, r)
-			state = flashsale.State{User: &s}
-		default:
-			return observe.Reject("invalid", fmt.Errorf("key %q names no sale, bucket or user", m.Key))
-		}
-
-		// Messages and results go to the producer before the state write;
-		// see the package comment.
-		for seq, o := range out.Messages {
-			o.Internal = true
-			o.Origin = flashsale.Origin{Stream: stream, Partition: ctx.Partition(), Offset: ctx.Offset(), Seq: int32(seq)}
-			b, err := proto.Marshal(flashsale.MessageToWire(o))
-			if err != nil {
-				return fmt.Errorf("flashsale: encode message: %w", err)
-			}
-			ctx.Loopback(o.Key, b)
-		}
-		for _, res := range out.Results {
-			b, err := proto.Marshal(flashsale.ResultToWire(res))
-			if err != nil {
-				return fmt.Errorf("flashsale: encode result: %w", err)
-			}
-			ctx.Emit(n.Events, PurchaseKey(res.SaleID, res.IdempotencyKey), b)
-		}
-		if st := out.Settle; st != nil {
-			b, err := proto.Marshal(settlementCommand(*st, m.Time))
-			if err != nil {
-				return fmt.Errorf("flashsale: encode settlement: %w", err)
-			}
-			ctx.Emit(inventory, st.SKU, b)
-		}
-		ctx.SetValue(state)
+// onAllocation takes the inventory's events about a sale's allocation,
+// which the inventory's group routes here by order id (AllocationKey).
+func (g *group) onAllocation(ctx goka.Context, msg any) error {
+	var w inventoryv1.Event
+	if err := proto.Unmarshal(msg.([]byte), &w); err != nil {
+		return observe.Reject("decode", err)
+	}
+	e := inventory.EventFromWire(&w)
+	if saleID, ok := flashsale.SaleOfAllocation(e.OrderID); !ok || saleKey(saleID) != ctx.Key() {
+		return observe.Reject("key_mismatch", fmt.Errorf("key %q, allocation event of order %q", ctx.Key(), e.OrderID))
+	}
+	st, _ := current(ctx)
+	if st.Sale == nil {
+		// A reservation under the namespace of a sale never created
+		// here: nothing of this group's, and nothing to keep.
 		return nil
+	}
+	prev := *st.Sale
+	next, out := flashsale.OnInventory(prev, e, g.router)
+	if err := g.emit(ctx, out, streamAllocations); err != nil {
+		return err
+	}
+	ctx.SetValue(flashsale.State{Sale: &next})
+	g.logPhase(ctx, prev, next)
+	return nil
+}
+
+// decide applies m to its key and publishes what the decision sends.
+func (g *group) decide(ctx goka.Context, m flashsale.Message, stream int32) error {
+	st, found := current(ctx)
+	var (
+		out     flashsale.Output
+		logSale func()
+	)
+	switch keyKind(m.Key) {
+	case 's':
+		prev := deref(st.Sale)
+		next, o := flashsale.DecideSale(prev, m, g.router, g.policy)
+		if o.Refused != "" {
+			return observe.Reject(o.Refused, fmt.Errorf("flashsale: sale %s: %s of another definition under a used id", m.SaleID, m.Kind))
+		}
+		if !found && next.Phase == flashsale.PhaseNone {
+			// Nothing was created: no state for a key that names nothing.
+			return nil
+		}
+		out, st = o, flashsale.State{Sale: &next}
+		logSale = func() { g.logPhase(ctx, prev, next) }
+	case 'b':
+		s, o := flashsale.DecideBucket(deref(st.Bucket), m, g.router)
+		st, out = flashsale.State{Bucket: &s}, o
+	case 'u':
+		s, o := flashsale.DecideUser(deref(st.User), m, g.router)
+		st, out = flashsale.State{User: &s}, o
+	default:
+		return observe.Reject("invalid", fmt.Errorf("key %q names no sale, bucket or user", m.Key))
+	}
+	if err := g.emit(ctx, out, stream); err != nil {
+		return err
+	}
+	ctx.SetValue(st)
+	if logSale != nil {
+		logSale()
+	}
+	return nil
+}
+
+// emit hands what a decision sends to the producer: messages to other keys
+// through the loop, stamped with their origin; results; and commands for
+// the inventory's internal topic, keyed by SKU. It runs before the state
+// write (see the package comment), and encodes everything before it emits
+// anything, so an encoding failure fails the record before any of it is
+// out.
+func (g *group) emit(ctx goka.Context, out flashsale.Output, stream int32) error {
+	type record struct {
+		loop  bool
+		topic goka.Stream
+		key   string
+		value []byte
+	}
+	var recs []record
+	add := func(loop bool, topic goka.Stream, key string, m proto.Message) error {
+		b, err := proto.Marshal(m)
+		if err != nil {
+			return fmt.Errorf("flashsale: encode %T: %w", m, err)
+		}
+		recs = append(recs, record{loop: loop, topic: topic, key: key, value: b})
+		return nil
+	}
+	for seq, o := range out.Messages {
+		o.Internal = true
+		o.Origin = flashsale.Origin{Stream: stream, Partition: ctx.Partition(), Offset: ctx.Offset(), Seq: int32(seq)}
+		if err := add(true, "", o.Key, flashsale.MessageToWire(o)); err != nil {
+			return err
+		}
+	}
+	for _, res := range out.Results {
+		if err := add(false, g.names.Events, PurchaseKey(res.SaleID, res.IdempotencyKey), flashsale.ResultToWire(res)); err != nil {
+			return err
+		}
+	}
+	for _, c := range out.Inventory {
+		if err := add(false, g.inventory, c.SKU, inventory.CommandToWire(c)); err != nil {
+			return err
+		}
+	}
+	for _, r := range recs {
+		if r.loop {
+			ctx.Loopback(r.key, r.value)
+		} else {
+			ctx.Emit(r.topic, r.key, r.value)
+		}
+	}
+	return nil
+}
+
+// logPhase says when a sale moves. A settlement that failed is an error an
+// operator must act on: the units the sale sold did not leave the SKU's
+// stock, so the shop may sell them again.
+func (g *group) logPhase(ctx goka.Context, prev, next flashsale.SaleState) {
+	if prev.Phase == next.Phase {
+		return
+	}
+	s := next.Sale
+	attrs := []any{"sale", s.ID, "sku", s.SKU, "units", s.Units, "phase", next.Phase.String(),
+		"partition", ctx.Partition(), "offset", ctx.Offset()}
+	switch next.Phase {
+	case flashsale.PhaseFailed:
+		g.log.Warn("flash-sale creation failed", append(attrs, "reason", next.Reason)...)
+	case flashsale.PhaseSettlementFailed:
+		g.log.Error("flash-sale settlement failed: the sale's allocation is gone, so what it sold did not leave the SKU's stock",
+			append(attrs, "reason", next.Reason, "sold", next.Sold(), "buckets_reported", len(next.Reports))...)
+	case flashsale.PhaseSettled:
+		g.log.Info("flash-sale settled", append(attrs, "sold", next.Sold())...)
+	default:
+		g.log.Debug("flash-sale phase", attrs...)
 	}
 }
 
-// settlementCommand takes what the sale sold from its inventory
-// reservation and returns the rest; its id makes a repeated settlement
-// change nothing.
-func settlementCommand(st flashsale.Settlement, at time.Time) *inventoryv1.Command {
-	c := inventory.Command{
-		ID:      schemas.ReservedPrefix + "flash-sale:" + st.SaleID + ":settle",
-		Kind:    inventory.KindCommit,
-		OrderID: flashsale.AllocationOrder(st.SaleID),
-		SKU:     st.SKU,
-		Qty:     st.Sold,
-		Time:    at,
+// current is the key's state, and whether it has one.
+func current(ctx goka.Context) (flashsale.State, bool) {
+	if v := ctx.Value(); v != nil {
+		return v.(flashsale.State), true
 	}
-	if st.Sold == 0 {
-		c.Kind, c.Qty = inventory.KindRelease, 0
-	}
-	return inventory.CommandToWire(c)
+	return flashsale.State{}, false
 }
 
 func deref[T any](p *T) T {
@@ -189,45 +229,24 @@ func deref[T any](p *T) T {
 	return *p
 }
 
-var errInvalid = errors.New("flashsale: invalid message")
-
-// validateClient checks a message from outside: a Define of a valid sale on
-// its sale key, or a Purchase on its buyer's key.
-func validateClient(m flashsale.Message, r *Router) error {
-	switch m.Kind {
-	case flashsale.KindDefine:
-		if !m.Sale.Valid() || m.Sale.ID != m.SaleID || m.Key != r.Sale(m.SaleID) || len(m.SaleID) > MaxIDBytes {
-			return fmt.Errorf("%w: bad sale definition", errInvalid)
-		}
-	case flashsale.KindPurchase:
-		switch {
-		case m.SaleID == "" || len(m.SaleID) > MaxIDBytes:
-			return fmt.Errorf("%w: sale id", errInvalid)
-		case m.UserID == "" || len(m.UserID) > MaxIDBytes || m.Key != r.User(m.SaleID, m.UserID):
-			return fmt.Errorf("%w: user id or key", errInvalid)
-		case m.IdempotencyKey == "" || len(m.IdempotencyKey) > MaxIDBytes:
-			return fmt.Errorf("%w: idempotency key", errInvalid)
-		case m.Qty < 1 || m.Qty > MaxQty:
-			return fmt.Errorf("%w: qty %d", errInvalid, m.Qty)
-		case m.Bucket < 0 || m.Bucket >= flashsale.MaxBuckets:
-			return fmt.Errorf("%w: bucket %d", errInvalid, m.Bucket)
-		case m.Time.IsZero():
-			return fmt.Errorf("%w: no timestamp", errInvalid)
-		}
-	case flashsale.KindClose:
-		// The settler's: harmless from anyone, as a bucket closes only
-		// once the sale's end has passed.
-		if m.Bucket < 0 || m.Bucket >= flashsale.MaxBuckets || m.Key != r.Bucket(m.SaleID, m.Bucket) {
-			return fmt.Errorf("%w: close of bucket %d on key %q", errInvalid, m.Bucket, m.Key)
-		}
-	default:
-		return fmt.Errorf("%w: clients may only define, purchase or close, not %s", errInvalid, m.Kind)
+// decodeMessage decodes a flash-sale message and checks that it travels
+// under the key it names.
+func decodeMessage(ctx goka.Context, msg any) (flashsale.Message, error) {
+	var w flashsalev1.Message
+	if err := proto.Unmarshal(msg.([]byte), &w); err != nil {
+		return flashsale.Message{}, observe.Reject("decode", err)
 	}
-	return nil
+	m := flashsale.MessageFromWire(&w)
+	if m.Key != ctx.Key() {
+		return flashsale.Message{}, observe.Reject("key_mismatch", fmt.Errorf("key %q, message for %q", ctx.Key(), m.Key))
+	}
+	return m, nil
 }
 
 // indexer keeps the first result of each attempt; later copies are the
-// same result republished.
+// same result republished. An answer to another attempt under a used key
+// (idempotency_key_conflict) is that attempt's, not the key's: it is not
+// kept.
 func indexer(ctx goka.Context, msg any) error {
 	var w flashsalev1.Result
 	if err := proto.Unmarshal(msg.([]byte), &w); err != nil {
@@ -235,6 +254,9 @@ func indexer(ctx goka.Context, msg any) error {
 	}
 	if PurchaseKey(w.GetSaleId(), w.GetIdempotencyKey()) != ctx.Key() {
 		return observe.Reject("key_mismatch", fmt.Errorf("key %q, result for %s/%s", ctx.Key(), w.GetSaleId(), w.GetIdempotencyKey()))
+	}
+	if w.GetReason() == flashsale.ReasonIdempotencyConflict {
+		return nil
 	}
 	if ctx.Value() == nil {
 		ctx.SetValue(flashsale.ResultFromWire(&w))

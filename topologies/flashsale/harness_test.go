@@ -25,6 +25,7 @@ import (
 	"github.com/titan-commerce/titan/internal/proctest"
 	"github.com/titan-commerce/titan/processors/flashsale"
 	"github.com/titan-commerce/titan/processors/inventory"
+	"github.com/titan-commerce/titan/schemas"
 	"github.com/titan-commerce/titan/schemas/codec"
 	flashsalev1 "github.com/titan-commerce/titan/schemas/flashsale/v1"
 	"github.com/titan-commerce/titan/sdk"
@@ -37,9 +38,6 @@ const (
 	partitions = 8
 	// stopWait bounds a graceful instance shutdown and a killed child's exit.
 	stopWait = 90 * time.Second
-	// allocationTTL keeps a sale's units reserved in the inventory well past
-	// any sale window here; settlement ends the reservation long before.
-	allocationTTL = time.Hour
 )
 
 // deployment is one test's namespace on the shared broker: the inventory and
@@ -54,6 +52,9 @@ type deployment struct {
 	router  *flashtopo.Router
 	adm     *kadm.Client
 	log     *slog.Logger
+	// window is the time window the instances hold purchases to; zero
+	// means the default.
+	window schemas.TimeWindow
 }
 
 func newDeployment(t *testing.T) *deployment {
@@ -142,10 +143,17 @@ type node struct {
 // start builds and runs an instance; it is stopped when the test ends.
 func (d *deployment) start(ctx context.Context, id, dir string) *node {
 	d.t.Helper()
+	// Only what the test measures: the order pipeline would read the
+	// inventory's events too and share its two cores.
+	return d.startWith(ctx, id, dir, instance.TopologyInventory, instance.TopologyFlashSale)
+}
+
+// startWith is start with the topologies given.
+func (d *deployment) startWith(ctx context.Context, id, dir string, topologies ...string) *node {
+	d.t.Helper()
 	inst, err := instance.New(ctx, instance.Config{
-		// Only what the test measures: the order pipeline would read the
-		// inventory's events too and share its two cores.
-		Topologies: []string{instance.TopologyInventory, instance.TopologyFlashSale},
+		TimeWindow: d.window,
+		Topologies: topologies,
 		Brokers:    d.brokers,
 		Namespace:  d.ns,
 		StateDir:   dir,
@@ -294,13 +302,16 @@ func (d *deployment) buyer() *buyer {
 	return &buyer{cl: cl}
 }
 
-func (b *buyer) send(ctx context.Context, m flashsale.Message) {
+func (b *buyer) send(ctx context.Context, m flashsale.Message) { b.sendTo(ctx, "", m) }
+
+// sendTo produces m to topic; the empty topic is the commands topic.
+func (b *buyer) sendTo(ctx context.Context, topic goka.Stream, m flashsale.Message) {
 	v, err := proto.Marshal(flashsale.MessageToWire(m))
 	if err != nil {
 		b.fail(err)
 		return
 	}
-	b.cl.Produce(ctx, &kgo.Record{Key: []byte(m.Key), Value: v}, func(_ *kgo.Record, err error) {
+	b.cl.Produce(ctx, &kgo.Record{Topic: string(topic), Key: []byte(m.Key), Value: v}, func(_ *kgo.Record, err error) {
 		if err != nil {
 			b.fail(err)
 		}
@@ -327,10 +338,11 @@ func (b *buyer) flush(ctx context.Context) error {
 // the time a result carries back.
 func ms(t time.Time) time.Time { return time.UnixMilli(t.UnixMilli()).UTC() }
 
-// openSale restocks the sale's SKU, reserves the sale's units in the
-// inventory as the API does, waits for the reservation, defines the sale
-// and waits until view shows every bucket open.
-func (d *deployment) openSale(ctx context.Context, b *buyer, il *inventoryLog, v *goka.View, s flashsale.Sale, restock int64) {
+// restock gives sku qty more units through the public commands topic, as a
+// shop does, and waits until the inventory has applied it: a sale's
+// allocation travels on the internal topic, in no order with the public
+// one.
+func (d *deployment) restock(ctx context.Context, il *inventoryLog, sku string, qty int64) {
 	t := d.t
 	t.Helper()
 	p, err := sdk.NewProducer(d.brokers, sdk.WithClientID("titan-test-inventory"), sdk.WithCommandsTopic(string(d.inv.Commands)))
@@ -338,30 +350,48 @@ func (d *deployment) openSale(ctx context.Context, b *buyer, il *inventoryLog, v
 		t.Fatal(err)
 	}
 	defer p.Close()
-	now := time.Now()
-	allocate := allocationCommand(s.ID)
-	for _, c := range []inventory.Command{
-		{ID: "restock:" + s.SKU, Kind: inventory.KindRestock, SKU: s.SKU, Qty: restock, Time: now},
-		{ID: allocate, Kind: inventory.KindReserve, OrderID: flashsale.AllocationOrder(s.ID), SKU: s.SKU,
-			Qty: s.Units, TTL: allocationTTL, Time: now},
-	} {
-		if _, err := p.SendCommand(ctx, inventory.CommandToWire(c)); err != nil {
-			t.Fatal(err)
-		}
+	id := "restock:" + sku
+	c := inventory.Command{ID: id, Kind: inventory.KindRestock, SKU: sku, Qty: qty, Time: time.Now()}
+	if _, err := p.SendCommand(ctx, inventory.CommandToWire(c)); err != nil {
+		t.Fatal(err)
 	}
-	err = il.pollUntil(ctx, "allocation of "+s.ID, func() (bool, string) {
+	err = il.pollUntil(ctx, "restock of "+sku, func() (bool, string) {
+		_, ok := il.results[id]
+		return ok, "no result yet"
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// create sends the sale's Create on the internal topic, as the API does.
+func (d *deployment) create(ctx context.Context, b *buyer, s flashsale.Sale) {
+	d.t.Helper()
+	b.sendTo(ctx, d.fs.Internal, flashsale.Message{Kind: flashsale.KindCreate, SaleID: s.ID, Key: d.router.Sale(s.ID), Sale: s,
+		Time: ms(time.Now())})
+	if err := b.flush(ctx); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+// openSale restocks the sale's SKU, creates the sale as the API does, and
+// waits until the inventory holds its units and view shows every bucket
+// open.
+func (d *deployment) openSale(ctx context.Context, b *buyer, il *inventoryLog, v *goka.View, s flashsale.Sale, restock int64) {
+	t := d.t
+	t.Helper()
+	d.restock(ctx, il, s.SKU, restock)
+	d.create(ctx, b, s)
+	allocate := flashsale.AllocateCommandID(s.ID)
+	err := il.pollUntil(ctx, "allocation of "+s.ID, func() (bool, string) {
 		_, ok := il.results[allocate]
 		return ok, "no result yet"
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev := il.results[allocate]; ev.Type != inventory.EventReserved || ev.Qty != s.Units {
+	if ev := il.results[allocate]; ev.Type != inventory.EventReserved || ev.Qty != s.Units || ev.OrderID != flashsale.AllocationOrder(s.ID) {
 		t.Fatalf("allocation of %s: %v %s qty %d, want reserved %d", s.ID, ev.Type, ev.Reason, ev.Qty, s.Units)
-	}
-	b.send(ctx, flashsale.Message{Kind: flashsale.KindDefine, SaleID: s.ID, Key: d.router.Sale(s.ID), Sale: s, Time: ms(time.Now())})
-	if err := b.flush(ctx); err != nil {
-		t.Fatal(err)
 	}
 	err = waitFor(ctx, "buckets of "+s.ID+" open", func() (bool, string) {
 		buckets, err := bucketStates(v, d.router, s)
@@ -379,9 +409,6 @@ func (d *deployment) openSale(ctx context.Context, b *buyer, il *inventoryLog, v
 		t.Fatal(err)
 	}
 }
-
-func allocationCommand(saleID string) string { return "flash-sale:" + saleID + ":allocate" }
-func settlementCommand(saleID string) string { return "titan:flash-sale:" + saleID + ":settle" }
 
 // --- reading topics ---
 
@@ -490,7 +517,7 @@ func (l *inventoryLog) poll(ctx context.Context, wait time.Duration) {
 		if _, ok := l.results[e.CommandID]; !ok && e.IsResult() {
 			l.results[e.CommandID] = e
 		}
-		if strings.HasPrefix(e.OrderID, "flash-sale:") {
+		if strings.HasPrefix(e.OrderID, flashsale.AllocationPrefix) {
 			l.allocations[e.OrderID] = append(l.allocations[e.OrderID], e)
 		}
 	})

@@ -13,6 +13,7 @@ import (
 	"github.com/titan-commerce/titan/internal/proctest"
 	"github.com/titan-commerce/titan/processors/flashsale"
 	"github.com/titan-commerce/titan/processors/inventory"
+	"github.com/titan-commerce/titan/schemas"
 	flashtopo "github.com/titan-commerce/titan/topologies/flashsale"
 	topology "github.com/titan-commerce/titan/topologies/inventory"
 )
@@ -210,10 +211,13 @@ func TestFlashSaleSurvivesSIGKILL(t *testing.T) {
 // limit and units, for a sale with one bucket and one with four, and checks
 // each answer. The window lies an hour ahead: a bucket judges an attempt by
 // the attempt's own time, so the edges can be hit to the millisecond
-// without waiting for them, and no settler closes the sale meanwhile.
+// without waiting for them, and no settler closes the sale meanwhile. The
+// deployment lets a purchase be stamped that far ahead of the time Kafka
+// received it (its TimeWindow), as none would by default.
 func TestFlashSaleWindow(t *testing.T) {
 	began := time.Now()
 	d := newDeployment(t)
+	d.window = schemas.TimeWindow{Ahead: 3 * time.Hour, Behind: time.Hour}
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
 	n := d.start(ctx, "a", t.TempDir())
@@ -590,7 +594,7 @@ func checkBuckets(ctx context.Context, t *testing.T, v *goka.View, r *flashtopo.
 func checkSettlement(ctx context.Context, t *testing.T, d *deployment, il *inventoryLog, sv, iv *goka.View, s flashsale.Sale, sold, restocked int64) string {
 	t.Helper()
 	order := flashsale.AllocationOrder(s.ID)
-	settle := settlementCommand(s.ID)
+	settle := flashsale.SettleCommandID(s.ID)
 	err := il.pollUntil(ctx, "settlement of "+s.ID, func() (bool, string) {
 		_, ok := il.results[settle]
 		return ok, fmt.Sprintf("%d events of %s", len(il.allocations[order]), order)
@@ -606,7 +610,7 @@ func checkSettlement(ctx context.Context, t *testing.T, d *deployment, il *inven
 	e := &errs{t: t, what: "allocation"}
 	defer e.done()
 	for _, x := range il.allocations[order] {
-		ok := x.Type == inventory.EventReserved && x.CommandID == allocationCommand(s.ID) && x.Qty == s.Units ||
+		ok := x.Type == inventory.EventReserved && x.CommandID == flashsale.AllocateCommandID(s.ID) && x.Qty == s.Units ||
 			x.Type == inventory.EventCommitted && x.CommandID == settle && x.Qty == sold
 		if !ok {
 			e.errorf("%s: unexpected %v by %s qty %d reason %q", order, x.Type, x.CommandID, x.Qty, x.Reason)
@@ -645,7 +649,7 @@ func checkSettlement(ctx context.Context, t *testing.T, d *deployment, il *inven
 	err = waitFor(ctx, "sale key settled", func() (bool, string) {
 		var err error
 		ss, err = saleState(sv, d.router, s.ID)
-		return err == nil && ss.Settled, fmt.Sprintf("%+v %v", ss.Reports, err)
+		return err == nil && ss.Settled(), fmt.Sprintf("%+v %v", ss.Reports, err)
 	})
 	if err != nil {
 		t.Error(err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/titan-commerce/titan/internal/kafkaadmin"
 	"github.com/titan-commerce/titan/internal/partition"
+	"github.com/titan-commerce/titan/processors/flashsale"
 	"github.com/titan-commerce/titan/schemas"
 )
 
@@ -17,9 +18,15 @@ import (
 type Names struct {
 	Group          goka.Group
 	PurchasesGroup goka.Group
-	Commands       goka.Stream
-	Events         goka.Stream
-	DeadLetters    goka.Stream
+	// Commands is the public topic: clients' purchases. Internal is
+	// Titan's own: the API's Create, the settler's Abandon and Close.
+	Commands goka.Stream
+	Internal goka.Stream
+	// Allocations carries the inventory's events about the sales'
+	// allocations, keyed by the sale key (AllocationKey).
+	Allocations goka.Stream
+	Events      goka.Stream
+	DeadLetters goka.Stream
 }
 
 // NamesFor returns the names in a namespace; the empty namespace gives the
@@ -29,6 +36,8 @@ func NamesFor(namespace string) Names {
 		Group:          goka.Group(schemas.Namespaced(namespace, "titan-flashsale")),
 		PurchasesGroup: goka.Group(schemas.Namespaced(namespace, "titan-flashsale-purchases")),
 		Commands:       goka.Stream(schemas.Namespaced(namespace, schemas.FlashSaleCommands)),
+		Internal:       goka.Stream(schemas.Namespaced(namespace, schemas.FlashSaleInternal)),
+		Allocations:    goka.Stream(schemas.Namespaced(namespace, schemas.FlashSaleAllocations)),
 		Events:         goka.Stream(schemas.Namespaced(namespace, schemas.FlashSaleEvents)),
 		DeadLetters:    goka.Stream(schemas.Namespaced(namespace, schemas.FlashSaleDeadLetters)),
 	}
@@ -44,10 +53,17 @@ func (n Names) Loop() goka.Stream { return goka.Stream(string(n.Group) + "-loop"
 // PurchasesTable holds the result of each attempt.
 func (n Names) PurchasesTable() goka.Table { return goka.GroupTable(n.PurchasesGroup) }
 
-// Topics declares every topic of the topology, all co-partitioned.
+// Topics declares every topic of the topology, all co-partitioned. Clients
+// write the commands topic, so the broker stamps its records (AppendTime)
+// and a purchase's own time is held to the time Kafka received it.
+// Allocations is written by the inventory's group, which goka does not
+// create output topics for: it is declared here, with the group that reads
+// it.
 func (n Names) Topics(partitions int32) []kafkaadmin.Topic {
 	return []kafkaadmin.Topic{
-		{Name: string(n.Commands), Partitions: partitions},
+		{Name: string(n.Commands), Partitions: partitions, AppendTime: true},
+		{Name: string(n.Internal), Partitions: partitions},
+		{Name: string(n.Allocations), Partitions: partitions},
 		{Name: string(n.Events), Partitions: partitions},
 		{Name: string(n.DeadLetters), Partitions: partitions},
 		{Name: string(n.Loop()), Partitions: partitions},
@@ -55,6 +71,29 @@ func (n Names) Topics(partitions int32) []kafkaadmin.Topic {
 		{Name: string(n.PurchasesTable()), Partitions: partitions, Compact: true},
 	}
 }
+
+// Copartitioned is what the flash-sale group needs co-partitioned: every
+// input, keyed by the sale's keys, and its table. The purchase index reads
+// the events topic into its own table, which must match it too.
+func (n Names) Copartitioned() []kafkaadmin.Copartitioned {
+	return []kafkaadmin.Copartitioned{
+		{Group: string(n.Group), Topics: []string{
+			string(n.Commands), string(n.Internal), string(n.Allocations), string(n.Loop()), string(n.Table()),
+		}},
+		{Group: string(n.PurchasesGroup), Topics: []string{string(n.Events), string(n.PurchasesTable())}},
+	}
+}
+
+// AllocationKey is the key the inventory's events about a sale's
+// allocation (order flashsale.AllocationOrder) carry on Allocations: the
+// sale key, so the answers reach the key that sent the commands. It is the
+// inventory topology's Reply.Key for the prefix flashsale.AllocationPrefix.
+func AllocationKey(orderID string) string {
+	saleID, _ := flashsale.SaleOfAllocation(orderID)
+	return saleKey(saleID)
+}
+
+func saleKey(saleID string) string { return "s:" + saleID }
 
 // PurchaseKey is the key of an attempt's result.
 func PurchaseKey(saleID, idempotencyKey string) string { return saleID + "/" + idempotencyKey }
@@ -70,7 +109,7 @@ type Router struct {
 func NewRouter(partitions int32) *Router { return &Router{partitions: partitions} }
 
 // Sale is the sale key.
-func (r *Router) Sale(saleID string) string { return "s:" + saleID }
+func (r *Router) Sale(saleID string) string { return saleKey(saleID) }
 
 // User is a buyer's key.
 func (r *Router) User(saleID, userID string) string { return "u:" + saleID + ":" + userID }

@@ -12,14 +12,21 @@ import (
 	flashsalev1 "github.com/titan-commerce/titan/schemas/flashsale/v1"
 )
 
-// Settler ends sales whose end has passed. goka has no timers, so on each
-// tick it reads the sale keys in the partitions this instance owns and, for
-// every ended sale not yet settled, sends Close to each of its buckets. A
-// bucket that closes reports what it sold to the sale key, which settles
-// the sale with the inventory once all have. Close and the reports are
-// idempotent, so a Close repeated on the next tick, or by the next owner
-// after a rebalance, changes nothing; the settler repeats it every
-// resendAfter until the sale shows settled.
+// Settler is the flash sales' clock. goka has no timers, so on each tick it
+// reads the sale keys in the partitions this instance owns and sends, on
+// the internal topic:
+//
+//   - Abandon to every sale whose creation is past its deadline with the
+//     inventory's answer still missing; the sale key checks the deadline
+//     against the Abandon's time, fails the creation and releases the
+//     allocation;
+//   - Close to each bucket of every sale past its end that is not settled;
+//     a bucket that closes reports what it sold to the sale key, which
+//     settles the sale with the inventory once all have.
+//
+// Each is idempotent where it lands, so a message repeated on the next
+// tick, or by the next owner after a rebalance, changes nothing; the
+// settler repeats it every resendAfter until the sale key has moved on.
 type Settler struct {
 	local    func() []storage.Storage
 	send     func(context.Context, []*flashsalev1.Message) error
@@ -27,8 +34,8 @@ type Settler struct {
 	interval time.Duration
 	now      func() time.Time
 	log      *slog.Logger
-	// sent remembers when each sale was last closed; only Run's goroutine
-	// touches it.
+	// sent remembers when each message was last sent, by the key it went
+	// to; only Run's goroutine touches it.
 	sent map[string]time.Time
 }
 
@@ -63,26 +70,39 @@ func (s *Settler) Run(ctx context.Context) error {
 func (s *Settler) Settle(ctx context.Context) error {
 	now := s.now()
 	var msgs []*flashsalev1.Message
+	due := func(m flashsale.Message) bool {
+		if at, ok := s.sent[m.Key]; ok && now.Sub(at) < resendAfter {
+			return false
+		}
+		s.sent[m.Key] = now
+		msgs = append(msgs, flashsale.MessageToWire(m))
+		return true
+	}
 	for _, st := range s.local() {
-		sales, err := endedSales(st, now)
+		sales, err := saleStates(st)
 		if err != nil {
 			return err
 		}
 		for _, sale := range sales {
-			if at, ok := s.sent[sale.ID]; ok && now.Sub(at) < resendAfter {
-				continue
-			}
-			s.sent[sale.ID] = now
-			for b := range sale.Buckets {
-				msgs = append(msgs, flashsale.MessageToWire(flashsale.Message{
-					Kind: flashsale.KindClose, SaleID: sale.ID, Key: s.router.Bucket(sale.ID, b), Bucket: b, Time: now,
-				}))
+			id := sale.Sale.ID
+			switch {
+			case sale.Overdue(now):
+				if due(flashsale.Message{Kind: flashsale.KindAbandon, SaleID: id, Key: s.router.Sale(id), Time: now}) {
+					s.log.Warn("flash-sale creation overdue: abandoning it", "sale", id, "sku", sale.Sale.SKU,
+						"created_at", sale.CreatedAt, "deadline", sale.Deadline)
+				}
+			case sale.Closing() && !now.Before(sale.Sale.End):
+				for b := range sale.Sale.Buckets {
+					if _, ok := sale.Reports[b]; !ok {
+						due(flashsale.Message{Kind: flashsale.KindClose, SaleID: id, Key: s.router.Bucket(id, b), Bucket: b, Time: now})
+					}
+				}
 			}
 		}
 	}
-	for id, at := range s.sent {
+	for key, at := range s.sent {
 		if now.Sub(at) > time.Hour {
-			delete(s.sent, id)
+			delete(s.sent, key)
 		}
 	}
 	if len(msgs) == 0 {
@@ -91,15 +111,15 @@ func (s *Settler) Settle(ctx context.Context) error {
 	return s.send(ctx, msgs)
 }
 
-// endedSales lists the sales in st past their end and not settled. Sale
-// keys sort together under their prefix, so only they are read.
-func endedSales(st storage.Storage, now time.Time) ([]flashsale.Sale, error) {
+// saleStates reads the sale keys in st. They sort together under their
+// prefix, so only they are read.
+func saleStates(st storage.Storage) ([]flashsale.SaleState, error) {
 	it, err := st.IteratorWithRange([]byte("s:"), []byte("s;"))
 	if err != nil {
 		return nil, fmt.Errorf("flashsale: settle: %w", err)
 	}
 	defer it.Release()
-	var out []flashsale.Sale
+	var out []flashsale.SaleState
 	for it.Next() {
 		v, err := it.Value()
 		if err != nil {
@@ -109,9 +129,8 @@ func endedSales(st storage.Storage, now time.Time) ([]flashsale.Sale, error) {
 		if err != nil {
 			return nil, err
 		}
-		sale := decoded.(flashsale.State).Sale
-		if sale != nil && sale.Defined && !sale.Settled && !now.Before(sale.Sale.End) {
-			out = append(out, sale.Sale)
+		if sale := decoded.(flashsale.State).Sale; sale != nil {
+			out = append(out, *sale)
 		}
 	}
 	return out, it.Err()

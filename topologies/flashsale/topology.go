@@ -2,6 +2,7 @@ package flashsale
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/titan-commerce/titan/internal/gokaopts"
 	"github.com/titan-commerce/titan/internal/observe"
+	"github.com/titan-commerce/titan/processors/flashsale"
+	"github.com/titan-commerce/titan/schemas"
 	flashsalev1 "github.com/titan-commerce/titan/schemas/flashsale/v1"
 )
 
@@ -20,20 +23,68 @@ type Options struct {
 	Names Names
 	// Partitions of the topology's topics; the router needs them.
 	Partitions int32
-	// Inventory is the inventory topology's commands stream: a sale's
-	// settlement is a command there.
+	// Inventory is the inventory topology's internal commands stream: a
+	// sale's allocation, the release of an abandoned creation and the
+	// settlement are Titan's commands there. The inventory topology must
+	// route its events about flashsale.AllocationPrefix orders back to
+	// Names.Allocations (its Reply option, Key AllocationKey).
 	Inventory goka.Stream
 	Goka      gokaopts.Config
 	// Local returns the recovered storages of a table's partitions this
 	// instance owns; the settler reads the sale keys through it.
 	Local func(topic string) []storage.Storage
-	// Send produces messages to the commands topic, keyed by msg.Key, and
-	// returns once they are acknowledged.
+	// Send produces messages to the internal topic (Names.Internal), keyed
+	// by msg.Key, and returns once they are acknowledged: the settler's
+	// Abandon and Close.
 	Send func(context.Context, []*flashsalev1.Message) error
-	// SettleInterval is how often ended sales are looked for.
+	// Policy bounds a sale's creation and allocation; the zero value means
+	// flashsale.DefaultPolicy().
+	Policy flashsale.Policy
+	// TimeWindow bounds a purchase's time against the time Kafka received
+	// it; the zero value means schemas.DefaultTimeWindow().
+	TimeWindow schemas.TimeWindow
+	// SettleInterval is how often overdue creations and ended sales are
+	// looked for.
 	SettleInterval time.Duration
 	Hooks          observe.Hooks
 	Logger         *slog.Logger
+}
+
+func (o *Options) validate() error {
+	if err := o.Goka.Validate(); err != nil {
+		return err
+	}
+	if o.Partitions < 1 {
+		return fmt.Errorf("flashsale: %d partitions", o.Partitions)
+	}
+	if o.Inventory == "" {
+		return errors.New("flashsale: no inventory commands stream")
+	}
+	if o.Local == nil || o.Send == nil {
+		return errors.New("flashsale: Local and Send are required for the settler")
+	}
+	if o.Names == (Names{}) {
+		o.Names = NamesFor("")
+	}
+	if o.Policy == (flashsale.Policy{}) {
+		o.Policy = flashsale.DefaultPolicy()
+	}
+	if err := o.Policy.Validate(); err != nil {
+		return err
+	}
+	if o.TimeWindow == (schemas.TimeWindow{}) {
+		o.TimeWindow = schemas.DefaultTimeWindow()
+	}
+	if err := o.TimeWindow.Validate(); err != nil {
+		return err
+	}
+	if o.SettleInterval <= 0 {
+		o.SettleInterval = time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return nil
 }
 
 // Topology runs the flash-sale group and the purchase index of one
@@ -47,29 +98,13 @@ type Topology struct {
 
 // New builds the topology; Run starts it.
 func New(o Options) (*Topology, error) {
-	if err := o.Goka.Validate(); err != nil {
+	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	if o.Partitions < 1 {
-		return nil, fmt.Errorf("flashsale: %d partitions", o.Partitions)
-	}
-	if o.Names == (Names{}) {
-		o.Names = NamesFor("")
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
 	r := NewRouter(o.Partitions)
-	if o.Inventory == "" {
-		return nil, fmt.Errorf("flashsale: no inventory commands stream")
-	}
-	if o.Local == nil || o.Send == nil {
-		return nil, fmt.Errorf("flashsale: Local and Send are required for settlement")
-	}
-	if o.SettleInterval <= 0 {
-		o.SettleInterval = time.Second
-	}
-	saleGraph, purchasesGraph := graphs(o.Names, o.Inventory, r, observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger})
+	log := o.Logger.With("topology", string(o.Names.Group))
+	g := &group{names: o.Names, inventory: o.Inventory, router: r, policy: o.Policy, window: o.TimeWindow, log: log}
+	saleGraph, purchasesGraph := g.graphs(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger})
 	sale, err := goka.NewProcessor(o.Goka.Brokers, saleGraph, o.Goka.Processor()...)
 	if err != nil {
 		return nil, fmt.Errorf("flashsale: processor: %w", err)
@@ -81,7 +116,7 @@ func New(o Options) (*Topology, error) {
 	local := func() []storage.Storage { return o.Local(string(o.Names.Table())) }
 	return &Topology{
 		names: o.Names, router: r, sale: sale, purchases: purchases,
-		settler: NewSettler(local, o.Send, r, o.SettleInterval, o.Logger.With("topology", string(o.Names.Group))),
+		settler: NewSettler(local, o.Send, r, o.SettleInterval, log),
 	}, nil
 }
 

@@ -6,9 +6,12 @@
 
 // Flash-sale messages and the state of a sale's keys. A sale lives under a
 // sale key, one key per bucket and one key per buyer (see
-// processors/flashsale). Clients write Define and Purchase messages to the
-// commands topic; the keys talk to each other through the group's loop
-// topic; results are published on the events topic.
+// processors/flashsale). Clients write Purchase messages to the public
+// commands topic; Titan alone writes Create, Abandon and Close to the
+// internal topic; the keys talk to each other through the group's loop
+// topic; the inventory's answers about a sale's allocation come back on the
+// allocations topic (as inventory events); results are published on the
+// events topic.
 
 package flashsalev1
 
@@ -31,6 +34,9 @@ type Kind int32
 
 const (
 	Kind_KIND_UNSPECIFIED Kind = 0
+	// Retired: a sale was once defined by a client's Define, with no check
+	// that its units were set aside. A sale is now created only by
+	// KIND_CREATE on the internal topic; a Define is dead-lettered.
 	Kind_KIND_DEFINE      Kind = 1
 	Kind_KIND_PURCHASE    Kind = 2
 	Kind_KIND_OPEN        Kind = 3
@@ -40,21 +46,29 @@ const (
 	Kind_KIND_GRANT       Kind = 7
 	Kind_KIND_CLOSE       Kind = 8
 	Kind_KIND_REPORT      Kind = 9
+	// Titan (the API) -> sale key, on the internal topic: create the sale,
+	// which reserves its units from the inventory before it opens.
+	Kind_KIND_CREATE Kind = 10
+	// Titan (the settler) -> sale key, on the internal topic: the creation's
+	// deadline has passed without an answer from the inventory.
+	Kind_KIND_ABANDON Kind = 11
 )
 
 // Enum value maps for Kind.
 var (
 	Kind_name = map[int32]string{
-		0: "KIND_UNSPECIFIED",
-		1: "KIND_DEFINE",
-		2: "KIND_PURCHASE",
-		3: "KIND_OPEN",
-		4: "KIND_TAKE",
-		5: "KIND_TAKE_RESULT",
-		6: "KIND_BORROW",
-		7: "KIND_GRANT",
-		8: "KIND_CLOSE",
-		9: "KIND_REPORT",
+		0:  "KIND_UNSPECIFIED",
+		1:  "KIND_DEFINE",
+		2:  "KIND_PURCHASE",
+		3:  "KIND_OPEN",
+		4:  "KIND_TAKE",
+		5:  "KIND_TAKE_RESULT",
+		6:  "KIND_BORROW",
+		7:  "KIND_GRANT",
+		8:  "KIND_CLOSE",
+		9:  "KIND_REPORT",
+		10: "KIND_CREATE",
+		11: "KIND_ABANDON",
 	}
 	Kind_value = map[string]int32{
 		"KIND_UNSPECIFIED": 0,
@@ -67,6 +81,8 @@ var (
 		"KIND_GRANT":       7,
 		"KIND_CLOSE":       8,
 		"KIND_REPORT":      9,
+		"KIND_CREATE":      10,
+		"KIND_ABANDON":     11,
 	}
 )
 
@@ -144,6 +160,76 @@ func (x Status) Number() protoreflect.EnumNumber {
 // Deprecated: Use Status.Descriptor instead.
 func (Status) EnumDescriptor() ([]byte, []int) {
 	return file_titan_flashsale_v1_flashsale_proto_rawDescGZIP(), []int{1}
+}
+
+// SalePhase is where a sale is in its life; see processors/flashsale.
+type SalePhase int32
+
+const (
+	SalePhase_SALE_PHASE_UNSPECIFIED SalePhase = 0
+	// Created; the allocation's reserve is sent and not yet answered.
+	SalePhase_SALE_PHASE_ALLOCATING SalePhase = 1
+	// The creation failed (reason): the inventory refused the allocation,
+	// or it did not answer before the deadline. Terminal.
+	SalePhase_SALE_PHASE_FAILED SalePhase = 2
+	// The units are reserved and the buckets opened.
+	SalePhase_SALE_PHASE_OPEN SalePhase = 3
+	// Every bucket has reported; the settlement is sent.
+	SalePhase_SALE_PHASE_SETTLING SalePhase = 4
+	// The inventory took what was sold and got the rest back. Terminal.
+	SalePhase_SALE_PHASE_SETTLED SalePhase = 5
+	// The allocation was gone when the sale settled, or ended before it by
+	// another command or its TTL (reason). Terminal.
+	SalePhase_SALE_PHASE_SETTLEMENT_FAILED SalePhase = 6
+)
+
+// Enum value maps for SalePhase.
+var (
+	SalePhase_name = map[int32]string{
+		0: "SALE_PHASE_UNSPECIFIED",
+		1: "SALE_PHASE_ALLOCATING",
+		2: "SALE_PHASE_FAILED",
+		3: "SALE_PHASE_OPEN",
+		4: "SALE_PHASE_SETTLING",
+		5: "SALE_PHASE_SETTLED",
+		6: "SALE_PHASE_SETTLEMENT_FAILED",
+	}
+	SalePhase_value = map[string]int32{
+		"SALE_PHASE_UNSPECIFIED":       0,
+		"SALE_PHASE_ALLOCATING":        1,
+		"SALE_PHASE_FAILED":            2,
+		"SALE_PHASE_OPEN":              3,
+		"SALE_PHASE_SETTLING":          4,
+		"SALE_PHASE_SETTLED":           5,
+		"SALE_PHASE_SETTLEMENT_FAILED": 6,
+	}
+)
+
+func (x SalePhase) Enum() *SalePhase {
+	p := new(SalePhase)
+	*p = x
+	return p
+}
+
+func (x SalePhase) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SalePhase) Descriptor() protoreflect.EnumDescriptor {
+	return file_titan_flashsale_v1_flashsale_proto_enumTypes[2].Descriptor()
+}
+
+func (SalePhase) Type() protoreflect.EnumType {
+	return &file_titan_flashsale_v1_flashsale_proto_enumTypes[2]
+}
+
+func (x SalePhase) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SalePhase.Descriptor instead.
+func (SalePhase) EnumDescriptor() ([]byte, []int) {
+	return file_titan_flashsale_v1_flashsale_proto_rawDescGZIP(), []int{2}
 }
 
 type Sale struct {
@@ -248,8 +334,9 @@ func (x *Sale) GetBuckets() int32 {
 }
 
 // Origin locates the record whose processing sent an internal message:
-// the input stream it came from (0 commands, 1 loop), its partition and
-// offset, and the message's place among those the record sent.
+// the input stream it came from (0 commands, 1 loop, 2 internal, 3
+// allocations), its partition and offset, and the message's place among
+// those the record sent.
 type Origin struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Partition     int32                  `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
@@ -319,10 +406,12 @@ func (x *Origin) GetStream() int32 {
 }
 
 // Message is anything sent to a sale's keys; which fields matter depends on
-// kind. Clients send KIND_DEFINE (keyed by the sale key) and KIND_PURCHASE
-// (keyed by the buyer's user key, with idempotency_key, user_id, qty and
-// bucket); the settler sends KIND_CLOSE (keyed by a bucket key, with
-// bucket) once a sale has ended.
+// kind. Clients send KIND_PURCHASE (keyed by the buyer's user key, with
+// idempotency_key, user_id, qty and bucket) on the commands topic. On the
+// internal topic the API sends KIND_CREATE (keyed by the sale key, with
+// sale), and the settler KIND_ABANDON (keyed by the sale key) once a
+// creation's deadline has passed and KIND_CLOSE (keyed by a bucket key,
+// with bucket) once a sale has ended.
 type Message struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Kind   Kind                   `protobuf:"varint,1,opt,name=kind,proto3,enum=titan.flashsale.v1.Kind" json:"kind,omitempty"`
@@ -496,7 +585,9 @@ type Result struct {
 	UserId         string                 `protobuf:"bytes,3,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	Qty            int64                  `protobuf:"varint,4,opt,name=qty,proto3" json:"qty,omitempty"`
 	Status         Status                 `protobuf:"varint,5,opt,name=status,proto3,enum=titan.flashsale.v1.Status" json:"status,omitempty"`
-	// Set when rejected: not_started, ended, sold_out, limit_exceeded, invalid.
+	// Set when rejected: not_started, ended, sold_out, limit_exceeded,
+	// invalid, idempotency_key_conflict (the key names another attempt of
+	// this buyer's, with another qty; that attempt keeps its own result).
 	Reason        string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
 	Bucket        int32  `protobuf:"varint,7,opt,name=bucket,proto3" json:"bucket,omitempty"`
 	PriceMinor    int64  `protobuf:"varint,8,opt,name=price_minor,json=priceMinor,proto3" json:"price_minor,omitempty"`
@@ -599,13 +690,23 @@ func (x *Result) GetTimestampMs() int64 {
 }
 
 type SaleState struct {
-	state   protoimpl.MessageState `protogen:"open.v1"`
-	Sale    *Sale                  `protobuf:"bytes,1,opt,name=sale,proto3" json:"sale,omitempty"`
-	Defined bool                   `protobuf:"varint,2,opt,name=defined,proto3" json:"defined,omitempty"`
-	Seen    map[int64]*Origin      `protobuf:"bytes,3,rep,name=seen,proto3" json:"seen,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Sale  *Sale                  `protobuf:"bytes,1,opt,name=sale,proto3" json:"sale,omitempty"`
+	// Written for readers that predate phase: defined is phase OPEN or
+	// later (but not FAILED), settled is phase SETTLED. A state without
+	// phase is read from them.
+	Defined bool              `protobuf:"varint,2,opt,name=defined,proto3" json:"defined,omitempty"`
+	Seen    map[int64]*Origin `protobuf:"bytes,3,rep,name=seen,proto3" json:"seen,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Final units sold per closed bucket.
-	Reports       map[int32]int64 `protobuf:"bytes,4,rep,name=reports,proto3" json:"reports,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
-	Settled       bool            `protobuf:"varint,5,opt,name=settled,proto3" json:"settled,omitempty"`
+	Reports map[int32]int64 `protobuf:"bytes,4,rep,name=reports,proto3" json:"reports,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Settled bool            `protobuf:"varint,5,opt,name=settled,proto3" json:"settled,omitempty"`
+	Phase   SalePhase       `protobuf:"varint,6,opt,name=phase,proto3,enum=titan.flashsale.v1.SalePhase" json:"phase,omitempty"`
+	// Why the creation or the settlement failed.
+	Reason string `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The Create's time, and the time by which the allocation must be
+	// answered.
+	CreatedAtMs   int64 `protobuf:"varint,8,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	DeadlineMs    int64 `protobuf:"varint,9,opt,name=deadline_ms,json=deadlineMs,proto3" json:"deadline_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -673,6 +774,34 @@ func (x *SaleState) GetSettled() bool {
 		return x.Settled
 	}
 	return false
+}
+
+func (x *SaleState) GetPhase() SalePhase {
+	if x != nil {
+		return x.Phase
+	}
+	return SalePhase_SALE_PHASE_UNSPECIFIED
+}
+
+func (x *SaleState) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *SaleState) GetCreatedAtMs() int64 {
+	if x != nil {
+		return x.CreatedAtMs
+	}
+	return 0
+}
+
+func (x *SaleState) GetDeadlineMs() int64 {
+	if x != nil {
+		return x.DeadlineMs
+	}
+	return 0
 }
 
 type BucketState struct {
@@ -1049,13 +1178,18 @@ const file_titan_flashsale_v1_flashsale_proto_rawDesc = "" +
 	"\x06bucket\x18\a \x01(\x05R\x06bucket\x12\x1f\n" +
 	"\vprice_minor\x18\b \x01(\x03R\n" +
 	"priceMinor\x12!\n" +
-	"\ftimestamp_ms\x18\t \x01(\x03R\vtimestampMs\"\x81\x03\n" +
+	"\ftimestamp_ms\x18\t \x01(\x03R\vtimestampMs\"\x93\x04\n" +
 	"\tSaleState\x12,\n" +
 	"\x04sale\x18\x01 \x01(\v2\x18.titan.flashsale.v1.SaleR\x04sale\x12\x18\n" +
 	"\adefined\x18\x02 \x01(\bR\adefined\x12;\n" +
 	"\x04seen\x18\x03 \x03(\v2'.titan.flashsale.v1.SaleState.SeenEntryR\x04seen\x12D\n" +
 	"\areports\x18\x04 \x03(\v2*.titan.flashsale.v1.SaleState.ReportsEntryR\areports\x12\x18\n" +
-	"\asettled\x18\x05 \x01(\bR\asettled\x1aS\n" +
+	"\asettled\x18\x05 \x01(\bR\asettled\x123\n" +
+	"\x05phase\x18\x06 \x01(\x0e2\x1d.titan.flashsale.v1.SalePhaseR\x05phase\x12\x16\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\x12\"\n" +
+	"\rcreated_at_ms\x18\b \x01(\x03R\vcreatedAtMs\x12\x1f\n" +
+	"\vdeadline_ms\x18\t \x01(\x03R\n" +
+	"deadlineMs\x1aS\n" +
 	"\tSeenEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x03R\x03key\x120\n" +
 	"\x05value\x18\x02 \x01(\v2\x1a.titan.flashsale.v1.OriginR\x05value:\x028\x01\x1a:\n" +
@@ -1094,7 +1228,7 @@ const file_titan_flashsale_v1_flashsale_proto_rawDesc = "" +
 	"\x04sale\x18\x01 \x01(\v2\x1d.titan.flashsale.v1.SaleStateH\x00R\x04sale\x129\n" +
 	"\x06bucket\x18\x02 \x01(\v2\x1f.titan.flashsale.v1.BucketStateH\x00R\x06bucket\x123\n" +
 	"\x04user\x18\x03 \x01(\v2\x1d.titan.flashsale.v1.UserStateH\x00R\x04userB\x06\n" +
-	"\x04kind*\xb6\x01\n" +
+	"\x04kind*\xd9\x01\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vKIND_DEFINE\x10\x01\x12\x11\n" +
@@ -1107,11 +1241,22 @@ const file_titan_flashsale_v1_flashsale_proto_rawDesc = "" +
 	"KIND_GRANT\x10\a\x12\x0e\n" +
 	"\n" +
 	"KIND_CLOSE\x10\b\x12\x0f\n" +
-	"\vKIND_REPORT\x10\t*K\n" +
+	"\vKIND_REPORT\x10\t\x12\x0f\n" +
+	"\vKIND_CREATE\x10\n" +
+	"\x12\x10\n" +
+	"\fKIND_ABANDON\x10\v*K\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10STATUS_PURCHASED\x10\x01\x12\x13\n" +
-	"\x0fSTATUS_REJECTED\x10\x02BBZ@github.com/titan-commerce/titan/schemas/flashsale/v1;flashsalev1b\x06proto3"
+	"\x0fSTATUS_REJECTED\x10\x02*\xc1\x01\n" +
+	"\tSalePhase\x12\x1a\n" +
+	"\x16SALE_PHASE_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15SALE_PHASE_ALLOCATING\x10\x01\x12\x15\n" +
+	"\x11SALE_PHASE_FAILED\x10\x02\x12\x13\n" +
+	"\x0fSALE_PHASE_OPEN\x10\x03\x12\x17\n" +
+	"\x13SALE_PHASE_SETTLING\x10\x04\x12\x16\n" +
+	"\x12SALE_PHASE_SETTLED\x10\x05\x12 \n" +
+	"\x1cSALE_PHASE_SETTLEMENT_FAILED\x10\x06BBZ@github.com/titan-commerce/titan/schemas/flashsale/v1;flashsalev1b\x06proto3"
 
 var (
 	file_titan_flashsale_v1_flashsale_proto_rawDescOnce sync.Once
@@ -1125,49 +1270,51 @@ func file_titan_flashsale_v1_flashsale_proto_rawDescGZIP() []byte {
 	return file_titan_flashsale_v1_flashsale_proto_rawDescData
 }
 
-var file_titan_flashsale_v1_flashsale_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_titan_flashsale_v1_flashsale_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_titan_flashsale_v1_flashsale_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_titan_flashsale_v1_flashsale_proto_goTypes = []any{
 	(Kind)(0),           // 0: titan.flashsale.v1.Kind
 	(Status)(0),         // 1: titan.flashsale.v1.Status
-	(*Sale)(nil),        // 2: titan.flashsale.v1.Sale
-	(*Origin)(nil),      // 3: titan.flashsale.v1.Origin
-	(*Message)(nil),     // 4: titan.flashsale.v1.Message
-	(*Result)(nil),      // 5: titan.flashsale.v1.Result
-	(*SaleState)(nil),   // 6: titan.flashsale.v1.SaleState
-	(*BucketState)(nil), // 7: titan.flashsale.v1.BucketState
-	(*UserState)(nil),   // 8: titan.flashsale.v1.UserState
-	(*State)(nil),       // 9: titan.flashsale.v1.State
-	nil,                 // 10: titan.flashsale.v1.SaleState.SeenEntry
-	nil,                 // 11: titan.flashsale.v1.SaleState.ReportsEntry
-	nil,                 // 12: titan.flashsale.v1.BucketState.SeenEntry
-	nil,                 // 13: titan.flashsale.v1.UserState.SeenEntry
+	(SalePhase)(0),      // 2: titan.flashsale.v1.SalePhase
+	(*Sale)(nil),        // 3: titan.flashsale.v1.Sale
+	(*Origin)(nil),      // 4: titan.flashsale.v1.Origin
+	(*Message)(nil),     // 5: titan.flashsale.v1.Message
+	(*Result)(nil),      // 6: titan.flashsale.v1.Result
+	(*SaleState)(nil),   // 7: titan.flashsale.v1.SaleState
+	(*BucketState)(nil), // 8: titan.flashsale.v1.BucketState
+	(*UserState)(nil),   // 9: titan.flashsale.v1.UserState
+	(*State)(nil),       // 10: titan.flashsale.v1.State
+	nil,                 // 11: titan.flashsale.v1.SaleState.SeenEntry
+	nil,                 // 12: titan.flashsale.v1.SaleState.ReportsEntry
+	nil,                 // 13: titan.flashsale.v1.BucketState.SeenEntry
+	nil,                 // 14: titan.flashsale.v1.UserState.SeenEntry
 }
 var file_titan_flashsale_v1_flashsale_proto_depIdxs = []int32{
 	0,  // 0: titan.flashsale.v1.Message.kind:type_name -> titan.flashsale.v1.Kind
-	3,  // 1: titan.flashsale.v1.Message.origin:type_name -> titan.flashsale.v1.Origin
-	2,  // 2: titan.flashsale.v1.Message.sale:type_name -> titan.flashsale.v1.Sale
+	4,  // 1: titan.flashsale.v1.Message.origin:type_name -> titan.flashsale.v1.Origin
+	3,  // 2: titan.flashsale.v1.Message.sale:type_name -> titan.flashsale.v1.Sale
 	1,  // 3: titan.flashsale.v1.Result.status:type_name -> titan.flashsale.v1.Status
-	2,  // 4: titan.flashsale.v1.SaleState.sale:type_name -> titan.flashsale.v1.Sale
-	10, // 5: titan.flashsale.v1.SaleState.seen:type_name -> titan.flashsale.v1.SaleState.SeenEntry
-	11, // 6: titan.flashsale.v1.SaleState.reports:type_name -> titan.flashsale.v1.SaleState.ReportsEntry
-	2,  // 7: titan.flashsale.v1.BucketState.sale:type_name -> titan.flashsale.v1.Sale
-	4,  // 8: titan.flashsale.v1.BucketState.parked:type_name -> titan.flashsale.v1.Message
-	12, // 9: titan.flashsale.v1.BucketState.seen:type_name -> titan.flashsale.v1.BucketState.SeenEntry
-	4,  // 10: titan.flashsale.v1.UserState.pending:type_name -> titan.flashsale.v1.Message
-	5,  // 11: titan.flashsale.v1.UserState.results:type_name -> titan.flashsale.v1.Result
-	13, // 12: titan.flashsale.v1.UserState.seen:type_name -> titan.flashsale.v1.UserState.SeenEntry
-	6,  // 13: titan.flashsale.v1.State.sale:type_name -> titan.flashsale.v1.SaleState
-	7,  // 14: titan.flashsale.v1.State.bucket:type_name -> titan.flashsale.v1.BucketState
-	8,  // 15: titan.flashsale.v1.State.user:type_name -> titan.flashsale.v1.UserState
-	3,  // 16: titan.flashsale.v1.SaleState.SeenEntry.value:type_name -> titan.flashsale.v1.Origin
-	3,  // 17: titan.flashsale.v1.BucketState.SeenEntry.value:type_name -> titan.flashsale.v1.Origin
-	3,  // 18: titan.flashsale.v1.UserState.SeenEntry.value:type_name -> titan.flashsale.v1.Origin
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	3,  // 4: titan.flashsale.v1.SaleState.sale:type_name -> titan.flashsale.v1.Sale
+	11, // 5: titan.flashsale.v1.SaleState.seen:type_name -> titan.flashsale.v1.SaleState.SeenEntry
+	12, // 6: titan.flashsale.v1.SaleState.reports:type_name -> titan.flashsale.v1.SaleState.ReportsEntry
+	2,  // 7: titan.flashsale.v1.SaleState.phase:type_name -> titan.flashsale.v1.SalePhase
+	3,  // 8: titan.flashsale.v1.BucketState.sale:type_name -> titan.flashsale.v1.Sale
+	5,  // 9: titan.flashsale.v1.BucketState.parked:type_name -> titan.flashsale.v1.Message
+	13, // 10: titan.flashsale.v1.BucketState.seen:type_name -> titan.flashsale.v1.BucketState.SeenEntry
+	5,  // 11: titan.flashsale.v1.UserState.pending:type_name -> titan.flashsale.v1.Message
+	6,  // 12: titan.flashsale.v1.UserState.results:type_name -> titan.flashsale.v1.Result
+	14, // 13: titan.flashsale.v1.UserState.seen:type_name -> titan.flashsale.v1.UserState.SeenEntry
+	7,  // 14: titan.flashsale.v1.State.sale:type_name -> titan.flashsale.v1.SaleState
+	8,  // 15: titan.flashsale.v1.State.bucket:type_name -> titan.flashsale.v1.BucketState
+	9,  // 16: titan.flashsale.v1.State.user:type_name -> titan.flashsale.v1.UserState
+	4,  // 17: titan.flashsale.v1.SaleState.SeenEntry.value:type_name -> titan.flashsale.v1.Origin
+	4,  // 18: titan.flashsale.v1.BucketState.SeenEntry.value:type_name -> titan.flashsale.v1.Origin
+	4,  // 19: titan.flashsale.v1.UserState.SeenEntry.value:type_name -> titan.flashsale.v1.Origin
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_titan_flashsale_v1_flashsale_proto_init() }
@@ -1185,7 +1332,7 @@ func file_titan_flashsale_v1_flashsale_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_titan_flashsale_v1_flashsale_proto_rawDesc), len(file_titan_flashsale_v1_flashsale_proto_rawDesc)),
-			NumEnums:      2,
+			NumEnums:      3,
 			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
