@@ -8,6 +8,7 @@ import (
 
 	"github.com/lovoo/goka/storage"
 
+	"github.com/titan-commerce/titan/internal/punctuate"
 	"github.com/titan-commerce/titan/processors/flashsale"
 	flashsalev1 "github.com/titan-commerce/titan/schemas/flashsale/v1"
 )
@@ -52,18 +53,7 @@ func NewSettler(local func() []storage.Storage, send func(context.Context, []*fl
 
 // Run settles every interval until ctx ends.
 func (s *Settler) Run(ctx context.Context) error {
-	t := time.NewTicker(s.interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			if err := s.Settle(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("flash-sale settle failed", "err", err)
-			}
-		}
-	}
+	return punctuate.Every(ctx, s.interval, s.log, "flash-sale settle", s.Settle)
 }
 
 // Settle runs one pass. It is not safe for concurrent use.
@@ -108,7 +98,10 @@ func (s *Settler) Settle(ctx context.Context) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	return s.send(ctx, msgs)
+	// What a pass could not deliver is sent again after resendAfter.
+	sctx, cancel := context.WithTimeout(ctx, max(10*s.interval, 10*time.Second))
+	defer cancel()
+	return s.send(sctx, msgs)
 }
 
 // saleStates reads the sale keys in st. They sort together under their
