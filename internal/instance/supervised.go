@@ -156,7 +156,3 @@ func (i *Instance) health() []api.ComponentStatus {
 	}
 	return out
 }
-
-// Health is the state of every component the instance runs: its
-// topologies, the API's views and results consumers.
-func (i *Instance) Health() []supervise.Status { return i.sup.Health() }

@@ -222,7 +222,9 @@ func (s *Supervisor) keep(ctx context.Context, c *component) error {
 				continue
 			}
 			r = next
-			s.log.Info("component built again", "component", name)
+			if c.status().Failures > 0 {
+				s.log.Info("component built again", "component", name)
+			}
 		}
 		began := s.now()
 		c.start(r)

@@ -164,8 +164,8 @@ func TestRestartsAfterFailure(t *testing.T) {
 	var (
 		mu     sync.Mutex
 		events []string
-		built  []*fakeRunner
 	)
+	built := make(chan *fakeRunner, 1)
 	first := newRunner(0)
 	err := s.Add(Component{
 		Name:  "inventory",
@@ -173,9 +173,9 @@ func TestRestartsAfterFailure(t *testing.T) {
 		New: func(context.Context) (Runner, error) {
 			mu.Lock()
 			defer mu.Unlock()
-			r := newRunner(len(built) + 1)
-			built = append(built, r)
+			r := newRunner(1)
 			events = append(events, "new")
+			built <- r
 			return r, nil
 		},
 		Reset: func(_ context.Context, cause error) error {
@@ -222,14 +222,7 @@ func TestRestartsAfterFailure(t *testing.T) {
 	}
 
 	g.release <- struct{}{}
-	mu.Lock()
-	for len(built) == 0 {
-		mu.Unlock()
-		time.Sleep(time.Millisecond)
-		mu.Lock()
-	}
-	second := built[0]
-	mu.Unlock()
+	second := <-built
 	wait(t, second.started, "the second incarnation")
 	st = only(t, s)
 	if st.State != Running || !errors.Is(st.Err, errBoom) || st.Failures != 1 {
