@@ -29,7 +29,7 @@ var (
 	errReservationNotFound = apiError{"reservation_not_found", "no reservation is known for this order", http.StatusNotFound}
 	errNotFound            = apiError{"not_found", "no such endpoint", http.StatusNotFound}
 	errMethodNotAllowed    = apiError{"method_not_allowed", "the endpoint does not accept this method", http.StatusMethodNotAllowed}
-	errNotReady            = apiError{"not_ready", "the instance is still recovering its state", http.StatusServiceUnavailable}
+	errNotReady            = apiError{"not_ready", "the instance is still recovering its state, or restarting a part that failed", http.StatusServiceUnavailable}
 	errUnavailable         = apiError{"unavailable", "the request could not be handed to Kafka; retry it with the same command_id or idempotency_key", http.StatusServiceUnavailable}
 	errInternal            = apiError{"internal", "an internal error occurred", http.StatusInternalServerError}
 	errReservedID          = apiError{"reserved_id", "ids starting with \"titan:\" are Titan's own, as are the reservations Titan makes for orders and flash sales: a client can neither use nor change them", http.StatusConflict}

@@ -54,6 +54,9 @@ type Deps struct {
 	// Ready reports whether everything this instance runs has recovered;
 	// nil means the views alone decide.
 	Ready func() bool
+	// Health lists the parts of the instance that are not ready, which
+	// /readyz names in its 503 with their last errors; nil names none.
+	Health func() []ComponentStatus
 	// FlashSales enables the flash-sale endpoints; without it they exist
 	// (the API is the same on every instance) and answer 503 not_enabled,
 	// so a load balancer tries an instance that runs them.
@@ -275,7 +278,11 @@ func (s *Server) ready() bool {
 
 func (s *Server) readyz(ctx *fasthttp.RequestCtx, _ []string) {
 	if !s.ready() {
-		s.fail(ctx, errNotReady)
+		body := notReady{apiError: errNotReady}
+		if s.deps.Health != nil {
+			body.Components = s.deps.Health()
+		}
+		writeJSON(ctx, errNotReady.status, body)
 		return
 	}
 	writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ready"})

@@ -55,6 +55,17 @@
 // Close writes the marker before it releases the lock, so a database that
 // another process has open is refused, never deleted.
 //
+// A processor that fails without the process dying has the same problem:
+// goka stops it cleanly, its storages close with the marker, and yet a send
+// that failed may have left a local value whose changelog record and outputs
+// never reached Kafka. Builder.Distrust(topic) treats every partition of
+// the topic as left by an unclean shutdown: it removes the markers on disk,
+// and a storage still open closes without one. Whoever rebuilds a failed
+// processor in the same process (internal/supervise, through
+// internal/instance) calls it for the processor's table first, so the new
+// processor recovers from the changelog and decides the unacknowledged
+// input again, emitting what was lost.
+//
 // # Sync policy
 //
 // SyncNone (the default) never waits for the disk. Pebble keeps the tail of

@@ -56,6 +56,9 @@ type Storage struct {
 		// marker, so that no other process can open the database in between
 		// and have its writes covered by the marker.
 		lock *pebble.Lock
+		// distrusted is set by Builder.Distrust while the storage is open:
+		// its owner failed, so Close must not vouch for the state.
+		distrusted bool
 	}
 
 	// offset is the last offset set, or read at Open. Its mutex spans the
@@ -226,7 +229,8 @@ func readOffset(db *pebble.DB) (int64, bool, error) {
 
 // Close ends any iterators still held, then closes the database, which syncs
 // its write-ahead log whatever the sync policy: after a clean Close nothing
-// is lost. Only if that succeeds does it leave the clean-shutdown marker that
+// is lost. Only if that succeeds, and Builder.Distrust has not been called
+// for the partition meanwhile, does it leave the clean-shutdown marker that
 // lets the next Open trust the local state. Close is idempotent, and releases
 // the directory lock so the same topic-partition can be built and opened
 // again.
@@ -252,7 +256,9 @@ func (s *Storage) Close() error {
 	// partition is released in this process: whoever opens next must find
 	// it, and must not be writing when it appears.
 	err := db.Close()
-	if err == nil {
+	if err == nil && s.mu.distrusted {
+		s.log.Info("closed without the clean-shutdown marker: the partition's owner failed")
+	} else if err == nil {
 		if err = writeMarker(s.b.cfg.fs, s.dir); err != nil {
 			err = fmt.Errorf("write clean-shutdown marker: %w", err)
 		}

@@ -29,6 +29,17 @@ type Config struct {
 	// ClientID names the process to the brokers.
 	ClientID string
 	Logger   *slog.Logger
+	// Faults, when set, wraps the storage and the producer of processors
+	// to inject failures (internal/faults); tests of how Titan survives
+	// them set it, production never does. Views are left alone: they
+	// only copy what a changelog already holds.
+	Faults Faults
+}
+
+// Faults wraps what a processor writes through.
+type Faults interface {
+	Storage(storage.Builder) storage.Builder
+	Producer(goka.ProducerBuilder) goka.ProducerBuilder
 }
 
 // Sarama returns a fresh sarama configuration. goka's builders write the
@@ -82,13 +93,17 @@ func (c Config) Validate() error {
 
 // Processor returns the options for a processor.
 func (c Config) Processor() []goka.ProcessorOption {
+	store, produce := c.Storage, goka.ProducerBuilderWithConfig(Sarama())
+	if c.Faults != nil {
+		store, produce = c.Faults.Storage(store), c.Faults.Producer(produce)
+	}
 	opts := []goka.ProcessorOption{
 		goka.WithTopicManagerBuilder(c.topicManager()),
 		goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(Sarama())),
 		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(Sarama())),
-		goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(Sarama())),
+		goka.WithProducerBuilder(produce),
 		goka.WithHasher(partition.Hasher()),
-		goka.WithStorageBuilder(c.Storage),
+		goka.WithStorageBuilder(store),
 		goka.WithLogger(logger{c.logger()}),
 	}
 	if c.ClientID != "" {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/titan-commerce/titan/api"
+	"github.com/titan-commerce/titan/internal/faults"
+	"github.com/titan-commerce/titan/internal/supervise"
 	"github.com/titan-commerce/titan/processors/inventory"
 	"github.com/titan-commerce/titan/processors/orders"
 	"github.com/titan-commerce/titan/schemas"
@@ -91,6 +93,18 @@ type Config struct {
 	// one, and the Host names the API answers to. The zero value leaves
 	// the API open to anyone who can reach HTTPAddr.
 	APIAccess api.Access
+
+	// RestartBackoff bounds the wait before a processor, view or results
+	// consumer that failed is started again; the zero value means
+	// supervise.DefaultBackoff (1 s doubling to 30 s, reset after a
+	// minute of running).
+	RestartBackoff supervise.Backoff
+
+	// Faults is the fault-injection hook: while its switches are on, the
+	// processors' state writes or Kafka sends fail (internal/faults), as
+	// a broken disk or a lost broker would make them. It exists for tests
+	// of how an instance survives such failures; production leaves it nil.
+	Faults *faults.Injector
 }
 
 // EnsureDefaults fills the zero fields.
@@ -134,6 +148,9 @@ func (c *Config) EnsureDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.RestartBackoff == (supervise.Backoff{}) {
+		c.RestartBackoff = supervise.DefaultBackoff()
+	}
 }
 
 // Validate reports the first setting that cannot work.
@@ -173,6 +190,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if _, err := c.syncPolicy(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.RestartBackoff.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.APIAccess.Validate(); err != nil {
@@ -229,6 +249,10 @@ func (c *Config) String() string {
 	}
 	fmt.Fprintf(&b, "order_reserve_ttl=%s\norder_step_timeout=%s\nfraud_model=%s\n", c.OrderReserveTTL, c.OrderStepTimeout, model)
 	fmt.Fprintf(&b, "max_time_ahead=%s\nmax_time_behind=%s\n", c.TimeWindow.Ahead, c.TimeWindow.Behind)
+	fmt.Fprintf(&b, "restart_backoff=%s..%s (reset after %s)\n", c.RestartBackoff.Min, c.RestartBackoff.Max, c.RestartBackoff.Healthy)
+	if c.Faults != nil {
+		b.WriteString("faults=INJECTED (a test's fault-injection hook is set)\n")
+	}
 	tokens, hosts := "(none: the API is open)", "(any)"
 	if t := c.APIAccess.Tokens; t != nil {
 		tokens = fmt.Sprintf("%s (%d tokens)", t.Path(), t.Len())

@@ -2,6 +2,35 @@
 // the embedded in-memory broker), the topics, the Pebble state, the
 // topologies, the views the API reads, and the HTTP server. cmd/titan runs
 // one; integration tests and benchmarks run several side by side.
+//
+// # Failures
+//
+// goka reports its own failures (a state write or read that fails, a send
+// Kafka refuses, a consumer group that loses its broker) by stopping the
+// processor, and internal/observe lets them, rather than turning the input
+// into a dead letter. Such a failure stops one component, not the
+// instance: each topology (its processors with their punctuator), each view
+// the API reads and each results consumer runs under internal/supervise.
+// A component that stops while the instance runs is logged at Error level
+// with its name, shown in /readyz (503, naming it with its last error)
+// while /healthz stays 200, and built again with the same options after a
+// backoff (Config.RestartBackoff: 1 s doubling to 30 s, started over once
+// an incarnation has run for a minute). The new processors resume from
+// their committed offsets. Ready, the lag metrics and the API's views
+// always read the current incarnation.
+//
+// Before a failed topology is built again its tables' local state is
+// distrusted (state.Builder.Distrust): the processor may have written
+// values locally whose changelog records and outputs never reached Kafka,
+// and trusting them it would see its effect applied and not emit the lost
+// outputs again. The rebuilt processors recover those tables from their
+// changelogs, which hold only what Kafka acknowledged, and decide the
+// unacknowledged input again; the cost is one changelog replay.
+//
+// Cancelling Run's context is not a failure: it shuts everything down in
+// the order Run describes. Only the HTTP server failing ends Run early.
+// Config.Faults is a hook for tests to make state writes and sends fail on
+// demand.
 package instance
 
 import (
@@ -30,6 +59,7 @@ import (
 	"github.com/titan-commerce/titan/internal/kafkaadmin"
 	"github.com/titan-commerce/titan/internal/metrics"
 	"github.com/titan-commerce/titan/internal/partition"
+	"github.com/titan-commerce/titan/internal/supervise"
 	"github.com/titan-commerce/titan/processors/flashsale"
 	"github.com/titan-commerce/titan/processors/inventory"
 	flashsalev1 "github.com/titan-commerce/titan/schemas/flashsale/v1"
@@ -53,15 +83,20 @@ type Instance struct {
 	views    *state.Builder
 	producer *sdk.Producer
 	internal *kgo.Client // writes Titan's own commands to internal topics
-	topo     *topology.Topology
-	fsNames  flashtopo.Names
-	flash    *flashtopo.Topology // nil unless the instance runs flash sales
-	fsClient *kgo.Client         // produces flash-sale messages
-	stock    *goka.View
-	orders   *goka.View
+	// sup runs the topologies, views and results consumers, and builds
+	// again whichever fails.
+	sup     *supervise.Supervisor
+	fsNames flashtopo.Names
+	// flash is the flash-sale topology's first incarnation, nil unless the
+	// instance runs flash sales; after a failure the supervisor runs
+	// another, whose router is the same.
+	flash    *flashtopo.Topology
+	fsClient *kgo.Client // produces flash-sale messages
+	stock    *view
+	orders   *view
 	// Flash-sale views and results, for the API; nil without flash sales.
-	sales     *goka.View
-	purchases *goka.View
+	sales     *view
+	purchases *view
 	fsResults *api.FlashSaleResults
 	// The order pipeline and recommendations; nil unless the instance runs
 	// them.
@@ -84,6 +119,9 @@ func New(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	}
 	i := &Instance{cfg: cfg, names: topology.NamesFor(cfg.Namespace), fsNames: flashtopo.NamesFor(cfg.Namespace),
 		log: cfg.Logger, brokers: cfg.Brokers, registry: prometheus.NewRegistry()}
+	if i.sup, err = supervise.New(supervise.Options{Backoff: cfg.RestartBackoff, Logger: cfg.Logger}); err != nil {
+		return nil, fmt.Errorf("instance: %w", err)
+	}
 	if cfg.Runs(TopologyOrders) {
 		i.ord = newOrderPipeline(cfg.Namespace)
 	}
@@ -125,6 +163,9 @@ func New(ctx context.Context, cfg Config) (inst *Instance, err error) {
 		if err := i.buildAPI(ctx); err != nil {
 			return nil, err
 		}
+	}
+	if err := i.superviseConsumers(); err != nil {
+		return nil, err
 	}
 	return i, nil
 }
@@ -221,13 +262,19 @@ func (i *Instance) openState() error {
 }
 
 func (i *Instance) gokaConfig(store storage.Builder, role string) gokaopts.Config {
-	return gokaopts.Config{
+	c := gokaopts.Config{
 		Brokers:     i.brokers,
 		Replication: i.cfg.Replication,
 		Storage:     store,
 		ClientID:    i.clientID(role),
 		Logger:      i.log,
 	}
+	// Not assigned when nil: a nil *faults.Injector in the interface
+	// would not compare equal to nil.
+	if i.cfg.Faults != nil {
+		c.Faults = i.cfg.Faults
+	}
+	return c
 }
 
 func (i *Instance) buildTopology() error {
@@ -237,7 +284,7 @@ func (i *Instance) buildTopology() error {
 	}
 	policy := inventory.DefaultPolicy()
 	policy.DedupeWindow = i.cfg.DedupeWindow
-	i.topo, err = topology.New(topology.Options{
+	_, err = supervised(i, TopologyInventory, topology.New, topology.Options{
 		TimeWindow:    i.cfg.TimeWindow,
 		Replies:       i.inventoryReplies(),
 		Partitions:    int32(i.cfg.Partitions),
@@ -285,7 +332,7 @@ func (i *Instance) buildFlashSale(hooks *metrics.Processing) error {
 	if err != nil {
 		return fmt.Errorf("instance: flash-sale producer: %w", err)
 	}
-	i.flash, err = flashtopo.New(flashtopo.Options{
+	i.flash, err = supervised(i, TopologyFlashSale, flashtopo.New, flashtopo.Options{
 		Names:      i.fsNames,
 		Partitions: int32(i.cfg.Partitions),
 		Inventory:  i.names.Internal,
@@ -312,25 +359,6 @@ func (i *Instance) sendFlash(ctx context.Context, msgs []*flashsalev1.Message) e
 		recs[n] = &kgo.Record{Topic: string(i.fsNames.Internal), Key: []byte(m.GetKey()), Value: b}
 	}
 	return i.fsClient.ProduceSync(ctx, recs...).FirstErr()
-}
-
-// processors lists every goka processor of the instance, for lag metrics.
-func (i *Instance) processors() map[string]*goka.Processor {
-	out := i.topo.Processors()
-	if i.flash != nil {
-		for name, p := range i.flash.Processors() {
-			out[name] = p
-		}
-	}
-	if i.ord != nil {
-		i.ord.processors(out)
-	}
-	if i.recs != nil {
-		for name, p := range i.recs.topo.Processors() {
-			out[name] = p
-		}
-	}
-	return out
 }
 
 func (i *Instance) recoveredPartitions(topic string) []storage.Storage {
@@ -385,10 +413,10 @@ func (i *Instance) buildAPI(ctx context.Context) error {
 		return append(i.gokaConfig(i.views.Build, "view").View(), goka.WithViewCallback(n.Callback()))
 	}
 	var err error
-	if i.stock, err = goka.NewView(i.brokers, i.names.Table(), topology.StateCodec{}, viewOpts(stockN)...); err != nil {
+	if i.stock, err = i.newView(i.names.Table(), topology.StateCodec{}, viewOpts(stockN)...); err != nil {
 		return fmt.Errorf("instance: stock view: %w", err)
 	}
-	if i.orders, err = goka.NewView(i.brokers, i.names.OrdersTable(), topology.IndexCodec{}, viewOpts(ordersN)...); err != nil {
+	if i.orders, err = i.newView(i.names.OrdersTable(), topology.IndexCodec{}, viewOpts(ordersN)...); err != nil {
 		return fmt.Errorf("instance: order view: %w", err)
 	}
 	if i.results, err = api.NewResults(ctx, i.brokers, string(i.names.Events), i.log); err != nil {
@@ -421,6 +449,7 @@ func (i *Instance) buildAPI(ctx context.Context) error {
 		},
 		Results: i.results,
 		Ready:   i.Ready,
+		Health:  i.health,
 	}, api.Options{
 		CommandWait: i.cfg.CommandWait,
 		ReadWait:    i.cfg.ReadWait,
@@ -445,10 +474,10 @@ func (i *Instance) flashSaleDeps(ctx context.Context, viewOpts func(*api.Notifie
 	}
 	salesN, purchasesN := api.NewNotifier(), api.NewNotifier()
 	var err error
-	if i.sales, err = goka.NewView(i.brokers, i.fsNames.Table(), flashtopo.StateCodec{}, viewOpts(salesN)...); err != nil {
+	if i.sales, err = i.newView(i.fsNames.Table(), flashtopo.StateCodec{}, viewOpts(salesN)...); err != nil {
 		return nil, fmt.Errorf("instance: flash-sale view: %w", err)
 	}
-	if i.purchases, err = goka.NewView(i.brokers, i.fsNames.PurchasesTable(), flashtopo.ResultCodec{}, viewOpts(purchasesN)...); err != nil {
+	if i.purchases, err = i.newView(i.fsNames.PurchasesTable(), flashtopo.ResultCodec{}, viewOpts(purchasesN)...); err != nil {
 		return nil, fmt.Errorf("instance: purchase view: %w", err)
 	}
 	if i.fsResults, err = api.NewFlashSaleResults(ctx, i.brokers, string(i.fsNames.Events), i.log); err != nil {
@@ -496,24 +525,13 @@ func (i *Instance) HTTPAddr() string {
 	return i.ln.Addr().String()
 }
 
-// Ready reports whether every processor and view has recovered its state.
-func (i *Instance) Ready() bool {
-	if !i.topo.Recovered() || (i.flash != nil && !i.flash.Recovered()) {
-		return false
-	}
-	if i.sales != nil && !(i.sales.Recovered() && i.purchases.Recovered()) {
-		return false
-	}
-	if i.ord != nil && !i.ord.recovered() {
-		return false
-	}
-	if i.recs != nil && !i.recs.recovered() {
-		return false
-	}
-	return i.stock == nil || (i.stock.Recovered() && i.orders.Recovered())
-}
+// Ready reports whether every processor and view has recovered its state,
+// and none is failed.
+func (i *Instance) Ready() bool { return i.sup.Ready() }
 
-// Run runs the instance until ctx ends or a component fails, then shuts
+// Run runs the instance until ctx ends or the API server fails. A
+// topology, view or results consumer that fails meanwhile does not end it:
+// the supervisor builds it again (see the package comment). Then Run shuts
 // down in this order: the HTTP server stops taking requests and finishes
 // those in flight (which may still be waiting for results, so everything
 // else is still running); then the processors, views and consumers stop,
@@ -524,25 +542,8 @@ func (i *Instance) Run(ctx context.Context) error {
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
 	g, gctx := errgroup.WithContext(runCtx)
-	g.Go(func() error { return quiet(i.topo.Run(gctx)) })
-	if i.flash != nil {
-		g.Go(func() error { return quiet(i.flash.Run(gctx)) })
-	}
-	if i.ord != nil {
-		i.ord.run(g, gctx)
-	}
-	if i.recs != nil {
-		i.recs.run(g, gctx)
-	}
+	g.Go(func() error { return i.sup.Run(gctx) })
 	if i.server != nil {
-		g.Go(func() error { return quiet(i.stock.Run(gctx)) })
-		g.Go(func() error { return quiet(i.orders.Run(gctx)) })
-		g.Go(func() error { return i.results.Run(gctx) })
-		if i.sales != nil {
-			g.Go(func() error { return quiet(i.sales.Run(gctx)) })
-			g.Go(func() error { return quiet(i.purchases.Run(gctx)) })
-			g.Go(func() error { return i.fsResults.Run(gctx) })
-		}
 		g.Go(func() error { return i.server.Serve(i.ln) })
 		i.log.Info("api listening", "addr", i.HTTPAddr())
 	}
@@ -550,7 +551,8 @@ func (i *Instance) Run(ctx context.Context) error {
 	case <-ctx.Done():
 		i.log.Info("shutting down")
 	case <-gctx.Done():
-		i.log.Error("a component stopped; shutting down")
+		// The supervisor returns only once runCtx ends: the server failed.
+		i.log.Error("the API server stopped; shutting down")
 	}
 	if i.server != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), i.cfg.CommandWait+5*time.Second)
@@ -578,13 +580,6 @@ func (i *Instance) Run(ctx context.Context) error {
 		if ferr := i.ord.client.Flush(flush); ferr != nil {
 			err = errors.Join(err, ferr)
 		}
-	}
-	return err
-}
-
-func quiet(err error) error {
-	if errors.Is(err, context.Canceled) {
-		return nil
 	}
 	return err
 }

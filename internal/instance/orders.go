@@ -7,7 +7,6 @@ import (
 
 	"github.com/lovoo/goka"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/titan-commerce/titan/api"
@@ -37,12 +36,8 @@ type orderPipeline struct {
 	model  *fraudtopo.ModelFile
 	client *kgo.Client // produces checkout events and pricing commands for the API
 
-	sagaTopo    *orderstopo.Topology
-	pricingTopo *pricingtopo.Topology
-	fraudTopo   *fraudtopo.Topology
-
 	// Views and outcomes for the API; nil without it.
-	orders, prices, entities *goka.View
+	orders, prices, entities *view
 	outcomes                 *api.OrderOutcomes
 }
 
@@ -97,7 +92,7 @@ func (i *Instance) buildOrders(hooks *metrics.Processing) error {
 	); err != nil {
 		return fmt.Errorf("instance: orders producer: %w", err)
 	}
-	if p.pricingTopo, err = pricingtopo.New(pricingtopo.Options{
+	if _, err = supervised(i, "pricing", pricingtopo.New, pricingtopo.Options{
 		TimeWindow:   i.cfg.TimeWindow,
 		Partitions:   int32(i.cfg.Partitions),
 		Names:        p.pricing,
@@ -111,7 +106,7 @@ func (i *Instance) buildOrders(hooks *metrics.Processing) error {
 	}); err != nil {
 		return err
 	}
-	if p.fraudTopo, err = fraudtopo.New(fraudtopo.Options{
+	if _, err = supervised(i, "fraud", fraudtopo.New, fraudtopo.Options{
 		Partitions: int32(i.cfg.Partitions),
 		Names:      p.fraud,
 		Saga:       p.names.Saga,
@@ -122,7 +117,7 @@ func (i *Instance) buildOrders(hooks *metrics.Processing) error {
 	}); err != nil {
 		return err
 	}
-	p.sagaTopo, err = orderstopo.New(orderstopo.Options{
+	_, err = supervised(i, TopologyOrders, orderstopo.New, orderstopo.Options{
 		TimeWindow: i.cfg.TimeWindow,
 		Partitions: int32(i.cfg.Partitions),
 		Names:      p.names,
@@ -196,35 +191,6 @@ func (i *Instance) ModelVersion() string {
 	return i.ord.model.Model().Version
 }
 
-func (p *orderPipeline) processors(out map[string]*goka.Processor) {
-	for _, t := range []interface {
-		Processors() map[string]*goka.Processor
-	}{p.sagaTopo, p.pricingTopo, p.fraudTopo} {
-		for name, proc := range t.Processors() {
-			out[name] = proc
-		}
-	}
-}
-
-func (p *orderPipeline) recovered() bool {
-	if !p.sagaTopo.Recovered() || !p.pricingTopo.Recovered() || !p.fraudTopo.Recovered() {
-		return false
-	}
-	return p.orders == nil || (p.orders.Recovered() && p.prices.Recovered() && p.entities.Recovered())
-}
-
-func (p *orderPipeline) run(g *errgroup.Group, ctx context.Context) {
-	g.Go(func() error { return quiet(p.sagaTopo.Run(ctx)) })
-	g.Go(func() error { return quiet(p.pricingTopo.Run(ctx)) })
-	g.Go(func() error { return quiet(p.fraudTopo.Run(ctx)) })
-	if p.orders != nil {
-		g.Go(func() error { return quiet(p.orders.Run(ctx)) })
-		g.Go(func() error { return quiet(p.prices.Run(ctx)) })
-		g.Go(func() error { return quiet(p.entities.Run(ctx)) })
-		g.Go(func() error { return p.outcomes.Run(ctx) })
-	}
-}
-
 // orderDeps builds what the API's order, price and fraud routes read and
 // send through; nil when the instance runs no order pipeline.
 func (i *Instance) orderDeps(ctx context.Context, viewOpts func(*api.Notifier) []goka.ViewOption) (*api.OrderDeps, error) {
@@ -236,13 +202,13 @@ func (i *Instance) orderDeps(ctx context.Context, viewOpts func(*api.Notifier) [
 	var err error
 	// The API renders the tables' wire form; the processors' codecs would
 	// decode into the domain types only to be mapped back.
-	if p.orders, err = goka.NewView(i.brokers, p.names.Table(), codec.NewProto[*ordersv1.Order](), viewOpts(ordersN)...); err != nil {
+	if p.orders, err = i.newView(p.names.Table(), codec.NewProto[*ordersv1.Order](), viewOpts(ordersN)...); err != nil {
 		return nil, fmt.Errorf("instance: order view: %w", err)
 	}
-	if p.prices, err = goka.NewView(i.brokers, p.pricing.Table(), codec.NewProto[*pricingv1.SkuPrice](), viewOpts(api.NewNotifier())...); err != nil {
+	if p.prices, err = i.newView(p.pricing.Table(), codec.NewProto[*pricingv1.SkuPrice](), viewOpts(api.NewNotifier())...); err != nil {
 		return nil, fmt.Errorf("instance: price view: %w", err)
 	}
-	if p.entities, err = goka.NewView(i.brokers, p.fraud.Table(), codec.NewProto[*fraudv1.Entity](), viewOpts(api.NewNotifier())...); err != nil {
+	if p.entities, err = i.newView(p.fraud.Table(), codec.NewProto[*fraudv1.Entity](), viewOpts(api.NewNotifier())...); err != nil {
 		return nil, fmt.Errorf("instance: fraud view: %w", err)
 	}
 	if p.outcomes, err = api.NewOrderOutcomes(ctx, i.brokers, string(p.names.Outcomes), i.log); err != nil {

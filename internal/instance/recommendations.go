@@ -1,7 +1,6 @@
 package instance
 
 import (
-	"context"
 	"fmt"
 	"time"
 
@@ -21,9 +20,8 @@ import (
 type recsPipeline struct {
 	names    recstopo.Names
 	outcomes goka.Stream
-	topo     *recstopo.Topology
 	// Views for the API; nil without it.
-	items, users *goka.View
+	items, users *view
 }
 
 func newRecsPipeline(namespace string) *recsPipeline {
@@ -40,7 +38,7 @@ func (p *recsPipeline) copartitioned() []kafkaadmin.Copartitioned {
 
 func (i *Instance) buildRecs(hooks *metrics.Processing) error {
 	var err error
-	i.recs.topo, err = recstopo.New(recstopo.Options{
+	_, err = supervised(i, TopologyRecommendations, recstopo.New, recstopo.Options{
 		TimeWindow: i.cfg.TimeWindow,
 		Partitions: int32(i.cfg.Partitions),
 		Names:      i.recs.names,
@@ -53,18 +51,6 @@ func (i *Instance) buildRecs(hooks *metrics.Processing) error {
 	return err
 }
 
-func (p *recsPipeline) recovered() bool {
-	return p.topo.Recovered() && (p.items == nil || (p.items.Recovered() && p.users.Recovered()))
-}
-
-func (p *recsPipeline) run(g interface{ Go(func() error) }, ctx context.Context) {
-	g.Go(func() error { return quiet(p.topo.Run(ctx)) })
-	if p.items != nil {
-		g.Go(func() error { return quiet(p.items.Run(ctx)) })
-		g.Go(func() error { return quiet(p.users.Run(ctx)) })
-	}
-}
-
 // recsDeps builds what the API's recommendation routes read; nil when the
 // instance runs no recommendations.
 func (i *Instance) recsDeps(viewOpts func(*api.Notifier) []goka.ViewOption) (*api.RecommendationDeps, error) {
@@ -73,10 +59,10 @@ func (i *Instance) recsDeps(viewOpts func(*api.Notifier) []goka.ViewOption) (*ap
 		return nil, nil
 	}
 	var err error
-	if p.items, err = goka.NewView(i.brokers, p.names.ItemsTable(), codec.NewProto[*recommendationsv1.ItemState](), viewOpts(api.NewNotifier())...); err != nil {
+	if p.items, err = i.newView(p.names.ItemsTable(), codec.NewProto[*recommendationsv1.ItemState](), viewOpts(api.NewNotifier())...); err != nil {
 		return nil, fmt.Errorf("instance: item view: %w", err)
 	}
-	if p.users, err = goka.NewView(i.brokers, p.names.UsersTable(), codec.NewProto[*recommendationsv1.UserHistory](), viewOpts(api.NewNotifier())...); err != nil {
+	if p.users, err = i.newView(p.names.UsersTable(), codec.NewProto[*recommendationsv1.UserHistory](), viewOpts(api.NewNotifier())...); err != nil {
 		return nil, fmt.Errorf("instance: user history view: %w", err)
 	}
 	policy := recommendations.DefaultPolicy()

@@ -1,0 +1,158 @@
+package instance
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"slices"
+	"sync"
+
+	"github.com/lovoo/goka"
+
+	"github.com/titan-commerce/titan/api"
+	"github.com/titan-commerce/titan/internal/supervise"
+)
+
+// topologyRunner is what the instance needs of every topology it runs.
+type topologyRunner interface {
+	Run(ctx context.Context) error
+	// Recovered reports whether every processor has caught up with its
+	// table; the supervisor reports the topology recovering until then.
+	Recovered() bool
+	Processors() map[string]*goka.Processor
+}
+
+// supervised builds a topology with build(opts) and hands it to the
+// supervisor under name. Should the topology fail while the instance runs
+// (a processor, or its punctuator), the local state of its processors'
+// tables is distrusted (state.Builder.Distrust) and build(opts) makes the
+// next incarnation, which resumes from the committed offsets and recovers
+// those tables from their changelogs.
+func supervised[O any, T topologyRunner](i *Instance, name string, build func(O) (T, error), opts O) (T, error) {
+	first, err := build(opts)
+	if err != nil {
+		return first, err
+	}
+	var tables []string
+	for _, p := range first.Processors() {
+		if t := p.Graph().GroupTable(); t != nil {
+			tables = append(tables, t.Topic())
+		}
+	}
+	slices.Sort(tables)
+	return first, i.sup.Add(supervise.Component{
+		Name:  name,
+		First: first,
+		New: func(context.Context) (supervise.Runner, error) {
+			next, err := build(opts)
+			if err != nil {
+				return nil, err
+			}
+			return next, nil
+		},
+		Reset: func(context.Context, error) error {
+			var errs []error
+			for _, table := range tables {
+				errs = append(errs, i.procs.Distrust(table))
+			}
+			return errors.Join(errs...)
+		},
+	})
+}
+
+// view is a goka view the API reads through. A goka view cannot run twice,
+// so after a failure the supervisor builds another from the same
+// arguments; view forwards to whichever is current. Between the failure
+// and the next one's recovery it reports not recovered, and the API
+// answers not_ready.
+type view struct {
+	mu struct {
+		sync.RWMutex
+		current *goka.View
+	}
+}
+
+var _ api.Table = (*view)(nil)
+
+// newView builds a view of table for the API and hands it to the
+// supervisor. opts carry the view's notifier callback, which every
+// incarnation shares.
+func (i *Instance) newView(table goka.Table, codec goka.Codec, opts ...goka.ViewOption) (*view, error) {
+	first, err := goka.NewView(i.brokers, table, codec, opts...)
+	if err != nil {
+		return nil, err
+	}
+	v := &view{}
+	v.mu.current = first
+	return v, i.sup.Add(supervise.Component{
+		Name:  "view " + string(table),
+		First: first,
+		New: func(context.Context) (supervise.Runner, error) {
+			next, err := goka.NewView(i.brokers, table, codec, opts...)
+			if err != nil {
+				return nil, err
+			}
+			v.mu.Lock()
+			v.mu.current = next
+			v.mu.Unlock()
+			return next, nil
+		},
+	})
+}
+
+func (v *view) current() *goka.View {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.mu.current
+}
+
+// Get reads key from the current view.
+func (v *view) Get(key string) (any, error) { return v.current().Get(key) }
+
+// Recovered reports whether the current view has caught up with its table.
+func (v *view) Recovered() bool { return v.current().Recovered() }
+
+// superviseConsumers hands the API's results consumers to the supervisor.
+// Their Run returns only when its context ends (franz-go retries failed
+// fetches, which they log), so they have no factory: should one return
+// anyway, it stays failed and /readyz says so, and the rest runs on.
+func (i *Instance) superviseConsumers() error {
+	var errs []error
+	if i.results != nil {
+		errs = append(errs, i.sup.Add(supervise.Component{Name: "inventory results", First: i.results}))
+	}
+	if i.fsResults != nil {
+		errs = append(errs, i.sup.Add(supervise.Component{Name: "flash-sale results", First: i.fsResults}))
+	}
+	if i.ord != nil && i.ord.outcomes != nil {
+		errs = append(errs, i.sup.Add(supervise.Component{Name: "order outcomes", First: i.ord.outcomes}))
+	}
+	return errors.Join(errs...)
+}
+
+// processors lists the goka processors running now, for lag metrics.
+func (i *Instance) processors() map[string]*goka.Processor {
+	out := map[string]*goka.Processor{}
+	for _, r := range i.sup.Current() {
+		if t, ok := r.(topologyRunner); ok {
+			maps.Copy(out, t.Processors())
+		}
+	}
+	return out
+}
+
+// health lists the components that are not ready, for /readyz.
+func (i *Instance) health() []api.ComponentStatus {
+	var out []api.ComponentStatus
+	for _, st := range i.sup.Health() {
+		if st.Ready() {
+			continue
+		}
+		cs := api.ComponentStatus{Name: st.Name, State: string(st.State), Failures: st.Failures}
+		if st.Err != nil {
+			cs.Error = st.Err.Error()
+		}
+		out = append(out, cs)
+	}
+	return out
+}
