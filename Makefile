@@ -3,12 +3,17 @@
 
 GO        ?= go
 KAFKA     := bash deploy/kafka/kafka.sh
+CLUSTER   := bash deploy/kafka/cluster.sh
 GOTEST    := $(GO) test -count=1 -race
 # Integration tests share one broker; running packages one at a time keeps
 # a 2-core machine from timing out consumer-group rebalances.
 TEST_FLAGS ?= -timeout 20m -p 1
+# internal/failover needs the three-node cluster and runs in test-cluster
+# only: named out here rather than left to skip, since under CI=true a
+# missing cluster fails it.
+PKGS       = $$($(GO) list ./... | grep -v /internal/failover)
 
-.PHONY: run build test test-unit vet kafka-up kafka-down bench generate generate-check fuzz clean
+.PHONY: run build test test-unit test-cluster vet kafka-up kafka-down cluster-up cluster-down bench generate generate-check fuzz clean
 
 ## run: start Titan on the embedded in-memory broker, API on 127.0.0.1:8080
 run:
@@ -22,14 +27,25 @@ build:
 test: vet
 	@$(KAFKA) up
 	@status=0; \
-	TITAN_KAFKA_BROKERS=$$($(KAFKA) brokers) $(GOTEST) $(TEST_FLAGS) ./... || status=$$?; \
+	TITAN_KAFKA_BROKERS=$$($(KAFKA) brokers) $(GOTEST) $(TEST_FLAGS) $(PKGS) || status=$$?; \
 	$(KAFKA) down; \
 	if [ $$status -ne 0 ]; then echo "make test: FAILED"; fi; \
 	exit $$status
 
 ## test-unit: the tests that need no broker (Kafka tests skip, or fail under CI=true)
 test-unit:
-	$(GOTEST) ./...
+	$(GOTEST) $(PKGS)
+
+## test-cluster: start the three-node cluster, run the failover tests on it, stop it (also on failure)
+# Without -race: what these tests exercise runs in `titan run` child
+# processes, and the detector would only slow the load they drive on 2 cores.
+test-cluster: vet
+	@$(CLUSTER) up || { $(CLUSTER) down; exit 1; }
+	@status=0; \
+	TITAN_KAFKA_CLUSTER_BROKERS=$$($(CLUSTER) brokers) $(GO) test -count=1 -timeout 20m -v ./internal/failover/ || status=$$?; \
+	$(CLUSTER) down; \
+	if [ $$status -ne 0 ]; then echo "make test-cluster: FAILED"; fi; \
+	exit $$status
 
 vet:
 	$(GO) vet ./...
@@ -41,6 +57,12 @@ kafka-up:
 
 kafka-down:
 	@$(KAFKA) down
+
+cluster-up:
+	@$(CLUSTER) up
+
+cluster-down:
+	@$(CLUSTER) down
 
 ## bench: benchmarks on a real broker, each beside its ceiling (see BENCHMARKS.md)
 bench:
