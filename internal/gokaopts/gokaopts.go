@@ -2,7 +2,10 @@
 // emitter shares: one sarama configuration fit for a Kafka 4 broker and for
 // stock and money (acks from all in-sync replicas, idempotent producer), the
 // murmur2 partitioner, the topic replication, the Pebble storage and the
-// logger. Keeping them in one place is what keeps goka's partitioning equal
+// logger. Processors also get a producer that sends a state write only
+// after the outputs before it (barrier.go) and a consumer group that
+// commits offsets in order and rejoins a rebalance at once (group.go),
+// which is what keeps them exactly once on a cluster whose brokers die. Keeping them in one place is what keeps goka's partitioning equal
 // to every other producer's, and no component on goka's global config.
 package gokaopts
 
@@ -51,12 +54,29 @@ func Sarama() *sarama.Config {
 	// defaults to 2.0.
 	c.Version = sarama.V3_6_0_0
 	// Table changelogs and events carry stock: wait for every in-sync
-	// replica and let the broker drop producer retries it already has.
+	// replica.
 	c.Producer.RequiredAcks = sarama.WaitForAll
-	c.Producer.Idempotent = true
+	// One request in flight per broker, and sarama retries a partition's
+	// records in their order: a partition never holds a record ahead of
+	// one sent before it, which the flash sale's loop relies on (a key
+	// ignores messages at or before the last origin it applied).
+	//
+	// Not idempotent: when a leader moves, sarama's idempotent producer
+	// fails a batch with OutOfOrderSequenceNumber, bumps its epoch and
+	// lets the partition's later records land ahead of the failed one,
+	// which breaks that order and loses the failed record for good once
+	// its input is decided again. A retry whose first try did arrive
+	// writes a copy right after it instead; every reader of Titan's topics
+	// recognises copies (origins on the loop, command ids and identical
+	// results elsewhere, the same value again in a changelog).
+	c.Producer.Idempotent = false
 	c.Net.MaxOpenRequests = 1
-	c.Producer.Retry.Max = 10
-	c.Producer.Retry.Backoff = 100 * time.Millisecond
+	// A leader that dies is replaced once the controller fences it
+	// (broker.session.timeout.ms, 9 s by default) and elects another:
+	// retries span that, so a send waits the move out rather than fail
+	// the processor.
+	c.Producer.Retry.Max = 40
+	c.Producer.Retry.Backoff = 250 * time.Millisecond
 	// goka flushes every 100 ms by default, which is the floor of every
 	// request's latency; small batches cost little on a shop's volumes.
 	c.Producer.Flush.Frequency = 2 * time.Millisecond
@@ -65,8 +85,23 @@ func Sarama() *sarama.Config {
 	// commands sent before the first deploy are not silently skipped.
 	c.Consumer.Offsets.Initial = sarama.OffsetOldest
 	c.Metadata.RefreshFrequency = 30 * time.Second
-	c.Consumer.Group.Session.Timeout = 10 * time.Second
-	c.Consumer.Group.Heartbeat.Interval = 1 * time.Second
+	c.Metadata.Retry.Backoff = 100 * time.Millisecond
+	c.Metadata.Retry.Max = 10
+	// How soon a partition's silence ends after its owner dies: the
+	// group notices the death after the session timeout, and every member
+	// must then join again. 6 s is the least a broker accepts unless its
+	// group.min.session.timeout.ms says otherwise.
+	c.Consumer.Group.Session.Timeout = 6 * time.Second
+	c.Consumer.Group.Heartbeat.Interval = 500 * time.Millisecond
+	// The coordinator waits this long for every member to join a
+	// rebalance; sarama's 60 s default is what a member that died just as
+	// one began costs the whole group.
+	c.Consumer.Group.Rebalance.Timeout = 10 * time.Second
+	c.Consumer.Group.Rebalance.Retry.Backoff = 250 * time.Millisecond
+	c.Consumer.Group.Rebalance.Retry.Max = 20
+	// A partition consumer whose leader died looks for the new one after
+	// this (2 s by default).
+	c.Consumer.Retry.Backoff = 250 * time.Millisecond
 	return c
 }
 
@@ -97,9 +132,12 @@ func (c Config) Processor() []goka.ProcessorOption {
 	if c.Faults != nil {
 		store, produce = c.Faults.Storage(store), c.Faults.Producer(produce)
 	}
+	// The barrier goes outside the fault injector, so it sees the
+	// failures a test injects as it would Kafka's.
+	produce = barrierProducerBuilder(produce)
 	opts := []goka.ProcessorOption{
 		goka.WithTopicManagerBuilder(c.topicManager()),
-		goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(Sarama())),
+		goka.WithConsumerGroupBuilder(groupBuilder(goka.ConsumerGroupBuilderWithConfig(Sarama()), c.logger())),
 		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(Sarama())),
 		goka.WithProducerBuilder(produce),
 		goka.WithHasher(partition.Hasher()),
