@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -44,15 +45,21 @@ var ErrWithheld = errors.New("gokaopts: record withheld after an earlier send fa
 const closeWait = 30 * time.Second
 
 // barrierProducerBuilder wraps b in a barrierProducer.
-func barrierProducerBuilder(b goka.ProducerBuilder) goka.ProducerBuilder {
+func barrierProducerBuilder(b goka.ProducerBuilder, log *slog.Logger) goka.ProducerBuilder {
 	return func(brokers []string, clientID string, hasher func() hash.Hash32) (goka.Producer, error) {
 		p, err := b(brokers, clientID, hasher)
 		if err != nil {
 			return nil, err
 		}
-		return newBarrierProducer(p), nil
+		bp := newBarrierProducer(p)
+		bp.log = log
+		return bp, nil
 	}
 }
+
+// heldTooLong is how long a changelog record may wait for the outputs
+// before it before the wait is logged, naming the oldest of them.
+const heldTooLong = 5 * time.Second
 
 // isChangelog reports whether topic is a goka group table.
 func isChangelog(topic string) bool {
@@ -71,6 +78,7 @@ type heldRecord struct {
 
 type barrierProducer struct {
 	inner goka.Producer
+	log   *slog.Logger
 	wake  chan struct{} // a buffered poke for the sender
 	// closing is closed by Close; the sender then exits once nothing is
 	// held.
@@ -82,6 +90,10 @@ type barrierProducer struct {
 		next  uint64          // number of the next output
 		acked uint64          // every output numbered below is acknowledged
 		done  map[uint64]bool // outputs at or past acked that are acknowledged
+		// outstanding names the outputs not yet acknowledged, for the
+		// log of a long wait.
+		outstanding map[uint64]string
+		since       time.Time // when the first held record was queued
 		// failed is the first failure of any send; nil while none.
 		failed error
 		held   []heldRecord // changelog records in the order handed over
@@ -92,6 +104,8 @@ func newBarrierProducer(inner goka.Producer) *barrierProducer {
 	p := &barrierProducer{inner: inner, wake: make(chan struct{}, 1), closing: make(chan struct{}),
 		sent: make(chan struct{})}
 	p.mu.done = map[uint64]bool{}
+	p.mu.outstanding = map[uint64]string{}
+	p.log = slog.Default()
 	go p.send()
 	return p
 }
@@ -114,6 +128,7 @@ func (p *barrierProducer) EmitWithHeaders(topic, key string, value []byte, heade
 	}
 	n := p.mu.next
 	p.mu.next++
+	p.mu.outstanding[n] = topic + "/" + key
 	p.mu.Unlock()
 	// Then may run at once, in this goroutine, on a promise that is
 	// already finished: no lock is held here.
@@ -130,6 +145,9 @@ func (p *barrierProducer) hold(topic, key string, value []byte, headers goka.Hea
 		p.mu.Unlock()
 		return finish(nil, fmt.Errorf("%w: %w", ErrWithheld, err))
 	}
+	if len(p.mu.held) == 0 {
+		p.mu.since = time.Now()
+	}
 	p.mu.held = append(p.mu.held, heldRecord{need: p.mu.next, topic: topic, key: key, value: value,
 		headers: headers, finish: finish})
 	p.mu.Unlock()
@@ -143,6 +161,7 @@ func (p *barrierProducer) acknowledged(n uint64, err error) {
 		p.mu.failed = err
 	}
 	p.mu.done[n] = true
+	delete(p.mu.outstanding, n)
 	for p.mu.done[p.mu.acked] {
 		delete(p.mu.done, p.mu.acked)
 		p.mu.acked++
@@ -162,10 +181,14 @@ func (p *barrierProducer) poke() {
 // producer, in order, each once the outputs before it are acknowledged.
 func (p *barrierProducer) send() {
 	defer close(p.sent)
+	check := time.NewTicker(heldTooLong)
+	defer check.Stop()
 	for {
 		for p.release() {
 		}
 		select {
+		case <-check.C:
+			p.logLongWait()
 		case <-p.wake:
 		case <-p.closing:
 			p.mu.Lock()
@@ -181,6 +204,19 @@ func (p *barrierProducer) send() {
 			}
 		}
 	}
+}
+
+// logLongWait logs a changelog record that has waited heldTooLong for the
+// outputs before it, naming the oldest of them.
+func (p *barrierProducer) logLongWait() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.mu.held) == 0 || time.Since(p.mu.since) < heldTooLong {
+		return
+	}
+	p.log.Warn("state writes held back: an output before them is not acknowledged yet",
+		"held", len(p.mu.held), "waiting", time.Since(p.mu.since).Round(time.Millisecond),
+		"oldest_output", p.mu.outstanding[p.mu.acked], "outputs_pending", len(p.mu.outstanding))
 }
 
 // release sends or fails the first held record if it can, and reports
@@ -199,6 +235,7 @@ func (p *barrierProducer) release() bool {
 	}
 	p.mu.held[0] = heldRecord{}
 	p.mu.held = p.mu.held[1:]
+	p.mu.since = time.Now()
 	p.mu.Unlock()
 	if failed != nil {
 		h.finish(nil, fmt.Errorf("%w: %w", ErrWithheld, failed))

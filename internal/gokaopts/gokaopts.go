@@ -1,11 +1,12 @@
 // Package gokaopts builds the goka options every Titan processor, view and
-// emitter shares: one sarama configuration fit for a Kafka 4 broker and for
-// stock and money (acks from all in-sync replicas, idempotent producer), the
+// emitter shares: one sarama configuration fit for a Kafka 4 broker, the
 // murmur2 partitioner, the topic replication, the Pebble storage and the
-// logger. Processors also get a producer that sends a state write only
-// after the outputs before it (barrier.go) and a consumer group that
-// commits offsets in order and rejoins a rebalance at once (group.go),
-// which is what keeps them exactly once on a cluster whose brokers die. Keeping them in one place is what keeps goka's partitioning equal
+// logger. Processors produce through franz-go's idempotent producer with
+// acks from all in-sync replicas, which keeps a partition's order when its
+// leader dies (producer.go), wrapped so that a state write is sent only
+// after the outputs before it (barrier.go); their consumer group commits
+// offsets in order and rejoins a rebalance at once (group.go). Together
+// these keep processors exactly once on a cluster whose brokers die. Keeping them in one place is what keeps goka's partitioning equal
 // to every other producer's, and no component on goka's global config.
 package gokaopts
 
@@ -32,6 +33,12 @@ type Config struct {
 	// ClientID names the process to the brokers.
 	ClientID string
 	Logger   *slog.Logger
+	// SessionTimeout is how long the consumer group waits to hear from a
+	// member before it gives the member's partitions to the others: the
+	// floor of the silence after an instance dies. Zero means
+	// DefaultSessionTimeout. A broker refuses a timeout below its
+	// group.min.session.timeout.ms (6 s unless configured).
+	SessionTimeout time.Duration
 	// Faults, when set, wraps the storage and the producer of processors
 	// to inject failures (internal/faults); tests of how Titan survives
 	// them set it, production never does. Views are left alone: they
@@ -45,6 +52,10 @@ type Faults interface {
 	Producer(goka.ProducerBuilder) goka.ProducerBuilder
 }
 
+// DefaultSessionTimeout is the least session timeout a broker accepts
+// unless its group.min.session.timeout.ms is lowered.
+const DefaultSessionTimeout = 6 * time.Second
+
 // Sarama returns a fresh sarama configuration. goka's builders write the
 // client id and partitioner into the config they are given, so every
 // builder gets its own copy.
@@ -53,34 +64,10 @@ func Sarama() *sarama.Config {
 	// Kafka 4 refuses protocol versions older than 2.1 (KIP-896); goka
 	// defaults to 2.0.
 	c.Version = sarama.V3_6_0_0
-	// Table changelogs and events carry stock: wait for every in-sync
-	// replica.
-	c.Producer.RequiredAcks = sarama.WaitForAll
-	// One request in flight per broker, and sarama retries a partition's
-	// records in their order: a partition never holds a record ahead of
-	// one sent before it, which the flash sale's loop relies on (a key
-	// ignores messages at or before the last origin it applied).
+	// Processors produce through franz-go (producer.go); this
+	// configuration serves goka's consumers, consumer groups and topic
+	// manager.
 	//
-	// Not idempotent: when a leader moves, sarama's idempotent producer
-	// fails a batch with OutOfOrderSequenceNumber, bumps its epoch and
-	// lets the partition's later records land ahead of the failed one,
-	// which breaks that order and loses the failed record for good once
-	// its input is decided again. A retry whose first try did arrive
-	// writes a copy right after it instead; every reader of Titan's topics
-	// recognises copies (origins on the loop, command ids and identical
-	// results elsewhere, the same value again in a changelog).
-	c.Producer.Idempotent = false
-	c.Net.MaxOpenRequests = 1
-	// A leader that dies is replaced once the controller fences it
-	// (broker.session.timeout.ms, 9 s by default) and elects another:
-	// retries span that, so a send waits the move out rather than fail
-	// the processor.
-	c.Producer.Retry.Max = 40
-	c.Producer.Retry.Backoff = 250 * time.Millisecond
-	// goka flushes every 100 ms by default, which is the floor of every
-	// request's latency; small batches cost little on a shop's volumes.
-	c.Producer.Flush.Frequency = 2 * time.Millisecond
-	c.Producer.Compression = sarama.CompressionNone
 	// A new group starts at the oldest command, as Kafka Streams does:
 	// commands sent before the first deploy are not silently skipped.
 	c.Consumer.Offsets.Initial = sarama.OffsetOldest
@@ -89,9 +76,8 @@ func Sarama() *sarama.Config {
 	c.Metadata.Retry.Max = 10
 	// How soon a partition's silence ends after its owner dies: the
 	// group notices the death after the session timeout, and every member
-	// must then join again. 6 s is the least a broker accepts unless its
-	// group.min.session.timeout.ms says otherwise.
-	c.Consumer.Group.Session.Timeout = 6 * time.Second
+	// must then join again, which it learns from its next heartbeat.
+	c.Consumer.Group.Session.Timeout = DefaultSessionTimeout
 	c.Consumer.Group.Heartbeat.Interval = 500 * time.Millisecond
 	// The coordinator waits this long for every member to join a
 	// rebalance; sarama's 60 s default is what a member that died just as
@@ -103,6 +89,17 @@ func Sarama() *sarama.Config {
 	// this (2 s by default).
 	c.Consumer.Retry.Backoff = 250 * time.Millisecond
 	return c
+}
+
+// groupSarama is Sarama with the configured session timeout, and a
+// heartbeat at most a quarter of it.
+func (c Config) groupSarama() *sarama.Config {
+	s := Sarama()
+	if c.SessionTimeout > 0 {
+		s.Consumer.Group.Session.Timeout = c.SessionTimeout
+		s.Consumer.Group.Heartbeat.Interval = min(s.Consumer.Group.Heartbeat.Interval, c.SessionTimeout/4)
+	}
+	return s
 }
 
 func (c Config) topicManager() goka.TopicManagerBuilder {
@@ -123,21 +120,24 @@ func (c Config) Validate() error {
 	if c.Storage == nil {
 		return fmt.Errorf("gokaopts: no storage builder")
 	}
+	if c.SessionTimeout < 0 || (c.SessionTimeout > 0 && c.SessionTimeout < time.Second) {
+		return fmt.Errorf("gokaopts: session timeout %v: want 0 (the default) or at least 1s", c.SessionTimeout)
+	}
 	return nil
 }
 
 // Processor returns the options for a processor.
 func (c Config) Processor() []goka.ProcessorOption {
-	store, produce := c.Storage, goka.ProducerBuilderWithConfig(Sarama())
+	store, produce := c.Storage, kgoProducerBuilder()
 	if c.Faults != nil {
 		store, produce = c.Faults.Storage(store), c.Faults.Producer(produce)
 	}
 	// The barrier goes outside the fault injector, so it sees the
 	// failures a test injects as it would Kafka's.
-	produce = barrierProducerBuilder(produce)
+	produce = barrierProducerBuilder(produce, c.logger())
 	opts := []goka.ProcessorOption{
 		goka.WithTopicManagerBuilder(c.topicManager()),
-		goka.WithConsumerGroupBuilder(groupBuilder(goka.ConsumerGroupBuilderWithConfig(Sarama()), c.logger())),
+		goka.WithConsumerGroupBuilder(groupBuilder(goka.ConsumerGroupBuilderWithConfig(c.groupSarama()), c.logger())),
 		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(Sarama())),
 		goka.WithProducerBuilder(produce),
 		goka.WithHasher(partition.Hasher()),

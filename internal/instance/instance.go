@@ -268,6 +268,8 @@ func (i *Instance) gokaConfig(store storage.Builder, role string) gokaopts.Confi
 		Storage:     store,
 		ClientID:    i.clientID(role),
 		Logger:      i.log,
+		// Views have no group; processors are what the timeout is for.
+		SessionTimeout: i.cfg.GroupSessionTimeout,
 	}
 	// Not assigned when nil: a nil *faults.Injector in the interface
 	// would not compare equal to nil.
