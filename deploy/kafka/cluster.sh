@@ -102,6 +102,9 @@ transaction.state.log.num.partitions=4
 auto.create.topics.enable=false
 num.partitions=1
 group.initial.rebalance.delay.ms=0
+# The least session timeout a group member may ask for (6 s by default): lowered so the tests can
+# measure Titan's failover with a short --group-session-timeout as well as with the default.
+group.min.session.timeout.ms=1000
 
 # Small segments and indexes: many short-lived test topics, little data in each.
 log.segment.bytes=8388608

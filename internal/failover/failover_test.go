@@ -214,6 +214,31 @@ func TestSaleLeaderKilled(t *testing.T) {
 	logGaps(t, "sale leader kill", events, killedAt, affected)
 }
 
+// TestInstanceKilled kills one instance with SIGKILL under load and starts it again once the
+// others hold its partitions. Its purpose is the failover time of an instance: how long the
+// partitions it owned stay silent.
+func TestInstanceKilled(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 12*time.Minute)
+	defer cancel()
+	s := setup(ctx, t, "instance", 4, 3000, 50*time.Second)
+	d := s.d
+	s.sleep(ctx, 6*time.Second)
+	// Not the instance the test reads the sale through.
+	victim := instances[2]
+	owned, err := d.assignment(ctx, d.inv.Group, d.inv.Commands)
+	if err != nil || len(owned[victim]) == 0 {
+		t.Fatalf("inventory partitions of %s: %v %v", victim, owned, err)
+	}
+	s.probe.setDown(victim, true)
+	killedAt := time.Now()
+	d.proc(victim).Kill()
+	t.Logf("killed %s, which owned inventory partitions %v", victim, owned[victim])
+	s.restartWhenBalanced(ctx, victim)
+	t.Logf("%s back and balanced %v after the kill", victim, time.Since(killedAt).Round(time.Millisecond))
+	events := s.finish(ctx)
+	logGaps(t, "instance kill", events, killedAt, owned[victim])
+}
+
 // TestInstanceAndBrokerKilled kills an instance and a broker with SIGKILL at the same moment: the
 // instance that holds the sale's partition, and the broker that leads one of its inventory
 // partitions. The others take its partitions over while the cluster moves leaders; then both come
