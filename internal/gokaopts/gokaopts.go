@@ -128,7 +128,7 @@ func (c Config) Validate() error {
 
 // Processor returns the options for a processor.
 func (c Config) Processor() []goka.ProcessorOption {
-	store, produce := c.Storage, kgoProducerBuilder()
+	store, produce := c.Storage, kgoProducerBuilder(c.logger())
 	if c.Faults != nil {
 		store, produce = c.Faults.Storage(store), c.Faults.Producer(produce)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"hash"
+	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -42,16 +44,18 @@ const (
 // kgoProducerBuilder builds goka producers on franz-go. goka's hasher is
 // not used: partition.Kgo places keys as partition.Hasher does, which
 // goka's consumers and views use.
-func kgoProducerBuilder() goka.ProducerBuilder {
+func kgoProducerBuilder(log *slog.Logger) goka.ProducerBuilder {
 	return func(brokers []string, clientID string, _ func() hash.Hash32) (goka.Producer, error) {
 		opts := []kgo.Opt{
 			kgo.SeedBrokers(brokers...),
 			kgo.RecordPartitioner(partition.Kgo()),
 			kgo.RequiredAcks(kgo.AllISRAcks()),
-			// goka hands records over one by one as callbacks run; a
-			// millisecond batches a burst without adding to a request's
-			// latency what goka's 100 ms flush did.
-			kgo.ProducerLinger(time.Millisecond),
+			// No linger: records still batch while a request is in
+			// flight, and no record waits on a timer. With a linger, the
+			// failover tests saw a partition's last records stay buffered
+			// for minutes after its leadership moved back to a restarted
+			// broker, until another record for it came.
+			kgo.ProducerLinger(0),
 			kgo.ProducerBatchCompression(kgo.NoCompression()),
 			kgo.RecordDeliveryTimeout(deliveryTimeout),
 			kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }),
@@ -63,12 +67,49 @@ func kgoProducerBuilder() goka.ProducerBuilder {
 		if err != nil {
 			return nil, fmt.Errorf("gokaopts: producer: %w", err)
 		}
-		return &kgoProducer{cl: cl}, nil
+		p := &kgoProducer{cl: cl, log: log, stop: make(chan struct{}), stopped: make(chan struct{})}
+		p.lastAck.Store(time.Now().UnixNano())
+		go p.watch()
+		return p, nil
 	}
 }
 
 type kgoProducer struct {
-	cl *kgo.Client
+	cl  *kgo.Client
+	log *slog.Logger
+	// lastAck is when a record's callback last ran, in Unix nanoseconds.
+	lastAck atomic.Int64
+	stop    chan struct{}
+	stopped chan struct{}
+}
+
+// stallAfter is how long buffered records may go without any callback
+// before watch flushes them.
+const stallAfter = 2 * time.Second
+
+// watch flushes the client when records are buffered and none has been
+// acknowledged for stallAfter: a flush makes every partition drain at once,
+// which frees records franz-go left waiting after a leader moved. The
+// warning says it happened.
+func (p *kgoProducer) watch() {
+	defer close(p.stopped)
+	t := time.NewTicker(stallAfter)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+		}
+		n := p.cl.BufferedProduceRecords()
+		if n == 0 || time.Since(time.Unix(0, p.lastAck.Load())) < stallAfter {
+			continue
+		}
+		p.log.Warn("producer: buffered records not acknowledged for a while; flushing", "buffered", n, "for", stallAfter)
+		ctx, cancel := context.WithTimeout(context.Background(), stallAfter)
+		_ = p.cl.Flush(ctx)
+		cancel()
+	}
 }
 
 func (p *kgoProducer) Emit(topic, key string, value []byte) *goka.Promise {
@@ -87,6 +128,7 @@ func (p *kgoProducer) EmitWithHeaders(topic, key string, value []byte, headers g
 	// Not the callback's context: a record once handed over is delivered
 	// or fails on its own terms.
 	p.cl.Produce(context.Background(), r, func(r *kgo.Record, err error) {
+		p.lastAck.Store(time.Now().UnixNano())
 		msg := &sarama.ProducerMessage{Topic: r.Topic, Key: sarama.ByteEncoder(r.Key), Value: sarama.ByteEncoder(r.Value),
 			Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp}
 		if err != nil {
@@ -101,6 +143,8 @@ func (p *kgoProducer) EmitWithHeaders(topic, key string, value []byte, headers g
 // Close waits for the records still buffered (failing them after
 // closeFlush) and closes the client.
 func (p *kgoProducer) Close() error {
+	close(p.stop)
+	<-p.stopped
 	ctx, cancel := context.WithTimeout(context.Background(), closeFlush)
 	defer cancel()
 	err := p.cl.Flush(ctx)
