@@ -57,7 +57,7 @@
 // its state write, and the producer sends a state write only once everything
 // handed over before it is acknowledged (internal/gokaopts): a state write
 // that reached the changelog implies the messages did too, whichever brokers
-// lead their partitions. After an unclean
-// shutdown the state package discards local state and recovers from the
-// changelog, so a key is never ahead of what its messages say.
+// lead their partitions. After an unclean shutdown the state package
+// discards local state and recovers from the changelog, so a key is never
+// ahead of what its messages say.
 package flashsale
