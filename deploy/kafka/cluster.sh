@@ -85,10 +85,11 @@ unclean.leader.election.enable=false
 
 # How soon a node that died is noticed. The controller fences a broker whose heartbeats stop for
 # broker.session.timeout.ms (9 s by default) and only then moves its partitions' leadership to the
-# survivors; until then clients are told to write to a leader that is gone. 4 s with a heartbeat a
-# second still tolerates a few missed beats on a busy 2-core machine.
-broker.session.timeout.ms=4000
-broker.heartbeat.interval.ms=1000
+# survivors; until then clients are told to write to a leader that is gone, which is most of a
+# broker kill's failover. 3 s with a heartbeat every half second still tolerates five missed beats
+# on a busy 2-core machine.
+broker.session.timeout.ms=3000
+broker.heartbeat.interval.ms=500
 # A follower that stops fetching leaves the ISR after this long; a dead node's replicas are dropped
 # from it sooner, when the controller fences the node.
 replica.lag.time.max.ms=10000

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lovoo/goka"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/titan-commerce/titan/internal/instance"
 	"github.com/titan-commerce/titan/internal/kafkatest"
@@ -26,6 +27,20 @@ const (
 	partitions  = 8
 	replication = 3
 )
+
+// sessionTimeout is the instances' --group-session-timeout: how long the group waits before it gives
+// a dead instance's partitions to the others, the floor of an instance's failover. cluster.sh lets
+// it go below the 6 s a broker accepts by default. TITAN_FAILOVER_SESSION_TIMEOUT overrides it, to
+// measure the default.
+func sessionTimeout(t *testing.T) string {
+	if v := os.Getenv("TITAN_FAILOVER_SESSION_TIMEOUT"); v != "" {
+		if _, err := time.ParseDuration(v); err != nil {
+			t.Fatalf("TITAN_FAILOVER_SESSION_TIMEOUT=%q: %v", v, err)
+		}
+		return v
+	}
+	return "2s"
+}
 
 // deployment is one test's namespace on the cluster and the titan processes that run it.
 type deployment struct {
@@ -77,7 +92,7 @@ func (d *deployment) spawn(id string) *proctest.Proc {
 	d.mu.Unlock()
 	p := proctest.Spawn(d.t, d.bin, id, d.logDir, "--brokers", strings.Join(d.brokers, ","), "--namespace", d.ns,
 		"--state-dir", dir, "--partitions", fmt.Sprint(partitions), "--replication", fmt.Sprint(replication),
-		"--instance-id", id, "--sweep-interval", "250ms",
+		"--instance-id", id, "--sweep-interval", "250ms", "--group-session-timeout", sessionTimeout(d.t),
 		"--topologies", instance.TopologyInventory+","+instance.TopologyFlashSale)
 	d.mu.Lock()
 	d.mu.procs[id] = p
@@ -128,7 +143,7 @@ func (d *deployment) stable(ctx context.Context, members int) (bool, string) {
 	for g := range d.groups() {
 		names = append(names, string(g))
 	}
-	described, err := d.adm.DescribeGroups(ctx, names...)
+	described, err := d.describeGroups(ctx, names...)
 	if err != nil {
 		return false, err.Error()
 	}
@@ -163,6 +178,19 @@ func (d *deployment) stable(ctx context.Context, members int) (bool, string) {
 	return true, ""
 }
 
+// describeGroups describes groups through a client of its own: a client that asked a coordinator
+// the test then killed was seen to keep asking it, so a long-lived one never saw the group settle.
+func (d *deployment) describeGroups(ctx context.Context, groups ...string) (kadm.DescribedGroups, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(d.brokers...), kgo.DialTimeout(2*time.Second))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return kadm.NewClient(cl).DescribeGroups(ctx, groups...)
+}
+
 func (d *deployment) waitStable(ctx context.Context, members int) error {
 	return kafkatest.WaitFor(ctx, fmt.Sprintf("groups stable with %d members", members), func() (bool, string) {
 		return d.stable(ctx, members)
@@ -171,7 +199,7 @@ func (d *deployment) waitStable(ctx context.Context, members int) error {
 
 // assignment maps each instance id to the partitions of topic group assigns it.
 func (d *deployment) assignment(ctx context.Context, group goka.Group, topic goka.Stream) (map[string][]int32, error) {
-	described, err := d.adm.DescribeGroups(ctx, string(group))
+	described, err := d.describeGroups(ctx, string(group))
 	if err != nil {
 		return nil, err
 	}

@@ -89,8 +89,8 @@ const stallAfter = 2 * time.Second
 
 // watch flushes the client when records are buffered and none has been
 // acknowledged for stallAfter: a flush makes every partition drain at once,
-// which frees records franz-go left waiting after a leader moved. The
-// warning says it happened.
+// which frees records franz-go left waiting after a leader moved. It is
+// logged at Info: while a dead broker's leaderships move it is expected.
 func (p *kgoProducer) watch() {
 	defer close(p.stopped)
 	t := time.NewTicker(stallAfter)
@@ -105,7 +105,7 @@ func (p *kgoProducer) watch() {
 		if n == 0 || time.Since(time.Unix(0, p.lastAck.Load())) < stallAfter {
 			continue
 		}
-		p.log.Warn("producer: buffered records not acknowledged for a while; flushing", "buffered", n, "for", stallAfter)
+		p.log.Info("producer: buffered records not acknowledged for a while; flushing", "buffered", n, "for", stallAfter)
 		ctx, cancel := context.WithTimeout(context.Background(), stallAfter)
 		_ = p.cl.Flush(ctx)
 		cancel()
