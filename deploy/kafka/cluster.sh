@@ -7,7 +7,7 @@
 #
 #   cluster.sh fetch     resolve the broker's jars into the cache (shared with kafka.sh)
 #   cluster.sh up        start three fresh nodes and wait until all three serve
-#   cluster.sh down      stop them and drop their data
+#   cluster.sh down      kill them and drop their data
 #   cluster.sh brokers   print the addresses for TITAN_KAFKA_CLUSTER_BROKERS
 #   cluster.sh kill N    SIGKILL node N (1-3), as a crash or a pulled plug would stop it
 #   cluster.sh stop N    stop node N cleanly
@@ -147,17 +147,11 @@ await() {
   fi
 }
 
-stop_all() {
-  local n
-  for n in "${nodes[@]}"; do
-    [[ -d "$(node_dir "$n")" ]] && stop_broker "$(pidfile "$n")" "node $n"
-  done
-  return 0
-}
-
 up() {
   fetch
-  stop_all
+  # Their data is about to be dropped: no need for a clean shutdown.
+  if [[ -d "$run" ]]; then kill_all; fi
+  ports_free
   local n
   for n in "${nodes[@]}"; do
     if port_taken "$(client_port "$n")" || port_taken "$(controller_port "$n")"; then
@@ -187,18 +181,51 @@ up() {
   for n in "${nodes[@]}"; do launch "$n"; done
   say "started nodes 1-3 ($version, heap $heap each) on $(brokers), logs in $run/N/logs"
   if ! build_kafkawait "$run/kafkawait"; then
-    stop_all
+    kill_all
     die "building kafkawait failed"
   fi
   if ! await "$(cat "$(pidfile 1)")"; then
-    stop_all
+    kill_all
     die "the cluster did not come up"
   fi
   say "cluster ready: TITAN_KAFKA_CLUSTER_BROKERS=$(brokers)"
 }
 
+# kill_all SIGKILLs every node: down drops their data anyway, and a clean shutdown of the last
+# nodes waits 30 s for a controller quorum that the first ones took with them.
+kill_all() {
+  local n pid pids=()
+  for n in "${nodes[@]}"; do
+    if pid="$(running_pid "$(pidfile "$n")")"; then
+      kill -KILL "$pid" 2>/dev/null || true
+      pids+=("$pid")
+      say "killed node $n (pid $pid)"
+    fi
+  done
+  # Gone only once the kernel has closed their sockets, which a following up needs free.
+  local i
+  for pid in "${pids[@]}"; do
+    for ((i = 0; i < 500; i++)); do
+      process_alive "$pid" || break
+      sleep 0.01
+    done
+  done
+  return 0
+}
+
+# ports_free waits up to 10 s for every node's ports to be free.
+ports_free() {
+  local n i
+  for n in "${nodes[@]}"; do
+    for ((i = 0; i < 100; i++)); do
+      port_taken "$(client_port "$n")" || port_taken "$(controller_port "$n")" || break
+      sleep 0.1
+    done
+  done
+}
+
 down() {
-  stop_all
+  kill_all
   rm -rf "$run"
 }
 
