@@ -28,18 +28,20 @@ const (
 	replication = 3
 )
 
-// sessionTimeout is the instances' --group-session-timeout: how long the group waits before it gives
-// a dead instance's partitions to the others, the floor of an instance's failover. cluster.sh lets
-// it go below the 6 s a broker accepts by default. TITAN_FAILOVER_SESSION_TIMEOUT overrides it, to
-// measure the default.
-func sessionTimeout(t *testing.T) string {
-	if v := os.Getenv("TITAN_FAILOVER_SESSION_TIMEOUT"); v != "" {
-		if _, err := time.ParseDuration(v); err != nil {
-			t.Fatalf("TITAN_FAILOVER_SESSION_TIMEOUT=%q: %v", v, err)
-		}
-		return v
+// sessionArgs sets the instances' --group-session-timeout from TITAN_FAILOVER_SESSION_TIMEOUT, to
+// measure failover with another timeout than the default (cluster.sh accepts down to 1 s). The
+// tests run with the default: at 2 s, on a busy 2-core machine, members were dropped from their
+// group while still sending, and their late writes landed behind their successors' (a ledger went
+// back several steps), which no setting of Titan's own can fence off without transactions.
+func sessionArgs(t *testing.T) []string {
+	v := os.Getenv("TITAN_FAILOVER_SESSION_TIMEOUT")
+	if v == "" {
+		return nil
 	}
-	return "2s"
+	if _, err := time.ParseDuration(v); err != nil {
+		t.Fatalf("TITAN_FAILOVER_SESSION_TIMEOUT=%q: %v", v, err)
+	}
+	return []string{"--group-session-timeout", v}
 }
 
 // deployment is one test's namespace on the cluster and the titan processes that run it.
@@ -90,10 +92,11 @@ func (d *deployment) spawn(id string) *proctest.Proc {
 		d.mu.dirs[id] = dir
 	}
 	d.mu.Unlock()
-	p := proctest.Spawn(d.t, d.bin, id, d.logDir, "--brokers", strings.Join(d.brokers, ","), "--namespace", d.ns,
+	args := []string{"--brokers", strings.Join(d.brokers, ","), "--namespace", d.ns,
 		"--state-dir", dir, "--partitions", fmt.Sprint(partitions), "--replication", fmt.Sprint(replication),
-		"--instance-id", id, "--sweep-interval", "250ms", "--group-session-timeout", sessionTimeout(d.t),
-		"--topologies", instance.TopologyInventory+","+instance.TopologyFlashSale)
+		"--instance-id", id, "--sweep-interval", "250ms",
+		"--topologies", instance.TopologyInventory + "," + instance.TopologyFlashSale}
+	p := proctest.Spawn(d.t, d.bin, id, d.logDir, append(args, sessionArgs(d.t)...)...)
 	d.mu.Lock()
 	d.mu.procs[id] = p
 	d.mu.Unlock()
