@@ -19,7 +19,7 @@
 # .run/kafka-cluster/N, apart from kafka.sh's single broker, which may run beside it.
 #
 # Environment: TITAN_CACHE_DIR (default ~/.cache/titan), TITAN_KAFKA_CLUSTER_PORT (29092),
-# TITAN_KAFKA_CLUSTER_HEAP (384m per node), TITAN_KAFKA_WAIT (120s).
+# TITAN_KAFKA_CLUSTER_HEAP (384m per node), TITAN_KAFKA_WAIT (60s per attempt).
 set -euo pipefail
 
 name=kafka-cluster
@@ -28,7 +28,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 base="${TITAN_KAFKA_CLUSTER_PORT:-29092}"
 heap="${TITAN_KAFKA_CLUSTER_HEAP:-384m}"
-wait_for="${TITAN_KAFKA_WAIT:-120s}"
+wait_for="${TITAN_KAFKA_WAIT:-60s}"
 nodes=(1 2 3)
 
 run="$root/.run/kafka-cluster"
@@ -147,8 +147,9 @@ await() {
   fi
 }
 
-up() {
-  fetch
+# start_fresh formats three empty nodes, starts them and waits until all three serve; it fails
+# with the nodes killed when they do not.
+start_fresh() {
   # Their data is about to be dropped: no need for a clean shutdown.
   if [[ -d "$run" ]]; then kill_all; fi
   ports_free
@@ -158,7 +159,6 @@ up() {
       die "127.0.0.1:$(client_port "$n") or :$(controller_port "$n") is already in use (set TITAN_KAFKA_CLUSTER_PORT)"
     fi
   done
-  need_java
 
   rm -rf "$run"
   local id
@@ -186,7 +186,24 @@ up() {
   fi
   if ! await "$(cat "$(pidfile 1)")"; then
     kill_all
-    die "the cluster did not come up"
+    return 1
+  fi
+}
+
+# up starts a fresh cluster. A node was seen, now and then, to start and never register with the
+# others; a second fresh start has so far always come up, so up tries twice, keeping the first
+# attempt's logs in .run/kafka-cluster-failed.
+up() {
+  fetch
+  need_java
+  local failed="$root/.run/kafka-cluster-failed"
+  if ! start_fresh; then
+    rm -rf "$failed"
+    mkdir -p "$failed"
+    local n
+    for n in "${nodes[@]}"; do cp -r "$(node_dir "$n")/logs" "$failed/$n" 2>/dev/null || true; done
+    say "the cluster did not come up; its logs are in $failed; starting it again"
+    start_fresh || die "the cluster did not come up twice"
   fi
   say "cluster ready: TITAN_KAFKA_CLUSTER_BROKERS=$(brokers)"
 }
