@@ -307,6 +307,7 @@ func (s *Server) getFlashSale(ctx *fasthttp.RequestCtx, p []string) {
 		s.fail(ctx, errNotReady)
 		return
 	}
+	setFreshness(ctx, fs.Sales, fs.Router.Sale(id))
 	st, found, err := readSale(fs, id)
 	if err != nil {
 		s.opts.Logger.Error("read flash sale", "sale", id, "err", err)
@@ -539,6 +540,7 @@ func (s *Server) getPurchase(ctx *fasthttp.RequestCtx, p []string) {
 		s.fail(ctx, errNotReady)
 		return
 	}
+	setFreshness(ctx, fs.Purchases, flashtopo.PurchaseKey(saleID, key))
 	res, found, err := readPurchase(fs, flashtopo.PurchaseKey(saleID, key))
 	if err != nil {
 		s.opts.Logger.Error("read flash-sale purchase", "sale", saleID, "idempotency_key", key, "err", err)

@@ -92,6 +92,7 @@ func (s *Server) getStock(ctx *fasthttp.RequestCtx, p []string) {
 		s.fail(ctx, errNotReady)
 		return
 	}
+	setFreshness(ctx, s.deps.Stock, sku)
 	wait, cancel := context.WithTimeout(ctx, s.opts.ReadWait)
 	defer cancel()
 	st, reached, err := until(wait, s.deps.StockNotifier, sku,
@@ -193,6 +194,7 @@ func (s *Server) getReservations(ctx *fasthttp.RequestCtx, p []string) {
 		s.fail(ctx, errNotReady)
 		return
 	}
+	setFreshness(ctx, s.deps.Orders, orderID)
 	x, found, err := s.readIndex(orderID)
 	if err != nil {
 		s.opts.Logger.Error("read order index", "order_id", orderID, "err", err)

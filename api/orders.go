@@ -547,6 +547,7 @@ func (s *Server) getOrder(ctx *fasthttp.RequestCtx, p []string) {
 		s.fail(ctx, errNotReady)
 		return
 	}
+	setFreshness(ctx, od.Orders, id)
 	o, err := readOrder(od, id)
 	if err != nil {
 		s.opts.Logger.Error("read order", "order_id", id, "err", err)

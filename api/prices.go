@@ -176,6 +176,7 @@ func (s *Server) priceRead(ctx *fasthttp.RequestCtx, sku string) (*OrderDeps, *p
 		s.fail(ctx, errNotReady)
 		return nil, nil, false
 	}
+	setFreshness(ctx, od.Prices, sku)
 	sp, err := readPrice(od, sku)
 	if err != nil {
 		s.opts.Logger.Error("read price", "sku", sku, "err", err)

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +36,43 @@ type Table interface {
 	Recovered() bool
 }
 
+// Freshness is what a Table may say of how stale a read of it is. A read of
+// a Table that implements it carries the headers HeaderViewLag and
+// HeaderViewAge.
+type Freshness interface {
+	// Freshness returns, for the partition of the table that holds key,
+	// how many changelog records it had not applied at the last look-up,
+	// and how long ago it last held every record (the answer holds every
+	// change made before then); ok is false while that is not known.
+	Freshness(key string) (lag int64, age time.Duration, ok bool)
+}
+
+// The headers of a read from a view; absent while the view's progress is
+// not known yet.
+const (
+	// HeaderViewLag is the number of records the view's partition holding
+	// the key had not applied at the last look-up.
+	HeaderViewLag = "Titan-View-Lag"
+	// HeaderViewAge is, in milliseconds, how long ago that partition last
+	// held every record of its changelog: the answer includes every change
+	// made before then, and may miss later ones.
+	HeaderViewAge = "Titan-View-Age-Ms"
+)
+
+// setFreshness adds the freshness headers of a read of key from t.
+func setFreshness(ctx *fasthttp.RequestCtx, t Table, key string) {
+	f, ok := t.(Freshness)
+	if !ok {
+		return
+	}
+	lag, age, ok := f.Freshness(key)
+	if !ok {
+		return
+	}
+	ctx.Response.Header.Set(HeaderViewLag, strconv.FormatInt(lag, 10))
+	ctx.Response.Header.Set(HeaderViewAge, strconv.FormatInt(age.Milliseconds(), 10))
+}
+
 // Sender hands a command to the commands topic and returns its partition
 // and offset once Kafka has acknowledged it.
 type Sender func(ctx context.Context, cmd *inventoryv1.Command) (partition int32, offset int64, err error)
@@ -54,8 +92,8 @@ type Deps struct {
 	// Ready reports whether everything this instance runs has recovered;
 	// nil means the views alone decide.
 	Ready func() bool
-	// Health lists the parts of the instance that are not ready, which
-	// /readyz names in its 503 with their last errors; nil names none.
+	// Health lists the parts of the instance with how far each has come,
+	// which /readyz shows; nil shows none.
 	Health func() []ComponentStatus
 	// FlashSales enables the flash-sale endpoints; without it they exist
 	// (the API is the same on every instance) and answer 503 not_enabled,
@@ -277,15 +315,15 @@ func (s *Server) ready() bool {
 }
 
 func (s *Server) readyz(ctx *fasthttp.RequestCtx, _ []string) {
+	var components []ComponentStatus
+	if s.deps.Health != nil {
+		components = s.deps.Health()
+	}
 	if !s.ready() {
-		body := notReady{apiError: errNotReady}
-		if s.deps.Health != nil {
-			body.Components = s.deps.Health()
-		}
-		writeJSON(ctx, errNotReady.status, body)
+		writeJSON(ctx, errNotReady.status, notReady{apiError: errNotReady, Components: components})
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ready"})
+	writeJSON(ctx, fasthttp.StatusOK, readyBody{Status: "ready", Components: components})
 }
 
 func (s *Server) serveMetrics(ctx *fasthttp.RequestCtx, _ []string) { s.promh(ctx) }

@@ -107,6 +107,15 @@ type Instance struct {
 	ln       net.Listener
 	registry *prometheus.Registry
 
+	// started is when New began, from which the ready log line counts.
+	started time.Time
+	// admin looks up the changelogs' ends for progress.
+	admin    *kgo.Client
+	progress *progress
+	// tables lists, per supervised component, the tables it holds, for
+	// /readyz; built before Run, read-only after.
+	tables map[string][]tableRef
+
 	closeOnce sync.Once
 }
 
@@ -118,7 +127,8 @@ func New(ctx context.Context, cfg Config) (inst *Instance, err error) {
 		return nil, err
 	}
 	i := &Instance{cfg: cfg, names: topology.NamesFor(cfg.Namespace), fsNames: flashtopo.NamesFor(cfg.Namespace),
-		log: cfg.Logger, brokers: cfg.Brokers, registry: prometheus.NewRegistry()}
+		log: cfg.Logger, brokers: cfg.Brokers, registry: prometheus.NewRegistry(), started: time.Now(),
+		tables: map[string][]tableRef{}}
 	if i.sup, err = supervise.New(supervise.Options{Backoff: cfg.RestartBackoff, Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("instance: %w", err)
 	}
@@ -142,6 +152,10 @@ func New(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	if err := i.openState(); err != nil {
 		return nil, err
 	}
+	if i.admin, err = kgo.NewClient(kgo.SeedBrokers(i.brokers...), kgo.ClientID(i.clientID("admin"))); err != nil {
+		return nil, fmt.Errorf("instance: admin client: %w", err)
+	}
+	i.progress = newProgress(kadm.NewClient(i.admin), i.procs, i.views)
 	if i.producer, err = sdk.NewProducer(i.brokers, sdk.WithClientID(i.clientID("producer")),
 		sdk.WithCommandsTopic(string(i.names.Commands))); err != nil {
 		return nil, fmt.Errorf("instance: producer: %w", err)
@@ -529,6 +543,22 @@ func (i *Instance) HTTPAddr() string {
 // and none is failed.
 func (i *Instance) Ready() bool { return i.sup.Ready() }
 
+// announceReady logs, once, when the instance first becomes ready and how
+// long it took from New; it gives up when ctx ends.
+func (i *Instance) announceReady(ctx context.Context) error {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for !i.Ready() {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+	i.log.Info("ready", "took", time.Since(i.started).Round(time.Millisecond), "components", len(i.sup.Health()))
+	return nil
+}
+
 // Run runs the instance until ctx ends or the API server fails. A
 // topology, view or results consumer that fails meanwhile does not end it:
 // the supervisor builds it again (see the package comment). Then Run shuts
@@ -543,6 +573,8 @@ func (i *Instance) Run(ctx context.Context) error {
 	defer cancelRun()
 	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error { return i.sup.Run(gctx) })
+	g.Go(func() error { return i.progress.Run(gctx) })
+	g.Go(func() error { return i.announceReady(gctx) })
 	if i.server != nil {
 		g.Go(func() error { return i.server.Serve(i.ln) })
 		i.log.Info("api listening", "addr", i.HTTPAddr())
@@ -594,6 +626,9 @@ func (i *Instance) close() {
 		}
 		if i.internal != nil {
 			i.internal.Close()
+		}
+		if i.admin != nil {
+			i.admin.Close()
 		}
 		if i.fsClient != nil {
 			i.fsClient.Close()
