@@ -399,15 +399,19 @@ func (s *Server) purchase(ctx *fasthttp.RequestCtx, p []string) {
 	}
 
 	pkey := flashtopo.PurchaseKey(saleID, req.IdempotencyKey)
-	results, cancel := fs.Results.wait(pkey, req.UserID, req.Qty)
+	results, cancel, ok := fs.Results.wait(pkey, req.UserID, req.Qty)
 	defer cancel()
+	if !ok {
+		s.overloaded(ctx)
+		return
+	}
 	wait, stop := context.WithTimeout(ctx, s.opts.CommandWait)
 	defer stop()
 	msg := flashsale.Message{Kind: flashsale.KindPurchase, SaleID: saleID, Key: fs.Router.User(saleID, req.UserID), Time: now,
 		IdempotencyKey: req.IdempotencyKey, UserID: req.UserID, Qty: req.Qty, Bucket: bucket}
 	if _, _, err := fs.Send(wait, flashsale.MessageToWire(msg)); err != nil {
 		s.opts.Logger.Warn("send flash-sale purchase", "sale", saleID, "user", req.UserID, "err", err)
-		s.fail(ctx, errUnavailable)
+		s.sendFailed(ctx, err)
 		return
 	}
 	res, ok, err := awaitPurchase(wait, fs, pkey, req.UserID, results)

@@ -360,14 +360,18 @@ func (s *Server) run(ctx *fasthttp.RequestCtx, cmd inventory.Command, clientID *
 		s.fail(ctx, errNotReady)
 		return nil, ack{}, false
 	}
-	results, cancel := s.deps.Results.wait(id)
+	results, cancel, ok := s.deps.Results.wait(id)
 	defer cancel()
+	if !ok {
+		s.overloaded(ctx)
+		return nil, ack{}, false
+	}
 	wait, stop := context.WithTimeout(ctx, s.opts.CommandWait)
 	defer stop()
 	_, offset, err := s.deps.Send(wait, w)
 	if err != nil {
 		s.opts.Logger.Warn("send command", "command_id", id, "sku", cmd.SKU, "err", err)
-		s.fail(ctx, errUnavailable)
+		s.sendFailed(ctx, err)
 		return nil, ack{}, false
 	}
 	select {

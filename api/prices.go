@@ -122,7 +122,7 @@ func (s *Server) setPrice(ctx *fasthttp.RequestCtx, p []string) {
 	partition, offset, err := od.SendPricing(send, cmd)
 	if err != nil {
 		s.opts.Logger.Warn("send pricing command", "command_id", id, "sku", sku, "err", err)
-		s.fail(ctx, errUnavailable)
+		s.sendFailed(ctx, err)
 		return
 	}
 	writeJSON(ctx, fasthttp.StatusAccepted, priceAcceptedJSON{CommandID: id, Partition: partition, Offset: offset})

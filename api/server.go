@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
@@ -77,6 +78,11 @@ func setFreshness(ctx *fasthttp.RequestCtx, t Table, key string) {
 // and offset once Kafka has acknowledged it.
 type Sender func(ctx context.Context, cmd *inventoryv1.Command) (partition int32, offset int64, err error)
 
+// ErrOverloaded is what a Sender's error wraps when it cannot take a
+// request without queueing it (kgo.ErrMaxBuffered, a full producer buffer,
+// counts too): the API answers 429 overloaded with Retry-After.
+var ErrOverloaded = errors.New("api: overloaded")
+
 // Deps are the parts of the system the API stands on.
 type Deps struct {
 	// Stock is the inventory table (inventory.State per SKU), updates
@@ -127,6 +133,13 @@ type Options struct {
 
 	// Access is who may use the API; the zero value leaves it open.
 	Access Access
+	// MaxPending bounds, per results consumer (inventory results, flash-sale
+	// results, order outcomes), the requests waiting for their result; past
+	// it a command is answered 429 overloaded. Default DefaultMaxPending.
+	MaxPending int
+	// RetryAfter is what a 429 overloaded tells the client to wait before
+	// it retries. Default 1s.
+	RetryAfter time.Duration
 	// ReadTimeout bounds how long a client may take to send one request,
 	// headers and body; a slower one is answered 408 and its connection
 	// closed. Default 10s.
@@ -148,6 +161,12 @@ func (o *Options) defaults() {
 	}
 	if o.ReadTimeout <= 0 {
 		o.ReadTimeout = 10 * time.Second
+	}
+	if o.MaxPending <= 0 {
+		o.MaxPending = DefaultMaxPending
+	}
+	if o.RetryAfter <= 0 {
+		o.RetryAfter = time.Second
 	}
 	if o.Registerer == nil {
 		o.Registerer = prometheus.NewRegistry()
@@ -203,6 +222,13 @@ func New(deps Deps, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{deps: deps, opts: opts, http: m, hosts: hostSet(opts.Access.AllowedHosts)}
+	deps.Results.waiters.setMax(opts.MaxPending)
+	if deps.FlashSales != nil {
+		deps.FlashSales.Results.waiters.setMax(opts.MaxPending)
+	}
+	if deps.OrderSaga != nil {
+		deps.OrderSaga.Outcomes.waiters.setMax(opts.MaxPending)
+	}
 	if deps.FlashSales != nil {
 		if s.flash, err = newFlashSaleMetrics(opts.Registerer); err != nil {
 			return nil, err
@@ -339,6 +365,23 @@ type fasthttpLogger struct{ l *slog.Logger }
 
 func (f fasthttpLogger) Printf(format string, args ...any) {
 	f.l.Debug(fmt.Sprintf(format, args...), "component", "fasthttp")
+}
+
+// overloaded sheds a request: 429 overloaded, with when to retry.
+func (s *Server) overloaded(ctx *fasthttp.RequestCtx) {
+	secs := int64((s.opts.RetryAfter + time.Second - 1) / time.Second)
+	ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, strconv.FormatInt(secs, 10))
+	s.fail(ctx, errOverloaded)
+}
+
+// sendFailed answers a request Kafka did not take: 429 overloaded when
+// the producer's buffer is full, 503 unavailable otherwise.
+func (s *Server) sendFailed(ctx *fasthttp.RequestCtx, err error) {
+	if errors.Is(err, ErrOverloaded) || errors.Is(err, kgo.ErrMaxBuffered) {
+		s.overloaded(ctx)
+		return
+	}
+	s.fail(ctx, errUnavailable)
 }
 
 // fail writes e as the JSON error body.

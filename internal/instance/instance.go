@@ -157,7 +157,7 @@ func New(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	}
 	i.progress = newProgress(kadm.NewClient(i.admin), i.procs, i.views)
 	if i.producer, err = sdk.NewProducer(i.brokers, sdk.WithClientID(i.clientID("producer")),
-		sdk.WithCommandsTopic(string(i.names.Commands))); err != nil {
+		sdk.WithCommandsTopic(string(i.names.Commands)), sdk.WithMaxBuffered(i.cfg.MaxBuffered)); err != nil {
 		return nil, fmt.Errorf("instance: producer: %w", err)
 	}
 	// Titan's own commands go to internal topics, which the SDK, a
@@ -342,6 +342,7 @@ func (i *Instance) buildFlashSale(hooks *metrics.Processing) error {
 		kgo.ClientID(i.clientID("flashsale-producer")),
 		kgo.RecordPartitioner(partition.Kgo()),
 		kgo.ProducerLinger(time.Millisecond),
+		kgo.MaxBufferedRecords(i.cfg.MaxBuffered),
 	)
 	if err != nil {
 		return fmt.Errorf("instance: flash-sale producer: %w", err)
@@ -467,6 +468,7 @@ func (i *Instance) buildAPI(ctx context.Context) error {
 	}, api.Options{
 		CommandWait: i.cfg.CommandWait,
 		ReadWait:    i.cfg.ReadWait,
+		MaxPending:  i.cfg.MaxPending,
 		Registerer:  i.registry,
 		Logger:      i.log,
 		Access:      i.cfg.APIAccess,
@@ -520,11 +522,22 @@ func (i *Instance) flashSender(topic goka.Stream) api.FlashSaleSender {
 			return 0, 0, fmt.Errorf("instance: encode flash-sale message: %w", err)
 		}
 		rec := &kgo.Record{Topic: string(topic), Key: []byte(m.GetKey()), Value: b}
-		if err := i.fsClient.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		if err := trySync(ctx, i.fsClient, rec); err != nil {
 			return 0, 0, err
 		}
 		return rec.Partition, rec.Offset, nil
 	}
+}
+
+// trySync produces rec for the API and waits for its acknowledgement, but
+// does not queue behind a full buffer: a client that already buffers its
+// MaxBufferedRecords fails the send at once with kgo.ErrMaxBuffered, which
+// the API answers 429 overloaded. Titan's own sends on the same client
+// (the settler's, the deadline scanner's) wait for room instead.
+func trySync(ctx context.Context, cl *kgo.Client, rec *kgo.Record) error {
+	done := make(chan error, 1)
+	cl.TryProduce(ctx, rec, func(_ *kgo.Record, err error) { done <- err })
+	return <-done
 }
 
 // Brokers are the brokers the instance talks to, the embedded one's
