@@ -96,6 +96,7 @@ func (p *progress) sample(ctx context.Context) {
 	if err != nil {
 		return
 	}
+
 	for _, topic := range p.topics {
 		var parts []partProgress
 		ends.Each(func(o kadm.ListedOffset) {
@@ -113,13 +114,26 @@ func (p *progress) sample(ctx context.Context) {
 		applied := appliedOffsets(p.views.Open(topic))
 		p.mu.Lock()
 		prev := p.mu.parts[topic]
+		if len(parts) < len(prev) {
+			// A topic's partition count does not change while Titan
+			// runs (it is checked at start): a shorter listing left
+			// partitions out, and the last figures stand.
+			p.mu.Unlock()
+			continue
+		}
 		for n := range parts {
 			if n < len(prev) {
 				parts[n].caughtUp = prev[n].caughtUp
 			}
 			next, ok := applied[int32(n)]
 			if !ok || parts[n].end < 0 {
+				// Not measured this time (the view's storage is
+				// reopening, the end could not be listed): the last
+				// figure stands.
 				parts[n].behind = -1
+				if n < len(prev) {
+					parts[n].end, parts[n].behind = prev[n].end, prev[n].behind
+				}
 				continue
 			}
 			parts[n].behind = max(parts[n].end-next, 0)
