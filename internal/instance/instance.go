@@ -209,7 +209,11 @@ func (i *Instance) startBroker() error {
 }
 
 func (i *Instance) ensureTopics(ctx context.Context) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(i.brokers...))
+	// Topics just created are unknown to the first metadata the client
+	// asks for; franz-go asks again no sooner than MetadataMinAge (5 s by
+	// default), which a first start on a real cluster then waited out
+	// before kafkaadmin.WaitServing saw the topics served.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(i.brokers...), kgo.MetadataMinAge(100*time.Millisecond))
 	if err != nil {
 		return fmt.Errorf("instance: admin client: %w", err)
 	}
