@@ -12,4 +12,11 @@
 // orders.go, prices.go, fraud.go, recommendations.go), which validates the
 // request against the schemas before anything is sent. Every refusal is
 // an entry of the catalogue in errors.go, as JSON with a stable code.
+//
+// A command waits for its result in one of three bounded maps of pending
+// requests (pending.go), one per results consumer; when its map is full, or
+// the producer it goes through has its buffer full, it is shed with 429
+// overloaded and Retry-After before anything is sent. A read from a table
+// that knows its freshness (Freshness) carries Titan-View-Lag and
+// Titan-View-Age-Ms.
 package api

@@ -30,6 +30,7 @@ var (
 	errNotFound            = apiError{"not_found", "no such endpoint", http.StatusNotFound}
 	errMethodNotAllowed    = apiError{"method_not_allowed", "the endpoint does not accept this method", http.StatusMethodNotAllowed}
 	errNotReady            = apiError{"not_ready", "the instance is still recovering its state, or restarting a part that failed", http.StatusServiceUnavailable}
+	errOverloaded          = apiError{"overloaded", "the instance holds as many requests waiting for Kafka or for their results as it takes; retry after Retry-After seconds with the same command_id or idempotency_key", http.StatusTooManyRequests}
 	errUnavailable         = apiError{"unavailable", "the request could not be handed to Kafka; retry it with the same command_id or idempotency_key", http.StatusServiceUnavailable}
 	errInternal            = apiError{"internal", "an internal error occurred", http.StatusInternalServerError}
 	errReservedID          = apiError{"reserved_id", "ids starting with \"titan:\" are Titan's own, as are the reservations Titan makes for orders and flash sales: a client can neither use nor change them", http.StatusConflict}
@@ -87,7 +88,7 @@ var (
 var catalogue = []apiError{
 	errMalformedJSON, errUnknownField, errBodyTooLarge, errInvalidSKU, errInvalidQty, errInvalidTTL,
 	errInvalidOrderID, errInvalidCommandID, errInvalidMinOffset, errInvalidRequest, errOffsetNotReached,
-	errReservationNotFound, errNotFound, errMethodNotAllowed, errNotReady, errUnavailable, errInternal,
+	errReservationNotFound, errNotFound, errMethodNotAllowed, errNotReady, errUnavailable, errOverloaded, errInternal,
 	errReservedID, errCommandIDConflict,
 	errUnauthorized, errForbidden, errHostNotAllowed, errUnsupportedMedia, errMalformedRequest, errRequestTimeout,
 	errURITooLong, errHeadersTooLarge,

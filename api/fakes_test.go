@@ -64,9 +64,7 @@ func (t *fakeTable) failWith(err error) {
 // newTestResults builds a Results without a consumer; tests hand it events
 // through deliver, as Run would.
 func newTestResults() *Results {
-	r := &Results{log: slog.New(slog.DiscardHandler)}
-	r.mu.waiters = map[string][]chan inventory.Event{}
-	return r
+	return &Results{log: slog.New(slog.DiscardHandler), waiters: newPending[chan inventory.Event]()}
 }
 
 // fakeKafka is the Sender and, behind it, a one-partition stand-in for the
@@ -211,6 +209,10 @@ type response struct {
 	body   []byte
 	// allow and authenticate are the Allow and WWW-Authenticate headers.
 	allow, authenticate string
+	// retryAfter, viewLag and viewAge are the Retry-After and view
+	// freshness headers; viewLag is nil when absent.
+	retryAfter, viewAge string
+	viewLag             []byte
 }
 
 func (r response) String() string { return string(r.body) }
@@ -246,6 +248,9 @@ func (e *testEnv) doWith(method, uri, body string, headers ...string) response {
 		body:         append([]byte(nil), ctx.Response.Body()...),
 		allow:        string(ctx.Response.Header.Peek("Allow")),
 		authenticate: string(ctx.Response.Header.Peek("WWW-Authenticate")),
+		retryAfter:   string(ctx.Response.Header.Peek("Retry-After")),
+		viewLag:      append([]byte(nil), ctx.Response.Header.Peek(HeaderViewLag)...),
+		viewAge:      string(ctx.Response.Header.Peek(HeaderViewAge)),
 	}
 }
 

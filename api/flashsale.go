@@ -307,6 +307,7 @@ func (s *Server) getFlashSale(ctx *fasthttp.RequestCtx, p []string) {
 		s.fail(ctx, errNotReady)
 		return
 	}
+	setFreshness(ctx, fs.Sales, fs.Router.Sale(id))
 	st, found, err := readSale(fs, id)
 	if err != nil {
 		s.opts.Logger.Error("read flash sale", "sale", id, "err", err)
@@ -398,15 +399,19 @@ func (s *Server) purchase(ctx *fasthttp.RequestCtx, p []string) {
 	}
 
 	pkey := flashtopo.PurchaseKey(saleID, req.IdempotencyKey)
-	results, cancel := fs.Results.wait(pkey, req.UserID, req.Qty)
+	results, cancel, ok := fs.Results.wait(pkey, req.UserID, req.Qty)
 	defer cancel()
+	if !ok {
+		s.overloaded(ctx)
+		return
+	}
 	wait, stop := context.WithTimeout(ctx, s.opts.CommandWait)
 	defer stop()
 	msg := flashsale.Message{Kind: flashsale.KindPurchase, SaleID: saleID, Key: fs.Router.User(saleID, req.UserID), Time: now,
 		IdempotencyKey: req.IdempotencyKey, UserID: req.UserID, Qty: req.Qty, Bucket: bucket}
 	if _, _, err := fs.Send(wait, flashsale.MessageToWire(msg)); err != nil {
 		s.opts.Logger.Warn("send flash-sale purchase", "sale", saleID, "user", req.UserID, "err", err)
-		s.fail(ctx, errUnavailable)
+		s.sendFailed(ctx, err)
 		return
 	}
 	res, ok, err := awaitPurchase(wait, fs, pkey, req.UserID, results)
@@ -539,6 +544,7 @@ func (s *Server) getPurchase(ctx *fasthttp.RequestCtx, p []string) {
 		s.fail(ctx, errNotReady)
 		return
 	}
+	setFreshness(ctx, fs.Purchases, flashtopo.PurchaseKey(saleID, key))
 	res, found, err := readPurchase(fs, flashtopo.PurchaseKey(saleID, key))
 	if err != nil {
 		s.opts.Logger.Error("read flash-sale purchase", "sale", saleID, "idempotency_key", key, "err", err)

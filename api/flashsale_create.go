@@ -162,7 +162,7 @@ func (s *Server) sendCreate(ctx *fasthttp.RequestCtx, fs *FlashSaleDeps, sale fl
 	defer stop()
 	if _, _, err := fs.SendInternal(send, flashsale.MessageToWire(msg)); err != nil {
 		s.opts.Logger.Warn("send flash-sale creation", "sale", sale.ID, "err", err)
-		s.fail(ctx, errUnavailable)
+		s.sendFailed(ctx, err)
 		return false
 	}
 	return true

@@ -358,14 +358,7 @@ func (f *fakeFlash) define(s flashsale.Sale) {
 
 // waiting counts the waiters registered with Results.
 func (f *fakeFlash) waiting() int {
-	r := f.results
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := 0
-	for _, ws := range r.mu.waiters {
-		n += len(ws)
-	}
-	return n
+	return f.results.waiters.len()
 }
 
 // flashEnv is a testEnv whose server also runs the flash-sale endpoints,

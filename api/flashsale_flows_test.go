@@ -561,7 +561,7 @@ func TestPurchaseIdempotencyKeyOfAnotherUser(t *testing.T) {
 func TestPurchaseResultsByUser(t *testing.T) {
 	r := newFakeFlash().results
 	key := flashtopo.PurchaseKey("fs-1", "k")
-	mine, cancel := r.wait(key, "u-1", 3)
+	mine, cancel, _ := r.wait(key, "u-1", 3)
 	defer cancel()
 	r.deliver(flashsale.Result{SaleID: "fs-1", IdempotencyKey: "k", UserID: "u-2", Qty: 3})
 	r.deliver(flashsale.Result{SaleID: "fs-2", IdempotencyKey: "k", UserID: "u-1", Qty: 3})
@@ -577,11 +577,11 @@ func TestPurchaseResultsByUser(t *testing.T) {
 	if res := <-mine; res.Qty != 3 {
 		t.Errorf("result %+v", res)
 	}
-	_, cancel2 := r.wait(key, "u-1", 1)
+	_, cancel2, _ := r.wait(key, "u-1", 1)
 	cancel2()
 	cancel()
-	if len(r.mu.waiters) != 0 {
-		t.Errorf("waiters left: %v", r.mu.waiters)
+	if n := r.waiters.len(); n != 0 {
+		t.Errorf("%d waiters left", n)
 	}
 }
 

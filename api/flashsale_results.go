@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -25,12 +24,9 @@ import (
 // another qty under a key used before, which is answered as a conflict; a
 // waiter names its buyer and qty and gets only the result of that attempt.
 type FlashSaleResults struct {
-	client *kgo.Client
-	log    *slog.Logger
-	mu     struct {
-		sync.Mutex
-		waiters map[string][]purchaseWaiter
-	}
+	client  *kgo.Client
+	log     *slog.Logger
+	waiters *pending[purchaseWaiter]
 }
 
 type purchaseWaiter struct {
@@ -54,9 +50,7 @@ func NewFlashSaleResults(ctx context.Context, brokers []string, topic string, lo
 }
 
 func newFlashSaleResults(client *kgo.Client, log *slog.Logger) *FlashSaleResults {
-	r := &FlashSaleResults{client: client, log: log}
-	r.mu.waiters = map[string][]purchaseWaiter{}
-	return r
+	return &FlashSaleResults{client: client, log: log, waiters: newPending[purchaseWaiter]()}
 }
 
 // tail returns a consumer of every partition of topic from its current
@@ -109,44 +103,17 @@ func (r *FlashSaleResults) Run(ctx context.Context) error {
 
 // wait registers interest in the result of one buyer's attempt, by its
 // purchase key and qty. Call it before sending the attempt; call cancel
-// when done waiting.
-func (r *FlashSaleResults) wait(purchaseKey, user string, qty int64) (<-chan flashsale.Result, func()) {
+// when done waiting. ok is false, and nothing registered, when the bound on
+// waiting requests is reached.
+func (r *FlashSaleResults) wait(purchaseKey, user string, qty int64) (<-chan flashsale.Result, func(), bool) {
 	w := purchaseWaiter{user: user, qty: qty, ch: make(chan flashsale.Result, 1)}
-	r.mu.Lock()
-	r.mu.waiters[purchaseKey] = append(r.mu.waiters[purchaseKey], w)
-	r.mu.Unlock()
-	return w.ch, func() {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		r.removeLocked(purchaseKey, func(x purchaseWaiter) bool { return x.ch == w.ch })
-	}
+	cancel, ok := r.waiters.add(purchaseKey, w)
+	return w.ch, cancel, ok
 }
 
 func (r *FlashSaleResults) deliver(res flashsale.Result) {
 	key := flashtopo.PurchaseKey(res.SaleID, res.IdempotencyKey)
-	r.mu.Lock()
-	got := r.removeLocked(key, func(w purchaseWaiter) bool { return w.user == res.UserID && w.qty == res.Qty })
-	r.mu.Unlock()
-	for _, w := range got {
+	for _, w := range r.waiters.take(key, func(w purchaseWaiter) bool { return w.user == res.UserID && w.qty == res.Qty }) {
 		w.ch <- res // buffered, one result per waiter
 	}
-}
-
-// removeLocked takes the key's waiters that match out of the map and
-// returns them.
-func (r *FlashSaleResults) removeLocked(key string, match func(purchaseWaiter) bool) []purchaseWaiter {
-	var taken, kept []purchaseWaiter
-	for _, w := range r.mu.waiters[key] {
-		if match(w) {
-			taken = append(taken, w)
-		} else {
-			kept = append(kept, w)
-		}
-	}
-	if len(kept) == 0 {
-		delete(r.mu.waiters, key)
-	} else {
-		r.mu.waiters[key] = kept
-	}
-	return taken
 }

@@ -56,7 +56,7 @@ func TestFlashSaleResultsOnBroker(t *testing.T) {
 		}
 	}()
 
-	stale, cancelStale := r.wait(flashtopo.PurchaseKey(old.SaleID, old.IdempotencyKey), old.UserID, old.Qty)
+	stale, cancelStale, _ := r.wait(flashtopo.PurchaseKey(old.SaleID, old.IdempotencyKey), old.UserID, old.Qty)
 	defer cancelStale()
 	type waiter struct {
 		res flashsale.Result
@@ -66,14 +66,14 @@ func TestFlashSaleResultsOnBroker(t *testing.T) {
 	for _, k := range []string{"k-1", "k-2", "k-3", "k-4", "k-5", "k-6"} {
 		res := flashsale.Result{SaleID: "fs-1", IdempotencyKey: k, UserID: "u-" + k, Qty: 2, Status: flashsale.StatusRejected,
 			Reason: flashsale.ReasonSoldOut, Bucket: 3, Time: time.UnixMilli(1_700_000_000_000).UTC()}
-		ch, cancel := r.wait(flashtopo.PurchaseKey(res.SaleID, k), res.UserID, res.Qty)
+		ch, cancel, _ := r.wait(flashtopo.PurchaseKey(res.SaleID, k), res.UserID, res.Qty)
 		defer cancel()
 		ws = append(ws, waiter{res, ch})
 	}
 	// A later result under the old key lands on its partition after it.
 	sentinel := old
 	sentinel.UserID = "u-sentinel"
-	ch, cancelSentinel := r.wait(flashtopo.PurchaseKey(old.SaleID, old.IdempotencyKey), sentinel.UserID, sentinel.Qty)
+	ch, cancelSentinel, _ := r.wait(flashtopo.PurchaseKey(old.SaleID, old.IdempotencyKey), sentinel.UserID, sentinel.Qty)
 	defer cancelSentinel()
 	ws = append(ws, waiter{sentinel, ch})
 	publish(sentinel)

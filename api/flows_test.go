@@ -539,9 +539,9 @@ func TestNotifierForgetsAbandonedWaits(t *testing.T) {
 
 func TestResults(t *testing.T) {
 	r := newTestResults()
-	a, cancelA := r.wait("c-1")
-	b, cancelB := r.wait("c-1")
-	other, cancelOther := r.wait("c-2")
+	a, cancelA, _ := r.wait("c-1")
+	b, cancelB, _ := r.wait("c-1")
+	other, cancelOther, _ := r.wait("c-2")
 	defer cancelOther()
 	r.deliver(inventory.Event{Type: inventory.EventRestocked, CommandID: "c-1", Offset: 9})
 	r.deliver(inventory.Event{Type: inventory.EventRestocked, CommandID: "nobody"})
@@ -564,13 +564,11 @@ func TestResults(t *testing.T) {
 	cancelB()
 
 	// A cancelled waiter is forgotten and never blocks a delivery.
-	_, cancel := r.wait("c-3")
+	_, cancel, _ := r.wait("c-3")
 	cancel()
 	r.deliver(inventory.Event{CommandID: "c-3"})
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, ok := r.mu.waiters["c-3"]; ok || len(r.mu.waiters) != 1 {
-		t.Errorf("waiters left: %v", r.mu.waiters)
+	if got := r.waiters.take("c-3", func(chan inventory.Event) bool { return true }); len(got) != 0 || r.waiters.keys() != 1 {
+		t.Errorf("waiters left: %d under c-3, %d keys", len(got), r.waiters.keys())
 	}
 }
 

@@ -62,6 +62,7 @@ func (s *Server) getFraudUser(ctx *fasthttp.RequestCtx, p []string) {
 		s.fail(ctx, errNotReady)
 		return
 	}
+	setFreshness(ctx, od.Fraud, userKeyPrefix+user)
 	e, err := readEntity(od, userKeyPrefix+user)
 	if err != nil {
 		s.opts.Logger.Error("read fraud user", "user_id", user, "err", err)

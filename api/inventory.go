@@ -92,6 +92,7 @@ func (s *Server) getStock(ctx *fasthttp.RequestCtx, p []string) {
 		s.fail(ctx, errNotReady)
 		return
 	}
+	setFreshness(ctx, s.deps.Stock, sku)
 	wait, cancel := context.WithTimeout(ctx, s.opts.ReadWait)
 	defer cancel()
 	st, reached, err := until(wait, s.deps.StockNotifier, sku,
@@ -193,6 +194,7 @@ func (s *Server) getReservations(ctx *fasthttp.RequestCtx, p []string) {
 		s.fail(ctx, errNotReady)
 		return
 	}
+	setFreshness(ctx, s.deps.Orders, orderID)
 	x, found, err := s.readIndex(orderID)
 	if err != nil {
 		s.opts.Logger.Error("read order index", "order_id", orderID, "err", err)
@@ -358,14 +360,18 @@ func (s *Server) run(ctx *fasthttp.RequestCtx, cmd inventory.Command, clientID *
 		s.fail(ctx, errNotReady)
 		return nil, ack{}, false
 	}
-	results, cancel := s.deps.Results.wait(id)
+	results, cancel, ok := s.deps.Results.wait(id)
 	defer cancel()
+	if !ok {
+		s.overloaded(ctx)
+		return nil, ack{}, false
+	}
 	wait, stop := context.WithTimeout(ctx, s.opts.CommandWait)
 	defer stop()
 	_, offset, err := s.deps.Send(wait, w)
 	if err != nil {
 		s.opts.Logger.Warn("send command", "command_id", id, "sku", cmd.SKU, "err", err)
-		s.fail(ctx, errUnavailable)
+		s.sendFailed(ctx, err)
 		return nil, ack{}, false
 	}
 	select {

@@ -250,8 +250,12 @@ func (s *Server) placeOrder(ctx *fasthttp.RequestCtx, _ []string) {
 	}
 	// The waiter goes in before the table is read, so an outcome that
 	// lands between the read and the send is not missed.
-	outcomes, cancel := od.Outcomes.wait(req.OrderID)
+	outcomes, cancel, ok := od.Outcomes.wait(req.OrderID)
 	defer cancel()
+	if !ok {
+		s.overloaded(ctx)
+		return
+	}
 	cur, err := readOrder(od, req.OrderID)
 	switch {
 	case err != nil:
@@ -272,7 +276,7 @@ func (s *Server) placeOrder(ctx *fasthttp.RequestCtx, _ []string) {
 	if cur == nil {
 		if _, _, err := od.SendOrder(wait, ev); err != nil {
 			s.opts.Logger.Warn("send order", "order_id", req.OrderID, "err", err)
-			s.fail(ctx, errUnavailable)
+			s.sendFailed(ctx, err)
 			return
 		}
 	}
@@ -547,6 +551,7 @@ func (s *Server) getOrder(ctx *fasthttp.RequestCtx, p []string) {
 		s.fail(ctx, errNotReady)
 		return
 	}
+	setFreshness(ctx, od.Orders, id)
 	o, err := readOrder(od, id)
 	if err != nil {
 		s.opts.Logger.Error("read order", "order_id", id, "err", err)

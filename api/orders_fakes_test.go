@@ -296,14 +296,7 @@ func (f *fakeSaga) sent() int { return len(f.sentOrders()) + len(f.sentPricing()
 
 // waiting counts the waiters registered with OrderOutcomes.
 func (f *fakeSaga) waiting() int {
-	o := f.outcomes
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	n := 0
-	for _, ws := range o.mu.waiters {
-		n += len(ws)
-	}
-	return n
+	return f.outcomes.waiters.len()
 }
 
 // withOrders rebuilds e's server with the order endpoints over a new

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -18,12 +17,9 @@ import (
 // picks out the orders it waits for. The saga publishes exactly one
 // outcome per order, confirmed or rejected.
 type OrderOutcomes struct {
-	client *kgo.Client
-	log    *slog.Logger
-	mu     struct {
-		sync.Mutex
-		waiters map[string][]chan *ordersv1.OrderEvent
-	}
+	client  *kgo.Client
+	log     *slog.Logger
+	waiters *pending[chan *ordersv1.OrderEvent]
 }
 
 // NewOrderOutcomes positions a consumer at the current end of every
@@ -42,9 +38,7 @@ func NewOrderOutcomes(ctx context.Context, brokers []string, topic string, log *
 }
 
 func newOrderOutcomes(client *kgo.Client, log *slog.Logger) *OrderOutcomes {
-	o := &OrderOutcomes{client: client, log: log}
-	o.mu.waiters = map[string][]chan *ordersv1.OrderEvent{}
-	return o
+	return &OrderOutcomes{client: client, log: log, waiters: newPending[chan *ordersv1.OrderEvent]()}
 }
 
 // Run dispatches outcomes until ctx ends, then closes the consumer.
@@ -71,28 +65,12 @@ func (o *OrderOutcomes) Run(ctx context.Context) error {
 }
 
 // wait registers interest in an order's outcome. Call it before placing
-// the order; call cancel when done waiting.
-func (o *OrderOutcomes) wait(orderID string) (<-chan *ordersv1.OrderEvent, func()) {
+// the order; call cancel when done waiting. ok is false, and nothing
+// registered, when the bound on waiting requests is reached.
+func (o *OrderOutcomes) wait(orderID string) (<-chan *ordersv1.OrderEvent, func(), bool) {
 	ch := make(chan *ordersv1.OrderEvent, 1)
-	o.mu.Lock()
-	o.mu.waiters[orderID] = append(o.mu.waiters[orderID], ch)
-	o.mu.Unlock()
-	return ch, func() {
-		o.mu.Lock()
-		defer o.mu.Unlock()
-		ws := o.mu.waiters[orderID]
-		for i, w := range ws {
-			if w == ch {
-				ws = append(ws[:i], ws[i+1:]...)
-				break
-			}
-		}
-		if len(ws) == 0 {
-			delete(o.mu.waiters, orderID)
-		} else {
-			o.mu.waiters[orderID] = ws
-		}
-	}
+	cancel, ok := o.waiters.add(orderID, ch)
+	return ch, cancel, ok
 }
 
 // deliver hands a terminal event to the order's waiters; anything else on
@@ -101,11 +79,7 @@ func (o *OrderOutcomes) deliver(ev *ordersv1.OrderEvent) {
 	if ev.GetConfirmed() == nil && ev.GetRejected() == nil {
 		return
 	}
-	o.mu.Lock()
-	ws := o.mu.waiters[ev.GetOrderId()]
-	delete(o.mu.waiters, ev.GetOrderId())
-	o.mu.Unlock()
-	for _, w := range ws {
+	for _, w := range o.waiters.take(ev.GetOrderId(), func(chan *ordersv1.OrderEvent) bool { return true }) {
 		w <- ev // buffered, one outcome per waiter
 	}
 }

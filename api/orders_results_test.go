@@ -24,11 +24,11 @@ func confirmedEvent(id string, total int64) *ordersv1.OrderEvent {
 // leaves nothing behind.
 func TestOrderOutcomesDeliver(t *testing.T) {
 	o := newOrderOutcomes(nil, slog.New(slog.DiscardHandler))
-	a, cancelA := o.wait("o-1")
+	a, cancelA, _ := o.wait("o-1")
 	defer cancelA()
-	b, cancelB := o.wait("o-1")
+	b, cancelB, _ := o.wait("o-1")
 	defer cancelB()
-	_, cancelC := o.wait("o-2")
+	_, cancelC, _ := o.wait("o-2")
 	cancelC()
 
 	o.deliver(&ordersv1.OrderEvent{OrderId: "o-1", Kind: &ordersv1.OrderEvent_Placed{Placed: &ordersv1.OrderPlaced{}}})
@@ -49,10 +49,7 @@ func TestOrderOutcomesDeliver(t *testing.T) {
 			t.Fatal("a waiter got no outcome")
 		}
 	}
-	o.mu.Lock()
-	n := len(o.mu.waiters)
-	o.mu.Unlock()
-	if n != 0 {
+	if n := o.waiters.keys(); n != 0 {
 		t.Errorf("%d orders still have waiters", n)
 	}
 }
@@ -96,7 +93,7 @@ func TestOrderOutcomesOnBroker(t *testing.T) {
 		}
 	}()
 
-	stale, cancelStale := o.wait("o-0")
+	stale, cancelStale, _ := o.wait("o-0")
 	defer cancelStale()
 	type waiter struct {
 		ev *ordersv1.OrderEvent
@@ -108,7 +105,7 @@ func TestOrderOutcomesOnBroker(t *testing.T) {
 		if i%2 == 1 {
 			ev.Kind = &ordersv1.OrderEvent_Rejected{Rejected: &ordersv1.OrderRejected{Reason: "out_of_stock", Detail: id}}
 		}
-		ch, cancel := o.wait(id)
+		ch, cancel, _ := o.wait(id)
 		defer cancel()
 		ws = append(ws, waiter{ev, ch})
 	}
@@ -120,7 +117,7 @@ func TestOrderOutcomesOnBroker(t *testing.T) {
 	}
 	// A later outcome under the old key lands on its partition after it.
 	sentinel := confirmedEvent("o-0", 2)
-	ch, cancelSentinel := o.wait("o-0")
+	ch, cancelSentinel, _ := o.wait("o-0")
 	defer cancelSentinel()
 	ws = append(ws, waiter{sentinel, ch})
 	publish(sentinel)

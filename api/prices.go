@@ -122,7 +122,7 @@ func (s *Server) setPrice(ctx *fasthttp.RequestCtx, p []string) {
 	partition, offset, err := od.SendPricing(send, cmd)
 	if err != nil {
 		s.opts.Logger.Warn("send pricing command", "command_id", id, "sku", sku, "err", err)
-		s.fail(ctx, errUnavailable)
+		s.sendFailed(ctx, err)
 		return
 	}
 	writeJSON(ctx, fasthttp.StatusAccepted, priceAcceptedJSON{CommandID: id, Partition: partition, Offset: offset})
@@ -176,6 +176,7 @@ func (s *Server) priceRead(ctx *fasthttp.RequestCtx, sku string) (*OrderDeps, *p
 		s.fail(ctx, errNotReady)
 		return nil, nil, false
 	}
+	setFreshness(ctx, od.Prices, sku)
 	sp, err := readPrice(od, sku)
 	if err != nil {
 		s.opts.Logger.Error("read price", "sku", sku, "err", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -17,12 +16,9 @@ import (
 // instance started, and picks out the command ids it is waiting for; the
 // events are small and the topic is the one place every result is.
 type Results struct {
-	client *kgo.Client
-	log    *slog.Logger
-	mu     struct {
-		sync.Mutex
-		waiters map[string][]chan inventory.Event
-	}
+	client  *kgo.Client
+	log     *slog.Logger
+	waiters *pending[chan inventory.Event]
 }
 
 // NewResults positions a consumer at the current end of every partition of
@@ -36,9 +32,7 @@ func NewResults(ctx context.Context, brokers []string, topic string, log *slog.L
 	if log == nil {
 		log = slog.Default()
 	}
-	r := &Results{client: client, log: log}
-	r.mu.waiters = map[string][]chan inventory.Event{}
-	return r, nil
+	return &Results{client: client, log: log, waiters: newPending[chan inventory.Event]()}, nil
 }
 
 // Run dispatches events until ctx ends, then closes the consumer.
@@ -67,36 +61,16 @@ func (r *Results) Run(ctx context.Context) error {
 }
 
 // wait registers interest in a command's result. Call it before sending
-// the command; call cancel when done waiting.
-func (r *Results) wait(commandID string) (<-chan inventory.Event, func()) {
+// the command; call cancel when done waiting. ok is false, and nothing
+// registered, when the bound on waiting requests is reached.
+func (r *Results) wait(commandID string) (<-chan inventory.Event, func(), bool) {
 	ch := make(chan inventory.Event, 1)
-	r.mu.Lock()
-	r.mu.waiters[commandID] = append(r.mu.waiters[commandID], ch)
-	r.mu.Unlock()
-	return ch, func() {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		ws := r.mu.waiters[commandID]
-		for i, w := range ws {
-			if w == ch {
-				ws = append(ws[:i], ws[i+1:]...)
-				break
-			}
-		}
-		if len(ws) == 0 {
-			delete(r.mu.waiters, commandID)
-		} else {
-			r.mu.waiters[commandID] = ws
-		}
-	}
+	cancel, ok := r.waiters.add(commandID, ch)
+	return ch, cancel, ok
 }
 
 func (r *Results) deliver(e inventory.Event) {
-	r.mu.Lock()
-	ws := r.mu.waiters[e.CommandID]
-	delete(r.mu.waiters, e.CommandID)
-	r.mu.Unlock()
-	for _, w := range ws {
+	for _, w := range r.waiters.take(e.CommandID, func(chan inventory.Event) bool { return true }) {
 		w <- e // buffered, one event per waiter
 	}
 }

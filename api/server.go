@@ -13,11 +13,13 @@ import (
 	"net"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
@@ -35,9 +37,51 @@ type Table interface {
 	Recovered() bool
 }
 
+// Freshness is what a Table may say of how stale a read of it is. A read of
+// a Table that implements it carries the headers HeaderViewLag and
+// HeaderViewAge.
+type Freshness interface {
+	// Freshness returns, for the partition of the table that holds key,
+	// how many changelog records it had not applied at the last look-up,
+	// and how long ago it last held every record (the answer holds every
+	// change made before then); ok is false while that is not known.
+	Freshness(key string) (lag int64, age time.Duration, ok bool)
+}
+
+// The headers of a read from a view; absent while the view's progress is
+// not known yet.
+const (
+	// HeaderViewLag is the number of records the view's partition holding
+	// the key had not applied at the last look-up.
+	HeaderViewLag = "Titan-View-Lag"
+	// HeaderViewAge is, in milliseconds, how long ago that partition last
+	// held every record of its changelog: the answer includes every change
+	// made before then, and may miss later ones.
+	HeaderViewAge = "Titan-View-Age-Ms"
+)
+
+// setFreshness adds the freshness headers of a read of key from t.
+func setFreshness(ctx *fasthttp.RequestCtx, t Table, key string) {
+	f, ok := t.(Freshness)
+	if !ok {
+		return
+	}
+	lag, age, ok := f.Freshness(key)
+	if !ok {
+		return
+	}
+	ctx.Response.Header.Set(HeaderViewLag, strconv.FormatInt(lag, 10))
+	ctx.Response.Header.Set(HeaderViewAge, strconv.FormatInt(age.Milliseconds(), 10))
+}
+
 // Sender hands a command to the commands topic and returns its partition
 // and offset once Kafka has acknowledged it.
 type Sender func(ctx context.Context, cmd *inventoryv1.Command) (partition int32, offset int64, err error)
+
+// ErrOverloaded is what a Sender's error wraps when it cannot take a
+// request without queueing it (kgo.ErrMaxBuffered, a full producer buffer,
+// counts too): the API answers 429 overloaded with Retry-After.
+var ErrOverloaded = errors.New("api: overloaded")
 
 // Deps are the parts of the system the API stands on.
 type Deps struct {
@@ -54,8 +98,8 @@ type Deps struct {
 	// Ready reports whether everything this instance runs has recovered;
 	// nil means the views alone decide.
 	Ready func() bool
-	// Health lists the parts of the instance that are not ready, which
-	// /readyz names in its 503 with their last errors; nil names none.
+	// Health lists the parts of the instance with how far each has come,
+	// which /readyz shows; nil shows none.
 	Health func() []ComponentStatus
 	// FlashSales enables the flash-sale endpoints; without it they exist
 	// (the API is the same on every instance) and answer 503 not_enabled,
@@ -89,6 +133,13 @@ type Options struct {
 
 	// Access is who may use the API; the zero value leaves it open.
 	Access Access
+	// MaxPending bounds, per results consumer (inventory results, flash-sale
+	// results, order outcomes), the requests waiting for their result; past
+	// it a command is answered 429 overloaded. Default DefaultMaxPending.
+	MaxPending int
+	// RetryAfter is what a 429 overloaded tells the client to wait before
+	// it retries. Default 1s.
+	RetryAfter time.Duration
 	// ReadTimeout bounds how long a client may take to send one request,
 	// headers and body; a slower one is answered 408 and its connection
 	// closed. Default 10s.
@@ -110,6 +161,12 @@ func (o *Options) defaults() {
 	}
 	if o.ReadTimeout <= 0 {
 		o.ReadTimeout = 10 * time.Second
+	}
+	if o.MaxPending <= 0 {
+		o.MaxPending = DefaultMaxPending
+	}
+	if o.RetryAfter <= 0 {
+		o.RetryAfter = time.Second
 	}
 	if o.Registerer == nil {
 		o.Registerer = prometheus.NewRegistry()
@@ -165,6 +222,13 @@ func New(deps Deps, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{deps: deps, opts: opts, http: m, hosts: hostSet(opts.Access.AllowedHosts)}
+	deps.Results.waiters.setMax(opts.MaxPending)
+	if deps.FlashSales != nil {
+		deps.FlashSales.Results.waiters.setMax(opts.MaxPending)
+	}
+	if deps.OrderSaga != nil {
+		deps.OrderSaga.Outcomes.waiters.setMax(opts.MaxPending)
+	}
 	if deps.FlashSales != nil {
 		if s.flash, err = newFlashSaleMetrics(opts.Registerer); err != nil {
 			return nil, err
@@ -277,15 +341,15 @@ func (s *Server) ready() bool {
 }
 
 func (s *Server) readyz(ctx *fasthttp.RequestCtx, _ []string) {
+	var components []ComponentStatus
+	if s.deps.Health != nil {
+		components = s.deps.Health()
+	}
 	if !s.ready() {
-		body := notReady{apiError: errNotReady}
-		if s.deps.Health != nil {
-			body.Components = s.deps.Health()
-		}
-		writeJSON(ctx, errNotReady.status, body)
+		writeJSON(ctx, errNotReady.status, notReady{apiError: errNotReady, Components: components})
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ready"})
+	writeJSON(ctx, fasthttp.StatusOK, readyBody{Status: "ready", Components: components})
 }
 
 func (s *Server) serveMetrics(ctx *fasthttp.RequestCtx, _ []string) { s.promh(ctx) }
@@ -301,6 +365,23 @@ type fasthttpLogger struct{ l *slog.Logger }
 
 func (f fasthttpLogger) Printf(format string, args ...any) {
 	f.l.Debug(fmt.Sprintf(format, args...), "component", "fasthttp")
+}
+
+// overloaded sheds a request: 429 overloaded, with when to retry.
+func (s *Server) overloaded(ctx *fasthttp.RequestCtx) {
+	secs := int64((s.opts.RetryAfter + time.Second - 1) / time.Second)
+	ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, strconv.FormatInt(secs, 10))
+	s.fail(ctx, errOverloaded)
+}
+
+// sendFailed answers a request Kafka did not take: 429 overloaded when
+// the producer's buffer is full, 503 unavailable otherwise.
+func (s *Server) sendFailed(ctx *fasthttp.RequestCtx, err error) {
+	if errors.Is(err, ErrOverloaded) || errors.Is(err, kgo.ErrMaxBuffered) {
+		s.overloaded(ctx)
+		return
+	}
+	s.fail(ctx, errUnavailable)
 }
 
 // fail writes e as the JSON error body.

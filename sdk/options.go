@@ -15,6 +15,12 @@ import (
 // argument or option, as opposed to a failure to build the client.
 var ErrInvalidOption = errors.New("sdk: invalid option")
 
+// ErrBufferFull is wrapped by the error a send returns, under
+// WithMaxBuffered, when the producer already buffers as many records as it
+// may: the caller should shed the request or retry later. It wraps
+// kgo.ErrMaxBuffered.
+var ErrBufferFull = fmt.Errorf("sdk: the producer's buffer is full: %w", kgo.ErrMaxBuffered)
+
 // DefaultClientID names the producer to the brokers unless WithClientID is
 // given, so broker logs and quotas can tell SDK traffic apart.
 const DefaultClientID = "titan-sdk"
@@ -40,6 +46,9 @@ type config struct {
 	kgoOpts          []kgo.Opt
 	commandsTopic    string
 	orderEventsTopic string
+	// maxBuffered, when positive, bounds the buffer and makes a send
+	// that finds it full fail with ErrBufferFull instead of waiting.
+	maxBuffered int
 }
 
 func defaultConfig() config {
@@ -72,6 +81,15 @@ func WithKgoOptions(opts ...kgo.Opt) Option {
 	return optionFunc(func(c *config) { c.kgoOpts = append(c.kgoOpts, opts...) })
 }
 
+// WithMaxBuffered bounds the records the producer buffers for Kafka to n,
+// and makes a send that finds the buffer full fail at once with an error
+// wrapping ErrBufferFull rather than wait for room: a server shedding load
+// wants to know now, not when its request times out. Without it franz-go's
+// default holds (10,000 records, a full buffer blocks the send).
+func WithMaxBuffered(n int) Option {
+	return optionFunc(func(c *config) { c.maxBuffered = n })
+}
+
 // WithCommandsTopic overrides the topic SendCommand writes to, for test
 // clusters and staged migrations; the default is schemas.InventoryCommands.
 func WithCommandsTopic(topic string) Option {
@@ -92,6 +110,9 @@ func (c *config) validate(brokers []string) error {
 		if b == "" {
 			return fmt.Errorf("%w: seed broker %d is empty", ErrInvalidOption, i)
 		}
+	}
+	if c.maxBuffered < 0 {
+		return fmt.Errorf("%w: max buffered %d is negative", ErrInvalidOption, c.maxBuffered)
 	}
 	if c.clientID == "" {
 		return fmt.Errorf("%w: empty client id", ErrInvalidOption)

@@ -27,6 +27,7 @@ type Producer struct {
 	client           *kgo.Client
 	commandsTopic    string
 	orderEventsTopic string
+	failWhenFull     bool // WithMaxBuffered: TryProduce, not Produce
 	commands         *codec.Proto[*inventoryv1.Command]
 	orderEvents      *codec.Proto[*ordersv1.OrderEvent]
 }
@@ -61,6 +62,9 @@ func NewProducer(brokers []string, opts ...Option) (*Producer, error) {
 	if cfg.lingerSet {
 		kopts = append(kopts, kgo.ProducerLinger(cfg.linger))
 	}
+	if cfg.maxBuffered > 0 {
+		kopts = append(kopts, kgo.MaxBufferedRecords(cfg.maxBuffered))
+	}
 	client, err := kgo.NewClient(kopts...)
 	if err != nil {
 		return nil, fmt.Errorf("sdk: new kafka client: %w", err)
@@ -73,6 +77,7 @@ func NewProducer(brokers []string, opts ...Option) (*Producer, error) {
 		client:           client,
 		commandsTopic:    cfg.commandsTopic,
 		orderEventsTopic: cfg.orderEventsTopic,
+		failWhenFull:     cfg.maxBuffered > 0,
 		commands:         codec.Command(),
 		orderEvents:      codec.OrderEvent(),
 	}, nil
@@ -194,12 +199,21 @@ func (p *Producer) orderEventRecord(ev *ordersv1.OrderEvent) (*kgo.Record, error
 }
 
 func (p *Producer) produceSync(ctx context.Context, rec *kgo.Record) (Ack, error) {
-	r, err := p.client.ProduceSync(ctx, rec).First()
-	return ackOf(r, err)
+	if !p.failWhenFull {
+		r, err := p.client.ProduceSync(ctx, rec).First()
+		return ackOf(r, err)
+	}
+	done := make(chan error, 1)
+	p.client.TryProduce(ctx, rec, func(_ *kgo.Record, err error) { done <- err })
+	return ackOf(rec, <-done)
 }
 
 func (p *Producer) produceAsync(ctx context.Context, rec *kgo.Record, fn func(Ack, error)) {
-	p.client.Produce(ctx, rec, func(r *kgo.Record, err error) {
+	produce := p.client.Produce
+	if p.failWhenFull {
+		produce = p.client.TryProduce
+	}
+	produce(ctx, rec, func(r *kgo.Record, err error) {
 		if fn != nil {
 			fn(ackOf(r, err))
 		}
@@ -210,6 +224,9 @@ func ackOf(r *kgo.Record, err error) (Ack, error) {
 	if err != nil {
 		if errors.Is(err, kgo.ErrClientClosed) {
 			return Ack{}, fmt.Errorf("sdk: producer closed: %w", err)
+		}
+		if errors.Is(err, kgo.ErrMaxBuffered) {
+			return Ack{}, fmt.Errorf("sdk: produce to %s: %w", r.Topic, ErrBufferFull)
 		}
 		return Ack{}, fmt.Errorf("sdk: produce to %s: %w", r.Topic, err)
 	}

@@ -298,6 +298,7 @@ func TestNewProducerOptions(t *testing.T) {
 			sdk.WithOrderEventsTopic("a.orders"),
 		}},
 		{name: "no brokers", invalid: true},
+		{name: "negative max buffered", brokers: brokers, opts: []sdk.Option{sdk.WithMaxBuffered(-1)}, invalid: true},
 		{name: "empty broker", brokers: []string{""}, invalid: true},
 		{name: "nil option", brokers: brokers, opts: []sdk.Option{nil}, invalid: true},
 		{name: "empty client id", brokers: brokers, opts: []sdk.Option{sdk.WithClientID("")}, invalid: true},
@@ -364,5 +365,38 @@ func TestKgoOptionsCannotOverrideContract(t *testing.T) {
 	}
 	if n := badAcks.Load(); n != 0 {
 		t.Fatalf("%d produce requests without acks=all", n)
+	}
+}
+
+// TestMaxBufferedFailsFast: under WithMaxBuffered a send that finds the
+// buffer full fails at once with ErrBufferFull instead of waiting for
+// room; here the one record buffered cannot leave, as no broker answers.
+func TestMaxBufferedFailsFast(t *testing.T) {
+	p, err := sdk.NewProducer([]string{"127.0.0.1:1"}, sdk.WithMaxBuffered(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx := testContext(t)
+	first := make(chan error, 1)
+	p.SendCommandAsync(ctx, command(1), func(_ sdk.Ack, err error) { first <- err })
+
+	start := time.Now()
+	_, err = p.SendCommand(ctx, command(2))
+	if !errors.Is(err, sdk.ErrBufferFull) || !errors.Is(err, kgo.ErrMaxBuffered) {
+		t.Fatalf("send into a full buffer: %v, want ErrBufferFull", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the refused send took %v: it waited for room", took)
+	}
+	asyncErr := make(chan error, 1)
+	p.SendCommandAsync(ctx, command(3), func(_ sdk.Ack, err error) { asyncErr <- err })
+	if err := <-asyncErr; !errors.Is(err, sdk.ErrBufferFull) {
+		t.Errorf("async send into a full buffer: %v, want ErrBufferFull", err)
+	}
+	select {
+	case err := <-first:
+		t.Errorf("the buffered record finished without a broker: %v", err)
+	default:
 	}
 }

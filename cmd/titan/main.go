@@ -114,6 +114,8 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, func() (instance.Config, slog.Le
 		fraudModel  = fs.String("fraud-model", "", "fraud model file, reloaded on SIGHUP; empty uses the built-in model [TITAN_FRAUD_MODEL]")
 		instanceID  = fs.String("instance-id", "", "name of this instance in Kafka client ids; defaults to the host name [TITAN_INSTANCE_ID]")
 		commandWait = fs.Duration("command-wait", 2*time.Second, "how long a command request waits for its result before answering 202 [TITAN_COMMAND_WAIT]")
+		maxPending  = fs.Int("max-pending", api.DefaultMaxPending, "requests the API holds waiting for their results, per kind (inventory commands, purchases, orders); past it a command is answered 429 overloaded [TITAN_MAX_PENDING]")
+		maxBuffered = fs.Int("max-buffered-records", instance.DefaultMaxBufferedRecords, "records each of the API's producers buffers for Kafka; a command that finds its producer full is answered 429 overloaded [TITAN_MAX_BUFFERED_RECORDS]")
 		readWait    = fs.Duration("read-wait", 2*time.Second, "how long a read with min_offset waits for the state to catch up [TITAN_READ_WAIT]")
 		sweep       = fs.Duration("sweep-interval", time.Second, "how often expired reservations and time-driven price changes are looked for [TITAN_SWEEP_INTERVAL]")
 		session     = fs.Duration("group-session-timeout", gokaopts.DefaultSessionTimeout, "how long a consumer group waits to hear from an instance before its partitions go to the others; "+
@@ -133,6 +135,7 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, func() (instance.Config, slog.Le
 		"brokers": "TITAN_KAFKA_BROKERS", "namespace": "TITAN_NAMESPACE", "state-dir": "TITAN_STATE_DIR", "http-addr": "TITAN_HTTP_ADDR",
 		"partitions": "TITAN_PARTITIONS", "replication": "TITAN_REPLICATION", "topologies": "TITAN_TOPOLOGIES",
 		"instance-id": "TITAN_INSTANCE_ID", "command-wait": "TITAN_COMMAND_WAIT", "read-wait": "TITAN_READ_WAIT",
+		"max-pending": "TITAN_MAX_PENDING", "max-buffered-records": "TITAN_MAX_BUFFERED_RECORDS",
 		"sweep-interval": "TITAN_SWEEP_INTERVAL", "group-session-timeout": "TITAN_GROUP_SESSION_TIMEOUT", "dedupe-window": "TITAN_DEDUPE_WINDOW", "sync": "TITAN_SYNC",
 		"log-level": "TITAN_LOG_LEVEL", "fraud-model": "TITAN_FRAUD_MODEL",
 		"order-reserve-ttl": "TITAN_ORDER_RESERVE_TTL", "order-step-timeout": "TITAN_ORDER_STEP_TIMEOUT",
@@ -165,6 +168,8 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, func() (instance.Config, slog.Le
 			InstanceID:          *instanceID,
 			CommandWait:         *commandWait,
 			ReadWait:            *readWait,
+			MaxPending:          *maxPending,
+			MaxBuffered:         *maxBuffered,
 			SweepInterval:       *sweep,
 			GroupSessionTimeout: *session,
 			DedupeWindow:        *dedupe,

@@ -30,6 +30,8 @@ var ErrInjected = errors.New("faults: injected failure")
 type Injector struct {
 	writes, sends             atomic.Bool
 	failedWrites, failedSends atomic.Int64
+	// sendsTo names the one topic whose sends fail, nil for none.
+	sendsTo atomic.Pointer[string]
 }
 
 // FailWrites switches failing state writes on or off.
@@ -37,6 +39,17 @@ func (in *Injector) FailWrites(on bool) { in.writes.Store(on) }
 
 // FailSends switches failing sends on or off.
 func (in *Injector) FailSends(on bool) { in.sends.Store(on) }
+
+// FailSendsTo makes sends to topic alone fail, as when one topic cannot be
+// written to (deleted, its partitions offline, refused by an ACL); an empty
+// topic switches it off.
+func (in *Injector) FailSendsTo(topic string) {
+	if topic == "" {
+		in.sendsTo.Store(nil)
+		return
+	}
+	in.sendsTo.Store(&topic)
+}
 
 // Failed counts the writes and sends that failed so far, so a test can tell
 // that a fault it switched on was hit.
@@ -132,7 +145,7 @@ func (p *faultyProducer) EmitWithHeaders(topic, key string, value []byte, header
 // finishes it, and a test then knows the failure happened before the
 // callback returned.
 func (p *faultyProducer) refuse(topic string) (*goka.Promise, bool) {
-	if !p.in.sends.Load() {
+	if to := p.in.sendsTo.Load(); !p.in.sends.Load() && (to == nil || *to != topic) {
 		return nil, false
 	}
 	p.in.failedSends.Add(1)

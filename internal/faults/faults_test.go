@@ -126,3 +126,34 @@ func (r *recordingProducer) count() int {
 	defer r.mu.Unlock()
 	return r.sent
 }
+
+// TestProducerFailsSendsToOneTopic: FailSendsTo fails the sends to its
+// topic only, until switched off.
+func TestProducerFailsSendsToOneTopic(t *testing.T) {
+	var in faults.Injector
+	inner := &recordingProducer{}
+	build := in.Producer(func([]string, string, func() hash.Hash32) (goka.Producer, error) { return inner, nil })
+	p, err := build(nil, "id", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emit := func(topic string) error {
+		var got error
+		p.Emit(topic, "k", []byte("v")).Then(func(err error) { got = err })
+		return got
+	}
+	in.FailSendsTo("dead-letters")
+	if err := emit("dead-letters"); !errors.Is(err, faults.ErrInjected) {
+		t.Errorf("send to the failing topic: %v, want ErrInjected", err)
+	}
+	if err := emit("events"); err != nil {
+		t.Errorf("send to another topic: %v, want it sent", err)
+	}
+	in.FailSendsTo("")
+	if err := emit("dead-letters"); err != nil {
+		t.Errorf("send after switching off: %v", err)
+	}
+	if n := inner.count(); n != 2 {
+		t.Errorf("%d records reached the producer, want 2", n)
+	}
+}

@@ -34,6 +34,10 @@ const (
 
 var knownTopologies = []string{TopologyInventory, TopologyFlashSale, TopologyOrders, TopologyRecommendations}
 
+// DefaultMaxBufferedRecords is Config.MaxBuffered's default: about a
+// second of a busy instance's commands.
+const DefaultMaxBufferedRecords = 10000
+
 // Config is everything one Titan process needs. Zero fields take the
 // defaults from EnsureDefaults; Validate reports what cannot work.
 type Config struct {
@@ -61,6 +65,15 @@ type Config struct {
 	CommandWait time.Duration
 	// ReadWait bounds how long a read with min_offset waits.
 	ReadWait time.Duration
+	// MaxPending bounds the API's requests waiting for their results, per
+	// results consumer (api.Options.MaxPending); past it a command is shed
+	// with 429 overloaded. Default api.DefaultMaxPending.
+	MaxPending int
+	// MaxBuffered bounds the records each producer the API sends through
+	// buffers for Kafka; a command that finds its producer's buffer full
+	// is shed with 429 overloaded instead of waiting for room. Default
+	// DefaultMaxBufferedRecords.
+	MaxBuffered int
 	// SweepInterval is how often expired reservations, and prices that
 	// time alone changes (campaign boundaries, demand steps), are looked
 	// for.
@@ -131,6 +144,12 @@ func (c *Config) EnsureDefaults() {
 	if c.ReadWait == 0 {
 		c.ReadWait = 2 * time.Second
 	}
+	if c.MaxPending == 0 {
+		c.MaxPending = api.DefaultMaxPending
+	}
+	if c.MaxBuffered == 0 {
+		c.MaxBuffered = DefaultMaxBufferedRecords
+	}
 	if c.SweepInterval == 0 {
 		c.SweepInterval = time.Second
 	}
@@ -199,6 +218,12 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s %v must be positive", name, d))
 		}
 	}
+	if c.MaxPending < 1 {
+		errs = append(errs, fmt.Errorf("max pending %d must be positive", c.MaxPending))
+	}
+	if c.MaxBuffered < 1 {
+		errs = append(errs, fmt.Errorf("max buffered records %d must be positive", c.MaxBuffered))
+	}
 	if _, err := c.syncPolicy(); err != nil {
 		errs = append(errs, err)
 	}
@@ -260,6 +285,7 @@ func (c *Config) String() string {
 	if model == "" {
 		model = "(built in)"
 	}
+	fmt.Fprintf(&b, "max_pending=%d\nmax_buffered_records=%d\n", c.MaxPending, c.MaxBuffered)
 	fmt.Fprintf(&b, "order_reserve_ttl=%s\norder_step_timeout=%s\nfraud_model=%s\n", c.OrderReserveTTL, c.OrderStepTimeout, model)
 	fmt.Fprintf(&b, "max_time_ahead=%s\nmax_time_behind=%s\n", c.TimeWindow.Ahead, c.TimeWindow.Behind)
 	fmt.Fprintf(&b, "restart_backoff=%s..%s (reset after %s)\n", c.RestartBackoff.Min, c.RestartBackoff.Max, c.RestartBackoff.Healthy)

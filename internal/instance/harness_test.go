@@ -48,12 +48,18 @@ type fixture struct {
 // test ends, and its topics go after that.
 func start(ctx context.Context, t *testing.T, topologies ...string) *fixture {
 	t.Helper()
+	return startWith(ctx, t, nil, topologies...)
+}
+
+// startWith is start with the configuration changed by with, if not nil.
+func startWith(ctx context.Context, t *testing.T, with func(*instance.Config), topologies ...string) *fixture {
+	t.Helper()
 	brokers := kafkatest.Brokers(t)
 	f := &fixture{t: t, brokers: brokers, ns: kafkatest.Prefix(t), adm: kafkatest.Admin(t, brokers),
 		faults: &faults.Injector{}, logs: &logBuffer{}, http: &http.Client{Timeout: 10 * time.Second}}
 	// Registered before the instance starts, so it runs after it stopped.
 	kafkatest.DeleteNamespace(t, f.adm, f.ns)
-	inst, err := instance.New(ctx, instance.Config{
+	cfg := instance.Config{
 		Topologies:    topologies,
 		Brokers:       brokers,
 		Namespace:     f.ns,
@@ -67,7 +73,11 @@ func start(ctx context.Context, t *testing.T, topologies ...string) *fixture {
 		RestartBackoff: supervise.Backoff{Min: 200 * time.Millisecond, Max: 2 * time.Second, Healthy: time.Minute},
 		Faults:         f.faults,
 		Logger:         slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
+	}
+	if with != nil {
+		with(&cfg)
+	}
+	inst, err := instance.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -107,6 +107,15 @@ type Instance struct {
 	ln       net.Listener
 	registry *prometheus.Registry
 
+	// started is when New began, from which the ready log line counts.
+	started time.Time
+	// admin looks up the changelogs' ends for progress.
+	admin    *kgo.Client
+	progress *progress
+	// tables lists, per supervised component, the tables it holds, for
+	// /readyz; built before Run, read-only after.
+	tables map[string][]tableRef
+
 	closeOnce sync.Once
 }
 
@@ -118,7 +127,8 @@ func New(ctx context.Context, cfg Config) (inst *Instance, err error) {
 		return nil, err
 	}
 	i := &Instance{cfg: cfg, names: topology.NamesFor(cfg.Namespace), fsNames: flashtopo.NamesFor(cfg.Namespace),
-		log: cfg.Logger, brokers: cfg.Brokers, registry: prometheus.NewRegistry()}
+		log: cfg.Logger, brokers: cfg.Brokers, registry: prometheus.NewRegistry(), started: time.Now(),
+		tables: map[string][]tableRef{}}
 	if i.sup, err = supervise.New(supervise.Options{Backoff: cfg.RestartBackoff, Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("instance: %w", err)
 	}
@@ -142,8 +152,12 @@ func New(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	if err := i.openState(); err != nil {
 		return nil, err
 	}
+	if i.admin, err = kgo.NewClient(kgo.SeedBrokers(i.brokers...), kgo.ClientID(i.clientID("admin"))); err != nil {
+		return nil, fmt.Errorf("instance: admin client: %w", err)
+	}
+	i.progress = newProgress(kadm.NewClient(i.admin), i.procs, i.views)
 	if i.producer, err = sdk.NewProducer(i.brokers, sdk.WithClientID(i.clientID("producer")),
-		sdk.WithCommandsTopic(string(i.names.Commands))); err != nil {
+		sdk.WithCommandsTopic(string(i.names.Commands)), sdk.WithMaxBuffered(i.cfg.MaxBuffered)); err != nil {
 		return nil, fmt.Errorf("instance: producer: %w", err)
 	}
 	// Titan's own commands go to internal topics, which the SDK, a
@@ -195,7 +209,11 @@ func (i *Instance) startBroker() error {
 }
 
 func (i *Instance) ensureTopics(ctx context.Context) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(i.brokers...))
+	// Topics just created are unknown to the first metadata the client
+	// asks for; franz-go asks again no sooner than MetadataMinAge (5 s by
+	// default), which a first start on a real cluster then waited out
+	// before kafkaadmin.WaitServing saw the topics served.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(i.brokers...), kgo.MetadataMinAge(100*time.Millisecond))
 	if err != nil {
 		return fmt.Errorf("instance: admin client: %w", err)
 	}
@@ -330,6 +348,7 @@ func (i *Instance) buildFlashSale(hooks *metrics.Processing) error {
 		kgo.ClientID(i.clientID("flashsale-producer")),
 		kgo.RecordPartitioner(partition.Kgo()),
 		kgo.ProducerLinger(time.Millisecond),
+		kgo.MaxBufferedRecords(i.cfg.MaxBuffered),
 	)
 	if err != nil {
 		return fmt.Errorf("instance: flash-sale producer: %w", err)
@@ -455,6 +474,7 @@ func (i *Instance) buildAPI(ctx context.Context) error {
 	}, api.Options{
 		CommandWait: i.cfg.CommandWait,
 		ReadWait:    i.cfg.ReadWait,
+		MaxPending:  i.cfg.MaxPending,
 		Registerer:  i.registry,
 		Logger:      i.log,
 		Access:      i.cfg.APIAccess,
@@ -508,11 +528,22 @@ func (i *Instance) flashSender(topic goka.Stream) api.FlashSaleSender {
 			return 0, 0, fmt.Errorf("instance: encode flash-sale message: %w", err)
 		}
 		rec := &kgo.Record{Topic: string(topic), Key: []byte(m.GetKey()), Value: b}
-		if err := i.fsClient.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		if err := trySync(ctx, i.fsClient, rec); err != nil {
 			return 0, 0, err
 		}
 		return rec.Partition, rec.Offset, nil
 	}
+}
+
+// trySync produces rec for the API and waits for its acknowledgement, but
+// does not queue behind a full buffer: a client that already buffers its
+// MaxBufferedRecords fails the send at once with kgo.ErrMaxBuffered, which
+// the API answers 429 overloaded. Titan's own sends on the same client
+// (the settler's, the deadline scanner's) wait for room instead.
+func trySync(ctx context.Context, cl *kgo.Client, rec *kgo.Record) error {
+	done := make(chan error, 1)
+	cl.TryProduce(ctx, rec, func(_ *kgo.Record, err error) { done <- err })
+	return <-done
 }
 
 // Brokers are the brokers the instance talks to, the embedded one's
@@ -531,6 +562,22 @@ func (i *Instance) HTTPAddr() string {
 // and none is failed.
 func (i *Instance) Ready() bool { return i.sup.Ready() }
 
+// announceReady logs, once, when the instance first becomes ready and how
+// long it took from New; it gives up when ctx ends.
+func (i *Instance) announceReady(ctx context.Context) error {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for !i.Ready() {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+	i.log.Info("ready", "took", time.Since(i.started).Round(time.Millisecond), "components", len(i.sup.Health()))
+	return nil
+}
+
 // Run runs the instance until ctx ends or the API server fails. A
 // topology, view or results consumer that fails meanwhile does not end it:
 // the supervisor builds it again (see the package comment). Then Run shuts
@@ -545,6 +592,8 @@ func (i *Instance) Run(ctx context.Context) error {
 	defer cancelRun()
 	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error { return i.sup.Run(gctx) })
+	g.Go(func() error { return i.progress.Run(gctx) })
+	g.Go(func() error { return i.announceReady(gctx) })
 	if i.server != nil {
 		g.Go(func() error { return i.server.Serve(i.ln) })
 		i.log.Info("api listening", "addr", i.HTTPAddr())
@@ -596,6 +645,9 @@ func (i *Instance) close() {
 		}
 		if i.internal != nil {
 			i.internal.Close()
+		}
+		if i.admin != nil {
+			i.admin.Close()
 		}
 		if i.fsClient != nil {
 			i.fsClient.Close()

@@ -89,6 +89,7 @@ func (i *Instance) buildOrders(hooks *metrics.Processing) error {
 		kgo.ClientID(i.clientID("orders-producer")),
 		kgo.RecordPartitioner(partition.Kgo()),
 		kgo.ProducerLinger(time.Millisecond),
+		kgo.MaxBufferedRecords(i.cfg.MaxBuffered),
 	); err != nil {
 		return fmt.Errorf("instance: orders producer: %w", err)
 	}
@@ -220,7 +221,7 @@ func (i *Instance) orderDeps(ctx context.Context, viewOpts func(*api.Notifier) [
 			return 0, 0, err
 		}
 		rec := &kgo.Record{Topic: topic, Key: []byte(key), Value: b}
-		if err := p.client.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		if err := trySync(ctx, p.client, rec); err != nil {
 			return 0, 0, err
 		}
 		return rec.Partition, rec.Offset, nil

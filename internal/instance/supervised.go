@@ -5,7 +5,9 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/lovoo/goka"
 
@@ -34,12 +36,15 @@ func supervised[O any, T topologyRunner](i *Instance, name string, build func(O)
 		return first, err
 	}
 	var tables []string
-	for _, p := range first.Processors() {
+	for group, p := range first.Processors() {
 		if t := p.Graph().GroupTable(); t != nil {
 			tables = append(tables, t.Topic())
+			i.tables[name] = append(i.tables[name], tableRef{group: group, topic: t.Topic()})
+			i.progress.watch(t.Topic())
 		}
 	}
 	slices.Sort(tables)
+	slices.SortFunc(i.tables[name], func(a, b tableRef) int { return strings.Compare(a.group, b.group) })
 	return first, i.sup.Add(supervise.Component{
 		Name:  name,
 		First: first,
@@ -66,7 +71,10 @@ func supervised[O any, T topologyRunner](i *Instance, name string, build func(O)
 // and the next one's recovery it reports not recovered, and the API
 // answers not_ready.
 type view struct {
-	mu struct {
+	topic string
+	// progress is nil where the instance measures none (tests).
+	progress *progress
+	mu       struct {
 		sync.RWMutex
 		current *goka.View
 	}
@@ -82,10 +90,15 @@ func (i *Instance) newView(table goka.Table, codec goka.Codec, opts ...goka.View
 	if err != nil {
 		return nil, err
 	}
-	v := &view{}
+	v := &view{topic: string(table), progress: i.progress}
 	v.mu.current = first
+	name := "view " + string(table)
+	if i.progress != nil {
+		i.progress.watch(string(table))
+		i.tables[name] = []tableRef{{topic: string(table), view: true}}
+	}
 	return v, i.sup.Add(supervise.Component{
-		Name:  "view " + string(table),
+		Name:  name,
 		First: first,
 		New: func(context.Context) (supervise.Runner, error) {
 			next, err := goka.NewView(i.brokers, table, codec, opts...)
@@ -111,6 +124,14 @@ func (v *view) Get(key string) (any, error) { return v.current().Get(key) }
 
 // Recovered reports whether the current view has caught up with its table.
 func (v *view) Recovered() bool { return v.current().Recovered() }
+
+// Freshness says how stale a read of key may be (api.Freshness).
+func (v *view) Freshness(key string) (int64, time.Duration, bool) {
+	if v.progress == nil {
+		return 0, 0, false
+	}
+	return v.progress.freshness(v.topic, key)
+}
 
 // superviseConsumers hands the API's results consumers to the supervisor.
 // Their Run returns only when its context ends (franz-go retries failed
@@ -141,16 +162,17 @@ func (i *Instance) processors() map[string]*goka.Processor {
 	return out
 }
 
-// health lists the components that are not ready, for /readyz.
+// health lists every component with how far its tables have come, for
+// /readyz.
 func (i *Instance) health() []api.ComponentStatus {
 	var out []api.ComponentStatus
 	for _, st := range i.sup.Health() {
-		if st.Ready() {
-			continue
-		}
 		cs := api.ComponentStatus{Name: st.Name, State: string(st.State), Failures: st.Failures}
 		if st.Err != nil {
 			cs.Error = st.Err.Error()
+		}
+		for _, ref := range i.tables[st.Name] {
+			cs.Tables = append(cs.Tables, i.progress.table(ref))
 		}
 		out = append(out, cs)
 	}

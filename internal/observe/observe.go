@@ -86,10 +86,17 @@ type Decorator struct {
 	Partitions int32
 	Hooks      Hooks
 	Logger     *slog.Logger
+	// Writer writes the dead letters and waits for Kafka to take each; a
+	// write that fails fails the processor, so the record is read again
+	// rather than dropped. Nil emits them through goka's context, whose
+	// failures show only after the callback: for goka's tester, which
+	// captures emits.
+	Writer *DeadLetterWriter
 }
 
 // Wrap decorates fn. A record in the wrong partition, or one fn rejects or
-// panics on, goes to the dead letters and processing goes on; any other
+// panics on, goes to the dead letters and processing goes on, unless the
+// dead letter cannot be written, which fails the processor; any other
 // error, and any failure goka itself reports while fn runs (a state read or
 // write, an emit it cannot make), fails the processor, as an infrastructure
 // error must: goka then stops it and it restarts from its last committed
@@ -125,7 +132,17 @@ func (d Decorator) Wrap(fn Callback) goka.ProcessCallback {
 			log.Warn("dead letter", "topology", d.Topology, "topic", string(ctx.Topic()),
 				"partition", ctx.Partition(), "offset", ctx.Offset(), "key", ctx.Key(),
 				"reason", rej.Reason, "err", rej.Err)
-			ctx.Emit(d.DeadLetters, ctx.Key(), encode(d.Topology, ctx, msg, rej, err))
+			value := encode(d.Topology, ctx, msg, rej, err)
+			if d.Writer == nil {
+				ctx.Emit(d.DeadLetters, ctx.Key(), value)
+			} else if werr := d.Writer.write(string(d.DeadLetters), ctx.Key(), value); werr != nil {
+				hooks.OnProcessed(d.Topology, ctx.Partition(), time.Since(start), "error")
+				log.Error("processor failed: a dead letter could not be written", "topology", d.Topology,
+					"topic", string(ctx.Topic()), "partition", ctx.Partition(), "offset", ctx.Offset(), "key", ctx.Key(),
+					"reason", rej.Reason, "err", werr)
+				ctx.Fail(werr)
+				return
+			}
 		}
 		hooks.OnProcessed(d.Topology, ctx.Partition(), time.Since(start), reason)
 	}

@@ -8,7 +8,8 @@
 // LevelDB storage does (IteratorWithRange with an empty limit is a prefix
 // scan). Storages that are known to differ on a check (goka's memory storage
 // does on Seek and ranges) can be run with RunWithDeviations, which verifies
-// that each listed deviation still exists and reports it as a skip.
+// that each listed deviation still exists: the check passes when the
+// storage still fails it as listed, and fails when it no longer does.
 package storagetest
 
 import (
@@ -63,7 +64,7 @@ func RunWithDeviations(t *testing.T, open func(t *testing.T) storage.Storage, kn
 				t.Errorf("listed as a deviation (%s) but passes: remove it from the list", reason)
 				return
 			}
-			t.Skipf("known deviation: %s; the check reports: %s", reason, p.report())
+			t.Logf("known deviation holds: %s; the check reports: %s", reason, p.report())
 		})
 	}
 }

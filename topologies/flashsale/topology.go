@@ -90,7 +90,10 @@ func (o *Options) validate() error {
 // Topology runs the flash-sale group and the purchase index of one
 // instance.
 type Topology struct {
-	names           Names
+	names Names
+	// deadLetters writes the processors' dead letters; closed when Run
+	// returns.
+	deadLetters     *observe.DeadLetterWriter
 	router          *Router
 	sale, purchases *goka.Processor
 	settler         *Settler
@@ -104,7 +107,8 @@ func New(o Options) (*Topology, error) {
 	r := NewRouter(o.Partitions)
 	log := o.Logger.With("topology", string(o.Names.Group))
 	g := &group{names: o.Names, inventory: o.Inventory, router: r, policy: o.Policy, window: o.TimeWindow, log: log}
-	saleGraph, purchasesGraph := g.graphs(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger})
+	dlq := observe.NewDeadLetterWriter(o.Goka)
+	saleGraph, purchasesGraph := g.graphs(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger, Writer: dlq})
 	sale, err := goka.NewProcessor(o.Goka.Brokers, saleGraph, o.Goka.Processor()...)
 	if err != nil {
 		return nil, fmt.Errorf("flashsale: processor: %w", err)
@@ -115,13 +119,14 @@ func New(o Options) (*Topology, error) {
 	}
 	local := func() []storage.Storage { return o.Local(string(o.Names.Table())) }
 	return &Topology{
-		names: o.Names, router: r, sale: sale, purchases: purchases,
+		names: o.Names, router: r, sale: sale, purchases: purchases, deadLetters: dlq,
 		settler: NewSettler(local, o.Send, r, o.SettleInterval, log),
 	}, nil
 }
 
 // Run blocks until ctx ends or a processor fails.
 func (t *Topology) Run(ctx context.Context) error {
+	defer t.deadLetters.Close()
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return t.sale.Run(ctx) })
 	g.Go(func() error { return t.purchases.Run(ctx) })

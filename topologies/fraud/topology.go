@@ -59,6 +59,9 @@ func (o *Options) validate() error {
 type Topology struct {
 	names Names
 	proc  *goka.Processor
+	// deadLetters writes the processors' dead letters; closed when Run
+	// returns.
+	deadLetters *observe.DeadLetterWriter
 }
 
 // New builds the topology; Run starts it.
@@ -67,15 +70,19 @@ func New(o Options) (*Topology, error) {
 		return nil, err
 	}
 	g := &group{names: o.Names, saga: o.Saga, model: o.Model, policy: o.Policy}
-	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger}), o.Goka.Processor()...)
+	dlq := observe.NewDeadLetterWriter(o.Goka)
+	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger, Writer: dlq}), o.Goka.Processor()...)
 	if err != nil {
 		return nil, fmt.Errorf("fraud: processor: %w", err)
 	}
-	return &Topology{names: o.Names, proc: proc}, nil
+	return &Topology{names: o.Names, proc: proc, deadLetters: dlq}, nil
 }
 
 // Run blocks until ctx ends or the processor fails.
-func (t *Topology) Run(ctx context.Context) error { return t.proc.Run(ctx) }
+func (t *Topology) Run(ctx context.Context) error {
+	defer t.deadLetters.Close()
+	return t.proc.Run(ctx)
+}
 
 // Recovered reports whether the processor has caught up with its table.
 func (t *Topology) Recovered() bool { return t.proc.Recovered() }

@@ -105,7 +105,10 @@ func (o *Options) validate() error {
 // Topology runs the inventory processor, the order index and the expiry
 // sweeper of one instance.
 type Topology struct {
-	names         Names
+	names Names
+	// deadLetters writes the processors' dead letters; closed when Run
+	// returns.
+	deadLetters   *observe.DeadLetterWriter
 	stock, orders *goka.Processor
 	sweeper       *Sweeper
 }
@@ -117,7 +120,8 @@ func New(o Options) (*Topology, error) {
 	}
 	n := o.Names
 	g := &graph{names: n, policy: o.Policy, window: o.TimeWindow, replies: o.Replies}
-	stockGraph, ordersGraph := g.graphs(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger})
+	dlq := observe.NewDeadLetterWriter(o.Goka)
+	stockGraph, ordersGraph := g.graphs(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger, Writer: dlq})
 	stock, err := goka.NewProcessor(o.Goka.Brokers, stockGraph, o.Goka.Processor()...)
 	if err != nil {
 		return nil, fmt.Errorf("inventory: processor: %w", err)
@@ -128,16 +132,18 @@ func New(o Options) (*Topology, error) {
 	}
 	local := func() []storage.Storage { return o.Local(string(n.Table())) }
 	return &Topology{
-		stock:   stock,
-		orders:  orders,
-		names:   n,
-		sweeper: NewSweeper(local, o.Send, o.SweepInterval, o.Logger.With("topology", string(n.Group))),
+		stock:       stock,
+		orders:      orders,
+		deadLetters: dlq,
+		names:       n,
+		sweeper:     NewSweeper(local, o.Send, o.SweepInterval, o.Logger.With("topology", string(n.Group))),
 	}, nil
 }
 
 // Run blocks until ctx ends or a processor fails. On return both
 // processors have committed their offsets and closed their storages.
 func (t *Topology) Run(ctx context.Context) error {
+	defer t.deadLetters.Close()
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return t.stock.Run(ctx) })
 	g.Go(func() error { return t.orders.Run(ctx) })

@@ -97,9 +97,12 @@ const DefaultStepTimeout = 2 * time.Minute
 
 // Topology runs the order saga and its deadline scanner on one instance.
 type Topology struct {
-	names     Names
-	proc      *goka.Processor
-	deadlines *Deadlines
+	names Names
+	// deadLetters writes the processors' dead letters; closed when Run
+	// returns.
+	deadLetters *observe.DeadLetterWriter
+	proc        *goka.Processor
+	deadlines   *Deadlines
 }
 
 // New builds the topology; Run starts it.
@@ -108,12 +111,13 @@ func New(o Options) (*Topology, error) {
 		return nil, err
 	}
 	g := &saga{names: o.Names, peers: o.Peers, policy: o.Policy, window: o.TimeWindow}
-	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger}), o.Goka.Processor()...)
+	dlq := observe.NewDeadLetterWriter(o.Goka)
+	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger, Writer: dlq}), o.Goka.Processor()...)
 	if err != nil {
 		return nil, fmt.Errorf("orders: processor: %w", err)
 	}
 	local := func() []storage.Storage { return o.Local(string(o.Names.Table())) }
-	return &Topology{names: o.Names, proc: proc,
+	return &Topology{names: o.Names, proc: proc, deadLetters: dlq,
 		deadlines: NewDeadlines(local, o.SendSaga, o.StepTimeout, o.ScanInterval, o.Logger.With("topology", string(o.Names.Group)))}, nil
 }
 
@@ -121,6 +125,7 @@ func New(o Options) (*Topology, error) {
 // processor has committed its offsets and closed its storages, and the
 // scanner has stopped.
 func (t *Topology) Run(ctx context.Context) error {
+	defer t.deadLetters.Close()
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return t.proc.Run(ctx) })
 	g.Go(func() error { return t.deadlines.Run(ctx) })

@@ -84,9 +84,12 @@ func (o *Options) validate() error {
 
 // Topology runs the pricing group and the ticker of one instance.
 type Topology struct {
-	names  Names
-	proc   *goka.Processor
-	ticker *Ticker
+	names Names
+	// deadLetters writes the processors' dead letters; closed when Run
+	// returns.
+	deadLetters *observe.DeadLetterWriter
+	proc        *goka.Processor
+	ticker      *Ticker
 }
 
 // New builds the topology; Run starts it.
@@ -95,16 +98,18 @@ func New(o Options) (*Topology, error) {
 		return nil, err
 	}
 	g := &group{names: o.Names, peers: o.Peers, policy: o.Policy, window: o.TimeWindow}
-	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger}), o.Goka.Processor()...)
+	dlq := observe.NewDeadLetterWriter(o.Goka)
+	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger, Writer: dlq}), o.Goka.Processor()...)
 	if err != nil {
 		return nil, fmt.Errorf("pricing: processor: %w", err)
 	}
 	n := o.Names
 	local := func() []storage.Storage { return o.Local(string(n.Table())) }
 	return &Topology{
-		names:  n,
-		proc:   proc,
-		ticker: NewTicker(local, o.Send, o.TickInterval, o.Logger.With("topology", string(n.Group))),
+		names:       n,
+		proc:        proc,
+		deadLetters: dlq,
+		ticker:      NewTicker(local, o.Send, o.TickInterval, o.Logger.With("topology", string(n.Group))),
 	}, nil
 }
 
@@ -112,6 +117,7 @@ func New(o Options) (*Topology, error) {
 // processor has committed its offsets and closed its storages, and the
 // ticker has stopped.
 func (t *Topology) Run(ctx context.Context) error {
+	defer t.deadLetters.Close()
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return t.proc.Run(ctx) })
 	g.Go(func() error { return t.ticker.Run(ctx) })

@@ -38,7 +38,10 @@ type Options struct {
 
 // Topology runs the three recommendation groups of one instance.
 type Topology struct {
-	names               Names
+	names Names
+	// deadLetters writes the processors' dead letters; closed when Run
+	// returns.
+	deadLetters         *observe.DeadLetterWriter
 	users, orders, item *goka.Processor
 }
 
@@ -66,8 +69,9 @@ func New(o Options) (*Topology, error) {
 		return nil, err
 	}
 	g := &groups{names: o.Names, outcomes: o.Outcomes, policy: o.Policy, window: o.TimeWindow}
-	ug, og, ig := g.graphs(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger})
-	t := &Topology{names: o.Names}
+	dlq := observe.NewDeadLetterWriter(o.Goka)
+	ug, og, ig := g.graphs(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger, Writer: dlq})
+	t := &Topology{names: o.Names, deadLetters: dlq}
 	for _, p := range []struct {
 		graph *goka.GroupGraph
 		into  **goka.Processor
@@ -83,6 +87,7 @@ func New(o Options) (*Topology, error) {
 
 // Run blocks until ctx ends or a processor fails.
 func (t *Topology) Run(ctx context.Context) error {
+	defer t.deadLetters.Close()
 	g, ctx := errgroup.WithContext(ctx)
 	for _, p := range []*goka.Processor{t.users, t.orders, t.item} {
 		g.Go(func() error { return p.Run(ctx) })
