@@ -13,51 +13,70 @@ import (
 	"github.com/lovoo/goka"
 )
 
-// A goka callback hands its outputs to the producer before its state write
-// (see topologies/inventory and topologies/flashsale), and after a failure
-// the processor rebuilds its tables from their changelogs and decides again
-// whatever input it had not committed. That is exactly once only if a state
-// write in a changelog implies that every output before it is in Kafka too:
-// a processor that finds its state already moved by an input decides that
-// the input's outputs are out, and sends nothing again.
+// After a failure a processor rebuilds its tables from their changelogs
+// and decides again whatever input it had not committed. That is exactly
+// once only if what a successor finds in a changelog and what it finds in
+// the outputs agree, and on a cluster they need not: a changelog's
+// partition and an output's partition have different leaders, and when a
+// broker dies a send to one fails while a send to the other succeeds. So a
+// processor declares which of the two reaches Kafka first (Order), and
+// barrierProducer enforces it: a record of the kind that goes second is
+// sent only once every record of the other kind handed over before it has
+// been acknowledged.
 //
-// On one broker the connection's order gives that for free. On a cluster
-// the changelog's partition and an output's partition have different
-// leaders: when a broker dies, the output to it fails while the state write
-// to a live one succeeds, and the output is lost for good. barrierProducer
-// restores the order: a record for a changelog (a topic named like goka's
-// group tables) is sent only once every output handed over before it has
-// been acknowledged. Once anything has failed it sends nothing again and
-// fails each record with ErrWithheld: the processor fails, and the one
-// built after it finds the changelog without those writes, so it decides
-// their inputs again and sends their outputs (copies of those that did
-// arrive, which the receivers recognise) again.
+//   - OutputsFirst: a state write in the changelog implies that every
+//     output before it is in Kafka too, so a processor that finds its
+//     state already moved by an input sends nothing for it again. An
+//     input whose outputs landed and whose state write did not is decided
+//     again; that is safe only where a decision cannot come out otherwise
+//     the second time (topologies/flashsale).
+//   - StateFirst: an output in Kafka implies that the state write before
+//     it is in the changelog, so no input whose outputs anyone has seen is
+//     ever decided again: a successor finds it in the state and publishes
+//     the outputs the state remembers for it (topologies/inventory, whose
+//     commands arrive on two topics in no fixed order, so that deciding
+//     one again could come out otherwise).
 //
-// A changelog record waits for one output round trip more than it would
-// alone; the callbacks themselves never wait.
+// Once anything has failed the producer sends nothing again and fails each
+// record with ErrWithheld: the processor fails, and the one built after it
+// starts from what did arrive.
+//
+// A held record waits for one round trip of the other kind more than it
+// would alone; the callbacks themselves never wait.
+
+// Order is which of a callback's records a processor lets reach Kafka
+// first: its state writes or its outputs.
+type Order int
+
+const (
+	// OutputsFirst sends a state write once the outputs before it are in.
+	OutputsFirst Order = iota
+	// StateFirst sends an output once the state writes before it are in.
+	StateFirst
+)
 
 // ErrWithheld fails a record that was not sent because a send before it
 // failed.
 var ErrWithheld = errors.New("gokaopts: record withheld after an earlier send failed")
 
-// closeWait bounds how long Close waits for outstanding outputs before it
-// fails the changelog records still held.
+// closeWait bounds how long Close waits for outstanding records before it
+// fails the records still held.
 const closeWait = 30 * time.Second
 
-// barrierProducerBuilder wraps b in a barrierProducer.
-func barrierProducerBuilder(b goka.ProducerBuilder, log *slog.Logger) goka.ProducerBuilder {
+// barrierProducerBuilder wraps b in a barrierProducer keeping order.
+func barrierProducerBuilder(b goka.ProducerBuilder, order Order, log *slog.Logger) goka.ProducerBuilder {
 	return func(brokers []string, clientID string, hasher func() hash.Hash32) (goka.Producer, error) {
 		p, err := b(brokers, clientID, hasher)
 		if err != nil {
 			return nil, err
 		}
-		bp := newBarrierProducer(p)
+		bp := newBarrierProducer(p, order)
 		bp.log = log
 		return bp, nil
 	}
 }
 
-// heldTooLong is how long a changelog record may wait for the outputs
+// heldTooLong is how long a record may wait for those of the other kind
 // before it before the wait is logged, naming the oldest of them.
 const heldTooLong = 5 * time.Second
 
@@ -67,7 +86,8 @@ func isChangelog(topic string) bool {
 }
 
 type heldRecord struct {
-	// need: every output numbered below it must be acknowledged first.
+	// need: every record of the other kind numbered below it must be
+	// acknowledged first.
 	need    uint64
 	topic   string
 	key     string
@@ -78,6 +98,7 @@ type heldRecord struct {
 
 type barrierProducer struct {
 	inner goka.Producer
+	order Order
 	log   *slog.Logger
 	wake  chan struct{} // a buffered poke for the sender
 	// closing is closed by Close; the sender then exits once nothing is
@@ -87,21 +108,22 @@ type barrierProducer struct {
 
 	mu struct {
 		sync.Mutex
-		next  uint64          // number of the next output
-		acked uint64          // every output numbered below is acknowledged
-		done  map[uint64]bool // outputs at or past acked that are acknowledged
-		// outstanding names the outputs not yet acknowledged, for the
-		// log of a long wait.
+		// Records of the kind sent at once are numbered:
+		next  uint64          // number of the next one
+		acked uint64          // every one numbered below is acknowledged
+		done  map[uint64]bool // those at or past acked that are acknowledged
+		// outstanding names those not yet acknowledged, for the log of
+		// a long wait.
 		outstanding map[uint64]string
 		since       time.Time // when the first held record was queued
 		// failed is the first failure of any send; nil while none.
 		failed error
-		held   []heldRecord // changelog records in the order handed over
+		held   []heldRecord // records of the kind held, in the order handed over
 	}
 }
 
-func newBarrierProducer(inner goka.Producer) *barrierProducer {
-	p := &barrierProducer{inner: inner, wake: make(chan struct{}, 1), closing: make(chan struct{}),
+func newBarrierProducer(inner goka.Producer, order Order) *barrierProducer {
+	p := &barrierProducer{inner: inner, order: order, wake: make(chan struct{}, 1), closing: make(chan struct{}),
 		sent: make(chan struct{})}
 	p.mu.done = map[uint64]bool{}
 	p.mu.outstanding = map[uint64]string{}
@@ -115,7 +137,7 @@ func (p *barrierProducer) Emit(topic, key string, value []byte) *goka.Promise {
 }
 
 func (p *barrierProducer) EmitWithHeaders(topic, key string, value []byte, headers goka.Headers) *goka.Promise {
-	if isChangelog(topic) {
+	if p.holds(topic) {
 		return p.hold(topic, key, value, headers)
 	}
 	p.mu.Lock()
@@ -135,9 +157,15 @@ func (p *barrierProducer) EmitWithHeaders(topic, key string, value []byte, heade
 	return p.inner.EmitWithHeaders(topic, key, value, headers).Then(func(err error) { p.acknowledged(n, err) })
 }
 
-// hold queues a changelog record behind the outputs handed over so far.
-// Every changelog record goes through the queue, even with nothing to wait
-// for, so that the sender keeps their order.
+// holds reports whether a record for topic waits for those of the other
+// kind before it.
+func (p *barrierProducer) holds(topic string) bool {
+	return isChangelog(topic) == (p.order == OutputsFirst)
+}
+
+// hold queues a record behind those of the other kind handed over so far.
+// Every record of its kind goes through the queue, even with nothing to
+// wait for, so that the sender keeps their order.
 func (p *barrierProducer) hold(topic, key string, value []byte, headers goka.Headers) *goka.Promise {
 	promise, finish := goka.NewPromiseWithFinisher()
 	p.mu.Lock()
@@ -177,8 +205,9 @@ func (p *barrierProducer) poke() {
 	}
 }
 
-// send is the one goroutine that hands changelog records to the inner
-// producer, in order, each once the outputs before it are acknowledged.
+// send is the one goroutine that hands held records to the inner producer,
+// in order, each once the records of the other kind before it are
+// acknowledged.
 func (p *barrierProducer) send() {
 	defer close(p.sent)
 	check := time.NewTicker(heldTooLong)
@@ -206,17 +235,21 @@ func (p *barrierProducer) send() {
 	}
 }
 
-// logLongWait logs a changelog record that has waited heldTooLong for the
-// outputs before it, naming the oldest of them.
+// logLongWait logs a record that has waited heldTooLong for those of the
+// other kind before it, naming the oldest of them.
 func (p *barrierProducer) logLongWait() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.mu.held) == 0 || time.Since(p.mu.since) < heldTooLong {
 		return
 	}
-	p.log.Warn("state writes held back: an output before them is not acknowledged yet",
+	held, ahead := "state writes", "output"
+	if p.order == StateFirst {
+		held, ahead = "outputs", "state write"
+	}
+	p.log.Warn(held+" held back: a "+ahead+" before them is not acknowledged yet",
 		"held", len(p.mu.held), "waiting", time.Since(p.mu.since).Round(time.Millisecond),
-		"oldest_output", p.mu.outstanding[p.mu.acked], "outputs_pending", len(p.mu.outstanding))
+		"oldest", p.mu.outstanding[p.mu.acked], "pending", len(p.mu.outstanding))
 }
 
 // release sends or fails the first held record if it can, and reports
@@ -255,7 +288,7 @@ func (p *barrierProducer) release() bool {
 	return true
 }
 
-// Close sends what is held once the outputs before it are acknowledged
+// Close sends what is held once the records before it are acknowledged
 // (failing it after closeWait), then closes the inner producer, which
 // waits for the acknowledgements of everything sent.
 func (p *barrierProducer) Close() error {
@@ -265,7 +298,7 @@ func (p *barrierProducer) Close() error {
 	case <-time.After(closeWait):
 		p.mu.Lock()
 		if p.mu.failed == nil {
-			p.mu.failed = errors.New("gokaopts: producer closed before the outputs were acknowledged")
+			p.mu.failed = errors.New("gokaopts: producer closed before the records ahead were acknowledged")
 		}
 		p.mu.Unlock()
 		p.poke()

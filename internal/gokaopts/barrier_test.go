@@ -71,7 +71,7 @@ func contains(names []string, name string) bool { return slices.Contains(names, 
 
 func TestBarrierHoldsChangelogUntilOutputsAcknowledged(t *testing.T) {
 	f := newFakeProducer()
-	p := newBarrierProducer(f)
+	p := newBarrierProducer(f, OutputsFirst)
 	defer p.Close()
 
 	p.Emit("events", "a", nil)
@@ -106,7 +106,7 @@ func TestBarrierHoldsChangelogUntilOutputsAcknowledged(t *testing.T) {
 
 func TestBarrierWithholdsChangelogAfterAFailure(t *testing.T) {
 	f := newFakeProducer()
-	p := newBarrierProducer(f)
+	p := newBarrierProducer(f, OutputsFirst)
 	defer p.Close()
 
 	p.Emit("events", "a", nil)
@@ -130,7 +130,7 @@ func TestBarrierWithholdsChangelogAfterAFailure(t *testing.T) {
 
 func TestBarrierKeepsChangelogOrder(t *testing.T) {
 	f := newFakeProducer()
-	p := newBarrierProducer(f)
+	p := newBarrierProducer(f, OutputsFirst)
 	defer p.Close()
 
 	p.Emit("g-table", "1", nil) // nothing to wait for
@@ -166,7 +166,7 @@ func TestIsChangelog(t *testing.T) {
 
 func TestBarrierWithholdsOutputsAfterAFailure(t *testing.T) {
 	f := newFakeProducer()
-	p := newBarrierProducer(f)
+	p := newBarrierProducer(f, OutputsFirst)
 	defer p.Close()
 
 	p.Emit("loop", "a", nil)
@@ -175,5 +175,54 @@ func TestBarrierWithholdsOutputsAfterAFailure(t *testing.T) {
 	p.Emit("loop", "b", nil).Then(func(e error) { err = e })
 	if !errors.Is(err, ErrWithheld) || contains(f.sentNames(), "loop/b") {
 		t.Fatalf("an output after a failure: err %v, sent %v; want it withheld", err, f.sentNames())
+	}
+}
+
+func TestBarrierStateFirstHoldsOutputsUntilStateAcknowledged(t *testing.T) {
+	f := newFakeProducer()
+	p := newBarrierProducer(f, StateFirst)
+	defer p.Close()
+
+	p.Emit("g-table", "k1", nil)
+	var got error = errors.New("not finished")
+	p.Emit("events", "a", nil).Then(func(err error) { got = err })
+	p.Emit("g-table", "k2", nil) // a later state write goes at once
+	eventually(t, "state writes sent", func() bool {
+		return contains(f.sentNames(), "g-table/k1") && contains(f.sentNames(), "g-table/k2")
+	})
+	time.Sleep(20 * time.Millisecond)
+	if contains(f.sentNames(), "events/a") {
+		t.Fatal("output sent before the state write before it was acknowledged")
+	}
+	// k2 came after the output: acknowledging it alone frees nothing.
+	f.ack(t, "g-table/k2", nil)
+	time.Sleep(20 * time.Millisecond)
+	if contains(f.sentNames(), "events/a") {
+		t.Fatal("output sent with the state write before it unacknowledged")
+	}
+	f.ack(t, "g-table/k1", nil)
+	eventually(t, "output sent", func() bool { return contains(f.sentNames(), "events/a") })
+	f.ack(t, "events/a", nil)
+	if got != nil {
+		t.Fatalf("output promise: %v", got)
+	}
+}
+
+func TestBarrierStateFirstWithholdsOutputsAfterAFailedStateWrite(t *testing.T) {
+	f := newFakeProducer()
+	p := newBarrierProducer(f, StateFirst)
+	defer p.Close()
+
+	p.Emit("g-table", "k1", nil)
+	done := make(chan error, 1)
+	p.Emit("events", "a", nil).Then(func(err error) { done <- err })
+	refused := errors.New("leader gone")
+	eventually(t, "state write sent", func() bool { return contains(f.sentNames(), "g-table/k1") })
+	f.ack(t, "g-table/k1", refused)
+	if err := <-done; !errors.Is(err, ErrWithheld) || !errors.Is(err, refused) {
+		t.Fatalf("output promise failed with %v, want ErrWithheld wrapping the state write's failure", err)
+	}
+	if contains(f.sentNames(), "events/a") {
+		t.Fatalf("output sent after its state write failed: %v", f.sentNames())
 	}
 }

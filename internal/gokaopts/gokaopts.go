@@ -3,11 +3,13 @@
 // murmur2 partitioner, the topic replication, the Pebble storage and the
 // logger. Processors produce through franz-go's idempotent producer with
 // acks from all in-sync replicas, which keeps a partition's order when its
-// leader dies (producer.go), wrapped so that a state write is sent only
-// after the outputs before it (barrier.go); their consumer group commits
-// offsets in order and rejoins a rebalance at once (group.go). Together
-// these keep processors exactly once on a cluster whose brokers die. Keeping them in one place is what keeps goka's partitioning equal
-// to every other producer's, and no component on goka's global config.
+// leader dies (producer.go), wrapped so that a callback's state write and
+// its outputs reach Kafka in the order the processor declares
+// (barrier.go); their consumer group commits offsets in order and rejoins
+// a rebalance at once (group.go). Together these keep processors exactly
+// once on a cluster whose brokers die. Keeping them in one place is what
+// keeps goka's partitioning equal to every other producer's, and no
+// component on goka's global config.
 package gokaopts
 
 import (
@@ -126,15 +128,16 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Processor returns the options for a processor.
-func (c Config) Processor() []goka.ProcessorOption {
+// Processor returns the options for a processor whose state writes and
+// outputs reach Kafka in the given order.
+func (c Config) Processor(order Order) []goka.ProcessorOption {
 	store, produce := c.Storage, kgoProducerBuilder(c.logger())
 	if c.Faults != nil {
 		store, produce = c.Faults.Storage(store), c.Faults.Producer(produce)
 	}
 	// The barrier goes outside the fault injector, so it sees the
 	// failures a test injects as it would Kafka's.
-	produce = barrierProducerBuilder(produce, c.logger())
+	produce = barrierProducerBuilder(produce, order, c.logger())
 	opts := []goka.ProcessorOption{
 		goka.WithTopicManagerBuilder(c.topicManager()),
 		goka.WithConsumerGroupBuilder(groupBuilder(goka.ConsumerGroupBuilderWithConfig(c.groupSarama()), c.logger())),
