@@ -190,9 +190,11 @@ start_fresh() {
   fi
 }
 
-# up starts a fresh cluster. A node was seen, now and then, to start and never register with the
-# others; a second fresh start has so far always come up, so up tries twice, keeping the first
-# attempt's logs in .run/kafka-cluster-failed.
+# up starts a fresh cluster, and tries a second time when the first does not come up, keeping the
+# first attempt's logs in .run/kafka-cluster-failed. The "node that never registers" this was added
+# for was kafkawait's doing, not the cluster's: it counted brokers from its client's cached list,
+# fetched while the last node was still fenced (see everySeedLists in kafkawait). With that fixed,
+# every first attempt tried came up, so a second attempt in the output is a new problem to look into.
 up() {
   fetch
   need_java

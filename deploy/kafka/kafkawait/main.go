@@ -68,13 +68,7 @@ func wait(ctx context.Context, brokers []string, pid int, replication int16) err
 
 	topic := fmt.Sprintf("kafkawait-%016x", rand.Uint64())
 	steps := []func(context.Context) error{
-		func(ctx context.Context) error {
-			m, err := adm.BrokerMetadata(ctx)
-			if err == nil && len(m.Brokers) < int(replication) {
-				err = fmt.Errorf("metadata lists %d brokers, want %d", len(m.Brokers), replication)
-			}
-			return err
-		},
+		func(ctx context.Context) error { return everySeedLists(ctx, cl, brokers, replication) },
 		func(ctx context.Context) error {
 			_, err := adm.CreateTopic(ctx, 1, replication, nil, topic)
 			// An earlier attempt may have timed out on our side after the broker created it.
@@ -93,6 +87,32 @@ func wait(ctx context.Context, brokers []string, pid int, replication int16) err
 	}
 
 	return retry(ctx, pid, steps...)
+}
+
+// everySeedLists asks each seed broker itself for the live brokers and fails unless every one lists
+// at least want of them. The request must reach a broker on every attempt: kadm's BrokerMetadata
+// answers from the client's cached broker list once it holds one, so a first answer given while a
+// node was still fenced (2 of 3 listed) was handed back for as long as kafkawait waited, on a
+// cluster that had long been whole. Asking every seed rather than any one also means that a
+// client may bootstrap from any node as soon as kafkawait returns.
+func everySeedLists(ctx context.Context, cl *kgo.Client, addrs []string, want int16) error {
+	req := kmsg.NewPtrMetadataRequest()
+	req.Topics = []kmsg.MetadataRequestTopic{} // brokers only
+	// The client keeps its seeds in the order they were given.
+	for i, seed := range cl.SeedBrokers() {
+		addr := fmt.Sprintf("seed %d", i)
+		if i < len(addrs) {
+			addr = addrs[i]
+		}
+		raw, err := seed.Request(ctx, req)
+		if err != nil {
+			return fmt.Errorf("%s: %w", addr, err)
+		}
+		if n := len(raw.(*kmsg.MetadataResponse).Brokers); n < int(want) {
+			return fmt.Errorf("%s lists %d live brokers, want %d", addr, n, want)
+		}
+	}
+	return nil
 }
 
 // retry runs each step until it succeeds, in order, giving up when ctx ends or the process pid (if
