@@ -86,10 +86,10 @@ unclean.leader.election.enable=false
 # How soon a node that died is noticed. The controller fences a broker whose heartbeats stop for
 # broker.session.timeout.ms (9 s by default) and only then moves its partitions' leadership to the
 # survivors; until then clients are told to write to a leader that is gone, which is most of a
-# broker kill's failover. 4 s with a heartbeat a second: at 3 s, three JVMs starting at once on
-# 2 cores once left a node fenced for the whole 120 s an up waits.
-broker.session.timeout.ms=4000
-broker.heartbeat.interval.ms=1000
+# broker kill's failover. 3 s with a heartbeat every 500 ms: six heartbeats may go missing on a
+# busy machine before a live node is fenced.
+broker.session.timeout.ms=3000
+broker.heartbeat.interval.ms=500
 # A follower that stops fetching leaves the ISR after this long; a dead node's replicas are dropped
 # from it sooner, when the controller fences the node.
 replica.lag.time.max.ms=10000

@@ -110,10 +110,11 @@ func (s *scenario) finish(ctx context.Context) *eventLog {
 	republished := checkResults(t, s.cmds, events)
 	o := d.checkPurchases(s.buys, results)
 	settled := d.checkSale(ctx, instances[1], s.sale, o, events, s.restocked)
-	distinct, copies := d.checkLedgers(ctx, s.cmds, events, instances...)
+	distinct, copies, late := d.checkLedgers(ctx, s.cmds, events, instances...)
 	d.checkNoDeadLetters(ctx)
 	d.checkAlive(instances...)
-	t.Logf("inventory: %d events (%d copies), %d results republished; sale: %s; %s", distinct, copies, republished, o, settled)
+	t.Logf("inventory: %d events (%d copies, %d published after a later one of their SKU), %d results republished; sale: %s; %s",
+		distinct, copies, late, republished, o, settled)
 	return events
 }
 

@@ -1,6 +1,7 @@
 package failover_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -156,6 +157,7 @@ type ledger struct {
 	open      int64 // units of the reservations still open
 	distinct  int
 	copies    int // records beyond the first of an event
+	late      int // distinct events the topic holds after one with a higher seq
 }
 
 // checkResults checks that every command of c has results, that all of them are copies of one
@@ -207,11 +209,15 @@ func resultTypes(c *inventoryv1.Command) []inventory.EventType {
 	return nil
 }
 
-// chain walks one SKU's distinct events in the order the topic holds them (one SKU lives in one
-// partition, so that is the order they were decided in) and checks that they form one history:
-// sequence numbers that start at 1 and never skip nor go back (a gap is a command applied whose
-// events were lost; going back is one applied twice), each event's ledger the previous one's
-// moved by exactly that event, each reservation made once and ended at most once, with its units.
+// chain walks one SKU's distinct events in the order of their sequence numbers and checks that
+// they form one history: numbers that start at 1 and never skip nor repeat (a gap is a command
+// applied whose events were lost; a repeat is one applied twice), each event's ledger the previous
+// one's moved by exactly that event, each reservation made once and ended at most once, with its
+// units. The topic's order is not the history's: a successor publishes again the events of
+// commands whose state reached the changelog before their events reached the topic, when it
+// replays their records, and a SKU's two input topics may replay later than new commands on the
+// other one. Consumers order a SKU's events by Seq (inventory.IndexEvent does); lg.late counts
+// the events the topic holds after a later one.
 func chain(e *errs, sku string, seen []seenEvent) ledger {
 	var (
 		lg      ledger
@@ -220,6 +226,12 @@ func chain(e *errs, sku string, seen []seenEvent) ledger {
 		stage   = map[string]inventory.EventType{}
 		qty     = map[string]int64{}
 		prevLoc string
+		history []seenEvent
+		highest int64
+		// The command of seq, and whether its result is in: one command
+		// per number, its result last.
+		seqCmd    string
+		seqResult bool
 	)
 	for _, s := range seen {
 		if done[s.canon] {
@@ -227,17 +239,27 @@ func chain(e *errs, sku string, seen []seenEvent) ledger {
 			continue
 		}
 		done[s.canon] = true
+		if s.ev.Seq < highest {
+			lg.late++
+		}
+		highest = max(highest, s.ev.Seq)
+		history = append(history, s)
+	}
+	// Stable: a command's expiries come before its result, in one publication.
+	slices.SortStableFunc(history, func(a, b seenEvent) int { return cmp.Compare(a.ev.Seq, b.ev.Seq) })
+	for _, s := range history {
 		lg.distinct++
 		ev := s.ev
 		loc := fmt.Sprintf("%s at %d/%d (%s by %s, seq %d)", sku, s.partition, s.offset, ev.Type, ev.CommandID, ev.Seq)
 		switch {
 		case ev.Seq == seq+1:
-			seq = ev.Seq
-		case ev.Seq == seq && seq > 0:
+			seq, seqCmd, seqResult = ev.Seq, ev.CommandID, ev.IsResult()
+		case ev.Seq == seq && seq > 0 && ev.CommandID == seqCmd && !seqResult:
 			// Another event of the same command: expiries it found due come before its result.
+			seqResult = ev.IsResult()
 		default:
 			e.errorf("%s follows seq %d (%s): a command lost or applied twice", loc, seq, prevLoc)
-			seq = max(seq, ev.Seq)
+			seq, seqCmd, seqResult = max(seq, ev.Seq), ev.CommandID, ev.IsResult()
 		}
 		prevLoc = loc
 		want := lg.last
@@ -285,7 +307,7 @@ func chain(e *errs, sku string, seen []seenEvent) ledger {
 // checkLedgers chains every SKU's events and checks each ledger against the commands sent: on
 // hand plus sold is what was restocked, reserved is what the open reservations hold, and the API
 // of every instance ends up showing the ledger the events end with.
-func (d *deployment) checkLedgers(ctx context.Context, c *commands, l *eventLog, ids ...string) (distinct, copies int) {
+func (d *deployment) checkLedgers(ctx context.Context, c *commands, l *eventLog, ids ...string) (distinct, copies, late int) {
 	t := d.t
 	t.Helper()
 	e := &errs{t: t, what: "ledgers"}
@@ -295,6 +317,7 @@ func (d *deployment) checkLedgers(ctx context.Context, c *commands, l *eventLog,
 		lg := chain(e, sku, l.bySKU[sku])
 		distinct += lg.distinct
 		copies += lg.copies
+		late += lg.late
 		final[sku] = lg.last
 		if !strings.HasPrefix(sku, "sku-") {
 			continue // the flash sale's SKU, which checkSale checks
@@ -321,7 +344,7 @@ func (d *deployment) checkLedgers(ctx context.Context, c *commands, l *eventLog,
 	for _, id := range ids {
 		d.checkAPIStock(ctx, e, id, final)
 	}
-	return distinct, copies
+	return distinct, copies, late
 }
 
 // checkAPIStock waits until instance id's API shows every SKU's final ledger.

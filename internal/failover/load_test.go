@@ -167,7 +167,7 @@ func (d *deployment) startLoad(cmds *commands, buys *purchases, perTick, buysTic
 	d.t.Cleanup(sender.Close)
 	buyer, err := kgo.NewClient(kgo.SeedBrokers(d.brokers...), kgo.RecordPartitioner(partition.Kgo()),
 		kgo.DefaultProduceTopic(string(d.fs.Commands)), kgo.ProducerLinger(5*time.Millisecond),
-		kgo.ClientID("titan-test-buyer"))
+		kgo.ClientID("titan-test-buyer"), kgo.MetadataMinAge(250*time.Millisecond))
 	if err != nil {
 		d.t.Fatal(err)
 	}

@@ -32,6 +32,10 @@ import (
 // after it.
 
 const (
+	// metadataMinAge is the least time between two metadata requests of a
+	// producer; franz-go asks again on every failed send once it has passed.
+	metadataMinAge = 250 * time.Millisecond
+
 	// deliveryTimeout bounds how long a record is retried before its send
 	// fails, which fails the processor for the supervisor to rebuild: long
 	// enough for a cluster to move a dead broker's leaderships many times
@@ -59,6 +63,9 @@ func kgoProducerBuilder(log *slog.Logger) goka.ProducerBuilder {
 			kgo.ProducerBatchCompression(kgo.NoCompression()),
 			kgo.RecordDeliveryTimeout(deliveryTimeout),
 			kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }),
+			// A dead leader is looked up again after this, not after
+			// franz-go's 5 s: most of a broker kill's silence otherwise.
+			kgo.MetadataMinAge(metadataMinAge),
 		}
 		if clientID != "" {
 			opts = append(opts, kgo.ClientID(clientID))

@@ -38,6 +38,12 @@ var knownTopologies = []string{TopologyInventory, TopologyFlashSale, TopologyOrd
 // second of a busy instance's commands.
 const DefaultMaxBufferedRecords = 10000
 
+// failoverMetadataAge is the least time between two metadata requests of
+// the instance's producers: franz-go asks again after a failed send to a
+// dead leader no sooner than this (5 s by default, most of a broker kill's
+// silence).
+const failoverMetadataAge = 250 * time.Millisecond
+
 // Config is everything one Titan process needs. Zero fields take the
 // defaults from EnsureDefaults; Validate reports what cannot work.
 type Config struct {

@@ -165,6 +165,7 @@ func New(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	if i.internal, err = kgo.NewClient(
 		kgo.SeedBrokers(i.brokers...),
 		kgo.ClientID(i.clientID("internal-producer")),
+		kgo.MetadataMinAge(failoverMetadataAge),
 		kgo.RecordPartitioner(partition.Kgo()),
 		kgo.ProducerLinger(time.Millisecond),
 	); err != nil {
@@ -346,6 +347,7 @@ func (i *Instance) buildFlashSale(hooks *metrics.Processing) error {
 	i.fsClient, err = kgo.NewClient(
 		kgo.SeedBrokers(i.brokers...),
 		kgo.ClientID(i.clientID("flashsale-producer")),
+		kgo.MetadataMinAge(failoverMetadataAge),
 		kgo.RecordPartitioner(partition.Kgo()),
 		kgo.ProducerLinger(time.Millisecond),
 		kgo.MaxBufferedRecords(i.cfg.MaxBuffered),
