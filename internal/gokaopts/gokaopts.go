@@ -54,6 +54,13 @@ type Faults interface {
 	Producer(goka.ProducerBuilder) goka.ProducerBuilder
 }
 
+// A view's partition that failed connects again after viewBackoffStep,
+// and after one more step each time it fails again, up to viewBackoffMax.
+const (
+	viewBackoffStep = 250 * time.Millisecond
+	viewBackoffMax  = 5 * time.Second
+)
+
 // DefaultSessionTimeout is the least session timeout a broker accepts
 // unless its group.min.session.timeout.ms is lowered.
 const DefaultSessionTimeout = 6 * time.Second
@@ -162,6 +169,13 @@ func (c Config) View() []goka.ViewOption {
 		goka.WithViewStorageBuilder(c.Storage),
 		goka.WithViewLogger(logger{c.logger()}),
 		goka.WithViewAutoReconnect(),
+		// goka waits 10 s more after each failure of a view's partition
+		// (up to 2 min) before it connects again; a broker's death fails
+		// every partition it led, and the API would serve their copies
+		// that much longer behind.
+		goka.WithViewBackoffBuilder(func() (goka.Backoff, error) {
+			return goka.NewSimpleBackoff(viewBackoffStep, viewBackoffMax), nil
+		}),
 	}
 	if c.ClientID != "" {
 		opts = append(opts, goka.WithViewClientID(c.ClientID))
