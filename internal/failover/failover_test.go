@@ -89,6 +89,11 @@ func (s *scenario) sleep(ctx context.Context, d time.Duration) {
 func (s *scenario) finish(ctx context.Context) *eventLog {
 	t, d := s.t, s.d
 	t.Helper()
+	// Every scenario sells its sale out through the fault and after it, so
+	// that "sold exactly out" is what the checks below hold it to.
+	if err := d.waitSoldOut(ctx, instances[1], s.sale); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.load.stop(ctx); err != nil {
 		t.Fatalf("the load's sends: %v", err)
 	}
@@ -109,6 +114,9 @@ func (s *scenario) finish(ctx context.Context) *eventLog {
 	}
 	republished := checkResults(t, s.cmds, events)
 	o := d.checkPurchases(s.buys, results)
+	if o.sold != s.sale.Units {
+		t.Errorf("the purchase results sell %d of the sale's %d units", o.sold, s.sale.Units)
+	}
 	settled := d.checkSale(ctx, instances[1], s.sale, o, events, s.restocked)
 	distinct, copies, late := d.checkLedgers(ctx, s.cmds, events, instances...)
 	d.checkNoDeadLetters(ctx)

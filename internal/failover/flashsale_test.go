@@ -136,6 +136,29 @@ func (l *resultLog) answered(p *purchases) (bool, string) {
 		missing, len(p.attempts), example, l.records)
 }
 
+// waitSoldOut waits until instance id's API shows sale s sold out, or its window closed.
+func (d *deployment) waitSoldOut(ctx context.Context, id string, s flashsale.Sale) error {
+	cl := &http.Client{Timeout: 10 * time.Second}
+	wctx, cancel := context.WithDeadline(ctx, s.End)
+	defer cancel()
+	err := kafkatest.WaitFor(wctx, id+" shows "+s.ID+" sold out", func() (bool, string) {
+		resp, err := cl.Get("http://" + d.proc(id).Addr + "/v1/flash-sales/" + s.ID)
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		var sale saleJSON
+		if err := json.NewDecoder(resp.Body).Decode(&sale); err != nil {
+			return false, err.Error()
+		}
+		return sale.Sold == s.Units, fmt.Sprintf("sold %d of %d", sale.Sold, s.Units)
+	})
+	if err != nil {
+		return fmt.Errorf("the sale never sold out under the load before its end: %w", err)
+	}
+	return nil
+}
+
 // outcome is what the results say a sale did.
 type outcome struct {
 	sold      int64

@@ -277,11 +277,14 @@ func chain(e *errs, sku string, seen []seenEvent) ledger {
 			if stage[ev.OrderID] != inventory.EventReserved {
 				e.errorf("%s: order %s ended while %v", loc, ev.OrderID, stage[ev.OrderID])
 			}
-			if ev.Qty != qty[ev.OrderID] {
+			// A commit may sell part of a reservation (a flash sale's
+			// settlement of what it sold) and returns the rest; every other
+			// end returns all of it.
+			if ev.Qty != qty[ev.OrderID] && (ev.Type != inventory.EventCommitted || ev.Qty > qty[ev.OrderID]) {
 				e.errorf("%s: %d units of a reservation of %d", loc, ev.Qty, qty[ev.OrderID])
 			}
 			stage[ev.OrderID] = ev.Type
-			want.Reserved -= ev.Qty
+			want.Reserved -= qty[ev.OrderID]
 			if ev.Type == inventory.EventCommitted {
 				want.OnHand -= ev.Qty
 				want.Sold += ev.Qty
