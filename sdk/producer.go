@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -52,7 +53,11 @@ func NewProducer(brokers []string, opts ...Option) (*Producer, error) {
 		return nil, err
 	}
 
-	kopts := append([]kgo.Opt(nil), cfg.kgoOpts...)
+	// A dead leader is looked up again after 250 ms rather than franz-go's
+	// 5 s, which would be most of a broker kill's silence; WithKgoOptions
+	// may set another.
+	kopts := []kgo.Opt{kgo.MetadataMinAge(250 * time.Millisecond)}
+	kopts = append(kopts, cfg.kgoOpts...)
 	kopts = append(kopts,
 		kgo.SeedBrokers(brokers...),
 		kgo.ClientID(cfg.clientID),

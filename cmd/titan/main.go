@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/titan-commerce/titan/api"
+	"github.com/titan-commerce/titan/internal/gokaopts"
 	"github.com/titan-commerce/titan/internal/instance"
 	"github.com/titan-commerce/titan/schemas"
 )
@@ -117,12 +118,14 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, func() (instance.Config, slog.Le
 		maxBuffered = fs.Int("max-buffered-records", instance.DefaultMaxBufferedRecords, "records each of the API's producers buffers for Kafka; a command that finds its producer full is answered 429 overloaded [TITAN_MAX_BUFFERED_RECORDS]")
 		readWait    = fs.Duration("read-wait", 2*time.Second, "how long a read with min_offset waits for the state to catch up [TITAN_READ_WAIT]")
 		sweep       = fs.Duration("sweep-interval", time.Second, "how often expired reservations and time-driven price changes are looked for [TITAN_SWEEP_INTERVAL]")
-		dedupe      = fs.Duration("dedupe-window", 15*time.Minute, "how long a command id is remembered per SKU [TITAN_DEDUPE_WINDOW]")
-		timeAhead   = fs.Duration("max-time-ahead", schemas.DefaultTimeWindow().Ahead, "how far past the time Kafka received it a client message may be stamped [TITAN_MAX_TIME_AHEAD]")
-		timeBehind  = fs.Duration("max-time-behind", schemas.DefaultTimeWindow().Behind, "how long before the time Kafka received it a client message may be stamped [TITAN_MAX_TIME_BEHIND]")
-		syncPolicy  = fs.String("sync", "none", "state sync policy: none (the Kafka changelog is the durable copy) or always [TITAN_SYNC]")
-		logLevel    = fs.String("log-level", "info", "debug, info, warn or error [TITAN_LOG_LEVEL]")
-		tokensFile  = fs.String("api-tokens-file", "", "file of API bearer tokens, one 'token scope...' a line (scopes read, command, admin), reloaded on SIGHUP; "+
+		session     = fs.Duration("group-session-timeout", gokaopts.DefaultSessionTimeout, "how long a consumer group waits to hear from an instance before its partitions go to the others; "+
+			"the broker's group.min.session.timeout.ms (6s unless lowered) is the least it accepts [TITAN_GROUP_SESSION_TIMEOUT]")
+		dedupe     = fs.Duration("dedupe-window", 15*time.Minute, "how long a command id is remembered per SKU [TITAN_DEDUPE_WINDOW]")
+		timeAhead  = fs.Duration("max-time-ahead", schemas.DefaultTimeWindow().Ahead, "how far past the time Kafka received it a client message may be stamped [TITAN_MAX_TIME_AHEAD]")
+		timeBehind = fs.Duration("max-time-behind", schemas.DefaultTimeWindow().Behind, "how long before the time Kafka received it a client message may be stamped [TITAN_MAX_TIME_BEHIND]")
+		syncPolicy = fs.String("sync", "none", "state sync policy: none (the Kafka changelog is the durable copy) or always [TITAN_SYNC]")
+		logLevel   = fs.String("log-level", "info", "debug, info, warn or error [TITAN_LOG_LEVEL]")
+		tokensFile = fs.String("api-tokens-file", "", "file of API bearer tokens, one 'token scope...' a line (scopes read, command, admin), reloaded on SIGHUP; "+
 			"commands need a token with the command scope. Empty leaves the API open to anyone who can reach it [TITAN_API_TOKENS_FILE]")
 		readAuth     = fs.Bool("api-read-auth", false, "reads need a token with the read scope too (needs --api-tokens-file) [TITAN_API_READ_AUTH]")
 		allowedHosts = fs.String("api-allowed-hosts", "", "comma-separated host names the API answers to, compared with the Host header without its port; "+
@@ -133,7 +136,7 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, func() (instance.Config, slog.Le
 		"partitions": "TITAN_PARTITIONS", "replication": "TITAN_REPLICATION", "topologies": "TITAN_TOPOLOGIES",
 		"instance-id": "TITAN_INSTANCE_ID", "command-wait": "TITAN_COMMAND_WAIT", "read-wait": "TITAN_READ_WAIT",
 		"max-pending": "TITAN_MAX_PENDING", "max-buffered-records": "TITAN_MAX_BUFFERED_RECORDS",
-		"sweep-interval": "TITAN_SWEEP_INTERVAL", "dedupe-window": "TITAN_DEDUPE_WINDOW", "sync": "TITAN_SYNC",
+		"sweep-interval": "TITAN_SWEEP_INTERVAL", "group-session-timeout": "TITAN_GROUP_SESSION_TIMEOUT", "dedupe-window": "TITAN_DEDUPE_WINDOW", "sync": "TITAN_SYNC",
 		"log-level": "TITAN_LOG_LEVEL", "fraud-model": "TITAN_FRAUD_MODEL",
 		"order-reserve-ttl": "TITAN_ORDER_RESERVE_TTL", "order-step-timeout": "TITAN_ORDER_STEP_TIMEOUT",
 		"max-time-ahead": "TITAN_MAX_TIME_AHEAD", "max-time-behind": "TITAN_MAX_TIME_BEHIND",
@@ -155,26 +158,27 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, func() (instance.Config, slog.Le
 			errs = append(errs, fmt.Errorf("log level %q: %w", *logLevel, err))
 		}
 		cfg := instance.Config{
-			Brokers:          splitList(*brokers),
-			Namespace:        *namespace,
-			StateDir:         *stateDir,
-			HTTPAddr:         *httpAddr,
-			Partitions:       *partitions,
-			Replication:      *replication,
-			Topologies:       splitList(*topologies),
-			InstanceID:       *instanceID,
-			CommandWait:      *commandWait,
-			ReadWait:         *readWait,
-			MaxPending:       *maxPending,
-			MaxBuffered:      *maxBuffered,
-			SweepInterval:    *sweep,
-			DedupeWindow:     *dedupe,
-			Sync:             *syncPolicy,
-			FraudModel:       *fraudModel,
-			OrderReserveTTL:  *reserveTTL,
-			OrderStepTimeout: *stepTimeout,
-			TimeWindow:       schemas.TimeWindow{Ahead: *timeAhead, Behind: *timeBehind},
-			APIAccess:        api.Access{ReadAuth: *readAuth, AllowedHosts: splitList(*allowedHosts)},
+			Brokers:             splitList(*brokers),
+			Namespace:           *namespace,
+			StateDir:            *stateDir,
+			HTTPAddr:            *httpAddr,
+			Partitions:          *partitions,
+			Replication:         *replication,
+			Topologies:          splitList(*topologies),
+			InstanceID:          *instanceID,
+			CommandWait:         *commandWait,
+			ReadWait:            *readWait,
+			MaxPending:          *maxPending,
+			MaxBuffered:         *maxBuffered,
+			SweepInterval:       *sweep,
+			GroupSessionTimeout: *session,
+			DedupeWindow:        *dedupe,
+			Sync:                *syncPolicy,
+			FraudModel:          *fraudModel,
+			OrderReserveTTL:     *reserveTTL,
+			OrderStepTimeout:    *stepTimeout,
+			TimeWindow:          schemas.TimeWindow{Ahead: *timeAhead, Behind: *timeBehind},
+			APIAccess:           api.Access{ReadAuth: *readAuth, AllowedHosts: splitList(*allowedHosts)},
 		}
 		if *tokensFile != "" {
 			// Read now, so that a bad file stops the start with exit 2 and

@@ -1,9 +1,15 @@
 // Package gokaopts builds the goka options every Titan processor, view and
-// emitter shares: one sarama configuration fit for a Kafka 4 broker and for
-// stock and money (acks from all in-sync replicas, idempotent producer), the
+// emitter shares: one sarama configuration fit for a Kafka 4 broker, the
 // murmur2 partitioner, the topic replication, the Pebble storage and the
-// logger. Keeping them in one place is what keeps goka's partitioning equal
-// to every other producer's, and no component on goka's global config.
+// logger. Processors produce through franz-go's idempotent producer with
+// acks from all in-sync replicas, which keeps a partition's order when its
+// leader dies (producer.go), wrapped so that a callback's state write and
+// its outputs reach Kafka in the order the processor declares
+// (barrier.go); their consumer group commits offsets in order and rejoins
+// a rebalance at once (group.go). Together these keep processors exactly
+// once on a cluster whose brokers die. Keeping them in one place is what
+// keeps goka's partitioning equal to every other producer's, and no
+// component on goka's global config.
 package gokaopts
 
 import (
@@ -29,6 +35,12 @@ type Config struct {
 	// ClientID names the process to the brokers.
 	ClientID string
 	Logger   *slog.Logger
+	// SessionTimeout is how long the consumer group waits to hear from a
+	// member before it gives the member's partitions to the others: the
+	// floor of the silence after an instance dies. Zero means
+	// DefaultSessionTimeout. A broker refuses a timeout below its
+	// group.min.session.timeout.ms (6 s unless configured).
+	SessionTimeout time.Duration
 	// Faults, when set, wraps the storage and the producer of processors
 	// to inject failures (internal/faults); tests of how Titan survives
 	// them set it, production never does. Views are left alone: they
@@ -42,6 +54,17 @@ type Faults interface {
 	Producer(goka.ProducerBuilder) goka.ProducerBuilder
 }
 
+// A view's partition that failed connects again after viewBackoffStep,
+// and after one more step each time it fails again, up to viewBackoffMax.
+const (
+	viewBackoffStep = 250 * time.Millisecond
+	viewBackoffMax  = 5 * time.Second
+)
+
+// DefaultSessionTimeout is the least session timeout a broker accepts
+// unless its group.min.session.timeout.ms is lowered.
+const DefaultSessionTimeout = 6 * time.Second
+
 // Sarama returns a fresh sarama configuration. goka's builders write the
 // client id and partitioner into the config they are given, so every
 // builder gets its own copy.
@@ -50,24 +73,42 @@ func Sarama() *sarama.Config {
 	// Kafka 4 refuses protocol versions older than 2.1 (KIP-896); goka
 	// defaults to 2.0.
 	c.Version = sarama.V3_6_0_0
-	// Table changelogs and events carry stock: wait for every in-sync
-	// replica and let the broker drop producer retries it already has.
-	c.Producer.RequiredAcks = sarama.WaitForAll
-	c.Producer.Idempotent = true
-	c.Net.MaxOpenRequests = 1
-	c.Producer.Retry.Max = 10
-	c.Producer.Retry.Backoff = 100 * time.Millisecond
-	// goka flushes every 100 ms by default, which is the floor of every
-	// request's latency; small batches cost little on a shop's volumes.
-	c.Producer.Flush.Frequency = 2 * time.Millisecond
-	c.Producer.Compression = sarama.CompressionNone
+	// Processors produce through franz-go (producer.go); this
+	// configuration serves goka's consumers, consumer groups and topic
+	// manager.
+	//
 	// A new group starts at the oldest command, as Kafka Streams does:
 	// commands sent before the first deploy are not silently skipped.
 	c.Consumer.Offsets.Initial = sarama.OffsetOldest
 	c.Metadata.RefreshFrequency = 30 * time.Second
-	c.Consumer.Group.Session.Timeout = 10 * time.Second
-	c.Consumer.Group.Heartbeat.Interval = 1 * time.Second
+	c.Metadata.Retry.Backoff = 100 * time.Millisecond
+	c.Metadata.Retry.Max = 10
+	// How soon a partition's silence ends after its owner dies: the
+	// group notices the death after the session timeout, and every member
+	// must then join again, which it learns from its next heartbeat.
+	c.Consumer.Group.Session.Timeout = DefaultSessionTimeout
+	c.Consumer.Group.Heartbeat.Interval = 500 * time.Millisecond
+	// The coordinator waits this long for every member to join a
+	// rebalance; sarama's 60 s default is what a member that died just as
+	// one began costs the whole group.
+	c.Consumer.Group.Rebalance.Timeout = 10 * time.Second
+	c.Consumer.Group.Rebalance.Retry.Backoff = 250 * time.Millisecond
+	c.Consumer.Group.Rebalance.Retry.Max = 20
+	// A partition consumer whose leader died looks for the new one after
+	// this (2 s by default).
+	c.Consumer.Retry.Backoff = 250 * time.Millisecond
 	return c
+}
+
+// groupSarama is Sarama with the configured session timeout, and a
+// heartbeat at most a quarter of it.
+func (c Config) groupSarama() *sarama.Config {
+	s := Sarama()
+	if c.SessionTimeout > 0 {
+		s.Consumer.Group.Session.Timeout = c.SessionTimeout
+		s.Consumer.Group.Heartbeat.Interval = min(s.Consumer.Group.Heartbeat.Interval, c.SessionTimeout/4)
+	}
+	return s
 }
 
 func (c Config) topicManager() goka.TopicManagerBuilder {
@@ -88,18 +129,25 @@ func (c Config) Validate() error {
 	if c.Storage == nil {
 		return fmt.Errorf("gokaopts: no storage builder")
 	}
+	if c.SessionTimeout < 0 || (c.SessionTimeout > 0 && c.SessionTimeout < time.Second) {
+		return fmt.Errorf("gokaopts: session timeout %v: want 0 (the default) or at least 1s", c.SessionTimeout)
+	}
 	return nil
 }
 
-// Processor returns the options for a processor.
-func (c Config) Processor() []goka.ProcessorOption {
-	store, produce := c.Storage, goka.ProducerBuilderWithConfig(Sarama())
+// Processor returns the options for a processor whose state writes and
+// outputs reach Kafka in the given order.
+func (c Config) Processor(order Order) []goka.ProcessorOption {
+	store, produce := c.Storage, kgoProducerBuilder(c.logger())
 	if c.Faults != nil {
 		store, produce = c.Faults.Storage(store), c.Faults.Producer(produce)
 	}
+	// The barrier goes outside the fault injector, so it sees the
+	// failures a test injects as it would Kafka's.
+	produce = barrierProducerBuilder(produce, order, c.logger())
 	opts := []goka.ProcessorOption{
 		goka.WithTopicManagerBuilder(c.topicManager()),
-		goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(Sarama())),
+		goka.WithConsumerGroupBuilder(groupBuilder(goka.ConsumerGroupBuilderWithConfig(c.groupSarama()), c.logger())),
 		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(Sarama())),
 		goka.WithProducerBuilder(produce),
 		goka.WithHasher(partition.Hasher()),
@@ -121,6 +169,13 @@ func (c Config) View() []goka.ViewOption {
 		goka.WithViewStorageBuilder(c.Storage),
 		goka.WithViewLogger(logger{c.logger()}),
 		goka.WithViewAutoReconnect(),
+		// goka waits 10 s more after each failure of a view's partition
+		// (up to 2 min) before it connects again; a broker's death fails
+		// every partition it led, and the API would serve their copies
+		// that much longer behind.
+		goka.WithViewBackoffBuilder(func() (goka.Backoff, error) {
+			return goka.NewSimpleBackoff(viewBackoffStep, viewBackoffMax), nil
+		}),
 	}
 	if c.ClientID != "" {
 		opts = append(opts, goka.WithViewClientID(c.ClientID))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/titan-commerce/titan/api"
 	"github.com/titan-commerce/titan/internal/faults"
+	"github.com/titan-commerce/titan/internal/gokaopts"
 	"github.com/titan-commerce/titan/internal/supervise"
 	"github.com/titan-commerce/titan/processors/inventory"
 	"github.com/titan-commerce/titan/processors/orders"
@@ -36,6 +37,12 @@ var knownTopologies = []string{TopologyInventory, TopologyFlashSale, TopologyOrd
 // DefaultMaxBufferedRecords is Config.MaxBuffered's default: about a
 // second of a busy instance's commands.
 const DefaultMaxBufferedRecords = 10000
+
+// failoverMetadataAge is the least time between two metadata requests of
+// the instance's producers: franz-go asks again after a failed send to a
+// dead leader no sooner than this (5 s by default, most of a broker kill's
+// silence).
+const failoverMetadataAge = 250 * time.Millisecond
 
 // Config is everything one Titan process needs. Zero fields take the
 // defaults from EnsureDefaults; Validate reports what cannot work.
@@ -107,6 +114,12 @@ type Config struct {
 	// the API open to anyone who can reach HTTPAddr.
 	APIAccess api.Access
 
+	// GroupSessionTimeout is how long a consumer group waits to hear from
+	// an instance before it gives that instance's partitions to the
+	// others; zero means gokaopts.DefaultSessionTimeout (6 s, the least a
+	// broker accepts unless its group.min.session.timeout.ms is lowered).
+	GroupSessionTimeout time.Duration
+
 	// RestartBackoff bounds the wait before a processor, view or results
 	// consumer that failed is started again; the zero value means
 	// supervise.DefaultBackoff (1 s doubling to 30 s, reset after a
@@ -170,6 +183,9 @@ func (c *Config) EnsureDefaults() {
 	if c.RestartBackoff == (supervise.Backoff{}) {
 		c.RestartBackoff = supervise.DefaultBackoff()
 	}
+	if c.GroupSessionTimeout == 0 {
+		c.GroupSessionTimeout = gokaopts.DefaultSessionTimeout
+	}
 }
 
 // Validate reports the first setting that cannot work.
@@ -219,6 +235,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.RestartBackoff.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.GroupSessionTimeout < time.Second {
+		errs = append(errs, fmt.Errorf("group session timeout %v is below 1s", c.GroupSessionTimeout))
 	}
 	if err := c.APIAccess.Validate(); err != nil {
 		errs = append(errs, err)
@@ -276,6 +295,7 @@ func (c *Config) String() string {
 	fmt.Fprintf(&b, "order_reserve_ttl=%s\norder_step_timeout=%s\nfraud_model=%s\n", c.OrderReserveTTL, c.OrderStepTimeout, model)
 	fmt.Fprintf(&b, "max_time_ahead=%s\nmax_time_behind=%s\n", c.TimeWindow.Ahead, c.TimeWindow.Behind)
 	fmt.Fprintf(&b, "restart_backoff=%s..%s (reset after %s)\n", c.RestartBackoff.Min, c.RestartBackoff.Max, c.RestartBackoff.Healthy)
+	fmt.Fprintf(&b, "group_session_timeout=%s\n", c.GroupSessionTimeout)
 	if c.Faults != nil {
 		b.WriteString("faults=INJECTED (a test's fault-injection hook is set)\n")
 	}

@@ -165,6 +165,7 @@ func New(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	if i.internal, err = kgo.NewClient(
 		kgo.SeedBrokers(i.brokers...),
 		kgo.ClientID(i.clientID("internal-producer")),
+		kgo.MetadataMinAge(failoverMetadataAge),
 		kgo.RecordPartitioner(partition.Kgo()),
 		kgo.ProducerLinger(time.Millisecond),
 	); err != nil {
@@ -286,6 +287,8 @@ func (i *Instance) gokaConfig(store storage.Builder, role string) gokaopts.Confi
 		Storage:     store,
 		ClientID:    i.clientID(role),
 		Logger:      i.log,
+		// Views have no group; processors are what the timeout is for.
+		SessionTimeout: i.cfg.GroupSessionTimeout,
 	}
 	// Not assigned when nil: a nil *faults.Injector in the interface
 	// would not compare equal to nil.
@@ -344,6 +347,7 @@ func (i *Instance) buildFlashSale(hooks *metrics.Processing) error {
 	i.fsClient, err = kgo.NewClient(
 		kgo.SeedBrokers(i.brokers...),
 		kgo.ClientID(i.clientID("flashsale-producer")),
+		kgo.MetadataMinAge(failoverMetadataAge),
 		kgo.RecordPartitioner(partition.Kgo()),
 		kgo.ProducerLinger(time.Millisecond),
 		kgo.MaxBufferedRecords(i.cfg.MaxBuffered),

@@ -87,6 +87,7 @@ func (i *Instance) buildOrders(hooks *metrics.Processing) error {
 	if p.client, err = kgo.NewClient(
 		kgo.SeedBrokers(i.brokers...),
 		kgo.ClientID(i.clientID("orders-producer")),
+		kgo.MetadataMinAge(failoverMetadataAge),
 		kgo.RecordPartitioner(partition.Kgo()),
 		kgo.ProducerLinger(time.Millisecond),
 		kgo.MaxBufferedRecords(i.cfg.MaxBuffered),

@@ -70,6 +70,11 @@ func supervised[O any, T topologyRunner](i *Instance, name string, build func(O)
 // arguments; view forwards to whichever is current. Between the failure
 // and the next one's recovery it reports not recovered, and the API
 // answers not_ready.
+//
+// A view that has caught up once holds a whole copy of its table, and goes
+// on serving it while a partition reconnects after losing its broker
+// (goka reads a partition from the time it connects): the reads are as
+// stale as the freshness headers say, rather than refused.
 type view struct {
 	topic string
 	// progress is nil where the instance measures none (tests).
@@ -77,6 +82,8 @@ type view struct {
 	mu       struct {
 		sync.RWMutex
 		current *goka.View
+		// caughtUp is current once it has been recovered.
+		caughtUp *goka.View
 	}
 }
 
@@ -122,8 +129,24 @@ func (v *view) current() *goka.View {
 // Get reads key from the current view.
 func (v *view) Get(key string) (any, error) { return v.current().Get(key) }
 
-// Recovered reports whether the current view has caught up with its table.
-func (v *view) Recovered() bool { return v.current().Recovered() }
+// Recovered reports whether reads may be served: the current view has
+// caught up with its table, now or before a partition of it reconnected.
+func (v *view) Recovered() bool {
+	v.mu.RLock()
+	cur, caughtUp := v.mu.current, v.mu.caughtUp
+	v.mu.RUnlock()
+	if cur.Recovered() {
+		if caughtUp != cur {
+			v.mu.Lock()
+			if v.mu.current == cur {
+				v.mu.caughtUp = cur
+			}
+			v.mu.Unlock()
+		}
+		return true
+	}
+	return caughtUp == cur && cur.CurrentState() >= goka.ViewStateConnecting
+}
 
 // Freshness says how stale a read of key may be (api.Freshness).
 func (v *view) Freshness(key string) (int64, time.Duration, bool) {

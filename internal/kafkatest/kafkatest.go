@@ -3,8 +3,9 @@
 //
 // Brokers is the single gate: it returns the addresses in TITAN_KAFKA_BROKERS, and without them
 // fails the test under CI (where a missing broker is a broken pipeline, not a reason to pass) and
-// skips it elsewhere, so `go test ./...` on a laptop without Kafka still runs the unit tests. No
-// other Kafka test may skip.
+// skips it elsewhere, so `go test ./...` on a laptop without Kafka still runs the unit tests.
+// NewCluster is the same gate for the tests that need the three-node cluster of `make
+// test-cluster` (TITAN_KAFKA_CLUSTER_BROKERS). No other Kafka test may skip.
 //
 // Every test shares one broker, and goka derives group and table topic names from what it is given,
 // so tests name their topics from Prefix (or let Topics do it): a unique prefix keeps tests that run

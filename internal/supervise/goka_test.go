@@ -49,7 +49,7 @@ func TestGokaProcessorBrokerGone(t *testing.T) {
 		builds.Add(1)
 		cfg := gokaopts.Config{Brokers: brokers, Replication: 1, Storage: storage.MemoryBuilder(), ClientID: "supervised",
 			Logger: slog.New(slog.DiscardHandler)}
-		p, err := goka.NewProcessor(brokers, graph, cfg.Processor()...)
+		p, err := goka.NewProcessor(brokers, graph, cfg.Processor(gokaopts.OutputsFirst)...)
 		if err != nil {
 			return nil, err
 		}

@@ -129,6 +129,31 @@ func TestUserIdempotencyAndLimitInFlight(t *testing.T) {
 	}
 }
 
+// TestUserAnswerWithoutItsTakePending: a crash lost the state that recorded
+// the take, and the bucket's answer arrived before the purchase came again.
+// The answer still answers the attempt, once; the purchase then gets a copy.
+func TestUserAnswerWithoutItsTakePending(t *testing.T) {
+	r := testRouter{}
+	buy := Message{Kind: KindPurchase, SaleID: "s", UserID: "u", IdempotencyKey: "a", Qty: 2, Bucket: 1, Time: t0}
+	answer := Message{Kind: KindTakeResult, Internal: true, Origin: Origin{Stream: 1, Partition: 3, Offset: 7}, SaleID: "s",
+		UserID: "u", IdempotencyKey: "a", Qty: 2, Bucket: 1, Time: t0, Sale: sale(1, 2)}
+	s, out := DecideUser(UserState{}, answer, r)
+	if s.Purchased != 2 || len(out.Results) != 1 || out.Results[0].Status != StatusPurchased {
+		t.Fatalf("state %+v out %+v, want the attempt answered as purchased", s, out)
+	}
+	first := out.Results[0]
+	s, out = DecideUser(s, buy, r)
+	if len(out.Messages) != 0 || len(out.Results) != 1 || out.Results[0] != first || s.Purchased != 2 {
+		t.Fatalf("the purchase again: out %+v purchased %d, want only a copy of %+v", out, s.Purchased, first)
+	}
+	// Another answer for an answered attempt changes nothing.
+	again := answer
+	again.Origin.Offset = 9
+	if s2, out := DecideUser(s, again, r); s2.Purchased != 2 || len(out.Results) != 0 {
+		t.Fatalf("a second answer applied: purchased %d out %+v", s2.Purchased, out)
+	}
+}
+
 // TestUserIdempotencyKeyNamesOneAttempt: the same key with another qty is
 // another attempt under a used key; it is answered as a conflict, changes
 // nothing, and the first attempt keeps its own answer.

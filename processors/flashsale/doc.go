@@ -111,6 +111,10 @@
 // idempotency_key_conflict and changing nothing), a Create by the
 // definition the sale key holds, an Abandon and the inventory's answers by
 // the sale's phase, which only moves forward, a Close by the bucket's.
+// A key's messages can be ahead of its state, never behind it (see
+// topologies/flashsale): after a crash a bucket's answer may reach a user key
+// whose recovered state never recorded the take. The answer still answers
+// the attempt, once, and the purchase decided again gets a copy.
 //
 // Why nothing sells outside the window or above the limit: the bucket
 // decides with the attempt's own timestamp, so a replay decides the same,

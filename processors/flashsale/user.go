@@ -55,11 +55,18 @@ func DecideUser(s UserState, m Message, r Router) (UserState, Output) {
 		s.Pending = append(s.Pending, take)
 		out.Messages = append(out.Messages, take)
 	case KindTakeResult:
-		i := s.pending(m.IdempotencyKey)
-		if i < 0 {
+		// An answer with no take pending is still the attempt's answer
+		// when it has none yet: the take went out, and the state that
+		// recorded it was lost with a crash before it reached the
+		// changelog; the answer then came in before the purchase was
+		// decided again. The bucket answers a take once (a take sent again
+		// carries the same origin), so dropping it would leave the attempt
+		// unanswered for good.
+		if i := s.pending(m.IdempotencyKey); i >= 0 {
+			s.Pending = slices.Delete(s.Pending, i, i+1)
+		} else if _, answered := s.result(m.IdempotencyKey); answered {
 			return s, out
 		}
-		s.Pending = slices.Delete(s.Pending, i, i+1)
 		res := Result{SaleID: m.SaleID, IdempotencyKey: m.IdempotencyKey, UserID: m.UserID, Qty: m.Qty,
 			Status: StatusPurchased, Bucket: m.Bucket, PriceMinor: m.Sale.PriceMinor, Time: m.Time}
 		if m.Reason != "" {

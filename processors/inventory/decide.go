@@ -29,7 +29,15 @@ func Decide(s State, c Command, p Policy) (State, []Event) {
 		s.advance(c)
 		return s, []Event{s.refuse(c, ReasonReservedID)}
 	}
-	if prev, ok := s.applied(c.ID); ok && c.Kind != KindExpire {
+	prev, seen := s.applied(c)
+	if seen && prev.replayedBy(c) {
+		// The very record that was applied, read again: its state write
+		// reached the changelog and its events may not have (the
+		// topology sends events only after the state write, and a crash
+		// can fall in between). Its events go out again, as they were.
+		return s, prev.Events()
+	}
+	if seen && c.Kind != KindExpire {
 		// Only the read-your-write position moves: the duplicate is in the
 		// log, so a reader waiting on its offset must not wait forever.
 		s.advance(c)
@@ -60,8 +68,12 @@ func Decide(s State, c Command, p Policy) (State, []Event) {
 	s.Seq++
 	s.prune(now, p)
 
-	events := s.expireDue(c, now)
+	events := slices.Clip(s.expireDue(c, now))
 	if c.Kind == KindExpire {
+		// Remembered only for a replay of this record: another Expire
+		// under the id is the sweeper proposing it again, and finds the
+		// reservation ended.
+		s.remember(Applied{CommandID: c.ID, Fingerprint: c.Fingerprint(), Expired: events, At: now}, p)
 		return s, events
 	}
 
@@ -74,7 +86,7 @@ func Decide(s State, c Command, p Policy) (State, []Event) {
 	result.Internal = c.Internal
 	result.Seq = s.Seq
 	result.Stock = s.Stock
-	s.remember(Applied{CommandID: c.ID, Fingerprint: c.Fingerprint(), Result: result, At: now}, p)
+	s.remember(Applied{CommandID: c.ID, Fingerprint: c.Fingerprint(), Result: result, Expired: events, At: now}, p)
 	return s, append(events, result)
 }
 
@@ -272,16 +284,32 @@ func (s *State) remember(a Applied, p Policy) {
 	}
 }
 
-func (s State) applied(id string) (Applied, bool) {
-	if id == "" {
+// applied finds what the SKU remembers of c's id. An Expire's memory
+// serves only replays of Expires, so it never stands for another command
+// under the id.
+func (s State) applied(c Command) (Applied, bool) {
+	if c.ID == "" {
 		return Applied{}, false
 	}
+	expire := c.Kind == KindExpire
 	for i := len(s.Applied) - 1; i >= 0; i-- {
-		if s.Applied[i].CommandID == id {
-			return s.Applied[i], true
+		a := s.Applied[i]
+		if a.CommandID == c.ID && (a.Result.Type == EventUnknown) == expire {
+			return a, true
 		}
 	}
 	return Applied{}, false
+}
+
+// replayedBy reports whether c is the record a was applied from, read
+// again, rather than another record under the same id.
+func (a Applied) replayedBy(c Command) bool {
+	from := a.Result
+	if from.Type == EventUnknown && len(a.Expired) > 0 {
+		from = a.Expired[0]
+	}
+	return from.Type != EventUnknown && from.Partition == c.Partition && from.Offset == c.Offset &&
+		from.Internal == c.Internal && a.Fingerprint == c.Fingerprint()
 }
 
 // clone copies the slices so Decide never writes to its caller's state.

@@ -1,6 +1,9 @@
 package inventory
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Stock is a SKU's ledger; see the package comment.
 type Stock struct {
@@ -161,15 +164,29 @@ type Reservation struct {
 	Internal bool
 }
 
-// Applied remembers a command's result for the dedupe window.
+// Applied remembers a command's events for the dedupe window.
 type Applied struct {
 	CommandID string
 	// Fingerprint is the command's Fingerprint: a command with the same
 	// id and another fingerprint is another command. Zero for commands
 	// remembered before fingerprints were kept; those match any.
 	Fingerprint uint64
-	Result      Event
-	At          time.Time
+	// Result answers the command; none for an Expire.
+	Result Event
+	// Expired are the expiries the command made due, published before
+	// Result. A retry gets Result alone; a replay of the same record
+	// gets both again (see Decide).
+	Expired []Event
+	At      time.Time
+}
+
+// Events are what the command published, in order.
+func (a Applied) Events() []Event {
+	out := slices.Clone(a.Expired)
+	if a.Result.Type != EventUnknown {
+		out = append(out, a.Result)
+	}
+	return out
 }
 
 // State is everything the processor keeps for one SKU.

@@ -145,6 +145,15 @@ func StateToWire(s State) *inventoryv1.SkuState {
 			AppliedAtMs: millis.Of(a.At),
 			Fingerprint: a.Fingerprint,
 		}
+		if a.Result.Type == EventUnknown {
+			out.Applied[i].Result = nil
+		}
+		if len(a.Expired) > 0 {
+			out.Applied[i].Expired = make([]*inventoryv1.Event, len(a.Expired))
+			for j, e := range a.Expired {
+				out.Applied[i].Expired[j] = EventToWire(e)
+			}
+		}
 	}
 	return out
 }
@@ -183,6 +192,15 @@ func StateFromWire(w *inventoryv1.SkuState) State {
 				Fingerprint: a.GetFingerprint(),
 				Result:      EventFromWire(a.GetResult()),
 				At:          millis.Time(a.GetAppliedAtMs()),
+			}
+			if a.GetResult() == nil {
+				s.Applied[i].Result = Event{}
+			}
+			if n := len(a.GetExpired()); n > 0 {
+				s.Applied[i].Expired = make([]Event, n)
+				for j, e := range a.GetExpired() {
+					s.Applied[i].Expired[j] = EventFromWire(e)
+				}
 			}
 		}
 	}

@@ -44,10 +44,15 @@ func TestStateRoundTrip(t *testing.T) {
 		restock("c1", 10, 0),
 		reserve("c2", "o1", 3, time.Minute, 1),
 		reserve("c3", "o2", 2, time.Second, 2),
-		commit("c4", "o1", 3),
+		commit("c4", "o1", 3), // expires o2 on its way
 		reserve("c5", "o3", 1, time.Minute, 10),
+		reserve("c6", "o4", 1, time.Second, 11),
+		expire("x1", "o4", 20), // remembered with expiries and no result
 	} {
 		s, _ = Decide(s, c, p)
+	}
+	if len(s.Applied) != 7 || len(s.Applied[3].Expired) != 1 || len(s.Applied[6].Expired) != 1 {
+		t.Fatalf("applied %+v: want c4 and x1 remembered with one expiry each", s.Applied)
 	}
 	b, err := proto.Marshal(StateToWire(s))
 	if err != nil {

@@ -54,8 +54,10 @@
 // input stream, partition, offset and sequence of the record that sent
 // them, which is what lets each key drop redelivered copies. A callback
 // hands its messages, results and inventory commands to the producer before
-// its state write: on a single broker connection a state write that reached
-// the changelog then implies the messages did too. After an unclean
-// shutdown the state package discards local state and recovers from the
-// changelog, so a key is never ahead of what its messages say.
+// its state write, and the producer sends a state write only once everything
+// handed over before it is acknowledged (internal/gokaopts): a state write
+// that reached the changelog implies the messages did too, whichever brokers
+// lead their partitions. After an unclean shutdown the state package
+// discards local state and recovers from the changelog, so a key is never
+// ahead of what its messages say.
 package flashsale

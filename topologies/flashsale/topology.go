@@ -109,11 +109,11 @@ func New(o Options) (*Topology, error) {
 	g := &group{names: o.Names, inventory: o.Inventory, router: r, policy: o.Policy, window: o.TimeWindow, log: log}
 	dlq := observe.NewDeadLetterWriter(o.Goka)
 	saleGraph, purchasesGraph := g.graphs(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger, Writer: dlq})
-	sale, err := goka.NewProcessor(o.Goka.Brokers, saleGraph, o.Goka.Processor()...)
+	sale, err := goka.NewProcessor(o.Goka.Brokers, saleGraph, o.Goka.Processor(gokaopts.OutputsFirst)...)
 	if err != nil {
 		return nil, fmt.Errorf("flashsale: processor: %w", err)
 	}
-	purchases, err := goka.NewProcessor(o.Goka.Brokers, purchasesGraph, o.Goka.Processor()...)
+	purchases, err := goka.NewProcessor(o.Goka.Brokers, purchasesGraph, o.Goka.Processor(gokaopts.OutputsFirst)...)
 	if err != nil {
 		return nil, fmt.Errorf("flashsale: purchase index: %w", err)
 	}

@@ -34,10 +34,17 @@
 //
 // goka commits a command's offset only after its state write and its
 // events are acknowledged, so a crash replays commands whose effects may
-// already be in the changelog. Decide makes that harmless: a command id it
-// has seen yields its first result again and changes nothing. A command
-// whose state write was lost is decided again from the same state at the
-// same clock, so it yields the same result as the first time.
+// already be in the changelog. The processor sends a command's events only
+// once its state write is acknowledged (gokaopts.StateFirst), so whatever
+// anyone has seen of a command, its successor finds in the state. Decide
+// then makes the replay harmless: the very record it applied, read again,
+// publishes again the events it published, as they were, and changes
+// nothing; another record under a known id (a client's retry) gets the
+// first result. A command whose state write was lost published nothing,
+// and is decided afresh. Deciding a command again is what this order
+// avoids: a SKU's commands arrive on two topics, which a successor may
+// read in another interleaving than the owner it replaces, so a second
+// decision could differ from the first.
 //
 // # Expiry
 //

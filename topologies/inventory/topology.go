@@ -122,11 +122,15 @@ func New(o Options) (*Topology, error) {
 	g := &graph{names: n, policy: o.Policy, window: o.TimeWindow, replies: o.Replies}
 	dlq := observe.NewDeadLetterWriter(o.Goka)
 	stockGraph, ordersGraph := g.graphs(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger, Writer: dlq})
-	stock, err := goka.NewProcessor(o.Goka.Brokers, stockGraph, o.Goka.Processor()...)
+	// State first: a SKU's commands come from two topics in no fixed
+	// order, so a command decided again after a crash could come out
+	// otherwise; with its state write in before its events, no command
+	// whose events anyone saw is decided again (see Delivery in doc.go).
+	stock, err := goka.NewProcessor(o.Goka.Brokers, stockGraph, o.Goka.Processor(gokaopts.StateFirst)...)
 	if err != nil {
 		return nil, fmt.Errorf("inventory: processor: %w", err)
 	}
-	orders, err := goka.NewProcessor(o.Goka.Brokers, ordersGraph, o.Goka.Processor()...)
+	orders, err := goka.NewProcessor(o.Goka.Brokers, ordersGraph, o.Goka.Processor(gokaopts.OutputsFirst)...)
 	if err != nil {
 		return nil, fmt.Errorf("inventory: order index: %w", err)
 	}

@@ -76,7 +76,7 @@ func New(o Options) (*Topology, error) {
 		graph *goka.GroupGraph
 		into  **goka.Processor
 	}{{ug, &t.users}, {og, &t.orders}, {ig, &t.item}} {
-		proc, err := goka.NewProcessor(o.Goka.Brokers, p.graph, o.Goka.Processor()...)
+		proc, err := goka.NewProcessor(o.Goka.Brokers, p.graph, o.Goka.Processor(gokaopts.OutputsFirst)...)
 		if err != nil {
 			return nil, fmt.Errorf("recommendations: %s: %w", p.graph.Group(), err)
 		}

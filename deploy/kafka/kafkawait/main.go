@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -26,23 +27,33 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func main() {
 	brokers := flag.String("brokers", "127.0.0.1:19092", "comma-separated seed brokers")
 	timeout := flag.Duration("timeout", 90*time.Second, "how long to wait for the broker")
 	pid := flag.Int("pid", 0, "stop waiting when this process exits (0: do not watch a process)")
+	replication := flag.Int("replication", 1, "replicas of the throwaway topic: the brokers that must be up")
+	rejoined := flag.String("rejoined", "", "ID@ADDR of a restarted broker to wait for first (empty: none)")
 	flag.Parse()
 
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	if err := wait(ctx, strings.Split(*brokers, ","), *pid); err != nil {
+	var err error
+	if *rejoined != "" {
+		err = waitRejoined(ctx, *rejoined, *pid)
+	}
+	if err == nil {
+		err = wait(ctx, strings.Split(*brokers, ","), *pid, int16(*replication))
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "kafkawait: %s: %v\n", *brokers, err)
 		os.Exit(1)
 	}
 }
 
-func wait(ctx context.Context, brokers []string, pid int) error {
+func wait(ctx context.Context, brokers []string, pid int, replication int16) error {
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(brokers...),
 		// Refused connections fail at once; a short dial timeout only matters for a broker that
@@ -57,15 +68,9 @@ func wait(ctx context.Context, brokers []string, pid int) error {
 
 	topic := fmt.Sprintf("kafkawait-%016x", rand.Uint64())
 	steps := []func(context.Context) error{
+		func(ctx context.Context) error { return everySeedLists(ctx, cl, brokers, replication) },
 		func(ctx context.Context) error {
-			m, err := adm.BrokerMetadata(ctx)
-			if err == nil && len(m.Brokers) == 0 {
-				err = errors.New("metadata lists no brokers")
-			}
-			return err
-		},
-		func(ctx context.Context) error {
-			_, err := adm.CreateTopic(ctx, 1, 1, nil, topic)
+			_, err := adm.CreateTopic(ctx, 1, replication, nil, topic)
 			// An earlier attempt may have timed out on our side after the broker created it.
 			if errors.Is(err, kerr.TopicAlreadyExists) {
 				return nil
@@ -81,6 +86,38 @@ func wait(ctx context.Context, brokers []string, pid int) error {
 		},
 	}
 
+	return retry(ctx, pid, steps...)
+}
+
+// everySeedLists asks each seed broker itself for the live brokers and fails unless every one lists
+// at least want of them. The request must reach a broker on every attempt: kadm's BrokerMetadata
+// answers from the client's cached broker list once it holds one, so a first answer given while a
+// node was still fenced (2 of 3 listed) was handed back for as long as kafkawait waited, on a
+// cluster that had long been whole. Asking every seed rather than any one also means that a
+// client may bootstrap from any node as soon as kafkawait returns.
+func everySeedLists(ctx context.Context, cl *kgo.Client, addrs []string, want int16) error {
+	req := kmsg.NewPtrMetadataRequest()
+	req.Topics = []kmsg.MetadataRequestTopic{} // brokers only
+	// The client keeps its seeds in the order they were given.
+	for i, seed := range cl.SeedBrokers() {
+		addr := fmt.Sprintf("seed %d", i)
+		if i < len(addrs) {
+			addr = addrs[i]
+		}
+		raw, err := seed.Request(ctx, req)
+		if err != nil {
+			return fmt.Errorf("%s: %w", addr, err)
+		}
+		if n := len(raw.(*kmsg.MetadataResponse).Brokers); n < int(want) {
+			return fmt.Errorf("%s lists %d live brokers, want %d", addr, n, want)
+		}
+	}
+	return nil
+}
+
+// retry runs each step until it succeeds, in order, giving up when ctx ends or the process pid (if
+// not 0) exits.
+func retry(ctx context.Context, pid int, steps ...func(context.Context) error) error {
 	var last error
 	for _, step := range steps {
 		for {
@@ -101,6 +138,48 @@ func wait(ctx context.Context, brokers []string, pid int) error {
 		}
 	}
 	return nil
+}
+
+// waitRejoined waits until the broker given as ID@ADDR answers a metadata request itself, lists
+// itself as a live broker, and is in the in-sync replicas of every partition it is a replica of.
+func waitRejoined(ctx context.Context, rejoined string, pid int) error {
+	idText, addr, ok := strings.Cut(rejoined, "@")
+	id, err := strconv.Atoi(idText)
+	if !ok || err != nil {
+		return fmt.Errorf("-rejoined %q is not ID@ADDR", rejoined)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DialTimeout(2*time.Second))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	return retry(ctx, pid, func(ctx context.Context) error {
+		seeds := cl.SeedBrokers()
+		if len(seeds) == 0 {
+			return errors.New("no seed broker")
+		}
+		// Straight to the restarted broker, not to whichever the client would pick.
+		raw, err := seeds[0].Request(ctx, kmsg.NewPtrMetadataRequest())
+		if err != nil {
+			return err
+		}
+		resp := raw.(*kmsg.MetadataResponse)
+		if !slices.ContainsFunc(resp.Brokers, func(b kmsg.MetadataResponseBroker) bool { return b.NodeID == int32(id) }) {
+			return fmt.Errorf("broker %d does not list itself as live yet", id)
+		}
+		behind := 0
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if slices.Contains(p.Replicas, int32(id)) && !slices.Contains(p.ISR, int32(id)) {
+					behind++
+				}
+			}
+		}
+		if behind > 0 {
+			return fmt.Errorf("broker %d is not yet in sync on %d partitions", id, behind)
+		}
+		return nil
+	})
 }
 
 // alive reports whether pid is a running process. A process that has exited but whose parent has

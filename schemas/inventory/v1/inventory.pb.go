@@ -846,7 +846,11 @@ type AppliedCommand struct {
 	AppliedAtMs int64                  `protobuf:"varint,3,opt,name=applied_at_ms,json=appliedAtMs,proto3" json:"applied_at_ms,omitempty"`
 	// What the command asked for (kind, order, qty, TTL), hashed: the same id
 	// with another fingerprint is another command. 0 when not recorded.
-	Fingerprint   uint64 `protobuf:"fixed64,4,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
+	Fingerprint uint64 `protobuf:"fixed64,4,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
+	// The expiries the command made due, published before its result; a
+	// replay of the command's record publishes them again. An Expire has
+	// these and no result.
+	Expired       []*Event `protobuf:"bytes,5,rep,name=expired,proto3" json:"expired,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -907,6 +911,13 @@ func (x *AppliedCommand) GetFingerprint() uint64 {
 		return x.Fingerprint
 	}
 	return 0
+}
+
+func (x *AppliedCommand) GetExpired() []*Event {
+	if x != nil {
+		return x.Expired
+	}
+	return nil
 }
 
 // SkuState is the value of the inventory table, keyed by SKU.
@@ -1127,13 +1138,14 @@ const file_titan_inventory_v1_inventory_proto_rawDesc = "" +
 	"\x06status\x18\x05 \x01(\x0e2%.titan.inventory.v1.ReservationStatusR\x06status\x12 \n" +
 	"\fclosed_at_ms\x18\x06 \x01(\x03R\n" +
 	"closedAtMs\x12\x1a\n" +
-	"\binternal\x18\a \x01(\bR\binternal\"\xa8\x01\n" +
+	"\binternal\x18\a \x01(\bR\binternal\"\xdd\x01\n" +
 	"\x0eAppliedCommand\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x121\n" +
 	"\x06result\x18\x02 \x01(\v2\x19.titan.inventory.v1.EventR\x06result\x12\"\n" +
 	"\rapplied_at_ms\x18\x03 \x01(\x03R\vappliedAtMs\x12 \n" +
-	"\vfingerprint\x18\x04 \x01(\x06R\vfingerprint\"\xd2\x02\n" +
+	"\vfingerprint\x18\x04 \x01(\x06R\vfingerprint\x123\n" +
+	"\aexpired\x18\x05 \x03(\v2\x19.titan.inventory.v1.EventR\aexpired\"\xd2\x02\n" +
 	"\bSkuState\x12/\n" +
 	"\x05stock\x18\x01 \x01(\v2\x19.titan.inventory.v1.StockR\x05stock\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12C\n" +
@@ -1201,15 +1213,16 @@ var file_titan_inventory_v1_inventory_proto_depIdxs = []int32{
 	8,  // 6: titan.inventory.v1.Event.stock:type_name -> titan.inventory.v1.Stock
 	1,  // 7: titan.inventory.v1.Reservation.status:type_name -> titan.inventory.v1.ReservationStatus
 	9,  // 8: titan.inventory.v1.AppliedCommand.result:type_name -> titan.inventory.v1.Event
-	8,  // 9: titan.inventory.v1.SkuState.stock:type_name -> titan.inventory.v1.Stock
-	10, // 10: titan.inventory.v1.SkuState.reservations:type_name -> titan.inventory.v1.Reservation
-	11, // 11: titan.inventory.v1.SkuState.applied:type_name -> titan.inventory.v1.AppliedCommand
-	9,  // 12: titan.inventory.v1.OrderReservations.latest:type_name -> titan.inventory.v1.Event
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	9,  // 9: titan.inventory.v1.AppliedCommand.expired:type_name -> titan.inventory.v1.Event
+	8,  // 10: titan.inventory.v1.SkuState.stock:type_name -> titan.inventory.v1.Stock
+	10, // 11: titan.inventory.v1.SkuState.reservations:type_name -> titan.inventory.v1.Reservation
+	11, // 12: titan.inventory.v1.SkuState.applied:type_name -> titan.inventory.v1.AppliedCommand
+	9,  // 13: titan.inventory.v1.OrderReservations.latest:type_name -> titan.inventory.v1.Event
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_titan_inventory_v1_inventory_proto_init() }

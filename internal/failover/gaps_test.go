@@ -1,0 +1,76 @@
+package failover_test
+
+import (
+	"slices"
+	"sort"
+	"testing"
+	"time"
+)
+
+// gapWindow is how long after a fault its silence may start: records a dying instance or a dead
+// leader had in flight still land for a moment, and a takeover may follow a rebalance.
+const gapWindow = 30 * time.Second
+
+// gapAround returns how long a partition's results stopped after at: the longest wait between two
+// records in a row, the later of them after at and the earlier within gapWindow of it. Under the
+// tests' steady load records come every few tens of milliseconds, so the longest wait is the
+// failover: from the last record the old owner (or old leader) took to the first its successor
+// did. ts are the partition's record times in offset order, which are the broker's append times
+// (stampAppendTime), so they only grow. It reports false when no record follows at.
+func gapAround(ts []time.Time, at time.Time) (time.Duration, bool) {
+	i := sort.Search(len(ts), func(i int) bool { return !ts[i].Before(at) })
+	if i == len(ts) || i == 0 {
+		return 0, false
+	}
+	var longest time.Duration
+	for j := i; j < len(ts) && ts[j-1].Before(at.Add(gapWindow)); j++ {
+		longest = max(longest, ts[j].Sub(ts[j-1]))
+	}
+	return longest, true
+}
+
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func TestGapAround(t *testing.T) {
+	base := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	at := func(ms ...int) []time.Time {
+		var out []time.Time
+		for _, m := range ms {
+			out = append(out, base.Add(time.Duration(m)*time.Millisecond))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		ts   []time.Time
+		kill int
+		want time.Duration
+		ok   bool
+	}{
+		{"silence spans the kill", at(0, 20, 40, 3040, 3060), 50, 3 * time.Second, true},
+		{"the kill falls on a record", at(0, 20, 40, 60), 40, 20 * time.Millisecond, true},
+		{"records in flight land after the kill", at(0, 20, 40, 45, 4045, 4065), 30, 4 * time.Second, true},
+		{"nothing after the kill", at(0, 20), 30, 0, false},
+		{"nothing before the kill", at(100, 120), 30, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := gapAround(tc.ts, base.Add(time.Duration(tc.kill)*time.Millisecond))
+			if got != tc.want || ok != tc.ok {
+				t.Errorf("gapAround = %v %v, want %v %v", got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+	if m := median([]time.Duration{3, 1, 2, 10}); m != 2 {
+		t.Errorf("median = %v, want 2 (between 2 and 3, truncated)", m)
+	}
+}
