@@ -25,6 +25,11 @@
 // of what it asks for (kind, order, quantity, TTL; not its time, which a
 // retry may restamp). A command whose id it remembers
 //
+//   - read again from the very record it was applied from is a replay
+//     after a crash: it changes nothing and yields every event it yielded,
+//     the expiries its clock made due included (the topology sends events
+//     only after the state write, so a successor may be the first to
+//     publish them);
 //   - with the same fingerprint is a retry: it changes nothing and yields
 //     its first result again, offset included;
 //   - with another fingerprint is another command under a used id: it is
