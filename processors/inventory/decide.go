@@ -280,13 +280,17 @@ func (h *Head) prune(t *txn, now time.Time, p Policy) {
 	horizon := now.Add(-p.DedupeWindow)
 	for h.Oldest < h.Seq {
 		l, ok := t.m.Logged(h.Oldest)
-		full := p.MaxApplied > 0 && h.Seq-h.Oldest >= int64(p.MaxApplied)
-		if ok && !full && !l.At.Before(horizon) {
+		if !ok {
+			// Every seq from Oldest on is remembered; a memory without it
+			// is damaged, and what it lost below Seq cannot be read back.
+			h.Oldest = h.Seq
 			return
 		}
-		if ok {
-			t.forget(l)
+		full := p.MaxApplied > 0 && h.Seq-h.Oldest >= int64(p.MaxApplied)
+		if !full && !l.At.Before(horizon) {
+			return
 		}
+		t.forget(l)
 		h.Oldest++
 	}
 }

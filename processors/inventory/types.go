@@ -207,4 +207,3 @@ type Policy struct {
 func DefaultPolicy() Policy {
 	return Policy{DedupeWindow: 15 * time.Minute, MaxApplied: 4096}
 }
-

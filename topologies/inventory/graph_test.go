@@ -2,9 +2,9 @@ package inventory
 
 import (
 	"context"
-	"fmt"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -19,8 +19,8 @@ import (
 	"github.com/titan-commerce/titan/internal/observe"
 	"github.com/titan-commerce/titan/processors/inventory"
 	"github.com/titan-commerce/titan/schemas"
-	"github.com/titan-commerce/titan/state"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
+	"github.com/titan-commerce/titan/state"
 )
 
 // testTime is the time of the tester's commands and, by default, of the

@@ -131,6 +131,11 @@ func decodeStored(b []byte) (stored, error) {
 		return stored{head: s.Head(), legacy: &s}, nil
 	}
 	v := stored{head: inventory.HeadFromWire(&w), writer: w.GetWriter()}
+	if h := v.head; h.Seq < 0 || h.Oldest < 1 || h.Oldest > h.Seq+1 {
+		// Only Titan writes these; a step on such a head would walk the
+		// whole gap between the two.
+		return stored{}, fmt.Errorf("inventory: decode state: remembered commands %d..%d out of range", h.Oldest, h.Seq)
+	}
 	if n := len(w.GetRedo()); n > 0 {
 		v.redo = make([]write, n)
 		for i, r := range w.GetRedo() {
