@@ -64,14 +64,14 @@ func Step(h Head, m Memory, c Command, p Policy) (Head, Changes, []Event) {
 			return h, Changes{}, nil
 		}
 	}
-	before := h.NextExpiry
+	before := h.first()
 	h.Clock = now
 	h.advance(c)
 	h.Seq++
 	t := newTxn(m)
 	h.prune(t, now, p)
 
-	events := h.expireDue(t, c, now)
+	events := h.expireDue(t, before, c, now)
 	var result Event
 	if c.Kind != KindExpire {
 		result = h.apply(t, c, now)
@@ -90,7 +90,8 @@ func Step(h Head, m Memory, c Command, p Policy) (Head, Changes, []Event) {
 	t.ch.Remember = Applied{CommandID: c.ID, Fingerprint: c.Fingerprint(), Result: result, Expired: slices.Clip(events),
 		At: now, Seq: h.Seq}
 	t.ch.Log = t.ch.Remember.logged()
-	h.NextExpiry = t.nextExpiry(before)
+	first := t.first(before)
+	h.NextExpiry, h.NextOrder = first.ExpiresAt, first.OrderID
 	if c.Kind == KindExpire {
 		return h, t.ch, events
 	}
@@ -244,12 +245,12 @@ func (h *Head) close(t *txn, c Command, now time.Time) Event {
 }
 
 // expireDue ends every open reservation past its deadline at now.
-func (h *Head) expireDue(t *txn, c Command, now time.Time) []Event {
+func (h *Head) expireDue(t *txn, from Reservation, c Command, now time.Time) []Event {
 	if h.NextExpiry.IsZero() || h.NextExpiry.After(now) {
 		return nil
 	}
 	var events []Event
-	for _, r := range t.due(now) {
+	for _, r := range t.due(from, now) {
 		r.Status = StatusExpired
 		r.ClosedAt = now
 		t.write(r)

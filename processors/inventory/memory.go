@@ -20,8 +20,11 @@ type Head struct {
 	// Clock is the latest command time seen.
 	Clock time.Time
 	// NextExpiry is the earliest deadline of an open reservation, zero
-	// when none is open.
+	// when none is open, and NextOrder its order (the least order id among
+	// those due then): where a walk of the open reservations starts, past
+	// the many that ended before it.
 	NextExpiry time.Time
+	NextOrder  string
 	// Oldest is the Seq of the oldest command remembered, Seq+1 when none:
 	// every command applied since is remembered, one per Seq.
 	Oldest int64
@@ -41,9 +44,10 @@ type Memory interface {
 	Applied(commandID string, expire bool) (Applied, bool)
 	// Logged is the command remembered at seq.
 	Logged(seq int64) (Logged, bool)
-	// Open calls yield with the open reservations, earliest deadline
-	// first and then by order id, until yield returns false.
-	Open(yield func(Reservation) bool)
+	// Open calls yield with the open reservations from the one at from's
+	// deadline and order id on, earliest deadline first and then by order
+	// id, until yield returns false. A zero from starts at the first.
+	Open(from Reservation, yield func(Reservation) bool)
 }
 
 // Logged is a remembered command's place in the SKU's memory, in the
@@ -149,10 +153,10 @@ func (t *txn) forget(l Logged) {
 }
 
 // due lists the open reservations whose deadline is at or before now,
-// earliest first.
-func (t *txn) due(now time.Time) []Reservation {
+// earliest first, walking from the earliest open one, from.
+func (t *txn) due(from Reservation, now time.Time) []Reservation {
 	var out []Reservation
-	t.m.Open(func(r Reservation) bool {
+	t.m.Open(from, func(r Reservation) bool {
 		if r.ExpiresAt.After(now) {
 			return false
 		}
@@ -164,51 +168,44 @@ func (t *txn) due(now time.Time) []Reservation {
 	return out
 }
 
-// nextExpiry is the earliest deadline among the open reservations once the
-// command's changes are made, given the one before them.
-func (t *txn) nextExpiry(before time.Time) time.Time {
-	next := before
+// first is the earliest open reservation once the command's changes are
+// made, given the one before them; zero when none is open.
+func (t *txn) first(before Reservation) Reservation {
+	first := before
 	recount := false
 	for _, r := range t.ch.Reservations {
 		switch {
-		case r.Status == StatusOpen && (next.IsZero() || r.ExpiresAt.Before(next)):
-			next = r.ExpiresAt
-		case r.Status != StatusOpen && !r.ExpiresAt.After(before):
-			// The earliest may have ended: look again.
+		case r.Status == StatusOpen && (first.ExpiresAt.IsZero() || byDeadline(r, first) < 0):
+			first = r
+		case r.Status != StatusOpen && !first.ExpiresAt.IsZero() && byDeadline(r, first) <= 0:
+			// The earliest has ended: look again, from it on.
 			recount = true
 		}
 	}
 	if !recount {
-		return next
+		return Reservation{OrderID: first.OrderID, ExpiresAt: first.ExpiresAt}
 	}
-	next = time.Time{}
-	t.m.Open(func(r Reservation) bool {
+	first = Reservation{}
+	t.m.Open(before, func(r Reservation) bool {
 		if cur, ok := t.reservation(r.OrderID); ok && cur.Status == StatusOpen {
-			next = r.ExpiresAt
+			first = r
 			return false
 		}
 		return true
 	})
 	for _, r := range t.ch.Reservations {
-		if r.Status == StatusOpen && (next.IsZero() || r.ExpiresAt.Before(next)) {
-			next = r.ExpiresAt
+		if r.Status == StatusOpen && (first.ExpiresAt.IsZero() || byDeadline(r, first) < 0) {
+			first = r
 		}
 	}
-	return next
+	return Reservation{OrderID: first.OrderID, ExpiresAt: first.ExpiresAt}
 }
 
-// openReservations lists a memory's open reservations, earliest first.
-func openReservations(m Memory) []Reservation {
-	var out []Reservation
-	m.Open(func(r Reservation) bool { out = append(out, r); return true })
-	return out
-}
-
-// DueIn lists the open reservations of a memory whose deadline is at or
+// DueIn lists the open reservations of a SKU whose deadline is at or
 // before now, earliest first: what the expiry sweeper proposes to end.
-func DueIn(m Memory, now time.Time) []Reservation {
+func DueIn(h Head, m Memory, now time.Time) []Reservation {
 	var out []Reservation
-	m.Open(func(r Reservation) bool {
+	m.Open(h.first(), func(r Reservation) bool {
 		if r.ExpiresAt.After(now) {
 			return false
 		}
@@ -217,6 +214,12 @@ func DueIn(m Memory, now time.Time) []Reservation {
 	})
 	return out
 }
+
+// first is where the head says its open reservations start.
+func (h Head) first() Reservation { return Reservation{ExpiresAt: h.NextExpiry, OrderID: h.NextOrder} }
+
+// atOrAfter reports whether r is at or after from in Open's order.
+func atOrAfter(r, from Reservation) bool { return from.ExpiresAt.IsZero() || byDeadline(r, from) >= 0 }
 
 // byDeadline orders open reservations as Memory.Open yields them.
 func byDeadline(a, b Reservation) int {

@@ -41,10 +41,14 @@ func Decide(s State, c Command, p Policy) (State, []Event) {
 
 // Head is the state's head.
 func (s State) Head() Head {
-	return Head{
+	h := Head{
 		Stock: s.Stock, Offset: s.Offset, InternalOffset: s.InternalOffset, Seq: s.Seq, Clock: s.Clock,
-		NextExpiry: s.NextExpiry(), Oldest: s.Seq - int64(len(s.Applied)) + 1,
+		Oldest: s.Seq - int64(len(s.Applied)) + 1,
 	}
+	var first Reservation
+	s.Open(Reservation{}, func(r Reservation) bool { first = r; return false })
+	h.NextExpiry, h.NextOrder = first.ExpiresAt, first.OrderID
+	return h
 }
 
 // With returns the state with head h and changes ch made; s is not
@@ -100,7 +104,7 @@ type stateMemory struct{ s State }
 
 func (m stateMemory) Reservation(orderID string) (Reservation, bool) { return m.s.Reservation(orderID) }
 
-func (m stateMemory) Open(yield func(Reservation) bool) { m.s.Open(yield) }
+func (m stateMemory) Open(from Reservation, yield func(Reservation) bool) { m.s.Open(from, yield) }
 
 func (m stateMemory) Applied(id string, expire bool) (Applied, bool) {
 	s := m.s
@@ -122,11 +126,12 @@ func (m stateMemory) Logged(seq int64) (Logged, bool) {
 	return s.Applied[i].logged(), true
 }
 
-// Open yields the open reservations, earliest deadline first.
-func (s State) Open(yield func(Reservation) bool) {
+// Open yields the open reservations from from on, earliest deadline
+// first.
+func (s State) Open(from Reservation, yield func(Reservation) bool) {
 	var open []Reservation
 	for _, r := range s.Reservations {
-		if r.Status == StatusOpen {
+		if r.Status == StatusOpen && atOrAfter(r, from) {
 			open = append(open, r)
 		}
 	}
@@ -139,7 +144,7 @@ func (s State) Open(yield func(Reservation) bool) {
 }
 
 // Due lists the open reservations whose deadline is at or before now.
-func (s State) Due(now time.Time) []Reservation { return DueIn(s.Memory(), now) }
+func (s State) Due(now time.Time) []Reservation { return DueIn(s.Head(), s.Memory(), now) }
 
 // NextExpiry is the earliest deadline of an open reservation, zero when
 // none is open.

@@ -223,6 +223,7 @@ func HeadToWire(h Head) *inventoryv1.SkuState {
 		Seq:            h.Seq,
 		ClockMs:        millis.Of(h.Clock),
 		NextExpiryMs:   millis.Of(h.NextExpiry),
+		NextOrder:      h.NextOrder,
 		OldestSeq:      h.Oldest,
 		Layout:         2,
 	}
@@ -244,6 +245,7 @@ func HeadFromWire(w *inventoryv1.SkuState) Head {
 		Seq:            w.GetSeq(),
 		Clock:          millis.Time(w.GetClockMs()),
 		NextExpiry:     millis.Time(w.GetNextExpiryMs()),
+		NextOrder:      w.GetNextOrder(),
 		Oldest:         w.GetOldestSeq(),
 	}
 }

@@ -245,23 +245,29 @@ func (m *skuMemory) Logged(seq int64) (inventory.Logged, bool) {
 	return inventory.LoggedFromWire(&w, seq), true
 }
 
-// Open walks the SKU's expiry keys in order, merged with those in its
-// redo, and yields the reservation of each.
-func (m *skuMemory) Open(yield func(inventory.Reservation) bool) {
+// Open walks the SKU's expiry keys in order from from's, merged with those
+// in its redo, and yields the reservation of each. Starting at the
+// earliest open one steps over the deletes of those that ended before it,
+// which Pebble keeps until it compacts them.
+func (m *skuMemory) Open(from inventory.Reservation, yield func(inventory.Reservation) bool) {
 	if m.legacy != nil {
-		m.legacy.Open(yield)
+		m.legacy.Open(from, yield)
 		return
 	}
 	prefix := sideKey(m.sku, tagExpiry, "")
+	start := prefix
+	if !from.ExpiresAt.IsZero() {
+		start = expiryKey(m.sku, from.ExpiresAt, from.OrderID)
+	}
 	var over []string
 	for k := range m.over {
-		if strings.HasPrefix(k, prefix) {
+		if strings.HasPrefix(k, prefix) && k >= start {
 			over = append(over, k)
 		}
 	}
 	slices.Sort(over)
 	limit := sideKey(m.sku, tagExpiry+1, "")
-	it, err := m.st.IteratorWithRange([]byte(prefix), []byte(limit))
+	it, err := m.st.IteratorWithRange([]byte(start), []byte(limit))
 	if err != nil {
 		m.fail(err)
 		return
@@ -270,7 +276,7 @@ func (m *skuMemory) Open(yield func(inventory.Reservation) bool) {
 	next := func() (string, bool) {
 		for it.Next() {
 			k := string(it.Key())
-			if !strings.HasPrefix(k, prefix) {
+			if !strings.HasPrefix(k, prefix) || k < start {
 				continue
 			}
 			if _, ok := m.over[k]; ok {

@@ -196,7 +196,7 @@ func dueIn(st storage.Storage, now time.Time) ([]due, error) {
 			return nil, err
 		}
 		mem := stored.memory(st, sku)
-		for _, r := range inventory.DueIn(mem, now) {
+		for _, r := range inventory.DueIn(stored.head, mem, now) {
 			out = append(out, due{sku: sku, orderID: r.OrderID, expiresAt: r.ExpiresAt, stateOffset: stored.head.InternalOffset})
 		}
 		if mem.err != nil {

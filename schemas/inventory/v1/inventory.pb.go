@@ -1101,7 +1101,11 @@ type SkuState struct {
 	// writes them again before its own (layout 2).
 	Writer uint64 `protobuf:"fixed64,11,opt,name=writer,proto3" json:"writer,omitempty"`
 	// 2 for the layout above; 0 is layout 1.
-	Layout        int32 `protobuf:"varint,12,opt,name=layout,proto3" json:"layout,omitempty"`
+	Layout int32 `protobuf:"varint,12,opt,name=layout,proto3" json:"layout,omitempty"`
+	// Order of the open reservation due at next_expiry_ms (the least order
+	// id among those due then), where a walk of the open ones starts
+	// (layout 2).
+	NextOrder     string `protobuf:"bytes,13,opt,name=next_order,json=nextOrder,proto3" json:"next_order,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1218,6 +1222,13 @@ func (x *SkuState) GetLayout() int32 {
 		return x.Layout
 	}
 	return 0
+}
+
+func (x *SkuState) GetNextOrder() string {
+	if x != nil {
+		return x.NextOrder
+	}
+	return ""
 }
 
 // OrderReservations is the value of the order index table, keyed by order
@@ -1347,7 +1358,7 @@ const file_titan_inventory_v1_inventory_proto_rawDesc = "" +
 	"\bKeyWrite\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12\x16\n" +
-	"\x06delete\x18\x03 \x01(\bR\x06delete\"\xd3\x03\n" +
+	"\x06delete\x18\x03 \x01(\bR\x06delete\"\xf2\x03\n" +
 	"\bSkuState\x12/\n" +
 	"\x05stock\x18\x01 \x01(\v2\x19.titan.inventory.v1.StockR\x05stock\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12C\n" +
@@ -1362,7 +1373,9 @@ const file_titan_inventory_v1_inventory_proto_rawDesc = "" +
 	"\x04redo\x18\n" +
 	" \x03(\v2\x1c.titan.inventory.v1.KeyWriteR\x04redo\x12\x16\n" +
 	"\x06writer\x18\v \x01(\x06R\x06writer\x12\x16\n" +
-	"\x06layout\x18\f \x01(\x05R\x06layout\"a\n" +
+	"\x06layout\x18\f \x01(\x05R\x06layout\x12\x1d\n" +
+	"\n" +
+	"next_order\x18\r \x01(\tR\tnextOrder\"a\n" +
 	"\x11OrderReservations\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x121\n" +
 	"\x06latest\x18\x02 \x03(\v2\x19.titan.inventory.v1.EventR\x06latest*\xbe\x01\n" +
