@@ -13,7 +13,7 @@ TEST_FLAGS ?= -timeout 20m -p 1
 # missing cluster fails it.
 PKGS       = $$($(GO) list ./... | grep -v /internal/failover)
 
-.PHONY: run build test test-unit test-cluster failover-tests vet kafka-up kafka-down cluster-up cluster-down bench generate generate-check fuzz clean
+.PHONY: run build test test-unit test-cluster failover-tests vet kafka-up kafka-down cluster-up cluster-down bench bench-long generate generate-check fuzz clean
 
 ## run: start Titan on the embedded in-memory broker, API on 127.0.0.1:8080
 run:
@@ -67,11 +67,21 @@ cluster-up:
 cluster-down:
 	@$(CLUSTER) down
 
-## bench: benchmarks on a real broker, each beside its ceiling (see BENCHMARKS.md)
+## bench: benchmarks on a real broker, each beside its ceiling (see BENCHMARKS.md); the long run at 100,000 commands
 bench:
 	@$(KAFKA) up
 	@status=0; \
-	TITAN_KAFKA_BROKERS=$$($(KAFKA) brokers) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 10m ./internal/bench/ || status=$$?; \
+	TITAN_KAFKA_BROKERS=$$($(KAFKA) brokers) TITAN_BENCH_LONG_COMMANDS=$${TITAN_BENCH_LONG_COMMANDS:-100000} \
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 10m ./internal/bench/ || status=$$?; \
+	$(KAFKA) down; \
+	exit $$status
+
+## bench-long: the state benchmarks alone: busy SKUs beside fresh ones, and 1,000,000 commands beside their ceiling
+bench-long:
+	@$(KAFKA) up
+	@status=0; \
+	TITAN_KAFKA_BROKERS=$$($(KAFKA) brokers) \
+	$(GO) test -run '^$$' -bench 'CommandsBusySKU|CommandsLong' -benchtime 1x -timeout 60m ./internal/bench/ || status=$$?; \
 	$(KAFKA) down; \
 	exit $$status
 

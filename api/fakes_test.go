@@ -80,11 +80,38 @@ type fakeKafka struct {
 
 	mu struct {
 		sync.Mutex
+		// states are the SKUs whole, as the processor's memory holds
+		// them; the stock view holds their heads.
+		states map[string]inventory.State
 		sent   []*inventoryv1.Command
 		next   int64
 		silent bool
 		answer func(*inventoryv1.Command) (int32, int64, error)
 	}
+}
+
+// decideLocked applies a command to a SKU as the topology would, keeping
+// the whole SKU and giving the stock view its head; k.mu is held.
+func (k *fakeKafka) decideLocked(c inventory.Command) (inventory.State, []inventory.Event) {
+	prev, ok := k.mu.states[c.SKU]
+	if !ok {
+		prev = inventory.NewState()
+	}
+	next, events := inventory.Decide(prev, c, inventory.DefaultPolicy())
+	if k.mu.states == nil {
+		k.mu.states = map[string]inventory.State{}
+	}
+	k.mu.states[c.SKU] = next
+	k.stock.set(c.SKU, next.Head())
+	return next, events
+}
+
+// state is a SKU whole, as the processor's memory holds it.
+func (k *fakeKafka) state(sku string) (inventory.State, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	s, ok := k.mu.states[sku]
+	return s, ok
 }
 
 func (k *fakeKafka) send(_ context.Context, cmd *inventoryv1.Command) (int32, int64, error) {
@@ -106,13 +133,7 @@ func (k *fakeKafka) apply(cmd *inventoryv1.Command) int64 {
 	k.mu.next++
 	silent := k.mu.silent
 	c := inventory.CommandFromWire(cmd, 0, offset)
-	st, _ := k.stock.Get(c.SKU)
-	prev, ok := st.(inventory.State)
-	if !ok {
-		prev = inventory.NewState()
-	}
-	next, events := inventory.Decide(prev, c, inventory.DefaultPolicy())
-	k.stock.set(c.SKU, next)
+	_, events := k.decideLocked(c)
 	var changedOrders []string
 	for _, e := range events {
 		v, _ := k.orders.Get(e.OrderID)

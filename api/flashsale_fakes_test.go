@@ -400,13 +400,7 @@ func (e *testEnv) applyInternal(c inventory.Command) []inventory.Event {
 	k.mu.Lock()
 	c.Internal, c.Offset = true, k.mu.next
 	k.mu.next++
-	st, _ := k.stock.Get(c.SKU)
-	prev, ok := st.(inventory.State)
-	if !ok {
-		prev = inventory.NewState()
-	}
-	next, events := inventory.Decide(prev, c, inventory.DefaultPolicy())
-	k.stock.set(c.SKU, next)
+	_, events := k.decideLocked(c)
 	var changed []string
 	for _, ev := range events {
 		v, _ := k.orders.Get(ev.OrderID)

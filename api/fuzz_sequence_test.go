@@ -146,8 +146,7 @@ func checkAnswer(t *testing.T, method, uri, body string, r response) {
 func checkLedgers(t *testing.T, e *testEnv, restocked map[string]map[string]int64) {
 	t.Helper()
 	for _, sku := range seqSKUs {
-		v, _ := e.k.stock.Get(sku)
-		st, ok := v.(inventory.State)
+		st, ok := e.k.state(sku)
 		if !ok {
 			if len(restocked[sku]) > 0 {
 				t.Fatalf("%s: restocks answered 200 but the SKU is unknown", sku)

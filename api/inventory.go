@@ -65,12 +65,12 @@ type pendingJSON struct {
 	Poll      string `json:"poll"`
 }
 
-func (s *Server) readState(sku string) (inventory.State, error) {
+func (s *Server) readState(sku string) (inventory.Head, error) {
 	v, err := s.deps.Stock.Get(sku)
 	if err != nil || v == nil {
-		return inventory.NewState(), err
+		return inventory.NewHead(), err
 	}
-	return v.(inventory.State), nil
+	return v.(inventory.Head), nil
 }
 
 func (s *Server) getStock(ctx *fasthttp.RequestCtx, p []string) {
@@ -96,8 +96,8 @@ func (s *Server) getStock(ctx *fasthttp.RequestCtx, p []string) {
 	wait, cancel := context.WithTimeout(ctx, s.opts.ReadWait)
 	defer cancel()
 	st, reached, err := until(wait, s.deps.StockNotifier, sku,
-		func() (inventory.State, error) { return s.readState(sku) },
-		func(st inventory.State) bool { return st.Offset >= minOffset })
+		func() (inventory.Head, error) { return s.readState(sku) },
+		func(st inventory.Head) bool { return st.Offset >= minOffset })
 	if err != nil {
 		s.opts.Logger.Error("read stock", "sku", sku, "err", err)
 		s.fail(ctx, errInternal)

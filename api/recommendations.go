@@ -217,12 +217,12 @@ func (f *stockFilter) skip(sku string) bool {
 	}
 	out := false
 	v, err := f.stock.Get(sku)
-	switch st, ok := v.(inventory.State); {
+	switch st, ok := v.(inventory.Head); {
 	case err != nil:
 		f.keepErr(err)
 	case v == nil:
 	case !ok:
-		f.keepErr(errorf("stock table holds %T, want inventory.State", v))
+		f.keepErr(errorf("stock table holds %T, want inventory.Head", v))
 	default:
 		out = st.Stock.Available() <= 0
 	}

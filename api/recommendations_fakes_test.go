@@ -202,9 +202,9 @@ func newRecsEnv(t testing.TB, opts Options) *recsEnv {
 // setStock puts a SKU into the inventory table with onHand units of which
 // reserved are reserved.
 func (e *recsEnv) setStock(sku string, onHand, reserved int64) {
-	st := inventory.NewState()
-	st.Stock = inventory.Stock{OnHand: onHand, Reserved: reserved}
-	e.k.stock.set(sku, st)
+	h := inventory.NewHead()
+	h.Stock = inventory.Stock{OnHand: onHand, Reserved: reserved}
+	e.k.stock.set(sku, h)
 }
 
 // setReady marks every view and the instance (not) recovered.

@@ -85,7 +85,7 @@ var ErrOverloaded = errors.New("api: overloaded")
 
 // Deps are the parts of the system the API stands on.
 type Deps struct {
-	// Stock is the inventory table (inventory.State per SKU), updates
+	// Stock is the inventory table (inventory.Head per SKU), updates
 	// reported to StockNotifier.
 	Stock         Table
 	StockNotifier *Notifier

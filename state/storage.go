@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/lovoo/goka/storage"
 )
 
@@ -207,6 +208,12 @@ func (s *Storage) openDB(lock *pebble.Lock) (*pebble.DB, error) {
 		Logger:       pebbleLogger{l: s.log},
 		FS:           cfg.fs,
 		Lock:         lock,
+	}
+	// A processor looks up many keys that are not there (a new command
+	// id, a new order's reservation); without a filter each such read
+	// searches every level's blocks.
+	for i := range opts.Levels {
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
 	return pebble.Open(s.dir, opts)
 }

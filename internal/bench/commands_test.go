@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/titan-commerce/titan/internal/instance"
 	"github.com/titan-commerce/titan/internal/kafkatest"
 	"github.com/titan-commerce/titan/processors/inventory"
 	"github.com/titan-commerce/titan/schemas/codec"
@@ -43,37 +44,11 @@ const (
 func BenchmarkCommands(b *testing.B) {
 	brokers := kafkatest.Brokers(b)
 	inst := startTitan(b, brokers, false)
-	names := inst.Names()
-	p, err := sdk.NewProducer(brokers, sdk.WithClientID("titan-bench"), sdk.WithCommandsTopic(string(names.Commands)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(p.Close)
-	events := newTail(b, brokers, string(names.Events))
-	dec := codec.Event()
-
+	p := commandProducer(b, brokers, inst)
+	events := newTail(b, brokers, string(inst.Names().Events))
 	roundTrip := func(cmds []*inventoryv1.Command) (done, acked time.Duration) {
-		want := make(map[string]struct{}, len(cmds))
-		for _, c := range cmds {
-			want[c.GetCommandId()] = struct{}{}
-		}
-		// At-least-once delivery may repeat a result; each command counts
-		// once, and only results count (an expiry answers no command).
-		isResult := func(r *kgo.Record) bool {
-			w, err := dec.DecodeMessage(r.Value)
-			if err != nil || !inventory.EventFromWire(w).IsResult() {
-				return false
-			}
-			if _, ok := want[w.GetCommandId()]; !ok {
-				return false
-			}
-			delete(want, w.GetCommandId())
-			return true
-		}
-		send := func(ctx context.Context, i int, fn func(error)) {
-			p.SendCommandAsync(ctx, cmds[i], func(_ sdk.Ack, err error) { fn(err) })
-		}
-		return pipeline(b, len(cmds), send, events, isResult)
+		done, acked, _ = sendCommands(b, p, events, cmds, roundTimeout)
+		return done, acked
 	}
 	measureCommands(b, roundTrip)
 }
@@ -116,6 +91,55 @@ func BenchmarkCommandsCeiling(b *testing.B) {
 	measureCommands(b, roundTrip)
 }
 
+// commandProducer is an sdk producer with its defaults, writing to inst's
+// commands topic.
+func commandProducer(b *testing.B, brokers []string, inst *instance.Instance) *sdk.Producer {
+	b.Helper()
+	p, err := sdk.NewProducer(brokers, sdk.WithClientID("titan-bench"), sdk.WithCommandsTopic(string(inst.Names().Commands)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(p.Close)
+	return p
+}
+
+// sendCommands sends cmds with p while events reads their results, and
+// returns the time from the first send to the last result, and to the last
+// acknowledgement (see sendAndRead), and how many results were rejections.
+// At-least-once delivery may repeat a result; each command counts once, and
+// only results count (an expiry answers no command).
+func sendCommands(b *testing.B, p *sdk.Producer, events *tail, cmds []*inventoryv1.Command, timeout time.Duration) (done, acked time.Duration, rejected int) {
+	b.Helper()
+	want := make(map[string]struct{}, len(cmds))
+	for _, c := range cmds {
+		want[c.GetCommandId()] = struct{}{}
+	}
+	dec := codec.Event()
+	isResult := func(r *kgo.Record) bool {
+		w, err := dec.DecodeMessage(r.Value)
+		if err != nil {
+			return false
+		}
+		ev := inventory.EventFromWire(w)
+		if !ev.IsResult() {
+			return false
+		}
+		if _, ok := want[w.GetCommandId()]; !ok {
+			return false
+		}
+		delete(want, w.GetCommandId())
+		if ev.Type == inventory.EventRejected {
+			rejected++
+		}
+		return true
+	}
+	send := func(ctx context.Context, i int, fn func(error)) {
+		p.SendCommandAsync(ctx, cmds[i], func(_ sdk.Ack, err error) { fn(err) })
+	}
+	done, acked = sendAndReadWithin(b, timeout, len(cmds), send, len(cmds), events, isResult)
+	return done, acked, rejected
+}
+
 // measureCommands warms a pipeline up with one restock per SKU, then times
 // b.N rounds of the command mix through it and reports the rates and the
 // CPU this process spent per command.
@@ -154,7 +178,14 @@ func pipeline(b *testing.B, n int, send func(ctx context.Context, i int, fn func
 // failed send ends the run: its record would never be read back.
 func sendAndRead(b *testing.B, n int, send func(ctx context.Context, i int, fn func(error)), want int, tl *tail, match func(*kgo.Record) bool) (done, acked time.Duration) {
 	b.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), roundTimeout)
+	return sendAndReadWithin(b, roundTimeout, n, send, want, tl, match)
+}
+
+// sendAndReadWithin is sendAndRead bounded by timeout rather than
+// roundTimeout, for a setup too large for one round.
+func sendAndReadWithin(b *testing.B, timeout time.Duration, n int, send func(ctx context.Context, i int, fn func(error)), want int, tl *tail, match func(*kgo.Record) bool) (done, acked time.Duration) {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	type seen struct {
 		at  time.Time

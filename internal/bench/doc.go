@@ -11,6 +11,13 @@
 //
 //	BenchmarkCommands               commands/s through one processor instance
 //	BenchmarkCommandsCeiling        the same records produced and read back
+//	BenchmarkCommandsBusySKU        commands/s on SKUs holding 100 open
+//	                                reservations and 4,000 remembered
+//	                                results, beside fresh SKUs (its ceiling)
+//	BenchmarkCommandsLong           the rate of each tenth of 1,000,000
+//	                                commands over 1,000 SKUs, peak memory,
+//	                                and the state on disk at the end
+//	BenchmarkCommandsLongCeiling    the same records produced and read back
 //	BenchmarkGetStock               GET /v1/inventory/{sku}, closed loop
 //	BenchmarkGetStockCeiling        a fasthttp handler over a bare Pebble read
 //	BenchmarkReserveLatency         POST .../reservations at a fixed rate
@@ -49,6 +56,14 @@
 // calls per iteration, so they mean something at 1x too; so do
 // BenchmarkFraudMemory, which replays a whole day per iteration, and
 // BenchmarkRecommendationState, a whole week.
+//
+// BenchmarkCommandsLong runs TITAN_BENCH_LONG_COMMANDS commands (default
+// 1,000,000), and so does its ceiling. `make bench` sets it to 100,000,
+// which keeps the whole run within minutes and still shows a state that
+// grows; `make bench-long` runs the two state benchmarks alone,
+// BenchmarkCommandsBusySKU and the long pair at the full count, with a
+// timeout of an hour. The long run prints each window's rate as it ends,
+// so a run stopped early still says how far it got.
 //
 // The package itself holds the load generators (OpenLoop, ClosedLoop) and
 // the latency summary; the benchmarks are in its _test files, and

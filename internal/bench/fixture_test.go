@@ -71,6 +71,13 @@ var historyWindow = schemas.TimeWindow{Ahead: time.Hour, Behind: 50 * time.Hour}
 // flash-sale topology's names, which the instance does not hand out.
 func startTitanIn(b *testing.B, brokers []string, ns string, withAPI bool) *instance.Instance {
 	b.Helper()
+	return runTitan(b, titanConfig(b, brokers, ns, withAPI), namespaceTopics(ns), namespaceGroups(ns))
+}
+
+// titanConfig is the configuration startTitanIn runs, for a benchmark that
+// needs to change it or to know where the instance keeps its state.
+func titanConfig(b *testing.B, brokers []string, ns string, withAPI bool) instance.Config {
+	b.Helper()
 	cfg := instance.Config{
 		// Only what the test measures: the order pipeline would read the
 		// inventory's events too and share its two cores.
@@ -85,7 +92,7 @@ func startTitanIn(b *testing.B, brokers []string, ns string, withAPI bool) *inst
 	if withAPI {
 		cfg.HTTPAddr = "127.0.0.1:0"
 	}
-	return runTitan(b, cfg, namespaceTopics(ns), namespaceGroups(ns))
+	return cfg
 }
 
 // runTitan creates topics, runs an instance with cfg until it has
@@ -307,24 +314,29 @@ func skuName(i int) string { return fmt.Sprintf("sku-%05d", i) }
 // succeed and leave an open reservation, so SKU states grow as in a shop.
 func commandMix(run string, n, skus int, now time.Time) []*inventoryv1.Command {
 	out := make([]*inventoryv1.Command, n)
-	ms := now.UnixMilli()
 	for i := range n {
-		c := &inventoryv1.Command{
-			CommandId:   fmt.Sprintf("%s-c%d", run, i),
-			Sku:         skuName(i % skus),
-			TimestampMs: ms,
-		}
-		if (i/skus)%4 == 0 {
-			c.Qty = 10
-			c.Kind = &inventoryv1.Command_Restock{Restock: &inventoryv1.Restock{}}
-		} else {
-			c.Qty = 1
-			c.OrderId = fmt.Sprintf("%s-o%d", run, i)
-			c.Kind = &inventoryv1.Command_Reserve{Reserve: &inventoryv1.Reserve{TtlMs: int64(10 * time.Minute / time.Millisecond)}}
-		}
-		out[i] = c
+		out[i] = mixCommand(run, i, skus, now, 10*time.Minute)
 	}
 	return out
+}
+
+// mixCommand is command i of commandMix, whose reserves hold for ttl; a
+// workload too long to hold in memory makes its commands one at a time.
+func mixCommand(run string, i, skus int, now time.Time, ttl time.Duration) *inventoryv1.Command {
+	c := &inventoryv1.Command{
+		CommandId:   fmt.Sprintf("%s-c%d", run, i),
+		Sku:         skuName(i % skus),
+		TimestampMs: now.UnixMilli(),
+	}
+	if (i/skus)%4 == 0 {
+		c.Qty = 10
+		c.Kind = &inventoryv1.Command_Restock{Restock: &inventoryv1.Restock{}}
+	} else {
+		c.Qty = 1
+		c.OrderId = fmt.Sprintf("%s-o%d", run, i)
+		c.Kind = &inventoryv1.Command_Reserve{Reserve: &inventoryv1.Reserve{TtlMs: ttl.Milliseconds()}}
+	}
+	return c
 }
 
 // restocks is one restock of qty per SKU.

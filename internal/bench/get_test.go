@@ -123,14 +123,14 @@ func (quietPebble) Infof(string, ...any)           {}
 func (quietPebble) Errorf(format string, a ...any) { pebble.DefaultLogger.Errorf(format, a...) }
 func (quietPebble) Fatalf(format string, a ...any) { pebble.DefaultLogger.Fatalf(format, a...) }
 
-// stockedState is a SKU's table value after one restock, as StateCodec
-// writes it.
+// stockedState is a SKU's own table value after one restock, as the
+// processor writes it (views read it with HeadCodec).
 func stockedState() ([]byte, error) {
 	now := time.Now()
 	s, _ := inventory.Decide(inventory.NewState(), inventory.Command{
 		ID: commandID(), Kind: inventory.KindRestock, SKU: skuName(0), Qty: 10, Time: now, Partition: 3, Offset: 125,
 	}, inventory.DefaultPolicy())
-	return topology.StateCodec{}.Encode(s)
+	return topology.HeadCodec{}.Encode(s.Head())
 }
 
 // stockAndWait restocks every SKU once through the sdk producer, then

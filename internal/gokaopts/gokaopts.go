@@ -138,13 +138,21 @@ func (c Config) Validate() error {
 // Processor returns the options for a processor whose state writes and
 // outputs reach Kafka in the given order.
 func (c Config) Processor(order Order) []goka.ProcessorOption {
+	return c.processor(c.builders(order))
+}
+
+// builders returns the storage and producer builders of a processor.
+func (c Config) builders(order Order) (storage.Builder, goka.ProducerBuilder) {
 	store, produce := c.Storage, kgoProducerBuilder(c.logger())
 	if c.Faults != nil {
 		store, produce = c.Faults.Storage(store), c.Faults.Producer(produce)
 	}
 	// The barrier goes outside the fault injector, so it sees the
 	// failures a test injects as it would Kafka's.
-	produce = barrierProducerBuilder(produce, order, c.logger())
+	return store, barrierProducerBuilder(produce, order, c.logger())
+}
+
+func (c Config) processor(store storage.Builder, produce goka.ProducerBuilder) []goka.ProcessorOption {
 	opts := []goka.ProcessorOption{
 		goka.WithTopicManagerBuilder(c.topicManager()),
 		goka.WithConsumerGroupBuilder(groupBuilder(goka.ConsumerGroupBuilderWithConfig(c.groupSarama()), c.logger())),

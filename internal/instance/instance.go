@@ -436,7 +436,7 @@ func (i *Instance) buildAPI(ctx context.Context) error {
 		return append(i.gokaConfig(i.views.Build, "view").View(), goka.WithViewCallback(n.Callback()))
 	}
 	var err error
-	if i.stock, err = i.newView(i.names.Table(), topology.StateCodec{}, viewOpts(stockN)...); err != nil {
+	if i.stock, err = i.newView(i.names.Table(), topology.HeadCodec{}, viewOpts(stockN)...); err != nil {
 		return fmt.Errorf("instance: stock view: %w", err)
 	}
 	if i.orders, err = i.newView(i.names.OrdersTable(), topology.IndexCodec{}, viewOpts(ordersN)...); err != nil {

@@ -28,4 +28,10 @@
 //
 // Hasher's Sum32 already clears the sign bit, so goka's abs(int32(sum)) % n
 // and sarama's equivalent reduce to exactly Kafka's formula.
+//
+// One rule is Titan's own: a key with a NUL byte is placed by what comes
+// before its first NUL. A processor that keeps a key's state in several
+// entries of its table names them "key\x00...", and they land in key's
+// partition (topologies/inventory). No key a client may send holds a NUL,
+// so for every client key the mapping is Kafka's.
 package partition

@@ -1,6 +1,7 @@
 package partition
 
 import (
+	"bytes"
 	"encoding/binary"
 	"hash"
 
@@ -15,7 +16,20 @@ func Partition(key []byte, partitions int32) int32 {
 	if partitions < 1 {
 		return -1
 	}
-	return int32(positive(murmur2(key)) % uint32(partitions))
+	return int32(positive(murmur2(placed(key))) % uint32(partitions))
+}
+
+// placed is the part of a key that places it: all of it, or what comes
+// before its first NUL byte. A processor keeps entries under "key\x00..."
+// in its table beside key's own value, and they must share its partition
+// (topologies/inventory). No key a client may send holds a NUL (schemas'
+// printable-id rule), so for those nothing differs from Kafka's
+// partitioner.
+func placed(key []byte) []byte {
+	if i := bytes.IndexByte(key, 0); i >= 0 {
+		return key[:i]
+	}
+	return key
 }
 
 // Hasher returns a constructor for goka (WithHasher, WithViewHasher,
@@ -29,7 +43,7 @@ func Hasher() func() hash.Hash32 {
 // Partition(key, n); records without one are spread stickily, as kgo's
 // default does.
 func Kgo() kgo.Partitioner {
-	return kgo.StickyKeyPartitioner(kgo.KafkaHasher(murmur2))
+	return kgo.StickyKeyPartitioner(kgo.KafkaHasher(func(key []byte) uint32 { return murmur2(placed(key)) }))
 }
 
 // positive mirrors Kafka's Utils.toPositive: the sign bit is masked, not
@@ -50,7 +64,7 @@ func (h *hasher) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (h *hasher) Sum32() uint32 { return positive(murmur2(h.buf)) }
+func (h *hasher) Sum32() uint32 { return positive(murmur2(placed(h.buf))) }
 
 func (h *hasher) Sum(b []byte) []byte { return binary.BigEndian.AppendUint32(b, h.Sum32()) }
 

@@ -116,9 +116,11 @@ func TestEveryClientAgrees(t *testing.T) {
 	kgoOurs := Kgo().ForTopic("t")
 
 	for i := 0; i < keys; i++ {
+		// No NUL: a key with one is placed by its prefix (below), which
+		// kgo's default partitioner knows nothing of.
 		key := make([]byte, rng.IntN(65))
 		for j := range key {
-			key[j] = byte(rng.Uint32())
+			key[j] = byte(1 + rng.IntN(255))
 		}
 		msg := &sarama.ProducerMessage{Topic: "t", Key: sarama.ByteEncoder(key)}
 		rec := &kgo.Record{Topic: "t", Key: key}
@@ -143,6 +145,36 @@ func TestEveryClientAgrees(t *testing.T) {
 			} {
 				if c.got != want {
 					t.Fatalf("key %x, %d partitions: %s chose %d, Partition chose %d", key, n, c.client, c.got, want)
+				}
+			}
+		}
+	}
+}
+
+// A key with a NUL byte lands where the part before it does, for goka's
+// lookups, sarama, franz-go and Partition alike: a processor's entries
+// under "key\x00..." share key's partition.
+func TestKeysWithNULFollowTheirPrefix(t *testing.T) {
+	sar := sarama.NewCustomHashPartitioner(Hasher())("t")
+	kgoOurs := Kgo().ForTopic("t")
+	for _, prefix := range []string{"", "sku-1", "a/b", "\xff\xfe", "SKU-000123"} {
+		for _, rest := range []string{"\x00", "\x00r" + "order-9", "\x00\x00\x01", "\x00a" + prefix} {
+			key := []byte(prefix + rest)
+			for n := int32(1); n <= 64; n++ {
+				want := Partition([]byte(prefix), n)
+				p, err := sar.Partition(&sarama.ProducerMessage{Topic: "t", Key: sarama.ByteEncoder(key)}, n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for client, got := range map[string]int32{
+					"Partition": Partition(key, n),
+					"goka":      gokaPartition(Hasher(), key, n),
+					"sarama":    p,
+					"kgo":       int32(kgoOurs.Partition(&kgo.Record{Topic: "t", Key: key}, int(n))),
+				} {
+					if got != want {
+						t.Fatalf("key %q, %d partitions: %s chose %d, its prefix is in %d", key, n, client, got, want)
+					}
 				}
 			}
 		}

@@ -10,9 +10,11 @@ import (
 	"github.com/titan-commerce/titan/schemas"
 )
 
-// Decide applies one command to a SKU's state. It returns the new state and
-// the events to publish, in order: expiries the command's clock made due,
-// then the command's result. The input state is not modified.
+// Step applies one command to a SKU: its head, and its memory read through
+// m. It returns the new head, what changes in the memory, and the events
+// to publish, in order: expiries the command's clock made due, then the
+// command's result. It reads only the entries the command concerns, so
+// its cost follows what the command changes, not what the SKU remembers.
 //
 // A client command (restock, reserve, commit, release) yields exactly one
 // result event. A command id seen within the dedupe window yields its first
@@ -21,92 +23,98 @@ import (
 // ReasonCommandIDConflict, and changes nothing either. Expire(order) yields
 // only expiries: those due at its clock when the order's reservation is
 // open and due, and otherwise nothing, changing nothing but the offset.
-func Decide(s State, c Command, p Policy) (State, []Event) {
+func Step(h Head, m Memory, c Command, p Policy) (Head, Changes, []Event) {
 	c = c.bounded()
 	if !c.Internal && (schemas.Reserved(c.ID) || schemas.Reserved(c.OrderID)) {
 		// The topology sets such commands aside before they get here; this
-		// keeps the rule for any caller of Decide.
-		s.advance(c)
-		return s, []Event{s.refuse(c, ReasonReservedID)}
+		// keeps the rule for any caller.
+		h.advance(c)
+		return h, Changes{}, []Event{h.refuse(c, ReasonReservedID)}
 	}
-	prev, seen := s.applied(c)
+	prev, seen := h.applied(m, c)
 	if seen && prev.replayedBy(c) {
 		// The very record that was applied, read again: its state write
 		// reached the changelog and its events may not have (the
 		// topology sends events only after the state write, and a crash
 		// can fall in between). Its events go out again, as they were.
-		return s, prev.Events()
+		return h, Changes{}, prev.Events()
 	}
 	if seen && c.Kind != KindExpire {
 		// Only the read-your-write position moves: the duplicate is in the
 		// log, so a reader waiting on its offset must not wait forever.
-		s.advance(c)
+		h.advance(c)
 		if prev.Fingerprint != 0 && prev.Fingerprint != c.Fingerprint() {
-			return s, []Event{s.refuse(c, ReasonCommandIDConflict)}
+			return h, Changes{}, []Event{h.refuse(c, ReasonCommandIDConflict)}
 		}
-		return s, []Event{prev.Result}
+		return h, Changes{}, []Event{prev.Result}
 	}
 
 	now := c.Time
-	if now.Before(s.Clock) {
-		now = s.Clock
+	if now.Before(h.Clock) {
+		now = h.Clock
 	}
 	if c.Kind == KindExpire {
-		if r, ok := s.Reservation(c.OrderID); !ok || r.Status != StatusOpen || r.ExpiresAt.After(now) {
+		if r, ok := m.Reservation(c.OrderID); !ok || r.Status != StatusOpen || r.ExpiresAt.After(now) {
 			// The reservation the sweeper saw due has ended meanwhile:
 			// nothing to do, and nothing changes, not even the clock. Only
 			// the named reservation decides this, never the clock, so an
 			// idle Expire is idle wherever it falls among the SKU's other
 			// commands.
-			s.advance(c)
-			return s, nil
+			h.advance(c)
+			return h, Changes{}, nil
 		}
 	}
-	s = s.clone()
-	s.Clock = now
-	s.advance(c)
-	s.Seq++
-	s.prune(now, p)
+	before := h.first()
+	h.Clock = now
+	h.advance(c)
+	h.Seq++
+	t := newTxn(m)
+	h.prune(t, now, p)
 
-	events := slices.Clip(s.expireDue(c, now))
-	if c.Kind == KindExpire {
-		// Remembered only for a replay of this record: another Expire
-		// under the id is the sweeper proposing it again, and finds the
-		// reservation ended.
-		s.remember(Applied{CommandID: c.ID, Fingerprint: c.Fingerprint(), Expired: events, At: now}, p)
-		return s, events
+	events := h.expireDue(t, before, c, now)
+	var result Event
+	if c.Kind != KindExpire {
+		result = h.apply(t, c, now)
+		result.CommandID = c.ID
+		result.SKU = c.SKU
+		result.Time = now
+		result.Partition = c.Partition
+		result.Offset = c.Offset
+		result.Internal = c.Internal
+		result.Seq = h.Seq
+		result.Stock = h.Stock
 	}
-
-	result := s.apply(c, now)
-	result.CommandID = c.ID
-	result.SKU = c.SKU
-	result.Time = now
-	result.Partition = c.Partition
-	result.Offset = c.Offset
-	result.Internal = c.Internal
-	result.Seq = s.Seq
-	result.Stock = s.Stock
-	s.remember(Applied{CommandID: c.ID, Fingerprint: c.Fingerprint(), Result: result, Expired: events, At: now}, p)
-	return s, append(events, result)
+	// An Expire is remembered only for a replay of its record: another
+	// Expire under the id is the sweeper proposing it again, and finds the
+	// reservation ended.
+	t.ch.Remember = Applied{CommandID: c.ID, Fingerprint: c.Fingerprint(), Result: result, Expired: slices.Clip(events),
+		At: now, Seq: h.Seq}
+	t.ch.Log = t.ch.Remember.logged()
+	first := t.first(before)
+	h.NextExpiry, h.NextOrder = first.ExpiresAt, first.OrderID
+	if c.Kind == KindExpire {
+		return h, t.ch, events
+	}
+	return h, t.ch, append(events, result)
 }
 
 // advance moves the offset of the command's topic.
-func (s *State) advance(c Command) {
+func (h *Head) advance(c Command) {
 	if c.Internal {
-		s.InternalOffset = max(s.InternalOffset, c.Offset)
+		h.InternalOffset = max(h.InternalOffset, c.Offset)
 	} else {
-		s.Offset = max(s.Offset, c.Offset)
+		h.Offset = max(h.Offset, c.Offset)
 	}
 }
 
 // refuse answers a command refused for what it is rather than decided: its
 // id names another command, or it is a client's in Titan's namespace. The
 // refusal is not remembered, so the id keeps naming what it named.
-func (s State) refuse(c Command, reason string) Event {
+func (h Head) refuse(c Command, reason string) Event {
 	return Event{
 		Type: EventRejected, CommandID: c.ID, OrderID: c.OrderID, SKU: c.SKU, Qty: c.Qty,
-		Time: s.Clock, Reason: reason, Partition: c.Partition, Offset: c.Offset,
-		Internal: c.Internal, Seq: s.Seq, Stock: s.Stock,
+		Time: h.Clock, Reason: reason, Partition: c.Partition, Offset: c.Offset,
+		Internal: c.Internal, Seq: h.Seq, Stock: h.Stock,
 	}
 }
 
@@ -148,29 +156,29 @@ func (c Command) bounded() Command {
 const maxTTL = time.Duration(schemas.MaxReserveTTLMs) * time.Millisecond
 
 // apply decides a client command; the caller fills in the common fields.
-func (s *State) apply(c Command, now time.Time) Event {
+func (h *Head) apply(t *txn, c Command, now time.Time) Event {
 	if !c.valid() {
 		return Event{Type: EventRejected, OrderID: c.OrderID, Qty: c.Qty, Reason: ReasonInvalidCommand}
 	}
 	switch c.Kind {
 	case KindRestock:
-		s.Stock.OnHand += c.Qty
+		h.Stock.OnHand += c.Qty
 		return Event{Type: EventRestocked, Qty: c.Qty}
 	case KindReserve:
-		return s.reserve(c, now)
+		return h.reserve(t, c, now)
 	case KindCommit, KindRelease:
-		return s.close(c, now)
+		return h.close(t, c, now)
 	}
 	return Event{Type: EventRejected, OrderID: c.OrderID, Qty: c.Qty, Reason: ReasonInvalidCommand}
 }
 
-func (s *State) reserve(c Command, now time.Time) Event {
+func (h *Head) reserve(t *txn, c Command, now time.Time) Event {
 	rejected := Event{Type: EventRejected, OrderID: c.OrderID, Qty: c.Qty}
-	if _, ok := s.Reservation(c.OrderID); ok {
+	if _, ok := t.reservation(c.OrderID); ok {
 		rejected.Reason = ReasonAlreadyReserved
 		return rejected
 	}
-	if c.Qty > s.Stock.Available() {
+	if c.Qty > h.Stock.Available() {
 		rejected.Reason = ReasonInsufficientStock
 		return rejected
 	}
@@ -182,18 +190,17 @@ func (s *State) reserve(c Command, now time.Time) Event {
 		Status:    StatusOpen,
 		Internal:  c.Internal,
 	}
-	s.Reservations = append(s.Reservations, r)
-	s.Stock.Reserved += c.Qty
+	t.write(r)
+	h.Stock.Reserved += c.Qty
 	return Event{Type: EventReserved, OrderID: c.OrderID, Qty: c.Qty, ExpiresAt: r.ExpiresAt}
 }
 
 // close commits or releases the order's open reservation.
-func (s *State) close(c Command, now time.Time) Event {
-	i := s.reservationIndex(c.OrderID)
-	if i < 0 {
+func (h *Head) close(t *txn, c Command, now time.Time) Event {
+	r, ok := t.reservation(c.OrderID)
+	if !ok {
 		return Event{Type: EventRejected, OrderID: c.OrderID, Reason: ReasonNotFound}
 	}
-	r := &s.Reservations[i]
 	ev := Event{OrderID: r.OrderID, Qty: r.Qty, ExpiresAt: r.ExpiresAt}
 	if r.Internal && !c.Internal {
 		// An order's or a flash sale's reservation ends by Titan's own
@@ -217,7 +224,7 @@ func (s *State) close(c Command, now time.Time) Event {
 		ev.Type, ev.Reason, ev.Qty = EventRejected, ReasonQtyExceeds, c.Qty
 		return ev
 	}
-	s.Stock.Reserved -= r.Qty
+	h.Stock.Reserved -= r.Qty
 	r.ClosedAt = now
 	if c.Kind == KindCommit {
 		// A partial commit sells c.Qty units and returns the rest.
@@ -225,28 +232,29 @@ func (s *State) close(c Command, now time.Time) Event {
 		if c.Qty > 0 {
 			sold = c.Qty
 		}
-		s.Stock.OnHand -= sold
-		s.Stock.Sold += sold
+		h.Stock.OnHand -= sold
+		h.Stock.Sold += sold
 		r.Status = StatusCommitted
 		ev.Type, ev.Qty = EventCommitted, sold
 	} else {
 		r.Status = StatusReleased
 		ev.Type = EventReleased
 	}
+	t.write(r)
 	return ev
 }
 
 // expireDue ends every open reservation past its deadline at now.
-func (s *State) expireDue(c Command, now time.Time) []Event {
+func (h *Head) expireDue(t *txn, from Reservation, c Command, now time.Time) []Event {
+	if h.NextExpiry.IsZero() || h.NextExpiry.After(now) {
+		return nil
+	}
 	var events []Event
-	for i := range s.Reservations {
-		r := &s.Reservations[i]
-		if r.Status != StatusOpen || r.ExpiresAt.After(now) {
-			continue
-		}
+	for _, r := range t.due(from, now) {
 		r.Status = StatusExpired
 		r.ClosedAt = now
-		s.Stock.Reserved -= r.Qty
+		t.write(r)
+		h.Stock.Reserved -= r.Qty
 		events = append(events, Event{
 			Type:             EventExpired,
 			CommandID:        c.ID,
@@ -257,48 +265,49 @@ func (s *State) expireDue(c Command, now time.Time) []Event {
 			ExpiresAt:        r.ExpiresAt,
 			Partition:        c.Partition,
 			Offset:           c.Offset,
-			Stock:            s.Stock,
+			Stock:            h.Stock,
 			ReserveCommandID: r.CommandID,
-			Seq:              s.Seq,
+			Seq:              h.Seq,
 			Internal:         c.Internal,
 		})
 	}
 	return events
 }
 
-// prune forgets ended reservations and command ids older than the window.
-func (s *State) prune(now time.Time, p Policy) {
+// prune forgets, oldest first, the commands older than the window and
+// those past the cap once the new one is remembered, and with each the
+// reservations it ended.
+func (h *Head) prune(t *txn, now time.Time, p Policy) {
 	horizon := now.Add(-p.DedupeWindow)
-	s.Reservations = slices.DeleteFunc(s.Reservations, func(r Reservation) bool {
-		return r.Status != StatusOpen && r.ClosedAt.Before(horizon)
-	})
-	s.Applied = slices.DeleteFunc(s.Applied, func(a Applied) bool {
-		return a.At.Before(horizon)
-	})
-}
-
-func (s *State) remember(a Applied, p Policy) {
-	s.Applied = append(s.Applied, a)
-	if p.MaxApplied > 0 && len(s.Applied) > p.MaxApplied {
-		s.Applied = slices.Delete(s.Applied, 0, len(s.Applied)-p.MaxApplied)
+	for h.Oldest < h.Seq {
+		l, ok := t.m.Logged(h.Oldest)
+		if !ok {
+			// Every seq from Oldest on is remembered; a memory without it
+			// is damaged, and what it lost below Seq cannot be read back.
+			h.Oldest = h.Seq
+			return
+		}
+		full := p.MaxApplied > 0 && h.Seq-h.Oldest >= int64(p.MaxApplied)
+		if !full && !l.At.Before(horizon) {
+			return
+		}
+		t.forget(l)
+		h.Oldest++
 	}
 }
 
-// applied finds what the SKU remembers of c's id. An Expire's memory
-// serves only replays of Expires, so it never stands for another command
-// under the id.
-func (s State) applied(c Command) (Applied, bool) {
+// applied finds what the SKU remembers of c's id.
+func (h Head) applied(m Memory, c Command) (Applied, bool) {
 	if c.ID == "" {
 		return Applied{}, false
 	}
-	expire := c.Kind == KindExpire
-	for i := len(s.Applied) - 1; i >= 0; i-- {
-		a := s.Applied[i]
-		if a.CommandID == c.ID && (a.Result.Type == EventUnknown) == expire {
-			return a, true
-		}
+	a, ok := m.Applied(c.ID, c.Kind == KindExpire)
+	if !ok || (a.Seq != 0 && (a.Seq < h.Oldest || a.Seq > h.Seq)) {
+		// Outside what the head remembers: forgotten, or written by a
+		// command whose head never landed.
+		return Applied{}, false
 	}
-	return Applied{}, false
+	return a, true
 }
 
 // replayedBy reports whether c is the record a was applied from, read
@@ -310,13 +319,6 @@ func (a Applied) replayedBy(c Command) bool {
 	}
 	return from.Type != EventUnknown && from.Partition == c.Partition && from.Offset == c.Offset &&
 		from.Internal == c.Internal && a.Fingerprint == c.Fingerprint()
-}
-
-// clone copies the slices so Decide never writes to its caller's state.
-func (s State) clone() State {
-	s.Reservations = slices.Clone(s.Reservations)
-	s.Applied = slices.Clone(s.Applied)
-	return s
 }
 
 // valid repeats the checks the schema layer makes on the wire, so Decide

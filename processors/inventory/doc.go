@@ -4,6 +4,17 @@
 // Kafka, so table tests, property tests and topology replays all run the
 // same code the processor runs.
 //
+// # Head and memory
+//
+// Step decides on a SKU's Head (its ledger, offsets, seq, clock, next
+// deadline and the bounds of what it remembers) and reads what the SKU
+// remembers, its reservations and the commands it applied, through a
+// Memory, one entry at a time; it returns the new head and the Changes to
+// that memory. A command therefore costs what it changes, whatever the SKU
+// has seen: the topology keeps each entry under a key of its own. Decide
+// runs the same Step on a State, the whole SKU in memory, for tests and
+// replays.
+//
 // # Ledger
 //
 // A SKU's Stock has three counters. OnHand is what the warehouse holds,
@@ -37,6 +48,9 @@
 //     keeps naming the first command. A reserve sent under a restock's id
 //     therefore never answers "restocked", and a commit under a reserve's
 //     id never leaves the reservation open while answering success.
+//
+// An ended reservation is remembered as long as the command that ended
+// it, and forgotten with it.
 //
 // Each reservation, keyed by order id within the SKU, ends exactly once:
 // Committed, Released or Expired. A Commit or Release that finds it already

@@ -37,7 +37,7 @@ func TestCommandIdentity(t *testing.T) {
 			}
 			e := events[0]
 			if tc.want == "first" {
-				first, _ := base.applied(tc.cmd)
+				first, _ := base.Head().applied(base.Memory(), tc.cmd)
 				if e != first.Result {
 					t.Fatalf("answered %+v, first result %+v", e, first.Result)
 				}

@@ -30,3 +30,19 @@ func CheckState(s State) error {
 	}
 	return nil
 }
+
+// CheckHead returns an error when a head breaks a ledger rule it shows on
+// its own: a counter below zero, or more reserved than on hand. (That
+// Reserved equals the open reservations takes the whole memory; tests
+// check it with CheckState.) The processor calls it before writing a head
+// and refuses to write a broken one.
+func CheckHead(h Head) error {
+	st := h.Stock
+	if st.OnHand < 0 || st.Reserved < 0 || st.Sold < 0 {
+		return fmt.Errorf("inventory: negative counter in %+v", st)
+	}
+	if st.Reserved > st.OnHand {
+		return fmt.Errorf("inventory: reserved %d exceeds on hand %d", st.Reserved, st.OnHand)
+	}
+	return nil
+}

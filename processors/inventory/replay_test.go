@@ -100,10 +100,10 @@ func TestDecideReplayProperty(t *testing.T) {
 				continue
 			}
 			r := log[rng.IntN(len(log))]
-			if _, remembered := s.applied(r.c); !remembered {
+			if _, remembered := s.Head().applied(s.Memory(), r.c); !remembered {
 				continue
 			}
-			if a, ok := s.applied(r.c); ok && !a.replayedBy(r.c) {
+			if a, ok := s.Head().applied(s.Memory(), r.c); ok && !a.replayedBy(r.c) {
 				continue // the id now names a later record of the same command
 			}
 			next, replayed := Decide(s, r.c, p)

@@ -178,6 +178,8 @@ type Applied struct {
 	// gets both again (see Decide).
 	Expired []Event
 	At      time.Time
+	// Seq is the SKU's sequence number the command was applied at.
+	Seq int64
 }
 
 // Events are what the command published, in order.
@@ -189,76 +191,19 @@ func (a Applied) Events() []Event {
 	return out
 }
 
-// State is everything the processor keeps for one SKU.
-type State struct {
-	Stock Stock
-	// Offset is the offset of the last command applied from the public
-	// commands topic, in the SKU's partition; -1 before the first.
-	Offset int64
-	// InternalOffset is the same for the internal commands topic.
-	InternalOffset int64
-	// Seq counts the commands applied to the SKU, from either topic.
-	Seq int64
-	// Clock is the latest command time seen.
-	Clock        time.Time
-	Reservations []Reservation
-	Applied      []Applied
-}
-
-// NewState is the state of a SKU never seen.
-func NewState() State { return State{Offset: -1, InternalOffset: -1} }
-
 // Policy bounds what a SKU remembers.
 type Policy struct {
-	// DedupeWindow is how long a command id and an ended reservation are
-	// remembered. A retry later than this is treated as a new command.
+	// DedupeWindow is how long a command is remembered, with its id, its
+	// result and the reservations it ended. A retry later than this is
+	// treated as a new command.
 	DedupeWindow time.Duration
-	// MaxApplied caps the command ids remembered per SKU, so one hot SKU
-	// cannot grow its state without bound; the oldest are forgotten first.
+	// MaxApplied caps the commands remembered per SKU, so one hot SKU
+	// cannot grow its memory without bound; the oldest are forgotten
+	// first.
 	MaxApplied int
 }
 
 // DefaultPolicy remembers commands for 15 minutes, up to 4096 per SKU.
 func DefaultPolicy() Policy {
 	return Policy{DedupeWindow: 15 * time.Minute, MaxApplied: 4096}
-}
-
-// Due lists the open reservations whose deadline is at or before now.
-func (s State) Due(now time.Time) []Reservation {
-	var due []Reservation
-	for _, r := range s.Reservations {
-		if r.Status == StatusOpen && !r.ExpiresAt.After(now) {
-			due = append(due, r)
-		}
-	}
-	return due
-}
-
-// NextExpiry is the earliest deadline of an open reservation, zero when
-// none is open.
-func (s State) NextExpiry() time.Time {
-	var next time.Time
-	for _, r := range s.Reservations {
-		if r.Status == StatusOpen && (next.IsZero() || r.ExpiresAt.Before(next)) {
-			next = r.ExpiresAt
-		}
-	}
-	return next
-}
-
-// Reservation returns the SKU's reservation for orderID, if any.
-func (s State) Reservation(orderID string) (Reservation, bool) {
-	if i := s.reservationIndex(orderID); i >= 0 {
-		return s.Reservations[i], true
-	}
-	return Reservation{}, false
-}
-
-func (s State) reservationIndex(orderID string) int {
-	for i := range s.Reservations {
-		if s.Reservations[i].OrderID == orderID {
-			return i
-		}
-	}
-	return -1
 }

@@ -115,7 +115,8 @@ func EventFromWire(e *inventoryv1.Event) Event {
 	}
 }
 
-// StateToWire maps a SKU's state for the table.
+// StateToWire maps a whole SKU's state to one value, the layout 1 of the
+// table (see SkuState); tests and tools that hold a State use it.
 func StateToWire(s State) *inventoryv1.SkuState {
 	out := &inventoryv1.SkuState{
 		Stock:          stockToWire(s.Stock),
@@ -128,37 +129,128 @@ func StateToWire(s State) *inventoryv1.SkuState {
 		Applied:        make([]*inventoryv1.AppliedCommand, len(s.Applied)),
 	}
 	for i, r := range s.Reservations {
-		out.Reservations[i] = &inventoryv1.Reservation{
-			OrderId:     r.OrderID,
-			Qty:         r.Qty,
-			ExpiresAtMs: millis.Of(r.ExpiresAt),
-			CommandId:   r.CommandID,
-			Status:      inventoryv1.ReservationStatus(r.Status),
-			ClosedAtMs:  millis.Of(r.ClosedAt),
-			Internal:    r.Internal,
-		}
+		out.Reservations[i] = ReservationToWire(r)
 	}
 	for i, a := range s.Applied {
-		out.Applied[i] = &inventoryv1.AppliedCommand{
-			CommandId:   a.CommandID,
-			Result:      EventToWire(a.Result),
-			AppliedAtMs: millis.Of(a.At),
-			Fingerprint: a.Fingerprint,
-		}
-		if a.Result.Type == EventUnknown {
-			out.Applied[i].Result = nil
-		}
-		if len(a.Expired) > 0 {
-			out.Applied[i].Expired = make([]*inventoryv1.Event, len(a.Expired))
-			for j, e := range a.Expired {
-				out.Applied[i].Expired[j] = EventToWire(e)
-			}
+		out.Applied[i] = AppliedToWire(a)
+	}
+	return out
+}
+
+// ReservationToWire maps a reservation.
+func ReservationToWire(r Reservation) *inventoryv1.Reservation {
+	return &inventoryv1.Reservation{
+		OrderId:     r.OrderID,
+		Qty:         r.Qty,
+		ExpiresAtMs: millis.Of(r.ExpiresAt),
+		CommandId:   r.CommandID,
+		Status:      inventoryv1.ReservationStatus(r.Status),
+		ClosedAtMs:  millis.Of(r.ClosedAt),
+		Internal:    r.Internal,
+	}
+}
+
+// ReservationFromWire maps a decoded reservation.
+func ReservationFromWire(r *inventoryv1.Reservation) Reservation {
+	return Reservation{
+		OrderID:   r.GetOrderId(),
+		CommandID: r.GetCommandId(),
+		Qty:       r.GetQty(),
+		ExpiresAt: millis.Time(r.GetExpiresAtMs()),
+		Status:    ReservationStatus(r.GetStatus()),
+		ClosedAt:  millis.Time(r.GetClosedAtMs()),
+		Internal:  r.GetInternal(),
+	}
+}
+
+// AppliedToWire maps a remembered command.
+func AppliedToWire(a Applied) *inventoryv1.AppliedCommand {
+	out := &inventoryv1.AppliedCommand{
+		CommandId:   a.CommandID,
+		AppliedAtMs: millis.Of(a.At),
+		Fingerprint: a.Fingerprint,
+		Seq:         a.Seq,
+	}
+	if a.Result.Type != EventUnknown {
+		out.Result = EventToWire(a.Result)
+	}
+	if len(a.Expired) > 0 {
+		out.Expired = make([]*inventoryv1.Event, len(a.Expired))
+		for j, e := range a.Expired {
+			out.Expired[j] = EventToWire(e)
 		}
 	}
 	return out
 }
 
-// StateFromWire maps a table value; nil is a SKU never seen.
+// AppliedFromWire maps a decoded remembered command.
+func AppliedFromWire(a *inventoryv1.AppliedCommand) Applied {
+	out := Applied{
+		CommandID:   a.GetCommandId(),
+		Fingerprint: a.GetFingerprint(),
+		At:          millis.Time(a.GetAppliedAtMs()),
+		Seq:         a.GetSeq(),
+	}
+	if a.GetResult() != nil {
+		out.Result = EventFromWire(a.GetResult())
+	}
+	if n := len(a.GetExpired()); n > 0 {
+		out.Expired = make([]Event, n)
+		for j, e := range a.GetExpired() {
+			out.Expired[j] = EventFromWire(e)
+		}
+	}
+	return out
+}
+
+// LoggedToWire maps a remembered command's place.
+func LoggedToWire(l Logged) *inventoryv1.LoggedCommand {
+	return &inventoryv1.LoggedCommand{CommandId: l.CommandID, Expire: l.Expire, AtMs: millis.Of(l.At), Ended: l.Ended}
+}
+
+// LoggedFromWire maps a decoded place; seq is the key's.
+func LoggedFromWire(w *inventoryv1.LoggedCommand, seq int64) Logged {
+	return Logged{Seq: seq, CommandID: w.GetCommandId(), Expire: w.GetExpire(), At: millis.Time(w.GetAtMs()), Ended: w.GetEnded()}
+}
+
+// HeadToWire maps a head, in the layout that keeps the SKU's memory under
+// keys of its own; the caller adds what the topology keeps beside it.
+func HeadToWire(h Head) *inventoryv1.SkuState {
+	return &inventoryv1.SkuState{
+		Stock:          stockToWire(h.Stock),
+		Offset:         h.Offset,
+		InternalOffset: h.InternalOffset,
+		Seq:            h.Seq,
+		ClockMs:        millis.Of(h.Clock),
+		NextExpiryMs:   millis.Of(h.NextExpiry),
+		NextOrder:      h.NextOrder,
+		OldestSeq:      h.Oldest,
+		Layout:         2,
+	}
+}
+
+// HeadFromWire maps a table value of either layout; nil is a SKU never
+// seen. The head of a layout 1 value is that of its StateFromWire.
+func HeadFromWire(w *inventoryv1.SkuState) Head {
+	if w == nil {
+		return NewHead()
+	}
+	if w.GetLayout() < 2 {
+		return StateFromWire(w).Head()
+	}
+	return Head{
+		Stock:          stockFromWire(w.GetStock()),
+		Offset:         w.GetOffset(),
+		InternalOffset: w.GetInternalOffset(),
+		Seq:            w.GetSeq(),
+		Clock:          millis.Time(w.GetClockMs()),
+		NextExpiry:     millis.Time(w.GetNextExpiryMs()),
+		NextOrder:      w.GetNextOrder(),
+		Oldest:         w.GetOldestSeq(),
+	}
+}
+
+// StateFromWire maps a value of layout 1; nil is a SKU never seen.
 func StateFromWire(w *inventoryv1.SkuState) State {
 	if w == nil {
 		return NewState()
@@ -173,34 +265,17 @@ func StateFromWire(w *inventoryv1.SkuState) State {
 	if n := len(w.GetReservations()); n > 0 {
 		s.Reservations = make([]Reservation, n)
 		for i, r := range w.GetReservations() {
-			s.Reservations[i] = Reservation{
-				OrderID:   r.GetOrderId(),
-				CommandID: r.GetCommandId(),
-				Qty:       r.GetQty(),
-				ExpiresAt: millis.Time(r.GetExpiresAtMs()),
-				Status:    ReservationStatus(r.GetStatus()),
-				ClosedAt:  millis.Time(r.GetClosedAtMs()),
-				Internal:  r.GetInternal(),
-			}
+			s.Reservations[i] = ReservationFromWire(r)
 		}
 	}
 	if n := len(w.GetApplied()); n > 0 {
 		s.Applied = make([]Applied, n)
 		for i, a := range w.GetApplied() {
-			s.Applied[i] = Applied{
-				CommandID:   a.GetCommandId(),
-				Fingerprint: a.GetFingerprint(),
-				Result:      EventFromWire(a.GetResult()),
-				At:          millis.Time(a.GetAppliedAtMs()),
-			}
-			if a.GetResult() == nil {
-				s.Applied[i].Result = Event{}
-			}
-			if n := len(a.GetExpired()); n > 0 {
-				s.Applied[i].Expired = make([]Event, n)
-				for j, e := range a.GetExpired() {
-					s.Applied[i].Expired[j] = EventFromWire(e)
-				}
+			s.Applied[i] = AppliedFromWire(a)
+			if s.Applied[i].Seq == 0 {
+				// Kept before commands carried their seq: one per seq, the
+				// last at the state's.
+				s.Applied[i].Seq = s.Seq - int64(n-1-i)
 			}
 		}
 	}

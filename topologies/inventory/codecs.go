@@ -9,24 +9,45 @@ import (
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 )
 
-// StateCodec stores an inventory.State in the table as inventoryv1.SkuState,
-// so goka hands the processor and every view plain values.
+// StateCodec is the processor's codec for a SKU's own key: its head and
+// the writes of its last command (see store.go).
 type StateCodec struct{}
 
 func (StateCodec) Encode(v any) ([]byte, error) {
-	s, ok := v.(inventory.State)
+	s, ok := v.(stored)
 	if !ok {
 		return nil, fmt.Errorf("inventory: state codec cannot encode %T", v)
 	}
-	return proto.MarshalOptions{Deterministic: true}.Marshal(inventory.StateToWire(s))
+	return encodeStored(s)
 }
 
 func (StateCodec) Decode(b []byte) (any, error) {
+	v, err := decodeStored(b)
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// HeadCodec reads the table as views do: an inventory.Head per SKU. A view
+// holds the SKU's other keys too (it copies the changelog) and reads only
+// the SKUs' own.
+type HeadCodec struct{}
+
+func (HeadCodec) Encode(v any) ([]byte, error) {
+	h, ok := v.(inventory.Head)
+	if !ok {
+		return nil, fmt.Errorf("inventory: head codec cannot encode %T", v)
+	}
+	return proto.MarshalOptions{Deterministic: true}.Marshal(inventory.HeadToWire(h))
+}
+
+func (HeadCodec) Decode(b []byte) (any, error) {
 	var w inventoryv1.SkuState
 	if err := proto.Unmarshal(b, &w); err != nil {
 		return nil, fmt.Errorf("inventory: decode state: %w", err)
 	}
-	return inventory.StateFromWire(&w), nil
+	return inventory.HeadFromWire(&w), nil
 }
 
 // IndexCodec stores an inventory.OrderIndex as inventoryv1.OrderReservations.

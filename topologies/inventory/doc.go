@@ -3,7 +3,8 @@
 //
 //	commands (public, key sku) ──┐
 //	internal (Titan's, key sku) ─┴─> titan-inventory ──> events (key sku)
-//	                                   │   table: inventory.State per SKU
+//	                                   │   table: a head per SKU, and its memory
+//	                                   │          under keys of its own
 //	                                   ├──────────────> order-events (key order id)
 //	                                   │                   │
 //	                                   │                   v
@@ -13,8 +14,10 @@
 //	                                        flash sale's allocation, to its sale key)
 //
 // titan-inventory decodes each command, validates it, and hands it to
-// processors/inventory.Decide with the SKU's state; it writes the new state
-// to its table (Pebble locally, the changelog in Kafka) and publishes every
+// processors/inventory.Step with the SKU's head and its memory; it writes
+// the new head and the entries the command changed to its table (Pebble
+// locally, the changelog in Kafka; see store.go for the layout) and
+// publishes every
 // event twice: keyed by SKU for readers of stock, and keyed by order id for
 // the order index (and, for an order in a namespace with a Reply, a third
 // time to its owner). A record that cannot be decoded, fails validation, is
@@ -45,6 +48,12 @@
 // avoids: a SKU's commands arrive on two topics, which a successor may
 // read in another interleaving than the owner it replaces, so a second
 // decision could differ from the first.
+//
+// A command costs what it changes: a reserve reads its order's reservation
+// and its id's memory, and writes the 40-byte head and five small records,
+// on a fresh SKU as on one holding a hundred open reservations and four
+// thousand remembered commands (BenchmarkStep). Views and the API read
+// only heads.
 //
 // # Expiry
 //

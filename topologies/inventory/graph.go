@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -8,6 +9,7 @@ import (
 	"github.com/lovoo/goka/codec"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/titan-commerce/titan/internal/gokaopts"
 	"github.com/titan-commerce/titan/internal/observe"
 	"github.com/titan-commerce/titan/processors/inventory"
 	"github.com/titan-commerce/titan/schemas"
@@ -68,6 +70,8 @@ type graph struct {
 	policy  inventory.Policy
 	window  schemas.TimeWindow
 	replies []Reply
+	// keys reaches the keys of a SKU's memory in the table (store.go).
+	keys *gokaopts.Keys
 }
 
 // graphs builds the two groups. Commands are read as raw bytes and decoded
@@ -131,16 +135,25 @@ func (g *graph) decider(internal bool) observe.Callback {
 				return observe.Reject(string(schemas.ReasonOf(err)), err)
 			}
 		}
-		s := inventory.NewState()
-		if v := ctx.Value(); v != nil {
-			s = v.(inventory.State)
+		part, err := g.keys.Partition(ctx.Partition())
+		if err != nil {
+			return err
+		}
+		v := newStored()
+		if x := ctx.Value(); x != nil {
+			v = x.(stored)
 		}
 		cmd := inventory.CommandFromWire(&w, ctx.Partition(), ctx.Offset())
 		cmd.Internal = internal
-		next, events := inventory.Decide(s, cmd, g.policy)
-		if err := inventory.CheckState(next); err != nil {
+		o, err := step(v, part.Storage, ctx.Key(), cmd, g.policy, g.keys.Writer())
+		if errors.Is(err, errInvariant) {
 			return observe.Reject("invariant", err)
 		}
+		if err != nil {
+			// Not the command's fault: failing the partition reads it again.
+			return err
+		}
+		events := o.events
 		encoded := make([][]byte, len(events))
 		for i, e := range events {
 			b, err := proto.Marshal(inventory.EventToWire(e))
@@ -151,7 +164,18 @@ func (g *graph) decider(internal bool) observe.Callback {
 			}
 			encoded[i] = b
 		}
-		ctx.SetValue(next)
+		for _, r := range o.redo {
+			if err := part.Set(r.key, r.value); err != nil {
+				return err
+			}
+		}
+		// The head first, naming the writes that follow it (store.go).
+		ctx.SetValue(o.next)
+		for _, r := range o.next.redo {
+			if err := part.Set(r.key, r.value); err != nil {
+				return err
+			}
+		}
 		for i, e := range events {
 			ctx.Emit(n.Events, e.SKU, encoded[i])
 			if e.OrderID == "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -14,10 +15,12 @@ import (
 	"github.com/lovoo/goka/tester"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/titan-commerce/titan/internal/gokaopts"
 	"github.com/titan-commerce/titan/internal/observe"
 	"github.com/titan-commerce/titan/processors/inventory"
 	"github.com/titan-commerce/titan/schemas"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
+	"github.com/titan-commerce/titan/state"
 )
 
 // testTime is the time of the tester's commands and, by default, of the
@@ -30,26 +33,54 @@ var stamped = tester.WithTime(testTime)
 // allocations is a reply stream, as the flash-sale topology asks for.
 const allocations = "test.allocations"
 
-// run starts both groups on goka's in-memory tester.
+// run starts both groups on goka's in-memory tester; the stock table is
+// in Pebble, as the processor keeps it, and stock reads it.
 func run(t *testing.T) (*tester.Tester, Names) {
+	tt, n, _ := runWithTable(t)
+	return tt, n
+}
+
+func runWithTable(t *testing.T) (*tester.Tester, Names, func(sku string) inventory.State) {
 	t.Helper()
 	tt := tester.New(t)
 	n := NamesFor("test")
 	g := &graph{names: n, policy: inventory.DefaultPolicy(), window: schemas.DefaultTimeWindow(), replies: []Reply{{
 		Prefix: "titan:flash-sale:", Stream: allocations,
 		Key: func(order string) string { return "s:" + strings.TrimPrefix(order, "titan:flash-sale:") },
-	}}}
+	}}, keys: gokaopts.NewKeys(n.Table())}
 	stock, orders := g.graphs(observe.Decorator{})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	for _, g := range []*goka.GroupGraph{stock, orders} {
-		p, err := goka.NewProcessor(nil, g, goka.WithTester(tt))
+	var st storage.Storage
+	table := func(topic string, partition int32) (storage.Storage, error) {
+		b, err := state.NewBuilder(t.TempDir())
+		if err != nil {
+			return nil, err
+		}
+		t.Cleanup(func() { _ = b.Close() })
+		st, err = b.Build(topic, partition)
+		return st, err
+	}
+	for _, gg := range []*goka.GroupGraph{stock, orders} {
+		opts := []goka.ProcessorOption{goka.WithTester(tt)}
+		if gg == stock {
+			opts = append(opts, goka.WithStorageBuilder(g.keys.Storage(table)),
+				goka.WithProducerBuilder(g.keys.Producer(tt.ProducerBuilder())))
+		}
+		p, err := goka.NewProcessor(nil, gg, opts...)
 		if err != nil {
 			t.Fatal(err)
 		}
 		go func() { _ = p.Run(ctx) }()
 	}
-	return tt, n
+	return tt, n, func(sku string) inventory.State {
+		t.Helper()
+		s, err := LoadState(st, sku)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
 }
 
 func wire(t *testing.T, c inventory.Command) []byte {
@@ -81,7 +112,7 @@ func events(t *testing.T, q *tester.QueueTracker) []inventory.Event {
 }
 
 func TestGraphDecidesAndPublishes(t *testing.T) {
-	tt, n := run(t)
+	tt, n, table := runWithTable(t)
 	evq := tt.NewQueueTracker(string(n.Events))
 	orq := tt.NewQueueTracker(string(n.OrderEvents))
 
@@ -93,7 +124,7 @@ func TestGraphDecidesAndPublishes(t *testing.T) {
 	if len(got) != 3 || got[0].Type != inventory.EventRestocked || got[1].Type != inventory.EventReserved || got[2] != got[1] {
 		t.Fatalf("events %+v", got)
 	}
-	st := tt.TableValue(n.Table(), "sku-1").(inventory.State)
+	st := table("sku-1")
 	if st.Stock != (inventory.Stock{OnHand: 5, Reserved: 2}) {
 		t.Fatalf("stock %+v", st.Stock)
 	}
@@ -107,7 +138,7 @@ func TestGraphDecidesAndPublishes(t *testing.T) {
 }
 
 func TestGraphDeadLetters(t *testing.T) {
-	tt, n := run(t)
+	tt, n, table := runWithTable(t)
 	dlq := tt.NewQueueTracker(string(n.DeadLetters))
 	evq := tt.NewQueueTracker(string(n.Events))
 
@@ -156,7 +187,7 @@ func TestGraphDeadLetters(t *testing.T) {
 	if len(got) != 1 || got[0].CommandID != "c3" {
 		t.Fatalf("events %+v", got)
 	}
-	if st := tt.TableValue(n.Table(), "sku-1").(inventory.State); st.Stock.OnHand != 1 {
+	if st := table("sku-1"); st.Stock.OnHand != 1 {
 		t.Fatalf("stock %+v", st.Stock)
 	}
 }
@@ -166,7 +197,7 @@ func TestGraphDeadLetters(t *testing.T) {
 // ends it, and the answers about a namespace with a reply stream reach it
 // keyed as its owner asked.
 func TestGraphInternalCommands(t *testing.T) {
-	tt, n := run(t)
+	tt, n, table := runWithTable(t)
 	evq := tt.NewQueueTracker(string(n.Events))
 	rq := tt.NewQueueTracker(allocations)
 	internal := func(c inventory.Command) {
@@ -202,7 +233,7 @@ func TestGraphInternalCommands(t *testing.T) {
 			t.Fatalf("event %d: seq %d internal %v: %+v", i, e.Seq, e.Internal, got)
 		}
 	}
-	st := tt.TableValue(n.Table(), "sku-1").(inventory.State)
+	st := table("sku-1")
 	if st.Stock != (inventory.Stock{OnHand: 7, Reserved: 2, Sold: 3}) || st.Offset < 0 || st.InternalOffset < 0 {
 		t.Fatalf("state %+v", st)
 	}
@@ -226,8 +257,40 @@ func TestGraphInternalCommands(t *testing.T) {
 	}
 }
 
+// putState writes a whole SKU into a table partition's storage: in the
+// layout the processor writes, or in layout 1 with one value per SKU.
+func putState(t *testing.T, st storage.Storage, sku string, s inventory.State, layout1 bool) {
+	t.Helper()
+	if layout1 {
+		b, err := proto.Marshal(inventory.StateToWire(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		set(t, st, write{key: sku, value: b})
+		return
+	}
+	writes, err := explode(sku, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := encodeStored(stored{head: s.Head(), writer: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set(t, st, write{key: sku, value: b})
+	for _, w := range writes {
+		set(t, st, w)
+	}
+}
+
 func TestSweeperProposesDueReservations(t *testing.T) {
-	st := storage.NewMemory()
+	for _, layout1 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("layout1=%v", layout1), func(t *testing.T) { testSweeperProposes(t, layout1) })
+	}
+}
+
+func testSweeperProposes(t *testing.T, layout1 bool) {
+	st := pebble(t)
 	now := time.UnixMilli(1_700_000_000_000)
 	s := inventory.NewState()
 	for _, c := range []inventory.Command{
@@ -237,12 +300,14 @@ func TestSweeperProposesDueReservations(t *testing.T) {
 	} {
 		s, _ = inventory.Decide(s, c, inventory.DefaultPolicy())
 	}
-	b, err := StateCodec{}.Encode(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Set("a", b); err != nil {
-		t.Fatal(err)
+	putState(t, st, "a", s, layout1)
+	// Other SKUs around it, quiet ones and their memories, are stepped
+	// over.
+	for _, sku := range []string{"", "0", "a-", "b", "zz"} {
+		q := inventory.NewState()
+		q, _ = inventory.Decide(q, inventory.Command{ID: "q", Kind: inventory.KindRestock, SKU: sku, Qty: 1, Time: now}, inventory.DefaultPolicy())
+		q, _ = inventory.Decide(q, inventory.Command{ID: "q2", Kind: inventory.KindReserve, SKU: sku, OrderID: "o", Qty: 1, TTL: time.Hour, Time: now}, inventory.DefaultPolicy())
+		putState(t, st, sku, q, false)
 	}
 
 	var sent []*inventoryv1.Command
@@ -275,23 +340,19 @@ func TestSweeperProposesDueReservations(t *testing.T) {
 	// ...and proposed again if the state passed it with the reservation
 	// still open: the proposal was lost.
 	s.InternalOffset = s.Offset + 11
-	b, _ = StateCodec{}.Encode(s)
-	if err := st.Set("a", b); err != nil {
-		t.Fatal(err)
-	}
+	putState(t, st, "a", s, layout1)
 	if err := sw.Sweep(context.Background()); err != nil || len(sent) != 2 {
 		t.Fatalf("not re-proposed after a lost proposal: %v %v", sent, err)
 	}
 }
 
 func TestSweeperRetriesFailedSends(t *testing.T) {
-	st := storage.NewMemory()
+	st := pebble(t)
 	now := time.UnixMilli(1_700_000_000_000)
 	s := inventory.NewState()
 	s, _ = inventory.Decide(s, inventory.Command{ID: "c1", Kind: inventory.KindRestock, SKU: "a", Qty: 1, Time: now}, inventory.DefaultPolicy())
 	s, _ = inventory.Decide(s, inventory.Command{ID: "c2", Kind: inventory.KindReserve, SKU: "a", OrderID: "o", Qty: 1, TTL: time.Second, Time: now}, inventory.DefaultPolicy())
-	b, _ := StateCodec{}.Encode(s)
-	_ = st.Set("a", b)
+	putState(t, st, "a", s, false)
 	calls := 0
 	sw := NewSweeper(func() []storage.Storage { return []storage.Storage{st} },
 		func(_ context.Context, cmds []*inventoryv1.Command) ([]int64, error) {
@@ -319,14 +380,22 @@ func TestNextExpiryReadsOnlyItsField(t *testing.T) {
 	} {
 		s, _ = inventory.Decide(s, c, inventory.DefaultPolicy())
 	}
-	b, err := StateCodec{}.Encode(s)
-	if err != nil {
-		t.Fatal(err)
+	for _, v := range []stored{{head: s.Head(), redo: []write{{key: "k", value: []byte{1}}}, writer: 9}, {legacy: &s}} {
+		var b []byte
+		var err error
+		if v.legacy != nil {
+			b, err = proto.Marshal(inventory.StateToWire(s))
+		} else {
+			b, err = StateCodec{}.Encode(v)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := nextExpiry(b), now.Add(time.Minute).UnixMilli(); got != want {
+			t.Fatalf("next expiry %d, want %d", got, want)
+		}
 	}
-	if got, want := nextExpiry(b), now.Add(time.Minute).UnixMilli(); got != want {
-		t.Fatalf("next expiry %d, want %d", got, want)
-	}
-	empty, _ := StateCodec{}.Encode(inventory.NewState())
+	empty, _ := StateCodec{}.Encode(newStored())
 	if got := nextExpiry(empty); got != 0 {
 		t.Fatalf("next expiry of an empty state %d", got)
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/storage"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
@@ -24,6 +25,7 @@ import (
 	"github.com/titan-commerce/titan/internal/gokaopts"
 	"github.com/titan-commerce/titan/internal/instance"
 	"github.com/titan-commerce/titan/internal/kafkatest"
+	"github.com/titan-commerce/titan/internal/partition"
 	"github.com/titan-commerce/titan/processors/inventory"
 	"github.com/titan-commerce/titan/schemas/codec"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
@@ -50,6 +52,11 @@ type deployment struct {
 	adm     *kadm.Client
 	policy  inventory.Policy
 	log     *slog.Logger
+
+	// viewParts are the storages of the view's partitions, where
+	// viewStates reads SKUs whole.
+	viewMu    sync.Mutex
+	viewParts map[int32]storage.Storage
 }
 
 func newDeployment(t *testing.T) *deployment {
@@ -523,9 +530,21 @@ func (d *deployment) startView(ctx context.Context) *goka.View {
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	opts := gokaopts.Config{Brokers: d.brokers, Replication: 1, Storage: sb.Build,
+	build := func(topic string, p int32) (storage.Storage, error) {
+		st, err := sb.Build(topic, p)
+		if err == nil {
+			d.viewMu.Lock()
+			if d.viewParts == nil {
+				d.viewParts = map[int32]storage.Storage{}
+			}
+			d.viewParts[p] = st
+			d.viewMu.Unlock()
+		}
+		return st, err
+	}
+	opts := gokaopts.Config{Brokers: d.brokers, Replication: 1, Storage: build,
 		ClientID: "titan-test-view", Logger: d.log}
-	v, err := goka.NewView(d.brokers, d.names.Table(), topology.StateCodec{}, opts.View()...)
+	v, err := goka.NewView(d.brokers, d.names.Table(), topology.HeadCodec{}, opts.View()...)
 	if err != nil {
 		d.t.Fatal(err)
 	}
@@ -559,7 +578,7 @@ const viewCatchUp = time.Minute
 // viewStates reads the state of every SKU in want from v once v has applied
 // at least the command offset want gives for it. If the table never gets
 // there, it returns what it read with the error.
-func viewStates(ctx context.Context, v *goka.View, want map[string]inventory.State) (map[string]inventory.State, error) {
+func (d *deployment) viewStates(ctx context.Context, v *goka.View, want map[string]inventory.State) (map[string]inventory.State, error) {
 	ctx, cancel := context.WithTimeout(ctx, viewCatchUp)
 	defer cancel()
 	got := map[string]inventory.State{}
@@ -572,9 +591,20 @@ func viewStates(ctx context.Context, v *goka.View, want map[string]inventory.Sta
 			if err != nil {
 				return false, err.Error()
 			}
-			s := inventory.NewState()
+			h := inventory.NewHead()
 			if val != nil {
-				s = val.(inventory.State)
+				h = val.(inventory.Head)
+			}
+			if h.Offset < m.Offset {
+				got[sku] = inventory.NewState()
+				return false, fmt.Sprintf("%s at offset %d of %d", sku, h.Offset, m.Offset)
+			}
+			d.viewMu.Lock()
+			st := d.viewParts[partition.Partition([]byte(sku), partitions)]
+			d.viewMu.Unlock()
+			s, err := topology.LoadState(st, sku)
+			if err != nil {
+				return false, err.Error()
 			}
 			got[sku] = s
 			if s.Offset < m.Offset {

@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -161,6 +162,11 @@ type due struct {
 	stateOffset int64
 }
 
+// dueIn finds the due reservations of a table partition. It reads each
+// SKU's own key and, by its next deadline, only those of SKUs with one
+// due; it steps over the keys of SKUs' memories with one seek per SKU. The
+// storage must sort keys and position Seek on the entry found, as Titan's
+// (state.Storage) does.
 func dueIn(st storage.Storage, now time.Time) ([]due, error) {
 	it, err := st.Iterator()
 	if err != nil {
@@ -168,22 +174,35 @@ func dueIn(st storage.Storage, now time.Time) ([]due, error) {
 	}
 	defer it.Release()
 	var out []due
-	for it.Next() {
+	for ok := it.Next(); ok; {
+		key := it.Key()
+		if i := bytes.IndexByte(key, 0); i >= 0 {
+			// A SKU's memory: the next SKU's key sorts after all of it.
+			past := append(bytes.Clone(key[:i]), 1)
+			ok = it.Seek(past)
+			continue
+		}
 		v, err := it.Value()
 		if err != nil {
 			return nil, fmt.Errorf("inventory: sweep: %w", err)
 		}
 		if next := nextExpiry(v); next == 0 || next > now.UnixMilli() {
+			ok = it.Next()
 			continue
 		}
-		decoded, err := StateCodec{}.Decode(v)
+		sku := string(key)
+		stored, err := decodeStored(v)
 		if err != nil {
 			return nil, err
 		}
-		state := decoded.(inventory.State)
-		for _, r := range state.Due(now) {
-			out = append(out, due{sku: string(it.Key()), orderID: r.OrderID, expiresAt: r.ExpiresAt, stateOffset: state.InternalOffset})
+		mem := stored.memory(st, sku)
+		for _, r := range inventory.DueIn(stored.head, mem, now) {
+			out = append(out, due{sku: sku, orderID: r.OrderID, expiresAt: r.ExpiresAt, stateOffset: stored.head.InternalOffset})
 		}
+		if mem.err != nil {
+			return nil, fmt.Errorf("inventory: sweep: %w", mem.err)
+		}
+		ok = it.Next()
 	}
 	return out, it.Err()
 }

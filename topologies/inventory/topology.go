@@ -119,14 +119,14 @@ func New(o Options) (*Topology, error) {
 		return nil, err
 	}
 	n := o.Names
-	g := &graph{names: n, policy: o.Policy, window: o.TimeWindow, replies: o.Replies}
+	g := &graph{names: n, policy: o.Policy, window: o.TimeWindow, replies: o.Replies, keys: gokaopts.NewKeys(n.Table())}
 	dlq := observe.NewDeadLetterWriter(o.Goka)
 	stockGraph, ordersGraph := g.graphs(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger, Writer: dlq})
 	// State first: a SKU's commands come from two topics in no fixed
 	// order, so a command decided again after a crash could come out
 	// otherwise; with its state write in before its events, no command
 	// whose events anyone saw is decided again (see Delivery in doc.go).
-	stock, err := goka.NewProcessor(o.Goka.Brokers, stockGraph, o.Goka.Processor(gokaopts.StateFirst)...)
+	stock, err := goka.NewProcessor(o.Goka.Brokers, stockGraph, o.Goka.ProcessorWithKeys(gokaopts.StateFirst, g.keys)...)
 	if err != nil {
 		return nil, fmt.Errorf("inventory: processor: %w", err)
 	}

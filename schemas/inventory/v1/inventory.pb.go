@@ -850,7 +850,9 @@ type AppliedCommand struct {
 	// The expiries the command made due, published before its result; a
 	// replay of the command's record publishes them again. An Expire has
 	// these and no result.
-	Expired       []*Event `protobuf:"bytes,5,rep,name=expired,proto3" json:"expired,omitempty"`
+	Expired []*Event `protobuf:"bytes,5,rep,name=expired,proto3" json:"expired,omitempty"`
+	// The SKU's sequence number the command was applied at (layout 2).
+	Seq           int64 `protobuf:"varint,6,opt,name=seq,proto3" json:"seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -920,7 +922,155 @@ func (x *AppliedCommand) GetExpired() []*Event {
 	return nil
 }
 
-// SkuState is the value of the inventory table, keyed by SKU.
+func (x *AppliedCommand) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+// LoggedCommand is a remembered command's place in a SKU's memory, under
+// the key of its seq (layout 2): what forgetting it takes.
+type LoggedCommand struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	CommandId string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	// The command was an Expire, remembered apart from results.
+	Expire bool  `protobuf:"varint,2,opt,name=expire,proto3" json:"expire,omitempty"`
+	AtMs   int64 `protobuf:"varint,3,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
+	// Orders whose reservations the command ended; they are forgotten with
+	// it.
+	Ended         []string `protobuf:"bytes,4,rep,name=ended,proto3" json:"ended,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoggedCommand) Reset() {
+	*x = LoggedCommand{}
+	mi := &file_titan_inventory_v1_inventory_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoggedCommand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoggedCommand) ProtoMessage() {}
+
+func (x *LoggedCommand) ProtoReflect() protoreflect.Message {
+	mi := &file_titan_inventory_v1_inventory_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoggedCommand.ProtoReflect.Descriptor instead.
+func (*LoggedCommand) Descriptor() ([]byte, []int) {
+	return file_titan_inventory_v1_inventory_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *LoggedCommand) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *LoggedCommand) GetExpire() bool {
+	if x != nil {
+		return x.Expire
+	}
+	return false
+}
+
+func (x *LoggedCommand) GetAtMs() int64 {
+	if x != nil {
+		return x.AtMs
+	}
+	return 0
+}
+
+func (x *LoggedCommand) GetEnded() []string {
+	if x != nil {
+		return x.Ended
+	}
+	return nil
+}
+
+// KeyWrite is one write under a key of the inventory table: a value, or a
+// delete.
+type KeyWrite struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Value         []byte                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	Delete        bool                   `protobuf:"varint,3,opt,name=delete,proto3" json:"delete,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyWrite) Reset() {
+	*x = KeyWrite{}
+	mi := &file_titan_inventory_v1_inventory_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyWrite) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyWrite) ProtoMessage() {}
+
+func (x *KeyWrite) ProtoReflect() protoreflect.Message {
+	mi := &file_titan_inventory_v1_inventory_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyWrite.ProtoReflect.Descriptor instead.
+func (*KeyWrite) Descriptor() ([]byte, []int) {
+	return file_titan_inventory_v1_inventory_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *KeyWrite) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *KeyWrite) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *KeyWrite) GetDelete() bool {
+	if x != nil {
+		return x.Delete
+	}
+	return false
+}
+
+// SkuState is the value of the inventory table under a SKU's own key.
+//
+// Layout 1 kept the SKU's reservations (3) and remembered commands (4) in
+// this value. Layout 2 (layout = 2) keeps each under a key of its own in
+// the same table, next to the SKU's key (see topologies/inventory), and
+// leaves 3 and 4 empty; a layout 1 value is migrated by the SKU's next
+// command.
 type SkuState struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Stock *Stock                 `protobuf:"bytes,1,opt,name=stock,proto3" json:"stock,omitempty"`
@@ -938,14 +1088,31 @@ type SkuState struct {
 	// offset (2) is the public topic's.
 	InternalOffset int64 `protobuf:"varint,7,opt,name=internal_offset,json=internalOffset,proto3" json:"internal_offset,omitempty"`
 	// Commands applied to the SKU, from either topic.
-	Seq           int64 `protobuf:"varint,8,opt,name=seq,proto3" json:"seq,omitempty"`
+	Seq int64 `protobuf:"varint,8,opt,name=seq,proto3" json:"seq,omitempty"`
+	// Seq of the oldest command the SKU remembers; seq + 1 when none
+	// (layout 2).
+	OldestSeq int64 `protobuf:"varint,9,opt,name=oldest_seq,json=oldestSeq,proto3" json:"oldest_seq,omitempty"`
+	// The writes the last command made under the SKU's other keys, which
+	// reach the changelog after this value: a successor that finds this
+	// value and not all of them makes them again (layout 2).
+	Redo []*KeyWrite `protobuf:"bytes,10,rep,name=redo,proto3" json:"redo,omitempty"`
+	// Names the processor incarnation that wrote the value: one that finds
+	// another's value cannot tell whether its redo writes all landed, and
+	// writes them again before its own (layout 2).
+	Writer uint64 `protobuf:"fixed64,11,opt,name=writer,proto3" json:"writer,omitempty"`
+	// 2 for the layout above; 0 is layout 1.
+	Layout int32 `protobuf:"varint,12,opt,name=layout,proto3" json:"layout,omitempty"`
+	// Order of the open reservation due at next_expiry_ms (the least order
+	// id among those due then), where a walk of the open ones starts
+	// (layout 2).
+	NextOrder     string `protobuf:"bytes,13,opt,name=next_order,json=nextOrder,proto3" json:"next_order,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SkuState) Reset() {
 	*x = SkuState{}
-	mi := &file_titan_inventory_v1_inventory_proto_msgTypes[10]
+	mi := &file_titan_inventory_v1_inventory_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -957,7 +1124,7 @@ func (x *SkuState) String() string {
 func (*SkuState) ProtoMessage() {}
 
 func (x *SkuState) ProtoReflect() protoreflect.Message {
-	mi := &file_titan_inventory_v1_inventory_proto_msgTypes[10]
+	mi := &file_titan_inventory_v1_inventory_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -970,7 +1137,7 @@ func (x *SkuState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SkuState.ProtoReflect.Descriptor instead.
 func (*SkuState) Descriptor() ([]byte, []int) {
-	return file_titan_inventory_v1_inventory_proto_rawDescGZIP(), []int{10}
+	return file_titan_inventory_v1_inventory_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SkuState) GetStock() *Stock {
@@ -1029,6 +1196,41 @@ func (x *SkuState) GetSeq() int64 {
 	return 0
 }
 
+func (x *SkuState) GetOldestSeq() int64 {
+	if x != nil {
+		return x.OldestSeq
+	}
+	return 0
+}
+
+func (x *SkuState) GetRedo() []*KeyWrite {
+	if x != nil {
+		return x.Redo
+	}
+	return nil
+}
+
+func (x *SkuState) GetWriter() uint64 {
+	if x != nil {
+		return x.Writer
+	}
+	return 0
+}
+
+func (x *SkuState) GetLayout() int32 {
+	if x != nil {
+		return x.Layout
+	}
+	return 0
+}
+
+func (x *SkuState) GetNextOrder() string {
+	if x != nil {
+		return x.NextOrder
+	}
+	return ""
+}
+
 // OrderReservations is the value of the order index table, keyed by order
 // id: every reservation the order holds or held, one per SKU.
 type OrderReservations struct {
@@ -1041,7 +1243,7 @@ type OrderReservations struct {
 
 func (x *OrderReservations) Reset() {
 	*x = OrderReservations{}
-	mi := &file_titan_inventory_v1_inventory_proto_msgTypes[11]
+	mi := &file_titan_inventory_v1_inventory_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1053,7 +1255,7 @@ func (x *OrderReservations) String() string {
 func (*OrderReservations) ProtoMessage() {}
 
 func (x *OrderReservations) ProtoReflect() protoreflect.Message {
-	mi := &file_titan_inventory_v1_inventory_proto_msgTypes[11]
+	mi := &file_titan_inventory_v1_inventory_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1066,7 +1268,7 @@ func (x *OrderReservations) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OrderReservations.ProtoReflect.Descriptor instead.
 func (*OrderReservations) Descriptor() ([]byte, []int) {
-	return file_titan_inventory_v1_inventory_proto_rawDescGZIP(), []int{11}
+	return file_titan_inventory_v1_inventory_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *OrderReservations) GetOrderId() string {
@@ -1138,14 +1340,25 @@ const file_titan_inventory_v1_inventory_proto_rawDesc = "" +
 	"\x06status\x18\x05 \x01(\x0e2%.titan.inventory.v1.ReservationStatusR\x06status\x12 \n" +
 	"\fclosed_at_ms\x18\x06 \x01(\x03R\n" +
 	"closedAtMs\x12\x1a\n" +
-	"\binternal\x18\a \x01(\bR\binternal\"\xdd\x01\n" +
+	"\binternal\x18\a \x01(\bR\binternal\"\xef\x01\n" +
 	"\x0eAppliedCommand\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x121\n" +
 	"\x06result\x18\x02 \x01(\v2\x19.titan.inventory.v1.EventR\x06result\x12\"\n" +
 	"\rapplied_at_ms\x18\x03 \x01(\x03R\vappliedAtMs\x12 \n" +
 	"\vfingerprint\x18\x04 \x01(\x06R\vfingerprint\x123\n" +
-	"\aexpired\x18\x05 \x03(\v2\x19.titan.inventory.v1.EventR\aexpired\"\xd2\x02\n" +
+	"\aexpired\x18\x05 \x03(\v2\x19.titan.inventory.v1.EventR\aexpired\x12\x10\n" +
+	"\x03seq\x18\x06 \x01(\x03R\x03seq\"q\n" +
+	"\rLoggedCommand\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x16\n" +
+	"\x06expire\x18\x02 \x01(\bR\x06expire\x12\x13\n" +
+	"\x05at_ms\x18\x03 \x01(\x03R\x04atMs\x12\x14\n" +
+	"\x05ended\x18\x04 \x03(\tR\x05ended\"J\n" +
+	"\bKeyWrite\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\x12\x16\n" +
+	"\x06delete\x18\x03 \x01(\bR\x06delete\"\xf2\x03\n" +
 	"\bSkuState\x12/\n" +
 	"\x05stock\x18\x01 \x01(\v2\x19.titan.inventory.v1.StockR\x05stock\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12C\n" +
@@ -1154,7 +1367,15 @@ const file_titan_inventory_v1_inventory_proto_rawDesc = "" +
 	"\bclock_ms\x18\x05 \x01(\x03R\aclockMs\x12$\n" +
 	"\x0enext_expiry_ms\x18\x06 \x01(\x03R\fnextExpiryMs\x12'\n" +
 	"\x0finternal_offset\x18\a \x01(\x03R\x0einternalOffset\x12\x10\n" +
-	"\x03seq\x18\b \x01(\x03R\x03seq\"a\n" +
+	"\x03seq\x18\b \x01(\x03R\x03seq\x12\x1d\n" +
+	"\n" +
+	"oldest_seq\x18\t \x01(\x03R\toldestSeq\x120\n" +
+	"\x04redo\x18\n" +
+	" \x03(\v2\x1c.titan.inventory.v1.KeyWriteR\x04redo\x12\x16\n" +
+	"\x06writer\x18\v \x01(\x06R\x06writer\x12\x16\n" +
+	"\x06layout\x18\f \x01(\x05R\x06layout\x12\x1d\n" +
+	"\n" +
+	"next_order\x18\r \x01(\tR\tnextOrder\"a\n" +
 	"\x11OrderReservations\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x121\n" +
 	"\x06latest\x18\x02 \x03(\v2\x19.titan.inventory.v1.EventR\x06latest*\xbe\x01\n" +
@@ -1186,7 +1407,7 @@ func file_titan_inventory_v1_inventory_proto_rawDescGZIP() []byte {
 }
 
 var file_titan_inventory_v1_inventory_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_titan_inventory_v1_inventory_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_titan_inventory_v1_inventory_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_titan_inventory_v1_inventory_proto_goTypes = []any{
 	(EventType)(0),            // 0: titan.inventory.v1.EventType
 	(ReservationStatus)(0),    // 1: titan.inventory.v1.ReservationStatus
@@ -1200,8 +1421,10 @@ var file_titan_inventory_v1_inventory_proto_goTypes = []any{
 	(*Event)(nil),             // 9: titan.inventory.v1.Event
 	(*Reservation)(nil),       // 10: titan.inventory.v1.Reservation
 	(*AppliedCommand)(nil),    // 11: titan.inventory.v1.AppliedCommand
-	(*SkuState)(nil),          // 12: titan.inventory.v1.SkuState
-	(*OrderReservations)(nil), // 13: titan.inventory.v1.OrderReservations
+	(*LoggedCommand)(nil),     // 12: titan.inventory.v1.LoggedCommand
+	(*KeyWrite)(nil),          // 13: titan.inventory.v1.KeyWrite
+	(*SkuState)(nil),          // 14: titan.inventory.v1.SkuState
+	(*OrderReservations)(nil), // 15: titan.inventory.v1.OrderReservations
 }
 var file_titan_inventory_v1_inventory_proto_depIdxs = []int32{
 	3,  // 0: titan.inventory.v1.Command.restock:type_name -> titan.inventory.v1.Restock
@@ -1217,12 +1440,13 @@ var file_titan_inventory_v1_inventory_proto_depIdxs = []int32{
 	8,  // 10: titan.inventory.v1.SkuState.stock:type_name -> titan.inventory.v1.Stock
 	10, // 11: titan.inventory.v1.SkuState.reservations:type_name -> titan.inventory.v1.Reservation
 	11, // 12: titan.inventory.v1.SkuState.applied:type_name -> titan.inventory.v1.AppliedCommand
-	9,  // 13: titan.inventory.v1.OrderReservations.latest:type_name -> titan.inventory.v1.Event
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	13, // 13: titan.inventory.v1.SkuState.redo:type_name -> titan.inventory.v1.KeyWrite
+	9,  // 14: titan.inventory.v1.OrderReservations.latest:type_name -> titan.inventory.v1.Event
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_titan_inventory_v1_inventory_proto_init() }
@@ -1243,7 +1467,7 @@ func file_titan_inventory_v1_inventory_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_titan_inventory_v1_inventory_proto_rawDesc), len(file_titan_inventory_v1_inventory_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
