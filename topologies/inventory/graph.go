@@ -46,8 +46,8 @@ func NamesFor(namespace string) Names {
 }
 
 // Table holds a head per SKU and the SKU's memory under keys of its own
-// (store.go); its changelog is the compacted
-// topic goka names after the group.
+// (store.go); its changelog is the compacted topic goka names after the
+// group.
 func (n Names) Table() goka.Table { return goka.GroupTable(n.Group) }
 
 // OrdersTable holds an inventory.OrderIndex per order id.
