@@ -17,9 +17,14 @@ const (
 	// busyRemembered is the commands a busy SKU has applied, all within
 	// the dedupe window and under its 4,096 cap, so it remembers each.
 	busyRemembered = 4000
-	// busyTimed is one timed phase's commands, over all SKUs; each
+	// busyTimed is one timed phase's commands, over all SKUs: a few
+	// seconds, so that a phase is not one moment of a shared machine; each
 	// iteration runs two phases on busy SKUs and two on fresh ones.
-	busyTimed = 2000
+	busyTimed = 16_000
+	// freshPerPartition is how many fresh SKUs share a partition: enough
+	// that each sees about 20 commands of the two fresh phases, and stays
+	// fresh, while the busy SKU beside it sees thousands.
+	freshPerPartition = 200
 	// busyStock is each SKU's one restock: more than it ever holds open.
 	busyStock = 100_000
 	// busyTTL outlasts the benchmark, so no reservation expires.
@@ -38,15 +43,14 @@ const (
 // through busyRemembered commands that reserve a unit for a new order and
 // release the oldest open reservation in turn, until it holds busyOpen
 // open reservations (one more after each reserve) and remembers all
-// busyRemembered results, besides the released reservations it keeps for
-// the dedupe window. The commands
-// carry the benchmark's start as their time, so nothing expires and no
+// busyRemembered results and the reservations they released. The
+// commands carry the benchmark's start as their time, so nothing expires and no
 // result leaves the dedupe window however long the setup takes.
 //
 // Timed: the same reserve/release mix, spread over the SKUs in turn, so a
-// busy SKU keeps about busyOpen open; then the same mix on fresh SKUs (one
-// per partition, restocked once, untimed), which hold one reservation at
-// most. Each runs twice, busy and fresh alternating, so that a slow
+// busy SKU keeps about busyOpen open; then the same mix on fresh SKUs
+// (freshPerPartition in each partition, restocked once, untimed), which
+// hold one reservation at most and see a few commands each. Each runs twice, busy and fresh alternating, so that a slow
 // moment of a shared machine does not fall on one side alone.
 //
 // busy/fresh is the wall time per command on busy SKUs over that on fresh
@@ -78,7 +82,7 @@ func BenchmarkCommandsBusySKU(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		b.StopTimer()
-		fresh := newCycles(run, onePerPartition(fmt.Sprintf("fresh-%d", i)), 0)
+		fresh := newCycles(run, perPartition(fmt.Sprintf("fresh-%d", i), freshPerPartition), 0)
 		if _, _, rejected := sendCommands(b, p, events, fresh.restocks(now), roundTimeout); rejected > 0 {
 			b.Fatalf("restocking fresh SKUs: %d rejected", rejected)
 		}
@@ -123,14 +127,24 @@ func (t *phaseTotals) cpuPerCmd() float64 { return float64(t.cpu.Microseconds())
 
 // onePerPartition names one SKU for each partition, so that a workload
 // over them keeps every partition, and no more than one SKU in each, busy.
-func onePerPartition(prefix string) []string {
-	skus := make([]string, partitions)
-	found := 0
-	for i := 0; found < partitions; i++ {
+func onePerPartition(prefix string) []string { return perPartition(prefix, 1) }
+
+// perPartition names n SKUs for each partition, ordered so that a workload
+// that takes them in turn moves to another partition with each command.
+func perPartition(prefix string, n int) []string {
+	byPart := make([][]string, partitions)
+	left := partitions * n
+	for i := 0; left > 0; i++ {
 		sku := fmt.Sprintf("%s-%04d", prefix, i)
-		if p := partition.Partition([]byte(sku), partitions); skus[p] == "" {
-			skus[p] = sku
-			found++
+		if p := partition.Partition([]byte(sku), partitions); len(byPart[p]) < n {
+			byPart[p] = append(byPart[p], sku)
+			left--
+		}
+	}
+	skus := make([]string, 0, partitions*n)
+	for i := range n {
+		for p := range byPart {
+			skus = append(skus, byPart[p][i])
 		}
 	}
 	return skus
