@@ -302,6 +302,9 @@ func (m *skuMemory) Open(from inventory.Reservation, yield func(inventory.Reserv
 				continue // deleted by the redo
 			}
 		}
+		if len(k) < len(prefix)+8 {
+			continue // not a key this layout writes
+		}
 		order := k[len(prefix)+8:]
 		r, ok := m.Reservation(order)
 		if !ok || r.Status != inventory.StatusOpen {

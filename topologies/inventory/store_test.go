@@ -311,6 +311,8 @@ func FuzzStoredValue(f *testing.F) {
 	layout2, _ := encodeStored(stored{head: s.Head(), redo: writes, writer: 3})
 	f.Add(layout1)
 	f.Add(layout2)
+	short, _ := encodeStored(stored{head: s.Head(), redo: []write{{key: sideKey("a", tagExpiry, "\xff"), value: present}}, writer: 3})
+	f.Add(short)
 	f.Add([]byte{0xff})
 	st := pebble(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
