@@ -71,7 +71,7 @@ cluster-down:
 bench:
 	@$(KAFKA) up
 	@status=0; \
-	TITAN_KAFKA_BROKERS=$$($(KAFKA) brokers) TITAN_BENCH_LONG_COMMANDS=$${TITAN_BENCH_LONG_COMMANDS:-100000} \
+	TITAN_KAFKA_BROKERS=$$($(KAFKA) brokers) TITAN_KAFKA_PID=$$($(KAFKA) pid) TITAN_BENCH_LONG_COMMANDS=$${TITAN_BENCH_LONG_COMMANDS:-100000} \
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 10m ./internal/bench/ || status=$$?; \
 	$(KAFKA) down; \
 	exit $$status
@@ -80,7 +80,7 @@ bench:
 bench-long:
 	@$(KAFKA) up
 	@status=0; \
-	TITAN_KAFKA_BROKERS=$$($(KAFKA) brokers) \
+	TITAN_KAFKA_BROKERS=$$($(KAFKA) brokers) TITAN_KAFKA_PID=$$($(KAFKA) pid) \
 	$(GO) test -run '^$$' -bench 'CommandsBusySKU|CommandsLong' -benchtime 1x -timeout 60m ./internal/bench/ || status=$$?; \
 	$(KAFKA) down; \
 	exit $$status

@@ -5,6 +5,7 @@
 #   kafka.sh up        start a fresh broker and wait until it serves metadata and creates topics
 #   kafka.sh down      stop it and drop its data
 #   kafka.sh brokers   print the address for TITAN_KAFKA_BROKERS
+#   kafka.sh pid       print the running broker's process id (the benchmarks read its CPU time)
 #
 # The jars come from Maven Central through deploy/kafka/pom.xml because that is the registry the
 # project's machines reach; the release tarball is not served there. Every up starts from an empty
@@ -122,5 +123,6 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   brokers) printf '127.0.0.1:%s\n' "$port" ;;
-  *) die "usage: $0 fetch|up|down|brokers" ;;
+  pid) cat "$pidfile" ;;
+  *) die "usage: $0 fetch|up|down|brokers|pid" ;;
 esac

@@ -98,8 +98,8 @@ func BenchmarkCommandsBusySKU(b *testing.B) {
 	b.ReportMetric(busyT.rate(), "busy-cmds/s")
 	b.ReportMetric(freshT.rate(), "fresh-cmds/s")
 	b.ReportMetric(freshT.rate()/busyT.rate(), "busy/fresh")
-	b.ReportMetric(busyT.cpuPerCmd(), "busy-cpu-us/cmd")
-	b.ReportMetric(freshT.cpuPerCmd(), "fresh-cpu-us/cmd")
+	busyT.cpu.report(b, float64(busyT.cmds), "busy-cmd")
+	freshT.cpu.report(b, float64(freshT.cmds), "fresh-cmd")
 	heap, rss := memory()
 	b.ReportMetric(mb(rss), "max-rss-MB")
 	b.ReportMetric(mb(heap), "max-heap-MB")
@@ -108,22 +108,21 @@ func BenchmarkCommandsBusySKU(b *testing.B) {
 // phaseTotals adds up the timed phases of one kind.
 type phaseTotals struct {
 	cmds, rejected int
-	done, cpu      time.Duration
+	done           time.Duration
+	cpu            cpuClock
 }
 
 func (t *phaseTotals) add(b *testing.B, p *sdk.Producer, events *tail, cmds []*inventoryv1.Command) {
 	b.Helper()
-	cpu0 := processCPU()
+	t.cpu.start()
 	done, _, rejected := sendCommands(b, p, events, cmds, roundTimeout)
-	t.cpu += processCPU() - cpu0
+	t.cpu.stop()
 	t.done += done
 	t.cmds += len(cmds)
 	t.rejected += rejected
 }
 
 func (t *phaseTotals) rate() float64 { return float64(t.cmds) / t.done.Seconds() }
-
-func (t *phaseTotals) cpuPerCmd() float64 { return float64(t.cpu.Microseconds()) / float64(t.cmds) }
 
 // onePerPartition names one SKU for each partition, so that a workload
 // over them keeps every partition, and no more than one SKU in each, busy.

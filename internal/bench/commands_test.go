@@ -62,33 +62,52 @@ func BenchmarkCommands(b *testing.B) {
 // besides, so the ratio to this is the cost of everything Titan does on
 // top of one hop.
 func BenchmarkCommandsCeiling(b *testing.B) {
-	brokers := kafkatest.Brokers(b)
+	raw := newRawCommands(b, kafkatest.Brokers(b))
+	roundTrip := func(cmds []*inventoryv1.Command) (done, acked time.Duration) {
+		send := func(ctx context.Context, i int, fn func(error)) { raw.send(ctx, cmds[i], fn) }
+		return raw.roundTrip(b, roundTimeout, len(cmds), send)
+	}
+	measureCommands(b, roundTrip)
+}
+
+// rawCommands is the inventory ceilings' pipeline: commands encoded as
+// Titan encodes them, keyed by SKU, produced with the sdk producer's
+// settings by a plain franz-go client to a fresh topic of the same
+// partition count, and read back by a plain consumer.
+type rawCommands struct {
+	cl      *kgo.Client
+	topic   string
+	records *tail
+	enc     *codec.Proto[*inventoryv1.Command]
+}
+
+func newRawCommands(b *testing.B, brokers []string) *rawCommands {
+	b.Helper()
 	topic := kafkatest.Topics(b, brokers, partitions, "commands")["commands"]
 	cl, err := kgo.NewClient(producerOpts(brokers)...)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(cl.Close)
-	records := newTail(b, brokers, topic)
-	enc := codec.Command()
+	return &rawCommands{cl: cl, topic: topic, records: newTail(b, brokers, topic), enc: codec.Command()}
+}
 
-	roundTrip := func(cmds []*inventoryv1.Command) (done, acked time.Duration) {
-		recs := make([]*kgo.Record, len(cmds))
-		for i, c := range cmds {
-			v, err := enc.Encode(c)
-			if err != nil {
-				b.Fatal(err)
-			}
-			recs[i] = &kgo.Record{Topic: topic, Key: []byte(c.GetSku()), Value: v}
-		}
-		send := func(ctx context.Context, i int, fn func(error)) {
-			cl.Produce(ctx, recs[i], func(_ *kgo.Record, err error) { fn(err) })
-		}
-		// The idempotent producer writes each record once, and the topic
-		// holds nothing else.
-		return pipeline(b, len(cmds), send, records, func(*kgo.Record) bool { return true })
+// send produces c; fn gets the outcome.
+func (r *rawCommands) send(ctx context.Context, c *inventoryv1.Command, fn func(error)) {
+	v, err := r.enc.Encode(c)
+	if err != nil {
+		fn(err)
+		return
 	}
-	measureCommands(b, roundTrip)
+	r.cl.Produce(ctx, &kgo.Record{Topic: r.topic, Key: []byte(c.GetSku()), Value: v}, func(_ *kgo.Record, err error) { fn(err) })
+}
+
+// roundTrip sends n commands with send while it reads them back (see
+// sendAndRead). The idempotent producer writes each record once, and the
+// topic holds nothing else, so every record read counts.
+func (r *rawCommands) roundTrip(b *testing.B, timeout time.Duration, n int, send func(ctx context.Context, i int, fn func(error))) (done, acked time.Duration) {
+	b.Helper()
+	return sendAndReadWithin(b, timeout, n, send, n, r.records, func(*kgo.Record) bool { return true })
 }
 
 // commandProducer is an sdk producer with its defaults, writing to inst's
@@ -147,21 +166,24 @@ func measureCommands(b *testing.B, roundTrip func([]*inventoryv1.Command) (done,
 	b.Helper()
 	run := runID()
 	roundTrip(restocks(run+"-warm", commandSKUs, 10, time.Now()))
-	var done, acked, cpu time.Duration
+	var (
+		done, acked time.Duration
+		cpu         cpuClock
+	)
 	b.ResetTimer()
 	for i := range b.N {
 		b.StopTimer()
 		cmds := commandMix(fmt.Sprintf("%s-%d", run, i), commandCount, commandSKUs, time.Now())
 		b.StartTimer()
-		cpu0 := processCPU()
+		cpu.start()
 		d, a := roundTrip(cmds)
-		cpu += processCPU() - cpu0
+		cpu.stop()
 		done, acked = done+d, acked+a
 	}
 	total := float64(b.N * commandCount)
 	b.ReportMetric(total/done.Seconds(), "cmds/s")
 	b.ReportMetric(total/acked.Seconds(), "ack-cmds/s")
-	b.ReportMetric(float64(cpu.Microseconds())/total, "cpu-us/cmd")
+	cpu.report(b, total, "cmd")
 }
 
 // pipeline sends n records with send, as fast as the producer takes them,

@@ -161,8 +161,9 @@ type purchaseRun struct {
 	// load, when set, follows the flash-sale group's partitions.
 	load *groupLoad
 
-	done, acked, cpu time.Duration
-	rejected         int
+	done, acked time.Duration
+	cpu         cpuClock
+	rejected    int
 }
 
 // newPurchaseRun warms roundTrip up with purchaseWarmup attempts on ss and
@@ -181,11 +182,11 @@ func newPurchaseRun(b *testing.B, router flashsale.Router, topic string, ss []fl
 func (p *purchaseRun) round(b *testing.B, r int) {
 	b.Helper()
 	lo, hi := r*len(p.recs)/purchaseRounds, (r+1)*len(p.recs)/purchaseRounds
-	cpu0 := processCPU()
+	p.cpu.start()
 	p.load.start(b)
 	d, a, rej := p.roundTrip(p.recs[lo:hi], p.keys[lo:hi])
 	p.load.stop(b)
-	p.cpu += processCPU() - cpu0
+	p.cpu.stop()
 	p.done, p.acked, p.rejected = p.done+d, p.acked+a, p.rejected+rej
 }
 
@@ -198,7 +199,7 @@ func (p *purchaseRun) report(b *testing.B) {
 	b.ReportMetric(float64(p.done.Nanoseconds()), "ns/op")
 	b.ReportMetric(p.rate(), "purchases/s")
 	b.ReportMetric(total/p.acked.Seconds(), "ack-purchases/s")
-	b.ReportMetric(float64(p.cpu.Microseconds())/total, "cpu-us/purchase")
+	p.cpu.report(b, total, "purchase")
 	b.ReportMetric(float64(p.rejected), "rejected")
 	p.load.report(b)
 }

@@ -87,14 +87,14 @@ func BenchmarkCommandsLong(b *testing.B) {
 	var (
 		windows     []time.Duration
 		done, acked time.Duration
-		cpu         time.Duration
+		cpu         cpuClock
 		rejected    int
 	)
 	b.ResetTimer()
 	for i := range b.N {
-		cpu0 := processCPU()
+		cpu.start()
 		r := runLong(b, p, events, fmt.Sprintf("%s-%d", run, i), n, now)
-		cpu += processCPU() - cpu0
+		cpu.stop()
 		windows = append(windows, r.windows...)
 		done, acked = done+r.done, acked+r.acked
 		rejected += r.rejected
@@ -119,7 +119,7 @@ func BenchmarkCommandsLong(b *testing.B) {
 	b.ReportMetric(first, "first-cmds/s")
 	b.ReportMetric(last, "last-cmds/s")
 	b.ReportMetric(last/first, "last/first")
-	b.ReportMetric(float64(cpu.Microseconds())/total, "cpu-us/cmd")
+	cpu.report(b, total, "cmd")
 	b.ReportMetric(mb(peakRSS), "max-rss-MB")
 	b.ReportMetric(mb(peakHeap), "max-heap-MB")
 	b.ReportMetric(mb(state), "state-MB")
@@ -131,38 +131,30 @@ func BenchmarkCommandsLong(b *testing.B) {
 // as BenchmarkCommandsCeiling does with its 20,000. The producer's own
 // buffer (10,000 records) is what bounds the records in flight.
 func BenchmarkCommandsLongCeiling(b *testing.B) {
-	brokers := kafkatest.Brokers(b)
+	raw := newRawCommands(b, kafkatest.Brokers(b))
 	n := longCommands(b)
-	topic := kafkatest.Topics(b, brokers, partitions, "commands")["commands"]
-	cl, err := kgo.NewClient(producerOpts(brokers)...)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(cl.Close)
-	records := newTail(b, brokers, topic)
-	enc := codec.Command()
 	run := runID()
 	now := time.Now()
 
-	var done, acked time.Duration
+	var (
+		done, acked time.Duration
+		cpu         cpuClock
+	)
 	b.ResetTimer()
 	for i := range b.N {
 		iter := fmt.Sprintf("%s-%d", run, i)
 		send := func(ctx context.Context, j int, fn func(error)) {
-			c := mixCommand(iter, j, commandSKUs, now, longTTL)
-			v, err := enc.Encode(c)
-			if err != nil {
-				fn(err)
-				return
-			}
-			cl.Produce(ctx, &kgo.Record{Topic: topic, Key: []byte(c.GetSku()), Value: v}, func(_ *kgo.Record, err error) { fn(err) })
+			raw.send(ctx, mixCommand(iter, j, commandSKUs, now, longTTL), fn)
 		}
-		d, a := sendAndReadWithin(b, longCeilingTimeout, n, send, n, records, func(*kgo.Record) bool { return true })
+		cpu.start()
+		d, a := raw.roundTrip(b, longCeilingTimeout, n, send)
+		cpu.stop()
 		done, acked = done+d, acked+a
 	}
 	total := float64(b.N * n)
 	b.ReportMetric(total/done.Seconds(), "cmds/s")
 	b.ReportMetric(total/acked.Seconds(), "ack-cmds/s")
+	cpu.report(b, total, "cmd")
 }
 
 // longCommands is the command count TITAN_BENCH_LONG_COMMANDS asks for.

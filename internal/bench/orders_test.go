@@ -96,9 +96,10 @@ func BenchmarkOrders(b *testing.B) {
 		topics = append(topics, t.Name)
 	}
 	var (
-		done, acked, cpu time.Duration
-		written          int64
-		reasons          = map[string]int{}
+		done, acked time.Duration
+		cpu         cpuClock
+		written     int64
+		reasons     = map[string]int{}
 	)
 	b.ResetTimer()
 	for i := range b.N {
@@ -107,9 +108,9 @@ func BenchmarkOrders(b *testing.B) {
 		recs := placedRecords(b, day, string(rig.ord.Events))
 		before := settledOffsets(b, adm, topics, time.Second)
 		b.StartTimer()
-		cpu0 := processCPU()
+		cpu.start()
 		d, a, rs := roundTrip(recs)
-		cpu += processCPU() - cpu0
+		cpu.stop()
 		b.StopTimer()
 		after := settledOffsets(b, adm, topics, time.Second)
 		written += topicDelta(b, rig.ns, before, after, len(recs))
@@ -126,7 +127,7 @@ func BenchmarkOrders(b *testing.B) {
 	b.ReportMetric(float64(written)/done.Seconds(), "records/s")
 	b.ReportMetric(float64(written)/total, "records/order")
 	b.ReportMetric(float64(modelRecords(orderDay(run, orderSeed, orderUsers, orderSKUs, orderCount, start)))/float64(orderCount), "model-records/order")
-	b.ReportMetric(float64(cpu.Microseconds())/total, "cpu-us/order")
+	cpu.report(b, total, "order")
 	reportReasons(b, reasons)
 }
 

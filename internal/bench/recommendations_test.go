@@ -117,9 +117,10 @@ func BenchmarkRecommendationEvents(b *testing.B) {
 	check(before, warm.pairs)
 
 	var (
-		done, acked, cpu time.Duration
-		pairs, counted   int
-		written, stored  int64
+		done, acked     time.Duration
+		cpu             cpuClock
+		pairs, counted  int
+		written, stored int64
 	)
 	b.ResetTimer()
 	for i := range b.N {
@@ -133,9 +134,9 @@ func BenchmarkRecommendationEvents(b *testing.B) {
 		before := pairsEnd()
 		states := newTail(b, brokers, string(names.ItemsTable()))
 		b.StartTimer()
-		cpu0 := processCPU()
+		cpu.start()
 		d, a, sb := round(r, states)
-		cpu += processCPU() - cpu0
+		cpu.stop()
 		b.StopTimer()
 		check(before, r.pairs)
 		ends1 := settledOffsets(b, rig.adm, topics, time.Second)
@@ -155,7 +156,7 @@ func BenchmarkRecommendationEvents(b *testing.B) {
 	b.ReportMetric(float64(pairs)/total, "pairs/event")
 	b.ReportMetric(float64(written)/total, "written/event")
 	b.ReportMetric(float64(stored)/float64(counted)/1e3, "state-KB/pair")
-	b.ReportMetric(float64(cpu.Microseconds())/total, "cpu-us/event")
+	cpu.report(b, total, "event")
 }
 
 // BenchmarkRecommendationEventsCeiling bounds BenchmarkRecommendationEvents:
