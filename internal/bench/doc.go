@@ -20,7 +20,7 @@
 //	BenchmarkCommandsLongCeiling    the same records produced and read back
 //	BenchmarkGetStock               GET /v1/inventory/{sku}, closed loop
 //	BenchmarkGetStockCeiling        a fasthttp handler over a bare Pebble read
-//	BenchmarkReserveLatency         POST .../reservations at a fixed rate
+//	BenchmarkReserveLatency         POST .../reservations at 200 and 1,000/s
 //	BenchmarkReserveLatencyCeiling  one produce and its read-back, same rate
 //	BenchmarkFlashSalePurchases     purchases/s: one hot SKU with 1 and 8
 //	                                buckets, and 1,000 SKUs
@@ -33,7 +33,7 @@
 //	                                pricing, inventory) on one instance
 //	BenchmarkOrdersCeiling          as many records as those orders write,
 //	                                produced and read back
-//	BenchmarkOrderLatency           OrderPlaced to its outcome, fixed rate
+//	BenchmarkOrderLatency           OrderPlaced to its outcome, at 50 and 200/s
 //	BenchmarkOrderLatencyCeiling    one produce and its read-back, same rate
 //	BenchmarkFraudMemory            the fraud table per 100,000 users for a
 //	                                day (no broker), beside its counters alone

@@ -25,11 +25,13 @@ const (
 	// limit, so every answer is 201 and no buyer's key grows large.
 	purchaseLatencyUsers = 1000
 	purchaseLatencyLimit = 1000
+	// purchaseLatencyRate is the reserve benchmark's first rate.
+	purchaseLatencyRate = 200.0
 )
 
 // BenchmarkFlashSalePurchaseLatency is the p50 and p99 of POST
 // /v1/flash-sales/{id}/purchases on one instance with the API, at the
-// reserve benchmark's rate (reserveRate requests/s for reserveFor, after
+// reserve benchmark's first rate (purchaseLatencyRate requests/s for reserveFor, after
 // reserveWarmup unrecorded), open loop over keep-alive connections, on
 // one sale of one bucket (the API's default) on one SKU with far more
 // units than the run buys. The sale is created through the API and its
@@ -88,13 +90,13 @@ func BenchmarkFlashSalePurchaseLatency(b *testing.B) {
 		}
 	}
 
-	OpenLoop(context.Background(), reserveRate, reserveWarmup, fire(new(Recorder), warmup))
+	OpenLoop(context.Background(), purchaseLatencyRate, reserveWarmup, fire(new(Recorder), warmup))
 	events := newTail(b, brokers, string(rig.fs.Events))
 	pending.Store(0)
 	rec := new(Recorder)
 	b.ResetTimer()
 	for range b.N {
-		OpenLoop(context.Background(), reserveRate, reserveFor, fire(rec, measured))
+		OpenLoop(context.Background(), purchaseLatencyRate, reserveFor, fire(rec, measured))
 	}
 	b.StopTimer()
 	errs.log(b)
@@ -204,11 +206,11 @@ func BenchmarkFlashSalePurchaseLatencyCeiling(b *testing.B) {
 		}
 	}
 
-	OpenLoop(ctx, reserveRate, reserveWarmup, fire(new(Recorder)))
+	OpenLoop(ctx, purchaseLatencyRate, reserveWarmup, fire(new(Recorder)))
 	rec := new(Recorder)
 	b.ResetTimer()
 	for range b.N {
-		OpenLoop(ctx, reserveRate, reserveFor, fire(rec))
+		OpenLoop(ctx, purchaseLatencyRate, reserveFor, fire(rec))
 	}
 	b.StopTimer()
 	errs.log(b)

@@ -229,11 +229,23 @@ func ceilingRecords(b *testing.B, day ordergen.Day, topic string) []*kgo.Record 
 	return out
 }
 
+// orderLatencyRates are the open loop's rates, one sub-benchmark each: a
+// busy shop's checkouts for one instance, and four times that, both under
+// what BenchmarkOrders sustains, so the figures are latency, not queueing.
+var orderLatencyRates = []float64{50, 200}
+
+// orderLatencyCount is how many orders the sub-benchmarks of one run send
+// together, warm-ups included, when each runs one iteration, as they do:
+// one takes longer than the default -benchtime.
+func orderLatencyCount() int {
+	n := 0
+	for _, rate := range orderLatencyRates {
+		n += int(rate*(orderLatencyWarmup+orderLatencyFor).Seconds()) + int(rate)
+	}
+	return n
+}
+
 const (
-	// orderLatencyRate is a busy shop's checkouts for one instance, well
-	// under what BenchmarkOrders sustains, so the figure is latency, not
-	// queueing.
-	orderLatencyRate   = 50.0
 	orderLatencyFor    = 10 * time.Second
 	orderLatencyWarmup = 2 * time.Second
 	orderLatencyUsers  = 2_000
@@ -243,8 +255,8 @@ const (
 )
 
 // BenchmarkOrderLatency is the p50 and p99 from the produce of an
-// OrderPlaced to the consumption of its outcome, at orderLatencyRate
-// orders/s for orderLatencyFor (after orderLatencyWarmup unrecorded), open
+// OrderPlaced to the consumption of its outcome, at each of
+// orderLatencyRates orders/s for orderLatencyFor (after orderLatencyWarmup unrecorded), open
 // loop, on one instance (inventory and order pipeline, no API). Each order
 // is a checkout of the generated day stamped with the time it is due,
 // produced synchronously with the sdk producer's settings; a consumer
@@ -260,8 +272,7 @@ func BenchmarkOrderLatency(b *testing.B) {
 	brokers := kafkatest.Brokers(b)
 	rig := startOrders(b, brokers)
 	run := runID()
-	n := int(orderLatencyRate * (orderLatencyWarmup + time.Duration(b.N)*orderLatencyFor).Seconds())
-	day := orderDay(run, orderSeed, orderLatencyUsers, orderSKUs, n+int(orderLatencyRate), time.Now().Add(-24*time.Hour))
+	day := orderDay(run, orderSeed, orderLatencyUsers, orderSKUs, orderLatencyCount(), time.Now().Add(-24*time.Hour))
 	rig.stockUp(b, run, day.Catalog, time.Now().Add(-25*time.Hour))
 	w := startDispatch(b, brokers, string(rig.ord.Outcomes))
 	send := func(ctx context.Context, ev *ordersv1.OrderEvent) (string, error) {
@@ -286,7 +297,8 @@ func BenchmarkOrderLatency(b *testing.B) {
 			return "", errors.New("no outcome in time")
 		}
 	}
-	measureOrderLatency(b, day, send)
+	var seq atomic.Int64
+	forRates(b, orderLatencyRates, func(b *testing.B, rate float64) { measureOrderLatency(b, rate, day, &seq, send) })
 }
 
 // BenchmarkOrderLatencyCeiling bounds BenchmarkOrderLatency as
@@ -306,8 +318,7 @@ func BenchmarkOrderLatencyCeiling(b *testing.B) {
 	b.Cleanup(cl.Close)
 	w := startDispatch(b, brokers, topic)
 	run := runID()
-	n := int(orderLatencyRate * (orderLatencyWarmup + time.Duration(b.N)*orderLatencyFor).Seconds())
-	day := orderDay(run, orderSeed, orderLatencyUsers, orderSKUs, n+int(orderLatencyRate), time.Now().Add(-24*time.Hour))
+	day := orderDay(run, orderSeed, orderLatencyUsers, orderSKUs, orderLatencyCount(), time.Now().Add(-24*time.Hour))
 	send := func(ctx context.Context, ev *ordersv1.OrderEvent) (string, error) {
 		v, err := proto.Marshal(ev)
 		if err != nil {
@@ -327,24 +338,31 @@ func BenchmarkOrderLatencyCeiling(b *testing.B) {
 			return "", errors.New("record not read back in time")
 		}
 	}
-	measureOrderLatency(b, day, send)
+	var seq atomic.Int64
+	forRates(b, orderLatencyRates, func(b *testing.B, rate float64) { measureOrderLatency(b, rate, day, &seq, send) })
 }
 
-// measureOrderLatency sends the day's orders one each at the open loop's
-// due times, stamped with them, the warm-up unrecorded, and reports the
-// latency quantiles and, when send returns reasons, the measured orders'
-// outcomes by reason.
-func measureOrderLatency(b *testing.B, day ordergen.Day, send func(context.Context, *ordersv1.OrderEvent) (string, error)) {
+// measureOrderLatency sends the day's orders, from the one after seq on,
+// one each at the open loop's due times at rate, stamped with them, the
+// warm-up unrecorded, and reports the latency quantiles and, when send
+// returns reasons, the measured orders' outcomes by reason.
+func measureOrderLatency(b *testing.B, rate float64, day ordergen.Day, seq *atomic.Int64, send func(context.Context, *ordersv1.OrderEvent) (string, error)) {
 	b.Helper()
 	var (
-		seq     atomic.Int64
 		errs    = new(errorsOnce)
 		reasons = new(reasonCounts)
 	)
 	reasons.mu.by = map[string]int{}
 	fire := func(rec *Recorder, counted bool) func(time.Time) {
 		return func(due time.Time) {
-			ev := day.Events[seq.Add(1)-1].Order
+			i := seq.Add(1) - 1
+			if i >= int64(len(day.Events)) {
+				// More iterations than orderLatencyCount planned for.
+				rec.Fail()
+				errs.add(errors.New("the day's orders ran out"))
+				return
+			}
+			ev := day.Events[i].Order
 			ev.TimestampMs = due.UnixMilli()
 			ctx, cancel := context.WithTimeout(context.Background(), orderTimeout)
 			defer cancel()
@@ -360,11 +378,11 @@ func measureOrderLatency(b *testing.B, day ordergen.Day, send func(context.Conte
 			}
 		}
 	}
-	OpenLoop(context.Background(), orderLatencyRate, orderLatencyWarmup, fire(new(Recorder), false))
+	OpenLoop(context.Background(), rate, orderLatencyWarmup, fire(new(Recorder), false))
 	rec := new(Recorder)
 	b.ResetTimer()
 	for range b.N {
-		OpenLoop(context.Background(), orderLatencyRate, orderLatencyFor, fire(rec, true))
+		OpenLoop(context.Background(), rate, orderLatencyFor, fire(rec, true))
 	}
 	b.StopTimer()
 	errs.log(b)

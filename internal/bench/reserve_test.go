@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lovoo/goka"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/valyala/fasthttp"
 
@@ -20,11 +21,13 @@ import (
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 )
 
+// reserveRates are the open loop's rates, one sub-benchmark each: a busy
+// shop's checkout rate for one instance, and five times that, both well
+// under what it sustains, so the figures are latency, not queueing.
+var reserveRates = []float64{200, 1000}
+
 const (
-	// reserveRate is a busy shop's checkout rate for one instance, well
-	// under what it can sustain, so the figure is latency, not queueing.
-	reserveRate = 200.0
-	reserveFor  = 5 * time.Second
+	reserveFor = 5 * time.Second
 	// reserveWarmup runs the same load first, unrecorded, so connections,
 	// fetch sessions and caches are warm when the clock starts.
 	reserveWarmup = time.Second
@@ -35,8 +38,8 @@ const (
 )
 
 // BenchmarkReserveLatency is the p50 and p99 of POST
-// /v1/inventory/{sku}/reservations on one instance with the API, at
-// reserveRate requests/s for reserveFor, open loop over keep-alive
+// /v1/inventory/{sku}/reservations on one instance with the API, at each
+// of reserveRates requests/s for reserveFor, open loop over keep-alive
 // connections: each request is due at a fixed time, and its latency runs
 // from then to its answer. Every SKU is stocked far beyond what the run
 // reserves, so every answer is 201. Its ceiling is
@@ -58,9 +61,17 @@ func BenchmarkReserveLatency(b *testing.B) {
 	restockHTTP(b, hc, addr, reserveSKUs, 1_000_000)
 
 	run := runID()
+	var seq atomic.Int64
+	forRates(b, reserveRates, func(b *testing.B, rate float64) {
+		measureReserve(b, brokers, inst.Names().Events, hc, addr, run, &seq, rate)
+	})
+}
+
+// measureReserve is one rate of BenchmarkReserveLatency; seq numbers the
+// orders across rates.
+func measureReserve(b *testing.B, brokers []string, eventsTopic goka.Stream, hc *fasthttp.HostClient, addr, run string, seq *atomic.Int64, rate float64) {
 	const warmup, measured = "w", "m"
 	var (
-		seq     atomic.Int64
 		pending atomic.Int64
 		errs    = new(errorsOnce)
 		timed   = newTimeline()
@@ -96,13 +107,13 @@ func BenchmarkReserveLatency(b *testing.B) {
 		}
 	}
 
-	OpenLoop(context.Background(), reserveRate, reserveWarmup, fire(new(Recorder), warmup))
-	events := newTail(b, brokers, string(inst.Names().Events))
+	OpenLoop(context.Background(), rate, reserveWarmup, fire(new(Recorder), warmup))
+	events := newTail(b, brokers, string(eventsTopic))
 	pending.Store(0)
 	rec := new(Recorder)
 	b.ResetTimer()
 	for range b.N {
-		OpenLoop(context.Background(), reserveRate, reserveFor, fire(rec, measured))
+		OpenLoop(context.Background(), rate, reserveFor, fire(rec, measured))
 	}
 	b.StopTimer()
 	errs.log(b)
@@ -198,8 +209,7 @@ func BenchmarkReserveLatencyCeiling(b *testing.B) {
 	run := runID()
 	enc := codec.Command()
 	var seq atomic.Int64
-	errs := new(errorsOnce)
-	fire := func(rec *Recorder) func(time.Time) {
+	fire := func(rec *Recorder, errs *errorsOnce) func(time.Time) {
 		return func(due time.Time) {
 			i := seq.Add(1)
 			id := strconv.FormatInt(i, 10)
@@ -234,15 +244,27 @@ func BenchmarkReserveLatencyCeiling(b *testing.B) {
 		}
 	}
 
-	OpenLoop(ctx, reserveRate, reserveWarmup, fire(new(Recorder)))
-	rec := new(Recorder)
-	b.ResetTimer()
-	for range b.N {
-		OpenLoop(ctx, reserveRate, reserveFor, fire(rec))
+	forRates(b, reserveRates, func(b *testing.B, rate float64) {
+		errs := new(errorsOnce)
+		OpenLoop(ctx, rate, reserveWarmup, fire(new(Recorder), errs))
+		rec := new(Recorder)
+		b.ResetTimer()
+		for range b.N {
+			OpenLoop(ctx, rate, reserveFor, fire(rec, errs))
+		}
+		b.StopTimer()
+		errs.log(b)
+		reportLatency(b, rec.Summary())
+	})
+}
+
+// forRates runs measure as one sub-benchmark per rate, named rate=<n>, so
+// that a figure and its ceiling at the same rate sort side by side.
+func forRates(b *testing.B, rates []float64, measure func(b *testing.B, rate float64)) {
+	b.Helper()
+	for _, rate := range rates {
+		b.Run(fmt.Sprintf("rate=%.0f", rate), func(b *testing.B) { measure(b, rate) })
 	}
-	b.StopTimer()
-	errs.log(b)
-	reportLatency(b, rec.Summary())
 }
 
 // waiters hands each record read back to the request waiting for it, by
