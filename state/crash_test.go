@@ -171,10 +171,11 @@ func TestRecoveryIsSyncedByMarkRecovered(t *testing.T) {
 // TestSyncNoneCrashKeepsOffsetBehindValues: with SyncNone a crash loses an
 // arbitrary part of the unsynced writes, yet what survives is consistent:
 // the state is the changelog applied up to the stored offset, or one record
-// further (its value written, its offset not yet).
+// further (its value written, its offset not yet). That is what a storage
+// that trusts unclean state relies on; one that does not discards it.
 func TestSyncNoneCrashKeepsOffsetBehindValues(t *testing.T) {
 	fs := vfs.NewCrashableMem()
-	st := openStorage(t, crashBuilder(t, fs, state.WithSync(state.SyncNone)), "t", 0)
+	st := openStorage(t, crashBuilder(t, fs, state.WithSync(state.SyncNone), trustUnclean), "t", 0)
 	// Each step writes more than one 32 KiB block of write-ahead log, so a
 	// block is always handed to the filesystem during it.
 	const step = 150
@@ -287,5 +288,87 @@ func waitWALBeyond(t *testing.T, fs vfs.FS, n int64) {
 			t.Fatalf("the write-ahead log stayed at %d bytes: Pebble never wrote a full block", n)
 		case <-tick.C:
 		}
+	}
+}
+
+// TestRecoveryWritesAreReadBeforeTheyAreApplied: goka's recovery writes are
+// held back and applied to Pebble in batches, yet every read sees every
+// write made before it, through Get, Has and iterators, across batches.
+func TestRecoveryWritesAreReadBeforeTheyAreApplied(t *testing.T) {
+	st := openStorage(t, crashBuilder(t, vfs.NewMem()), "t", 0)
+	defer mustClose(t, st)
+	// About 3 MiB of values: the writes span several batches.
+	log := newChangelog(10_000)
+	for i := 0; i < len(log); i += 997 {
+		end := min(len(log), i+997)
+		log.apply(t, st, i, end)
+		want := log.upTo(end)
+		if got := contents(t, st); !maps.Equal(got, want) {
+			t.Fatalf("after %d records the iterator sees %d keys, want %d", end, len(got), len(want))
+		}
+		for k := range 30 {
+			key := fmt.Sprintf("key-%02d", k)
+			v, err := st.Get(key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			has, err := st.Has(key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, ok := want[key]
+			if has != ok || string(v) != w || (v == nil) == ok {
+				t.Fatalf("after %d records %s = %q (has %v), want %q (has %v)", end, key, v, has, w, ok)
+			}
+		}
+		if off, err := st.GetOffset(-1); err != nil || off != int64(end-1) {
+			t.Fatalf("after %d records offset = %d, %v", end, off, err)
+		}
+	}
+	if err := st.MarkRecovered(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := contents(t, st), log.upTo(len(log)); !maps.Equal(got, want) {
+		t.Errorf("after MarkRecovered the state differs from the changelog")
+	}
+}
+
+// TestUntrustedOffsetReachesPebbleOnClose: where unclean state is not
+// trusted, the offsets goka sets after recovery stay in memory, since a
+// crash discards the state anyway, and Close writes the last one before
+// the marker vouches for the state.
+func TestUntrustedOffsetReachesPebbleOnClose(t *testing.T) {
+	fs := vfs.NewCrashableMem()
+	st := openStorage(t, crashBuilder(t, fs), "t", 0)
+	log := newChangelog(200)
+	log.apply(t, st, 0, 50)
+	if err := st.MarkRecovered(); err != nil {
+		t.Fatal(err)
+	}
+	log.apply(t, st, 50, 200)
+	if off, err := st.GetOffset(-1); err != nil || off != 199 {
+		t.Errorf("offset = %d, %v, want 199", off, err)
+	}
+	if v, err := st.Get("__offset"); err != nil || string(v) != "199" {
+		t.Errorf(`Get("__offset") = %q, %v, want "199"`, v, err)
+	}
+
+	// Looked at as if it were trusted, a crash now would show the offset
+	// MarkRecovered stored: the later ones never reached Pebble.
+	crashed := fs.CrashClone(vfs.CrashCloneCfg{})
+	c := openStorage(t, crashBuilder(t, crashed, trustUnclean), "t", 0)
+	if off, err := c.GetOffset(-1); err != nil || off != 49 {
+		t.Errorf("offset on disk before Close = %d, %v, want 49", off, err)
+	}
+	mustClose(t, c)
+
+	mustClose(t, st)
+	after := openStorage(t, crashBuilder(t, fs.CrashClone(vfs.CrashCloneCfg{})), "t", 0)
+	defer mustClose(t, after)
+	if off, err := after.GetOffset(-1); err != nil || off != 199 {
+		t.Errorf("offset after Close = %d, %v, want 199", off, err)
+	}
+	if got, want := contents(t, after), log.upTo(200); !maps.Equal(got, want) {
+		t.Errorf("state after Close differs from the changelog")
 	}
 }

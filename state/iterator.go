@@ -73,6 +73,9 @@ func (s *Storage) newIterator(op string, lower, upper []byte) (storage.Iterator,
 		return nil, s.opError(op, "", err)
 	}
 	defer release()
+	if err := s.applyPending(); err != nil {
+		return nil, s.opError(op, "", err)
+	}
 	pit, err := db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return nil, s.opError(op, "", err)

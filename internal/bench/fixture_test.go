@@ -104,6 +104,15 @@ func runTitan(b *testing.B, cfg instance.Config, topics []kafkaadmin.Topic, grou
 	createTopics(b, brokers, topics)
 	// Registered first, so it runs after the instance has stopped.
 	b.Cleanup(func() { deleteNamespace(b, brokers, topics, groups) })
+	inst, _ := launch(b, cfg, startTimeout)
+	return inst
+}
+
+// launch runs an instance with cfg on topics that exist until it is
+// ready, failing b if that takes longer than within. stop stops it and
+// waits for it; it is also registered as a cleanup, and runs once.
+func launch(b *testing.B, cfg instance.Config, within time.Duration) (inst *instance.Instance, stop func()) {
+	b.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	inst, err := instance.New(ctx, cfg)
 	if err != nil {
@@ -112,7 +121,7 @@ func runTitan(b *testing.B, cfg instance.Config, topics []kafkaadmin.Topic, grou
 	}
 	done := make(chan error, 1)
 	go func() { done <- inst.Run(ctx) }()
-	b.Cleanup(func() {
+	stop = sync.OnceFunc(func() {
 		cancel()
 		select {
 		case err := <-done:
@@ -123,10 +132,11 @@ func runTitan(b *testing.B, cfg instance.Config, topics []kafkaadmin.Topic, grou
 			b.Errorf("instance did not stop within %v", startTimeout)
 		}
 	})
+	b.Cleanup(stop)
 
-	wait, stop := context.WithTimeout(ctx, startTimeout)
-	defer stop()
-	tick := time.NewTicker(50 * time.Millisecond)
+	wait, waited := context.WithTimeout(ctx, within)
+	defer waited()
+	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for !inst.Ready() {
 		select {
@@ -134,11 +144,11 @@ func runTitan(b *testing.B, cfg instance.Config, topics []kafkaadmin.Topic, grou
 			done <- err
 			b.Fatalf("instance stopped while starting: %v", err)
 		case <-wait.Done():
-			b.Fatalf("instance not ready within %v", startTimeout)
+			b.Fatalf("instance not ready within %v", within)
 		case <-tick.C:
 		}
 	}
-	return inst
+	return inst, stop
 }
 
 // namespaceTopics are the topics an instance creates in ns: the
