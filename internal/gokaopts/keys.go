@@ -8,6 +8,8 @@ import (
 
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/storage"
+
+	"github.com/titan-commerce/titan/internal/localindex"
 )
 
 // Keys lets a processor's callback read and write keys of its group table
@@ -28,6 +30,8 @@ import (
 type Keys struct {
 	table  string
 	writer uint64
+	// index, when set, derives local keys from the table's (Index).
+	index *localindex.Rule
 
 	mu       sync.Mutex
 	parts    map[int32]storage.Storage
@@ -43,9 +47,20 @@ func NewKeys(table goka.Table) *Keys {
 // Keys, and so for every processor built.
 func (k *Keys) Writer() uint64 { return k.writer }
 
+// Index has the table's storages keep r's derived keys beside the table's
+// own (internal/localindex), for the processor and code that reads its
+// partitions. Call it before the processor is built.
+func (k *Keys) Index(r localindex.Rule) *Keys {
+	k.index = &r
+	return k
+}
+
 // Storage returns b, keeping the storage of each partition of the table it
 // opens.
 func (k *Keys) Storage(b storage.Builder) storage.Builder {
+	if k.index != nil {
+		b = localindex.Builder(b, k.table, *k.index)
+	}
 	return func(topic string, partition int32) (storage.Storage, error) {
 		st, err := b(topic, partition)
 		if err != nil || topic != k.table {

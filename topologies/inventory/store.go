@@ -12,6 +12,7 @@ import (
 	"github.com/lovoo/goka/storage"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/titan-commerce/titan/internal/localindex"
 	"github.com/titan-commerce/titan/internal/millis"
 	"github.com/titan-commerce/titan/processors/inventory"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
@@ -30,6 +31,10 @@ import (
 //	sku \0 a id              a remembered command's result
 //	sku \0 x id              a remembered Expire
 //	sku \0 s seq             a remembered command's place, by seq
+//	\xff e deadline sku \0 order
+//	                         the expiry index: every open reservation of
+//	                         the partition by deadline, in the local store
+//	                         only (expiryIndex)
 //
 // Deadlines and seqs are 8 bytes, big-endian, so that keys sort by them.
 // A command reads the entries it concerns and writes those it changes:
@@ -82,6 +87,57 @@ func logKey(sku string, seq int64) string { return sideKey(sku, tagLog, sortable
 // isSideKey reports whether key is an entry of a SKU's memory rather than
 // a SKU's own.
 func isSideKey(key []byte) bool { return bytes.IndexByte(key, 0) >= 0 }
+
+// isExpiryKey reports whether key is an entry of a SKU's expiry keys.
+func isExpiryKey(key string) bool {
+	i := strings.IndexByte(key, 0)
+	return i >= 0 && i+1 < len(key) && key[i+1] == tagExpiry
+}
+
+// expiryIndex orders every open reservation of a partition by its deadline,
+// whatever its SKU, under keys "\xffe<8-byte deadline><sku>\x00<order>"
+// that exist only in the local store (internal/localindex): the sweeper
+// reads what is due from there instead of looking at every SKU. A SKU
+// cannot start with 0xff, which no UTF-8 text holds.
+var expiryIndex = localindex.Rule{
+	Name:   "expiry-v1",
+	Prefix: []byte(expiryIndexPrefix),
+	Derive: func(key []byte) []byte {
+		i := bytes.IndexByte(key, 0)
+		if i < 0 || len(key) < i+2+8 || key[i+1] != tagExpiry {
+			return nil
+		}
+		sku, at, order := key[:i], key[i+2:i+2+8], key[i+2+8:]
+		out := make([]byte, 0, len(expiryIndexPrefix)+len(key))
+		out = append(out, expiryIndexPrefix...)
+		out = append(out, at...)
+		out = append(out, sku...)
+		out = append(out, 0)
+		return append(out, order...)
+	},
+}
+
+const expiryIndexPrefix = "\xffe"
+
+// dueKey is where the expiry index's entries due at or before at end.
+func dueKey(at time.Time) []byte {
+	return []byte(expiryIndexPrefix + sortable(millis.Of(at)+1))
+}
+
+// fromExpiryIndex returns the SKU and order of an entry of the expiry
+// index, and false for the index's own name or a malformed entry.
+func fromExpiryIndex(key []byte) (sku, orderID string, ok bool) {
+	rest, ok := bytes.CutPrefix(key, []byte(expiryIndexPrefix))
+	if !ok || len(rest) < 8 {
+		return "", "", false
+	}
+	rest = rest[8:]
+	i := bytes.IndexByte(rest, 0)
+	if i < 0 {
+		return "", "", false
+	}
+	return string(rest[:i]), string(rest[i+1:]), true
+}
 
 // present is the value of an expiry key: only the key matters, and an
 // empty value could read as a delete on the way through Kafka.

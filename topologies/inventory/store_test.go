@@ -11,18 +11,20 @@ import (
 	"github.com/lovoo/goka/storage"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/titan-commerce/titan/internal/localindex"
 	"github.com/titan-commerce/titan/processors/inventory"
 	"github.com/titan-commerce/titan/state"
 )
 
-// pebble opens a table partition's storage as the processor does.
+// pebble opens a table partition's storage as the processor does, with
+// the expiry index.
 func pebble(t testing.TB) storage.Storage {
 	t.Helper()
 	b, err := state.NewBuilder(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := b.Build("test-table", 0)
+	st, err := localindex.Builder(b.Build, "test-table", expiryIndex)("test-table", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -119,7 +119,7 @@ func New(o Options) (*Topology, error) {
 		return nil, err
 	}
 	n := o.Names
-	g := &graph{names: n, policy: o.Policy, window: o.TimeWindow, replies: o.Replies, keys: gokaopts.NewKeys(n.Table())}
+	g := &graph{names: n, policy: o.Policy, window: o.TimeWindow, replies: o.Replies, keys: gokaopts.NewKeys(n.Table()).Index(expiryIndex)}
 	dlq := observe.NewDeadLetterWriter(o.Goka)
 	stockGraph, ordersGraph := g.graphs(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger, Writer: dlq})
 	// State first: a SKU's commands come from two topics in no fixed

@@ -1,0 +1,153 @@
+// Package localindex keeps, in a goka table's local storage, keys derived
+// from the table's own keys that exist only there: an index that orders the
+// table's entries otherwise than their keys do, by time, say, across every
+// key of the partition.
+//
+// goka replicates a table through its changelog, one record per key, and
+// places each key by its own partitioner. An index kept as table keys of
+// its own would need changelog records for what Kafka already holds, and
+// keys that sort by time would land in other partitions than what they
+// index. A derived key needs neither: it is written beside every write of
+// the key it derives from, through the same storage, so that goka's
+// recovery, which writes every changelog record through the storage,
+// rebuilds the index with the table, and it never leaves the instance.
+//
+// A derived key and its source are two writes, not one. That is safe only
+// in a storage that discards its state after an unclean stop, as Titan's
+// processors' storages do (state, WithTrustUncleanState false): whatever
+// survives is a clean close, or a recovery's batch, where both are in.
+//
+// A storage written before its rule existed, or under an older version of
+// it, has a table without its index: Open derives the keys of every stored
+// key once, then records the rule's name.
+package localindex
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/lovoo/goka/storage"
+)
+
+// Rule says which keys are derived from a table's keys.
+type Rule struct {
+	// Name versions the rule: a storage whose index was built under
+	// another name is indexed again when opened.
+	Name string
+	// Prefix starts every derived key; no key of the table may start with
+	// it. The key Prefix itself holds the rule's name.
+	Prefix []byte
+	// Derive returns the key derived from key, which must start with
+	// Prefix and be longer, or nil if key has none. It sees only the key:
+	// a delete carries nothing else.
+	Derive func(key []byte) []byte
+}
+
+// Builder returns b, with the storages of topic keeping r's derived keys.
+func Builder(b storage.Builder, topic string, r Rule) storage.Builder {
+	return func(t string, partition int32) (storage.Storage, error) {
+		st, err := b(t, partition)
+		if err != nil || t != topic {
+			return st, err
+		}
+		return &indexed{Storage: st, rule: r}, nil
+	}
+}
+
+// present is a derived key's value: only the key means anything, and Titan's
+// storages refuse a nil value.
+var present = []byte{1}
+
+type indexed struct {
+	storage.Storage
+	rule Rule
+}
+
+// Open opens the storage and, if its index was not built under this rule,
+// builds it from the stored keys.
+func (s *indexed) Open() error {
+	if err := s.Storage.Open(); err != nil {
+		return err
+	}
+	name, err := s.Storage.Get(string(s.rule.Prefix))
+	if err != nil {
+		return fmt.Errorf("localindex: %w", err)
+	}
+	if name != nil && string(name) == s.rule.Name {
+		return nil
+	}
+	if err := s.rebuild(); err != nil {
+		return fmt.Errorf("localindex: rule %s: %w", s.rule.Name, err)
+	}
+	return nil
+}
+
+// rebuild drops every key under the prefix and derives the keys of every
+// other stored key, then records the rule's name: a crash before the name
+// is in leaves a storage that is indexed again. An iterator reads the
+// storage as it was when it began, so the writes made meanwhile do not
+// show up in it.
+func (s *indexed) rebuild() error {
+	if err := s.each(s.rule.Prefix, func(key []byte) error { return s.Storage.Delete(string(key)) }); err != nil {
+		return err
+	}
+	err := s.each(nil, func(key []byte) error {
+		if bytes.HasPrefix(key, s.rule.Prefix) {
+			return nil
+		}
+		if d := s.rule.Derive(key); d != nil {
+			return s.Storage.Set(string(d), present)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.Storage.Set(string(s.rule.Prefix), []byte(s.rule.Name))
+}
+
+// each calls fn with every stored key that starts with prefix, or every
+// key if prefix is empty.
+func (s *indexed) each(prefix []byte, fn func(key []byte) error) error {
+	var (
+		it  storage.Iterator
+		err error
+	)
+	if len(prefix) > 0 {
+		it, err = s.Storage.IteratorWithRange(prefix, nil)
+	} else {
+		it, err = s.Storage.Iterator()
+	}
+	if err != nil {
+		return err
+	}
+	defer it.Release()
+	for it.Next() {
+		if err := fn(it.Key()); err != nil {
+			return err
+		}
+	}
+	return it.Err()
+}
+
+// Set stores value under key, then the key derived from key.
+func (s *indexed) Set(key string, value []byte) error {
+	if err := s.Storage.Set(key, value); err != nil {
+		return err
+	}
+	if d := s.rule.Derive([]byte(key)); d != nil {
+		return s.Storage.Set(string(d), present)
+	}
+	return nil
+}
+
+// Delete deletes key, then the key derived from key.
+func (s *indexed) Delete(key string) error {
+	if err := s.Storage.Delete(key); err != nil {
+		return err
+	}
+	if d := s.rule.Derive([]byte(key)); d != nil {
+		return s.Storage.Delete(string(d))
+	}
+	return nil
+}
