@@ -124,6 +124,13 @@ func (p *Partition) Set(key string, value []byte) error {
 	return nil
 }
 
+// ProcessorWithIndex returns Processor(order), with the storages of table
+// keeping r's derived keys (internal/localindex).
+func (c Config) ProcessorWithIndex(order Order, table goka.Table, r localindex.Rule) []goka.ProcessorOption {
+	store, produce := c.builders(order)
+	return c.processor(localindex.Builder(store, string(table), r), produce)
+}
+
 // ProcessorWithKeys returns Processor(order), with the processor's
 // callbacks reaching keys of its table through k.
 func (c Config) ProcessorWithKeys(order Order, k *Keys) []goka.ProcessorOption {

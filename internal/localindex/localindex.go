@@ -1,7 +1,8 @@
 // Package localindex keeps, in a goka table's local storage, keys derived
 // from the table's own keys that exist only there: an index that orders the
-// table's entries otherwise than their keys do, by time, say, across every
-// key of the partition.
+// table's entries otherwise than their keys do (by time, say, across every
+// key of the partition), or lists the few that matter among many (the open
+// orders of every order the table holds).
 //
 // goka replicates a table through its changelog, one record per key, and
 // places each key by its own partitioner. An index kept as table keys of
@@ -38,9 +39,13 @@ type Rule struct {
 	// it. The key Prefix itself holds the rule's name.
 	Prefix []byte
 	// Derive returns the key derived from key, which must start with
-	// Prefix and be longer, or nil if key has none. It sees only the key:
-	// a delete carries nothing else.
-	Derive func(key []byte) []byte
+	// Prefix and be longer, or nil if key has none, and whether value
+	// keeps it: a write of value under key writes the derived key if
+	// present, deletes it otherwise. value is nil for a delete of key. A
+	// derived key may depend on the value only through present: its
+	// place must not move with the value, since a write does not know
+	// the value it replaces.
+	Derive func(key, value []byte) (derived []byte, present bool)
 }
 
 // Builder returns b, with the storages of topic keeping r's derived keys.
@@ -88,14 +93,15 @@ func (s *indexed) Open() error {
 // storage as it was when it began, so the writes made meanwhile do not
 // show up in it.
 func (s *indexed) rebuild() error {
-	if err := s.each(s.rule.Prefix, func(key []byte) error { return s.Storage.Delete(string(key)) }); err != nil {
+	err := s.each(s.rule.Prefix, func(key, _ []byte) error { return s.Storage.Delete(string(key)) })
+	if err != nil {
 		return err
 	}
-	err := s.each(nil, func(key []byte) error {
+	err = s.each(nil, func(key, value []byte) error {
 		if bytes.HasPrefix(key, s.rule.Prefix) {
 			return nil
 		}
-		if d := s.rule.Derive(key); d != nil {
+		if d, ok := s.rule.Derive(key, value); d != nil && ok {
 			return s.Storage.Set(string(d), present)
 		}
 		return nil
@@ -107,8 +113,8 @@ func (s *indexed) rebuild() error {
 }
 
 // each calls fn with every stored key that starts with prefix, or every
-// key if prefix is empty.
-func (s *indexed) each(prefix []byte, fn func(key []byte) error) error {
+// key if prefix is empty, and its value.
+func (s *indexed) each(prefix []byte, fn func(key, value []byte) error) error {
 	var (
 		it  storage.Iterator
 		err error
@@ -123,31 +129,42 @@ func (s *indexed) each(prefix []byte, fn func(key []byte) error) error {
 	}
 	defer it.Release()
 	for it.Next() {
-		if err := fn(it.Key()); err != nil {
+		v, err := it.Value()
+		if err != nil {
+			return err
+		}
+		if err := fn(it.Key(), v); err != nil {
 			return err
 		}
 	}
 	return it.Err()
 }
 
-// Set stores value under key, then the key derived from key.
+// Set stores value under key, then writes or deletes the key derived from
+// it.
 func (s *indexed) Set(key string, value []byte) error {
 	if err := s.Storage.Set(key, value); err != nil {
 		return err
 	}
-	if d := s.rule.Derive([]byte(key)); d != nil {
-		return s.Storage.Set(string(d), present)
-	}
-	return nil
+	return s.derive(key, value)
 }
 
-// Delete deletes key, then the key derived from key.
+// Delete deletes key, then the key derived from it.
 func (s *indexed) Delete(key string) error {
 	if err := s.Storage.Delete(key); err != nil {
 		return err
 	}
-	if d := s.rule.Derive([]byte(key)); d != nil {
+	return s.derive(key, nil)
+}
+
+func (s *indexed) derive(key string, value []byte) error {
+	d, ok := s.rule.Derive([]byte(key), value)
+	switch {
+	case d == nil:
+		return nil
+	case ok:
+		return s.Storage.Set(string(d), present)
+	default:
 		return s.Storage.Delete(string(d))
 	}
-	return nil
 }

@@ -12,17 +12,18 @@ import (
 	"github.com/titan-commerce/titan/state"
 )
 
-// byValue indexes keys "k/<x>" as "~i/<x>", and no other key.
+// byValue indexes keys "k/<x>" as "~i/<x>" while their value is not
+// "closed", and no other key.
 func byValue(name string) localindex.Rule {
 	return localindex.Rule{
 		Name:   name,
 		Prefix: []byte("~i"),
-		Derive: func(key []byte) []byte {
+		Derive: func(key, value []byte) ([]byte, bool) {
 			x, ok := bytes.CutPrefix(key, []byte("k/"))
 			if !ok {
-				return nil
+				return nil, false
 			}
-			return append([]byte("~i/"), x...)
+			return append([]byte("~i/"), x...), value != nil && string(value) != "closed"
 		},
 	}
 }
@@ -86,10 +87,14 @@ func TestWritesKeepTheIndex(t *testing.T) {
 	r := byValue("v1")
 	st := f.open(&r)
 	defer mustClose(t, st)
-	for _, k := range []string{"k/a", "k/b", "other", "k/c"} {
+	for _, k := range []string{"k/a", "k/b", "other", "k/c", "k/d"} {
 		if err := st.Set(k, []byte("x")); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// A value that does not keep its derived key deletes it.
+	if err := st.Set("k/d", []byte("closed")); err != nil {
+		t.Fatal(err)
 	}
 	if err := st.Delete("k/b"); err != nil {
 		t.Fatal(err)
@@ -99,7 +104,7 @@ func TestWritesKeepTheIndex(t *testing.T) {
 	if err := st.Delete("k/zz"); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"k/a", "k/c", "other", "~i", "~i/a", "~i/c"}
+	want := []string{"k/a", "k/c", "k/d", "other", "~i", "~i/a", "~i/c"}
 	if got := keys(t, st); !slices.Equal(got, want) {
 		t.Errorf("keys = %q, want %q", got, want)
 	}
@@ -113,11 +118,14 @@ func TestOpenIndexesWhatWasStoredWithoutTheRule(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := plain.Set("k/c", []byte("closed")); err != nil {
+		t.Fatal(err)
+	}
 	mustClose(t, plain)
 
 	r := byValue("v1")
 	st := f.open(&r)
-	if got, want := keys(t, st), []string{"k/a", "k/b", "other", "~i", "~i/a", "~i/b"}; !slices.Equal(got, want) {
+	if got, want := keys(t, st), []string{"k/a", "k/b", "k/c", "other", "~i", "~i/a", "~i/b"}; !slices.Equal(got, want) {
 		t.Errorf("keys after the first open with the rule = %q, want %q", got, want)
 	}
 	// A derived key the rule would not write: an open under the same
@@ -136,7 +144,7 @@ func TestOpenIndexesWhatWasStoredWithoutTheRule(t *testing.T) {
 	r2 := byValue("v2")
 	rebuilt := f.open(&r2)
 	defer mustClose(t, rebuilt)
-	if got, want := keys(t, rebuilt), []string{"k/a", "k/b", "other", "~i", "~i/a", "~i/b"}; !slices.Equal(got, want) {
+	if got, want := keys(t, rebuilt), []string{"k/a", "k/b", "k/c", "other", "~i", "~i/a", "~i/b"}; !slices.Equal(got, want) {
 		t.Errorf("keys after an open under a new rule = %q, want %q", got, want)
 	}
 	if v, err := rebuilt.Get("~i"); err != nil || string(v) != "v2" {

@@ -102,10 +102,10 @@ func isExpiryKey(key string) bool {
 var expiryIndex = localindex.Rule{
 	Name:   "expiry-v1",
 	Prefix: []byte(expiryIndexPrefix),
-	Derive: func(key []byte) []byte {
+	Derive: func(key, value []byte) ([]byte, bool) {
 		i := bytes.IndexByte(key, 0)
 		if i < 0 || len(key) < i+2+8 || key[i+1] != tagExpiry {
-			return nil
+			return nil, false
 		}
 		sku, at, order := key[:i], key[i+2:i+2+8], key[i+2+8:]
 		out := make([]byte, 0, len(expiryIndexPrefix)+len(key))
@@ -113,7 +113,7 @@ var expiryIndex = localindex.Rule{
 		out = append(out, at...)
 		out = append(out, sku...)
 		out = append(out, 0)
-		return append(out, order...)
+		return append(out, order...), value != nil
 	},
 }
 

@@ -1,6 +1,7 @@
 package orders
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -8,14 +9,16 @@ import (
 
 	"github.com/lovoo/goka/storage"
 
+	"github.com/titan-commerce/titan/internal/localindex"
 	"github.com/titan-commerce/titan/internal/punctuate"
 	"github.com/titan-commerce/titan/schemas/codec"
 	ordersv1 "github.com/titan-commerce/titan/schemas/orders/v1"
 )
 
 // Deadlines ends orders that stopped moving. goka has no timers, so on each
-// tick it reads the orders in the table partitions this instance owns and
-// notes, for every open order, when it first saw its current step count
+// tick it reads the open orders of the table partitions this instance owns
+// (OpenOrders lists them, so a tick costs what is open, not what the table
+// has ever held) and notes, for every open order, when it first saw its current step count
 // (orders.Order.Steps, which grows with every change). An order whose count
 // has not changed for the step timeout gets a Timeout on the saga topic,
 // keyed by the order id, carrying that count.
@@ -115,20 +118,41 @@ func (d *Deadlines) Scan(ctx context.Context) error {
 	return nil
 }
 
-// eachOpen calls fn with the id and step count of every open order in st.
+// OpenOrders lists the open orders of a table partition under keys
+// "\xffo<order id>" that exist only in the local store
+// (internal/localindex): a scan reads the orders still open, not every
+// order the table has ever held. No order id starts with 0xff, which no
+// UTF-8 text holds.
+var OpenOrders = localindex.Rule{
+	Name:   "open-orders-v1",
+	Prefix: []byte(openPrefix),
+	Derive: func(key, value []byte) ([]byte, bool) {
+		return append([]byte(openPrefix), key...), value != nil && openSteps(value) > 0
+	},
+}
+
+const openPrefix = "\xffo"
+
+// eachOpen calls fn with the id and step count of every open order in st,
+// a storage that keeps OpenOrders.
 func eachOpen(st storage.Storage, fn func(order string, steps int64)) error {
-	it, err := st.Iterator()
+	it, err := st.IteratorWithRange([]byte(openPrefix), nil)
 	if err != nil {
 		return fmt.Errorf("orders: deadline scan: %w", err)
 	}
 	defer it.Release()
 	for it.Next() {
-		v, err := it.Value()
+		order, ok := bytes.CutPrefix(it.Key(), []byte(openPrefix))
+		if !ok || len(order) == 0 {
+			// The index's own name.
+			continue
+		}
+		v, err := st.Get(string(order))
 		if err != nil {
 			return fmt.Errorf("orders: deadline scan: %w", err)
 		}
 		if steps := openSteps(v); steps > 0 {
-			fn(string(it.Key()), steps)
+			fn(string(order), steps)
 		}
 	}
 	return it.Err()

@@ -7,16 +7,30 @@ import (
 
 	"github.com/lovoo/goka/storage"
 
+	"github.com/titan-commerce/titan/internal/localindex"
 	"github.com/titan-commerce/titan/processors/orders"
 	ordersv1 "github.com/titan-commerce/titan/schemas/orders/v1"
 )
+
+// withOpenOrders is a storage that keeps OpenOrders, as the processor's do.
+func withOpenOrders(t *testing.T) storage.Storage {
+	t.Helper()
+	st, err := localindex.Builder(func(string, int32) (storage.Storage, error) { return storage.NewMemory(), nil }, "t", OpenOrders)("t", 0)
+	if err == nil {
+		err = st.Open()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
 
 // The scanner proposes a Timeout for an open order whose step count has
 // not changed for the timeout on its own clock, whatever the order's own
 // times say; once again if that one is not applied within the timeout;
 // never for an order that ended or moved.
 func TestDeadlinesPropose(t *testing.T) {
-	st := storage.NewMemory()
+	st := withOpenOrders(t)
 	pol := orders.DefaultPolicy()
 	// Event times a day in the past: the scanner's clock decides.
 	past := time.Now().Add(-24 * time.Hour)
@@ -86,5 +100,48 @@ func TestDeadlinesPropose(t *testing.T) {
 	}
 	if openSteps([]byte{0xff}) != 0 {
 		t.Fatal("unreadable bytes read as an open order")
+	}
+}
+
+// TestOpenOrdersFollowTheOrders: an order is in the index while it is
+// open, and leaves it when it ends.
+func TestOpenOrdersFollowTheOrders(t *testing.T) {
+	st := withOpenOrders(t)
+	pol := orders.DefaultPolicy()
+	now := time.Now()
+	o, _, err := orders.Place(orders.Order{}, orders.Placed{EventID: "e", OrderID: "o1", UserID: "u", DeviceID: "d",
+		PaymentID: "p", Currency: "EUR", Lines: []orders.Line{{SKU: "a", Qty: 1, UnitPrice: 1}}, Time: now}, pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func() []string {
+		t.Helper()
+		var ids []string
+		if err := eachOpen(st, func(order string, _ int64) { ids = append(ids, order) }); err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	put := func(o orders.Order) {
+		t.Helper()
+		b, err := OrderCodec{}.Encode(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Set(o.ID, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(o)
+	if got := open(); len(got) != 1 || got[0] != "o1" {
+		t.Fatalf("open orders %v, want [o1]", got)
+	}
+	ended, _ := orders.OnFraud(o, orders.FraudVerdict{Outcome: orders.FraudReject, Time: now}, pol)
+	put(ended)
+	if got := open(); len(got) != 0 {
+		t.Fatalf("open orders after the order ended: %v", got)
+	}
+	if has, err := st.Has("\xffoo1"); err != nil || has {
+		t.Fatalf("the ended order's index key is still stored (%v, %v)", has, err)
 	}
 }
