@@ -18,6 +18,7 @@ type route struct {
 	handle  func(s *Server, ctx *fasthttp.RequestCtx, params []string)
 	open    bool
 	parts   []string
+	series  *routeSeries
 }
 
 func newRoutes() []*route {
@@ -47,6 +48,7 @@ func newRoutes() []*route {
 	}
 	for _, r := range rs {
 		r.parts = strings.Split(strings.Trim(r.pattern, "/"), "/")
+		r.series = &routeSeries{name: r.name}
 	}
 	return rs
 }
