@@ -196,6 +196,7 @@ type Server struct {
 	hosts  map[string]bool // Access.AllowedHosts; nil allows any
 	http   *httpMetrics
 	flash  *flashSaleMetrics // nil without flash sales
+	sold   *soldCounts       // nil without flash sales
 	promh  fasthttp.RequestHandler
 	srv    *fasthttp.Server
 }
@@ -238,6 +239,7 @@ func New(deps Deps, opts Options) (*Server, error) {
 		if s.flash, err = newFlashSaleMetrics(opts.Registerer); err != nil {
 			return nil, err
 		}
+		s.sold = newSoldCounts()
 	}
 	s.routes = newRoutes()
 	s.promh = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
