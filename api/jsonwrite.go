@@ -12,6 +12,12 @@ import (
 // appendJSON writes what json.Marshal writes for the same value, byte for
 // byte; jsonwrite_test.go holds them to it.
 
+// jsonAppender is a body that writes itself; writeJSON takes that way for
+// it.
+type jsonAppender interface {
+	appendJSON(b []byte) []byte
+}
+
 // writeJSONBody is writeJSON for a body already encoded; SetBody copies
 // it, so the caller may build it in a buffer of its own stack.
 func writeJSONBody(ctx *fasthttp.RequestCtx, status int, body []byte) {
@@ -105,5 +111,54 @@ func (v stockJSON) appendJSON(b []byte) []byte {
 	b = appendJSONInt(b, "available", v.Available)
 	b = appendJSONInt(b, "sold", v.Sold)
 	b = appendJSONInt(b, "offset", v.Offset)
+	return append(b, '}')
+}
+
+func (v purchaseJSON) appendJSON(b []byte) []byte {
+	b = append(b, '{')
+	b = appendJSONStringField(b, "status", v.Status)
+	b = appendJSONStringField(b, "reason", v.Reason)
+	b = appendJSONStringField(b, "sale_id", v.SaleID)
+	b = appendJSONStringField(b, "user_id", v.UserID)
+	b = appendJSONInt(b, "qty", v.Qty)
+	b = appendJSONStringField(b, "idempotency_key", v.IdempotencyKey)
+	b = appendJSONInt(b, "price", v.Price)
+	b = appendJSONInt(b, "bucket", int64(v.Bucket))
+	return append(b, '}')
+}
+
+func (v flashSaleJSON) appendJSON(b []byte) []byte {
+	b = append(b, '{')
+	b = appendJSONStringField(b, "id", v.ID)
+	b = appendJSONStringField(b, "sku", v.SKU)
+	b = appendJSONStringField(b, "status", v.Status)
+	b = appendJSONStringField(b, "reason", v.Reason)
+	b = appendJSONInt(b, "allocated", v.Allocated)
+	b = appendJSONInt(b, "sold", v.Sold)
+	b = appendJSONInt(b, "remaining", v.Remaining)
+	b = appendJSONStringField(b, "starts_at", v.StartsAt)
+	b = appendJSONStringField(b, "ends_at", v.EndsAt)
+	b = appendJSONInt(b, "per_user_limit", v.PerUserLimit)
+	b = appendJSONInt(b, "price", v.Price)
+	b = appendJSONBool(b, "settled", v.Settled)
+	b = appendJSONStringField(b, "settlement", v.Settlement)
+	b = appendJSONStringField(b, "settlement_reason", v.SettlementReason)
+	b = appendJSONField(b, "buckets")
+	if v.Buckets == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, bk := range v.Buckets {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '{')
+			b = appendJSONInt(b, "bucket", int64(bk.Bucket))
+			b = appendJSONInt(b, "available", bk.Available)
+			b = appendJSONInt(b, "sold", bk.Sold)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
 	return append(b, '}')
 }

@@ -63,3 +63,53 @@ func FuzzStockJSONAppend(f *testing.F) {
 		equalJSON(t, v.appendJSON(nil), v)
 	})
 }
+
+func TestPurchaseJSONAppend(t *testing.T) {
+	for i, s := range jsonStrings {
+		v := purchaseJSON{Status: "rejected", Reason: s, SaleID: s, UserID: "u-" + s, Qty: int64(i), IdempotencyKey: s,
+			Price: math.MaxInt64 - int64(i), Bucket: -i}
+		equalJSON(t, v.appendJSON(nil), v)
+	}
+}
+
+func TestFlashSaleJSONAppend(t *testing.T) {
+	for i, s := range jsonStrings {
+		v := flashSaleJSON{ID: s, SKU: s + "x", Status: "active", Reason: s, Allocated: int64(i), Sold: -1, Remaining: math.MinInt64,
+			StartsAt: "2026-12-04T18:00:00.123Z", EndsAt: s, PerUserLimit: 2, Price: 1999, Settled: i%2 == 0,
+			Settlement: "pending", SettlementReason: s}
+		for n := range i % 4 {
+			v.Buckets = append(v.Buckets, bucketJSON{Bucket: n, Available: int64(i * n), Sold: int64(-n)})
+		}
+		if i%3 == 0 {
+			v.Buckets = []bucketJSON{}
+		}
+		equalJSON(t, v.appendJSON(nil), v)
+	}
+}
+
+func FuzzPurchaseJSONAppend(f *testing.F) {
+	for i, s := range jsonStrings {
+		f.Add(s, s, s, s, int64(i), int64(-i), i)
+	}
+	f.Fuzz(func(t *testing.T, status, reason, user, key string, qty, price int64, bucket int) {
+		v := purchaseJSON{Status: status, Reason: reason, SaleID: reason + key, UserID: user, Qty: qty, IdempotencyKey: key, Price: price, Bucket: bucket}
+		equalJSON(t, v.appendJSON(nil), v)
+	})
+}
+
+func FuzzFlashSaleJSONAppend(f *testing.F) {
+	for i, s := range jsonStrings {
+		f.Add(s, s, s, int64(i), int64(-i), i%2 == 0, uint8(i))
+	}
+	f.Fuzz(func(t *testing.T, id, status, reason string, units, sold int64, settled bool, buckets uint8) {
+		v := flashSaleJSON{ID: id, SKU: reason, Status: status, Reason: reason, Allocated: units, Sold: sold, Remaining: units - sold,
+			StartsAt: id, EndsAt: status, PerUserLimit: sold, Price: units, Settled: settled, Settlement: status, SettlementReason: reason}
+		if buckets > 0 {
+			v.Buckets = []bucketJSON{}
+		}
+		for n := range int(buckets) - 1 {
+			v.Buckets = append(v.Buckets, bucketJSON{Bucket: n, Available: units + int64(n), Sold: sold - int64(n)})
+		}
+		equalJSON(t, v.appendJSON(nil), v)
+	})
+}

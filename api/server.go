@@ -396,6 +396,10 @@ func (s *Server) fail(ctx *fasthttp.RequestCtx, e apiError) {
 }
 
 func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
+	if a, ok := v.(jsonAppender); ok {
+		writeJSONBody(ctx, status, a.appendJSON(make([]byte, 0, 256)))
+		return
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		status, b = fasthttp.StatusInternalServerError, []byte(`{"code":"internal","message":"encoding the response failed"}`)
