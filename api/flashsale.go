@@ -28,7 +28,9 @@ import (
 // purchases already reach the limit, and a quantity above what is left.
 // A view can only lag: it under-counts what was sold and bought, never
 // over-counts, so admission never rejects what the processor would accept,
-// and the processor still decides everything it lets through. An attempt
+// and the processor still decides everything it lets through. What a sale's
+// buckets have sold is kept per sale between attempts (soldCounts), so a
+// sold-out sale answers from that one count rather than from every bucket. An attempt
 // that was sent before keeps its own answer: the purchase index and the
 // buyer's key are read first. One window remains: a retry of an attempt
 // still in flight, while this replica shows the buckets' sales but not yet
@@ -382,7 +384,7 @@ func (s *Server) purchase(ctx *fasthttp.RequestCtx, p []string) {
 	// bucket decides the window with it: admission uses the same.
 	now := time.Now().Truncate(time.Millisecond)
 	bucket := flashtopo.BucketOf(req.UserID, sale.Buckets)
-	known, reason, err := screen(fs, sale, req, now)
+	known, reason, err := screen(fs, s.sold, sale, req, now)
 	switch {
 	case err != nil:
 		s.opts.Logger.Error("read flash-sale purchase", "sale", saleID, "user", req.UserID, "err", err)
@@ -432,7 +434,7 @@ func (s *Server) purchase(ctx *fasthttp.RequestCtx, p []string) {
 // answers it. An attempt still in flight at the buyer's key is sent again
 // (the key drops the copy) and waited for. Any other goes through
 // admission, which names the reason to reject it without sending, or none.
-func screen(fs *FlashSaleDeps, sale flashsale.Sale, req purchaseRequest, now time.Time) (known *flashsale.Result, reason string, err error) {
+func screen(fs *FlashSaleDeps, counts *soldCounts, sale flashsale.Sale, req purchaseRequest, now time.Time) (known *flashsale.Result, reason string, err error) {
 	if res, found, err := readPurchase(fs, flashtopo.PurchaseKey(sale.ID, req.IdempotencyKey)); err != nil || found {
 		return &res, "", err
 	}
@@ -459,15 +461,16 @@ func screen(fs *FlashSaleDeps, sale flashsale.Sale, req purchaseRequest, now tim
 			return nil, "", nil
 		}
 	}
-	reason, err = admit(fs, sale, user, req.Qty, now)
+	reason, err = admit(fs, counts, sale, user, req.Qty, now)
 	return nil, reason, err
 }
 
 // admit names the reason the processor would surely reject the attempt
 // for, checked in the processor's order, or returns "". What a user has
 // purchased and what buckets have sold only grow, so the view's counts are
-// lower bounds; pending attempts are left out, as they may yet fail.
-func admit(fs *FlashSaleDeps, sale flashsale.Sale, user flashsale.UserState, qty int64, now time.Time) (string, error) {
+// lower bounds, and so is the count soldCounts keeps; pending attempts
+// are left out, as they may yet fail.
+func admit(fs *FlashSaleDeps, counts *soldCounts, sale flashsale.Sale, user flashsale.UserState, qty int64, now time.Time) (string, error) {
 	switch {
 	case now.Before(sale.Start):
 		return flashsale.ReasonNotStarted, nil
@@ -475,11 +478,14 @@ func admit(fs *FlashSaleDeps, sale flashsale.Sale, user flashsale.UserState, qty
 		return flashsale.ReasonEnded, nil
 	case user.Purchased+qty > sale.PerUserLimit:
 		return flashsale.ReasonLimitExceeded, nil
+	case counts.left(sale) < qty:
+		return flashsale.ReasonSoldOut, nil
 	}
 	_, sold, err := buckets(fs, sale)
 	if err != nil {
 		return "", err
 	}
+	counts.saw(sale, sold, now)
 	if sale.Units-sold < qty {
 		return flashsale.ReasonSoldOut, nil
 	}

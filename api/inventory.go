@@ -93,11 +93,7 @@ func (s *Server) getStock(ctx *fasthttp.RequestCtx, p []string) {
 		return
 	}
 	setFreshness(ctx, s.deps.Stock, sku)
-	wait, cancel := context.WithTimeout(ctx, s.opts.ReadWait)
-	defer cancel()
-	st, reached, err := until(wait, s.deps.StockNotifier, sku,
-		func() (inventory.Head, error) { return s.readState(sku) },
-		func(st inventory.Head) bool { return st.Offset >= minOffset })
+	st, reached, err := s.readStockAt(ctx, sku, minOffset)
 	if err != nil {
 		s.opts.Logger.Error("read stock", "sku", sku, "err", err)
 		s.fail(ctx, errInternal)
@@ -107,7 +103,23 @@ func (s *Server) getStock(ctx *fasthttp.RequestCtx, p []string) {
 		s.fail(ctx, errOffsetNotReached)
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusOK, stockOf(sku, st.Stock, st.Offset))
+	var buf [256]byte
+	writeJSONBody(ctx, fasthttp.StatusOK, stockOf(sku, st.Stock, st.Offset).appendJSON(buf[:0]))
+}
+
+// readStockAt reads a SKU's head once it holds the command at minOffset,
+// waiting up to ReadWait for it; a negative minOffset takes what the view
+// holds now, which needs no timer and no waiter.
+func (s *Server) readStockAt(ctx context.Context, sku string, minOffset int64) (inventory.Head, bool, error) {
+	if minOffset < 0 {
+		st, err := s.readState(sku)
+		return st, err == nil, err
+	}
+	wait, cancel := context.WithTimeout(ctx, s.opts.ReadWait)
+	defer cancel()
+	return until(wait, s.deps.StockNotifier, sku,
+		func() (inventory.Head, error) { return s.readState(sku) },
+		func(st inventory.Head) bool { return st.Offset >= minOffset })
 }
 
 type reserveRequest struct {

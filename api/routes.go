@@ -18,6 +18,7 @@ type route struct {
 	handle  func(s *Server, ctx *fasthttp.RequestCtx, params []string)
 	open    bool
 	parts   []string
+	series  *routeSeries
 }
 
 func newRoutes() []*route {
@@ -47,6 +48,7 @@ func newRoutes() []*route {
 	}
 	for _, r := range rs {
 		r.parts = strings.Split(strings.Trim(r.pattern, "/"), "/")
+		r.series = &routeSeries{name: r.name}
 	}
 	return rs
 }
@@ -56,7 +58,8 @@ func newRoutes() []*route {
 // "reservations". It also returns every method the path takes, in the
 // order of the routes, for an Allow header; none means no such path.
 func match(routes []*route, method, path string) (r *route, params []string, allowed []string) {
-	segs := strings.Split(strings.Trim(path, "/"), "/")
+	var buf [8]string // longer paths than any route's grow past it
+	segs := splitPath(strings.Trim(path, "/"), buf[:0])
 	best, bestLiterals := -1, -1
 	var bestParams []string
 	for i, rt := range routes {
@@ -75,6 +78,19 @@ func match(routes []*route, method, path string) (r *route, params []string, all
 		return nil, nil, allowed
 	}
 	return routes[best], bestParams, allowed
+}
+
+// splitPath appends the slash-separated segments of path to segs, as
+// strings.Split would return them, without a slice of its own per request.
+func splitPath(path string, segs []string) []string {
+	for {
+		i := strings.IndexByte(path, '/')
+		if i < 0 {
+			return append(segs, path)
+		}
+		segs = append(segs, path[:i])
+		path = path[i+1:]
+	}
 }
 
 // allowHeader is the Allow header for a path taking methods; OPTIONS is

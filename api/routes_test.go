@@ -1,6 +1,10 @@
 package api
 
-import "testing"
+import (
+	"slices"
+	"strings"
+	"testing"
+)
 
 // TestMethodNotAllowedSaysWhatIs: a 405 carries an Allow header with the
 // methods the path takes, and OPTIONS answers 204 with the same header on
@@ -42,5 +46,13 @@ func TestMethodNotAllowedSaysWhatIs(t *testing.T) {
 	}
 	if n := e.sent(); n != 0 {
 		t.Errorf("%d messages sent", n)
+	}
+}
+
+func TestSplitPath(t *testing.T) {
+	for _, p := range []string{"", "a", "a/b", "/", "a//b", "v1/inventory/sku-1", "a/b/c/d/e/f/g/h/i/j"} {
+		if got, want := splitPath(p, nil), strings.Split(p, "/"); !slices.Equal(got, want) {
+			t.Errorf("splitPath(%q) = %q, want %q", p, got, want)
+		}
 	}
 }

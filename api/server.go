@@ -70,9 +70,14 @@ func setFreshness(ctx *fasthttp.RequestCtx, t Table, key string) {
 	if !ok {
 		return
 	}
-	ctx.Response.Header.Set(HeaderViewLag, strconv.FormatInt(lag, 10))
-	ctx.Response.Header.Set(HeaderViewAge, strconv.FormatInt(age.Milliseconds(), 10))
+	// The names are canonical already; SetCanonical skips normalising
+	// them on every read.
+	var buf [20]byte
+	ctx.Response.Header.SetCanonical(headerViewLag, strconv.AppendInt(buf[:0], lag, 10))
+	ctx.Response.Header.SetCanonical(headerViewAge, strconv.AppendInt(buf[:0], age.Milliseconds(), 10))
 }
+
+var headerViewLag, headerViewAge = []byte(HeaderViewLag), []byte(HeaderViewAge)
 
 // Sender hands a command to the commands topic and returns its partition
 // and offset once Kafka has acknowledged it.
@@ -191,6 +196,7 @@ type Server struct {
 	hosts  map[string]bool // Access.AllowedHosts; nil allows any
 	http   *httpMetrics
 	flash  *flashSaleMetrics // nil without flash sales
+	sold   *soldCounts       // nil without flash sales
 	promh  fasthttp.RequestHandler
 	srv    *fasthttp.Server
 }
@@ -233,6 +239,7 @@ func New(deps Deps, opts Options) (*Server, error) {
 		if s.flash, err = newFlashSaleMetrics(opts.Registerer); err != nil {
 			return nil, err
 		}
+		s.sold = newSoldCounts()
 	}
 	s.routes = newRoutes()
 	s.promh = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
@@ -271,19 +278,18 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWith
 // Handler routes one request.
 func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
-	name := s.route(ctx)
-	s.http.observe(name, ctx.Response.StatusCode(), time.Since(start))
+	rs := s.route(ctx)
+	s.http.observe(rs, ctx.Response.StatusCode(), time.Since(start))
 }
 
-// route answers one request and returns the route name it is counted
-// under.
-func (s *Server) route(ctx *fasthttp.RequestCtx) string {
+// route answers one request and returns the series it is counted under.
+func (s *Server) route(ctx *fasthttp.RequestCtx) *routeSeries {
 	if len(ctx.Request.Header.RequestURI()) > maxURIBytes {
 		// Closed like a request line over the read buffer, which fasthttp
 		// closes: one 414, one behaviour.
 		ctx.SetConnectionClose()
 		s.fail(ctx, errURITooLong)
-		return "unmatched"
+		return s.http.unmatched
 	}
 	raw := string(ctx.URI().PathOriginal())
 	if i := strings.IndexByte(raw, '?'); i >= 0 {
@@ -293,28 +299,28 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) string {
 	switch {
 	case len(allowed) == 0:
 		s.fail(ctx, errNotFound)
-		return "unmatched"
+		return s.http.unmatched
 	case ctx.IsOptions():
 		// What the path takes, as RFC 9110 has it. No CORS headers: a
 		// browser's preflight learns nothing it may send cross-origin.
 		ctx.Response.Header.Set(fasthttp.HeaderAllow, allowHeader(allowed))
 		ctx.SetStatusCode(fasthttp.StatusNoContent)
-		return "options"
+		return s.http.options
 	case r == nil:
 		ctx.Response.Header.Set(fasthttp.HeaderAllow, allowHeader(allowed))
 		s.fail(ctx, errMethodNotAllowed)
-		return "unmatched"
+		return s.http.unmatched
 	}
 	if !s.admit(ctx, r) {
-		return r.name
+		return r.series
 	}
 	decoded, err := unescape(params)
 	if err != nil {
 		s.fail(ctx, errNotFound)
-		return r.name
+		return r.series
 	}
 	r.handle(s, ctx, decoded)
-	return r.name
+	return r.series
 }
 
 func unescape(params []string) ([]string, error) {
@@ -390,6 +396,10 @@ func (s *Server) fail(ctx *fasthttp.RequestCtx, e apiError) {
 }
 
 func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
+	if a, ok := v.(jsonAppender); ok {
+		writeJSONBody(ctx, status, a.appendJSON(make([]byte, 0, 256)))
+		return
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		status, b = fasthttp.StatusInternalServerError, []byte(`{"code":"internal","message":"encoding the response failed"}`)

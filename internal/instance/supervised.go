@@ -135,6 +135,11 @@ func (v *view) Recovered() bool {
 	v.mu.RLock()
 	cur, caughtUp := v.mu.current, v.mu.caughtUp
 	v.mu.RUnlock()
+	// Asked on every read: one look at the view's state answers for a view
+	// that has caught up, where Recovered would look at every partition.
+	if caughtUp == cur && cur.CurrentState() >= goka.ViewStateConnecting {
+		return true
+	}
 	if cur.Recovered() {
 		if caughtUp != cur {
 			v.mu.Lock()
@@ -145,7 +150,7 @@ func (v *view) Recovered() bool {
 		}
 		return true
 	}
-	return caughtUp == cur && cur.CurrentState() >= goka.ViewStateConnecting
+	return false
 }
 
 // Freshness says how stale a read of key may be (api.Freshness).

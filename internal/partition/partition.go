@@ -52,14 +52,20 @@ func positive(h uint32) uint32 { return h & 0x7fffffff }
 
 // hasher buffers the written bytes because murmur2 mixes the total length
 // into its seed, so it cannot hash incrementally. goka and sarama write a
-// key once, then read Sum32.
+// key once, then read Sum32. goka makes a hasher for every key it places
+// and every view read, so a key of usual length is kept in the hasher's
+// own array rather than in a buffer of its own.
 type hasher struct {
-	buf []byte
+	buf   []byte
+	small [64]byte
 }
 
 var _ hash.Hash32 = (*hasher)(nil)
 
 func (h *hasher) Write(p []byte) (int, error) {
+	if h.buf == nil {
+		h.buf = h.small[:0]
+	}
 	h.buf = append(h.buf, p...)
 	return len(p), nil
 }

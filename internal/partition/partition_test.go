@@ -5,6 +5,7 @@ import (
 	"hash"
 	"hash/fnv"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/IBM/sarama"
@@ -85,6 +86,15 @@ func TestHasherIsAHash32(t *testing.T) {
 	h.Write([]byte("abc"))
 	if got, want := h.Sum32(), uint32(479470107); got != want {
 		t.Fatalf("Sum32 after Reset = %d, want %d", got, want)
+	}
+
+	// A key longer than the hasher's own array, written in two parts.
+	long := []byte(strings.Repeat("0123456789", 13))
+	h.Reset()
+	h.Write(long[:60])
+	h.Write(long[60:])
+	if got, want := h.Sum32(), positive(murmur2(long)); got != want {
+		t.Fatalf("Sum32 of a %d-byte key = %d, want %d", len(long), got, want)
 	}
 }
 

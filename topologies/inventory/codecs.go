@@ -43,11 +43,11 @@ func (HeadCodec) Encode(v any) ([]byte, error) {
 }
 
 func (HeadCodec) Decode(b []byte) (any, error) {
-	var w inventoryv1.SkuState
-	if err := proto.Unmarshal(b, &w); err != nil {
-		return nil, fmt.Errorf("inventory: decode state: %w", err)
+	h, err := decodeHead(b)
+	if err != nil {
+		return nil, err
 	}
-	return inventory.HeadFromWire(&w), nil
+	return h, nil
 }
 
 // IndexCodec stores an inventory.OrderIndex as inventoryv1.OrderReservations.
