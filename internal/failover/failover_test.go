@@ -330,11 +330,13 @@ func (d *deployment) ledBy(ctx context.Context, node int) []int32 {
 }
 
 // logGaps logs, for each partition, how long the inventory's results stopped around at while the
-// load still sent into it, and the median and the longest over the partitions the fault hit.
+// load still sent into it, and the median and the longest over the partitions the fault hit and
+// over those it did not: these stop only for the rebalances, and a fault that holds them up longer
+// shows there.
 func (s *scenario) logGaps(what string, l *eventLog, at time.Time, hit []int32) {
 	t := s.t
 	t.Helper()
-	var hits []time.Duration
+	var hits, others []time.Duration
 	var line []string
 	for p := range int32(partitions) {
 		g, ok := gapAround(l.byPartition[p], at, s.cmds.lastSent[p])
@@ -345,9 +347,12 @@ func (s *scenario) logGaps(what string, l *eventLog, at time.Time, hit []int32) 
 		if slices.Contains(hit, p) {
 			hits = append(hits, g)
 			mark = "*"
+		} else {
+			others = append(others, g)
 		}
 		line = append(line, fmt.Sprintf("%d%s=%v", p, mark, g.Round(time.Millisecond)))
 	}
-	t.Logf("%s: results stopped for %v (* the partitions hit); hit p50 %v max %v",
-		what, line, median(hits).Round(time.Millisecond), slices.Max(append(hits, 0)).Round(time.Millisecond))
+	t.Logf("%s: results stopped for %v (* the partitions hit); hit p50 %v max %v; not hit p50 %v max %v",
+		what, line, median(hits).Round(time.Millisecond), slices.Max(append(hits, 0)).Round(time.Millisecond),
+		median(others).Round(time.Millisecond), slices.Max(append(others, 0)).Round(time.Millisecond))
 }
