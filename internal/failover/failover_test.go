@@ -190,7 +190,7 @@ func TestBrokerKilledAndRestarted(t *testing.T) {
 	t.Logf("node %d back %v after the kill", victim, time.Since(killedAt).Round(time.Millisecond))
 	s.sleep(ctx, 10*time.Second)
 	events := s.finish(ctx)
-	logGaps(t, "broker kill", events, killedAt, affected)
+	s.logGaps("broker kill", events, killedAt, affected)
 }
 
 // TestSaleLeaderKilled kills the broker that leads the flash sale's partition while the sale sells
@@ -220,7 +220,7 @@ func TestSaleLeaderKilled(t *testing.T) {
 	}
 	s.sleep(ctx, 5*time.Second)
 	events := s.finish(ctx)
-	logGaps(t, "sale leader kill", events, killedAt, affected)
+	s.logGaps("sale leader kill", events, killedAt, affected)
 }
 
 // TestInstanceKilled kills one instance with SIGKILL under load and starts it again once the
@@ -245,7 +245,7 @@ func TestInstanceKilled(t *testing.T) {
 	s.restartWhenBalanced(ctx, victim)
 	t.Logf("%s back and balanced %v after the kill", victim, time.Since(killedAt).Round(time.Millisecond))
 	events := s.finish(ctx)
-	logGaps(t, "instance kill", events, killedAt, owned[victim])
+	s.logGaps("instance kill", events, killedAt, owned[victim])
 }
 
 // TestInstanceAndBrokerKilled kills an instance and a broker with SIGKILL at the same moment: the
@@ -286,7 +286,7 @@ func TestInstanceAndBrokerKilled(t *testing.T) {
 	}
 	s.sleep(ctx, 8*time.Second)
 	events := s.finish(ctx)
-	logGaps(t, "instance and broker kill", events, killedAt, owned[victim])
+	s.logGaps("instance and broker kill", events, killedAt, owned[victim])
 }
 
 // busiestNode is the node that leads the most partitions of topics.
@@ -329,25 +329,30 @@ func (d *deployment) ledBy(ctx context.Context, node int) []int32 {
 	return out
 }
 
-// logGaps logs, for each partition, how long the inventory's results stopped around at, and the
-// median over the partitions the fault hit.
-func logGaps(t *testing.T, what string, l *eventLog, at time.Time, hit []int32) {
+// logGaps logs, for each partition, how long the inventory's results stopped around at while the
+// load still sent into it, and the median and the longest over the partitions the fault hit and
+// over those it did not: these stop only for the rebalances, and a fault that holds them up longer
+// shows there.
+func (s *scenario) logGaps(what string, l *eventLog, at time.Time, hit []int32) {
+	t := s.t
 	t.Helper()
-	var all, hits []time.Duration
+	var hits, others []time.Duration
 	var line []string
 	for p := range int32(partitions) {
-		g, ok := gapAround(l.byPartition[p], at)
+		g, ok := gapAround(l.byPartition[p], at, s.cmds.lastSent[p])
 		if !ok {
 			continue
 		}
-		all = append(all, g)
 		mark := ""
 		if slices.Contains(hit, p) {
 			hits = append(hits, g)
 			mark = "*"
+		} else {
+			others = append(others, g)
 		}
 		line = append(line, fmt.Sprintf("%d%s=%v", p, mark, g.Round(time.Millisecond)))
 	}
-	t.Logf("%s: results stopped for %v (* the partitions hit); hit p50 %v max %v",
-		what, line, median(hits).Round(time.Millisecond), slices.Max(append(hits, 0)).Round(time.Millisecond))
+	t.Logf("%s: results stopped for %v (* the partitions hit); hit p50 %v max %v; not hit p50 %v max %v",
+		what, line, median(hits).Round(time.Millisecond), slices.Max(append(hits, 0)).Round(time.Millisecond),
+		median(others).Round(time.Millisecond), slices.Max(append(others, 0)).Round(time.Millisecond))
 }

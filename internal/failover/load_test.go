@@ -34,13 +34,16 @@ type commands struct {
 	byID      map[string]*inventoryv1.Command
 	reserves  []*inventoryv1.Command
 	restocked map[string]int64 // the ground truth of every SKU's restocks
-	sends     int
-	resends   int
+	// lastSent is when the load last sent a command into each partition: the partition's results
+	// stop for good soon after, which is no failover's doing.
+	lastSent map[int32]time.Time
+	sends    int
+	resends  int
 }
 
 func newCommands(seed uint64, prefix string, skus int) *commands {
 	c := &commands{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), prefix: prefix,
-		byID: map[string]*inventoryv1.Command{}, restocked: map[string]int64{}}
+		byID: map[string]*inventoryv1.Command{}, restocked: map[string]int64{}, lastSent: map[int32]time.Time{}}
 	for i := range skus {
 		c.skus = append(c.skus, fmt.Sprintf("sku-%03d", i))
 	}
@@ -54,6 +57,12 @@ func (c *commands) recentReserve() *inventoryv1.Command {
 
 // next returns the command to send at now.
 func (c *commands) next(now time.Time) *inventoryv1.Command {
+	w := c.pick(now)
+	c.lastSent[partition.Partition([]byte(w.GetSku()), partitions)] = now
+	return w
+}
+
+func (c *commands) pick(now time.Time) *inventoryv1.Command {
 	c.sends++
 	r := c.rng.IntN(100)
 	if r < 8 && len(c.sent) > 0 {
