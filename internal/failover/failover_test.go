@@ -109,6 +109,11 @@ func (s *scenario) finish(ctx context.Context) *eventLog {
 	if err := events.pollUntil(actx, "every command answered", func() (bool, string) { return events.answered(s.cmds) }); err != nil {
 		t.Fatal(err)
 	}
+	// The load's reservations live at most 2.5 s; the sweeper proposes an
+	// expiry within a second of its deadline.
+	if err := events.pollUntil(actx, "the ledgers at rest", events.quiet(5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	if err := results.pollUntil(actx, "every attempt answered", func() (bool, string) { return results.answered(s.buys) }); err != nil {
 		t.Fatal(err)
 	}

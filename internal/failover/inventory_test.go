@@ -52,7 +52,9 @@ type eventLog struct {
 	// byPartition holds every record's timestamp in offset order, for the failover times.
 	byPartition map[int32][]time.Time
 	records     int
-	bad         []string
+	// lastRead is when the last record was read.
+	lastRead time.Time
+	bad      []string
 }
 
 func (d *deployment) eventLog() *eventLog {
@@ -79,6 +81,7 @@ func (l *eventLog) poll(ctx context.Context) {
 	dec := codec.Event()
 	l.cl.PollFetches(pctx).EachRecord(func(r *kgo.Record) {
 		l.records++
+		l.lastRead = time.Now()
 		l.next[r.Partition] = r.Offset + 1
 		l.byPartition[r.Partition] = append(l.byPartition[r.Partition], r.Timestamp)
 		w, err := dec.DecodeMessage(r.Value)
@@ -109,6 +112,17 @@ func (l *eventLog) pollUntil(ctx context.Context, what string, cond func() (bool
 			return fmt.Errorf("%s: %w; still missing: %s", what, ctx.Err(), detail)
 		}
 		l.poll(ctx)
+	}
+}
+
+// quiet reports whether no event has come for d. Every command answered
+// is not yet the end: the load's short reservations expire after its last
+// command, by the sweeper's Expire commands, and each moves its SKU's
+// ledger once more.
+func (l *eventLog) quiet(d time.Duration) func() (bool, string) {
+	return func() (bool, string) {
+		since := time.Since(l.lastRead)
+		return since >= d, fmt.Sprintf("the last event came %v ago", since.Round(time.Millisecond))
 	}
 }
 
