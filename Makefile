@@ -67,21 +67,22 @@ cluster-up:
 cluster-down:
 	@$(CLUSTER) down
 
-## bench: benchmarks on a real broker, each beside its ceiling (see BENCHMARKS.md); the long run at 100,000 commands
+## bench: benchmarks on a real broker, each beside its ceiling (see BENCHMARKS.md); the long run at 100,000 commands, the restore at 100,000 SKUs
 bench:
 	@$(KAFKA) up
 	@status=0; \
 	TITAN_KAFKA_BROKERS=$$($(KAFKA) brokers) TITAN_KAFKA_PID=$$($(KAFKA) pid) TITAN_BENCH_LONG_COMMANDS=$${TITAN_BENCH_LONG_COMMANDS:-100000} \
+	TITAN_BENCH_RESTORE_SKUS=$${TITAN_BENCH_RESTORE_SKUS:-100000} \
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 10m ./internal/bench/ || status=$$?; \
 	$(KAFKA) down; \
 	exit $$status
 
-## bench-long: the state benchmarks alone: busy SKUs beside fresh ones, and 1,000,000 commands beside their ceiling
+## bench-long: the state benchmarks alone: busy SKUs beside fresh ones, 1,000,000 commands beside their ceiling, and the restore of 1,000,000 SKUs
 bench-long:
 	@$(KAFKA) up
 	@status=0; \
 	TITAN_KAFKA_BROKERS=$$($(KAFKA) brokers) TITAN_KAFKA_PID=$$($(KAFKA) pid) \
-	$(GO) test -run '^$$' -bench 'CommandsBusySKU|CommandsLong' -benchtime 1x -timeout 60m ./internal/bench/ || status=$$?; \
+	$(GO) test -run '^$$' -bench 'CommandsBusySKU|CommandsLong|Restore' -benchtime 1x -timeout 60m ./internal/bench/ || status=$$?; \
 	$(KAFKA) down; \
 	exit $$status
 

@@ -18,6 +18,10 @@
 //	                                commands over 1,000 SKUs, peak memory,
 //	                                and the state on disk at the end
 //	BenchmarkCommandsLongCeiling    the same records produced and read back
+//	BenchmarkRestore                a fresh instance's time to ready on a
+//	                                table of 1,000,000 SKUs, beside a raw
+//	                                read of the same changelog, and its
+//	                                CPU when idle afterwards
 //	BenchmarkGetStock               GET /v1/inventory/{sku}, closed loop
 //	BenchmarkGetStockCeiling        a fasthttp handler over a bare Pebble read
 //	BenchmarkReserveLatency         POST .../reservations at 200 and 1,000/s

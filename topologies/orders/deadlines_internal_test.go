@@ -25,6 +25,17 @@ func withOpenOrders(t *testing.T) storage.Storage {
 	return st
 }
 
+func putOrder(t *testing.T, st storage.Storage, o orders.Order) {
+	t.Helper()
+	b, err := OrderCodec{}.Encode(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Set(o.ID, b); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // The scanner proposes a Timeout for an open order whose step count has
 // not changed for the timeout on its own clock, whatever the order's own
 // times say; once again if that one is not applied within the timeout;
@@ -34,16 +45,7 @@ func TestDeadlinesPropose(t *testing.T) {
 	pol := orders.DefaultPolicy()
 	// Event times a day in the past: the scanner's clock decides.
 	past := time.Now().Add(-24 * time.Hour)
-	put := func(o orders.Order) {
-		t.Helper()
-		b, err := OrderCodec{}.Encode(o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := st.Set(o.ID, b); err != nil {
-			t.Fatal(err)
-		}
-	}
+	put := func(o orders.Order) { t.Helper(); putOrder(t, st, o) }
 	placed := func(id string) orders.Order {
 		o, _, err := orders.Place(orders.Order{}, orders.Placed{EventID: "e-" + id, OrderID: id, UserID: "u", DeviceID: "d",
 			PaymentID: "p", Currency: "EUR", Lines: []orders.Line{{SKU: "a", Qty: 1, UnitPrice: 1}}, Time: past}, pol)
@@ -122,16 +124,7 @@ func TestOpenOrdersFollowTheOrders(t *testing.T) {
 		}
 		return ids
 	}
-	put := func(o orders.Order) {
-		t.Helper()
-		b, err := OrderCodec{}.Encode(o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := st.Set(o.ID, b); err != nil {
-			t.Fatal(err)
-		}
-	}
+	put := func(o orders.Order) { t.Helper(); putOrder(t, st, o) }
 	put(o)
 	if got := open(); len(got) != 1 || got[0] != "o1" {
 		t.Fatalf("open orders %v, want [o1]", got)
