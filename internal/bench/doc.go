@@ -45,6 +45,8 @@
 //	                                (users, pairs, items) on one instance
 //	BenchmarkRecommendationEventsCeiling  the same views and their pairs
 //	                                produced and read back
+//	BenchmarkItemPair               one pair on an item of 5 neighbors and
+//	                                one of 200 (no broker)
 //	BenchmarkRecommendationState    the items table per 100,000 items for a
 //	                                week of views (no broker), beside one
 //	                                score per neighbor
