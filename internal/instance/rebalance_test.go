@@ -33,14 +33,20 @@ func TestReadsAnswerDuringRebalance(t *testing.T) {
 	}
 
 	// The restock's answer comes from its result event; the view the reads
-	// come from follows the table's changelog a moment later.
-	err := kafkatest.WaitFor(ctx, "the view holding the restock", func() (bool, string) {
-		status, body, err := f.get(ctx, "/v1/inventory/"+sku)
+	// come from follows the table's changelog a moment later, and says how
+	// fresh it is once the instance has looked up the changelog's end since
+	// (every 250 ms): until then a read carries no freshness headers.
+	err := kafkatest.WaitFor(ctx, "the view holding the restock, its freshness known", func() (bool, string) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, f.base+"/v1/inventory/"+sku, nil)
+		resp, err := f.http.Do(req)
 		if err != nil {
 			return false, err.Error()
 		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
 		var s stockJSON
-		return status == http.StatusOK && json.Unmarshal(body, &s) == nil && s.OnHand == 9, string(body)
+		return resp.StatusCode == http.StatusOK && json.Unmarshal(body, &s) == nil && s.OnHand == 9 &&
+			resp.Header.Get(api.HeaderViewLag) != "", fmt.Sprintf("%s %v", body, resp.Header)
 	})
 	if err != nil {
 		t.Fatal(err)
