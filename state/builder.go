@@ -107,6 +107,18 @@ func (b *Builder) Open(topic string) []Partition {
 	return ps
 }
 
+// Lookup returns the storage of topic's partition if it is open right now,
+// with the same caveat as Open: it may close at any moment.
+func (b *Builder) Lookup(topic string, partition int32) (*Storage, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s, ok := b.mu.open[partitionKey{topic: topic, partition: partition}]
+	if !ok || !s.listed.Load() {
+		return nil, false
+	}
+	return s, true
+}
+
 // Close releases the builder's reference to the shared block cache and makes
 // Build fail. Storages that are still open keep working; the cache's memory
 // is released when the last of them closes. Close is idempotent.

@@ -67,6 +67,56 @@ func (s *Storage) IteratorWithRange(start, limit []byte) (storage.Iterator, erro
 	return s.newIterator("iterator with range", start, limit)
 }
 
+// Last returns the last key in [start, limit) and its value, copied, and
+// false when the range holds none; the offset key is never returned. goka's
+// iterators only go forward, and a reader that wants the end of a range,
+// such as the lowest of a ranked list, would walk all of it.
+func (s *Storage) Last(start, limit []byte) (key, value []byte, ok bool, err error) {
+	if len(start) == 0 {
+		start = nil
+	}
+	if len(limit) == 0 {
+		limit = nil
+	}
+	if limit != nil && bytes.Compare(start, limit) >= 0 {
+		return nil, nil, false, nil
+	}
+	db, release, err := s.acquire()
+	if err != nil {
+		return nil, nil, false, s.opError("last", "", err)
+	}
+	defer release()
+	if err := s.applyPending(); err != nil {
+		return nil, nil, false, s.opError("last", "", err)
+	}
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: limit})
+	if err != nil {
+		return nil, nil, false, s.opError("last", "", err)
+	}
+	for valid := it.Last(); valid; valid = it.Prev() {
+		if bytes.Equal(it.Key(), offsetKeyBytes) {
+			continue
+		}
+		v, verr := it.ValueAndErr()
+		if verr != nil {
+			err = verr
+			break
+		}
+		key, value, ok = bytes.Clone(it.Key()), bytes.Clone(v), true
+		break
+	}
+	if err == nil {
+		err = it.Error()
+	}
+	if cerr := it.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, nil, false, s.opError("last", "", err)
+	}
+	return key, value, ok, nil
+}
+
 func (s *Storage) newIterator(op string, lower, upper []byte) (storage.Iterator, error) {
 	db, release, err := s.acquire()
 	if err != nil {

@@ -450,3 +450,34 @@ func TestLogsCarryPartition(t *testing.T) {
 		t.Errorf("log lacks the recovery line with topic, partition and offset:\n%s", out)
 	}
 }
+
+func TestLast(t *testing.T) {
+	st := openStorage(t, newBuilder(t), "t", 0)
+	defer mustClose(t, st)
+	for _, k := range []string{"a", "b\x00k1", "b\x00k2", "b\x00k3", "c"} {
+		if err := st.Set(k, []byte("v"+k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.SetOffset(7); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		start, limit, want string
+		ok                 bool
+	}{
+		{"b\x00k", "b\x00l", "b\x00k3", true},
+		{"b\x00k", "b\x00k3", "b\x00k2", true},
+		{"", "", "c", true},
+		{"d", "", "", false},
+		{"b\x00l", "b\x00k", "", false},
+		// The offset key is the last in these ranges, and is never one.
+		{"", "a", "", false},
+		{"", "__p", "", false},
+	} {
+		k, v, ok, err := st.Last([]byte(tc.start), []byte(tc.limit))
+		if err != nil || ok != tc.ok || string(k) != tc.want || (ok && string(v) != "v"+tc.want) {
+			t.Errorf("Last(%q, %q) = %q, %q, %v, %v; want %q, %v", tc.start, tc.limit, k, v, ok, err, tc.want, tc.ok)
+		}
+	}
+}
