@@ -6,9 +6,7 @@ import (
 	"time"
 
 	"github.com/titan-commerce/titan/processors/inventory"
-	"github.com/titan-commerce/titan/processors/recommendations"
 	topology "github.com/titan-commerce/titan/topologies/inventory"
-	recstopo "github.com/titan-commerce/titan/topologies/recommendations"
 )
 
 // The micro-benchmarks time a batch per iteration and report the time per
@@ -112,61 +110,4 @@ func BenchmarkStateCodecDecode(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(calls), "ns/state")
 	b.ReportMetric(float64(len(v)), "bytes")
-}
-
-// BenchmarkItemPair is what one pair costs the items group's callback on
-// an item that holds 5 neighbors and on one that holds 200, the default
-// policy's most: decode the item's state, count the pair against one of
-// its neighbors, encode the state again. It reports both and their ratio,
-// which the performance issue wants within 1.5.
-func BenchmarkItemPair(b *testing.B) {
-	p := recommendations.DefaultPolicy()
-	now := time.UnixMilli(1_700_000_000_000)
-	others := make([]string, 200)
-	for i := range others {
-		others[i] = fmt.Sprintf("other-%03d", i)
-	}
-	pair := func(n int, offset int64) recommendations.Pair {
-		return recommendations.Pair{Item: "item", Other: others[n], Signal: recommendations.SignalView,
-			Time:   now.Add(time.Duration(offset) * time.Millisecond),
-			Origin: recommendations.Origin{Stream: recommendations.StreamViews, Offset: offset}}
-	}
-	var codec recstopo.ItemCodec
-	item := func(neighbors int) []byte {
-		var s recommendations.ItemState
-		for i := range neighbors {
-			s, _ = recommendations.Count(s, pair(i, int64(i)), p)
-		}
-		if len(s.Neighbors) != neighbors {
-			b.Fatalf("item with %d neighbors, want %d", len(s.Neighbors), neighbors)
-		}
-		v, err := codec.Encode(s)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return v
-	}
-	perPair := func(neighbors int) float64 {
-		v := item(neighbors)
-		start := time.Now()
-		for i := range b.N * microBatch {
-			x, err := codec.Decode(v)
-			if err != nil {
-				b.Fatal(err)
-			}
-			s, ok := recommendations.Count(x.(recommendations.ItemState), pair(i%neighbors, int64(1000+i)), p)
-			if !ok {
-				b.Fatal("pair not counted")
-			}
-			if _, err := codec.Encode(s); err != nil {
-				b.Fatal(err)
-			}
-		}
-		return float64(time.Since(start).Nanoseconds()) / float64(b.N*microBatch)
-	}
-	b.ResetTimer()
-	small, large := perPair(5), perPair(200)
-	b.ReportMetric(small, "ns/pair-at-5")
-	b.ReportMetric(large, "ns/pair-at-200")
-	b.ReportMetric(large/small, "200/5")
 }

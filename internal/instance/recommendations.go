@@ -1,17 +1,24 @@
 package instance
 
 import (
+	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/lovoo/goka"
+	gokacodec "github.com/lovoo/goka/codec"
+	"github.com/lovoo/goka/storage"
 
 	"github.com/titan-commerce/titan/api"
 	"github.com/titan-commerce/titan/internal/kafkaadmin"
 	"github.com/titan-commerce/titan/internal/metrics"
+	"github.com/titan-commerce/titan/internal/partition"
 	"github.com/titan-commerce/titan/processors/recommendations"
 	"github.com/titan-commerce/titan/schemas/codec"
 	recommendationsv1 "github.com/titan-commerce/titan/schemas/recommendations/v1"
+	"github.com/titan-commerce/titan/state"
 	orderstopo "github.com/titan-commerce/titan/topologies/orders"
 	recstopo "github.com/titan-commerce/titan/topologies/recommendations"
 )
@@ -59,7 +66,11 @@ func (i *Instance) recsDeps(viewOpts func(*api.Notifier) []goka.ViewOption) (*ap
 		return nil, nil
 	}
 	var err error
-	if p.items, err = i.newView(p.names.ItemsTable(), codec.NewProto[*recommendationsv1.ItemState](), viewOpts(api.NewNotifier())...); err != nil {
+	// The cache's callback takes the notifier's place: nothing waits for
+	// an item.
+	cache := newItemCache(itemCacheSize)
+	itemOpts := append(viewOpts(api.NewNotifier()), goka.WithViewCallback(cache.update))
+	if p.items, err = i.newView(p.names.ItemsTable(), new(gokacodec.Bytes), itemOpts...); err != nil {
 		return nil, fmt.Errorf("instance: item view: %w", err)
 	}
 	if p.users, err = i.newView(p.names.UsersTable(), codec.NewProto[*recommendationsv1.UserHistory](), viewOpts(api.NewNotifier())...); err != nil {
@@ -74,7 +85,7 @@ func (i *Instance) recsDeps(viewOpts func(*api.Notifier) []goka.ViewOption) (*ap
 		return out
 	}
 	return &api.RecommendationDeps{
-		Items: p.items,
+		Items: itemTable{view: p.items, stores: i.views, partitions: int32(i.cfg.Partitions), cache: cache},
 		Users: p.users,
 		TopItems: func(s *recommendationsv1.ItemState, k int, now time.Time, skip func(string) bool) []api.Recommendation {
 			return toAPI(recommendations.ItemStateFromWire(s).Top(k, now, policy, skip))
@@ -91,4 +102,163 @@ func (i *Instance) recsDeps(viewOpts func(*api.Notifier) []goka.ViewOption) (*ap
 			return toAPI(recommendations.ForUser(recommendations.UserHistoryFromWire(h), lookup, k, now, policy, skip))
 		},
 	}, nil
+}
+
+// itemTable reads an item of the items table whole, its head and its
+// neighbors, which the table keeps under keys of their own
+// (topologies/recommendations), as the API reads it: in the wire form of
+// a value of layout 1. An item is read once and then served from cache
+// until a write under any of its keys reaches the view. A read goes to
+// the view's storage of the item's partition directly: through the goka
+// view, a range is a merge of every partition's iterator.
+type itemTable struct {
+	*view
+	stores     *state.Builder
+	partitions int32
+	cache      *itemCache
+}
+
+func (t itemTable) Get(sku string) (any, error) {
+	if w, ok := t.cache.get(sku); ok {
+		return w, nil
+	}
+	gen := t.cache.generation(sku)
+	s, found, err := t.load(sku)
+	if err != nil || !found {
+		return nil, err
+	}
+	w := recommendations.ItemStateToWire(s)
+	t.cache.put(sku, w, gen)
+	return w, nil
+}
+
+func (t itemTable) load(sku string) (recommendations.ItemState, bool, error) {
+	if st, ok := t.stores.Lookup(t.topic, partition.Partition([]byte(sku), t.partitions)); ok {
+		s, found, err := recstopo.LoadItem(st, sku)
+		if !errors.Is(err, state.ErrClosed) {
+			return s, found, err
+		}
+		// The view is reopening the partition: read through the view,
+		// which answers as it does for every other table.
+	}
+	return recstopo.LoadItem(viewReader{t.current()}, sku)
+}
+
+// itemCacheSize bounds the items the API keeps read: about 1 KB each at
+// the sizes a day of browsing gives them.
+const itemCacheSize = 100_000
+
+// itemCache keeps the items the API has read. The view's update callback
+// drops an item whenever any of its keys is written, and bumps its
+// shard's generation; a read that began before such a bump does not
+// store what it read, which may be older than the write.
+type itemCache struct {
+	max    int
+	shards [64]struct {
+		sync.Mutex
+		gen   uint64
+		items map[string]*recommendationsv1.ItemState
+	}
+}
+
+func newItemCache(max int) *itemCache {
+	c := &itemCache{max: max / 64}
+	for i := range c.shards {
+		c.shards[i].items = map[string]*recommendationsv1.ItemState{}
+	}
+	return c
+}
+
+func (c *itemCache) shard(sku string) int {
+	return int(partition.Partition([]byte(sku), int32(len(c.shards))))
+}
+
+func (c *itemCache) get(sku string) (*recommendationsv1.ItemState, bool) {
+	sh := &c.shards[c.shard(sku)]
+	sh.Lock()
+	defer sh.Unlock()
+	w, ok := sh.items[sku]
+	return w, ok
+}
+
+func (c *itemCache) generation(sku string) uint64 {
+	sh := &c.shards[c.shard(sku)]
+	sh.Lock()
+	defer sh.Unlock()
+	return sh.gen
+}
+
+// put keeps w for sku if no write has reached the shard since gen.
+func (c *itemCache) put(sku string, w *recommendationsv1.ItemState, gen uint64) {
+	sh := &c.shards[c.shard(sku)]
+	sh.Lock()
+	defer sh.Unlock()
+	if sh.gen != gen {
+		return
+	}
+	if len(sh.items) >= c.max {
+		for k := range sh.items {
+			delete(sh.items, k)
+			break
+		}
+	}
+	sh.items[sku] = w
+}
+
+// update stores a changelog record as goka does, then drops the item
+// whose key it is (the part before a NUL, the partitioner's rule).
+func (c *itemCache) update(ctx goka.UpdateContext, s storage.Storage, key string, value []byte) error {
+	if err := goka.DefaultUpdate(ctx, s, key, value); err != nil {
+		return err
+	}
+	item, _, _ := strings.Cut(key, "\x00")
+	sh := &c.shards[c.shard(item)]
+	sh.Lock()
+	sh.gen++
+	delete(sh.items, item)
+	sh.Unlock()
+	return nil
+}
+
+// viewReader reads a view of raw values as a recstopo.Reader.
+type viewReader struct{ v *goka.View }
+
+func (r viewReader) Get(key string) ([]byte, error) {
+	x, err := r.v.Get(key)
+	if err != nil || x == nil {
+		return nil, err
+	}
+	b, ok := x.([]byte)
+	if !ok {
+		return nil, fmt.Errorf("instance: item view holds %T, want []byte", x)
+	}
+	return b, nil
+}
+
+func (r viewReader) IteratorWithRange(start, limit []byte) (storage.Iterator, error) {
+	it, err := r.v.IteratorWithRange(string(start), string(limit))
+	if err != nil {
+		return nil, err
+	}
+	return viewIterator{it}, nil
+}
+
+// viewIterator is a goka.Iterator of raw values as a storage.Iterator.
+type viewIterator struct{ it goka.Iterator }
+
+func (i viewIterator) Next() bool           { return i.it.Next() }
+func (i viewIterator) Err() error           { return i.it.Err() }
+func (i viewIterator) Key() []byte          { return []byte(i.it.Key()) }
+func (i viewIterator) Release()             { i.it.Release() }
+func (i viewIterator) Seek(key []byte) bool { return i.it.Seek(string(key)) }
+func (i viewIterator) Value() ([]byte, error) {
+	x, err := i.it.Value()
+	if err != nil || x == nil {
+		return nil, err
+	}
+	b, ok := x.([]byte)
+	if !ok {
+		return nil, fmt.Errorf("instance: item view holds %T, want []byte", x)
+	}
+	return b, nil
 }

@@ -68,6 +68,20 @@
 // further away (an item that has been quiet) it scores every neighbor, at
 // most MaxNeighbors. Reported scores are always exact at the query time.
 //
+// # Heads and neighbors
+//
+// Count takes an item's whole state, which suits tests and the quality
+// simulation. CountPair is the same step for a store that keeps each
+// neighbor apart from the item's head (topologies/recommendations): it
+// reads the neighbor the pair names through a Neighbors reader and
+// returns the new head and the neighbors that changed (ItemChanges), so
+// that a pair costs the same on an item of 200 neighbors as on one of 5.
+// The head keeps the list's size and its lowest neighbor, which is what a
+// newcomer to a full list is measured against; when the lowest moves up
+// or leaves, the neighbor right before it in the stored order takes its
+// place. Only a rebase, and a list over a shrunk MaxNeighbors, reads and
+// rewrites every neighbor. Count is CountPair over the list in a slice.
+//
 // # Pruning the long tail
 //
 // An item keeps at most Policy.MaxNeighbors neighbors (200, twenty times

@@ -4,7 +4,6 @@ import (
 	"maps"
 	"math"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -18,64 +17,140 @@ import (
 // one forward-decayed occurrence to the other item's neighbor and moves
 // that neighbor up to its new rank; when the list is full a new neighbor
 // takes the last place only if it ranks at least as high as the neighbor
-// there (see the package documentation).
+// there (see the package documentation). It is CountPair over a state held
+// whole.
 func Count(s ItemState, pair Pair, p Policy) (ItemState, bool) {
+	p = p.WithDefaults()
+	h, ch, ok := CountPair(s.Head(), Ranked(s.Neighbors), pair, p)
+	if !ok {
+		return s, false
+	}
+	return h.With(ch.Apply(s.Neighbors, p)), true
+}
+
+// CountPair is Count for an item whose neighbors are kept apart from its
+// head: it reads the neighbors it needs through ns and returns the new head
+// and the neighbors that changed. A pair reads and changes one neighbor,
+// and drops the lowest one, which the head names, when the list is full;
+// when the lowest moves or leaves, it reads the one before it, which takes
+// its place. Only a rebase, once per Policy.RebaseInterval of the item's
+// time, or a list longer than Policy.MaxNeighbors reads and rewrites them
+// all.
+func CountPair(h ItemHead, ns Neighbors, pair Pair, p Policy) (ItemHead, ItemChanges, bool) {
 	p = p.WithDefaults()
 	if pair.Other == "" || pair.Other == pair.Item || pair.Time.UnixMilli() <= 0 ||
 		(pair.Signal != SignalView && pair.Signal != SignalPurchase) ||
-		(s.SKU != "" && pair.Item != s.SKU) {
-		return s, false
+		(h.SKU != "" && pair.Item != h.SKU) {
+		return h, ItemChanges{}, false
 	}
 	src := pair.Origin.source()
-	if last, ok := s.Seen[src]; ok && !pair.Origin.after(last) {
-		return s, false
+	if last, ok := h.Seen[src]; ok && !pair.Origin.after(last) {
+		return h, ItemChanges{}, false
 	}
-	s = s.clone()
-	if s.Seen == nil {
-		s.Seen = map[int64]Origin{}
+	h.Seen = maps.Clone(h.Seen)
+	if h.Seen == nil {
+		h.Seen = map[int64]Origin{}
 	}
-	s.Seen[src] = pair.Origin
-	s.SKU = pair.Item
-	if pair.Time.After(s.Clock) {
-		s.Clock = pair.Time
+	h.Seen[src] = pair.Origin
+	h.SKU = pair.Item
+	if pair.Time.After(h.Clock) {
+		h.Clock = pair.Time
 	}
-	if s.Epoch.IsZero() {
-		s.Epoch = atMillis(pair.Time)
+	if h.Epoch.IsZero() {
+		h.Epoch = atMillis(pair.Time)
 	}
-	if s.Clock.Sub(s.Epoch) > rebaseInterval(p) {
-		s.rebase(atMillis(s.Clock), p)
+	var ch ItemChanges
+	if h.Clock.Sub(h.Epoch) > rebaseInterval(p) || h.Size > p.MaxNeighbors {
+		ns, ch = h.reorder(ns, p)
 	}
-	s.trim(p.MaxNeighbors)
 
 	view, purchase := 0.0, 0.0
 	switch pair.Signal {
 	case SignalView:
-		view = growth(pair.Time, s.Epoch, p.ViewHalfLife)
+		view = growth(pair.Time, h.Epoch, p.ViewHalfLife)
 	case SignalPurchase:
-		purchase = growth(pair.Time, s.Epoch, p.PurchaseHalfLife)
+		purchase = growth(pair.Time, h.Epoch, p.PurchaseHalfLife)
 	}
-	if i := slices.IndexFunc(s.Neighbors, func(n Neighbor) bool { return n.SKU == pair.Other }); i >= 0 {
-		n := s.Neighbors[i]
-		n.ViewScore += view
-		n.PurchaseScore += purchase
-		if pair.Time.After(n.Last) {
-			n.Last = pair.Time
+	if n, ok := ns.Get(pair.Other); ok {
+		next := n
+		next.ViewScore += view
+		next.PurchaseScore += purchase
+		if pair.Time.After(next.Last) {
+			next.Last = pair.Time
 		}
-		s.moveUp(i, n, p)
-		return s, true
+		ch.move(&n, next)
+		if n.SKU == h.Lowest.SKU {
+			// It leaves the last place to the one before it, if that one
+			// now ranks lower.
+			h.Lowest = next
+			if above, ok := ns.Before(n); ok && before(next, above, p) {
+				h.Lowest = above
+			}
+		}
+		return h, ch, true
 	}
 	n := Neighbor{SKU: pair.Other, ViewScore: view, PurchaseScore: purchase, Last: pair.Time}
-	if len(s.Neighbors) >= p.MaxNeighbors {
-		s.Pruned++
-		if rank(s.Neighbors[len(s.Neighbors)-1], p) > rank(n, p) {
-			return s, true
+	// A head without its lowest (which Titan never writes) lets the list
+	// grow; the next pair trims it through reorder.
+	if h.Size >= p.MaxNeighbors && h.Lowest.SKU != "" {
+		h.Pruned++
+		low := h.Lowest
+		if rank(low, p) > rank(n, p) {
+			return h, ch, true
 		}
-		s.Neighbors = s.Neighbors[:len(s.Neighbors)-1]
+		ch.drop(low)
+		h.Size--
+		h.Lowest = Neighbor{}
+		if above, ok := ns.Before(low); ok {
+			h.Lowest = above
+		}
 	}
-	s.Neighbors = append(s.Neighbors, n)
-	s.moveUp(len(s.Neighbors)-1, n, p)
-	return s, true
+	ch.move(nil, n)
+	if h.Size == 0 || before(h.Lowest, n, p) {
+		h.Lowest = n
+	}
+	h.Size++
+	return h, ch, true
 }
+
+// reorder rebases the epoch to the item's clock when it is due, rescaling
+// and sorting every neighbor, and drops the lowest past p.MaxNeighbors (a
+// list kept under a larger policy). It returns the neighbors as they now
+// stand and the changes that make them so.
+func (h *ItemHead) reorder(ns Neighbors, p Policy) (Neighbors, ItemChanges) {
+	var stored []Neighbor
+	for n := range ns.All {
+		stored = append(stored, n)
+	}
+	s := ItemState{Epoch: h.Epoch, Neighbors: slices.Clone(stored), Pruned: h.Pruned}
+	if h.Clock.Sub(h.Epoch) > rebaseInterval(p) {
+		s.rebase(atMillis(h.Clock), p)
+	}
+	s.trim(p.MaxNeighbors)
+	h.Epoch, h.Pruned, h.Size, h.Lowest = s.Epoch, s.Pruned, len(s.Neighbors), Neighbor{}
+	if len(s.Neighbors) > 0 {
+		h.Lowest = s.Neighbors[len(s.Neighbors)-1]
+	}
+
+	var ch ItemChanges
+	now := make(map[string]Neighbor, len(s.Neighbors))
+	for _, n := range s.Neighbors {
+		now[n.SKU] = n
+	}
+	for _, old := range stored {
+		switch n, ok := now[old.SKU]; {
+		case !ok:
+			ch.Dropped = append(ch.Dropped, old)
+		case n != old:
+			ch.Moves = append(ch.Moves, Move{From: &old, To: n})
+		}
+	}
+	return Ranked(s.Neighbors), ch
+}
+
+// Rank is a neighbor's blend at its item's epoch: what the stored order
+// sorts by, highest first.
+func Rank(n Neighbor, p Policy) float64 { return rank(n, p.WithDefaults()) }
 
 // rank is a neighbor's blend at the epoch: both sums are relative to the
 // same instant, so it is the blend an observer at the epoch would see.
@@ -91,15 +166,6 @@ func before(a, b Neighbor, p Policy) bool {
 		return ra > rb
 	}
 	return a.SKU < b.SKU
-}
-
-// moveUp stores n, whose rank has not decreased, at index i and moves it
-// forward past every neighbor it now ranks before. Only the neighbors it
-// passes are touched.
-func (s *ItemState) moveUp(i int, n Neighbor, p Policy) {
-	j := sort.Search(i, func(j int) bool { return before(n, s.Neighbors[j], p) })
-	copy(s.Neighbors[j+1:i+1], s.Neighbors[j:i])
-	s.Neighbors[j] = n
 }
 
 // rebase moves the epoch to e, rescaling every score so its decayed value

@@ -51,21 +51,16 @@ func (BasketCodec) Decode(b []byte) (any, error) {
 	return recommendations.BasketFromWire(&w), nil
 }
 
-// ItemCodec stores a recommendations.ItemState.
+// ItemCodec stores an item's head (store.go): a value of layout 2, or of
+// layout 1 with the neighbors in it.
 type ItemCodec struct{}
 
 func (ItemCodec) Encode(v any) ([]byte, error) {
-	s, ok := v.(recommendations.ItemState)
+	s, ok := v.(stored)
 	if !ok {
 		return nil, fmt.Errorf("recommendations: item codec cannot encode %T", v)
 	}
-	return marshal.Marshal(recommendations.ItemStateToWire(s))
+	return encodeStored(s)
 }
 
-func (ItemCodec) Decode(b []byte) (any, error) {
-	var w recommendationsv1.ItemState
-	if err := proto.Unmarshal(b, &w); err != nil {
-		return nil, fmt.Errorf("recommendations: decode item: %w", err)
-	}
-	return recommendations.ItemStateFromWire(&w), nil
-}
+func (ItemCodec) Decode(b []byte) (any, error) { return decodeStored(b) }

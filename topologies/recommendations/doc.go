@@ -11,7 +11,9 @@
 //	     purchase to the buyer's history (titan.recommendations.purchases)
 //	titan.recommendations.pairs (by item)
 //	  -> titan-recs-items: the item's neighbors with decayed co-view and
-//	     co-purchase scores, kept in top-K order
+//	     co-purchase scores, kept in top-K order, each under keys of its
+//	     own beside the item's head (store.go), so that a pair rewrites
+//	     the head and one neighbor, not the list
 //
 // Each pair carries the place of the record that made it, and an item keeps
 // the highest place per sender partition, so pairs sent again after a crash

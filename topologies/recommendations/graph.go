@@ -2,11 +2,13 @@ package recommendations
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/titan-commerce/titan/internal/gokaopts"
 	"github.com/titan-commerce/titan/internal/millis"
 	"github.com/titan-commerce/titan/internal/observe"
 	"github.com/titan-commerce/titan/processors/recommendations"
@@ -16,7 +18,9 @@ import (
 )
 
 type groups struct {
-	names    Names
+	names Names
+	// keys reaches the item table's keys beside the record's own.
+	keys     *gokaopts.Keys
 	outcomes goka.Stream
 	policy   recommendations.Policy
 	window   schemas.TimeWindow
@@ -167,22 +171,40 @@ func (g *groups) emitPairs(ctx goka.Context, pairs []recommendations.Pair, strea
 	return nil
 }
 
-// onPair counts a pair at its item.
+// onPair counts a pair at its item: it writes the item's head, naming
+// the writes under the neighbors' keys that follow it (store.go).
 func (g *groups) onPair(ctx goka.Context, msg any) error {
 	var w recommendationsv1.Pair
 	if err := proto.Unmarshal(msg.([]byte), &w); err != nil {
 		return observe.Reject("decode", err)
 	}
-	if w.GetItem() != ctx.Key() || w.GetOther() == "" || w.GetOther() == w.GetItem() {
+	if w.GetItem() != ctx.Key() || w.GetOther() == "" || w.GetOther() == w.GetItem() || strings.IndexByte(ctx.Key(), 0) >= 0 {
 		return observe.Reject("invalid_pair", fmt.Errorf("key %q, pair %q-%q", ctx.Key(), w.GetItem(), w.GetOther()))
 	}
-	s := recommendations.ItemState{SKU: ctx.Key()}
-	if v := ctx.Value(); v != nil {
-		s = v.(recommendations.ItemState)
+	part, err := g.keys.Partition(ctx.Partition())
+	if err != nil {
+		return err
 	}
-	next, counted := recommendations.Count(s, recommendations.PairFromWire(&w), g.policy)
-	if counted {
-		ctx.SetValue(next)
+	v := stored{head: recommendations.ItemHead{SKU: ctx.Key()}}
+	if x := ctx.Value(); x != nil {
+		v = x.(stored)
+	}
+	for _, r := range v.first(ctx.Key(), g.keys.Writer(), g.policy) {
+		if err := part.Set(r.key, r.value); err != nil {
+			return err
+		}
+	}
+	next, ok, err := countPair(v, part.Storage, recommendations.PairFromWire(&w), g.policy, g.keys.Writer())
+	if err != nil || !ok {
+		// An error is the storage's, not the pair's: failing the
+		// partition reads it again.
+		return err
+	}
+	ctx.SetValue(next)
+	for _, r := range next.redo {
+		if err := part.Set(r.key, r.value); err != nil {
+			return err
+		}
 	}
 	return nil
 }

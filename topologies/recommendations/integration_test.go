@@ -21,6 +21,7 @@ import (
 	"github.com/titan-commerce/titan/schemas"
 	ordersv1 "github.com/titan-commerce/titan/schemas/orders/v1"
 	recommendationsv1 "github.com/titan-commerce/titan/schemas/recommendations/v1"
+	"github.com/titan-commerce/titan/state"
 	invtopo "github.com/titan-commerce/titan/topologies/inventory"
 	orderstopo "github.com/titan-commerce/titan/topologies/orders"
 	recstopo "github.com/titan-commerce/titan/topologies/recommendations"
@@ -201,20 +202,40 @@ func TestRecommendations(t *testing.T) {
 		if err != nil {
 			return false, err.Error()
 		}
-		var h recommendationsv1.ItemState
+		// The changelog, replayed into a store, holds what the items
+		// group's own store holds.
+		sb, err := state.NewBuilder(t.TempDir())
+		if err != nil {
+			return false, err.Error()
+		}
+		defer sb.Close()
+		st, err := sb.Build("items", 0)
+		if err == nil {
+			err = st.Open()
+		}
+		if err != nil {
+			return false, err.Error()
+		}
 		for _, r := range recs {
-			if string(r.Key) == "h" {
-				if err := proto.Unmarshal(r.Value, &h); err != nil {
-					return false, err.Error()
-				}
+			if r.Value == nil {
+				err = st.Delete(string(r.Key))
+			} else {
+				err = st.Set(string(r.Key), r.Value)
+			}
+			if err != nil {
+				return false, err.Error()
 			}
 		}
-		kept := map[string]bool{}
-		for _, nb := range h.GetNeighbors() {
-			kept[nb.GetSku()] = true
+		h, _, err := recstopo.LoadItem(st, "h")
+		if err != nil {
+			return false, err.Error()
 		}
-		ok := h.GetPruned() == 5 && len(kept) == 200 && !kept["other-004"] && kept["other-005"] && kept["other-204"]
-		return ok, fmt.Sprintf("%d neighbors, %d pruned", len(kept), h.GetPruned())
+		kept := map[string]bool{}
+		for _, nb := range h.Neighbors {
+			kept[nb.SKU] = true
+		}
+		ok := h.Pruned == 5 && len(kept) == 200 && !kept["other-004"] && kept["other-005"] && kept["other-204"]
+		return ok, fmt.Sprintf("%d neighbors, %d pruned", len(kept), h.Pruned)
 	})
 	if err != nil {
 		t.Fatal(err)

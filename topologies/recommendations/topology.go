@@ -68,15 +68,24 @@ func New(o Options) (*Topology, error) {
 	if err := o.TimeWindow.Validate(); err != nil {
 		return nil, err
 	}
-	g := &groups{names: o.Names, outcomes: o.Outcomes, policy: o.Policy, window: o.TimeWindow}
+	o.Policy = o.Policy.WithDefaults()
+	if err := o.Policy.Validate(); err != nil {
+		return nil, err
+	}
+	g := &groups{names: o.Names, outcomes: o.Outcomes, policy: o.Policy, window: o.TimeWindow, keys: gokaopts.NewKeys(o.Names.ItemsTable())}
 	dlq := observe.NewDeadLetterWriter(o.Goka)
 	ug, og, ig := g.graphs(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger, Writer: dlq})
 	t := &Topology{names: o.Names, deadLetters: dlq}
 	for _, p := range []struct {
 		graph *goka.GroupGraph
 		into  **goka.Processor
-	}{{ug, &t.users}, {og, &t.orders}, {ig, &t.item}} {
-		proc, err := goka.NewProcessor(o.Goka.Brokers, p.graph, o.Goka.Processor(gokaopts.OutputsFirst)...)
+		opts  []goka.ProcessorOption
+	}{
+		{ug, &t.users, o.Goka.Processor(gokaopts.OutputsFirst)},
+		{og, &t.orders, o.Goka.Processor(gokaopts.OutputsFirst)},
+		{ig, &t.item, o.Goka.ProcessorWithKeys(gokaopts.OutputsFirst, g.keys)},
+	} {
+		proc, err := goka.NewProcessor(o.Goka.Brokers, p.graph, p.opts...)
 		if err != nil {
 			return nil, fmt.Errorf("recommendations: %s: %w", p.graph.Group(), err)
 		}

@@ -378,8 +378,13 @@ func (x *Neighbor) GetLastMs() int64 {
 	return 0
 }
 
-// ItemState is the value of the item table: neighbors ordered by
-// descending blended score at the epoch.
+// ItemState is the value of the item table under an item's own key.
+//
+// Layout 1 kept the neighbors (3) in it, ordered by descending blended
+// score at the epoch. Layout 2 keeps each neighbor under keys of its own
+// beside the item's (topologies/recommendations) and only the head here:
+// size (8) says how many there are, redo (9) the writes under those keys
+// that the pair which wrote this value made.
 type ItemState struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Sku       string                 `protobuf:"bytes,1,opt,name=sku,proto3" json:"sku,omitempty"`
@@ -389,7 +394,16 @@ type ItemState struct {
 	// Neighbors dropped from the long tail.
 	Pruned int64 `protobuf:"varint,5,opt,name=pruned,proto3" json:"pruned,omitempty"`
 	// The highest pair origin counted per stream and partition.
-	Seen          []*Origin `protobuf:"bytes,6,rep,name=seen,proto3" json:"seen,omitempty"`
+	Seen []*Origin `protobuf:"bytes,6,rep,name=seen,proto3" json:"seen,omitempty"`
+	// 2 for the layout with neighbors apart; 0 is layout 1.
+	Layout int32       `protobuf:"varint,7,opt,name=layout,proto3" json:"layout,omitempty"`
+	Size   int64       `protobuf:"varint,8,opt,name=size,proto3" json:"size,omitempty"`
+	Redo   []*KeyWrite `protobuf:"bytes,9,rep,name=redo,proto3" json:"redo,omitempty"`
+	// Names the processor incarnation that wrote the value: one that finds
+	// another's value writes its redo again before its own (layout 2).
+	Writer uint64 `protobuf:"fixed64,10,opt,name=writer,proto3" json:"writer,omitempty"`
+	// The neighbor last in the stored order (layout 2).
+	Lowest        *Neighbor `protobuf:"bytes,11,opt,name=lowest,proto3" json:"lowest,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -466,6 +480,103 @@ func (x *ItemState) GetSeen() []*Origin {
 	return nil
 }
 
+func (x *ItemState) GetLayout() int32 {
+	if x != nil {
+		return x.Layout
+	}
+	return 0
+}
+
+func (x *ItemState) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *ItemState) GetRedo() []*KeyWrite {
+	if x != nil {
+		return x.Redo
+	}
+	return nil
+}
+
+func (x *ItemState) GetWriter() uint64 {
+	if x != nil {
+		return x.Writer
+	}
+	return 0
+}
+
+func (x *ItemState) GetLowest() *Neighbor {
+	if x != nil {
+		return x.Lowest
+	}
+	return nil
+}
+
+// KeyWrite is one write under a key of the item table: a value, or a
+// delete.
+type KeyWrite struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Value         []byte                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	Delete        bool                   `protobuf:"varint,3,opt,name=delete,proto3" json:"delete,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyWrite) Reset() {
+	*x = KeyWrite{}
+	mi := &file_titan_recommendations_v1_recommendations_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyWrite) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyWrite) ProtoMessage() {}
+
+func (x *KeyWrite) ProtoReflect() protoreflect.Message {
+	mi := &file_titan_recommendations_v1_recommendations_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyWrite.ProtoReflect.Descriptor instead.
+func (*KeyWrite) Descriptor() ([]byte, []int) {
+	return file_titan_recommendations_v1_recommendations_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *KeyWrite) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *KeyWrite) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *KeyWrite) GetDelete() bool {
+	if x != nil {
+		return x.Delete
+	}
+	return false
+}
+
 // Seen is one item in a user's recent history.
 type Seen struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -479,7 +590,7 @@ type Seen struct {
 
 func (x *Seen) Reset() {
 	*x = Seen{}
-	mi := &file_titan_recommendations_v1_recommendations_proto_msgTypes[5]
+	mi := &file_titan_recommendations_v1_recommendations_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -491,7 +602,7 @@ func (x *Seen) String() string {
 func (*Seen) ProtoMessage() {}
 
 func (x *Seen) ProtoReflect() protoreflect.Message {
-	mi := &file_titan_recommendations_v1_recommendations_proto_msgTypes[5]
+	mi := &file_titan_recommendations_v1_recommendations_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -504,7 +615,7 @@ func (x *Seen) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Seen.ProtoReflect.Descriptor instead.
 func (*Seen) Descriptor() ([]byte, []int) {
-	return file_titan_recommendations_v1_recommendations_proto_rawDescGZIP(), []int{5}
+	return file_titan_recommendations_v1_recommendations_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Seen) GetSku() string {
@@ -556,7 +667,7 @@ type UserHistory struct {
 
 func (x *UserHistory) Reset() {
 	*x = UserHistory{}
-	mi := &file_titan_recommendations_v1_recommendations_proto_msgTypes[6]
+	mi := &file_titan_recommendations_v1_recommendations_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -568,7 +679,7 @@ func (x *UserHistory) String() string {
 func (*UserHistory) ProtoMessage() {}
 
 func (x *UserHistory) ProtoReflect() protoreflect.Message {
-	mi := &file_titan_recommendations_v1_recommendations_proto_msgTypes[6]
+	mi := &file_titan_recommendations_v1_recommendations_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -581,7 +692,7 @@ func (x *UserHistory) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserHistory.ProtoReflect.Descriptor instead.
 func (*UserHistory) Descriptor() ([]byte, []int) {
-	return file_titan_recommendations_v1_recommendations_proto_rawDescGZIP(), []int{6}
+	return file_titan_recommendations_v1_recommendations_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *UserHistory) GetUserId() string {
@@ -639,7 +750,7 @@ type Basket struct {
 
 func (x *Basket) Reset() {
 	*x = Basket{}
-	mi := &file_titan_recommendations_v1_recommendations_proto_msgTypes[7]
+	mi := &file_titan_recommendations_v1_recommendations_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -651,7 +762,7 @@ func (x *Basket) String() string {
 func (*Basket) ProtoMessage() {}
 
 func (x *Basket) ProtoReflect() protoreflect.Message {
-	mi := &file_titan_recommendations_v1_recommendations_proto_msgTypes[7]
+	mi := &file_titan_recommendations_v1_recommendations_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -664,7 +775,7 @@ func (x *Basket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Basket.ProtoReflect.Descriptor instead.
 func (*Basket) Descriptor() ([]byte, []int) {
-	return file_titan_recommendations_v1_recommendations_proto_rawDescGZIP(), []int{7}
+	return file_titan_recommendations_v1_recommendations_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Basket) GetOrderId() string {
@@ -716,14 +827,24 @@ const file_titan_recommendations_v1_recommendations_proto_rawDesc = "" +
 	"\n" +
 	"view_score\x18\x02 \x01(\x01R\tviewScore\x12%\n" +
 	"\x0epurchase_score\x18\x03 \x01(\x01R\rpurchaseScore\x12\x17\n" +
-	"\alast_ms\x18\x04 \x01(\x03R\x06lastMs\"\xe3\x01\n" +
+	"\alast_ms\x18\x04 \x01(\x03R\x06lastMs\"\x9b\x03\n" +
 	"\tItemState\x12\x10\n" +
 	"\x03sku\x18\x01 \x01(\tR\x03sku\x12\x19\n" +
 	"\bepoch_ms\x18\x02 \x01(\x03R\aepochMs\x12@\n" +
 	"\tneighbors\x18\x03 \x03(\v2\".titan.recommendations.v1.NeighborR\tneighbors\x12\x19\n" +
 	"\bclock_ms\x18\x04 \x01(\x03R\aclockMs\x12\x16\n" +
 	"\x06pruned\x18\x05 \x01(\x03R\x06pruned\x124\n" +
-	"\x04seen\x18\x06 \x03(\v2 .titan.recommendations.v1.OriginR\x04seen\"\x86\x01\n" +
+	"\x04seen\x18\x06 \x03(\v2 .titan.recommendations.v1.OriginR\x04seen\x12\x16\n" +
+	"\x06layout\x18\a \x01(\x05R\x06layout\x12\x12\n" +
+	"\x04size\x18\b \x01(\x03R\x04size\x126\n" +
+	"\x04redo\x18\t \x03(\v2\".titan.recommendations.v1.KeyWriteR\x04redo\x12\x16\n" +
+	"\x06writer\x18\n" +
+	" \x01(\x06R\x06writer\x12:\n" +
+	"\x06lowest\x18\v \x01(\v2\".titan.recommendations.v1.NeighborR\x06lowest\"J\n" +
+	"\bKeyWrite\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\x12\x16\n" +
+	"\x06delete\x18\x03 \x01(\bR\x06delete\"\x86\x01\n" +
 	"\x04Seen\x12\x10\n" +
 	"\x03sku\x18\x01 \x01(\tR\x03sku\x12\x13\n" +
 	"\x05at_ms\x18\x02 \x01(\x03R\x04atMs\x12\x1d\n" +
@@ -759,7 +880,7 @@ func file_titan_recommendations_v1_recommendations_proto_rawDescGZIP() []byte {
 }
 
 var file_titan_recommendations_v1_recommendations_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_titan_recommendations_v1_recommendations_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_titan_recommendations_v1_recommendations_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_titan_recommendations_v1_recommendations_proto_goTypes = []any{
 	(Signal)(0),         // 0: titan.recommendations.v1.Signal
 	(*ViewEvent)(nil),   // 1: titan.recommendations.v1.ViewEvent
@@ -767,23 +888,26 @@ var file_titan_recommendations_v1_recommendations_proto_goTypes = []any{
 	(*Pair)(nil),        // 3: titan.recommendations.v1.Pair
 	(*Neighbor)(nil),    // 4: titan.recommendations.v1.Neighbor
 	(*ItemState)(nil),   // 5: titan.recommendations.v1.ItemState
-	(*Seen)(nil),        // 6: titan.recommendations.v1.Seen
-	(*UserHistory)(nil), // 7: titan.recommendations.v1.UserHistory
-	(*Basket)(nil),      // 8: titan.recommendations.v1.Basket
+	(*KeyWrite)(nil),    // 6: titan.recommendations.v1.KeyWrite
+	(*Seen)(nil),        // 7: titan.recommendations.v1.Seen
+	(*UserHistory)(nil), // 8: titan.recommendations.v1.UserHistory
+	(*Basket)(nil),      // 9: titan.recommendations.v1.Basket
 }
 var file_titan_recommendations_v1_recommendations_proto_depIdxs = []int32{
 	0, // 0: titan.recommendations.v1.Pair.signal:type_name -> titan.recommendations.v1.Signal
 	2, // 1: titan.recommendations.v1.Pair.origin:type_name -> titan.recommendations.v1.Origin
 	4, // 2: titan.recommendations.v1.ItemState.neighbors:type_name -> titan.recommendations.v1.Neighbor
 	2, // 3: titan.recommendations.v1.ItemState.seen:type_name -> titan.recommendations.v1.Origin
-	0, // 4: titan.recommendations.v1.Seen.signal:type_name -> titan.recommendations.v1.Signal
-	6, // 5: titan.recommendations.v1.UserHistory.recent:type_name -> titan.recommendations.v1.Seen
-	6, // 6: titan.recommendations.v1.UserHistory.bought:type_name -> titan.recommendations.v1.Seen
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	6, // 4: titan.recommendations.v1.ItemState.redo:type_name -> titan.recommendations.v1.KeyWrite
+	4, // 5: titan.recommendations.v1.ItemState.lowest:type_name -> titan.recommendations.v1.Neighbor
+	0, // 6: titan.recommendations.v1.Seen.signal:type_name -> titan.recommendations.v1.Signal
+	7, // 7: titan.recommendations.v1.UserHistory.recent:type_name -> titan.recommendations.v1.Seen
+	7, // 8: titan.recommendations.v1.UserHistory.bought:type_name -> titan.recommendations.v1.Seen
+	9, // [9:9] is the sub-list for method output_type
+	9, // [9:9] is the sub-list for method input_type
+	9, // [9:9] is the sub-list for extension type_name
+	9, // [9:9] is the sub-list for extension extendee
+	0, // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_titan_recommendations_v1_recommendations_proto_init() }
@@ -797,7 +921,7 @@ func file_titan_recommendations_v1_recommendations_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_titan_recommendations_v1_recommendations_proto_rawDesc), len(file_titan_recommendations_v1_recommendations_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
