@@ -41,11 +41,16 @@ type Rule struct {
 	// Derive returns the key derived from key, which must start with
 	// Prefix and be longer, or nil if key has none, and whether value
 	// keeps it: a write of value under key writes the derived key if
-	// present, deletes it otherwise. value is nil for a delete of key. A
-	// derived key may depend on the value only through present: its
-	// place must not move with the value, since a write does not know
-	// the value it replaces.
+	// present, deletes it otherwise. value is nil for a delete of key.
+	// Unless Moves is set, a derived key may depend on the value only
+	// through present: its place must not move with the value, since a
+	// write does not know the value it replaces.
 	Derive func(key, value []byte) (derived []byte, present bool)
+	// Moves lets a derived key depend on the value (a time the value
+	// holds, say): every write then reads the value it replaces, to
+	// delete the key derived from that one. It suits tables written far
+	// less often than they are read.
+	Moves bool
 }
 
 // Builder returns b, with the storages of topic keeping r's derived keys.
@@ -143,22 +148,51 @@ func (s *indexed) each(prefix []byte, fn func(key, value []byte) error) error {
 // Set stores value under key, then writes or deletes the key derived from
 // it.
 func (s *indexed) Set(key string, value []byte) error {
+	old, err := s.moved(key)
+	if err != nil {
+		return err
+	}
 	if err := s.Storage.Set(key, value); err != nil {
 		return err
 	}
-	return s.derive(key, value)
+	return s.derive(key, value, old)
 }
 
 // Delete deletes key, then the key derived from it.
 func (s *indexed) Delete(key string) error {
+	old, err := s.moved(key)
+	if err != nil {
+		return err
+	}
 	if err := s.Storage.Delete(key); err != nil {
 		return err
 	}
-	return s.derive(key, nil)
+	return s.derive(key, nil, old)
 }
 
-func (s *indexed) derive(key string, value []byte) error {
+// moved is, under a rule whose keys move, the key derived from the value
+// stored under key now.
+func (s *indexed) moved(key string) ([]byte, error) {
+	if !s.rule.Moves || bytes.HasPrefix([]byte(key), s.rule.Prefix) {
+		return nil, nil
+	}
+	v, err := s.Storage.Get(key)
+	if err != nil || v == nil {
+		return nil, err
+	}
+	if d, ok := s.rule.Derive([]byte(key), v); ok {
+		return d, nil
+	}
+	return nil, nil
+}
+
+func (s *indexed) derive(key string, value, old []byte) error {
 	d, ok := s.rule.Derive([]byte(key), value)
+	if old != nil && !(ok && bytes.Equal(old, d)) {
+		if err := s.Storage.Delete(string(old)); err != nil {
+			return err
+		}
+	}
 	switch {
 	case d == nil:
 		return nil

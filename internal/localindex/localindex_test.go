@@ -194,3 +194,35 @@ func TestRecoveryRebuildsTheIndex(t *testing.T) {
 		t.Errorf("index holds %q, want %q", index, got)
 	}
 }
+
+// TestMovingKeys: under a rule whose keys follow the value, a write moves
+// the derived key, and a delete, or a value that keeps none, drops it.
+func TestMovingKeys(t *testing.T) {
+	r := localindex.Rule{
+		Name:   "at-v1",
+		Prefix: []byte("~t"),
+		Moves:  true,
+		// "k/<x>" with value "<t>" is indexed as "~t/<t>/<x>"; "-" keeps none.
+		Derive: func(key, value []byte) ([]byte, bool) {
+			x, ok := bytes.CutPrefix(key, []byte("k/"))
+			if !ok || value == nil || string(value) == "-" {
+				return nil, false
+			}
+			return []byte("~t/" + string(value) + "/" + string(x)), true
+		},
+	}
+	st := newFixture(t).open(&r)
+	defer mustClose(t, st)
+	for _, w := range [][2]string{{"k/a", "1"}, {"k/b", "2"}, {"k/a", "3"}, {"k/c", "1"}, {"k/b", "2"}, {"k/c", "-"}, {"k/d", "4"}} {
+		if err := st.Set(w[0], []byte(w[1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Delete("k/d"); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"k/a", "k/b", "k/c", "~t", "~t/2/b", "~t/3/a"}
+	if got := keys(t, st); !slices.Equal(got, want) {
+		t.Errorf("keys = %q, want %q", got, want)
+	}
+}

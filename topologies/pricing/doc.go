@@ -25,8 +25,11 @@
 // A campaign starting or ending and a demand interval closing change a
 // price with no input to carry the change, and goka has no timers. The
 // Ticker runs beside the processor in every instance: each TickInterval it
-// reads the recovered table partitions this instance owns, and for each
-// SKU whose pricing.NextChange has come it sends a Tick command (id
+// reads, in the recovered table partitions this instance owns, the due
+// part of an index of every SKU's pricing.NextChange kept in the local
+// store (nextChangeIndex, internal/localindex), so that a pass costs what
+// is due, not the catalog; for each SKU whose change has come it sends a
+// Tick command (id
 // "titan:tick:<sku>:<due ms>", stamped with the wall clock) through
 // titan.pricing.internal. The processor applies it like any command, in
 // the SKU's partition order, and publishes each change at its boundary's

@@ -1,7 +1,9 @@
 package pricing
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/titan-commerce/titan/internal/localindex"
 	"github.com/titan-commerce/titan/internal/punctuate"
 	"github.com/titan-commerce/titan/processors/pricing"
 	"github.com/titan-commerce/titan/schemas"
@@ -18,9 +21,10 @@ import (
 
 // Ticker publishes the price changes time alone causes (a campaign starting
 // or ending, a demand interval closing) on SKUs that see no traffic. On
-// each pass it reads the local state of the table partitions this instance
-// owns and, for each SKU whose pricing.NextChange has come, sends a tick
-// command, keyed by the SKU, through the commands topic.
+// each pass it reads, in the table partitions this instance owns, the due
+// part of the index of every SKU's pricing.NextChange (nextChangeIndex)
+// and, for each SKU whose change has come, sends a tick command, keyed by
+// the SKU, through the commands topic.
 //
 // Why this is reliable: the ticker only proposes; the processor decides, in
 // the SKU's partition order, with the same Apply every other command goes
@@ -154,39 +158,77 @@ func TickCommand(sku string, due, now time.Time) *pricingv1.Command {
 }
 
 // eachDue calls fn for every SKU of st whose next change is at or before
-// now, in key order, with that time. A state it cannot decode is logged
-// and passed over: the processor could not apply a tick to it either, and
-// the partition's other SKUs must still be ticked.
+// now, with that time, in order of time. It reads the part of the
+// partition's next-change index that is due, not every SKU.
 func (t *Ticker) eachDue(st storage.Storage, now time.Time, fn func(sku string, due time.Time) error) error {
-	it, err := st.Iterator()
+	it, err := st.IteratorWithRange([]byte(nextChangePrefix), dueLimit(now))
 	if err != nil {
 		return fmt.Errorf("pricing: tick: %w", err)
 	}
 	defer it.Release()
 	for it.Next() {
-		v, err := it.Value()
-		if err != nil {
-			return fmt.Errorf("pricing: tick: %w", err)
-		}
-		due, err := nextChange(v)
-		if err != nil {
-			t.log.Warn("price tick: undecodable state", "sku", string(it.Key()), "err", err)
+		// Filtered here too: not every storage keeps a range's order and
+		// bounds as Titan's does (goka's in-memory one, in tests).
+		sku, due, ok := fromNextChangeIndex(it.Key())
+		if !ok || due.After(now) {
 			continue
 		}
-		if due.IsZero() || due.After(now) {
-			continue
-		}
-		if err := fn(string(it.Key()), due); err != nil {
+		if err := fn(sku, due); err != nil {
 			return err
 		}
 	}
 	return it.Err()
 }
 
+// nextChangeIndex orders every SKU of a partition that has a change
+// coming by the time of that change, under keys
+// "\xffc<8-byte time><sku>" that exist only in the local store
+// (internal/localindex): the ticker reads what is due instead of every
+// SKU. The index key moves with the state's next change, so every write
+// of the table reads the state it replaces; prices are written far less
+// often than the ticker would read them. A state the index cannot decode
+// gets no key: the processor could not apply a tick to it either.
+var nextChangeIndex = localindex.Rule{
+	Name:   "next-change-v1",
+	Prefix: []byte(nextChangePrefix),
+	Moves:  true,
+	Derive: func(key, value []byte) ([]byte, bool) {
+		if value == nil {
+			return nil, false
+		}
+		due, err := nextChange(value)
+		if err != nil || due.IsZero() {
+			return nil, false
+		}
+		out := make([]byte, 0, len(nextChangePrefix)+8+len(key))
+		out = append(out, nextChangePrefix...)
+		out = binary.BigEndian.AppendUint64(out, uint64(due.UnixMilli())^(1<<63))
+		return append(out, key...), true
+	},
+}
+
+const nextChangePrefix = "\xffc"
+
+// dueLimit is where the index's entries due at or before now end.
+func dueLimit(now time.Time) []byte {
+	return binary.BigEndian.AppendUint64([]byte(nextChangePrefix), uint64(now.UnixMilli()+1)^(1<<63))
+}
+
+// fromNextChangeIndex reads an index key; false for the index's own name.
+func fromNextChangeIndex(key []byte) (sku string, due time.Time, ok bool) {
+	rest, ok := bytes.CutPrefix(key, []byte(nextChangePrefix))
+	if !ok || len(rest) <= 8 {
+		return "", time.Time{}, false
+	}
+	ms := int64(binary.BigEndian.Uint64(rest) ^ (1 << 63))
+	return string(rest[8:]), time.UnixMilli(ms), true
+}
+
 // Fields of pricingv1.SkuPrice that pricing.NextChange never reads and
 // that make up most of a stored state: up to Policy.HistoryLimit published
-// changes and Policy.MaxApplied remembered command ids. The ticker reads
-// every SKU of its partitions on every pass, and most have nothing due.
+// changes and Policy.MaxApplied remembered command ids. The next-change
+// index reads the state this way at every write, twice (the value written
+// and the one it replaces), and once per SKU when a store is indexed.
 var skippedFields = map[protowire.Number]bool{
 	6: true, // current
 	7: true, // history

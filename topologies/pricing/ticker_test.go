@@ -14,10 +14,12 @@ import (
 	"github.com/lovoo/goka/tester"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/titan-commerce/titan/internal/localindex"
 	"github.com/titan-commerce/titan/internal/observe"
 	"github.com/titan-commerce/titan/processors/pricing"
 	"github.com/titan-commerce/titan/schemas"
 	pricingv1 "github.com/titan-commerce/titan/schemas/pricing/v1"
+	"github.com/titan-commerce/titan/state"
 )
 
 var t0 = time.UnixMilli(1_700_000_000_000).UTC()
@@ -39,6 +41,21 @@ func decide(t *testing.T, s pricing.State, cmds ...pricing.Command) pricing.Stat
 		s, _, _ = pricing.Apply(s, c, pricing.DefaultPolicy())
 	}
 	return s
+}
+
+// indexedMemory is goka's in-memory storage keeping the next-change
+// index, as the processor's storages do.
+func indexedMemory(t *testing.T) storage.Storage {
+	t.Helper()
+	mem := func(string, int32) (storage.Storage, error) { return storage.NewMemory(), nil }
+	st, err := localindex.Builder(mem, "table", nextChangeIndex)("table", 0)
+	if err == nil {
+		err = st.Open()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 func store(t *testing.T, st storage.Storage, s pricing.State) {
@@ -91,7 +108,7 @@ func pass(t *testing.T, tk *Ticker) {
 }
 
 func TestTickerProposesDueSKUs(t *testing.T) {
-	st := storage.NewMemory()
+	st := indexedMemory(t)
 	p := pricing.DefaultPolicy()
 	starting := decide(t, pricing.NewState(), setBase("starting", 10_000, 0), campaign("starting", "spring", 50, 100, 0))
 	later := decide(t, pricing.NewState(), setBase("later", 10_000, 0), campaign("later", "summer", 100, 200, 0))
@@ -158,7 +175,7 @@ func TestTickerProposesDueSKUs(t *testing.T) {
 }
 
 func TestTickerRetriesFailedSends(t *testing.T) {
-	st := storage.NewMemory()
+	st := indexedMemory(t)
 	store(t, st, decide(t, pricing.NewState(), setBase("a", 100, 0), campaign("a", "c", 10, 20, 0)))
 	r := recorder{err: errors.New("broker gone")}
 	now := at(15)
@@ -176,7 +193,7 @@ func TestTickerRetriesFailedSends(t *testing.T) {
 }
 
 func TestTickerSendsInBatches(t *testing.T) {
-	st := storage.NewMemory()
+	st := indexedMemory(t)
 	n := 2*maxBatch + 1
 	for i := range n {
 		sku := fmt.Sprintf("sku-%05d", i)
@@ -191,7 +208,7 @@ func TestTickerSendsInBatches(t *testing.T) {
 }
 
 func TestTickerPassesOverUndecodableStates(t *testing.T) {
-	st := storage.NewMemory()
+	st := indexedMemory(t)
 	if err := st.Set("broken", []byte{0xff, 0xff}); err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +279,8 @@ func TestTickerThroughTheGroup(t *testing.T) {
 	n := NamesFor("test")
 	g := &group{names: n, peers: Peers{InventoryEvents: "test.inventory", Saga: "test.saga"}, policy: pricing.DefaultPolicy(),
 		window: schemas.DefaultTimeWindow()}
-	proc, err := goka.NewProcessor(nil, g.graph(observe.Decorator{}), goka.WithTester(tt))
+	proc, err := goka.NewProcessor(nil, g.graph(observe.Decorator{}), goka.WithTester(tt),
+		goka.WithStorageBuilder(localindex.Builder(tt.StorageBuilder(), string(n.Table()), nextChangeIndex)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,4 +341,146 @@ func TestTickerThroughTheGroup(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("published %q, want %q", got, want)
 	}
+}
+
+// countingStorage counts the entries iterators read from it.
+type countingStorage struct {
+	storage.Storage
+	read *int
+}
+
+func (c countingStorage) IteratorWithRange(start, limit []byte) (storage.Iterator, error) {
+	it, err := c.Storage.IteratorWithRange(start, limit)
+	return countingIterator{Iterator: it, read: c.read}, err
+}
+
+func (c countingStorage) Iterator() (storage.Iterator, error) {
+	it, err := c.Storage.Iterator()
+	return countingIterator{Iterator: it, read: c.read}, err
+}
+
+type countingIterator struct {
+	storage.Iterator
+	read *int
+}
+
+func (c countingIterator) Next() bool {
+	ok := c.Iterator.Next()
+	if ok {
+		*c.read++
+	}
+	return ok
+}
+
+// TestTickerReadsWhatIsDue: a pass reads the SKUs whose change has come,
+// not the partition's SKUs, and a campaign that moves its SKU's change
+// moves its index entry with it.
+func TestTickerReadsWhatIsDue(t *testing.T) {
+	b, err := state.NewBuilder(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	raw, err := localindex.Builder(b.Build, "table", nextChangeIndex)("table", 0)
+	if err == nil {
+		err = raw.Open()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	for i := range 3000 {
+		sku := fmt.Sprintf("sku-%04d", i)
+		// Every SKU has a campaign ahead; three start within the pass.
+		from := 1000 + i
+		if i%1000 == 7 {
+			from = 10
+		}
+		store(t, raw, decide(t, pricing.NewState(), setBase(sku, 10_000, 0), campaign(sku, "c", from, from+50, 0)))
+	}
+	// One SKU's campaign is moved ahead: its old entry must not tick.
+	store(t, raw, decide(t, pricing.NewState(), setBase("sku-0007", 10_000, 0), campaign("sku-0007", "c", 500, 550, 1)))
+	read := 0
+	var r recorder
+	now := at(20)
+	pass(t, newTicker(countingStorage{Storage: raw, read: &read}, &r, &now))
+	if got := r.skus(); !reflect.DeepEqual(got, []string{"sku-1007", "sku-2007"}) {
+		t.Fatalf("ticked %v", got)
+	}
+	// The two, and the key that names the index's rule.
+	if read > 3 {
+		t.Fatalf("a pass read %d entries for 2 due SKUs of 3,000", read)
+	}
+}
+
+// BenchmarkTickerPass is one ticker pass over a partition of 100,000
+// priced SKUs, each with a campaign ahead and none due, beside what the
+// pass cost before the next-change index: reading and decoding every
+// SKU's state (full-scan-ns).
+func BenchmarkTickerPass(b *testing.B) {
+	sb, err := state.NewBuilder(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sb.Close()
+	st, err := localindex.Builder(sb.Build, "table", nextChangeIndex)("table", 0)
+	if err == nil {
+		err = st.Open()
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	p := pricing.DefaultPolicy()
+	for i := range 100_000 {
+		sku := fmt.Sprintf("sku-%06d", i)
+		s := pricing.NewState()
+		for _, c := range []pricing.Command{setBase(sku, 10_000, 0), campaign(sku, "c", 1000+i, 2000+i, 0)} {
+			s, _, _ = pricing.Apply(s, c, p)
+		}
+		v, err := StateCodec{}.Encode(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := st.Set(sku, v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var r recorder
+	now := at(100)
+	tk := NewTicker(func() []storage.Storage { return []storage.Storage{st} }, r.send, time.Second, nil)
+	tk.now = func() time.Time { return now }
+
+	scan := func() int {
+		it, err := st.Iterator()
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer it.Release()
+		due := 0
+		for it.Next() {
+			v, _ := it.Value()
+			if at, err := nextChange(v); err == nil && !at.IsZero() && !at.After(now) {
+				due++
+			}
+		}
+		return due
+	}
+	start := time.Now()
+	if scan() != 0 {
+		b.Fatal("a SKU is due")
+	}
+	full := time.Since(start)
+
+	b.ResetTimer()
+	for range b.N {
+		if err := tk.Pass(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if len(r.sent) != 0 {
+		b.Fatalf("ticked %d", len(r.sent))
+	}
+	b.ReportMetric(float64(full.Nanoseconds()), "full-scan-ns")
 }

@@ -99,7 +99,7 @@ func New(o Options) (*Topology, error) {
 	}
 	g := &group{names: o.Names, peers: o.Peers, policy: o.Policy, window: o.TimeWindow}
 	dlq := observe.NewDeadLetterWriter(o.Goka)
-	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger, Writer: dlq}), o.Goka.Processor(gokaopts.OutputsFirst)...)
+	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger, Writer: dlq}), o.Goka.ProcessorWithIndex(gokaopts.OutputsFirst, o.Names.Table(), nextChangeIndex)...)
 	if err != nil {
 		return nil, fmt.Errorf("pricing: processor: %w", err)
 	}
