@@ -2,6 +2,7 @@ package recommendations
 
 import (
 	"slices"
+	"sort"
 	"time"
 )
 
@@ -126,16 +127,17 @@ func (c ItemChanges) Apply(ns []Neighbor, p Policy) []Neighbor {
 	for _, n := range c.Dropped {
 		gone[n.SKU] = true
 	}
+	p = p.WithDefaults()
 	out := make([]Neighbor, 0, len(ns)+len(c.Moves))
 	for _, n := range ns {
 		if !gone[n.SKU] {
 			out = append(out, n)
 		}
 	}
+	// ns is in stored order, so each moved neighbor goes in at its place.
 	for _, m := range c.Moves {
-		out = append(out, m.To)
+		i := sort.Search(len(out), func(i int) bool { return before(m.To, out[i], p) })
+		out = slices.Insert(out, i, m.To)
 	}
-	s := ItemState{Neighbors: out}
-	s.sort(p.WithDefaults())
-	return s.Neighbors
+	return out
 }
