@@ -20,6 +20,7 @@ import (
 	"github.com/titan-commerce/titan/internal/sessiongen"
 	"github.com/titan-commerce/titan/processors/recommendations"
 	recommendationsv1 "github.com/titan-commerce/titan/schemas/recommendations/v1"
+	recstopo "github.com/titan-commerce/titan/topologies/recommendations"
 )
 
 const (
@@ -266,8 +267,9 @@ const (
 // items that have a state (items that were seen in a session with another
 // one).
 //
-// encoded-MB is the items' values as the changelog and Pebble store them
-// (proto.Marshal of recommendations.ItemStateToWire); heap-MB is the Go
+// encoded-MB is what the items table keeps, keys and values
+// (recstopo.StoredBytes: each item's head and two keys per neighbor);
+// heap-MB is the Go
 // heap the states hold once the user histories are dropped, map included,
 // as an in-memory store would. scores-MB is the floor: one 8-byte score
 // per kept neighbor, which any representation of the lists must keep;
@@ -306,11 +308,11 @@ func BenchmarkRecommendationState(b *testing.B) {
 	var encoded, neighbors int64
 	full := 0
 	for _, s := range items {
-		v, err := itemValue(s)
+		v, err := recstopo.StoredBytes(s, recommendations.DefaultPolicy())
 		if err != nil {
 			b.Fatal(err)
 		}
-		encoded += int64(len(v))
+		encoded += int64(v)
 		neighbors += int64(len(s.Neighbors))
 		if len(s.Neighbors) >= recommendations.DefaultPolicy().MaxNeighbors {
 			full++

@@ -408,6 +408,20 @@ func countPair(v stored, st Reader, pair recommendations.Pair, p recommendations
 	return stored{head: head, redo: writes, writer: writer}, true, nil
 }
 
+// StoredBytes is what the table keeps for an item, keys and values: its
+// head and two keys per neighbor.
+func StoredBytes(s recommendations.ItemState, p recommendations.Policy) (int, error) {
+	head, err := encodeStored(stored{head: s.Head()})
+	if err != nil {
+		return 0, err
+	}
+	n := len(s.SKU) + len(head)
+	for _, w := range explode(s.SKU, s.Neighbors, p.WithDefaults()) {
+		n += len(w.key) + len(w.value)
+	}
+	return n, nil
+}
+
 // LoadItem reads an item's whole state, its neighbors in stored order:
 // for the API's reads, tests and tools. found is false for an item the
 // table does not hold.
