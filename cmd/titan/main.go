@@ -76,7 +76,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "titan: %v\n", err)
 		return 2
 	}
-	cfg.Logger.Info("starting titan", "config", strings.ReplaceAll(strings.TrimSpace(cfg.String()), "\n", " "))
+	gc := instance.ApplyGCPercent()
+	cfg.Logger.Info("starting titan", "config", strings.ReplaceAll(strings.TrimSpace(cfg.String()), "\n", " "), "gogc", gc)
 	announceAPI(cfg)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

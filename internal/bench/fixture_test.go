@@ -29,6 +29,13 @@ import (
 // partitions is what every benchmark topic has, Titan's and the ceilings'.
 const partitions = 8
 
+// TestMain runs the benchmarks, Titan's and their ceilings alike, with the
+// garbage collector's target titan run sets.
+func TestMain(m *testing.M) {
+	instance.ApplyGCPercent()
+	os.Exit(m.Run())
+}
+
 // startTimeout bounds an instance's start: topic creation, two consumer
 // group joins and the views' recovery, on a busy 2-core machine.
 const startTimeout = 90 * time.Second
