@@ -1,6 +1,7 @@
 package api
 
 import (
+	"math"
 	"strconv"
 	"unicode/utf8"
 
@@ -160,5 +161,62 @@ func (v flashSaleJSON) appendJSON(b []byte) []byte {
 		}
 		b = append(b, ']')
 	}
+	return append(b, '}')
+}
+
+// appendJSONFloat appends f as encoding/json does (its floatEncoder): the
+// shortest form, in exponent form below 1e-6 and from 1e21 on, with a
+// two-digit negative exponent cut to one. f must be finite, as json.Marshal
+// requires.
+func appendJSONFloat(b []byte, name string, f float64) []byte {
+	b = appendJSONField(b, name)
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+func appendRecommendations(b []byte, recs []recommendationJSON) []byte {
+	b = appendJSONField(b, "recommendations")
+	if recs == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, r := range recs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		b = appendJSONStringField(b, "sku", r.SKU)
+		b = appendJSONFloat(b, "score", r.Score)
+		b = appendJSONFloat(b, "view_score", r.ViewScore)
+		b = appendJSONFloat(b, "purchase_score", r.PurchaseScore)
+		b = appendJSONStringField(b, "reason", r.Reason)
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+func (v itemRecommendationsJSON) appendJSON(b []byte) []byte {
+	b = append(b, '{')
+	b = appendJSONStringField(b, "sku", v.SKU)
+	b = appendJSONInt(b, "k", int64(v.K))
+	b = appendRecommendations(b, v.Recommendations)
+	return append(b, '}')
+}
+
+func (v userRecommendationsJSON) appendJSON(b []byte) []byte {
+	b = append(b, '{')
+	b = appendJSONStringField(b, "user_id", v.UserID)
+	b = appendJSONInt(b, "k", int64(v.K))
+	b = appendRecommendations(b, v.Recommendations)
 	return append(b, '}')
 }

@@ -113,3 +113,32 @@ func FuzzFlashSaleJSONAppend(f *testing.F) {
 		equalJSON(t, v.appendJSON(nil), v)
 	})
 }
+
+func TestRecommendationsJSONAppend(t *testing.T) {
+	scores := []float64{0, 1, -1, 0.5, 1e-6, 9.99e-7, 1e-7, 1.5e-300, 1e20, 1e21, 123456789.125, math.MaxFloat64,
+		math.SmallestNonzeroFloat64, 2.5e-10, 0.1 + 0.2, 1.0 / 3}
+	var recs []recommendationJSON
+	for i, s := range jsonStrings {
+		f := scores[i%len(scores)]
+		recs = append(recs, recommendationJSON{SKU: s, Score: f, ViewScore: -f, PurchaseScore: f / 7, Reason: s})
+	}
+	for _, v := range []itemRecommendationsJSON{{}, {SKU: "a", K: 10, Recommendations: []recommendationJSON{}}, {SKU: "<b>", K: 3, Recommendations: recs}} {
+		equalJSON(t, v.appendJSON(nil), v)
+	}
+	for _, v := range []userRecommendationsJSON{{}, {UserID: "u\u2028", K: 100, Recommendations: recs}} {
+		equalJSON(t, v.appendJSON(nil), v)
+	}
+}
+
+func FuzzRecommendationsJSONAppend(f *testing.F) {
+	f.Add("sku", 1.5, 1e-9, 3e21, 7)
+	f.Fuzz(func(t *testing.T, sku string, a, b, c float64, k int) {
+		for _, x := range []float64{a, b, c} {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return
+			}
+		}
+		v := itemRecommendationsJSON{SKU: sku, K: k, Recommendations: []recommendationJSON{{SKU: sku, Score: a, ViewScore: b, PurchaseScore: c, Reason: sku}}}
+		equalJSON(t, v.appendJSON(nil), v)
+	})
+}
