@@ -3,6 +3,7 @@ package recommendations
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -95,4 +96,52 @@ func TestShrunkPolicyTrimsThroughChanges(t *testing.T) {
 		t.Fatalf("counted %v, %d dropped, size %d, pruned %d", ok, len(ch.Dropped), h.Size, h.Pruned)
 	}
 	checkItem(t, h.With(ch.Apply(s.Neighbors, small)), small)
+}
+
+// TestTopAsksSkipLazily: at the epoch, where the stored order is exact,
+// Top with a skip returns the first k neighbors skip lets through, and
+// asks about no SKU beyond them and those it refused.
+func TestTopAsksSkipLazily(t *testing.T) {
+	p := DefaultPolicy()
+	rng := rand.New(rand.NewPCG(7, 8))
+	var s ItemState
+	for i := range 2000 {
+		s, _ = Count(s, pair(fmt.Sprintf("n%03d", rng.IntN(150)), SignalView, time.Duration(i)*time.Second, int64(i)), p)
+	}
+	for trial := range 50 {
+		out := map[string]bool{}
+		for _, n := range s.Neighbors {
+			if rng.IntN(3) == 0 {
+				out[n.SKU] = true
+			}
+		}
+		asked := map[string]int{}
+		k := 1 + trial%12
+		got := s.Top(k, s.Epoch, p, func(sku string) bool { asked[sku]++; return out[sku] })
+		var want []string
+		for _, n := range s.Neighbors {
+			if len(want) < k && !out[n.SKU] {
+				want = append(want, n.SKU)
+			}
+		}
+		var gotSKUs []string
+		for _, r := range got {
+			gotSKUs = append(gotSKUs, r.SKU)
+		}
+		if !slices.Equal(gotSKUs, want) {
+			t.Fatalf("k %d: Top %v, want %v", k, gotSKUs, want)
+		}
+		refused := 0
+		for sku, n := range asked {
+			if n > 1 {
+				t.Fatalf("asked about %s %d times", sku, n)
+			}
+			if out[sku] {
+				refused++
+			}
+		}
+		if len(asked) > k+refused {
+			t.Fatalf("k %d: asked about %d SKUs, %d of them refused", k, len(asked), refused)
+		}
+	}
 }

@@ -12,6 +12,11 @@ import (
 // the order at at, so Top reads only the first 2k candidates and orders
 // them by their exact blend at at; further away it scores every neighbor,
 // at most p.MaxNeighbors.
+//
+// skip is asked lazily, best candidate first, and only until k are kept:
+// it may cost a read per SKU (the API's stock filter), and a page of k
+// then asks about little more than k. Each SKU it refuses leaves the
+// candidates, and the next neighbor in stored order takes its place.
 func (s ItemState) Top(k int, at time.Time, p Policy, skip func(sku string) bool) []Rec {
 	p = p.WithDefaults()
 	if k <= 0 {
@@ -26,24 +31,51 @@ func (s ItemState) Top(k int, at time.Time, p Policy, skip func(sku string) bool
 	}
 	dv := growth(s.Epoch, at, p.ViewHalfLife)
 	dp := growth(s.Epoch, at, p.PurchaseHalfLife)
-	var out []Rec
-	for _, n := range s.Neighbors {
-		if len(out) >= window {
+	var (
+		cands  []Rec
+		next   int
+		passed map[string]bool
+	)
+	for {
+		for next < len(s.Neighbors) && len(cands) < window {
+			n := s.Neighbors[next]
+			next++
+			if n.SKU == s.SKU {
+				continue
+			}
+			if r := newRec(n.SKU, n.ViewScore*dv, n.PurchaseScore*dp, p); r.Score > 0 {
+				cands = append(cands, r)
+			}
+		}
+		sortRecs(cands)
+		if skip == nil {
 			break
 		}
-		if n.SKU == s.SKU || (skip != nil && skip(n.SKU)) {
-			continue
+		if passed == nil {
+			passed = map[string]bool{}
 		}
-		r := newRec(n.SKU, n.ViewScore*dv, n.PurchaseScore*dp, p)
-		if r.Score > 0 {
-			out = append(out, r)
+		refused, kept := false, 0
+		for i := 0; i < len(cands) && kept < k; {
+			sku := cands[i].SKU
+			if _, asked := passed[sku]; !asked {
+				passed[sku] = !skip(sku)
+			}
+			if !passed[sku] {
+				cands = slices.Delete(cands, i, i+1)
+				refused = true
+				continue
+			}
+			kept++
+			i++
+		}
+		if !refused || next >= len(s.Neighbors) {
+			break
 		}
 	}
-	sortRecs(out)
-	if len(out) > k {
-		out = out[:k]
+	if len(cands) > k {
+		cands = cands[:k]
 	}
-	return out
+	return cands
 }
 
 // ForUser blends the top k of the user's latest distinct items (views and
