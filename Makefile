@@ -67,13 +67,15 @@ cluster-up:
 cluster-down:
 	@$(CLUSTER) down
 
-## bench: benchmarks on a real broker, each beside its ceiling (see BENCHMARKS.md); the long run at 100,000 commands, the restore at 100,000 SKUs
+## bench: benchmarks on a real broker, each beside its ceiling (see BENCHMARKS.md); the long run at 100,000 commands, the restore at 100,000 SKUs; then an item's pair and the price ticker's pass in process
 bench:
 	@$(KAFKA) up
 	@status=0; \
 	TITAN_KAFKA_BROKERS=$$($(KAFKA) brokers) TITAN_KAFKA_PID=$$($(KAFKA) pid) TITAN_BENCH_LONG_COMMANDS=$${TITAN_BENCH_LONG_COMMANDS:-100000} \
 	TITAN_BENCH_RESTORE_SKUS=$${TITAN_BENCH_RESTORE_SKUS:-100000} \
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 10m ./internal/bench/ || status=$$?; \
+	$(GO) test -run '^$$' -bench 'ItemPair' -benchtime 1x ./topologies/recommendations/ || status=$$?; \
+	$(GO) test -run '^$$' -bench 'TickerPass' -benchtime 100x ./topologies/pricing/ || status=$$?; \
 	$(KAFKA) down; \
 	exit $$status
 
