@@ -223,8 +223,10 @@ func (c *itemCache) update(ctx goka.UpdateContext, s storage.Storage, key string
 // viewReader reads a view of raw values as a recstopo.Reader.
 type viewReader struct{ v *goka.View }
 
-func (r viewReader) Get(key string) ([]byte, error) {
-	x, err := r.v.Get(key)
+func (r viewReader) Get(key string) ([]byte, error) { return rawValue(r.v.Get(key)) }
+
+// rawValue is a value of the item view, whose codec leaves it as stored.
+func rawValue(x any, err error) ([]byte, error) {
 	if err != nil || x == nil {
 		return nil, err
 	}
@@ -246,19 +248,9 @@ func (r viewReader) IteratorWithRange(start, limit []byte) (storage.Iterator, er
 // viewIterator is a goka.Iterator of raw values as a storage.Iterator.
 type viewIterator struct{ it goka.Iterator }
 
-func (i viewIterator) Next() bool           { return i.it.Next() }
-func (i viewIterator) Err() error           { return i.it.Err() }
-func (i viewIterator) Key() []byte          { return []byte(i.it.Key()) }
-func (i viewIterator) Release()             { i.it.Release() }
-func (i viewIterator) Seek(key []byte) bool { return i.it.Seek(string(key)) }
-func (i viewIterator) Value() ([]byte, error) {
-	x, err := i.it.Value()
-	if err != nil || x == nil {
-		return nil, err
-	}
-	b, ok := x.([]byte)
-	if !ok {
-		return nil, fmt.Errorf("instance: item view holds %T, want []byte", x)
-	}
-	return b, nil
-}
+func (i viewIterator) Next() bool             { return i.it.Next() }
+func (i viewIterator) Err() error             { return i.it.Err() }
+func (i viewIterator) Key() []byte            { return []byte(i.it.Key()) }
+func (i viewIterator) Release()               { i.it.Release() }
+func (i viewIterator) Seek(key []byte) bool   { return i.it.Seek(string(key)) }
+func (i viewIterator) Value() ([]byte, error) { return rawValue(i.it.Value()) }
