@@ -271,10 +271,13 @@ func (s *itemNeighbors) Before(n recommendations.Neighbor) (recommendations.Neig
 		}
 		return s.fromRankKey(k, v)
 	}
-	// Another storage (goka's in-memory one in tests): walk the keys.
+	// Another storage: walk the range for its greatest key. goka's
+	// in-memory storage neither orders a range nor excludes its limit.
 	var key, value []byte
 	s.scan(start, limit, func(k, v []byte) bool {
-		key, value = k, v
+		if bytes.Compare(k, limit) < 0 && (key == nil || bytes.Compare(k, key) > 0) {
+			key, value = k, v
+		}
 		return true
 	})
 	if key == nil || s.err != nil {
@@ -298,6 +301,8 @@ func (s *itemNeighbors) storedRank(sku string) (uint64, error) {
 	return s.ranks[sku], nil
 }
 
+// All needs a storage that iterates a range in key order, as Titan's
+// state does; only a rebase and whole-item reads use it.
 func (s *itemNeighbors) All(yield func(recommendations.Neighbor) bool) {
 	start, limit := []byte(sideKey(s.item, tagRank, "")), []byte(sideKey(s.item, tagRank+1, ""))
 	s.scan(start, limit, func(k, v []byte) bool {

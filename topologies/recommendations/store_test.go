@@ -289,3 +289,30 @@ func FuzzItemValues(f *testing.F) {
 		}
 	})
 }
+
+// TestBeforeOnAStorageWithoutLast: on a storage that cannot read a range's
+// end (goka's in-memory one, which neither orders a range nor excludes its
+// limit), Before still finds the neighbor right before.
+func TestBeforeOnAStorageWithoutLast(t *testing.T) {
+	mem := storage.NewMemory()
+	p := recommendations.DefaultPolicy()
+	ns := []recommendations.Neighbor{
+		{SKU: "c", ViewScore: 1}, {SKU: "a", ViewScore: 3}, {SKU: "b", ViewScore: 2},
+	}
+	for _, w := range explode("i", ns, p) {
+		if err := mem.Set(w.key, w.value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := newItemNeighbors(mem, "i")
+	for _, tc := range []struct{ of, want string }{{"c", "b"}, {"b", "a"}, {"a", ""}} {
+		n, ok := r.Get(tc.of)
+		if !ok {
+			t.Fatalf("no neighbor %s", tc.of)
+		}
+		got, ok := r.Before(n)
+		if r.err != nil || ok != (tc.want != "") || got.SKU != tc.want {
+			t.Fatalf("Before(%s) = %q, %v, %v; want %q", tc.of, got.SKU, ok, r.err, tc.want)
+		}
+	}
+}
