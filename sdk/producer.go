@@ -28,9 +28,17 @@ type Producer struct {
 	client           *kgo.Client
 	commandsTopic    string
 	orderEventsTopic string
-	failWhenFull     bool // WithMaxBuffered: TryProduce, not Produce
-	commands         *codec.Proto[*inventoryv1.Command]
-	orderEvents      *codec.Proto[*ordersv1.OrderEvent]
+	// room holds a slot for each record buffered under WithMaxBuffered
+	// (nil without it): a send takes one before it reaches the client or
+	// fails with ErrBufferFull, and its promise gives it back. The
+	// client's own bound sits one above (franz-go counts a record out just
+	// after its promise), so it never blocks a send that holds a slot, and
+	// a synchronous send keeps ProduceSync's immediate flush of its
+	// partition, which TryProduce lacks: under franz-go's 10 ms default
+	// linger every SendCommand would otherwise wait out the linger.
+	room        chan struct{}
+	commands    *codec.Proto[*inventoryv1.Command]
+	orderEvents *codec.Proto[*ordersv1.OrderEvent]
 }
 
 // NewProducer builds a producer for the given seed brokers. It does not
@@ -67,8 +75,10 @@ func NewProducer(brokers []string, opts ...Option) (*Producer, error) {
 	if cfg.lingerSet {
 		kopts = append(kopts, kgo.ProducerLinger(cfg.linger))
 	}
+	var room chan struct{}
 	if cfg.maxBuffered > 0 {
-		kopts = append(kopts, kgo.MaxBufferedRecords(cfg.maxBuffered))
+		room = make(chan struct{}, cfg.maxBuffered)
+		kopts = append(kopts, kgo.MaxBufferedRecords(cfg.maxBuffered+1))
 	}
 	client, err := kgo.NewClient(kopts...)
 	if err != nil {
@@ -82,7 +92,7 @@ func NewProducer(brokers []string, opts ...Option) (*Producer, error) {
 		client:           client,
 		commandsTopic:    cfg.commandsTopic,
 		orderEventsTopic: cfg.orderEventsTopic,
-		failWhenFull:     cfg.maxBuffered > 0,
+		room:             room,
 		commands:         codec.Command(),
 		orderEvents:      codec.OrderEvent(),
 	}, nil
@@ -204,25 +214,48 @@ func (p *Producer) orderEventRecord(ev *ordersv1.OrderEvent) (*kgo.Record, error
 }
 
 func (p *Producer) produceSync(ctx context.Context, rec *kgo.Record) (Ack, error) {
-	if !p.failWhenFull {
-		r, err := p.client.ProduceSync(ctx, rec).First()
-		return ackOf(r, err)
+	if !p.take() {
+		return ackOf(rec, kgo.ErrMaxBuffered)
 	}
-	done := make(chan error, 1)
-	p.client.TryProduce(ctx, rec, func(_ *kgo.Record, err error) { done <- err })
-	return ackOf(rec, <-done)
+	defer p.give()
+	r, err := p.client.ProduceSync(ctx, rec).First()
+	return ackOf(r, err)
 }
 
 func (p *Producer) produceAsync(ctx context.Context, rec *kgo.Record, fn func(Ack, error)) {
-	produce := p.client.Produce
-	if p.failWhenFull {
-		produce = p.client.TryProduce
+	if !p.take() {
+		if fn != nil {
+			fn(ackOf(rec, kgo.ErrMaxBuffered))
+		}
+		return
 	}
-	produce(ctx, rec, func(r *kgo.Record, err error) {
+	p.client.Produce(ctx, rec, func(r *kgo.Record, err error) {
+		p.give()
 		if fn != nil {
 			fn(ackOf(r, err))
 		}
 	})
+}
+
+// take reserves room for one record, reporting false if the buffer is
+// full; without WithMaxBuffered there is always room.
+func (p *Producer) take() bool {
+	if p.room == nil {
+		return true
+	}
+	select {
+	case p.room <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+// give returns the room take reserved.
+func (p *Producer) give() {
+	if p.room != nil {
+		<-p.room
+	}
 }
 
 func ackOf(r *kgo.Record, err error) (Ack, error) {

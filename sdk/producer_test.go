@@ -400,3 +400,72 @@ func TestMaxBufferedFailsFast(t *testing.T) {
 	default:
 	}
 }
+
+// TestMaxBufferedSyncSendSkipsLinger: a synchronous send flushes its
+// partition at once with or without WithMaxBuffered; a bounded producer
+// once sent through TryProduce, which waited out the whole linger (franz-go's
+// default is 10 ms, the API's command round trip paid it on every request).
+func TestMaxBufferedSyncSendSkipsLinger(t *testing.T) {
+	c := newCluster(t)
+	ctx := testContext(t)
+	for _, opts := range [][]sdk.Option{
+		{sdk.WithLinger(time.Minute)},
+		{sdk.WithLinger(time.Minute), sdk.WithMaxBuffered(4)},
+	} {
+		p := newProducer(t, c, opts...)
+		// ProduceSync flushes only partitions it knows: the client's
+		// first record, before any metadata, lingers; a flush sends it.
+		p.SendCommandAsync(ctx, command(100), nil)
+		if err := p.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			start := time.Now()
+			if _, err := p.SendCommand(ctx, command(i)); err != nil {
+				t.Fatal(err)
+			}
+			if took := time.Since(start); took > 10*time.Second {
+				t.Fatalf("%d options: a synchronous send took %v: it waited out the linger", len(opts), took)
+			}
+		}
+	}
+}
+
+// TestMaxBufferedCountsEverySend: the bound holds over synchronous and
+// asynchronous sends together, and room comes back as records are
+// acknowledged, so a producer that drained accepts as many again.
+func TestMaxBufferedCountsEverySend(t *testing.T) {
+	c := newCluster(t)
+	ctx := testContext(t)
+	const bound = 3
+	p := newProducer(t, c, sdk.WithLinger(time.Minute), sdk.WithMaxBuffered(bound))
+	for round := range 2 {
+		var wg sync.WaitGroup
+		errs := make(chan error, bound)
+		for i := range bound {
+			wg.Add(1)
+			p.SendCommandAsync(ctx, command(round*10+i), func(_ sdk.Ack, err error) {
+				defer wg.Done()
+				errs <- err
+			})
+		}
+		// The lingering records hold every slot: one more is refused,
+		// synchronous or not.
+		if _, err := p.SendCommand(ctx, command(round*10+bound)); !errors.Is(err, sdk.ErrBufferFull) {
+			t.Fatalf("round %d: a send past the bound: %v, want ErrBufferFull", round, err)
+		}
+		if err := p.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+	}
+	if _, err := p.SendCommand(ctx, command(99)); err != nil {
+		t.Fatalf("a send after the buffer drained: %v", err)
+	}
+}
