@@ -167,7 +167,7 @@ func New(ctx context.Context, cfg Config) (inst *Instance, err error) {
 		kgo.ClientID(i.clientID("internal-producer")),
 		kgo.MetadataMinAge(failoverMetadataAge),
 		kgo.RecordPartitioner(partition.Kgo()),
-		kgo.ProducerLinger(time.Millisecond),
+		kgo.ProducerLinger(0),
 	); err != nil {
 		return nil, fmt.Errorf("instance: internal producer: %w", err)
 	}
@@ -349,7 +349,7 @@ func (i *Instance) buildFlashSale(hooks *metrics.Processing) error {
 		kgo.ClientID(i.clientID("flashsale-producer")),
 		kgo.MetadataMinAge(failoverMetadataAge),
 		kgo.RecordPartitioner(partition.Kgo()),
-		kgo.ProducerLinger(time.Millisecond),
+		kgo.ProducerLinger(0),
 		kgo.MaxBufferedRecords(i.cfg.MaxBuffered),
 	)
 	if err != nil {
@@ -542,6 +542,8 @@ func (i *Instance) flashSender(topic goka.Stream) api.FlashSaleSender {
 // MaxBufferedRecords fails the send at once with kgo.ErrMaxBuffered, which
 // the API answers 429 overloaded. Titan's own sends on the same client
 // (the settler's, the deadline scanner's) wait for room instead.
+// TryProduce does not flush its partition as ProduceSync does, so the
+// clients it serves have no linger: a request would wait it out.
 func trySync(ctx context.Context, cl *kgo.Client, rec *kgo.Record) error {
 	done := make(chan error, 1)
 	cl.TryProduce(ctx, rec, func(_ *kgo.Record, err error) { done <- err })

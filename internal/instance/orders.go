@@ -89,7 +89,7 @@ func (i *Instance) buildOrders(hooks *metrics.Processing) error {
 		kgo.ClientID(i.clientID("orders-producer")),
 		kgo.MetadataMinAge(failoverMetadataAge),
 		kgo.RecordPartitioner(partition.Kgo()),
-		kgo.ProducerLinger(time.Millisecond),
+		kgo.ProducerLinger(0),
 		kgo.MaxBufferedRecords(i.cfg.MaxBuffered),
 	); err != nil {
 		return fmt.Errorf("instance: orders producer: %w", err)
