@@ -280,20 +280,27 @@ func (h *Head) expireDue(t *txn, from Reservation, c Command, now time.Time) []E
 func (h *Head) prune(t *txn, now time.Time, p Policy) {
 	horizon := now.Add(-p.DedupeWindow)
 	for h.Oldest < h.Seq {
+		full := p.MaxApplied > 0 && h.Seq-h.Oldest >= int64(p.MaxApplied)
+		if !full && !h.OldestAt.IsZero() && !h.OldestAt.Before(horizon) {
+			return
+		}
 		l, ok := t.m.Logged(h.Oldest)
 		if !ok {
 			// Every seq from Oldest on is remembered; a memory without it
 			// is damaged, and what it lost below Seq cannot be read back.
 			h.Oldest = h.Seq
-			return
+			break
 		}
-		full := p.MaxApplied > 0 && h.Seq-h.Oldest >= int64(p.MaxApplied)
 		if !full && !l.At.Before(horizon) {
+			h.OldestAt = l.At
 			return
 		}
 		t.forget(l)
 		h.Oldest++
+		h.OldestAt = time.Time{}
 	}
+	// Only the command being applied is left, remembered at Seq and now.
+	h.OldestAt = now
 }
 
 // applied finds what the SKU remembers of c's id.

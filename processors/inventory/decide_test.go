@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -225,6 +226,64 @@ func TestDecideCapsApplied(t *testing.T) {
 	}
 	if len(s.Applied) != 3 || s.Applied[0].CommandID != "h" {
 		t.Fatalf("applied %+v", s.Applied)
+	}
+}
+
+// loggedReads counts the Logged reads Step makes of a Memory.
+type loggedReads struct {
+	Memory
+	n int
+}
+
+func (m *loggedReads) Logged(seq int64) (Logged, bool) {
+	m.n++
+	return m.Memory.Logged(seq)
+}
+
+// TestStepKnowsTheWindowFromTheHead: a command on a SKU whose oldest
+// remembered command is within the dedupe window, and that is not at its
+// cap, reads none of the remembered commands: the head says when the
+// oldest was. A head without that time (written before it was kept) reads
+// the oldest as before, and both forget the same commands.
+func TestStepKnowsTheWindowFromTheHead(t *testing.T) {
+	p := Policy{DedupeWindow: time.Minute, MaxApplied: 100}
+	s := NewState()
+	for i := range 5 {
+		s, _ = Decide(s, restock(fmt.Sprintf("c%d", i), 1, i), p)
+	}
+	h := s.Head()
+	if !h.OldestAt.Equal(at(0)) {
+		t.Fatalf("OldestAt %v, want %v", h.OldestAt, at(0))
+	}
+	m := &loggedReads{Memory: s.Memory()}
+	h2, _, _ := Step(h, m, restock("c5", 1, 5), p)
+	if m.n != 0 || !h2.OldestAt.Equal(at(0)) || h2.Oldest != 1 {
+		t.Fatalf("within the window: %d Logged reads, oldest %d at %v", m.n, h2.Oldest, h2.OldestAt)
+	}
+
+	// Past the window: the first two are forgotten, whether the head
+	// knows the oldest's time or not.
+	late := restock("c6", 1, 62)
+	for _, known := range []bool{true, false} {
+		h := s.Head()
+		if !known {
+			h.OldestAt = time.Time{}
+		}
+		m := &loggedReads{Memory: s.Memory()}
+		h2, ch, _ := Step(h, m, late, p)
+		if h2.Oldest != 3 || !h2.OldestAt.Equal(at(2)) || len(ch.Forget) != 2 {
+			t.Fatalf("known %v: oldest %d at %v, forgot %d", known, h2.Oldest, h2.OldestAt, len(ch.Forget))
+		}
+		if m.n != 3 {
+			t.Fatalf("known %v: %d Logged reads, want 3 (two forgotten, one kept)", known, m.n)
+		}
+	}
+
+	// Everything past the window: only the new command is left.
+	m = &loggedReads{Memory: s.Memory()}
+	h2, _, _ = Step(s.Head(), m, restock("c7", 1, 600), p)
+	if h2.Oldest != h2.Seq || !h2.OldestAt.Equal(at(600)) {
+		t.Fatalf("all forgotten: oldest %d of %d at %v", h2.Oldest, h2.Seq, h2.OldestAt)
 	}
 }
 

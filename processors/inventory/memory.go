@@ -28,6 +28,11 @@ type Head struct {
 	// Oldest is the Seq of the oldest command remembered, Seq+1 when none:
 	// every command applied since is remembered, one per Seq.
 	Oldest int64
+	// OldestAt is the time of the command at Oldest, zero when not known.
+	// With it a command finds that no remembered one has left the dedupe
+	// window without reading the oldest from the Memory, which is most of
+	// what a step reads on a SKU not at its cap.
+	OldestAt time.Time
 }
 
 // NewHead is the head of a SKU never seen.

@@ -45,6 +45,9 @@ func (s State) Head() Head {
 		Stock: s.Stock, Offset: s.Offset, InternalOffset: s.InternalOffset, Seq: s.Seq, Clock: s.Clock,
 		Oldest: s.Seq - int64(len(s.Applied)) + 1,
 	}
+	if len(s.Applied) > 0 {
+		h.OldestAt = s.Applied[0].At
+	}
 	var first Reservation
 	s.Open(Reservation{}, func(r Reservation) bool { first = r; return false })
 	h.NextExpiry, h.NextOrder = first.ExpiresAt, first.OrderID

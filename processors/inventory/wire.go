@@ -225,6 +225,7 @@ func HeadToWire(h Head) *inventoryv1.SkuState {
 		NextExpiryMs:   millis.Of(h.NextExpiry),
 		NextOrder:      h.NextOrder,
 		OldestSeq:      h.Oldest,
+		OldestAtMs:     millis.Of(h.OldestAt),
 		Layout:         2,
 	}
 }
@@ -247,6 +248,7 @@ func HeadFromWire(w *inventoryv1.SkuState) Head {
 		NextExpiry:     millis.Time(w.GetNextExpiryMs()),
 		NextOrder:      w.GetNextOrder(),
 		Oldest:         w.GetOldestSeq(),
+		OldestAt:       millis.Time(w.GetOldestAtMs()),
 	}
 }
 

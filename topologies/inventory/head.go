@@ -25,6 +25,7 @@ const (
 	fieldOldestSeq      = 9
 	fieldLayout         = 12
 	fieldNextOrder      = 13
+	fieldOldestAtMs     = 14
 
 	fieldOnHand   = 1
 	fieldReserved = 2
@@ -98,18 +99,19 @@ func decodeHead(value []byte) (inventory.Head, error) {
 		NextExpiry:     millis.Time(w.nextExpiryMs),
 		NextOrder:      string(nextOrder),
 		Oldest:         w.oldestSeq,
+		OldestAt:       millis.Time(w.oldestAtMs),
 	}, nil
 }
 
 // headFields are the varint fields of a head as they are on the wire.
 type headFields struct {
-	offset, clockMs, nextExpiryMs, internalOffset, seq, oldestSeq int64
-	layout                                                        int32
+	offset, clockMs, nextExpiryMs, internalOffset, seq, oldestSeq, oldestAtMs int64
+	layout                                                                    int32
 }
 
 func isHeadVarint(num protowire.Number) bool {
 	switch num {
-	case fieldOffset, fieldClockMs, fieldNextExpiryMs, fieldInternalOffset, fieldSeq, fieldOldestSeq, fieldLayout:
+	case fieldOffset, fieldClockMs, fieldNextExpiryMs, fieldInternalOffset, fieldSeq, fieldOldestSeq, fieldOldestAtMs, fieldLayout:
 		return true
 	}
 	return false
@@ -129,6 +131,8 @@ func setHeadVarint(w *headFields, num protowire.Number, v uint64) {
 		w.seq = int64(v)
 	case fieldOldestSeq:
 		w.oldestSeq = int64(v)
+	case fieldOldestAtMs:
+		w.oldestAtMs = int64(v)
 	case fieldLayout:
 		w.layout = int32(v)
 	}

@@ -1105,7 +1105,11 @@ type SkuState struct {
 	// Order of the open reservation due at next_expiry_ms (the least order
 	// id among those due then), where a walk of the open ones starts
 	// (layout 2).
-	NextOrder     string `protobuf:"bytes,13,opt,name=next_order,json=nextOrder,proto3" json:"next_order,omitempty"`
+	NextOrder string `protobuf:"bytes,13,opt,name=next_order,json=nextOrder,proto3" json:"next_order,omitempty"`
+	// Time of the command at oldest_seq, 0 when not known (a value written
+	// before it was kept): a command learns from it that nothing has left
+	// the dedupe window without reading the oldest command (layout 2).
+	OldestAtMs    int64 `protobuf:"varint,14,opt,name=oldest_at_ms,json=oldestAtMs,proto3" json:"oldest_at_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1229,6 +1233,13 @@ func (x *SkuState) GetNextOrder() string {
 		return x.NextOrder
 	}
 	return ""
+}
+
+func (x *SkuState) GetOldestAtMs() int64 {
+	if x != nil {
+		return x.OldestAtMs
+	}
+	return 0
 }
 
 // OrderReservations is the value of the order index table, keyed by order
@@ -1358,7 +1369,7 @@ const file_titan_inventory_v1_inventory_proto_rawDesc = "" +
 	"\bKeyWrite\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12\x16\n" +
-	"\x06delete\x18\x03 \x01(\bR\x06delete\"\xf2\x03\n" +
+	"\x06delete\x18\x03 \x01(\bR\x06delete\"\x94\x04\n" +
 	"\bSkuState\x12/\n" +
 	"\x05stock\x18\x01 \x01(\v2\x19.titan.inventory.v1.StockR\x05stock\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12C\n" +
@@ -1375,7 +1386,9 @@ const file_titan_inventory_v1_inventory_proto_rawDesc = "" +
 	"\x06writer\x18\v \x01(\x06R\x06writer\x12\x16\n" +
 	"\x06layout\x18\f \x01(\x05R\x06layout\x12\x1d\n" +
 	"\n" +
-	"next_order\x18\r \x01(\tR\tnextOrder\"a\n" +
+	"next_order\x18\r \x01(\tR\tnextOrder\x12 \n" +
+	"\foldest_at_ms\x18\x0e \x01(\x03R\n" +
+	"oldestAtMs\"a\n" +
 	"\x11OrderReservations\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x121\n" +
 	"\x06latest\x18\x02 \x03(\v2\x19.titan.inventory.v1.EventR\x06latest*\xbe\x01\n" +
