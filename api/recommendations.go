@@ -48,6 +48,11 @@ type RecommendationDeps struct {
 	ForUser func(h *recommendationsv1.UserHistory, items func(sku string) (*recommendationsv1.ItemState, bool), k int, now time.Time, skip func(sku string) bool) []Recommendation
 	// Now is the clock the scores are decayed to; nil means time.Now.
 	Now func() time.Time
+	// Stock is the inventory table the out-of-stock filter reads
+	// (inventory.Head per SKU), where it differs from Deps.Stock: a
+	// recommendation asks about every neighbor it ranks, and a cache in
+	// front of the view pays there. nil reads Deps.Stock.
+	Stock Table
 }
 
 func (d *RecommendationDeps) complete() bool {
@@ -205,7 +210,11 @@ type stockFilter struct {
 }
 
 func (s *Server) newStockFilter() *stockFilter {
-	return &stockFilter{stock: s.deps.Stock, seen: map[string]bool{}}
+	stock := s.deps.Stock
+	if r := s.deps.Recommendations; r != nil && r.Stock != nil {
+		stock = r.Stock
+	}
+	return &stockFilter{stock: stock, seen: map[string]bool{}}
 }
 
 // skip is true for a SKU the inventory holds with nothing available. A SKU

@@ -123,6 +123,28 @@ func TestItemRecommendationsReadStockOnce(t *testing.T) {
 	}
 }
 
+// TestRecommendationsReadTheirOwnStock: the filter reads
+// RecommendationDeps.Stock where it is given, and not Deps.Stock.
+func TestRecommendationsReadTheirOwnStock(t *testing.T) {
+	e := newRecsEnv(t, Options{})
+	e.recs.item("a", neighbor{"b", 1, 0}, neighbor{"c", 2, 0})
+	e.setStock("c", 0, 0)
+	shared, own := &countingTable{Table: e.k.stock}, &countingTable{Table: e.k.stock}
+	rebuild(t, e.testEnv, func(d *Deps) {
+		recs := *d.Recommendations
+		recs.Stock = own
+		d.Stock, d.Recommendations = shared, &recs
+	})
+	got := decode[itemRecommendationsJSON](t, e.mustDo(t, "GET", "/v1/recommendations/items/a", ``, 200))
+	if !slices.Equal(skusOf(got.Recommendations), []string{"b"}) {
+		t.Errorf("recommendations %+v", got)
+	}
+	if own.gets.Load() != 2 || shared.gets.Load() != 0 {
+		t.Errorf("stock reads: %d of the recommendations' table, %d of the shared one; want 2 and 0",
+			own.gets.Load(), shared.gets.Load())
+	}
+}
+
 // TestRecommendationsUnknown: an item or user never seen has an empty
 // list, not a 404; the storefront asks for every page.
 func TestRecommendationsUnknown(t *testing.T) {

@@ -435,8 +435,13 @@ func (i *Instance) buildAPI(ctx context.Context) error {
 	viewOpts := func(n *api.Notifier) []goka.ViewOption {
 		return append(i.gokaConfig(i.views.Build, "view").View(), goka.WithViewCallback(n.Callback()))
 	}
+	// The recommendation routes ask for the stock of every neighbor they
+	// rank: they read it through a cache that the view's writes keep
+	// current.
+	stockCache := newViewCache[any](stockCacheSize)
+	stockOpts := append(i.gokaConfig(i.views.Build, "view").View(), goka.WithViewCallback(stockCache.after(stockN.Callback())))
 	var err error
-	if i.stock, err = i.newView(i.names.Table(), topology.HeadCodec{}, viewOpts(stockN)...); err != nil {
+	if i.stock, err = i.newView(i.names.Table(), topology.HeadCodec{}, stockOpts...); err != nil {
 		return fmt.Errorf("instance: stock view: %w", err)
 	}
 	if i.orders, err = i.newView(i.names.OrdersTable(), topology.IndexCodec{}, viewOpts(ordersN)...); err != nil {
@@ -453,7 +458,7 @@ func (i *Instance) buildAPI(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	recsDeps, err := i.recsDeps(viewOpts)
+	recsDeps, err := i.recsDeps(viewOpts, cachedTable{view: i.stock, cache: stockCache})
 	if err != nil {
 		return err
 	}

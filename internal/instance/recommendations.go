@@ -60,7 +60,7 @@ func (i *Instance) buildRecs(hooks *metrics.Processing) error {
 
 // recsDeps builds what the API's recommendation routes read; nil when the
 // instance runs no recommendations.
-func (i *Instance) recsDeps(viewOpts func(*api.Notifier) []goka.ViewOption) (*api.RecommendationDeps, error) {
+func (i *Instance) recsDeps(viewOpts func(*api.Notifier) []goka.ViewOption, stock api.Table) (*api.RecommendationDeps, error) {
 	p := i.recs
 	if p == nil {
 		return nil, nil
@@ -68,8 +68,8 @@ func (i *Instance) recsDeps(viewOpts func(*api.Notifier) []goka.ViewOption) (*ap
 	var err error
 	// The cache's callback takes the notifier's place: nothing waits for
 	// an item.
-	cache := newItemCache(itemCacheSize)
-	itemOpts := append(viewOpts(api.NewNotifier()), goka.WithViewCallback(cache.update))
+	cache := newViewCache[*recommendationsv1.ItemState](itemCacheSize)
+	itemOpts := append(viewOpts(api.NewNotifier()), goka.WithViewCallback(cache.after(goka.DefaultUpdate)))
 	if p.items, err = i.newView(p.names.ItemsTable(), new(gokacodec.Bytes), itemOpts...); err != nil {
 		return nil, fmt.Errorf("instance: item view: %w", err)
 	}
@@ -87,6 +87,7 @@ func (i *Instance) recsDeps(viewOpts func(*api.Notifier) []goka.ViewOption) (*ap
 	return &api.RecommendationDeps{
 		Items: itemTable{view: p.items, stores: i.views, partitions: int32(i.cfg.Partitions), cache: cache},
 		Users: p.users,
+		Stock: stock,
 		TopItems: func(s *recommendationsv1.ItemState, k int, now time.Time, skip func(string) bool) []api.Recommendation {
 			return toAPI(recommendations.ItemStateFromWire(s).Top(k, now, policy, skip))
 		},
@@ -115,7 +116,7 @@ type itemTable struct {
 	*view
 	stores     *state.Builder
 	partitions int32
-	cache      *itemCache
+	cache      *viewCache[*recommendationsv1.ItemState]
 }
 
 func (t itemTable) Get(sku string) (any, error) {
@@ -148,76 +149,112 @@ func (t itemTable) load(sku string) (recommendations.ItemState, bool, error) {
 // the sizes a day of browsing gives them.
 const itemCacheSize = 100_000
 
-// itemCache keeps the items the API has read. The view's update callback
-// drops an item whenever any of its keys is written, and bumps its
-// shard's generation; a read that began before such a bump does not
-// store what it read, which may be older than the write.
-type itemCache struct {
+// stockCacheSize bounds the SKUs whose stock the recommendation filter
+// keeps read: a head of about 100 bytes, or that the inventory holds none.
+const stockCacheSize = 100_000
+
+// viewCache keeps values the API has read from a view, by the key of the
+// table entry they belong to: the part of a key before a NUL, the
+// partitioner's rule, so that a write under any of an entry's keys drops
+// it. The view's update callback drops an entry once the write is in the
+// view's storage, and bumps its shard's generation; a read that began
+// before such a bump does not store what it read, which may be older
+// than the write.
+type viewCache[V any] struct {
 	max    int
 	shards [64]struct {
 		sync.Mutex
-		gen   uint64
-		items map[string]*recommendationsv1.ItemState
+		gen    uint64
+		values map[string]V
 	}
 }
 
-func newItemCache(max int) *itemCache {
-	c := &itemCache{max: max / 64}
+func newViewCache[V any](max int) *viewCache[V] {
+	c := &viewCache[V]{max: max / 64}
 	for i := range c.shards {
-		c.shards[i].items = map[string]*recommendationsv1.ItemState{}
+		c.shards[i].values = map[string]V{}
 	}
 	return c
 }
 
-func (c *itemCache) shard(sku string) int {
-	return int(partition.Partition([]byte(sku), int32(len(c.shards))))
+func (c *viewCache[V]) shard(key string) int {
+	return int(partition.Partition([]byte(key), int32(len(c.shards))))
 }
 
-func (c *itemCache) get(sku string) (*recommendationsv1.ItemState, bool) {
-	sh := &c.shards[c.shard(sku)]
+func (c *viewCache[V]) get(key string) (V, bool) {
+	sh := &c.shards[c.shard(key)]
 	sh.Lock()
 	defer sh.Unlock()
-	w, ok := sh.items[sku]
-	return w, ok
+	v, ok := sh.values[key]
+	return v, ok
 }
 
-func (c *itemCache) generation(sku string) uint64 {
-	sh := &c.shards[c.shard(sku)]
+func (c *viewCache[V]) generation(key string) uint64 {
+	sh := &c.shards[c.shard(key)]
 	sh.Lock()
 	defer sh.Unlock()
 	return sh.gen
 }
 
-// put keeps w for sku if no write has reached the shard since gen.
-func (c *itemCache) put(sku string, w *recommendationsv1.ItemState, gen uint64) {
-	sh := &c.shards[c.shard(sku)]
+// put keeps v for key if no write has reached the shard since gen.
+func (c *viewCache[V]) put(key string, v V, gen uint64) {
+	sh := &c.shards[c.shard(key)]
 	sh.Lock()
 	defer sh.Unlock()
 	if sh.gen != gen {
 		return
 	}
-	if len(sh.items) >= c.max {
-		for k := range sh.items {
-			delete(sh.items, k)
+	if len(sh.values) >= c.max {
+		for k := range sh.values {
+			delete(sh.values, k)
 			break
 		}
 	}
-	sh.items[sku] = w
+	sh.values[key] = v
 }
 
-// update stores a changelog record as goka does, then drops the item
-// whose key it is (the part before a NUL, the partitioner's rule).
-func (c *itemCache) update(ctx goka.UpdateContext, s storage.Storage, key string, value []byte) error {
-	if err := goka.DefaultUpdate(ctx, s, key, value); err != nil {
-		return err
-	}
-	item, _, _ := strings.Cut(key, "\x00")
-	sh := &c.shards[c.shard(item)]
+// drop forgets the entry a write under key belongs to.
+func (c *viewCache[V]) drop(key string) {
+	entry, _, _ := strings.Cut(key, "\x00")
+	sh := &c.shards[c.shard(entry)]
 	sh.Lock()
 	sh.gen++
-	delete(sh.items, item)
+	delete(sh.values, entry)
 	sh.Unlock()
-	return nil
+}
+
+// after returns next, the view's update callback, followed by a drop of
+// the entry it wrote: next stores the record before the drop.
+func (c *viewCache[V]) after(next goka.UpdateCallback) goka.UpdateCallback {
+	return func(ctx goka.UpdateContext, s storage.Storage, key string, value []byte) error {
+		if err := next(ctx, s, key, value); err != nil {
+			return err
+		}
+		c.drop(key)
+		return nil
+	}
+}
+
+// cachedTable is a view read through a viewCache of what it holds under
+// each key: its decoded value, or nil for a key it does not hold, which
+// is most of what the recommendation filter asks (items no inventory
+// tracks).
+type cachedTable struct {
+	*view
+	cache *viewCache[any]
+}
+
+func (t cachedTable) Get(key string) (any, error) {
+	if v, ok := t.cache.get(key); ok {
+		return v, nil
+	}
+	gen := t.cache.generation(key)
+	v, err := t.view.Get(key)
+	if err != nil {
+		return nil, err
+	}
+	t.cache.put(key, v, gen)
+	return v, nil
 }
 
 // viewReader reads a view of raw values as a recstopo.Reader.

@@ -174,9 +174,28 @@ func TestRecommendations(t *testing.T) {
 	}
 
 	// Stock: b sells out and leaves a's list; c, which the inventory has
-	// never seen, stays.
+	// never seen, stays. b is in stock and read (the API keeps its stock
+	// in a cache) until the reservation takes its last unit.
 	sendInv := func(c inventory.Command) { send(string(inv.Commands), c.SKU, inventory.CommandToWire(c)) }
 	sendInv(inventory.Command{ID: "restock-b", Kind: inventory.KindRestock, SKU: "b", Qty: 1, Time: now})
+	err = kafkatest.WaitFor(ctx, "b in stock", func() (bool, string) {
+		resp, err := http.Get(api + "/v1/inventory/b")
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		var stock struct {
+			Available int64 `json:"available"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&stock)
+		return resp.StatusCode == 200 && err == nil && stock.Available == 1, fmt.Sprint(resp.Status, stock, err)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := byItem("/v1/recommendations/items/a", 3); got["b"].SKU != "b" {
+		t.Fatalf("item a before b sells out: %+v", got)
+	}
 	sendInv(inventory.Command{ID: "reserve-b", Kind: inventory.KindReserve, SKU: "b", OrderID: "o-b", Qty: 1, TTL: time.Hour, Time: now})
 	err = kafkatest.WaitFor(ctx, "b filtered out", func() (bool, string) {
 		got := map[string]bool{}
