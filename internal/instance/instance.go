@@ -432,16 +432,16 @@ func (i *Instance) inventoryReplies() []topology.Reply {
 
 func (i *Instance) buildAPI(ctx context.Context) error {
 	stockN, ordersN := api.NewNotifier(), api.NewNotifier()
-	viewOpts := func(n *api.Notifier) []goka.ViewOption {
-		return append(i.gokaConfig(i.views.Build, "view").View(), goka.WithViewCallback(n.Callback()))
+	viewWith := func(update goka.UpdateCallback) []goka.ViewOption {
+		return append(i.gokaConfig(i.views.Build, "view").View(), goka.WithViewCallback(update))
 	}
+	viewOpts := func(n *api.Notifier) []goka.ViewOption { return viewWith(n.Callback()) }
 	// The recommendation routes ask for the stock of every neighbor they
 	// rank: they read it through a cache that the view's writes keep
 	// current.
 	stockCache := newViewCache[any](stockCacheSize)
-	stockOpts := append(i.gokaConfig(i.views.Build, "view").View(), goka.WithViewCallback(stockCache.after(stockN.Callback())))
 	var err error
-	if i.stock, err = i.newView(i.names.Table(), topology.HeadCodec{}, stockOpts...); err != nil {
+	if i.stock, err = i.newView(i.names.Table(), topology.HeadCodec{}, viewWith(stockCache.after(stockN.Callback()))...); err != nil {
 		return fmt.Errorf("instance: stock view: %w", err)
 	}
 	if i.orders, err = i.newView(i.names.OrdersTable(), topology.IndexCodec{}, viewOpts(ordersN)...); err != nil {
