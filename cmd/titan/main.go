@@ -121,12 +121,15 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, func() (instance.Config, slog.Le
 		sweep       = fs.Duration("sweep-interval", time.Second, "how often expired reservations and time-driven price changes are looked for [TITAN_SWEEP_INTERVAL]")
 		session     = fs.Duration("group-session-timeout", gokaopts.DefaultSessionTimeout, "how long a consumer group waits to hear from an instance before its partitions go to the others; "+
 			"the broker's group.min.session.timeout.ms (6s unless lowered) is the least it accepts [TITAN_GROUP_SESSION_TIMEOUT]")
-		dedupe     = fs.Duration("dedupe-window", 15*time.Minute, "how long a command id is remembered per SKU [TITAN_DEDUPE_WINDOW]")
-		timeAhead  = fs.Duration("max-time-ahead", schemas.DefaultTimeWindow().Ahead, "how far past the time Kafka received it a client message may be stamped [TITAN_MAX_TIME_AHEAD]")
-		timeBehind = fs.Duration("max-time-behind", schemas.DefaultTimeWindow().Behind, "how long before the time Kafka received it a client message may be stamped [TITAN_MAX_TIME_BEHIND]")
-		syncPolicy = fs.String("sync", "none", "state sync policy: none (the Kafka changelog is the durable copy) or always [TITAN_SYNC]")
-		logLevel   = fs.String("log-level", "info", "debug, info, warn or error [TITAN_LOG_LEVEL]")
-		tokensFile = fs.String("api-tokens-file", "", "file of API bearer tokens, one 'token scope...' a line (scopes read, command, admin), reloaded on SIGHUP; "+
+		peerAddr = fs.String("peer-addr", "127.0.0.1:0", "address of the liveness beacon the other instances watch: when its connections drop and nothing answers there, "+
+			"they hand this instance's partitions on at once instead of after the session timeout; empty turns it off [TITAN_PEER_ADDR]")
+		peerAdvertise = fs.String("peer-advertise", "", "address the other instances dial to reach --peer-addr; empty uses --peer-addr itself (the host name if it listens on every interface) [TITAN_PEER_ADVERTISE]")
+		dedupe        = fs.Duration("dedupe-window", 15*time.Minute, "how long a command id is remembered per SKU [TITAN_DEDUPE_WINDOW]")
+		timeAhead     = fs.Duration("max-time-ahead", schemas.DefaultTimeWindow().Ahead, "how far past the time Kafka received it a client message may be stamped [TITAN_MAX_TIME_AHEAD]")
+		timeBehind    = fs.Duration("max-time-behind", schemas.DefaultTimeWindow().Behind, "how long before the time Kafka received it a client message may be stamped [TITAN_MAX_TIME_BEHIND]")
+		syncPolicy    = fs.String("sync", "none", "state sync policy: none (the Kafka changelog is the durable copy) or always [TITAN_SYNC]")
+		logLevel      = fs.String("log-level", "info", "debug, info, warn or error [TITAN_LOG_LEVEL]")
+		tokensFile    = fs.String("api-tokens-file", "", "file of API bearer tokens, one 'token scope...' a line (scopes read, command, admin), reloaded on SIGHUP; "+
 			"commands need a token with the command scope. Empty leaves the API open to anyone who can reach it [TITAN_API_TOKENS_FILE]")
 		readAuth     = fs.Bool("api-read-auth", false, "reads need a token with the read scope too (needs --api-tokens-file) [TITAN_API_READ_AUTH]")
 		allowedHosts = fs.String("api-allowed-hosts", "", "comma-separated host names the API answers to, compared with the Host header without its port; "+
@@ -137,7 +140,8 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, func() (instance.Config, slog.Le
 		"partitions": "TITAN_PARTITIONS", "replication": "TITAN_REPLICATION", "topologies": "TITAN_TOPOLOGIES",
 		"instance-id": "TITAN_INSTANCE_ID", "command-wait": "TITAN_COMMAND_WAIT", "read-wait": "TITAN_READ_WAIT",
 		"max-pending": "TITAN_MAX_PENDING", "max-buffered-records": "TITAN_MAX_BUFFERED_RECORDS",
-		"sweep-interval": "TITAN_SWEEP_INTERVAL", "group-session-timeout": "TITAN_GROUP_SESSION_TIMEOUT", "dedupe-window": "TITAN_DEDUPE_WINDOW", "sync": "TITAN_SYNC",
+		"sweep-interval": "TITAN_SWEEP_INTERVAL", "group-session-timeout": "TITAN_GROUP_SESSION_TIMEOUT",
+		"peer-addr": "TITAN_PEER_ADDR", "peer-advertise": "TITAN_PEER_ADVERTISE", "dedupe-window": "TITAN_DEDUPE_WINDOW", "sync": "TITAN_SYNC",
 		"log-level": "TITAN_LOG_LEVEL", "fraud-model": "TITAN_FRAUD_MODEL",
 		"order-reserve-ttl": "TITAN_ORDER_RESERVE_TTL", "order-step-timeout": "TITAN_ORDER_STEP_TIMEOUT",
 		"max-time-ahead": "TITAN_MAX_TIME_AHEAD", "max-time-behind": "TITAN_MAX_TIME_BEHIND",
@@ -173,6 +177,8 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, func() (instance.Config, slog.Le
 			MaxBuffered:         *maxBuffered,
 			SweepInterval:       *sweep,
 			GroupSessionTimeout: *session,
+			PeerAddr:            *peerAddr,
+			PeerAdvertise:       *peerAdvertise,
 			DedupeWindow:        *dedupe,
 			Sync:                *syncPolicy,
 			FraudModel:          *fraudModel,

@@ -66,6 +66,10 @@ func TestDefaults(t *testing.T) {
 	if cfg.HTTPAddr != "127.0.0.1:8080" || len(cfg.Brokers) != 0 || cfg.Partitions != 8 {
 		t.Errorf("defaults %+v", cfg)
 	}
+	// The liveness beacon listens on loopback unless told otherwise.
+	if cfg.PeerAddr != "127.0.0.1:0" || cfg.PeerAdvertise != "" {
+		t.Errorf("peer defaults %q, %q", cfg.PeerAddr, cfg.PeerAdvertise)
+	}
 }
 
 func TestBadConfigurationExits2(t *testing.T) {
@@ -74,6 +78,8 @@ func TestBadConfigurationExits2(t *testing.T) {
 		{"run", "--brokers", "no-port"},
 		{"run", "--topologies", "nope"},
 		{"run", "--sync", "sometimes"},
+		{"run", "--brokers", "127.0.0.1:9092", "--peer-addr", "no-port"},
+		{"run", "--brokers", "127.0.0.1:9092", "--peer-advertise", "10.0.0.1"},
 		{"run", "--log-level", "loud"},
 		{"run", "--no-such-flag"},
 		{"frobnicate"},

@@ -253,6 +253,21 @@ func (d *deployment) checkAlive(ids ...string) {
 	}
 }
 
+// checkPeerRemoved reports a kill of victim that no other instance saw through its liveness beacon
+// (internal/liveness): its partitions then moved only after the session timeout.
+func (d *deployment) checkPeerRemoved(victim string, ids ...string) {
+	d.t.Helper()
+	removals := 0
+	for _, id := range ids {
+		if id != victim {
+			removals += strings.Count(d.logFile(id), `msg="removed a dead peer's members"`)
+		}
+	}
+	if removals == 0 {
+		d.t.Errorf("no instance removed the group members of %s after its kill", victim)
+	}
+}
+
 // logFile returns the log of instance id, for a failure's diagnosis.
 func (d *deployment) logFile(id string) string {
 	b, err := os.ReadFile(d.proc(id).LogPath)

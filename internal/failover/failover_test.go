@@ -249,6 +249,7 @@ func TestInstanceKilled(t *testing.T) {
 	t.Logf("killed %s, which owned inventory partitions %v", victim, owned[victim])
 	s.restartWhenBalanced(ctx, victim)
 	t.Logf("%s back and balanced %v after the kill", victim, time.Since(killedAt).Round(time.Millisecond))
+	d.checkPeerRemoved(victim, instances...)
 	events := s.finish(ctx)
 	s.logGaps("instance kill", events, killedAt, owned[victim])
 }

@@ -41,6 +41,10 @@ type Config struct {
 	// DefaultSessionTimeout. A broker refuses a timeout below its
 	// group.min.session.timeout.ms (6 s unless configured).
 	SessionTimeout time.Duration
+	// MemberData is the user data of every consumer-group member the
+	// processors join: what other instances read to watch this one
+	// (internal/liveness). Nil announces nothing.
+	MemberData []byte
 	// Faults, when set, wraps the storage and the producer of processors
 	// to inject failures (internal/faults); tests of how Titan survives
 	// them set it, production never does. Views are left alone: they
@@ -100,14 +104,15 @@ func Sarama() *sarama.Config {
 	return c
 }
 
-// groupSarama is Sarama with the configured session timeout, and a
-// heartbeat at most a quarter of it.
+// groupSarama is Sarama with the configured session timeout, a heartbeat
+// at most a quarter of it, and the member data.
 func (c Config) groupSarama() *sarama.Config {
 	s := Sarama()
 	if c.SessionTimeout > 0 {
 		s.Consumer.Group.Session.Timeout = c.SessionTimeout
 		s.Consumer.Group.Heartbeat.Interval = min(s.Consumer.Group.Heartbeat.Interval, c.SessionTimeout/4)
 	}
+	s.Consumer.Group.Member.UserData = c.MemberData
 	return s
 }
 

@@ -120,6 +120,18 @@ type Config struct {
 	// broker accepts unless its group.min.session.timeout.ms is lowered).
 	GroupSessionTimeout time.Duration
 
+	// PeerAddr is where the instance's liveness beacon listens
+	// (internal/liveness): the other instances in its consumer groups hold
+	// a connection to it, and when it drops and nothing answers there
+	// they remove this instance's members at once rather than wait out
+	// the session timeout. Empty turns the beacon, and the watch of the
+	// others, off; so does the embedded broker, which has no peers.
+	PeerAddr string
+	// PeerAdvertise is the address the others dial to reach PeerAddr;
+	// empty means PeerAddr's own (the host name where it listens on every
+	// interface).
+	PeerAdvertise string
+
 	// RestartBackoff bounds the wait before a processor, view or results
 	// consumer that failed is started again; the zero value means
 	// supervise.DefaultBackoff (1 s doubling to 30 s, reset after a
@@ -236,6 +248,13 @@ func (c *Config) Validate() error {
 	if err := c.RestartBackoff.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	for name, a := range map[string]string{"peer address": c.PeerAddr, "peer advertise address": c.PeerAdvertise} {
+		if a != "" {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				errs = append(errs, fmt.Errorf("%s %q is not host:port", name, a))
+			}
+		}
+	}
 	if c.GroupSessionTimeout < time.Second {
 		errs = append(errs, fmt.Errorf("group session timeout %v is below 1s", c.GroupSessionTimeout))
 	}
@@ -296,6 +315,16 @@ func (c *Config) String() string {
 	fmt.Fprintf(&b, "max_time_ahead=%s\nmax_time_behind=%s\n", c.TimeWindow.Ahead, c.TimeWindow.Behind)
 	fmt.Fprintf(&b, "restart_backoff=%s..%s (reset after %s)\n", c.RestartBackoff.Min, c.RestartBackoff.Max, c.RestartBackoff.Healthy)
 	fmt.Fprintf(&b, "group_session_timeout=%s\n", c.GroupSessionTimeout)
+	peer := c.PeerAddr
+	switch {
+	case c.Embedded():
+		peer = "(off: embedded broker)"
+	case peer == "":
+		peer = "(off)"
+	case c.PeerAdvertise != "":
+		peer += " advertised as " + c.PeerAdvertise
+	}
+	fmt.Fprintf(&b, "peer_addr=%s\n", peer)
 	if c.Faults != nil {
 		b.WriteString("faults=INJECTED (a test's fault-injection hook is set)\n")
 	}

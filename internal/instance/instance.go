@@ -27,6 +27,12 @@
 // changelogs, which hold only what Kafka acknowledged, and decide the
 // unacknowledged input again; the cost is one changelog replay.
 //
+// On a real cluster the instance also runs a liveness beacon and watches
+// the other instances in its consumer groups through theirs
+// (internal/liveness, Config.PeerAddr): when one is killed, the survivors
+// remove its group members at once, and its partitions move without
+// waiting out the session timeout.
+//
 // Cancelling Run's context is not a failure: it shuts everything down in
 // the order Run describes. Only the HTTP server failing ends Run early.
 // Config.Faults is a hook for tests to make state writes and sends fail on
@@ -57,6 +63,7 @@ import (
 	"github.com/titan-commerce/titan/api"
 	"github.com/titan-commerce/titan/internal/gokaopts"
 	"github.com/titan-commerce/titan/internal/kafkaadmin"
+	"github.com/titan-commerce/titan/internal/liveness"
 	"github.com/titan-commerce/titan/internal/metrics"
 	"github.com/titan-commerce/titan/internal/partition"
 	"github.com/titan-commerce/titan/internal/supervise"
@@ -115,6 +122,12 @@ type Instance struct {
 	// tables lists, per supervised component, the tables it holds, for
 	// /readyz; built before Run, read-only after.
 	tables map[string][]tableRef
+	// groups are the consumer groups of the processors the instance runs.
+	groups []string
+	// beacon tells the other instances this one is alive; nil when
+	// Config.PeerAddr is empty or the broker is embedded.
+	beacon  *liveness.Beacon
+	watcher *liveness.Watcher
 
 	closeOnce sync.Once
 }
@@ -152,6 +165,11 @@ func New(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	if err := i.openState(); err != nil {
 		return nil, err
 	}
+	if cfg.PeerAddr != "" && !cfg.Embedded() {
+		if i.beacon, err = liveness.Listen(cfg.PeerAddr, cfg.PeerAdvertise); err != nil {
+			return nil, fmt.Errorf("instance: %w", err)
+		}
+	}
 	if i.admin, err = kgo.NewClient(kgo.SeedBrokers(i.brokers...), kgo.ClientID(i.clientID("admin"))); err != nil {
 		return nil, fmt.Errorf("instance: admin client: %w", err)
 	}
@@ -182,7 +200,32 @@ func New(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	if err := i.superviseConsumers(); err != nil {
 		return nil, err
 	}
+	if err := i.watchPeers(); err != nil {
+		return nil, err
+	}
 	return i, nil
+}
+
+// watchPeers builds the watcher of the other instances in the groups of
+// the processors this instance runs (internal/liveness).
+func (i *Instance) watchPeers() error {
+	if i.beacon == nil || len(i.groups) == 0 {
+		return nil
+	}
+	removed := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "titan_peer_members_removed_total",
+		Help: "Consumer-group members of instances seen dead through their liveness beacon, removed from their groups by this instance.",
+	}, []string{"group"})
+	if err := i.registry.Register(removed); err != nil {
+		return fmt.Errorf("instance: %w", err)
+	}
+	var err error
+	i.watcher, err = liveness.NewWatcher(liveness.WatcherOptions{Client: i.admin, Groups: i.groups, Self: i.beacon.Peer(), Logger: i.log,
+		Removed: func(group string, n int) { removed.WithLabelValues(group).Add(float64(n)) }})
+	if err != nil {
+		return fmt.Errorf("instance: %w", err)
+	}
+	return nil
 }
 
 func (i *Instance) clientID(role string) string {
@@ -289,6 +332,9 @@ func (i *Instance) gokaConfig(store storage.Builder, role string) gokaopts.Confi
 		Logger:      i.log,
 		// Views have no group; processors are what the timeout is for.
 		SessionTimeout: i.cfg.GroupSessionTimeout,
+	}
+	if i.beacon != nil {
+		c.MemberData = liveness.MemberData(i.beacon.Peer())
 	}
 	// Not assigned when nil: a nil *faults.Injector in the interface
 	// would not compare equal to nil.
@@ -593,8 +639,10 @@ func (i *Instance) announceReady(ctx context.Context) error {
 // down in this order: the HTTP server stops taking requests and finishes
 // those in flight (which may still be waiting for results, so everything
 // else is still running); then the processors, views and consumers stop,
-// committing their offsets; then the producer flushes; then the state is
-// closed, and last the embedded broker goes.
+// committing their offsets; then the producer flushes; then the liveness
+// beacon closes (only now may the other instances take this one's
+// partitions on its word), the state is closed, and last the embedded
+// broker goes.
 func (i *Instance) Run(ctx context.Context) error {
 	defer i.close()
 	runCtx, cancelRun := context.WithCancel(context.Background())
@@ -603,6 +651,10 @@ func (i *Instance) Run(ctx context.Context) error {
 	g.Go(func() error { return i.sup.Run(gctx) })
 	g.Go(func() error { return i.progress.Run(gctx) })
 	g.Go(func() error { return i.announceReady(gctx) })
+	if i.watcher != nil {
+		g.Go(func() error { return i.watcher.Run(gctx) })
+		i.log.Info("watching peers", "beacon", i.beacon.Peer().Addr, "groups", len(i.groups))
+	}
 	if i.server != nil {
 		g.Go(func() error { return i.server.Serve(i.ln) })
 		i.log.Info("api listening", "addr", i.HTTPAddr())
@@ -646,6 +698,11 @@ func (i *Instance) Run(ctx context.Context) error {
 
 func (i *Instance) close() {
 	i.closeOnce.Do(func() {
+		// Only now, with the processors stopped, may the others take
+		// this instance's partitions on the beacon's word.
+		if i.beacon != nil {
+			_ = i.beacon.Close()
+		}
 		if i.ln != nil {
 			_ = i.ln.Close()
 		}

@@ -37,6 +37,7 @@ func supervised[O any, T topologyRunner](i *Instance, name string, build func(O)
 	}
 	var tables []string
 	for group, p := range first.Processors() {
+		i.groups = append(i.groups, group)
 		if t := p.Graph().GroupTable(); t != nil {
 			tables = append(tables, t.Topic())
 			i.tables[name] = append(i.tables[name], tableRef{group: group, topic: t.Topic()})
