@@ -42,15 +42,14 @@ const (
 	//
 	// Per order: the checkout event, the observation, its two loop hops,
 	// three fraud entities, the decision, the outcome, and the saga's
-	// table written on placement and on the decision.
-	// Per line: the price check, its quote, the pricing state, the saga
-	// state on the quote; the reserve and the commit, each with its
-	// result on the events and the order-events topics, the stock's
-	// changelog and the order index's; the saga state on the reservation
-	// and on the commit; and the pricing's demand state on the two
-	// inventory events.
+	// table written on placement and on the decision (which quotes every
+	// line from the pricing table, with no record of its own).
+	// Per line: the reserve and the commit, each with its result on the
+	// events and the order-events topics, the stock's changelog and the
+	// order index's; the saga state on the reservation and on the commit;
+	// and the pricing's demand state on the two inventory events.
 	recordsPerOrder = 11
-	recordsPerLine  = 18
+	recordsPerLine  = 14
 )
 
 // BenchmarkOrders is orders/s through the whole saga on one instance
@@ -59,9 +58,9 @@ const (
 // SKU priced and stocked far beyond the day) are produced as fast as the
 // producer takes them, and the clock runs from the first send to the last
 // of their outcomes read from the outcomes topic. Each order visits the
-// fraud group three times (device, card, user), the pricing once per line
-// and the inventory twice per line (reserve, commit) besides the saga's
-// four or more steps. Its ceiling is BenchmarkOrdersCeiling.
+// fraud group three times (device, card, user) and the inventory twice per
+// line (reserve, commit) besides the saga's three or more steps; the saga
+// quotes the lines from its lookup of the pricing table. Its ceiling is BenchmarkOrdersCeiling.
 //
 // records/s is every record the namespace's topics gained (streams and
 // changelogs, counted from their end offsets once they stop moving) over
@@ -264,10 +263,11 @@ const (
 // each outcome to the order waiting for it. Its ceiling is
 // BenchmarkOrderLatencyCeiling.
 //
-// An order crosses Kafka some ten times one after another: checkout,
-// observation, two fraud loop hops, decision, price check, quote, reserve,
-// reserved event, outcome. A fraud rejection skips the last five and is
-// faster, so outcome-confirmed says how many took the whole path.
+// An order crosses Kafka some eight times one after another: checkout,
+// observation, two fraud loop hops, decision, reserve, reserved event,
+// outcome (the saga quotes from its lookup of the pricing table). A fraud
+// rejection skips the last three and is faster, so outcome-confirmed says
+// how many took the whole path.
 func BenchmarkOrderLatency(b *testing.B) {
 	brokers := kafkatest.Brokers(b)
 	rig := startOrders(b, brokers)
@@ -307,7 +307,7 @@ func BenchmarkOrderLatency(b *testing.B) {
 // producer's settings) of the same checkout event, keyed by its order id,
 // then a wait for a consumer tailing the topic the same way to read that
 // record back. One crossing of Kafka with nothing done, where the saga
-// makes about ten in a row.
+// makes about eight in a row.
 func BenchmarkOrderLatencyCeiling(b *testing.B) {
 	brokers := kafkatest.Brokers(b)
 	topic := kafkatest.Topics(b, brokers, partitions, "rtt")["rtt"]

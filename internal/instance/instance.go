@@ -47,6 +47,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -88,6 +89,7 @@ type Instance struct {
 	tempDir  string         // removed at close when StateDir was empty
 	procs    *state.Builder
 	views    *state.Builder
+	lookups  *state.Builder // the tables processors look up (goka.Lookup)
 	producer *sdk.Producer
 	internal *kgo.Client // writes Titan's own commands to internal topics
 	// sup runs the topologies, views and results consumers, and builds
@@ -320,7 +322,24 @@ func (i *Instance) openState() error {
 		state.WithTrustUncleanState(true)); err != nil {
 		return fmt.Errorf("instance: state: %w", err)
 	}
+	// A processor's lookups replicate another group's table, as views
+	// do, and the same table may be both a lookup and a view of the API.
+	if i.lookups, err = state.NewBuilder(filepath.Join(dir, "lookups"), state.WithSync(state.SyncNone), state.WithLogger(i.log),
+		state.WithTrustUncleanState(true)); err != nil {
+		return fmt.Errorf("instance: state: %w", err)
+	}
 	return nil
+}
+
+// withLookups is the storage of a processor that looks tables up: the
+// tables named are opened apart (i.lookups), everything else by procs.
+func (i *Instance) withLookups(procs storage.Builder, tables ...goka.Table) storage.Builder {
+	return func(topic string, partition int32) (storage.Storage, error) {
+		if slices.Contains(tables, goka.Table(topic)) {
+			return i.lookups.Build(topic, partition)
+		}
+		return procs(topic, partition)
+	}
 }
 
 func (i *Instance) gokaConfig(store storage.Builder, role string) gokaopts.Config {
@@ -721,7 +740,7 @@ func (i *Instance) close() {
 		if i.ord != nil && i.ord.client != nil {
 			i.ord.client.Close()
 		}
-		for _, b := range []*state.Builder{i.procs, i.views} {
+		for _, b := range []*state.Builder{i.procs, i.views, i.lookups} {
 			if b != nil {
 				if err := b.Close(); err != nil {
 					i.log.Warn("close state", "err", err)

@@ -94,7 +94,11 @@ func (i *Instance) buildOrders(hooks *metrics.Processing) error {
 	); err != nil {
 		return fmt.Errorf("instance: orders producer: %w", err)
 	}
+	// The saga quotes from the pricing table with the pricing group's
+	// own rules: one policy for both.
+	pricingPolicy := pricing.DefaultPolicy()
 	if _, err = supervised(i, "pricing", pricingtopo.New, pricingtopo.Options{
+		Policy:       pricingPolicy,
 		TimeWindow:   i.cfg.TimeWindow,
 		Partitions:   int32(i.cfg.Partitions),
 		Names:        p.pricing,
@@ -126,10 +130,10 @@ func (i *Instance) buildOrders(hooks *metrics.Processing) error {
 		Peers: orderstopo.Peers{
 			InventoryCommands:    i.names.Internal,
 			InventoryOrderEvents: i.names.OrderEvents,
-			PricingCommands:      p.pricing.Internal,
 			FraudObservations:    p.fraud.Observations,
 		},
-		Goka:        i.gokaConfig(i.procs.Build, "orders"),
+		Prices:      orderstopo.Prices{Table: p.pricing.Table(), Codec: pricingtopo.StateCodec{}, Quote: pricingtopo.Quoter(pricingPolicy)},
+		Goka:        i.gokaConfig(i.withLookups(i.procs.Build, p.pricing.Table()), "orders"),
 		Policy:      i.orderPolicy(),
 		Local:       i.recoveredPartitions,
 		SendSaga:    p.sendSaga,

@@ -353,6 +353,20 @@ type Effects struct {
 	Outcome     *Outcome
 }
 
+// Join returns e followed by more: the requests of both in order, and
+// more's fraud request and outcome where e has none.
+func (e Effects) Join(more Effects) Effects {
+	e.PriceChecks = append(e.PriceChecks, more.PriceChecks...)
+	e.Inventory = append(e.Inventory, more.Inventory...)
+	if e.Fraud == nil {
+		e.Fraud = more.Fraud
+	}
+	if e.Outcome == nil {
+		e.Outcome = more.Outcome
+	}
+	return e
+}
+
 // Empty reports whether there is nothing to send.
 func (e Effects) Empty() bool {
 	return e.Fraud == nil && len(e.PriceChecks) == 0 && len(e.Inventory) == 0 && e.Outcome == nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/storage"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/titan-commerce/titan/internal/gokaopts"
@@ -16,6 +17,7 @@ import (
 	"github.com/titan-commerce/titan/internal/kafkatest"
 	"github.com/titan-commerce/titan/processors/inventory"
 	"github.com/titan-commerce/titan/processors/orders"
+	"github.com/titan-commerce/titan/processors/pricing"
 	"github.com/titan-commerce/titan/schemas"
 	fraudv1 "github.com/titan-commerce/titan/schemas/fraud/v1"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
@@ -24,13 +26,15 @@ import (
 	"github.com/titan-commerce/titan/state"
 	fraudtopo "github.com/titan-commerce/titan/topologies/fraud"
 	orderstopo "github.com/titan-commerce/titan/topologies/orders"
+	pricingtopo "github.com/titan-commerce/titan/topologies/pricing"
 )
 
-// TestStalledOrdersTimeOut runs the saga alone on the broker: its fraud,
-// pricing and inventory peers are topics nobody answers from, so every
-// order stalls at the step the test leaves unanswered. Each one is rejected
-// as timed_out once its step timeout has passed, and an order stalled while
-// reserving releases every line it asked for, answered or not.
+// TestStalledOrdersTimeOut runs the saga alone on the broker: its fraud
+// and inventory peers are topics nobody answers from, and its pricing table
+// holds the prices the test wrote, so every order stalls at the step the
+// test leaves unanswered. Each one is rejected as timed_out once its step
+// timeout has passed, and an order stalled while reserving releases every
+// line it asked for, answered or not.
 func TestStalledOrdersTimeOut(t *testing.T) {
 	d := newDeployment(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
@@ -40,17 +44,28 @@ func TestStalledOrdersTimeOut(t *testing.T) {
 	peers := orderstopo.Peers{
 		InventoryCommands:    d.inv.Internal,
 		InventoryOrderEvents: d.inv.OrderEvents,
-		PricingCommands:      d.pr.Internal,
 		FraudObservations:    fr.Observations,
 	}
 	topics := d.ord.Topics(partitions)
 	for _, name := range []string{string(peers.InventoryCommands), string(peers.InventoryOrderEvents),
-		string(peers.PricingCommands), string(peers.FraudObservations)} {
+		string(peers.FraudObservations), string(d.pr.Table())} {
 		topics = append(topics, kafkaadmin.Topic{Name: name, Partitions: partitions})
 	}
 	if err := kafkaadmin.Ensure(ctx, d.adm, 1, topics); err != nil {
 		t.Fatal(err)
 	}
+	// The pricing table as the pricing group would have written it.
+	for sku, price := range map[string]int64{"a": 100, "b": 50} {
+		s, _, _ := pricing.Apply(pricing.NewState(), pricing.CommandFromWire(&pricingv1.Command{CommandId: "set-" + sku, Sku: sku,
+			TimestampMs: time.Now().Add(-time.Minute).UnixMilli(),
+			Kind:        &pricingv1.Command_SetBase{SetBase: &pricingv1.SetBasePrice{PriceMinor: price, Currency: "EUR"}}}), pricing.DefaultPolicy())
+		b, err := pricingtopo.StateCodec{}.Encode(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.client.Produce(ctx, &kgo.Record{Topic: string(d.pr.Table()), Key: []byte(sku), Value: b}, nil)
+	}
+	d.flush(ctx)
 	sb, err := state.NewBuilder(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -59,6 +74,7 @@ func TestStalledOrdersTimeOut(t *testing.T) {
 	saga, err := orderstopo.New(orderstopo.Options{
 		Names:       d.ord,
 		Peers:       peers,
+		Prices:      orderstopo.Prices{Table: d.pr.Table(), Codec: pricingtopo.StateCodec{}, Quote: pricingtopo.Quoter(pricing.DefaultPolicy())},
 		Goka:        gokaopts.Config{Brokers: d.brokers, Replication: 1, Storage: sb.Build, ClientID: "deadline-test", Logger: d.log},
 		Partitions:  partitions,
 		StepTimeout: stepTimeout,
@@ -106,10 +122,6 @@ func TestStalledOrdersTimeOut(t *testing.T) {
 		d.produce(ctx, string(d.ord.Saga), id, m)
 	}
 	approve := &ordersv1.SagaMessage{Kind: &ordersv1.SagaMessage_Fraud{Fraud: &fraudv1.Decision{Outcome: fraudv1.Outcome_OUTCOME_APPROVE}}}
-	quote := func(id string, line int32, sku string, price int64) {
-		answer(id, &ordersv1.SagaMessage{Kind: &ordersv1.SagaMessage_Quote{Quote: &pricingv1.Quote{
-			OrderId: id, Sku: sku, Line: line, Found: true, PriceMinor: price, Currency: "EUR"}}})
-	}
 
 	// asked waits until the saga has sent n requests about order id to
 	// topic: an answer must not overtake its question, which travels on
@@ -136,18 +148,11 @@ func TestStalledOrdersTimeOut(t *testing.T) {
 	}
 	// Stalled while scoring: no fraud verdict ever comes.
 	place("scoring")
-	// Stalled while pricing: approved, but no quote comes.
-	place("pricing")
-	asked(peers.FraudObservations, "pricing", 1)
-	answer("pricing", proto.Clone(approve).(*ordersv1.SagaMessage))
-	// Stalled while reserving: approved and quoted; the inventory answers
-	// line a only.
+	// Stalled while reserving: approved, and so quoted from the table at
+	// once; the inventory answers line a only.
 	place("reserving")
 	asked(peers.FraudObservations, "reserving", 1)
 	answer("reserving", proto.Clone(approve).(*ordersv1.SagaMessage))
-	asked(peers.PricingCommands, "reserving", 2)
-	quote("reserving", 0, "a", 100)
-	quote("reserving", 1, "b", 50)
 	d.flush(ctx)
 	if err := kafkatest.WaitFor(ctx, "reservations asked for", func() (bool, string) {
 		cmds := readCommands(ctx, t, d, string(peers.InventoryCommands))
@@ -167,7 +172,7 @@ func TestStalledOrdersTimeOut(t *testing.T) {
 		if outs, _, err = d.outcomes(ctx); err != nil {
 			return false, err.Error()
 		}
-		return len(outs) == 3, ""
+		return len(outs) == 2, ""
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -199,7 +204,7 @@ func TestStalledOrdersTimeOut(t *testing.T) {
 	if len(released) != 2 {
 		t.Errorf("the order stalled while reserving released %v, want both lines", released)
 	}
-	for _, id := range []string{"scoring", "pricing"} {
+	for _, id := range []string{"scoring"} {
 		if len(cmds[id]) != 0 {
 			t.Errorf("order %s, stalled before reserving, sent %d inventory commands", id, len(cmds[id]))
 		}

@@ -1,7 +1,7 @@
 // Package orders runs the order saga (processors/orders) as a goka group,
 // titan-orders, whose table holds one order per order id.
 //
-// An order moves through three other processors, each keyed by what its
+// An order moves through two other processors, each keyed by what its
 // state is about, and every hop is a Kafka topic with the saga's partition
 // count:
 //
@@ -9,12 +9,20 @@
 //	  -> saga: OrderPlaced -> titan.fraud.observations (by device)
 //	  -> fraud: device -> card -> user, through its loop topic
 //	  -> titan.orders.saga (decision, by order id)
-//	  -> saga: one CheckPrice per line -> titan.pricing.commands (by SKU)
-//	  -> pricing -> titan.orders.saga (quote, by order id)
-//	  -> saga: one Reserve per line -> titan.inventory.commands (by SKU)
+//	  -> saga: quotes every line from the pricing table (Prices), then one
+//	     Reserve per line -> titan.inventory.commands (by SKU)
 //	  -> inventory -> titan.inventory.order-events (by order id)
 //	  -> saga: OrderConfirmed (and a Commit per line) or OrderRejected
 //	     (and a Release per reserved line) -> titan.orders.outcomes
+//
+// Pricing needs no hop: a quote only reads a SKU's price state, so the saga
+// reads the pricing group's table through a goka Lookup and answers its
+// own checks with the pricing group's rules (topologies/pricing.Quoter),
+// fed to the pure saga as the quotes it would have received. The table is
+// read as the view has it, which is what a check sent to the pricing group
+// would have seen too: the two command topics never ordered a price change
+// against an order. What a check's time would publish (a campaign that has
+// just begun) is left to the pricing group's Ticker.
 //
 // The saga's inputs (checkout events, answers, inventory order events) are
 // all keyed by order id and read by one group, so they must be

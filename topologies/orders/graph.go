@@ -16,6 +16,7 @@ import (
 	"github.com/titan-commerce/titan/schemas"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 	ordersv1 "github.com/titan-commerce/titan/schemas/orders/v1"
+	pricingv1 "github.com/titan-commerce/titan/schemas/pricing/v1"
 )
 
 // Peers are the streams of the other topologies the saga talks to: it
@@ -24,8 +25,22 @@ import (
 type Peers struct {
 	InventoryCommands    goka.Stream
 	InventoryOrderEvents goka.Stream
-	PricingCommands      goka.Stream
 	FraudObservations    goka.Stream
+}
+
+// Prices is where the saga quotes an order's lines: the pricing group's
+// table, read through a goka Lookup (a view of every partition on each
+// instance), and the pricing group's own answer to a check, applied to
+// the state found. A decision taken where the state already is takes no
+// trip: a line's quote used to cost a command to the pricing group and a
+// quote back, two records and two hops per line.
+type Prices struct {
+	Table goka.Table
+	Codec goka.Codec
+	// Quote answers a check from a SKU's state (nil: never priced), as
+	// topologies/pricing.Quoter does; nil leaves the order waiting, as an
+	// unanswered check would.
+	Quote func(state any, check *pricingv1.Command) *pricingv1.Quote
 }
 
 // OriginStream marks observations the saga sends in their fraud.Origin:
@@ -37,6 +52,7 @@ const OriginStream = fraud.StreamSaga
 type saga struct {
 	names  Names
 	peers  Peers
+	prices Prices
 	policy orders.Policy
 	window schemas.TimeWindow
 }
@@ -53,7 +69,7 @@ func (g *saga) graph(obs observe.Decorator) *goka.GroupGraph {
 		goka.Output(n.Outcomes, new(codec.Bytes)),
 		goka.Output(n.DeadLetters, new(codec.Bytes)),
 		goka.Output(g.peers.InventoryCommands, new(codec.Bytes)),
-		goka.Output(g.peers.PricingCommands, new(codec.Bytes)),
+		goka.Lookup(g.prices.Table, g.prices.Codec),
 		goka.Output(g.peers.FraudObservations, new(codec.Bytes)),
 	)
 }
@@ -192,6 +208,7 @@ func (g *saga) apply(ctx goka.Context, next orders.Order, eff orders.Effects, at
 		key   string
 		value []byte
 	}
+	next, eff = g.quote(ctx, next, eff)
 	var outs []out
 	add := func(topic goka.Stream, key string, m proto.Message) error {
 		b, err := proto.Marshal(m)
@@ -204,11 +221,6 @@ func (g *saga) apply(ctx goka.Context, next orders.Order, eff orders.Effects, at
 	if f := eff.Fraud; f != nil {
 		obs := observation(f, at)
 		if err := add(g.peers.FraudObservations, obs.Key, fraud.ObservationToWire(obs)); err != nil {
-			return err
-		}
-	}
-	for _, c := range eff.PriceChecks {
-		if err := add(g.peers.PricingCommands, c.SKU, orders.PriceCheckToWire(c)); err != nil {
 			return err
 		}
 	}
@@ -229,6 +241,26 @@ func (g *saga) apply(ctx goka.Context, next orders.Order, eff orders.Effects, at
 		ctx.SetValue(next)
 	}
 	return nil
+}
+
+// quote answers the price checks in eff from the pricing table and feeds
+// each quote to the order, as its answer on the saga topic would have been;
+// what the quotes set off (the reservations, or a rejection) joins eff.
+func (g *saga) quote(ctx goka.Context, o orders.Order, eff orders.Effects) (orders.Order, orders.Effects) {
+	for len(eff.PriceChecks) > 0 {
+		checks := eff.PriceChecks
+		eff.PriceChecks = nil
+		for _, c := range checks {
+			q := g.prices.Quote(ctx.Lookup(g.prices.Table, c.SKU), orders.PriceCheckToWire(c))
+			if q == nil {
+				continue
+			}
+			var more orders.Effects
+			o, more = orders.OnQuote(o, orders.QuoteFromWire(q), g.policy)
+			eff = eff.Join(more)
+		}
+	}
+	return o, eff
 }
 
 func observation(f *orders.FraudRequest, at fraud.Origin) fraud.Observation {

@@ -25,7 +25,9 @@ type Options struct {
 	Names Names
 	// Peers are the other topologies' streams; all are required.
 	Peers Peers
-	Goka  gokaopts.Config
+	// Prices is the pricing table the saga quotes from; required.
+	Prices Prices
+	Goka   gokaopts.Config
 	// Partitions of the topology's topics, which are co-partitioned: a
 	// record whose key hashes to another partition than the one it arrived
 	// in is set aside (observe.Decorator).
@@ -61,8 +63,11 @@ func (o *Options) validate() error {
 		return fmt.Errorf("orders: %d partitions", o.Partitions)
 	}
 	p := o.Peers
-	if p.InventoryCommands == "" || p.InventoryOrderEvents == "" || p.PricingCommands == "" || p.FraudObservations == "" {
+	if p.InventoryCommands == "" || p.InventoryOrderEvents == "" || p.FraudObservations == "" {
 		return errors.New("orders: every peer stream is required")
+	}
+	if o.Prices.Table == "" || o.Prices.Codec == nil || o.Prices.Quote == nil {
+		return errors.New("orders: the pricing table, its codec and Quote are required")
 	}
 	if o.Names == (Names{}) {
 		o.Names = NamesFor("")
@@ -110,7 +115,7 @@ func New(o Options) (*Topology, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	g := &saga{names: o.Names, peers: o.Peers, policy: o.Policy, window: o.TimeWindow}
+	g := &saga{names: o.Names, peers: o.Peers, prices: o.Prices, policy: o.Policy, window: o.TimeWindow}
 	dlq := observe.NewDeadLetterWriter(o.Goka)
 	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger, Writer: dlq}), o.Goka.ProcessorWithIndex(gokaopts.OutputsFirst, o.Names.Table(), OpenOrders)...)
 	if err != nil {

@@ -3,8 +3,8 @@
 //
 // The group reads three streams keyed by SKU, all co-partitioned with its
 // table: titan.pricing.commands (the public topic: catalog prices and
-// campaigns), titan.pricing.internal (Titan's own: the order saga's price
-// checks and the ticker's ticks, with ids in Titan's namespace) and
+// campaigns), titan.pricing.internal (Titan's own: the ticker's ticks and
+// price checks, with ids in Titan's namespace) and
 // titan.inventory.events (reservations and stock levels, the demand
 // signal). A client's check or tick, or a client's id in Titan's namespace,
 // is set aside: a check answers the saga, and a client's could hand an
@@ -13,12 +13,17 @@
 // a price check is answered with a Quote on the saga's topic, keyed by
 // order id.
 //
-// The two command topics interleave in no fixed order, so a check is
-// answered with what the SKU has seen when it is processed: a price set an
-// instant before an order was placed may not be in its quote yet. The saga
-// sends its checks only after fraud scoring, which in practice puts them
-// well behind the commands they depend on; a shop that opens a SKU for sale
-// waits until its price shows (GET /v1/prices/{sku}).
+// The order saga no longer sends checks: it reads this group's table
+// through a goka Lookup and quotes with Quoter, the answer this group gives
+// a check, without the round trip. A check on titan.pricing.internal is
+// still answered, so that an order already waiting for a quote when its
+// instance was upgraded gets one.
+//
+// A quote is what the SKU has seen when it is taken: a price set an instant
+// before an order was placed may not be in it yet. The saga quotes only
+// after fraud scoring, which in practice puts it well behind the commands
+// it depends on; a shop that opens a SKU for sale waits until its price
+// shows (GET /v1/prices/{sku}).
 //
 // # Time-driven changes
 //
