@@ -140,8 +140,11 @@ type recsReplay struct {
 	users   map[string]recommendations.UserHistory
 	items   map[string]recommendations.ItemState
 	offsets [partitions]int64
-	// pairs and counted are the pairs emitted and those the items counted.
-	pairs, counted int
+	// pairs and counted are the pairs emitted and those the items counted;
+	// records are the records the pairs go out in (one per view and item,
+	// recommendations.PairRecords), and writes the items' state writes
+	// (one per record with a pair counted).
+	pairs, counted, records, writes int
 }
 
 func newRecsReplay() *recsReplay {
@@ -169,15 +172,29 @@ func (r *recsReplay) view(w *recommendationsv1.ViewEvent) []recommendations.Pair
 	return pairs
 }
 
+// count counts the pairs of one view at their items, a record at a time
+// as the items group does.
 func (r *recsReplay) count(pairs []recommendations.Pair) {
-	for _, pr := range pairs {
-		s, ok := r.items[pr.Item]
-		if !ok {
-			s = recommendations.ItemState{SKU: pr.Item}
+	for _, rec := range recommendations.PairRecords(pairs) {
+		r.records++
+		ps, err := recommendations.PairsFromRecord(rec)
+		if err != nil {
+			panic(err) // PairRecords makes none that it refuses
 		}
-		if s, ok = recommendations.Count(s, pr, r.policy); ok {
-			r.items[pr.Item] = s
-			r.counted++
+		written := false
+		for _, pr := range ps {
+			s, ok := r.items[pr.Item]
+			if !ok {
+				s = recommendations.ItemState{SKU: pr.Item}
+			}
+			if s, ok = recommendations.Count(s, pr, r.policy); ok {
+				r.items[pr.Item] = s
+				r.counted++
+				written = true
+			}
+		}
+		if written {
+			r.writes++
 		}
 	}
 }

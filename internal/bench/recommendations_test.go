@@ -48,17 +48,17 @@ const (
 // group turns each into pairs with the other items of its session, keyed
 // by item, and the items group counts each pair into its item's neighbors.
 // The clock runs from the first send to the last item state the items
-// group writes, read back from its changelog: every counted pair writes
-// one, and the in-memory replay of the same views (recsReplay) says how
-// many pairs there are. Its ceiling is BenchmarkRecommendationEventsCeiling.
+// group writes, read back from its changelog: every record of pairs with
+// one counted writes one, and the in-memory replay of the same views
+// (recsReplay) says how many pairs, records and writes there are. Its ceiling is BenchmarkRecommendationEventsCeiling.
 //
 // After each round, off the clock, the users group must have committed the
 // end of the views topic and the items group the end of the pairs topic,
-// and the pairs topic must have gained exactly the replay's pairs: a
+// and the pairs topic must have gained exactly the replay's records: a
 // figure from a run that lost or doubled pairs is not reported.
 //
 // pairs/s is the same time over the pairs; records/s counts the views and
-// the pairs, the records its ceiling moves; written/event is everything
+// the records of pairs, the records its ceiling moves; written/event is everything
 // the namespace's topics gained per view, the two tables' changelogs
 // included; state-KB/pair is what the items group writes to its changelog
 // (and Pebble) per pair counted, keys and values: the item's head and the
@@ -80,7 +80,8 @@ func BenchmarkRecommendationEvents(b *testing.B) {
 	prepare := func(views []*recommendationsv1.ViewEvent) recsRound {
 		model := newRecsReplay()
 		model.all(views)
-		return recsRound{recs: viewRecords(b, views, viewsTopic), pairs: model.pairs, counted: model.counted}
+		return recsRound{recs: viewRecords(b, views, viewsTopic), pairs: model.pairs, counted: model.counted,
+			records: model.records, writes: model.writes}
 	}
 	// round sends a prepared round's views and returns the times to the
 	// last state write, read from states, and to the last
@@ -89,10 +90,10 @@ func BenchmarkRecommendationEvents(b *testing.B) {
 		send := func(ctx context.Context, i int, fn func(error)) {
 			rig.cl.Produce(ctx, r.recs[i], func(_ *kgo.Record, err error) { fn(err) })
 		}
-		done, acked = sendAndRead(b, len(r.recs), send, r.counted, states, func(rec *kgo.Record) bool {
+		done, acked = sendAndRead(b, len(r.recs), send, r.writes, states, func(rec *kgo.Record) bool {
 			stateBytes += int64(len(rec.Key) + len(rec.Value))
-			// A counted pair writes its item's head once, and its
-			// neighbors under keys after a NUL.
+			// A record with a pair counted writes its item's head once,
+			// and its neighbors under keys after a NUL.
 			return bytes.IndexByte(rec.Key, 0) < 0
 		})
 		return done, acked, stateBytes
@@ -118,12 +119,13 @@ func BenchmarkRecommendationEvents(b *testing.B) {
 	before := pairsEnd()
 	warm := prepare(recsViews(run+"-w", recsConfig(recsSeed+1, recsWarmSessions, recsSpan, time.Now()), 0))
 	round(warm, newTail(b, brokers, string(names.ItemsTable())))
-	check(before, warm.pairs)
+	check(before, warm.records)
 
 	var (
 		done, acked     time.Duration
 		cpu             cpuClock
 		pairs, counted  int
+		records         int
 		written, stored int64
 	)
 	b.ResetTimer()
@@ -142,13 +144,13 @@ func BenchmarkRecommendationEvents(b *testing.B) {
 		d, a, sb := round(r, states)
 		cpu.stop()
 		b.StopTimer()
-		check(before, r.pairs)
+		check(before, r.records)
 		ends1 := settledOffsets(b, rig.adm, topics, time.Second)
 		for t, end := range ends1 {
 			written += end - ends0[t]
 		}
 		b.StartTimer()
-		done, acked, pairs, stored = done+d, acked+a, pairs+r.pairs, stored+sb
+		done, acked, pairs, records, stored = done+d, acked+a, pairs+r.pairs, records+r.records, stored+sb
 		counted += r.counted
 	}
 	b.StopTimer()
@@ -156,7 +158,7 @@ func BenchmarkRecommendationEvents(b *testing.B) {
 	b.ReportMetric(total/done.Seconds(), "events/s")
 	b.ReportMetric(float64(pairs)/done.Seconds(), "pairs/s")
 	b.ReportMetric(total/acked.Seconds(), "ack-events/s")
-	b.ReportMetric((total+float64(pairs))/done.Seconds(), "records/s")
+	b.ReportMetric((total+float64(records))/done.Seconds(), "records/s")
 	b.ReportMetric(float64(pairs)/total, "pairs/event")
 	b.ReportMetric(float64(written)/total, "written/event")
 	b.ReportMetric(float64(stored)/float64(counted)/1e3, "state-KB/pair")
@@ -165,18 +167,18 @@ func BenchmarkRecommendationEvents(b *testing.B) {
 
 // BenchmarkRecommendationEventsCeiling bounds BenchmarkRecommendationEvents:
 // the records the topology moves between topics for the same recsEvents
-// views, each view and each pair its replay emits (keyed by user and by
-// item, encoded as the topology encodes them), produced with the sdk
+// views, each view and each record of pairs its replay emits (keyed by
+// user and by item, encoded as the topology encodes them), produced with the sdk
 // producer's settings to one fresh topic of 8 partitions and read back by
 // one plain franz-go consumer, timed from the first send to the last
 // record read.
 //
 // The topology moves them in two hops, the pairs only once their views
-// are processed, and writes a state per view and per pair besides; here
+// are processed, and writes a state per view and per record besides; here
 // every record is written at once by one producer and read by one
 // consumer. records/s is the figure to set BenchmarkRecommendationEvents'
-// records/s beside; events-equiv/s and pairs-equiv/s are the same time
-// over the views and over the pairs alone.
+// records/s beside; events-equiv/s and pair-records-equiv/s are the same
+// time over the views and over the records of pairs alone.
 func BenchmarkRecommendationEventsCeiling(b *testing.B) {
 	brokers := kafkatest.Brokers(b)
 	topic := kafkatest.Topics(b, brokers, partitions, "recs")["recs"]
@@ -213,23 +215,23 @@ func BenchmarkRecommendationEventsCeiling(b *testing.B) {
 	total := float64(b.N * recsEvents)
 	b.ReportMetric(float64(n)/done.Seconds(), "records/s")
 	b.ReportMetric(total/done.Seconds(), "events-equiv/s")
-	b.ReportMetric((float64(n)-total)/done.Seconds(), "pairs-equiv/s")
-	b.ReportMetric((float64(n)-total)/total, "pairs/event")
+	b.ReportMetric((float64(n)-total)/done.Seconds(), "pair-records-equiv/s")
+	b.ReportMetric((float64(n)-total)/total, "pair-records/event")
 }
 
-// recsCeilingRecords are views' records followed by the pairs their replay
-// emits, as the users group writes them.
+// recsCeilingRecords are views' records followed by the records of pairs
+// their replay emits, as the users group writes them.
 func recsCeilingRecords(b *testing.B, views []*recommendationsv1.ViewEvent, topic string) []*kgo.Record {
 	b.Helper()
 	out := viewRecords(b, views, topic)
 	model := newRecsReplay()
 	for _, v := range views {
-		for _, p := range model.view(v) {
-			val, err := proto.Marshal(recommendations.PairToWire(p))
+		for _, r := range recommendations.PairRecords(model.view(v)) {
+			val, err := proto.Marshal(r)
 			if err != nil {
 				b.Fatal(err)
 			}
-			out = append(out, &kgo.Record{Topic: topic, Key: []byte(p.Item), Value: val})
+			out = append(out, &kgo.Record{Topic: topic, Key: []byte(r.GetItem()), Value: val})
 		}
 	}
 	return out
@@ -239,9 +241,9 @@ func recsCeilingRecords(b *testing.B, views []*recommendationsv1.ViewEvent, topi
 // says the topology makes of them.
 type recsRound struct {
 	recs []*kgo.Record
-	// pairs the users group emits, counted the items group counts (and
-	// writes a state for).
-	pairs, counted int
+	// pairs the users group emits, counted those the items group counts;
+	// records the pairs go out in, writes the item states written.
+	pairs, counted, records, writes int
 }
 
 const (

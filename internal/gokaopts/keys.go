@@ -124,6 +124,12 @@ func (p *Partition) Set(key string, value []byte) error {
 	return nil
 }
 
+// Log sends to the changelog a write already made to Storage; a nil value
+// deletes the key. A failed send fails the processor (barrier.go).
+func (p *Partition) Log(key string, value []byte) {
+	p.producer.Emit(p.table, key, value)
+}
+
 // ProcessorWithIndex returns Processor(order), with the storages of table
 // keeping r's derived keys (internal/localindex).
 func (c Config) ProcessorWithIndex(order Order, table goka.Table, r localindex.Rule) []goka.ProcessorOption {

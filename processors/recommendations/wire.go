@@ -1,6 +1,7 @@
 package recommendations
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/titan-commerce/titan/internal/millis"
@@ -104,6 +105,43 @@ func PairFromWire(w *recommendationsv1.Pair) Pair {
 		Item: w.GetItem(), Other: w.GetOther(), Signal: signalFromWire(w.GetSignal()),
 		Time: millis.Time(w.GetTimestampMs()), Origin: originFromWire(w.GetOrigin()),
 	}
+}
+
+// PairRecords maps the pairs one input made for the pairs topic: one record
+// per item, in the order of each item's first pair, carrying that item's
+// pairs in order (the first, then Pair.more). An item so counts what one
+// input made for it in one step, and writes its head once.
+func PairRecords(pairs []Pair) []*recommendationsv1.Pair {
+	var out []*recommendationsv1.Pair
+	at := map[string]int{}
+	for _, p := range pairs {
+		w := PairToWire(p)
+		if i, ok := at[p.Item]; ok {
+			out[i].More = append(out[i].More, w)
+			continue
+		}
+		at[p.Item] = len(out)
+		out = append(out, w)
+	}
+	return out
+}
+
+// PairsFromRecord maps a record of the pairs topic to its pairs, in order.
+// A record with a pair in more for another item than the first's, or with
+// pairs nested deeper, is refused whole, with an error naming the field.
+func PairsFromRecord(w *recommendationsv1.Pair) ([]Pair, error) {
+	out := make([]Pair, 0, 1+len(w.GetMore()))
+	out = append(out, PairFromWire(w))
+	for i, m := range w.GetMore() {
+		switch {
+		case m.GetItem() != w.GetItem():
+			return nil, fmt.Errorf("more[%d].item %q is not the record's item %q", i, m.GetItem(), w.GetItem())
+		case len(m.GetMore()) > 0:
+			return nil, fmt.Errorf("more[%d].more: a pair in more has none of its own", i)
+		}
+		out = append(out, PairFromWire(m))
+	}
+	return out, nil
 }
 
 // ItemStateToWire maps an item's state for its table. The seen origins go

@@ -143,3 +143,83 @@ func TestValidateView(t *testing.T) {
 		t.Fatal("nil view passed")
 	}
 }
+
+// TestPairRecordsGroupByItem: the pairs one input makes go out as one
+// record per item, in the order of each item's first pair, and read back
+// as that item's pairs in the order they were made.
+func TestPairRecordsGroupByItem(t *testing.T) {
+	at := time.UnixMilli(1_780_000_000_000).UTC()
+	mk := func(item, other string, seq int32) Pair {
+		return Pair{Item: item, Other: other, Signal: SignalView, Time: at,
+			Origin: Origin{Stream: StreamViews, Partition: 2, Offset: 7, Seq: seq}}
+	}
+	pairs := []Pair{mk("a", "b", 0), mk("b", "a", 1), mk("a", "c", 2), mk("c", "a", 3), mk("a", "d", 4)}
+	records := PairRecords(pairs)
+	var items []string
+	got := map[string][]Pair{}
+	for _, r := range records {
+		r = roundTrip(t, r)
+		ps, err := PairsFromRecord(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		items = append(items, r.GetItem())
+		got[r.GetItem()] = ps
+	}
+	if want := []string{"a", "b", "c"}; !reflect.DeepEqual(items, want) {
+		t.Fatalf("records for %v, want %v", items, want)
+	}
+	want := map[string][]Pair{"a": {pairs[0], pairs[2], pairs[4]}, "b": {pairs[1]}, "c": {pairs[3]}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("read back %+v, want %+v", got, want)
+	}
+}
+
+func TestPairsFromRecordRefusesMixedRecords(t *testing.T) {
+	base := func() *recommendationsv1.Pair {
+		return &recommendationsv1.Pair{Item: "a", Other: "b", More: []*recommendationsv1.Pair{{Item: "a", Other: "c"}}}
+	}
+	other := base()
+	other.More[0].Item = "x"
+	nested := base()
+	nested.More[0].More = []*recommendationsv1.Pair{{Item: "a", Other: "d"}}
+	for name, w := range map[string]*recommendationsv1.Pair{"more[0].item": other, "more[0].more": nested} {
+		if _, err := PairsFromRecord(w); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: err %v, want one naming the field", name, err)
+		}
+	}
+	if ps, err := PairsFromRecord(base()); err != nil || len(ps) != 2 {
+		t.Fatalf("a record of two pairs: %v, %v", ps, err)
+	}
+}
+
+func FuzzPairsFromRecord(f *testing.F) {
+	for _, w := range []*recommendationsv1.Pair{
+		{Item: "a", Other: "b"},
+		{Item: "a", Other: "b", More: []*recommendationsv1.Pair{{Item: "a", Other: "c"}, {Item: "x"}}},
+	} {
+		b, err := proto.Marshal(w)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var w recommendationsv1.Pair
+		if proto.Unmarshal(b, &w) != nil {
+			return
+		}
+		ps, err := PairsFromRecord(&w)
+		if err != nil {
+			return
+		}
+		if len(ps) != 1+len(w.GetMore()) {
+			t.Fatalf("%d pairs from a record of %d", len(ps), 1+len(w.GetMore()))
+		}
+		for _, p := range ps {
+			if p.Item != w.GetItem() {
+				t.Fatalf("pair of item %q in a record of %q", p.Item, w.GetItem())
+			}
+		}
+	})
+}

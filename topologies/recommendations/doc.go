@@ -15,6 +15,14 @@
 //	     own beside the item's head (store.go), so that a pair rewrites
 //	     the head and one neighbor, not the list
 //
+// What one input makes for one item travels as one record
+// (recommendations.PairRecords): a view of c in a session of a and b sends
+// c its pairs with a and b together, and a and b one each. The item counts
+// a record's pairs in order, each reading the neighbors the one before it
+// wrote, and writes its head once, naming every neighbor write of the
+// record; those follow the head to the changelog (countPairs), so the
+// changelog never holds a neighbor write that no head before it names.
+//
 // Each pair carries the place of the record that made it, and an item keeps
 // the highest place per sender partition, so pairs sent again after a crash
 // are counted once. The API reads the items and users tables through views

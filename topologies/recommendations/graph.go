@@ -154,32 +154,45 @@ func (g *groups) onOutcome(ctx goka.Context, msg any) error {
 }
 
 // emitPairs sends pairs keyed by item, each marked with where it came
-// from, so an item counts a pair sent again after a crash once.
+// from, so an item counts a pair sent again after a crash once. An item's
+// pairs go in one record (recommendations.PairRecords), which it counts in
+// one step.
 func (g *groups) emitPairs(ctx goka.Context, pairs []recommendations.Pair, stream int32) error {
 	pairs = recommendations.Stamp(pairs, recommendations.Origin{Stream: stream, Partition: ctx.Partition(), Offset: ctx.Offset()})
-	encoded := make([][]byte, len(pairs))
-	for i, p := range pairs {
-		b, err := proto.Marshal(recommendations.PairToWire(p))
+	records := recommendations.PairRecords(pairs)
+	encoded := make([][]byte, len(records))
+	for i, r := range records {
+		b, err := proto.Marshal(r)
 		if err != nil {
 			return fmt.Errorf("recommendations: encode pair: %w", err)
 		}
 		encoded[i] = b
 	}
-	for i, p := range pairs {
-		ctx.Emit(g.names.Pairs, p.Item, encoded[i])
+	for i, r := range records {
+		ctx.Emit(g.names.Pairs, r.GetItem(), encoded[i])
 	}
 	return nil
 }
 
-// onPair counts a pair at its item: it writes the item's head, naming
-// the writes under the neighbors' keys that follow it (store.go).
+// onPair counts a record's pairs at their item, in order (countPairs):
+// it writes the item's head, naming the writes under the neighbors' keys,
+// and then sends those to the changelog (store.go).
 func (g *groups) onPair(ctx goka.Context, msg any) error {
 	var w recommendationsv1.Pair
 	if err := proto.Unmarshal(msg.([]byte), &w); err != nil {
 		return observe.Reject("decode", err)
 	}
-	if w.GetItem() != ctx.Key() || w.GetOther() == "" || w.GetOther() == w.GetItem() || strings.IndexByte(ctx.Key(), 0) >= 0 {
-		return observe.Reject("invalid_pair", fmt.Errorf("key %q, pair %q-%q", ctx.Key(), w.GetItem(), w.GetOther()))
+	pairs, err := recommendations.PairsFromRecord(&w)
+	if err != nil {
+		return observe.Reject("invalid_pair", err)
+	}
+	if w.GetItem() != ctx.Key() || strings.IndexByte(ctx.Key(), 0) >= 0 {
+		return observe.Reject("invalid_pair", fmt.Errorf("key %q, item %q", ctx.Key(), w.GetItem()))
+	}
+	for _, p := range pairs {
+		if p.Other == "" || p.Other == p.Item {
+			return observe.Reject("invalid_pair", fmt.Errorf("key %q, pair %q-%q", ctx.Key(), p.Item, p.Other))
+		}
 	}
 	part, err := g.keys.Partition(ctx.Partition())
 	if err != nil {
@@ -194,17 +207,16 @@ func (g *groups) onPair(ctx goka.Context, msg any) error {
 			return err
 		}
 	}
-	next, ok, err := countPair(v, part.Storage, recommendations.PairFromWire(&w), g.policy, g.keys.Writer())
+	next, ok, err := countPairs(v, part.Storage, pairs, g.policy, g.keys.Writer())
 	if err != nil || !ok {
-		// An error is the storage's, not the pair's: failing the
-		// partition reads it again.
+		// An error is the storage's, not the pairs': failing the
+		// partition reads them again, from a state rebuilt from the
+		// changelog.
 		return err
 	}
 	ctx.SetValue(next)
 	for _, r := range next.redo {
-		if err := part.Set(r.key, r.value); err != nil {
-			return err
-		}
+		part.Log(r.key, r.value)
 	}
 	return nil
 }

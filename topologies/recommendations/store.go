@@ -36,9 +36,12 @@ import (
 // and a rebase, once an hour of the item's time, rewrites every neighbor
 // under both keys.
 //
-// The head is written first and names the other writes (its redo); a
-// successor that finds a head written by another incarnation writes its
-// redo again before its own pair (gokaopts.Keys). A value of layout 1 is
+// The head goes to the changelog first and names the other writes (its
+// redo), which follow it; a successor that finds a head written by another
+// incarnation writes its redo again before its own pairs (gokaopts.Keys).
+// Locally, a record's writes are made as its pairs are counted, before its
+// head (countPairs): a failure in between fails the processor, and the
+// local state is then rebuilt from the changelog. A value of layout 1 is
 // moved to these keys by the item's next pair.
 const (
 	tagNeighbor = 'n'
@@ -411,6 +414,52 @@ func countPair(v stored, st Reader, pair recommendations.Pair, p recommendations
 		return stored{}, false, err
 	}
 	return stored{head: head, redo: writes, writer: writer}, true, nil
+}
+
+// Writer is the storage countPairs reads and writes: a table partition's.
+type Writer interface {
+	Reader
+	Set(key string, value []byte) error
+	Delete(key string) error
+}
+
+// countPairs counts the pairs of one record at the item whose value is v,
+// in order, each reading what the one before it wrote: those writes are
+// made to st as they are decided, and the value returned names them all,
+// in order, as its redo. The caller stores the value and then sends the
+// redo to the changelog, so the changelog never holds a write the value
+// before it does not name; the writes made here, before the value, are
+// only local, and a failure before the value is stored makes the local
+// state distrusted (it is rebuilt from the changelog). false when no pair
+// counted. An error is the storage's.
+func countPairs(v stored, st Writer, pairs []recommendations.Pair, p recommendations.Policy, writer uint64) (stored, bool, error) {
+	var (
+		redo    []write
+		counted bool
+	)
+	for _, pair := range pairs {
+		next, ok, err := countPair(v, st, pair, p, writer)
+		if err != nil {
+			return stored{}, false, err
+		}
+		if !ok {
+			continue
+		}
+		for _, w := range next.redo {
+			if w.value == nil {
+				err = st.Delete(w.key)
+			} else {
+				err = st.Set(w.key, w.value)
+			}
+			if err != nil {
+				return stored{}, false, fmt.Errorf("recommendations: write %q: %w", w.key, err)
+			}
+		}
+		redo = append(redo, next.redo...)
+		v, counted = next, true
+	}
+	v.redo = redo
+	return v, counted, nil
 }
 
 // StoredBytes is what the table keeps for an item, keys and values: its

@@ -316,3 +316,94 @@ func TestBeforeOnAStorageWithoutLast(t *testing.T) {
 		}
 	}
 }
+
+// TestARecordOfPairsCountsAsItsPairs: pairs counted a record at a time
+// (countPairs, as the items group counts what one input made for an item)
+// leave the item as the model counting them one by one; and the changelog,
+// each record's head followed by its redo, restores the item alone, also
+// when a writer died between a head and its redo.
+func TestARecordOfPairsCountsAsItsPairs(t *testing.T) {
+	p := recommendations.Policy{MaxNeighbors: 40}.WithDefaults()
+	rng := rand.New(rand.NewPCG(3, 4))
+	var (
+		model  recommendations.ItemState
+		log    []write // the changelog, in order
+		writer uint64  = 1
+		st             = openStore(t)
+	)
+	apply := func(st storage.Storage, ws []write) {
+		t.Helper()
+		(&item{tb: t, st: st}).apply(ws)
+	}
+	restore := func() storage.Storage {
+		fresh := openStore(t)
+		apply(fresh, log)
+		return fresh
+	}
+	// first is what a callback does before its pairs: the redo of a head
+	// another incarnation wrote, locally and to the changelog.
+	first := func() stored {
+		it := &item{tb: t, st: st, sku: "item", p: p, writer: writer}
+		v := it.value()
+		ws := v.first("item", writer, p)
+		apply(st, ws)
+		log = append(log, ws...)
+		return v
+	}
+	records, lost := 0, 0
+	for i := 0; i < 2000; records++ {
+		n := 1 + rng.IntN(5)
+		src := recommendations.Origin{Stream: recommendations.StreamViews, Partition: int32(rng.IntN(3)), Offset: int64(i)}
+		pairs := make([]recommendations.Pair, n)
+		for j := range pairs {
+			pairs[j] = randomPair(rng, "item", i+j, 90)
+			pairs[j].Origin = src
+			pairs[j].Origin.Seq = int32(j)
+		}
+		i += n
+		// Sent again now and then, as after a crash upstream: nothing of
+		// it may count twice.
+		if rng.IntN(10) == 0 {
+			i -= n
+			pairs = pairs[:1+rng.IntN(n)]
+		}
+		wantOK := false
+		for _, pr := range pairs {
+			if next, ok := recommendations.Count(model, pr, p); ok {
+				model, wantOK = next, true
+			}
+		}
+		v := first()
+		next, ok, err := countPairs(v, st, pairs, p, writer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok != wantOK {
+			t.Fatalf("record %d: counted %v, the model %v", records, ok, wantOK)
+		}
+		if ok {
+			b, err := encodeStored(next)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Set("item", b); err != nil {
+				t.Fatal(err)
+			}
+			log = append(log, write{key: "item", value: b})
+			if rng.IntN(30) == 0 {
+				// The writer died after its head: the successor restores
+				// from the changelog and writes the redo again first.
+				lost++
+				st, writer = restore(), writer+1
+				first()
+			} else {
+				log = append(log, next.redo...)
+			}
+		}
+		sameItem(t, i, (&item{tb: t, st: st, sku: "item", p: p}).load(), model)
+	}
+	if lost == 0 || model.Pruned == 0 {
+		t.Fatalf("the run lost no writer (%d) or never filled the list (pruned %d)", lost, model.Pruned)
+	}
+	sameItem(t, -1, (&item{tb: t, st: restore(), sku: "item", p: p}).load(), model)
+}

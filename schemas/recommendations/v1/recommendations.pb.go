@@ -228,6 +228,11 @@ func (x *Origin) GetSeq() int32 {
 
 // Pair says that other was seen with item (in one session, or one order),
 // keyed by item on the pairs topic.
+//
+// One record carries every pair one input made for its item: the first in
+// the fields above, the others in more, in the order they were made, each
+// with the same item and none with more of its own. The item counts them
+// in that order and writes its head once for all of them.
 type Pair struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Item          string                 `protobuf:"bytes,1,opt,name=item,proto3" json:"item,omitempty"`
@@ -235,6 +240,7 @@ type Pair struct {
 	Signal        Signal                 `protobuf:"varint,3,opt,name=signal,proto3,enum=titan.recommendations.v1.Signal" json:"signal,omitempty"`
 	TimestampMs   int64                  `protobuf:"varint,4,opt,name=timestamp_ms,json=timestampMs,proto3" json:"timestamp_ms,omitempty"`
 	Origin        *Origin                `protobuf:"bytes,5,opt,name=origin,proto3" json:"origin,omitempty"`
+	More          []*Pair                `protobuf:"bytes,6,rep,name=more,proto3" json:"more,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -300,6 +306,13 @@ func (x *Pair) GetTimestampMs() int64 {
 func (x *Pair) GetOrigin() *Origin {
 	if x != nil {
 		return x.Origin
+	}
+	return nil
+}
+
+func (x *Pair) GetMore() []*Pair {
+	if x != nil {
+		return x.More
 	}
 	return nil
 }
@@ -815,13 +828,14 @@ const file_titan_recommendations_v1_recommendations_proto_rawDesc = "" +
 	"\x06stream\x18\x01 \x01(\x05R\x06stream\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x16\n" +
 	"\x06offset\x18\x03 \x01(\x03R\x06offset\x12\x10\n" +
-	"\x03seq\x18\x04 \x01(\x05R\x03seq\"\xc7\x01\n" +
+	"\x03seq\x18\x04 \x01(\x05R\x03seq\"\xfb\x01\n" +
 	"\x04Pair\x12\x12\n" +
 	"\x04item\x18\x01 \x01(\tR\x04item\x12\x14\n" +
 	"\x05other\x18\x02 \x01(\tR\x05other\x128\n" +
 	"\x06signal\x18\x03 \x01(\x0e2 .titan.recommendations.v1.SignalR\x06signal\x12!\n" +
 	"\ftimestamp_ms\x18\x04 \x01(\x03R\vtimestampMs\x128\n" +
-	"\x06origin\x18\x05 \x01(\v2 .titan.recommendations.v1.OriginR\x06origin\"{\n" +
+	"\x06origin\x18\x05 \x01(\v2 .titan.recommendations.v1.OriginR\x06origin\x122\n" +
+	"\x04more\x18\x06 \x03(\v2\x1e.titan.recommendations.v1.PairR\x04more\"{\n" +
 	"\bNeighbor\x12\x10\n" +
 	"\x03sku\x18\x01 \x01(\tR\x03sku\x12\x1d\n" +
 	"\n" +
@@ -894,20 +908,21 @@ var file_titan_recommendations_v1_recommendations_proto_goTypes = []any{
 	(*Basket)(nil),      // 9: titan.recommendations.v1.Basket
 }
 var file_titan_recommendations_v1_recommendations_proto_depIdxs = []int32{
-	0, // 0: titan.recommendations.v1.Pair.signal:type_name -> titan.recommendations.v1.Signal
-	2, // 1: titan.recommendations.v1.Pair.origin:type_name -> titan.recommendations.v1.Origin
-	4, // 2: titan.recommendations.v1.ItemState.neighbors:type_name -> titan.recommendations.v1.Neighbor
-	2, // 3: titan.recommendations.v1.ItemState.seen:type_name -> titan.recommendations.v1.Origin
-	6, // 4: titan.recommendations.v1.ItemState.redo:type_name -> titan.recommendations.v1.KeyWrite
-	4, // 5: titan.recommendations.v1.ItemState.lowest:type_name -> titan.recommendations.v1.Neighbor
-	0, // 6: titan.recommendations.v1.Seen.signal:type_name -> titan.recommendations.v1.Signal
-	7, // 7: titan.recommendations.v1.UserHistory.recent:type_name -> titan.recommendations.v1.Seen
-	7, // 8: titan.recommendations.v1.UserHistory.bought:type_name -> titan.recommendations.v1.Seen
-	9, // [9:9] is the sub-list for method output_type
-	9, // [9:9] is the sub-list for method input_type
-	9, // [9:9] is the sub-list for extension type_name
-	9, // [9:9] is the sub-list for extension extendee
-	0, // [0:9] is the sub-list for field type_name
+	0,  // 0: titan.recommendations.v1.Pair.signal:type_name -> titan.recommendations.v1.Signal
+	2,  // 1: titan.recommendations.v1.Pair.origin:type_name -> titan.recommendations.v1.Origin
+	3,  // 2: titan.recommendations.v1.Pair.more:type_name -> titan.recommendations.v1.Pair
+	4,  // 3: titan.recommendations.v1.ItemState.neighbors:type_name -> titan.recommendations.v1.Neighbor
+	2,  // 4: titan.recommendations.v1.ItemState.seen:type_name -> titan.recommendations.v1.Origin
+	6,  // 5: titan.recommendations.v1.ItemState.redo:type_name -> titan.recommendations.v1.KeyWrite
+	4,  // 6: titan.recommendations.v1.ItemState.lowest:type_name -> titan.recommendations.v1.Neighbor
+	0,  // 7: titan.recommendations.v1.Seen.signal:type_name -> titan.recommendations.v1.Signal
+	7,  // 8: titan.recommendations.v1.UserHistory.recent:type_name -> titan.recommendations.v1.Seen
+	7,  // 9: titan.recommendations.v1.UserHistory.bought:type_name -> titan.recommendations.v1.Seen
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_titan_recommendations_v1_recommendations_proto_init() }
