@@ -45,6 +45,9 @@ type Config struct {
 	// processors join: what other instances read to watch this one
 	// (internal/liveness). Nil announces nothing.
 	MemberData []byte
+	// Lookups are the tables the processor looks up (goka.Lookup); their
+	// partition consumers ride through a broker's death (lookups.go).
+	Lookups []goka.Table
 	// Faults, when set, wraps the storage and the producer of processors
 	// to inject failures (internal/faults); tests of how Titan survives
 	// them set it, production never does. Views are left alone: they
@@ -161,7 +164,7 @@ func (c Config) processor(store storage.Builder, produce goka.ProducerBuilder) [
 	opts := []goka.ProcessorOption{
 		goka.WithTopicManagerBuilder(c.topicManager()),
 		goka.WithConsumerGroupBuilder(groupBuilder(goka.ConsumerGroupBuilderWithConfig(c.groupSarama()), c.logger())),
-		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(Sarama())),
+		goka.WithConsumerSaramaBuilder(ridingConsumerBuilder(goka.SaramaConsumerBuilderWithConfig(Sarama()), c.Lookups, c.logger())),
 		goka.WithProducerBuilder(produce),
 		goka.WithHasher(partition.Hasher()),
 		goka.WithStorageBuilder(store),
