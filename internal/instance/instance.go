@@ -331,15 +331,20 @@ func (i *Instance) openState() error {
 	return nil
 }
 
-// withLookups is the storage of a processor that looks tables up: the
-// tables named are opened apart (i.lookups), everything else by procs.
-func (i *Instance) withLookups(procs storage.Builder, tables ...goka.Table) storage.Builder {
-	return func(topic string, partition int32) (storage.Storage, error) {
+// lookupGokaConfig is gokaConfig for a processor that looks tables up
+// (goka.Lookup): their copies are opened apart from the processors' own
+// tables and the API's views (i.lookups), and their consumers ride through
+// a broker's death (gokaopts.Config.Lookups).
+func (i *Instance) lookupGokaConfig(role string, tables ...goka.Table) gokaopts.Config {
+	store := func(topic string, partition int32) (storage.Storage, error) {
 		if slices.Contains(tables, goka.Table(topic)) {
 			return i.lookups.Build(topic, partition)
 		}
-		return procs(topic, partition)
+		return i.procs.Build(topic, partition)
 	}
+	c := i.gokaConfig(store, role)
+	c.Lookups = tables
+	return c
 }
 
 func (i *Instance) gokaConfig(store storage.Builder, role string) gokaopts.Config {

@@ -123,11 +123,6 @@ func (i *Instance) buildOrders(hooks *metrics.Processing) error {
 	}); err != nil {
 		return err
 	}
-	// The saga looks the pricing table up: its copy lives apart from the
-	// pricing group's own and the API's views, and rides through a
-	// broker's death.
-	sagaGoka := i.gokaConfig(i.withLookups(i.procs.Build, p.pricing.Table()), "orders")
-	sagaGoka.Lookups = []goka.Table{p.pricing.Table()}
 	_, err = supervised(i, TopologyOrders, orderstopo.New, orderstopo.Options{
 		TimeWindow: i.cfg.TimeWindow,
 		Partitions: int32(i.cfg.Partitions),
@@ -138,7 +133,7 @@ func (i *Instance) buildOrders(hooks *metrics.Processing) error {
 			FraudObservations:    p.fraud.Observations,
 		},
 		Prices:      orderstopo.Prices{Table: p.pricing.Table(), Codec: pricingtopo.StateCodec{}, Quote: pricingtopo.Quoter(pricingPolicy)},
-		Goka:        sagaGoka,
+		Goka:        i.lookupGokaConfig("orders", p.pricing.Table()),
 		Policy:      i.orderPolicy(),
 		Local:       i.recoveredPartitions,
 		SendSaga:    p.sendSaga,

@@ -1,7 +1,6 @@
 package liveness
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +15,9 @@ const maxBeaconConns = 1024
 
 // greetTimeout bounds the write of a greeting and a watcher's read of it.
 const greetTimeout = time.Second
+
+// acceptRetry is the wait after an accept failed while the beacon is open.
+const acceptRetry = 100 * time.Millisecond
 
 // Beacon is an instance's side of the watch: a listener that greets each
 // connection with the incarnation and then holds it open until Close.
@@ -93,11 +95,13 @@ func (b *Beacon) accept() {
 	for {
 		c, err := b.ln.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if b.isClosed() {
+				return
 			}
-			return // closed
+			// Out of file descriptors, say: the connections held are
+			// unaffected, and a peer that cannot get in waits.
+			time.Sleep(acceptRetry)
+			continue
 		}
 		if !b.hold(c) {
 			_ = c.Close()
@@ -106,6 +110,12 @@ func (b *Beacon) accept() {
 		b.wg.Add(1)
 		go b.serve(c)
 	}
+}
+
+func (b *Beacon) isClosed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.closed
 }
 
 func (b *Beacon) hold(c net.Conn) bool {

@@ -36,6 +36,10 @@ const (
 	removeFor = 15 * time.Second
 	// removeRetry is the wait between two tries.
 	removeRetry = 250 * time.Millisecond
+	// requestTimeout bounds a DescribeGroups or a LeaveGroup, retries
+	// included: a coordinator that does not answer is asked again at the
+	// next scan or try.
+	requestTimeout = 5 * time.Second
 )
 
 // WatcherOptions configure a Watcher.
@@ -93,6 +97,8 @@ type member struct {
 
 // members returns the groups' members that announce a Titan peer.
 func (w *Watcher) members(ctx context.Context) ([]member, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
 	described, err := w.adm.DescribeGroups(ctx, w.o.Groups...)
 	if err != nil {
 		return nil, err
@@ -305,6 +311,8 @@ func (w *Watcher) leave(ctx context.Context, group string, ids []string, p Peer)
 		m.Reason = &reason
 		req.Members = append(req.Members, m)
 	}
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
 	resp, err := req.RequestWith(ctx, w.o.Client)
 	if err != nil {
 		return err
