@@ -100,7 +100,10 @@ func dayOf(legit int) (ordergen.Day, ordergen.Config) {
 	cfg.CardTesting, cfg.AccountTakeovers, cfg.VelocityAbusers = max(2, legit/750), max(4, legit/375), max(2, legit/750)
 	cfg.MismatchRate = 0.02
 	// The day is now: the inventory's expiry sweeper reads the wall clock.
-	cfg.Start = time.Now().UTC().Truncate(time.Hour).Add(-12 * time.Hour)
+	// Everything it stamps, the catalog an hour before the day included,
+	// lies within 13 h of the wall clock whatever the minute, an hour
+	// inside the topologies' time window (14 h either way).
+	cfg.Start = time.Now().UTC().Truncate(time.Hour).Add(-11 * time.Hour)
 	return ordergen.Generate(cfg), cfg
 }
 
