@@ -2,6 +2,7 @@ package state
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -25,6 +26,10 @@ type Builder struct {
 	// cache is shared by every storage of the builder so that the memory
 	// budget does not grow with the number of assigned partitions.
 	cache *pebble.Cache
+	// stop ends the bulk loads in progress (WithBulkLoad) when the
+	// builder closes.
+	stop   context.Context
+	cancel context.CancelFunc
 
 	mu struct {
 		sync.Mutex
@@ -67,6 +72,7 @@ func NewBuilder(root string, opts ...Option) (*Builder, error) {
 		return nil, fmt.Errorf("state: create root %s: %w", root, err)
 	}
 	b := &Builder{root: root, cfg: cfg, cache: pebble.NewCache(cfg.cacheSize)}
+	b.stop, b.cancel = context.WithCancel(context.Background())
 	b.mu.open = make(map[partitionKey]*Storage)
 	cfg.logger.Debug("state builder ready", "root", root, "config", cfg)
 	return b, nil
@@ -121,7 +127,8 @@ func (b *Builder) Lookup(topic string, partition int32) (*Storage, bool) {
 
 // Close releases the builder's reference to the shared block cache and makes
 // Build fail. Storages that are still open keep working; the cache's memory
-// is released when the last of them closes. Close is idempotent.
+// is released when the last of them closes. A bulk load in progress stops,
+// keeping what it ingested. Close is idempotent.
 func (b *Builder) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -129,6 +136,7 @@ func (b *Builder) Close() error {
 		return nil
 	}
 	b.mu.closed = true
+	b.cancel()
 	b.cache.Unref()
 	return nil
 }

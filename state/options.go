@@ -71,6 +71,8 @@ type config struct {
 	trustUnclean bool
 	// fs replaces the real filesystem in crash tests.
 	fs vfs.FS
+	// loader fills a storage that opens empty (WithBulkLoad).
+	loader Loader
 }
 
 func defaultConfig() config {
@@ -110,6 +112,7 @@ func (c config) LogValue() slog.Value {
 		slog.Int64("cache_bytes", c.cacheSize),
 		slog.Uint64("memtable_bytes", c.memTableSize),
 		slog.Bool("trust_unclean_state", c.trustUnclean),
+		slog.Bool("bulk_load", c.loader != nil),
 	)
 }
 

@@ -40,6 +40,10 @@ type Storage struct {
 	dir       string
 	log       *slog.Logger
 
+	// derived, when set before Open, has a bulk load write a wrapper's
+	// derived keys (DeriveOnLoad).
+	derived *Derived
+
 	recovered atomic.Bool
 	// listed is what Builder.Open shows; it goes false at the start of Close
 	// so that the sweeper stops picking up a storage on its way out.
@@ -174,11 +178,19 @@ func (s *Storage) open() (db *pebble.DB, lock *pebble.Lock, off int64, ok bool, 
 			return nil, lock, 0, false, err
 		}
 	}
-	if db, err = s.openDB(lock); err != nil {
+	var opts *pebble.Options
+	if db, opts, err = s.openDB(lock); err != nil {
 		return nil, lock, 0, false, err
 	}
 	if off, ok, err = readOffset(db); err != nil {
 		return db, lock, 0, false, err
+	}
+	if !ok {
+		l, err := s.bulkLoad(db, opts)
+		if err != nil {
+			return db, lock, 0, false, err
+		}
+		off, ok = l, l >= 0
 	}
 	if clean {
 		if err := removeMarker(fs, s.dir); err != nil {
@@ -208,7 +220,7 @@ func (s *Storage) discardUnclean() error {
 	return nil
 }
 
-func (s *Storage) openDB(lock *pebble.Lock) (*pebble.DB, error) {
+func (s *Storage) openDB(lock *pebble.Lock) (*pebble.DB, *pebble.Options, error) {
 	cfg := &s.b.cfg
 	// The format version is left at Pebble's default: the one it is most
 	// widely run with, and one older releases still open. The newest
@@ -227,7 +239,11 @@ func (s *Storage) openDB(lock *pebble.Lock) (*pebble.DB, error) {
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
-	return pebble.Open(s.dir, opts)
+	// Defaults filled in here, as Open would, are what a bulk load's
+	// sstables are written with.
+	opts.EnsureDefaults()
+	db, err := pebble.Open(s.dir, opts)
+	return db, opts, err
 }
 
 func readOffset(db *pebble.DB) (int64, bool, error) {

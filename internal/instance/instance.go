@@ -67,6 +67,7 @@ import (
 	"github.com/titan-commerce/titan/internal/liveness"
 	"github.com/titan-commerce/titan/internal/metrics"
 	"github.com/titan-commerce/titan/internal/partition"
+	"github.com/titan-commerce/titan/internal/restore"
 	"github.com/titan-commerce/titan/internal/supervise"
 	"github.com/titan-commerce/titan/processors/flashsale"
 	"github.com/titan-commerce/titan/processors/inventory"
@@ -310,8 +311,14 @@ func (i *Instance) openState() error {
 		i.tempDir, dir = tmp, tmp
 	}
 	policy, _ := i.cfg.syncPolicy()
+	// A partition that opens empty (a first start, a successor's after a
+	// crash, a new instance's share) reads its changelog in bulk before
+	// goka catches up the rest (internal/restore). Not the API's views:
+	// their update callbacks would not see what a bulk load writes.
+	load := state.WithBulkLoad(restore.Loader(kgo.SeedBrokers(i.brokers...), kgo.ClientID(i.clientID("restore"))))
 	var err error
-	if i.procs, err = state.NewBuilder(filepath.Join(dir, "processors"), state.WithSync(policy), state.WithLogger(i.log)); err != nil {
+	if i.procs, err = state.NewBuilder(filepath.Join(dir, "processors"), state.WithSync(policy), state.WithLogger(i.log),
+		load); err != nil {
 		return fmt.Errorf("instance: state: %w", err)
 	}
 	// Views replicate whole tables; they get their own directory so they
@@ -325,7 +332,7 @@ func (i *Instance) openState() error {
 	// A processor's lookups replicate another group's table, as views
 	// do, and the same table may be both a lookup and a view of the API.
 	if i.lookups, err = state.NewBuilder(filepath.Join(dir, "lookups"), state.WithSync(state.SyncNone), state.WithLogger(i.log),
-		state.WithTrustUncleanState(true)); err != nil {
+		state.WithTrustUncleanState(true), load); err != nil {
 		return fmt.Errorf("instance: state: %w", err)
 	}
 	return nil

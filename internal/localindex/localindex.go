@@ -28,6 +28,8 @@ import (
 	"fmt"
 
 	"github.com/lovoo/goka/storage"
+
+	"github.com/titan-commerce/titan/state"
 )
 
 // Rule says which keys are derived from a table's keys.
@@ -76,6 +78,12 @@ type indexed struct {
 // Open opens the storage and, if its index was not built under this rule,
 // builds it from the stored keys.
 func (s *indexed) Open() error {
+	if d, ok := s.Storage.(interface{ DeriveOnLoad(state.Derived) }); ok && !s.rule.Moves {
+		// A storage that loads its changelog in bulk writes around
+		// Set; it writes the derived keys itself, and the rule's name,
+		// rather than leave them to a rebuild that reads it all back.
+		d.DeriveOnLoad(state.Derived{Derive: s.rule.Derive, Value: present, NameKey: s.rule.Prefix, Name: []byte(s.rule.Name)})
+	}
 	if err := s.Storage.Open(); err != nil {
 		return err
 	}

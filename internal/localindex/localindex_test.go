@@ -2,6 +2,7 @@ package localindex_test
 
 import (
 	"bytes"
+	"context"
 	"maps"
 	"slices"
 	"testing"
@@ -107,6 +108,60 @@ func TestWritesKeepTheIndex(t *testing.T) {
 	want := []string{"k/a", "k/c", "k/d", "other", "~i", "~i/a", "~i/c"}
 	if got := keys(t, st); !slices.Equal(got, want) {
 		t.Errorf("keys = %q, want %q", got, want)
+	}
+}
+
+// A storage that loads its changelog in bulk (state.WithBulkLoad) writes
+// around the index; opening empty, the index is built after the load.
+func TestBulkLoadIsIndexed(t *testing.T) {
+	load := func(_ context.Context, _ string, _ int32, add func(state.Record) error) error {
+		for i, r := range []state.Record{
+			{Key: []byte("k/a"), Value: []byte("x")},
+			{Key: []byte("k/b"), Value: []byte("x")},
+			{Key: []byte("k/c"), Value: []byte("x")},
+			{Key: []byte("k/b"), Value: nil},
+			{Key: []byte("k/c"), Value: []byte("closed")},
+			{Key: []byte("other"), Value: []byte("x")},
+		} {
+			r.Offset = int64(i)
+			if err := add(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// A rule whose keys move is built by reading the load back, the
+	// others as it is written.
+	for _, moves := range []bool{false, true} {
+		b, err := state.NewBuilder(t.TempDir(), state.WithCacheSize(1<<20), state.WithBulkLoad(load))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		r := byValue("v1")
+		r.Moves = moves
+		st, err := localindex.Builder(b.Build, "t", r)("t", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Open(); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"k/a", "k/c", "other", "~i", "~i/a"}
+		if got := keys(t, st); !slices.Equal(got, want) {
+			t.Errorf("moves %v: keys = %q, want %q", moves, got, want)
+		}
+		if off, err := st.GetOffset(-1); err != nil || off != 5 {
+			t.Errorf("moves %v: GetOffset = %d, %v, want 5", moves, off, err)
+		}
+		// The index is complete: writes keep it so.
+		if err := st.Set("k/c", []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		if got := keys(t, st); !slices.Contains(got, "~i/c") {
+			t.Errorf("moves %v: keys after a write = %q", moves, got)
+		}
+		mustClose(t, st)
 	}
 }
 
