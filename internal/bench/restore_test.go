@@ -19,6 +19,9 @@ const (
 	// bench` can take a smaller one than `make bench-long`.
 	restoreSKUsEnv     = "TITAN_BENCH_RESTORE_SKUS"
 	restoreSKUsDefault = 1_000_000
+	// restoreAPIEnv, set to 1, has the restored instance serve the API
+	// too: its views replicate the same table, and Ready waits for them.
+	restoreAPIEnv = "TITAN_BENCH_RESTORE_API"
 	// restoreChunk is how many restocks the setup sends before it waits
 	// for their results: the sdk producer's buffer and the results being
 	// waited for stay bounded whatever the table's size.
@@ -47,6 +50,10 @@ const (
 // every partition of the same changelog from its start to the end offsets
 // listed before it, after the restore, in the same run.
 //
+// With TITAN_BENCH_RESTORE_API=1 the restored instance serves the API,
+// whose views replicate the same table and hold Ready back until they
+// have.
+//
 // idle-cpu-% is the share of a core the restored instance then spends over
 // restoreIdle with nothing to process: housekeeping such as the expiry
 // sweep, whose cost must not follow the table's size.
@@ -59,6 +66,9 @@ func BenchmarkRestore(b *testing.B) {
 	createTopics(b, brokers, topics)
 	b.Cleanup(func() { deleteNamespace(b, brokers, topics, groups) })
 	first, stopFirst := launch(b, cfg, startTimeout)
+	if os.Getenv(restoreAPIEnv) == "1" {
+		cfg.HTTPAddr = "127.0.0.1:0"
+	}
 	names := first.Names()
 	p := commandProducer(b, brokers, first)
 	events := newTail(b, brokers, string(names.Events))

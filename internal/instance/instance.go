@@ -313,8 +313,11 @@ func (i *Instance) openState() error {
 	policy, _ := i.cfg.syncPolicy()
 	// A partition that opens empty (a first start, a successor's after a
 	// crash, a new instance's share) reads its changelog in bulk before
-	// goka catches up the rest (internal/restore). Not the API's views:
-	// their update callbacks would not see what a bulk load writes.
+	// goka catches up the rest (internal/restore). The API's views load
+	// so too, although their update callbacks (api.Notifier, the stock
+	// cache) do not see what a bulk load writes: a view loads in bulk
+	// only while it has not recovered, and until then the API neither
+	// reads it nor waits on it, and its caches hold nothing.
 	load := state.WithBulkLoad(restore.Loader(kgo.SeedBrokers(i.brokers...), kgo.ClientID(i.clientID("restore"))))
 	var err error
 	if i.procs, err = state.NewBuilder(filepath.Join(dir, "processors"), state.WithSync(policy), state.WithLogger(i.log),
@@ -326,7 +329,7 @@ func (i *Instance) openState() error {
 	// A view holds only what it read from the changelog, so its local
 	// state is never ahead of Kafka and survives a crash as it is.
 	if i.views, err = state.NewBuilder(filepath.Join(dir, "views"), state.WithSync(state.SyncNone), state.WithLogger(i.log),
-		state.WithTrustUncleanState(true)); err != nil {
+		state.WithTrustUncleanState(true), load); err != nil {
 		return fmt.Errorf("instance: state: %w", err)
 	}
 	// A processor's lookups replicate another group's table, as views
