@@ -165,6 +165,9 @@ func New(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	if err := i.ensureTopics(ctx); err != nil {
 		return nil, err
 	}
+	if i.admin, err = kgo.NewClient(kgo.SeedBrokers(i.brokers...), kgo.ClientID(i.clientID("admin"))); err != nil {
+		return nil, fmt.Errorf("instance: admin client: %w", err)
+	}
 	if err := i.openState(); err != nil {
 		return nil, err
 	}
@@ -172,9 +175,6 @@ func New(ctx context.Context, cfg Config) (inst *Instance, err error) {
 		if i.beacon, err = liveness.Listen(cfg.PeerAddr, cfg.PeerAdvertise); err != nil {
 			return nil, fmt.Errorf("instance: %w", err)
 		}
-	}
-	if i.admin, err = kgo.NewClient(kgo.SeedBrokers(i.brokers...), kgo.ClientID(i.clientID("admin"))); err != nil {
-		return nil, fmt.Errorf("instance: admin client: %w", err)
 	}
 	i.progress = newProgress(kadm.NewClient(i.admin), i.procs, i.views)
 	if i.producer, err = sdk.NewProducer(i.brokers, sdk.WithClientID(i.clientID("producer")),
@@ -312,13 +312,15 @@ func (i *Instance) openState() error {
 	}
 	policy, _ := i.cfg.syncPolicy()
 	// A partition that opens empty (a first start, a successor's after a
-	// crash, a new instance's share) reads its changelog in bulk before
-	// goka catches up the rest (internal/restore). The API's views load
+	// crash, a new instance's share) and holds at least MinRecords reads
+	// its changelog in bulk before goka catches up the rest
+	// (internal/restore). The API's views load
 	// so too, although their update callbacks (api.Notifier, the stock
 	// cache) do not see what a bulk load writes: a view loads in bulk
 	// only while it has not recovered, and until then the API neither
 	// reads it nor waits on it, and its caches hold nothing.
-	load := state.WithBulkLoad(restore.Loader(kgo.SeedBrokers(i.brokers...), kgo.ClientID(i.clientID("restore"))))
+	load := state.WithBulkLoad(restore.Loader(i.admin, restore.MinRecords,
+		kgo.SeedBrokers(i.brokers...), kgo.ClientID(i.clientID("restore"))))
 	var err error
 	if i.procs, err = state.NewBuilder(filepath.Join(dir, "processors"), state.WithSync(policy), state.WithLogger(i.log),
 		load); err != nil {

@@ -33,6 +33,17 @@ func produce(t *testing.T, brokers []string, topic string, records []*kgo.Record
 	return records
 }
 
+// loader is restore.Loader for partitions of any size, on brokers.
+func loader(t *testing.T, brokers []string, min int64) state.Loader {
+	t.Helper()
+	admin, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(admin.Close)
+	return restore.Loader(admin, min, kgo.SeedBrokers(brokers...))
+}
+
 func collect(t *testing.T, ctx context.Context, load state.Loader, topic string, partition int32) ([]state.Record, error) {
 	t.Helper()
 	var got []state.Record
@@ -59,7 +70,7 @@ func TestLoaderReadsThePartitionToItsEnd(t *testing.T) {
 		records = append(records, r)
 	}
 	sent := produce(t, brokers, topic, records)
-	load := restore.Loader(kgo.SeedBrokers(brokers...))
+	load := loader(t, brokers, 1)
 
 	got, err := collect(t, t.Context(), load, topic, 1)
 	if err != nil {
@@ -95,7 +106,7 @@ func TestLoaderStopsWhereItsCallerDoes(t *testing.T) {
 		records = append(records, &kgo.Record{Key: fmt.Appendf(nil, "k%d", i), Value: []byte("v")})
 	}
 	produce(t, brokers, topic, records)
-	load := restore.Loader(kgo.SeedBrokers(brokers...))
+	load := loader(t, brokers, 1)
 
 	stop := errors.New("full")
 	n := 0
@@ -118,10 +129,26 @@ func TestLoaderStopsWhereItsCallerDoes(t *testing.T) {
 
 func TestLoaderOfAnUnknownTopicFails(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
-	load := restore.Loader(kgo.SeedBrokers(brokers...))
+	load := loader(t, brokers, 1)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*restore.Idle)
 	defer cancel()
 	if _, err := collect(t, ctx, load, kafkatest.Prefix(t)+".missing", 0); err == nil {
 		t.Errorf("no error for a topic that does not exist")
+	}
+}
+
+func TestLoaderLeavesASmallPartitionToGoka(t *testing.T) {
+	brokers := kafkatest.Brokers(t)
+	topic := kafkatest.Topics(t, brokers, 2, "changelog")["changelog"]
+	var records []*kgo.Record
+	for i := range 100 {
+		records = append(records, &kgo.Record{Key: fmt.Appendf(nil, "k%d", i), Value: []byte("v")})
+	}
+	produce(t, brokers, topic, records)
+	if got, err := collect(t, t.Context(), loader(t, brokers, 101), topic, 1); err != nil || len(got) != 0 {
+		t.Errorf("100 records under a minimum of 101: %d loaded, %v", len(got), err)
+	}
+	if got, err := collect(t, t.Context(), loader(t, brokers, 100), topic, 1); err != nil || len(got) != 100 {
+		t.Errorf("100 records at a minimum of 100: %d loaded, %v", len(got), err)
 	}
 }
