@@ -67,27 +67,6 @@ func applied(records []state.Record) map[string]string {
 	return m
 }
 
-func storedKeys(t *testing.T, st *state.Storage) map[string]string {
-	t.Helper()
-	it, err := st.Iterator()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer it.Release()
-	m := map[string]string{}
-	for it.Next() {
-		v, err := it.Value()
-		if err != nil {
-			t.Fatal(err)
-		}
-		m[string(it.Key())] = string(v)
-	}
-	if err := it.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
 func sameContents(t *testing.T, got, want map[string]string) {
 	t.Helper()
 	if len(got) != len(want) {
@@ -110,7 +89,7 @@ func TestBulkLoadHoldsWhatRecordByRecordWould(t *testing.T) {
 			c := &fakeLog{records: randomChangelog(r, 1+r.IntN(300))}
 			st := openStorage(t, newBuilder(t, state.WithBulkLoad(c.load)), "t", 0)
 			defer mustClose(t, st)
-			sameContents(t, storedKeys(t, st), applied(c.records))
+			sameContents(t, contents(t, st), applied(c.records))
 			last := c.records[len(c.records)-1].Offset
 			if off, err := st.GetOffset(-1); err != nil || off != last {
 				t.Errorf("GetOffset = %d, %v, want %d", off, err, last)
@@ -157,7 +136,7 @@ func TestBulkLoadWritesDerivedKeys(t *testing.T) {
 				}
 			}
 			want["~d"] = "v1"
-			sameContents(t, storedKeys(t, st.(*state.Storage)), want)
+			sameContents(t, contents(t, st.(*state.Storage)), want)
 		})
 	}
 }
@@ -195,7 +174,7 @@ func TestBulkLoadThatFailsKeepsWhatItIngested(t *testing.T) {
 	if n == 0 || n > 150 || c.records[n-1].Offset != off {
 		t.Fatalf("offset %d: not the last of a prefix of the first 150 records", off)
 	}
-	sameContents(t, storedKeys(t, st), applied(c.records[:n]))
+	sameContents(t, contents(t, st), applied(c.records[:n]))
 }
 
 func TestBulkLoadOnlyIntoAnEmptyStorage(t *testing.T) {

@@ -44,6 +44,15 @@ func loader(t *testing.T, brokers []string, min int64) state.Loader {
 	return restore.Loader(admin, min, kgo.SeedBrokers(brokers...))
 }
 
+// keyed is n records under keys of their own.
+func keyed(n int) []*kgo.Record {
+	records := make([]*kgo.Record, n)
+	for i := range records {
+		records[i] = &kgo.Record{Key: fmt.Appendf(nil, "k%d", i), Value: []byte("v")}
+	}
+	return records
+}
+
 func collect(t *testing.T, ctx context.Context, load state.Loader, topic string, partition int32) ([]state.Record, error) {
 	t.Helper()
 	var got []state.Record
@@ -101,11 +110,7 @@ func TestLoaderReadsThePartitionToItsEnd(t *testing.T) {
 func TestLoaderStopsWhereItsCallerDoes(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
 	topic := kafkatest.Topics(t, brokers, 2, "changelog")["changelog"]
-	var records []*kgo.Record
-	for i := range 100 {
-		records = append(records, &kgo.Record{Key: fmt.Appendf(nil, "k%d", i), Value: []byte("v")})
-	}
-	produce(t, brokers, topic, records)
+	produce(t, brokers, topic, keyed(100))
 	load := loader(t, brokers, 1)
 
 	stop := errors.New("full")
@@ -140,11 +145,7 @@ func TestLoaderOfAnUnknownTopicFails(t *testing.T) {
 func TestLoaderLeavesASmallPartitionToGoka(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
 	topic := kafkatest.Topics(t, brokers, 2, "changelog")["changelog"]
-	var records []*kgo.Record
-	for i := range 100 {
-		records = append(records, &kgo.Record{Key: fmt.Appendf(nil, "k%d", i), Value: []byte("v")})
-	}
-	produce(t, brokers, topic, records)
+	produce(t, brokers, topic, keyed(100))
 	if got, err := collect(t, t.Context(), loader(t, brokers, 101), topic, 1); err != nil || len(got) != 0 {
 		t.Errorf("100 records under a minimum of 101: %d loaded, %v", len(got), err)
 	}
