@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/titan-commerce/titan/internal/kafkatest"
@@ -151,5 +152,59 @@ func TestLoaderLeavesASmallPartitionToGoka(t *testing.T) {
 	}
 	if got, err := collect(t, t.Context(), loader(t, brokers, 100), topic, 1); err != nil || len(got) != 100 {
 		t.Errorf("100 records at a minimum of 100: %d loaded, %v", len(got), err)
+	}
+}
+
+// A partition whose last offset holds no record a consumer is given (here
+// a transaction's commit marker) ends its load after the stall bound, with
+// every record it held, rather than waiting for an offset that never
+// comes.
+func TestLoaderEndsWhenTheEndOffsetNeverArrives(t *testing.T) {
+	brokers := kafkatest.Brokers(t)
+	topic := kafkatest.Topics(t, brokers, 2, "changelog")["changelog"]
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.TransactionalID(kafkatest.Prefix(t)+".txn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	records := keyed(10)
+	for _, r := range records {
+		r.Topic, r.Partition = topic, 1
+	}
+	if err := cl.ProduceSync(t.Context(), records...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.EndTransaction(t.Context(), kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	// The coordinator writes the commit marker after EndTransaction
+	// returns.
+	adm := kadm.NewClient(cl)
+	for end := int64(0); end <= records[len(records)-1].Offset+1; {
+		if t.Context().Err() != nil {
+			t.Fatal("no commit marker")
+		}
+		ends, err := adm.ListEndOffsets(t.Context(), topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, _ := ends.Lookup(topic, 1)
+		end = e.Offset
+	}
+
+	start := time.Now()
+	got, err := collect(t, t.Context(), loader(t, brokers, 1), topic, 1)
+	if err == nil {
+		t.Errorf("a load short of the end offset returned no error")
+	}
+	if len(got) != len(records) {
+		t.Errorf("%d records, want %d", len(got), len(records))
+	}
+	if d := time.Since(start); d > restore.Idle {
+		t.Errorf("the load took %v: longer than its first wait", d)
 	}
 }
