@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -94,6 +95,35 @@ func TestAClosedBeaconIsDeadAtOnce(t *testing.T) {
 	expect(t, got, true, 2*time.Second)
 	if took := time.Since(began); took > 500*time.Millisecond {
 		t.Errorf("death seen after %v; the dial after the drop should be refused at once", took)
+	}
+}
+
+func TestAResetAfterTheDropIsDialledAgainAtOnce(t *testing.T) {
+	// A peer killed while the watcher redials: the dial after the drop
+	// reaches the dying process's listener and is reset; the next is
+	// refused.
+	b := listen(t)
+	w := watcher()
+	var dials atomic.Int32
+	dial := w.dial
+	w.dial = func(ctx context.Context, addr string) (net.Conn, error) {
+		if dials.Add(1) == 2 {
+			return nil, &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
+		}
+		return dial(ctx, addr)
+	}
+	got := awaitDeath(t, w, b.Peer())
+	waitHeld(t, b, 1)
+	began := time.Now()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, got, true, 2*time.Second)
+	if took := time.Since(began); took > 500*time.Millisecond {
+		t.Errorf("death seen after %v; a dial reset right after the drop should be tried again at once", took)
+	}
+	if n := dials.Load(); n < 3 {
+		t.Errorf("dialled %d times, want the reset one and a refused one after it", n)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -31,6 +32,13 @@ const (
 	// network does not spin.
 	steadyConn  = time.Second
 	redialShort = 100 * time.Millisecond
+	// A dial soon after a held connection dropped that fails without a
+	// refusal is tried again after redialDropped, for up to afterDrop. A
+	// process killed while the watcher redials may still have its
+	// listener: the dial then connects, and is reset a moment later when
+	// the listener closes. The next dial is refused.
+	redialDropped = 25 * time.Millisecond
+	afterDrop     = time.Second
 	// removeFor bounds how long the members of a dead incarnation are
 	// tried to be removed (their groups' coordinators may be moving).
 	removeFor = 15 * time.Second
@@ -57,7 +65,8 @@ type WatcherOptions struct {
 	Scan   time.Duration
 	Logger *slog.Logger
 	// Removed, when set, is called after the members of a dead
-	// incarnation were removed from a group.
+	// incarnation were removed from a group, from as many goroutines as
+	// there are groups.
 	Removed func(group string, members int)
 }
 
@@ -189,6 +198,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 // ends first.
 func (w *Watcher) awaitDeath(ctx context.Context, p Peer) bool {
 	held := false
+	var dropped time.Time
 	for ctx.Err() == nil {
 		inc, c, err := w.greet(ctx, p.Addr)
 		switch {
@@ -196,7 +206,8 @@ func (w *Watcher) awaitDeath(ctx context.Context, p Peer) bool {
 			held = true
 			began := time.Now()
 			w.hold(ctx, c)
-			if time.Since(began) < steadyConn && !sleep(ctx, redialShort) {
+			dropped = time.Now()
+			if dropped.Sub(began) < steadyConn && !sleep(ctx, redialShort) {
 				return false
 			}
 			continue
@@ -208,7 +219,11 @@ func (w *Watcher) awaitDeath(ctx context.Context, p Peer) bool {
 		case c != nil:
 			_ = c.Close()
 		}
-		if !sleep(ctx, retryDial) {
+		wait := retryDial
+		if held && time.Since(dropped) < afterDrop {
+			wait = redialDropped
+		}
+		if !sleep(ctx, wait) {
 			return false
 		}
 	}
@@ -279,18 +294,28 @@ func (w *Watcher) remove(ctx context.Context, p Peer) {
 		if err == nil && len(byGroup) == 0 {
 			return
 		}
+		// Each group rebalances once its coordinator hears; none waits
+		// for another's.
+		errs := make([]error, 0, len(byGroup))
+		var mu sync.Mutex
+		var wg sync.WaitGroup
 		for g, ids := range byGroup {
-			if lerr := w.leave(ctx, g, ids, p); lerr != nil {
-				err = errors.Join(err, lerr)
-				continue
-			}
-			w.log.Info("removed a dead peer's members", "group", g, "members", len(ids), "peer", p.Addr,
-				"took", time.Since(began).Round(time.Millisecond))
-			if w.o.Removed != nil {
-				w.o.Removed(g, len(ids))
-			}
+			wg.Go(func() {
+				if lerr := w.leave(ctx, g, ids, p); lerr != nil {
+					mu.Lock()
+					errs = append(errs, lerr)
+					mu.Unlock()
+					return
+				}
+				w.log.Info("removed a dead peer's members", "group", g, "members", len(ids), "peer", p.Addr,
+					"took", time.Since(began).Round(time.Millisecond))
+				if w.o.Removed != nil {
+					w.o.Removed(g, len(ids))
+				}
+			})
 		}
-		if err != nil {
+		wg.Wait()
+		if err = errors.Join(append(errs, err)...); err != nil {
 			w.log.Warn("removing a dead peer's members", "peer", p.Addr, "err", err)
 		}
 		if !sleep(ctx, removeRetry) {
