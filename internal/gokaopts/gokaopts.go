@@ -91,10 +91,13 @@ func Sarama() *sarama.Config {
 	c.Metadata.Retry.Backoff = 100 * time.Millisecond
 	c.Metadata.Retry.Max = 10
 	// How soon a partition's silence ends after its owner dies: the
-	// group notices the death after the session timeout, and every member
-	// must then join again, which it learns from its next heartbeat.
+	// group notices the death after the session timeout (or at once, when
+	// internal/liveness removes the dead member), and every member must
+	// then join again, which it learns from its next heartbeat. A
+	// heartbeat is a few bytes to the coordinator; four a second per group
+	// costs the brokers little and a hand-over at most a quarter second.
 	c.Consumer.Group.Session.Timeout = DefaultSessionTimeout
-	c.Consumer.Group.Heartbeat.Interval = 500 * time.Millisecond
+	c.Consumer.Group.Heartbeat.Interval = 250 * time.Millisecond
 	// The coordinator waits this long for every member to join a
 	// rebalance; sarama's 60 s default is what a member that died just as
 	// one began costs the whole group.
@@ -104,6 +107,14 @@ func Sarama() *sarama.Config {
 	// A partition consumer whose leader died looks for the new one after
 	// this (2 s by default).
 	c.Consumer.Retry.Backoff = 250 * time.Millisecond
+	// sarama's consumer adds and drops partitions only between two fetches
+	// to a broker, and a fetch of partitions with nothing new waits this
+	// long (500 ms by default) before it returns. Every hand-over waits for
+	// it three times: a survivor's old partitions closing, a recovered
+	// table's consumer closing before its processor may start, and the
+	// inherited inputs joining the fetch. A fetch with data returns at
+	// once, so this only makes idle fetches more frequent.
+	c.Consumer.MaxWaitTime = 100 * time.Millisecond
 	return c
 }
 
