@@ -90,6 +90,12 @@ unclean.leader.election.enable=false
 # busy machine before a live node is fenced.
 broker.session.timeout.ms=3000
 broker.heartbeat.interval.ms=500
+# Each node is also a controller. When the node killed is the active one, the others first notice
+# that it stopped answering their fetches (2 s by default), elect a new one, and that one gives every
+# broker a fresh session before it fences any: the dead node's partitions move 3 s after the
+# election. 1 s here; a follower that misses it on a busy machine only asks for a pre-vote
+# (KIP-996), which a live leader's voters refuse.
+controller.quorum.fetch.timeout.ms=1000
 # A follower that stops fetching leaves the ISR after this long; a dead node's replicas are dropped
 # from it sooner, when the controller fences the node.
 replica.lag.time.max.ms=10000

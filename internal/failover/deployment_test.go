@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -44,6 +45,20 @@ func sessionArgs(t *testing.T) []string {
 	return []string{"--group-session-timeout", v}
 }
 
+// logDir is where the instances' logs go: TITAN_FAILOVER_LOG_DIR/<test> when that is set (kept
+// after the test, for reading a failover's timeline), else a directory the test removes.
+func logDir(t *testing.T) string {
+	root := os.Getenv("TITAN_FAILOVER_LOG_DIR")
+	if root == "" {
+		return t.TempDir()
+	}
+	dir := filepath.Join(root, t.Name())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // deployment is one test's namespace on the cluster and the titan processes that run it.
 type deployment struct {
 	t       *testing.T
@@ -69,7 +84,7 @@ func newDeployment(ctx context.Context, t *testing.T) *deployment {
 	cl := kafkatest.NewCluster(t)
 	ns := kafkatest.Prefix(t)
 	d := &deployment{t: t, cl: cl, brokers: cl.Brokers, ns: ns, inv: topology.NamesFor(ns), fs: flashtopo.NamesFor(ns),
-		router: flashtopo.NewRouter(partitions), adm: cl.Admin(), logDir: t.TempDir()}
+		router: flashtopo.NewRouter(partitions), adm: cl.Admin(), logDir: logDir(t)}
 	d.mu.procs = map[string]*proctest.Proc{}
 	d.mu.dirs = map[string]string{}
 	// Registered before any process starts, so it runs after they are killed.

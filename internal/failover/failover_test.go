@@ -182,11 +182,12 @@ func TestBrokerKilledAndRestarted(t *testing.T) {
 		t.Fatal(err)
 	}
 	affected := d.ledBy(ctx, victim)
+	controller := d.activeController(ctx)
 	killedAt := time.Now()
 	if err := d.cl.Kill(ctx, victim); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("killed node %d, which led inventory partitions %v", victim, affected)
+	t.Logf("killed node %d, which led inventory partitions %v (the active controller: node %d)", victim, affected, controller)
 	s.sleep(ctx, 20*time.Second)
 	d.checkAlive(instances...)
 	if err := d.cl.Start(ctx, victim); err != nil {
@@ -214,11 +215,13 @@ func TestSaleLeaderKilled(t *testing.T) {
 	}
 	table, _ := d.cl.Leader(ctx, string(d.fs.Table()), p)
 	affected := d.ledBy(ctx, victim)
+	controller := d.activeController(ctx)
 	killedAt := time.Now()
 	if err := d.cl.Kill(ctx, victim); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("killed node %d, leader of the sale's partition %d (its table's leader was node %d)", victim, p, table)
+	t.Logf("killed node %d, leader of the sale's partition %d (its table's leader was node %d; the active controller: node %d)",
+		victim, p, table, controller)
 	s.sleep(ctx, 20*time.Second)
 	if err := d.cl.Start(ctx, victim); err != nil {
 		t.Fatal(err)
@@ -276,6 +279,7 @@ func TestInstanceAndBrokerKilled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	controller := d.activeController(ctx)
 	s.probe.setDown(victim, true)
 	killedAt := time.Now()
 	done := make(chan error, 1)
@@ -284,7 +288,7 @@ func TestInstanceAndBrokerKilled(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("killed %s (inventory partitions %v) and node %d together", victim, owned[victim], node)
+	t.Logf("killed %s (inventory partitions %v) and node %d together (the active controller: node %d)", victim, owned[victim], node, controller)
 	s.restartWhenBalanced(ctx, victim)
 	t.Logf("%s back and balanced %v after the kill", victim, time.Since(killedAt).Round(time.Millisecond))
 	if err := d.cl.Start(ctx, node); err != nil {
@@ -316,6 +320,17 @@ func busiestNode(ctx context.Context, cl *kafkatest.Cluster, topics ...string) (
 	return best, nil
 }
 
+// activeController is the node leading the controller quorum, for the logs: a broker kill that
+// takes it costs the cluster a controller election before it fences the dead broker. 0 when the
+// cluster does not say.
+func (d *deployment) activeController(ctx context.Context) int {
+	n, err := d.cl.ActiveController(ctx)
+	if err != nil {
+		d.t.Logf("the active controller: %v", err)
+	}
+	return n
+}
+
 // ledBy lists the inventory partitions whose commands, events or table node leads.
 func (d *deployment) ledBy(ctx context.Context, node int) []int32 {
 	d.t.Helper()
@@ -345,7 +360,7 @@ func (s *scenario) logGaps(what string, l *eventLog, at time.Time, hit []int32) 
 	var hits, others []time.Duration
 	var line []string
 	for p := range int32(partitions) {
-		g, ok := gapAround(l.byPartition[p], at, s.cmds.lastSent[p])
+		g, ended, ok := gapAround(l.byPartition[p], at, s.cmds.lastSent[p])
 		if !ok {
 			continue
 		}
@@ -356,9 +371,9 @@ func (s *scenario) logGaps(what string, l *eventLog, at time.Time, hit []int32) 
 		} else {
 			others = append(others, g)
 		}
-		line = append(line, fmt.Sprintf("%d%s=%v", p, mark, g.Round(time.Millisecond)))
+		line = append(line, fmt.Sprintf("%d%s=%v(+%v)", p, mark, g.Round(time.Millisecond), ended.Sub(at).Round(time.Millisecond)))
 	}
-	t.Logf("%s: results stopped for %v (* the partitions hit); hit p50 %v max %v; not hit p50 %v max %v",
-		what, line, median(hits).Round(time.Millisecond), slices.Max(append(hits, 0)).Round(time.Millisecond),
+	t.Logf("%s at %s: results stopped for %v (* the partitions hit; in brackets when they resumed, after the fault); hit p50 %v max %v; not hit p50 %v max %v",
+		what, at.UTC().Format("15:04:05.000"), line, median(hits).Round(time.Millisecond), slices.Max(append(hits, 0)).Round(time.Millisecond),
 		median(others).Round(time.Millisecond), slices.Max(append(others, 0)).Round(time.Millisecond))
 }

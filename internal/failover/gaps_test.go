@@ -18,19 +18,20 @@ const gapWindow = 30 * time.Second
 // old owner (or old leader) took to the first its successor did. A wait that begins after idle is
 // the partition out of work, not silent: once the load has stopped, the next record may be a sale's
 // settlement half a minute later. ts are the partition's record times in offset order, which are the
-// broker's append times (stampAppendTime), so they only grow. It reports false when no such wait
-// follows at.
-func gapAround(ts []time.Time, at, idle time.Time) (time.Duration, bool) {
+// broker's append times (stampAppendTime), so they only grow. It also returns when the wait ended,
+// the first record after it. It reports false when no such wait follows at.
+func gapAround(ts []time.Time, at, idle time.Time) (longest time.Duration, ended time.Time, ok bool) {
 	i := sort.Search(len(ts), func(i int) bool { return !ts[i].Before(at) })
 	if i == 0 {
-		return 0, false
+		return 0, time.Time{}, false
 	}
-	var longest time.Duration
-	ok := false
 	for j := i; j < len(ts) && ts[j-1].Before(at.Add(gapWindow)) && ts[j-1].Before(idle); j++ {
-		longest, ok = max(longest, ts[j].Sub(ts[j-1])), true
+		if g := ts[j].Sub(ts[j-1]); !ok || g > longest {
+			longest, ended = g, ts[j]
+		}
+		ok = true
 	}
-	return longest, ok
+	return longest, ended, ok
 }
 
 func median(ds []time.Duration) time.Duration {
@@ -60,23 +61,27 @@ func TestGapAround(t *testing.T) {
 		kill int
 		idle int // when the load last sent into the partition
 		want time.Duration
+		end  int // the record that ended the wait
 		ok   bool
 	}{
-		{"silence spans the kill", at(0, 20, 40, 3040, 3060), 50, 5000, 3 * time.Second, true},
-		{"the kill falls on a record", at(0, 20, 40, 60), 40, 5000, 20 * time.Millisecond, true},
-		{"records in flight land after the kill", at(0, 20, 40, 45, 4045, 4065), 30, 5000, 4 * time.Second, true},
-		{"nothing after the kill", at(0, 20), 30, 5000, 0, false},
-		{"nothing before the kill", at(100, 120), 30, 5000, 0, false},
+		{"silence spans the kill", at(0, 20, 40, 3040, 3060), 50, 5000, 3 * time.Second, 3040, true},
+		{"the kill falls on a record", at(0, 20, 40, 60), 40, 5000, 20 * time.Millisecond, 40, true},
+		{"records in flight land after the kill", at(0, 20, 40, 45, 4045, 4065), 30, 5000, 4 * time.Second, 4045, true},
+		{"nothing after the kill", at(0, 20), 30, 5000, 0, 0, false},
+		{"nothing before the kill", at(100, 120), 30, 5000, 0, 0, false},
 		// The last results of the load, then the sale's settlement.
-		{"the load stopped: the partition is idle, not silent", at(0, 20, 40, 60, 80, 25080), 30, 55, 20 * time.Millisecond, true},
-		{"a silence the load outlasts counts whole", at(0, 20, 40, 6040, 6060, 30060), 30, 50, 6 * time.Second, true},
-		{"nothing sent into the partition", at(0, 20, 40), 10, -1, 0, false},
+		{"the load stopped: the partition is idle, not silent", at(0, 20, 40, 60, 80, 25080), 30, 55, 20 * time.Millisecond, 40, true},
+		{"a silence the load outlasts counts whole", at(0, 20, 40, 6040, 6060, 30060), 30, 50, 6 * time.Second, 6040, true},
+		{"nothing sent into the partition", at(0, 20, 40), 10, -1, 0, 0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ok := gapAround(tc.ts, base.Add(time.Duration(tc.kill)*time.Millisecond),
+			got, ended, ok := gapAround(tc.ts, base.Add(time.Duration(tc.kill)*time.Millisecond),
 				base.Add(time.Duration(tc.idle)*time.Millisecond))
 			if got != tc.want || ok != tc.ok {
 				t.Errorf("gapAround = %v %v, want %v %v", got, ok, tc.want, tc.ok)
+			}
+			if want := base.Add(time.Duration(tc.end) * time.Millisecond); ok && !ended.Equal(want) {
+				t.Errorf("gapAround's wait ended at %v, want %v", ended.Sub(base), want.Sub(base))
 			}
 		})
 	}

@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // EnvClusterBrokers names the variable holding the addresses of the three-node cluster that
@@ -126,6 +129,38 @@ func (c *Cluster) Leader(ctx context.Context, topic string, p int32) (int, error
 		return 0, fmt.Errorf("kafkatest: %s/%d has no leader (%v)", topic, p, pd.Err)
 	}
 	return int(pd.Leader), nil
+}
+
+// ActiveController is the node that leads the controller quorum (every node is a controller as
+// well as a broker). Killing it costs a broker kill more: the others elect a new leader first, and
+// that one gives every broker a fresh session before it fences the dead one.
+func (c *Cluster) ActiveController(ctx context.Context) (int, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers...))
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrDescribeQuorumRequest()
+	topic := kmsg.NewDescribeQuorumRequestTopic()
+	topic.Topic = "__cluster_metadata"
+	topic.Partitions = []kmsg.DescribeQuorumRequestTopicPartition{kmsg.NewDescribeQuorumRequestTopicPartition()}
+	req.Topics = append(req.Topics, topic)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return 0, err
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		return 0, fmt.Errorf("kafkatest: describe quorum: %w", err)
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				return 0, fmt.Errorf("kafkatest: describe quorum: %w", err)
+			}
+			return int(p.LeaderID), nil
+		}
+	}
+	return 0, fmt.Errorf("kafkatest: describe quorum: no partition in the answer")
 }
 
 // Leaders maps each partition of topic to the node that leads it.
