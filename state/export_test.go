@@ -11,3 +11,31 @@ func SetBulkChunk(t interface{ Cleanup(func()) }, n int) {
 	bulkChunk = n
 	t.Cleanup(func() { bulkChunk = old })
 }
+
+// The defaults a test scales down, keeping their ratio.
+const (
+	DefaultCacheSize    = defaultCacheSize
+	DefaultMemTableSize = defaultMemTableSize
+)
+
+// BlockCacheHits returns how many block reads of the storage's Pebble were
+// served from the shared block cache (the cache's count, for every storage
+// sharing it).
+func BlockCacheHits(s *Storage) int64 {
+	db, release, err := s.acquire()
+	if err != nil {
+		return -1
+	}
+	defer release()
+	return db.Metrics().BlockCache.Hits
+}
+
+// Flush writes the storage's memtable to an sstable.
+func Flush(s *Storage) error {
+	db, release, err := s.acquire()
+	if err != nil {
+		return err
+	}
+	defer release()
+	return db.Flush()
+}

@@ -44,7 +44,15 @@ func (p SyncPolicy) String() string {
 }
 
 const (
-	defaultCacheSize = 64 << 20
+	// Pebble counts every memtable against the block cache it is given
+	// (Cache.Reserve): a builder's partitions at their full memtable size,
+	// plus one flushing each, reserve 32 MiB apiece from the shared cache.
+	// At 64 MiB, eight busy partitions reserved all of it and no block was
+	// cached at all: every lookup read its index, filter and data blocks
+	// from the file, and a long run of inventory commands slowed by a
+	// third as its table grew (BENCHMARKS.md, "The block cache the
+	// memtables took"). The cache takes memory only as it fills.
+	defaultCacheSize = 512 << 20
 	// A restore writes a partition's whole changelog through its memtable.
 	// At 4 MiB, Pebble flushed and compacted it level by level as it came,
 	// and compaction took two thirds of a restore's CPU; at 16 MiB a
@@ -134,7 +142,10 @@ func WithSync(p SyncPolicy) Option {
 }
 
 // WithCacheSize sets the size in bytes of the Pebble block cache shared by
-// every storage the builder opens. The default is 64 MiB.
+// every storage the builder opens. Pebble reserves each partition's
+// memtables (WithMemTableSize) from it, so it bounds the memory of blocks
+// and memtables together: give it room for two memtables per busy
+// partition besides the blocks. The default is 512 MiB.
 func WithCacheSize(bytes int64) Option {
 	return option(func(c *config) { c.cacheSize = bytes })
 }

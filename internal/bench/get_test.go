@@ -54,7 +54,7 @@ func BenchmarkGetStock(b *testing.B) {
 // side by side.
 func BenchmarkGetStockCeiling(b *testing.B) {
 	kafkatest.Brokers(b)
-	// Titan's storages use a 64 MiB block cache; with everything in the
+	// Titan's storages share a larger block cache; with everything in the
 	// memtable it plays no part either way.
 	cache := pebble.NewCache(64 << 20)
 	defer cache.Unref()
