@@ -125,6 +125,24 @@ func (b *Builder) Lookup(topic string, partition int32) (*Storage, bool) {
 	return s, true
 }
 
+// CacheStats is what a builder's block cache holds and has served.
+type CacheStats struct {
+	// Capacity is the cache's size (WithCacheSize), memtables included.
+	Capacity int64
+	// Bytes and Blocks are what it holds now.
+	Bytes, Blocks int64
+	// Hits and Misses count block reads served from it and from the files.
+	Hits, Misses int64
+}
+
+// CacheStats reads the block cache shared by the builder's storages. A
+// cache that misses nearly every read while its capacity is far above what
+// it holds has been reserved by the memtables (see WithCacheSize).
+func (b *Builder) CacheStats() CacheStats {
+	m := b.cache.Metrics()
+	return CacheStats{Capacity: b.cfg.cacheSize, Bytes: m.Size, Blocks: m.Count, Hits: m.Hits, Misses: m.Misses}
+}
+
 // Close releases the builder's reference to the shared block cache and makes
 // Build fail. Storages that are still open keep working; the cache's memory
 // is released when the last of them closes. A bulk load in progress stops,

@@ -18,18 +18,6 @@ const (
 	DefaultMemTableSize = defaultMemTableSize
 )
 
-// BlockCacheHits returns how many block reads of the storage's Pebble were
-// served from the shared block cache (the cache's count, for every storage
-// sharing it).
-func BlockCacheHits(s *Storage) int64 {
-	db, release, err := s.acquire()
-	if err != nil {
-		return -1
-	}
-	defer release()
-	return db.Metrics().BlockCache.Hits
-}
-
 // Flush writes the storage's memtable to an sstable.
 func Flush(s *Storage) error {
 	db, release, err := s.acquire()

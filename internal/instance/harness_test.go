@@ -209,19 +209,25 @@ func (f *fixture) checkLogged(component string) {
 }
 
 // checkMetrics checks that the lag metrics report group's processors,
-// which only the incarnation running now can.
+// which only the incarnation running now can, and that the processors'
+// block cache is exported.
 func (f *fixture) checkMetrics(ctx context.Context, group string) {
 	f.t.Helper()
 	status, body, err := f.get(ctx, "/metrics")
 	if err != nil || status != http.StatusOK {
 		f.t.Fatalf("/metrics: %d %v", status, err)
 	}
+	lag, cache := false, false
 	for line := range strings.Lines(string(body)) {
-		if strings.HasPrefix(line, "titan_processor_consumer_lag{") && strings.Contains(line, `topology="`+group+`"`) {
-			return
-		}
+		lag = lag || strings.HasPrefix(line, "titan_processor_consumer_lag{") && strings.Contains(line, `topology="`+group+`"`)
+		cache = cache || strings.HasPrefix(line, `titan_state_block_cache_capacity_bytes{store="processors"} `)
 	}
-	f.t.Errorf("/metrics has no consumer lag of %s after the restarts", group)
+	if !lag {
+		f.t.Errorf("/metrics has no consumer lag of %s after the restarts", group)
+	}
+	if !cache {
+		f.t.Errorf("/metrics has no block cache of the processors' state")
+	}
 }
 
 // checkNoDeadLetters reads the whole dead-letter topic: nothing that

@@ -340,6 +340,10 @@ func (i *Instance) openState() error {
 		state.WithTrustUncleanState(true), load); err != nil {
 		return fmt.Errorf("instance: state: %w", err)
 	}
+	if err := metrics.RegisterStateCaches(i.registry,
+		map[string]*state.Builder{"processors": i.procs, "views": i.views, "lookups": i.lookups}); err != nil {
+		return fmt.Errorf("instance: state metrics: %w", err)
+	}
 	return nil
 }
 
