@@ -88,13 +88,20 @@ func TestAClosedBeaconIsDeadAtOnce(t *testing.T) {
 	b := listen(t)
 	got := awaitDeath(t, watcher(), b.Peer())
 	waitHeld(t, b, 1)
+	closeSeenAtOnce(t, b, got, "the dial after the drop should be refused at once")
+}
+
+// closeSeenAtOnce closes b and expects got to report its death within
+// half a second.
+func closeSeenAtOnce(t *testing.T, b *Beacon, got <-chan bool, why string) {
+	t.Helper()
 	began := time.Now()
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
 	expect(t, got, true, 2*time.Second)
 	if took := time.Since(began); took > 500*time.Millisecond {
-		t.Errorf("death seen after %v; the dial after the drop should be refused at once", took)
+		t.Errorf("death seen after %v; %s", took, why)
 	}
 }
 
@@ -114,14 +121,7 @@ func TestAResetAfterTheDropIsDialledAgainAtOnce(t *testing.T) {
 	}
 	got := awaitDeath(t, w, b.Peer())
 	waitHeld(t, b, 1)
-	began := time.Now()
-	if err := b.Close(); err != nil {
-		t.Fatal(err)
-	}
-	expect(t, got, true, 2*time.Second)
-	if took := time.Since(began); took > 500*time.Millisecond {
-		t.Errorf("death seen after %v; a dial reset right after the drop should be tried again at once", took)
-	}
+	closeSeenAtOnce(t, b, got, "a dial reset right after the drop should be tried again at once")
 	if n := dials.Load(); n < 3 {
 		t.Errorf("dialled %d times, want the reset one and a refused one after it", n)
 	}

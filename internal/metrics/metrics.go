@@ -96,25 +96,29 @@ func (l *Lag) Collect(ch chan<- prometheus.Metric) {
 // RegisterStateCaches exports, at scrape time, the block cache of each
 // state builder in stores (keyed by the name its metrics carry as "store").
 func RegisterStateCaches(reg prometheus.Registerer, stores map[string]*state.Builder) error {
+	figures := []struct {
+		name, help string
+		counter    bool
+		of         func(state.CacheStats) int64
+	}{
+		{"block_cache_hits_total", "Block reads served from the store's shared Pebble block cache.", true,
+			func(s state.CacheStats) int64 { return s.Hits }},
+		{"block_cache_misses_total", "Block reads the store's Pebble block cache did not hold, read from the files.", true,
+			func(s state.CacheStats) int64 { return s.Misses }},
+		{"block_cache_bytes", "Bytes of blocks the store's Pebble block cache holds.", false,
+			func(s state.CacheStats) int64 { return s.Bytes }},
+		{"block_cache_capacity_bytes", "Size of the store's Pebble block cache, which its partitions' memtables are reserved from.", false,
+			func(s state.CacheStats) int64 { return s.Capacity }},
+	}
 	for name, b := range stores {
-		labels := prometheus.Labels{"store": name}
-		stat := func(f func(state.CacheStats) int64) func() float64 {
-			return func() float64 { return float64(f(b.CacheStats())) }
-		}
-		for _, c := range []prometheus.Collector{
-			prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "titan", Subsystem: "state", Name: "block_cache_hits_total",
-				Help: "Block reads served from the store's shared Pebble block cache.", ConstLabels: labels},
-				stat(func(s state.CacheStats) int64 { return s.Hits })),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "titan", Subsystem: "state", Name: "block_cache_misses_total",
-				Help: "Block reads the store's Pebble block cache did not hold, read from the files.", ConstLabels: labels},
-				stat(func(s state.CacheStats) int64 { return s.Misses })),
-			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "titan", Subsystem: "state", Name: "block_cache_bytes",
-				Help: "Bytes of blocks the store's Pebble block cache holds.", ConstLabels: labels},
-				stat(func(s state.CacheStats) int64 { return s.Bytes })),
-			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "titan", Subsystem: "state", Name: "block_cache_capacity_bytes",
-				Help: "Size of the store's Pebble block cache, which its partitions' memtables are reserved from.", ConstLabels: labels},
-				stat(func(s state.CacheStats) int64 { return s.Capacity })),
-		} {
+		for _, f := range figures {
+			read := func() float64 { return float64(f.of(b.CacheStats())) }
+			opts := prometheus.Opts{Namespace: "titan", Subsystem: "state", Name: f.name, Help: f.help,
+				ConstLabels: prometheus.Labels{"store": name}}
+			var c prometheus.Collector = prometheus.NewGaugeFunc(prometheus.GaugeOpts(opts), read)
+			if f.counter {
+				c = prometheus.NewCounterFunc(prometheus.CounterOpts(opts), read)
+			}
 			if err := reg.Register(c); err != nil {
 				return err
 			}
