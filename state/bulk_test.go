@@ -35,11 +35,21 @@ func (c *fakeLog) load(ctx context.Context, _ string, _ int32, add func(state.Re
 
 // randomChangelog writes n records over a few keys, some of them deletes
 // and some empty values, at offsets with gaps as compaction leaves them.
+// Some keys share their first 16 bytes, where the load's sort compares
+// keys by a prefix first, and some end in NUL bytes, which that prefix
+// pads with.
 func randomChangelog(r *rand.Rand, n int) []state.Record {
 	var out []state.Record
 	off := int64(r.IntN(3))
 	for range n {
-		rec := state.Record{Key: fmt.Appendf(nil, "k%03d", r.IntN(40)), Offset: off}
+		key := fmt.Appendf(nil, "k%03d", r.IntN(40))
+		switch r.IntN(4) {
+		case 0:
+			key = fmt.Appendf(nil, "a-sixteen-bytes-%d", r.IntN(12))
+		case 1:
+			key = append(key, make([]byte, r.IntN(14))...)
+		}
+		rec := state.Record{Key: key, Offset: off}
 		switch r.IntN(6) {
 		case 0: // a delete
 		case 1:
