@@ -105,20 +105,32 @@ func closeSeenAtOnce(t *testing.T, b *Beacon, got <-chan bool, why string) {
 	}
 }
 
+// dialFunc is how a watcher reaches a beacon.
+type dialFunc = func(ctx context.Context, addr string) (net.Conn, error)
+
+// divertDials has w's n-th dial (from 1) answered by divert, which may
+// call the real dial; it returns the count of dials made.
+func divertDials(w *Watcher, divert func(ctx context.Context, n int32, addr string, dial dialFunc) (net.Conn, error)) *atomic.Int32 {
+	var dials atomic.Int32
+	dial := w.dial
+	w.dial = func(ctx context.Context, addr string) (net.Conn, error) {
+		return divert(ctx, dials.Add(1), addr, dial)
+	}
+	return &dials
+}
+
 func TestAResetAfterTheDropIsDialledAgainAtOnce(t *testing.T) {
 	// A peer killed while the watcher redials: the dial after the drop
 	// reaches the dying process's listener and is reset; the next is
 	// refused.
 	b := listen(t)
 	w := watcher()
-	var dials atomic.Int32
-	dial := w.dial
-	w.dial = func(ctx context.Context, addr string) (net.Conn, error) {
-		if dials.Add(1) == 2 {
+	dials := divertDials(w, func(ctx context.Context, n int32, addr string, dial dialFunc) (net.Conn, error) {
+		if n == 2 {
 			return nil, &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
 		}
 		return dial(ctx, addr)
-	}
+	})
 	got := awaitDeath(t, w, b.Peer())
 	waitHeld(t, b, 1)
 	closeSeenAtOnce(t, b, got, "a dial reset right after the drop should be tried again at once")
@@ -162,16 +174,14 @@ func TestAPeerGreetingAsAnotherIsNeverReached(t *testing.T) {
 func TestAnotherIncarnationAfterTheDropIsDeath(t *testing.T) {
 	old, successor := listen(t), listen(t)
 	w := watcher()
-	var dials atomic.Int32
-	dial := w.dial
-	w.dial = func(ctx context.Context, _ string) (net.Conn, error) {
-		// The first dial reaches the old incarnation; later ones find the
-		// address taken by a new one, as after a restart on the same port.
-		if dials.Add(1) == 1 {
+	// The first dial reaches the old incarnation; later ones find the
+	// address taken by a new one, as after a restart on the same port.
+	divertDials(w, func(ctx context.Context, n int32, _ string, dial dialFunc) (net.Conn, error) {
+		if n == 1 {
 			return dial(ctx, old.Peer().Addr)
 		}
 		return dial(ctx, successor.Peer().Addr)
-	}
+	})
 	got := awaitDeath(t, w, old.Peer())
 	waitHeld(t, old, 1)
 	old.dropConns()
@@ -181,14 +191,12 @@ func TestAnotherIncarnationAfterTheDropIsDeath(t *testing.T) {
 func TestADialThatTimesOutIsNoEvidence(t *testing.T) {
 	b := listen(t)
 	w := watcher()
-	var dials atomic.Int32
-	dial := w.dial
-	w.dial = func(ctx context.Context, addr string) (net.Conn, error) {
-		if dials.Add(1) == 1 {
+	dials := divertDials(w, func(ctx context.Context, n int32, addr string, dial dialFunc) (net.Conn, error) {
+		if n == 1 {
 			return dial(ctx, addr)
 		}
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.ErrDeadlineExceeded}
-	}
+	})
 	got := awaitDeath(t, w, b.Peer())
 	waitHeld(t, b, 1)
 	_ = b.Close()
