@@ -11,6 +11,10 @@
 //
 //	BenchmarkCommands               commands/s through one processor instance
 //	BenchmarkCommandsCeiling        the same records produced and read back
+//	BenchmarkCommandsGoka           the same commands through goka with
+//	                                nothing of Titan's in the callbacks,
+//	                                writing Titan's records, and one of
+//	                                each: the floor between the two
 //	BenchmarkCommandsBusySKU        commands/s on SKUs holding 100 open
 //	                                reservations and 4,000 remembered
 //	                                results, beside fresh SKUs (its ceiling)

@@ -190,13 +190,35 @@ func (t *timeline) stages(events *tail) ([3]Summary, error) {
 func BenchmarkReserveLatencyCeiling(b *testing.B) {
 	brokers := kafkatest.Brokers(b)
 	topic := kafkatest.Topics(b, brokers, partitions, "rtt")["rtt"]
+	measureCrossing(b, brokers, topic, topic)
+}
+
+// BenchmarkReserveLatencyGoka is BenchmarkReserveLatencyCeiling's load
+// through the floor of BenchmarkCommandsGoka (records=titan) instead of one
+// topic: each reserve is produced to the floor's commands topic, and the
+// request ends when the event the floor writes for it, after its state
+// writes were acknowledged as Titan's inventory's are, is read back from
+// the events topic. Between the ceiling and BenchmarkReserveLatency: what
+// the second crossing and goka's processing cost before any HTTP or any of
+// Titan's work.
+func BenchmarkReserveLatencyGoka(b *testing.B) {
+	brokers := kafkatest.Brokers(b)
+	f := startFloor(b, brokers, true)
+	measureCrossing(b, brokers, f.topic, f.eventsTopic)
+}
+
+// measureCrossing times reserves produced to in until a record carrying
+// their "id" header is read back from out, at each of reserveRates.
+func measureCrossing(b *testing.B, brokers []string, in, out string) {
+	b.Helper()
+	topic := in
 	cl, err := kgo.NewClient(producerOpts(brokers)...)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(cl.Close)
 	// The API's results consumer waits at most 500 ms per fetch.
-	tl := newTail(b, brokers, topic, kgo.FetchMaxWait(500*time.Millisecond))
+	tl := newTail(b, brokers, out, kgo.FetchMaxWait(500*time.Millisecond))
 	w := newWaiters()
 	ctx, cancel := context.WithCancel(context.Background())
 	dispatched := make(chan struct{})
