@@ -133,7 +133,7 @@ func (r *flashRig) awaitOpen(b *testing.B, ss []flashsale.Sale) {
 		if _, ok := want[string(rec.Key)]; !ok {
 			return false
 		}
-		v, err := flashtopo.StateCodec{}.Decode(rec.Value)
+		v, err := flashtopo.StateCodec.Decode(rec.Value)
 		if err != nil {
 			return false
 		}

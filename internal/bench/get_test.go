@@ -130,7 +130,7 @@ func stockedState() ([]byte, error) {
 	s, _ := inventory.Decide(inventory.NewState(), inventory.Command{
 		ID: commandID(), Kind: inventory.KindRestock, SKU: skuName(0), Qty: 10, Time: now, Partition: 3, Offset: 125,
 	}, inventory.DefaultPolicy())
-	return topology.HeadCodec{}.Encode(s.Head())
+	return topology.HeadCodec.Encode(s.Head())
 }
 
 // stockAndWait restocks every SKU once through the sdk producer, then

@@ -69,7 +69,7 @@ func BenchmarkDecide(b *testing.B) {
 // its own (topologies/inventory). "bytes" is the encoded size.
 func BenchmarkStateCodecEncode(b *testing.B) {
 	h := busySKU(100, time.Now()).Head()
-	var c topology.HeadCodec
+	c := topology.HeadCodec
 	size, calls := 0, 0
 	for b.Loop() {
 		for range microBatch {
@@ -89,7 +89,7 @@ func BenchmarkStateCodecEncode(b *testing.B) {
 // the processor does for every command on the SKU, and the API for every
 // GET.
 func BenchmarkStateCodecDecode(b *testing.B) {
-	var c topology.HeadCodec
+	c := topology.HeadCodec
 	h := busySKU(100, time.Now()).Head()
 	v, err := c.Encode(h)
 	if err != nil {

@@ -527,10 +527,10 @@ func (i *Instance) buildAPI(ctx context.Context) error {
 	// current.
 	stockCache := newViewCache[any](stockCacheSize)
 	var err error
-	if i.stock, err = i.newView(i.names.Table(), topology.HeadCodec{}, viewWith(stockCache.after(stockN.Callback()))...); err != nil {
+	if i.stock, err = i.newView(i.names.Table(), topology.HeadCodec, viewWith(stockCache.after(stockN.Callback()))...); err != nil {
 		return fmt.Errorf("instance: stock view: %w", err)
 	}
-	if i.orders, err = i.newView(i.names.OrdersTable(), topology.IndexCodec{}, viewOpts(ordersN)...); err != nil {
+	if i.orders, err = i.newView(i.names.OrdersTable(), topology.IndexCodec, viewOpts(ordersN)...); err != nil {
 		return fmt.Errorf("instance: order view: %w", err)
 	}
 	if i.results, err = api.NewResults(ctx, i.brokers, string(i.names.Events), i.log); err != nil {
@@ -589,10 +589,10 @@ func (i *Instance) flashSaleDeps(ctx context.Context, viewOpts func(*api.Notifie
 	}
 	salesN, purchasesN := api.NewNotifier(), api.NewNotifier()
 	var err error
-	if i.sales, err = i.newView(i.fsNames.Table(), flashtopo.StateCodec{}, viewOpts(salesN)...); err != nil {
+	if i.sales, err = i.newView(i.fsNames.Table(), flashtopo.StateCodec, viewOpts(salesN)...); err != nil {
 		return nil, fmt.Errorf("instance: flash-sale view: %w", err)
 	}
-	if i.purchases, err = i.newView(i.fsNames.PurchasesTable(), flashtopo.ResultCodec{}, viewOpts(purchasesN)...); err != nil {
+	if i.purchases, err = i.newView(i.fsNames.PurchasesTable(), flashtopo.ResultCodec, viewOpts(purchasesN)...); err != nil {
 		return nil, fmt.Errorf("instance: purchase view: %w", err)
 	}
 	if i.fsResults, err = api.NewFlashSaleResults(ctx, i.brokers, string(i.fsNames.Events), i.log); err != nil {

@@ -132,7 +132,7 @@ func (i *Instance) buildOrders(hooks *metrics.Processing) error {
 			InventoryOrderEvents: i.names.OrderEvents,
 			FraudObservations:    p.fraud.Observations,
 		},
-		Prices:      orderstopo.Prices{Table: p.pricing.Table(), Codec: pricingtopo.StateCodec{}, Quote: pricingtopo.Quoter(pricingPolicy)},
+		Prices:      orderstopo.Prices{Table: p.pricing.Table(), Codec: pricingtopo.StateCodec, Quote: pricingtopo.Quoter(pricingPolicy)},
 		Goka:        i.lookupGokaConfig("orders", p.pricing.Table()),
 		Policy:      i.orderPolicy(),
 		Local:       i.recoveredPartitions,

@@ -114,7 +114,7 @@ func TestPublicTopicsRefuseTitansMessages(t *testing.T) {
 	if err != nil || buckets[1].Closed {
 		t.Errorf("bucket 1 closed by a client: %+v %v", buckets, err)
 	}
-	iv := d.startView(ctx, d.inv.Table(), topology.HeadCodec{})
+	iv := d.startView(ctx, d.inv.Table(), topology.HeadCodec)
 	if v, err := iv.Get(s.SKU); err != nil || v == nil || v.(inventory.Head).Stock != (inventory.Stock{OnHand: 3, Reserved: 3}) {
 		t.Errorf("stock %+v %v", v, err)
 	}
@@ -175,7 +175,7 @@ func TestCreationStallReleasesOnTheBroker(t *testing.T) {
 	}
 	il := d.inventoryLog()
 	sv := d.saleView(ctx)
-	iv := d.startView(ctx, d.inv.Table(), topology.HeadCodec{})
+	iv := d.startView(ctx, d.inv.Table(), topology.HeadCodec)
 	b := d.buyer()
 	s := flashsale.Sale{ID: "fs-stall", SKU: "sku-fs-stall", Units: 5, Start: ms(time.Now()), End: ms(time.Now().Add(time.Hour)),
 		PerUserLimit: 1, Buckets: 2}

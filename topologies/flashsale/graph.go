@@ -52,14 +52,14 @@ func (g *group) graphs(obs observe.Decorator) (sale, purchases *goka.GroupGraph)
 		goka.Input(n.Internal, new(codec.Bytes), saleObs.Wrap(g.onInternal)),
 		goka.Input(n.Allocations, new(codec.Bytes), saleObs.Wrap(g.onAllocation)),
 		goka.Loop(new(codec.Bytes), saleObs.Wrap(g.onLoop)),
-		goka.Persist(StateCodec{}),
+		goka.Persist(StateCodec),
 		goka.Output(n.Events, new(codec.Bytes)),
 		goka.Output(g.inventory, new(codec.Bytes)),
 		goka.Output(n.DeadLetters, new(codec.Bytes)),
 	)
 	purchases = goka.DefineGroup(n.PurchasesGroup,
 		goka.Input(n.Events, new(codec.Bytes), purchasesObs.Wrap(indexer)),
-		goka.Persist(ResultCodec{}),
+		goka.Persist(ResultCodec),
 		goka.Output(n.DeadLetters, new(codec.Bytes)),
 	)
 	return sale, purchases

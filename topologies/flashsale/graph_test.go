@@ -583,7 +583,7 @@ func storageOf(t *testing.T, tt *tester.Tester, n Names) storage.Storage {
 	t.Helper()
 	st := storage.NewMemory()
 	for _, k := range tt.GetTableKeys(n.Table()) {
-		b, err := StateCodec{}.Encode(tt.TableValue(n.Table(), k))
+		b, err := StateCodec.Encode(tt.TableValue(n.Table(), k))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -567,7 +567,7 @@ func (d *deployment) startView(ctx context.Context, table goka.Table, c goka.Cod
 }
 
 func (d *deployment) saleView(ctx context.Context) *goka.View {
-	return d.startView(ctx, d.fs.Table(), flashtopo.StateCodec{})
+	return d.startView(ctx, d.fs.Table(), flashtopo.StateCodec)
 }
 
 // bucketStates reads every bucket of s from a view of the flash-sale table.

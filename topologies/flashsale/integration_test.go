@@ -49,7 +49,7 @@ func TestFlashSaleSellsExactly(t *testing.T) {
 
 	il, rl := d.inventoryLog(), d.resultLog()
 	sv := d.saleView(ctx)
-	iv := d.startView(ctx, d.inv.Table(), topology.HeadCodec{})
+	iv := d.startView(ctx, d.inv.Table(), topology.HeadCodec)
 	b := d.buyer()
 	// About 3,000 messages a second for 37 s, in a window of 55 s.
 	const (
@@ -122,7 +122,7 @@ func TestFlashSaleSurvivesSIGKILL(t *testing.T) {
 
 	il, rl := d.inventoryLog(), d.resultLog()
 	sv := d.saleView(ctx)
-	iv := d.startView(ctx, d.inv.Table(), topology.HeadCodec{})
+	iv := d.startView(ctx, d.inv.Table(), topology.HeadCodec)
 	b := d.buyer()
 	// The sale opens slowly, about 330 messages a second, so units are
 	// still left when the victim dies; then about 1,650 a second for 25 s,
@@ -389,7 +389,7 @@ func (d *deployment) checkEnd(ctx context.Context, t *testing.T, il *inventoryLo
 // attempt, its one result.
 func checkIndex(ctx context.Context, t *testing.T, d *deployment, w *workload, l *resultLog) {
 	t.Helper()
-	v := d.startView(ctx, d.fs.PurchasesTable(), flashtopo.ResultCodec{})
+	v := d.startView(ctx, d.fs.PurchasesTable(), flashtopo.ResultCodec)
 	e := &errs{t: t, what: "purchase index"}
 	defer e.done()
 	err := waitFor(ctx, "purchase index complete", func() (bool, string) {

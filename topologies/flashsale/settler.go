@@ -118,7 +118,7 @@ func saleStates(st storage.Storage) ([]flashsale.SaleState, error) {
 		if err != nil {
 			return nil, fmt.Errorf("flashsale: settle: %w", err)
 		}
-		decoded, err := StateCodec{}.Decode(v)
+		decoded, err := StateCodec.Decode(v)
 		if err != nil {
 			return nil, err
 		}

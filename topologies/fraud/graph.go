@@ -38,7 +38,7 @@ func (g *group) graph(obs observe.Decorator) *goka.GroupGraph {
 	return goka.DefineGroup(n.Group,
 		goka.Input(n.Observations, new(codec.Bytes), wrap(originObservations)),
 		goka.Loop(new(codec.Bytes), wrap(originLoop)),
-		goka.Persist(EntityCodec{}),
+		goka.Persist(EntityCodec),
 		goka.Output(g.saga, new(codec.Bytes)),
 		goka.Output(n.DeadLetters, new(codec.Bytes)),
 	)

@@ -86,7 +86,7 @@ func (g *graph) graphs(obs observe.Decorator) (stock, orders *goka.GroupGraph) {
 	edges := []goka.Edge{
 		goka.Input(n.Commands, new(codec.Bytes), stockObs.Wrap(g.decider(false))),
 		goka.Input(n.Internal, new(codec.Bytes), stockObs.Wrap(g.decider(true))),
-		goka.Persist(StateCodec{}),
+		goka.Persist(StateCodec),
 		// Events are encoded once in the callback and written as bytes
 		// to every stream.
 		goka.Output(n.Events, new(codec.Bytes)),
@@ -99,7 +99,7 @@ func (g *graph) graphs(obs observe.Decorator) (stock, orders *goka.GroupGraph) {
 	stock = goka.DefineGroup(n.Group, edges...)
 	orders = goka.DefineGroup(n.OrdersGroup,
 		goka.Input(n.OrderEvents, new(codec.Bytes), ordersObs.Wrap(indexer)),
-		goka.Persist(IndexCodec{}),
+		goka.Persist(IndexCodec),
 		goka.Output(n.DeadLetters, new(codec.Bytes)),
 	)
 	return stock, orders

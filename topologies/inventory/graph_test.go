@@ -386,7 +386,7 @@ func TestNextExpiryReadsOnlyItsField(t *testing.T) {
 		if v.legacy != nil {
 			b, err = proto.Marshal(inventory.StateToWire(s))
 		} else {
-			b, err = StateCodec{}.Encode(v)
+			b, err = StateCodec.Encode(v)
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -395,7 +395,7 @@ func TestNextExpiryReadsOnlyItsField(t *testing.T) {
 			t.Fatalf("next expiry %d, want %d", got, want)
 		}
 	}
-	empty, _ := StateCodec{}.Encode(newStored())
+	empty, _ := StateCodec.Encode(newStored())
 	if got := nextExpiry(empty); got != 0 {
 		t.Fatalf("next expiry of an empty state %d", got)
 	}

@@ -544,7 +544,7 @@ func (d *deployment) startView(ctx context.Context) *goka.View {
 	}
 	opts := gokaopts.Config{Brokers: d.brokers, Replication: 1, Storage: build,
 		ClientID: "titan-test-view", Logger: d.log}
-	v, err := goka.NewView(d.brokers, d.names.Table(), topology.HeadCodec{}, opts.View()...)
+	v, err := goka.NewView(d.brokers, d.names.Table(), topology.HeadCodec, opts.View()...)
 	if err != nil {
 		d.t.Fatal(err)
 	}

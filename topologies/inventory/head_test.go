@@ -67,7 +67,7 @@ func storedValues(t testing.TB) [][]byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bare, err := HeadCodec{}.Encode(s.Head())
+		bare, err := HeadCodec.Encode(s.Head())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,7 +82,7 @@ func TestDecodeHead(t *testing.T) {
 	}
 	big := inventory.Head{Stock: inventory.Stock{OnHand: math.MaxInt64, Reserved: -1, Sold: math.MinInt64},
 		Offset: math.MaxInt64, InternalOffset: -1, Seq: 1 << 40, Oldest: 1, Clock: time.UnixMilli(1), NextOrder: "z\x00"}
-	b, err := HeadCodec{}.Encode(big)
+	b, err := HeadCodec.Encode(big)
 	if err != nil {
 		t.Fatal(err)
 	}

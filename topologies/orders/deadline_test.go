@@ -59,7 +59,7 @@ func TestStalledOrdersTimeOut(t *testing.T) {
 		s, _, _ := pricing.Apply(pricing.NewState(), pricing.CommandFromWire(&pricingv1.Command{CommandId: "set-" + sku, Sku: sku,
 			TimestampMs: time.Now().Add(-time.Minute).UnixMilli(),
 			Kind:        &pricingv1.Command_SetBase{SetBase: &pricingv1.SetBasePrice{PriceMinor: price, Currency: "EUR"}}}), pricing.DefaultPolicy())
-		b, err := pricingtopo.StateCodec{}.Encode(s)
+		b, err := pricingtopo.StateCodec.Encode(s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,7 +74,7 @@ func TestStalledOrdersTimeOut(t *testing.T) {
 	saga, err := orderstopo.New(orderstopo.Options{
 		Names:       d.ord,
 		Peers:       peers,
-		Prices:      orderstopo.Prices{Table: d.pr.Table(), Codec: pricingtopo.StateCodec{}, Quote: pricingtopo.Quoter(pricing.DefaultPolicy())},
+		Prices:      orderstopo.Prices{Table: d.pr.Table(), Codec: pricingtopo.StateCodec, Quote: pricingtopo.Quoter(pricing.DefaultPolicy())},
 		Goka:        gokaopts.Config{Brokers: d.brokers, Replication: 1, Storage: sb.Build, ClientID: "deadline-test", Logger: d.log},
 		Partitions:  partitions,
 		StepTimeout: stepTimeout,

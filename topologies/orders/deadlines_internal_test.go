@@ -27,7 +27,7 @@ func withOpenOrders(t *testing.T) storage.Storage {
 
 func putOrder(t *testing.T, st storage.Storage, o orders.Order) {
 	t.Helper()
-	b, err := OrderCodec{}.Encode(o)
+	b, err := OrderCodec.Encode(o)
 	if err != nil {
 		t.Fatal(err)
 	}

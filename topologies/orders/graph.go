@@ -65,7 +65,7 @@ func (g *saga) graph(obs observe.Decorator) *goka.GroupGraph {
 		goka.Input(n.Events, new(codec.Bytes), wrap(g.onEvent)),
 		goka.Input(n.Saga, new(codec.Bytes), wrap(g.onAnswer)),
 		goka.Input(g.peers.InventoryOrderEvents, new(codec.Bytes), wrap(g.onInventory)),
-		goka.Persist(OrderCodec{}),
+		goka.Persist(OrderCodec),
 		goka.Output(n.Outcomes, new(codec.Bytes)),
 		goka.Output(n.DeadLetters, new(codec.Bytes)),
 		goka.Output(g.peers.InventoryCommands, new(codec.Bytes)),

@@ -38,7 +38,7 @@ func (g *group) graph(obs observe.Decorator) *goka.GroupGraph {
 		goka.Input(n.Commands, new(codec.Bytes), wrap(g.onCommand(false))),
 		goka.Input(n.Internal, new(codec.Bytes), wrap(g.onCommand(true))),
 		goka.Input(g.peers.InventoryEvents, new(codec.Bytes), wrap(g.onInventory)),
-		goka.Persist(StateCodec{}),
+		goka.Persist(StateCodec),
 		goka.Output(n.Events, new(codec.Bytes)),
 		goka.Output(n.DeadLetters, new(codec.Bytes)),
 		goka.Output(g.peers.Saga, new(codec.Bytes)),

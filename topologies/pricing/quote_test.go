@@ -55,7 +55,7 @@ func TestQuoterAnswersAsTheGroup(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var before []byte
 			if s, ok := tc.state.(pricing.State); ok {
-				before, _ = pricingtopo.StateCodec{}.Encode(s)
+				before, _ = pricingtopo.StateCodec.Encode(s)
 			}
 			got := pricingtopo.Quoter(policy)(tc.state, tc.check)
 			if tc.want == nil {
@@ -81,7 +81,7 @@ func TestQuoterAnswersAsTheGroup(t *testing.T) {
 				t.Fatalf("quote %v, want %v", got, tc.want)
 			}
 			if s, ok := tc.state.(pricing.State); ok {
-				after, _ := pricingtopo.StateCodec{}.Encode(s)
+				after, _ := pricingtopo.StateCodec.Encode(s)
 				if string(after) != string(before) {
 					t.Fatal("quoting changed the state it read")
 				}

@@ -60,7 +60,7 @@ func indexedMemory(t *testing.T) storage.Storage {
 
 func store(t *testing.T, st storage.Storage, s pricing.State) {
 	t.Helper()
-	b, err := StateCodec{}.Encode(s)
+	b, err := StateCodec.Encode(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func TestNextChangeSkipsOnlyUnreadFields(t *testing.T) {
 	s := pricing.NewState()
 	check := func(what string) {
 		t.Helper()
-		b, err := StateCodec{}.Encode(s)
+		b, err := StateCodec.Encode(s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -438,7 +438,7 @@ func BenchmarkTickerPass(b *testing.B) {
 		for _, c := range []pricing.Command{setBase(sku, 10_000, 0), campaign(sku, "c", 1000+i, 2000+i, 0)} {
 			s, _, _ = pricing.Apply(s, c, p)
 		}
-		v, err := StateCodec{}.Encode(s)
+		v, err := StateCodec.Encode(s)
 		if err != nil {
 			b.Fatal(err)
 		}

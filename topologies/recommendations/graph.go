@@ -36,20 +36,20 @@ func (g *groups) graphs(obs observe.Decorator) (users, orders, items *goka.Group
 	users = goka.DefineGroup(n.UsersGroup,
 		goka.Input(n.Views, new(codec.Bytes), wrap(n.UsersGroup, g.onView)),
 		goka.Input(n.Purchases, new(codec.Bytes), wrap(n.UsersGroup, g.onPurchase)),
-		goka.Persist(UserCodec{}),
+		goka.Persist(UserCodec),
 		goka.Output(n.Pairs, new(codec.Bytes)),
 		goka.Output(n.DeadLetters, new(codec.Bytes)),
 	)
 	orders = goka.DefineGroup(n.OrdersGroup,
 		goka.Input(g.outcomes, new(codec.Bytes), wrap(n.OrdersGroup, g.onOutcome)),
-		goka.Persist(BasketCodec{}),
+		goka.Persist(BasketCodec),
 		goka.Output(n.Pairs, new(codec.Bytes)),
 		goka.Output(n.Purchases, new(codec.Bytes)),
 		goka.Output(n.DeadLetters, new(codec.Bytes)),
 	)
 	items = goka.DefineGroup(n.ItemsGroup,
 		goka.Input(n.Pairs, new(codec.Bytes), wrap(n.ItemsGroup, g.onPair)),
-		goka.Persist(ItemCodec{}),
+		goka.Persist(ItemCodec),
 		goka.Output(n.DeadLetters, new(codec.Bytes)),
 	)
 	return users, orders, items

@@ -128,6 +128,9 @@ type stored struct {
 	legacy []recommendations.Neighbor
 }
 
+// marshal keeps equal heads byte-equal.
+var marshal = proto.MarshalOptions{Deterministic: true}
+
 func encodeStored(v stored) ([]byte, error) {
 	w := recommendations.ItemStateToWire(v.head.With(nil))
 	w.Layout, w.Size, w.Writer = 2, int64(v.head.Size), v.writer
