@@ -64,7 +64,7 @@ func (t *fakeTable) failWith(err error) {
 // newTestResults builds a Results without a consumer; tests hand it events
 // through deliver, as Run would.
 func newTestResults() *Results {
-	return &Results{log: slog.New(slog.DiscardHandler), waiters: newPending[chan inventory.Event]()}
+	return newResults(nil, slog.New(slog.DiscardHandler))
 }
 
 // fakeKafka is the Sender and, behind it, a one-partition stand-in for the

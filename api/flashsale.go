@@ -11,7 +11,6 @@ import (
 	"github.com/titan-commerce/titan/processors/flashsale"
 	"github.com/titan-commerce/titan/schemas"
 	flashsalev1 "github.com/titan-commerce/titan/schemas/flashsale/v1"
-	flashtopo "github.com/titan-commerce/titan/topologies/flashsale"
 )
 
 // The flash-sale endpoints. A sale is created by a Create on the
@@ -50,12 +49,12 @@ type FlashSaleDeps struct {
 	Sales         Table
 	SalesNotifier *Notifier
 	// Purchases is the purchase index (Names.PurchasesTable(): a
-	// flashsale.Result per flashtopo.PurchaseKey), updates reported to
+	// flashsale.Result per flashsale.PurchaseKey), updates reported to
 	// PurchasesNotifier.
 	Purchases         Table
 	PurchasesNotifier *Notifier
 	// Router names the keys; it must be the topology's, built for the
-	// same partition count. *flashtopo.Router is one.
+	// same partition count. *flashsale.Keys is one.
 	Router flashsale.Router
 	// Send writes the public commands topic (Names.Commands): a buyer's
 	// purchase is a client's message. SendInternal writes Titan's own
@@ -329,18 +328,11 @@ type purchaseRequest struct {
 	IdempotencyKey string `json:"idempotency_key"`
 }
 
-// check applies the rules the topology holds a client's purchase to: ids
-// by the id rule and out of Titan's namespace, a bounded qty.
-func (req purchaseRequest) check() (apiError, bool) {
-	switch {
-	case !schemas.ValidID(req.UserID):
-		return errInvalidUserID, false
-	case req.Qty < 1 || req.Qty > flashtopo.MaxQty:
-		return errInvalidPurchaseQty, false
-	case !schemas.ValidID(req.IdempotencyKey):
-		return errInvalidIdempotencyKey, false
-	case schemas.Reserved(req.UserID) || schemas.Reserved(req.IdempotencyKey):
-		return errReservedID, false
+// check applies the rules the topology holds a client's purchase to
+// (schemas.CheckPurchase).
+func (req purchaseRequest) check(saleID string) (apiError, bool) {
+	if err := schemas.CheckPurchase(saleID, req.UserID, req.IdempotencyKey, req.Qty, 0); err != nil {
+		return purchaseErrors.of(err), false
 	}
 	return apiError{}, true
 }
@@ -360,7 +352,7 @@ func (s *Server) purchase(ctx *fasthttp.RequestCtx, p []string) {
 		s.fail(ctx, e)
 		return
 	}
-	if e, ok := req.check(); !ok {
+	if e, ok := req.check(saleID); !ok {
 		s.fail(ctx, e)
 		return
 	}
@@ -383,7 +375,7 @@ func (s *Server) purchase(ctx *fasthttp.RequestCtx, p []string) {
 	// The attempt travels with this time to the millisecond, and the
 	// bucket decides the window with it: admission uses the same.
 	now := time.Now().Truncate(time.Millisecond)
-	bucket := flashtopo.BucketOf(req.UserID, sale.Buckets)
+	bucket := flashsale.BucketOf(req.UserID, sale.Buckets)
 	known, reason, err := screen(fs, s.sold, sale, req, now)
 	switch {
 	case err != nil:
@@ -400,7 +392,7 @@ func (s *Server) purchase(ctx *fasthttp.RequestCtx, p []string) {
 		return
 	}
 
-	pkey := flashtopo.PurchaseKey(saleID, req.IdempotencyKey)
+	pkey := flashsale.PurchaseKey(saleID, req.IdempotencyKey)
 	results, cancel, ok := fs.Results.wait(pkey, req.UserID, req.Qty)
 	defer cancel()
 	if !ok {
@@ -435,7 +427,7 @@ func (s *Server) purchase(ctx *fasthttp.RequestCtx, p []string) {
 // (the key drops the copy) and waited for. Any other goes through
 // admission, which names the reason to reject it without sending, or none.
 func screen(fs *FlashSaleDeps, counts *soldCounts, sale flashsale.Sale, req purchaseRequest, now time.Time) (known *flashsale.Result, reason string, err error) {
-	if res, found, err := readPurchase(fs, flashtopo.PurchaseKey(sale.ID, req.IdempotencyKey)); err != nil || found {
+	if res, found, err := readPurchase(fs, flashsale.PurchaseKey(sale.ID, req.IdempotencyKey)); err != nil || found {
 		return &res, "", err
 	}
 	st, err := readKey(fs, fs.Router.User(sale.ID, req.UserID))
@@ -465,31 +457,21 @@ func screen(fs *FlashSaleDeps, counts *soldCounts, sale flashsale.Sale, req purc
 	return nil, reason, err
 }
 
-// admit names the reason the processor would surely reject the attempt
-// for, checked in the processor's order, or returns "". What a user has
-// purchased and what buckets have sold only grow, so the view's counts are
-// lower bounds, and so is the count soldCounts keeps; pending attempts
-// are left out, as they may yet fail.
+// admit screens an attempt with flashsale.Admit: first against the sold
+// count soldCounts keeps, then against the buckets' views. What a user has
+// purchased and what buckets have sold only grow, so the views' counts are
+// lower bounds, as Admit requires; pending attempts are left out, as they
+// may yet fail.
 func admit(fs *FlashSaleDeps, counts *soldCounts, sale flashsale.Sale, user flashsale.UserState, qty int64, now time.Time) (string, error) {
-	switch {
-	case now.Before(sale.Start):
-		return flashsale.ReasonNotStarted, nil
-	case !now.Before(sale.End):
-		return flashsale.ReasonEnded, nil
-	case user.Purchased+qty > sale.PerUserLimit:
-		return flashsale.ReasonLimitExceeded, nil
-	case counts.left(sale) < qty:
-		return flashsale.ReasonSoldOut, nil
+	if reason := flashsale.Admit(sale, user.Purchased, sale.Units-counts.left(sale), qty, now); reason != "" {
+		return reason, nil
 	}
 	_, sold, err := buckets(fs, sale)
 	if err != nil {
 		return "", err
 	}
 	counts.saw(sale, sold, now)
-	if sale.Units-sold < qty {
-		return flashsale.ReasonSoldOut, nil
-	}
-	return "", nil
+	return flashsale.Admit(sale, user.Purchased, sold, qty, now), nil
 }
 
 // awaitPurchase waits for the attempt's result from the results consumer
@@ -550,8 +532,8 @@ func (s *Server) getPurchase(ctx *fasthttp.RequestCtx, p []string) {
 		s.fail(ctx, errNotReady)
 		return
 	}
-	setFreshness(ctx, fs.Purchases, flashtopo.PurchaseKey(saleID, key))
-	res, found, err := readPurchase(fs, flashtopo.PurchaseKey(saleID, key))
+	setFreshness(ctx, fs.Purchases, flashsale.PurchaseKey(saleID, key))
+	res, found, err := readPurchase(fs, flashsale.PurchaseKey(saleID, key))
 	if err != nil {
 		s.opts.Logger.Error("read flash-sale purchase", "sale", saleID, "idempotency_key", key, "err", err)
 		s.fail(ctx, errInternal)

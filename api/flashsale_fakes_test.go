@@ -32,7 +32,7 @@ import (
 // The modes below hold back parts of that to play a slow topology, a
 // stalled inventory, a lagging replica or a lagging consumer.
 type fakeFlash struct {
-	router             *flashtopo.Router
+	router             *flashsale.Keys
 	sales, purchases   *fakeTable
 	salesN, purchasesN *Notifier
 	results            *FlashSaleResults
@@ -79,7 +79,7 @@ const fakePartitions = 8
 
 func newFakeFlash() *fakeFlash {
 	f := &fakeFlash{
-		router: flashtopo.NewRouter(fakePartitions),
+		router: flashsale.NewKeys(fakePartitions),
 		sales:  newFakeTable(), purchases: newFakeTable(),
 		salesN: NewNotifier(), purchasesN: NewNotifier(),
 		results: newFlashSaleResults(nil, slog.New(slog.DiscardHandler)),
@@ -249,7 +249,7 @@ func (f *fakeFlash) decideLocked(r fakeRecord) ([]flashsale.Message, []inventory
 		notifyKey(f.salesN, f.mem, key)
 	}
 	for _, res := range out.Results {
-		pkey := flashtopo.PurchaseKey(res.SaleID, res.IdempotencyKey)
+		pkey := flashsale.PurchaseKey(res.SaleID, res.IdempotencyKey)
 		// The index keeps an attempt's first result; a conflict is another
 		// attempt's answer (see topologies/flashsale indexer).
 		if v, _ := f.purchases.Get(pkey); v == nil && !mode.noIndex && res.Reason != flashsale.ReasonIdempotencyConflict {

@@ -12,7 +12,6 @@ import (
 	"github.com/titan-commerce/titan/processors/flashsale"
 	"github.com/titan-commerce/titan/processors/inventory"
 	"github.com/titan-commerce/titan/schemas"
-	flashtopo "github.com/titan-commerce/titan/topologies/flashsale"
 )
 
 var (
@@ -322,7 +321,7 @@ func TestPurchase(t *testing.T) {
 	after := time.Now()
 	checkFields(t, r, purchaseFields)
 	got := decode[purchaseJSON](t, r)
-	bucket := flashtopo.BucketOf("u-1", 2)
+	bucket := flashsale.BucketOf("u-1", 2)
 	want := purchaseJSON{Status: "purchased", SaleID: "fs-1", UserID: "u-1", Qty: 1, IdempotencyKey: "k-1", Price: 1999, Bucket: bucket}
 	if got != want {
 		t.Errorf("purchase %+v, want %+v", got, want)
@@ -356,7 +355,7 @@ func TestPurchase(t *testing.T) {
 	// Two units for a buyer of the other bucket: from its share and,
 	// where that falls short, borrowed from the first bucket's.
 	other := "u-2"
-	for flashtopo.BucketOf(other, 2) == bucket {
+	for flashsale.BucketOf(other, 2) == bucket {
 		other += "x"
 	}
 	if p := decode[purchaseJSON](t, e.buy(t, "fs-1", other, 2, "k-2", 201)); p.Qty != 2 || p.Status != "purchased" {
@@ -560,7 +559,7 @@ func TestPurchaseIdempotencyKeyOfAnotherUser(t *testing.T) {
 // key; a waiter gets only its own buyer's.
 func TestPurchaseResultsByUser(t *testing.T) {
 	r := newFakeFlash().results
-	key := flashtopo.PurchaseKey("fs-1", "k")
+	key := flashsale.PurchaseKey("fs-1", "k")
 	mine, cancel, _ := r.wait(key, "u-1", 3)
 	defer cancel()
 	r.deliver(flashsale.Result{SaleID: "fs-1", IdempotencyKey: "k", UserID: "u-2", Qty: 3})
@@ -743,7 +742,7 @@ func TestPurchaseSendsValidClientMessages(t *testing.T) {
 	// internal one.
 	for _, w := range e.fs.sent() {
 		m := flashsale.MessageFromWire(w)
-		if m.Kind != flashsale.KindPurchase || m.Key != e.fs.router.User(m.SaleID, m.UserID) || m.Qty > flashtopo.MaxQty ||
+		if m.Kind != flashsale.KindPurchase || m.Key != e.fs.router.User(m.SaleID, m.UserID) || m.Qty > schemas.MaxPurchaseQty ||
 			m.Bucket >= flashsale.MaxBuckets || m.Time.IsZero() || schemas.Reserved(m.UserID) || schemas.Reserved(m.IdempotencyKey) {
 			t.Errorf("purchase %+v", m)
 		}

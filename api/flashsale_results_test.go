@@ -12,7 +12,6 @@ import (
 	"github.com/titan-commerce/titan/internal/kafkatest"
 	"github.com/titan-commerce/titan/internal/partition"
 	"github.com/titan-commerce/titan/processors/flashsale"
-	flashtopo "github.com/titan-commerce/titan/topologies/flashsale"
 )
 
 // TestFlashSaleResultsOnBroker: the consumer starts at the end of the
@@ -34,7 +33,7 @@ func TestFlashSaleResultsOnBroker(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rec := &kgo.Record{Topic: topic, Key: []byte(flashtopo.PurchaseKey(res.SaleID, res.IdempotencyKey)), Value: b}
+		rec := &kgo.Record{Topic: topic, Key: []byte(flashsale.PurchaseKey(res.SaleID, res.IdempotencyKey)), Value: b}
 		if err := producer.ProduceSync(ctx, rec).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
@@ -56,7 +55,7 @@ func TestFlashSaleResultsOnBroker(t *testing.T) {
 		}
 	}()
 
-	stale, cancelStale, _ := r.wait(flashtopo.PurchaseKey(old.SaleID, old.IdempotencyKey), old.UserID, old.Qty)
+	stale, cancelStale, _ := r.wait(flashsale.PurchaseKey(old.SaleID, old.IdempotencyKey), old.UserID, old.Qty)
 	defer cancelStale()
 	type waiter struct {
 		res flashsale.Result
@@ -66,14 +65,14 @@ func TestFlashSaleResultsOnBroker(t *testing.T) {
 	for _, k := range []string{"k-1", "k-2", "k-3", "k-4", "k-5", "k-6"} {
 		res := flashsale.Result{SaleID: "fs-1", IdempotencyKey: k, UserID: "u-" + k, Qty: 2, Status: flashsale.StatusRejected,
 			Reason: flashsale.ReasonSoldOut, Bucket: 3, Time: time.UnixMilli(1_700_000_000_000).UTC()}
-		ch, cancel, _ := r.wait(flashtopo.PurchaseKey(res.SaleID, k), res.UserID, res.Qty)
+		ch, cancel, _ := r.wait(flashsale.PurchaseKey(res.SaleID, k), res.UserID, res.Qty)
 		defer cancel()
 		ws = append(ws, waiter{res, ch})
 	}
 	// A later result under the old key lands on its partition after it.
 	sentinel := old
 	sentinel.UserID = "u-sentinel"
-	ch, cancelSentinel, _ := r.wait(flashtopo.PurchaseKey(old.SaleID, old.IdempotencyKey), sentinel.UserID, sentinel.Qty)
+	ch, cancelSentinel, _ := r.wait(flashsale.PurchaseKey(old.SaleID, old.IdempotencyKey), sentinel.UserID, sentinel.Qty)
 	defer cancelSentinel()
 	ws = append(ws, waiter{sentinel, ch})
 	publish(sentinel)

@@ -567,7 +567,7 @@ func TestResults(t *testing.T) {
 	_, cancel, _ := r.wait("c-3")
 	cancel()
 	r.deliver(inventory.Event{CommandID: "c-3"})
-	if got := r.waiters.take("c-3", func(chan inventory.Event) bool { return true }); len(got) != 0 || r.waiters.keys() != 1 {
+	if got := r.waiters.take("c-3", func(answerWaiter[inventory.Event]) bool { return true }); len(got) != 0 || r.waiters.keys() != 1 {
 		t.Errorf("waiters left: %d under c-3, %d keys", len(got), r.waiters.keys())
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"net/url"
 	"strconv"
 	"time"
@@ -361,11 +360,11 @@ func (s *Server) run(ctx *fasthttp.RequestCtx, cmd inventory.Command, clientID *
 	cmd.Time = time.Now()
 	w := inventory.CommandToWire(cmd)
 	if err := schemas.ValidateCommand(w); err != nil {
-		s.fail(ctx, validationError(err))
+		s.fail(ctx, commandErrors.of(err))
 		return nil, ack{}, false
 	}
 	if err := schemas.CheckClientCommand(w); err != nil {
-		s.fail(ctx, validationError(err))
+		s.fail(ctx, commandErrors.of(err))
 		return nil, ack{}, false
 	}
 	if !s.ready() {
@@ -418,7 +417,7 @@ func commandID(client *string) (string, apiError, bool) {
 		return newCommandID(), apiError{}, true
 	}
 	if err := schemas.CheckClientID("command_id", *client, schemas.ReasonMissingCommandID); err != nil {
-		return "", validationError(err), false
+		return "", commandErrors.of(err), false
 	}
 	return *client, apiError{}, true
 }
@@ -437,31 +436,6 @@ func checkOrderID(orderID string) (apiError, bool) {
 		return errInvalidOrderID, false
 	}
 	return apiError{}, true
-}
-
-// validationError maps the schema rule a command broke to the API error
-// naming the request field.
-func validationError(err error) apiError {
-	var inv *schemas.InvalidError
-	if !errors.As(err, &inv) {
-		return errInvalidRequest
-	}
-	if inv.Reason == schemas.ReasonReservedID {
-		return errReservedID
-	}
-	switch inv.Field {
-	case "sku":
-		return errInvalidSKU
-	case "qty":
-		return errInvalidQty
-	case "reserve.ttl_ms":
-		return errInvalidTTL
-	case "order_id":
-		return errInvalidOrderID
-	case "command_id":
-		return errInvalidCommandID
-	}
-	return errInvalidRequest
 }
 
 func pathEscape(s string) string { return url.PathEscape(s) }

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"math"
 	"math/bits"
 	"strings"
@@ -146,51 +145,8 @@ func placedEventID(orderID string) string {
 	return prefix + hex.EncodeToString(sum[:])
 }
 
-// orderValidationError maps the schema rule an order event broke to the
-// API error naming the request field.
-func orderValidationError(err error) apiError {
-	var inv *schemas.InvalidError
-	if !errors.As(err, &inv) {
-		return errInvalidRequest
-	}
-	if inv.Reason == schemas.ReasonDuplicateSKU {
-		return errDuplicateSKU
-	}
-	switch inv.Field {
-	case "event_id", "order_id":
-		return errInvalidOrderID
-	case "placed.user_id":
-		return errInvalidUserID
-	case "placed.device_id":
-		return errInvalidDeviceID
-	case "placed.payment_id":
-		return errInvalidPaymentID
-	case "placed.currency":
-		return errInvalidCurrency
-	case "placed.lines":
-		return errInvalidLines
-	}
-	if rest, ok := strings.CutPrefix(inv.Field, "placed.lines["); ok {
-		_, field, _ := strings.Cut(rest, "].")
-		switch field {
-		case "sku":
-			return errInvalidSKU
-		case "qty":
-			return errInvalidQty
-		case "unit_price_minor":
-			return errInvalidPrice
-		}
-	}
-	return errInvalidRequest
-}
-
 // validCurrency applies the schema's currency rule.
-func validCurrency(cur string) bool {
-	probe := &ordersv1.OrderEvent{EventId: "probe", OrderId: "probe", TimestampMs: 1,
-		Kind: &ordersv1.OrderEvent_Placed{Placed: &ordersv1.OrderPlaced{Currency: cur,
-			Lines: []*ordersv1.OrderLine{{Sku: "probe", Qty: 1}}}}}
-	return schemas.ValidateOrderEvent(probe) == nil
-}
+func validCurrency(cur string) bool { return schemas.CheckCurrency("currency", cur) == nil }
 
 // orderConfirmedJSON answers an order the saga confirmed.
 type orderConfirmedJSON struct {
@@ -237,7 +193,7 @@ func (s *Server) placeOrder(ctx *fasthttp.RequestCtx, _ []string) {
 	ev := &ordersv1.OrderEvent{EventId: placedEventID(req.OrderID), OrderId: req.OrderID, TimestampMs: time.Now().UnixMilli(),
 		Kind: &ordersv1.OrderEvent_Placed{Placed: placed}}
 	if err := schemas.ValidateOrderEvent(ev); err != nil {
-		s.fail(ctx, orderValidationError(err))
+		s.fail(ctx, orderErrors.of(err))
 		return
 	}
 	if err := schemas.CheckClientOrderEvent(ev); err != nil {

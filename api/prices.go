@@ -2,9 +2,7 @@ package api
 
 import (
 	"context"
-	"errors"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -114,7 +112,7 @@ func (s *Server) setPrice(ctx *fasthttp.RequestCtx, p []string) {
 	cmd := &pricingv1.Command{CommandId: id, Sku: sku, TimestampMs: time.Now().UnixMilli(),
 		Kind: &pricingv1.Command_SetBase{SetBase: &pricingv1.SetBasePrice{PriceMinor: *req.BasePrice, Currency: req.Currency}}}
 	if err := schemas.ValidatePricingCommand(cmd); err != nil {
-		s.fail(ctx, pricingValidationError(err))
+		s.fail(ctx, pricingErrors.of(err))
 		return
 	}
 	send, stop := context.WithTimeout(ctx, s.opts.CommandWait)
@@ -126,26 +124,6 @@ func (s *Server) setPrice(ctx *fasthttp.RequestCtx, p []string) {
 		return
 	}
 	writeJSON(ctx, fasthttp.StatusAccepted, priceAcceptedJSON{CommandID: id, Partition: partition, Offset: offset})
-}
-
-// pricingValidationError maps the schema rule a pricing command broke to
-// the API error naming the request field.
-func pricingValidationError(err error) apiError {
-	var inv *schemas.InvalidError
-	if !errors.As(err, &inv) {
-		return errInvalidRequest
-	}
-	switch {
-	case inv.Field == "command_id":
-		return errInvalidCommandID
-	case inv.Field == "sku":
-		return errInvalidSKU
-	case strings.HasSuffix(inv.Field, "currency"):
-		return errInvalidCurrency
-	case strings.HasSuffix(inv.Field, "price_minor"):
-		return errInvalidPrice
-	}
-	return errInvalidRequest
 }
 
 // readPrice reads a SKU of the pricing table; nil when it has none.

@@ -1,6 +1,7 @@
 package schemas_test
 
 import (
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -137,4 +138,30 @@ func (b *big) less(o *big) bool {
 		return b.hi < o.hi
 	}
 	return uint64(b.lo) < uint64(o.lo)
+}
+
+func TestCheckTopic(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{
+		{"titan.inventory.commands", true},
+		{"a", true},
+		{"A-b_c.9", true},
+		{strings.Repeat("t", 249), true},
+		{"", false},
+		{".", false},
+		{"..", false},
+		{strings.Repeat("t", 250), false},
+		{"../etc", false},
+		{"a/b", false},
+		{"sku 1", false},
+		{"ü", false},
+		{"a\x00b", false},
+	} {
+		err := schemas.CheckTopic(tc.name)
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, schemas.ErrInvalidTopic)) {
+			t.Errorf("CheckTopic(%q) = %v, want ok %v", tc.name, err, tc.ok)
+		}
+	}
 }

@@ -1,5 +1,10 @@
 package schemas
 
+import (
+	"errors"
+	"fmt"
+)
+
 // Topic names are part of the wire contract: producers outside this
 // repository write to them by name, so renaming one is a breaking change
 // that needs a new topic and a migration, not an edit here.
@@ -107,4 +112,31 @@ func Namespaced(namespace, name string) string {
 		return name
 	}
 	return namespace + "." + name
+}
+
+// ErrInvalidTopic is wrapped by CheckTopic's errors.
+var ErrInvalidTopic = errors.New("invalid topic name")
+
+// CheckTopic applies Kafka's rules for a topic name: 1 to 249 bytes of
+// [a-zA-Z0-9._-], and not "." or "..". A name that breaks them fails
+// where it is configured rather than on every produce or fetch, and a
+// local state directory named after a topic cannot climb out of its
+// parent.
+func CheckTopic(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("%w: empty", ErrInvalidTopic)
+	case len(name) > 249:
+		return fmt.Errorf("%w: %.20q... is longer than 249 bytes", ErrInvalidTopic, name)
+	case name == "." || name == "..":
+		return fmt.Errorf("%w: %q is reserved", ErrInvalidTopic, name)
+	}
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			return fmt.Errorf("%w: %q has %q, outside [a-zA-Z0-9._-]", ErrInvalidTopic, name, c)
+		}
+	}
+	return nil
 }

@@ -202,7 +202,7 @@ func validatePlaced(p *ordersv1.OrderPlaced) error {
 			return err
 		}
 	}
-	if err := checkCurrency("placed.currency", p.GetCurrency()); err != nil {
+	if err := CheckCurrency("placed.currency", p.GetCurrency()); err != nil {
 		return err
 	}
 
@@ -267,9 +267,9 @@ func checkQty(field string, qty int64) error {
 	return nil
 }
 
-// checkCurrency accepts ISO 4217 alphabetic codes; prices are in the
+// CheckCurrency accepts ISO 4217 alphabetic codes; prices are in the
 // currency's minor units, so an unknown shape means an unknown scale.
-func checkCurrency(field, cur string) error {
+func CheckCurrency(field, cur string) error {
 	if cur == "" {
 		return invalid(field, ReasonMissingCurrency)
 	}

@@ -43,7 +43,7 @@ func ValidatePricingCommand(cmd *pricingv1.Command) error {
 		if p := kind.SetBase.GetPriceMinor(); p < 0 || p > MaxPriceMinor {
 			return invalid("set_base.price_minor", ReasonInvalidPrice)
 		}
-		return checkCurrency("set_base.currency", kind.SetBase.GetCurrency())
+		return CheckCurrency("set_base.currency", kind.SetBase.GetCurrency())
 	case *pricingv1.Command_UpsertCampaign:
 		return validateCampaign("upsert_campaign.campaign", kind.UpsertCampaign.GetCampaign())
 	case *pricingv1.Command_EndCampaign:

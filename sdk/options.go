@@ -146,21 +146,4 @@ func (c *config) validate(brokers []string) error {
 
 // validateTopic applies Kafka's topic name rules, so a typo fails here
 // rather than as a produce error on every send.
-func validateTopic(name string) error {
-	switch {
-	case name == "":
-		return errors.New("empty topic name")
-	case len(name) > 249:
-		return fmt.Errorf("topic name %.20q... is longer than 249 bytes", name)
-	case name == "." || name == "..":
-		return fmt.Errorf("topic name %q is reserved", name)
-	}
-	for i := 0; i < len(name); i++ {
-		switch ch := name[i]; {
-		case ch >= 'a' && ch <= 'z', ch >= 'A' && ch <= 'Z', ch >= '0' && ch <= '9', ch == '.', ch == '_', ch == '-':
-		default:
-			return fmt.Errorf("topic name %q has a character outside [a-zA-Z0-9._-]", name)
-		}
-	}
-	return nil
-}
+func validateTopic(name string) error { return schemas.CheckTopic(name) }

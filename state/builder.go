@@ -11,6 +11,8 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/lovoo/goka/storage"
+
+	"github.com/titan-commerce/titan/schemas"
 )
 
 // Builder creates the Pebble storages of one goka processor or view, one per
@@ -195,15 +197,8 @@ func (b *Builder) unclaim(s *Storage) {
 // validTopic applies Kafka's own rules for topic names, which also rule out
 // every name that could escape the root directory.
 func validTopic(topic string) error {
-	if topic == "" || topic == "." || topic == ".." || len(topic) > 249 {
-		return fmt.Errorf("%w: topic %q", ErrInvalidTopic, topic)
-	}
-	for _, c := range []byte(topic) {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == '-':
-		default:
-			return fmt.Errorf("%w: topic %q has character %q", ErrInvalidTopic, topic, c)
-		}
+	if err := schemas.CheckTopic(topic); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidTopic, err)
 	}
 	return nil
 }

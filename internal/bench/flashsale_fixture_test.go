@@ -39,7 +39,7 @@ type flashRig struct {
 	brokers []string
 	inv     topology.Names
 	fs      flashtopo.Names
-	router  *flashtopo.Router
+	router  *flashsale.Keys
 	// cl produces to the flash-sale topics with the sdk producer's
 	// settings and the partitioner every Titan writer uses.
 	cl *kgo.Client
@@ -56,7 +56,7 @@ func newFlashRig(b *testing.B, brokers []string, ns string) *flashRig {
 	}
 	b.Cleanup(cl.Close)
 	r := &flashRig{brokers: brokers, inv: topology.NamesFor(ns), fs: flashtopo.NamesFor(ns),
-		router: flashtopo.NewRouter(partitions), cl: cl}
+		router: flashsale.NewKeys(partitions), cl: cl}
 	r.table = newTail(b, brokers, string(r.fs.Table()))
 	r.invEvents = newTail(b, brokers, string(r.inv.Events))
 	return r
@@ -219,14 +219,14 @@ func purchases(b *testing.B, router flashsale.Router, topic string, ss []flashsa
 		user := fmt.Sprintf("%s-user-%05d", phase, i%users)
 		m := flashsale.Message{
 			Kind: flashsale.KindPurchase, SaleID: s.ID, Key: router.User(s.ID, user), Time: at,
-			IdempotencyKey: fmt.Sprintf("%s-%d", phase, i), UserID: user, Qty: 1, Bucket: flashtopo.BucketOf(user, s.Buckets),
+			IdempotencyKey: fmt.Sprintf("%s-%d", phase, i), UserID: user, Qty: 1, Bucket: flashsale.BucketOf(user, s.Buckets),
 		}
 		v, err := proto.Marshal(flashsale.MessageToWire(m))
 		if err != nil {
 			b.Fatal(err)
 		}
 		recs[i] = &kgo.Record{Topic: topic, Key: []byte(m.Key), Value: v}
-		keys[i] = flashtopo.PurchaseKey(s.ID, m.IdempotencyKey)
+		keys[i] = flashsale.PurchaseKey(s.ID, m.IdempotencyKey)
 	}
 	return recs, keys
 }

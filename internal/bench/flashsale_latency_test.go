@@ -17,7 +17,6 @@ import (
 	"github.com/titan-commerce/titan/internal/kafkatest"
 	"github.com/titan-commerce/titan/processors/flashsale"
 	flashsalev1 "github.com/titan-commerce/titan/schemas/flashsale/v1"
-	flashtopo "github.com/titan-commerce/titan/topologies/flashsale"
 )
 
 const (
@@ -78,7 +77,7 @@ func BenchmarkFlashSalePurchaseLatency(b *testing.B) {
 			case status == fasthttp.StatusCreated:
 				rec.Observe(time.Since(due))
 				if phase == measured {
-					timed.answered(flashtopo.PurchaseKey(sale.ID, key), due, time.Now())
+					timed.answered(flashsale.PurchaseKey(sale.ID, key), due, time.Now())
 				}
 			case status == fasthttp.StatusAccepted:
 				pending.Add(1)
@@ -169,7 +168,7 @@ func BenchmarkFlashSalePurchaseLatencyCeiling(b *testing.B) {
 	b.Cleanup(func() { cancel(); <-dispatched })
 
 	run := runID()
-	router := flashtopo.NewRouter(partitions)
+	router := flashsale.NewKeys(partitions)
 	saleID := run + "-0000"
 	var seq atomic.Int64
 	errs := new(errorsOnce)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/titan-commerce/titan/internal/kafkatest"
 	"github.com/titan-commerce/titan/processors/flashsale"
-	flashtopo "github.com/titan-commerce/titan/topologies/flashsale"
 )
 
 const (
@@ -145,7 +144,7 @@ func BenchmarkFlashSalePurchasesCeiling(b *testing.B) {
 	c := purchaseCases[0]
 	tag := runID()
 	ss := sales(tag, c.sales, c.buckets, c.units, purchaseLimit, time.Now())
-	pr := newPurchaseRun(b, flashtopo.NewRouter(partitions), topic, ss, tag, roundTrip)
+	pr := newPurchaseRun(b, flashsale.NewKeys(partitions), topic, ss, tag, roundTrip)
 	for r := range purchaseRounds {
 		pr.round(b, r)
 	}

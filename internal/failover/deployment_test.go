@@ -20,6 +20,7 @@ import (
 	"github.com/titan-commerce/titan/internal/kafkatest"
 	"github.com/titan-commerce/titan/internal/partition"
 	"github.com/titan-commerce/titan/internal/proctest"
+	"github.com/titan-commerce/titan/processors/flashsale"
 	flashtopo "github.com/titan-commerce/titan/topologies/flashsale"
 	topology "github.com/titan-commerce/titan/topologies/inventory"
 )
@@ -67,7 +68,7 @@ type deployment struct {
 	ns      string
 	inv     topology.Names
 	fs      flashtopo.Names
-	router  *flashtopo.Router
+	router  *flashsale.Keys
 	adm     *kadm.Client
 	bin     string
 	logDir  string
@@ -84,7 +85,7 @@ func newDeployment(ctx context.Context, t *testing.T) *deployment {
 	cl := kafkatest.NewCluster(t)
 	ns := kafkatest.Prefix(t)
 	d := &deployment{t: t, cl: cl, brokers: cl.Brokers, ns: ns, inv: topology.NamesFor(ns), fs: flashtopo.NamesFor(ns),
-		router: flashtopo.NewRouter(partitions), adm: cl.Admin(), logDir: logDir(t)}
+		router: flashsale.NewKeys(partitions), adm: cl.Admin(), logDir: logDir(t)}
 	d.mu.procs = map[string]*proctest.Proc{}
 	d.mu.dirs = map[string]string{}
 	// Registered before any process starts, so it runs after they are killed.

@@ -18,7 +18,6 @@ import (
 	"github.com/titan-commerce/titan/processors/inventory"
 	flashsalev1 "github.com/titan-commerce/titan/schemas/flashsale/v1"
 	"github.com/titan-commerce/titan/sdk"
-	flashtopo "github.com/titan-commerce/titan/topologies/flashsale"
 )
 
 // openSale restocks the sale's SKU by restocked units through the SDK, creates the sale through
@@ -102,7 +101,7 @@ func (l *resultLog) poll(ctx context.Context) {
 			return
 		}
 		res := flashsale.ResultFromWire(&w)
-		key := flashtopo.PurchaseKey(res.SaleID, res.IdempotencyKey)
+		key := flashsale.PurchaseKey(res.SaleID, res.IdempotencyKey)
 		if string(r.Key) != key {
 			l.bad = append(l.bad, fmt.Sprintf("%d/%d: key %q for %q", r.Partition, r.Offset, r.Key, key))
 		}
@@ -127,7 +126,7 @@ func (l *resultLog) answered(p *purchases) (bool, string) {
 	missing := 0
 	var example string
 	for _, m := range p.attempts {
-		if len(l.byKey[flashtopo.PurchaseKey(m.SaleID, m.IdempotencyKey)]) == 0 {
+		if len(l.byKey[flashsale.PurchaseKey(m.SaleID, m.IdempotencyKey)]) == 0 {
 			missing++
 			example = m.IdempotencyKey
 		}
@@ -186,7 +185,7 @@ func (d *deployment) checkPurchases(p *purchases, l *resultLog) outcome {
 	byUser := map[string]int64{}
 	sent := map[string]bool{}
 	for _, m := range p.attempts {
-		key := flashtopo.PurchaseKey(m.SaleID, m.IdempotencyKey)
+		key := flashsale.PurchaseKey(m.SaleID, m.IdempotencyKey)
 		sent[key] = true
 		res := l.byKey[key]
 		if len(res) == 0 {

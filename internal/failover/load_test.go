@@ -16,7 +16,6 @@ import (
 	"github.com/titan-commerce/titan/processors/inventory"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 	"github.com/titan-commerce/titan/sdk"
-	flashtopo "github.com/titan-commerce/titan/topologies/flashsale"
 )
 
 // commands is a reproducible mix of client commands over a set of SKUs: restocks, reservations
@@ -109,7 +108,7 @@ func (c *commands) pick(now time.Time) *inventoryv1.Command {
 type purchases struct {
 	rng    *rand.Rand
 	sale   flashsale.Sale
-	router *flashtopo.Router
+	router *flashsale.Keys
 	users  []string
 	// attempts holds every distinct attempt in first-send order.
 	attempts []flashsale.Message
@@ -117,7 +116,7 @@ type purchases struct {
 	retries  int
 }
 
-func newPurchases(seed uint64, s flashsale.Sale, r *flashtopo.Router, users int) *purchases {
+func newPurchases(seed uint64, s flashsale.Sale, r *flashsale.Keys, users int) *purchases {
 	p := &purchases{rng: rand.New(rand.NewPCG(seed, seed^0x2545f4914f6cdd1d)), sale: s, router: r}
 	for i := range users {
 		p.users = append(p.users, fmt.Sprintf("user-%05d", i))
@@ -139,7 +138,7 @@ func (p *purchases) next(now time.Time) (flashsale.Message, bool) {
 	m := flashsale.Message{
 		Kind: flashsale.KindPurchase, SaleID: p.sale.ID, Key: p.router.User(p.sale.ID, user), UserID: user,
 		IdempotencyKey: fmt.Sprintf("k%06d", len(p.attempts)), Qty: 1 + p.rng.Int64N(2),
-		Bucket: flashtopo.BucketOf(user, p.sale.Buckets), Time: time.UnixMilli(now.UnixMilli()).UTC(),
+		Bucket: flashsale.BucketOf(user, p.sale.Buckets), Time: time.UnixMilli(now.UnixMilli()).UTC(),
 	}
 	p.attempts = append(p.attempts, m)
 	return m, true

@@ -36,7 +36,7 @@ func TestFlashSaleReemitsLostOutputs(t *testing.T) {
 	f := start(ctx, t, instance.TopologyInventory, instance.TopologyFlashSale)
 	f.waitReady(ctx)
 	inv, fs := f.inst.Names(), flashtopo.NamesFor(f.ns)
-	router := flashtopo.NewRouter(partitions)
+	router := flashsale.NewKeys(partitions)
 
 	p, err := sdk.NewProducer(f.brokers, sdk.WithClientID("titan-test-faults"), sdk.WithCommandsTopic(string(inv.Commands)))
 	if err != nil {
@@ -63,7 +63,7 @@ func TestFlashSaleReemitsLostOutputs(t *testing.T) {
 			user := fmt.Sprintf("user-%02d", len(attempts))
 			m := flashsale.Message{Kind: flashsale.KindPurchase, SaleID: sale.ID, Key: router.User(sale.ID, user), UserID: user,
 				IdempotencyKey: fmt.Sprintf("k%02d", len(attempts)), Qty: 1 + int64(len(attempts)%2),
-				Bucket: flashtopo.BucketOf(user, sale.Buckets), Time: time.UnixMilli(time.Now().UnixMilli())}
+				Bucket: flashsale.BucketOf(user, sale.Buckets), Time: time.UnixMilli(time.Now().UnixMilli())}
 			b, err := proto.Marshal(flashsale.MessageToWire(m))
 			if err != nil {
 				t.Fatal(err)
@@ -91,7 +91,7 @@ func TestFlashSaleReemitsLostOutputs(t *testing.T) {
 
 	var sold int64
 	for _, m := range attempts {
-		rs := results.byKey[flashtopo.PurchaseKey(m.SaleID, m.IdempotencyKey)]
+		rs := results.byKey[flashsale.PurchaseKey(m.SaleID, m.IdempotencyKey)]
 		if distinct := len(slices.Compact(slices.Sorted(slices.Values(rs)))); distinct != 1 {
 			t.Errorf("%s has %d different results", m.IdempotencyKey, distinct)
 		}
@@ -182,7 +182,7 @@ func (l *resultLog) poll(ctx context.Context) {
 			l.bad = append(l.bad, fmt.Sprintf("%d/%d: %v", r.Partition, r.Offset, err))
 			return
 		}
-		key := flashtopo.PurchaseKey(w.GetSaleId(), w.GetIdempotencyKey())
+		key := flashsale.PurchaseKey(w.GetSaleId(), w.GetIdempotencyKey())
 		if string(r.Key) != key {
 			l.bad = append(l.bad, fmt.Sprintf("%d/%d: key %q for %q", r.Partition, r.Offset, r.Key, key))
 		}
@@ -200,7 +200,7 @@ func (l *resultLog) await(ctx context.Context, t *testing.T, attempts []flashsal
 	err := pollUntil(ctx, "a result for every attempt", func() (bool, string) {
 		var missing []string
 		for _, m := range attempts {
-			if len(l.byKey[flashtopo.PurchaseKey(m.SaleID, m.IdempotencyKey)]) == 0 {
+			if len(l.byKey[flashsale.PurchaseKey(m.SaleID, m.IdempotencyKey)]) == 0 {
 				missing = append(missing, m.IdempotencyKey)
 			}
 		}

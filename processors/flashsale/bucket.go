@@ -3,12 +3,14 @@ package flashsale
 import (
 	"slices"
 	"time"
+
+	"github.com/titan-commerce/titan/schemas"
 )
 
 // Bounds on what one key keeps.
 const (
 	// MaxBuckets caps the buckets of a sale.
-	MaxBuckets = 256
+	MaxBuckets = schemas.MaxSaleBuckets
 	// MaxParked caps the takes a dry bucket holds while it borrows; past
 	// it, an attempt is rejected as sold out rather than grow the state,
 	// which is rewritten with every message to the bucket.
@@ -119,6 +121,31 @@ func (s *BucketState) take(m Message, r Router, out *Output) {
 		return
 	}
 	out.Messages = append(out.Messages, s.reply(m, r, reason))
+}
+
+// Admit names the reason a sale's buckets would surely reject a purchase of
+// qty at t by a buyer who has bought at least purchased, in a sale of which
+// at least sold units are sold, or returns "" if they might accept it. The
+// checks are take's, in take's order: the API answers with Admit's reason
+// without sending an attempt that could only be rejected (a sold-out sale
+// under a spike). It is sound with lower bounds, read from views that lag,
+// because what a buyer has bought and what a sale has sold only grow; and
+// the sale's units less what it sold bound what any bucket holds, however
+// they lend to each other.
+func Admit(sale Sale, purchased, sold, qty int64, t time.Time) string {
+	switch {
+	case t.Before(sale.Start):
+		return ReasonNotStarted
+	case !t.Before(sale.End):
+		return ReasonEnded
+	case qty <= 0:
+		return ReasonInvalid
+	case purchased+qty > sale.PerUserLimit:
+		return ReasonLimitExceeded
+	case sale.Units-sold < qty:
+		return ReasonSoldOut
+	}
+	return ""
 }
 
 // close ends the bucket's sale once the end has passed and reports what it

@@ -75,6 +75,14 @@ func TestTakeDecisions(t *testing.T) {
 			if len(out.Messages) != 1 || out.Messages[0].Kind != KindTakeResult || out.Messages[0].Reason != tt.reason {
 				t.Fatalf("out %+v, want reason %q", out.Messages, tt.reason)
 			}
+			// Admission, knowing what the bucket knows, refuses nothing the
+			// bucket sells and names the bucket's own reason for the rest
+			// (TestSimulatedSale holds it to that across a whole sale).
+			if tt.state.Opened {
+				if got := Admit(tt.state.Sale, tt.take.Already, tt.state.Sold, tt.take.Qty, tt.take.Time); got != "" && got != tt.reason {
+					t.Errorf("Admit = %q, the bucket answers %q", got, tt.reason)
+				}
+			}
 			if tt.reason == "" && s.Sold != tt.take.Qty {
 				t.Fatalf("sold %d", s.Sold)
 			}

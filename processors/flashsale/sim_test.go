@@ -228,6 +228,10 @@ func runSim(t *testing.T, seed uint64, units int64, buckets, users, tries int) {
 	}
 
 	var sent []Message
+	// refused holds the attempts admission would have answered without
+	// sending, with its reason; they are sent all the same, and none may
+	// be sold.
+	refused := map[string]string{}
 	bucketOf := func(user string) int { return int(partition.Partition([]byte(user), int32(buckets))) }
 	for i := 0; i < tries; i++ {
 		var m Message
@@ -239,6 +243,9 @@ func runSim(t *testing.T, seed uint64, units int64, buckets, users, tries int) {
 				IdempotencyKey: fmt.Sprintf("k%d", i), Qty: int64(1 + x.rng.IntN(2)), Bucket: bucketOf(user),
 				Time: t0.Add(time.Duration(i) * time.Millisecond)}
 			sent = append(sent, m)
+			if reason := x.admit(m); reason != "" {
+				refused[m.IdempotencyKey] = reason
+			}
 		}
 		x.send(m)
 		for range x.rng.IntN(6) {
@@ -275,6 +282,14 @@ func runSim(t *testing.T, seed uint64, units int64, buckets, users, tries int) {
 			purchased += rs[0].Qty
 			perUser[rs[0].UserID] += rs[0].Qty
 		}
+	}
+	for _, m := range sent {
+		if reason, ok := refused[m.IdempotencyKey]; ok && x.results[m.IdempotencyKey][0].Status == StatusPurchased {
+			t.Fatalf("admission refused attempt %s (%s), and the sale sold it: %+v", m.IdempotencyKey, reason, x.results[m.IdempotencyKey][0])
+		}
+	}
+	if int64(users)*s.PerUserLimit >= 2*units && tries >= 4*int(units) && len(refused) == 0 {
+		t.Fatalf("admission refused nothing in a sale asked for far more than it holds")
 	}
 	for u, n := range perUser {
 		if n > s.PerUserLimit {
@@ -318,4 +333,22 @@ func runSim(t *testing.T, seed uint64, units int64, buckets, users, tries int) {
 		t.Fatalf("sale not sold out: %d of %d units left", available, units)
 	}
 	t.Logf("attempts=%d sold=%d available=%d buyers=%d", len(sent), sold, available, len(perUser))
+}
+
+// admit is what the API's admission answers m with, from what the states
+// hold when m is sent: the buyer's purchases and the buckets' sold counts,
+// which only grow and so bound from below what the keys see when m
+// reaches them.
+func (x *sim) admit(m Message) string {
+	var purchased int64
+	if u, ok := x.states[m.Key].(UserState); ok {
+		purchased = u.Purchased
+	}
+	var sold int64
+	for b := range x.sale.Buckets {
+		if st, ok := x.states[x.router.Bucket(x.sale.ID, b)].(BucketState); ok {
+			sold += st.Sold
+		}
+	}
+	return Admit(x.sale, purchased, sold, m.Qty, m.Time)
 }

@@ -33,7 +33,7 @@ type group struct {
 	// sale's allocation, its release and its settlement are Titan's
 	// commands, in Titan's namespace.
 	inventory goka.Stream
-	router    *Router
+	router    *flashsale.Keys
 	policy    flashsale.Policy
 	window    schemas.TimeWindow
 	log       *slog.Logger
@@ -83,7 +83,7 @@ func (g *group) onAllocation(ctx goka.Context, msg any) error {
 		return observe.Reject("decode", err)
 	}
 	e := inventory.EventFromWire(&w)
-	if saleID, ok := flashsale.SaleOfAllocation(e.OrderID); !ok || saleKey(saleID) != ctx.Key() {
+	if saleID, ok := flashsale.SaleOfAllocation(e.OrderID); !ok || flashsale.SaleKey(saleID) != ctx.Key() {
 		return observe.Reject("key_mismatch", fmt.Errorf("key %q, allocation event of order %q", ctx.Key(), e.OrderID))
 	}
 	st, _ := current(ctx)
@@ -109,7 +109,7 @@ func (g *group) decide(ctx goka.Context, m flashsale.Message, stream int32) erro
 		out     flashsale.Output
 		logSale func()
 	)
-	switch keyKind(m.Key) {
+	switch flashsale.KeyKind(m.Key) {
 	case 's':
 		prev := deref(st.Sale)
 		next, o := flashsale.DecideSale(prev, m, g.router, g.policy)
@@ -171,7 +171,7 @@ func (g *group) emit(ctx goka.Context, out flashsale.Output, stream int32) error
 		}
 	}
 	for _, res := range out.Results {
-		if err := add(false, g.names.Events, PurchaseKey(res.SaleID, res.IdempotencyKey), flashsale.ResultToWire(res)); err != nil {
+		if err := add(false, g.names.Events, flashsale.PurchaseKey(res.SaleID, res.IdempotencyKey), flashsale.ResultToWire(res)); err != nil {
 			return err
 		}
 	}
@@ -252,7 +252,7 @@ func indexer(ctx goka.Context, msg any) error {
 	if err := proto.Unmarshal(msg.([]byte), &w); err != nil {
 		return observe.Reject("decode", err)
 	}
-	if PurchaseKey(w.GetSaleId(), w.GetIdempotencyKey()) != ctx.Key() {
+	if flashsale.PurchaseKey(w.GetSaleId(), w.GetIdempotencyKey()) != ctx.Key() {
 		return observe.Reject("key_mismatch", fmt.Errorf("key %q, result for %s/%s", ctx.Key(), w.GetSaleId(), w.GetIdempotencyKey()))
 	}
 	if w.GetReason() == flashsale.ReasonIdempotencyConflict {

@@ -45,7 +45,7 @@ type env struct {
 	t      *testing.T
 	tt     *tester.Tester
 	n      Names
-	r      *Router
+	r      *flashsale.Keys
 	policy flashsale.Policy
 	logs   *logRecorder
 
@@ -57,7 +57,7 @@ type env struct {
 
 func run(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, tt: tester.New(t), n: NamesFor("test"), r: NewRouter(testPartitions), policy: flashsale.DefaultPolicy(),
+	e := &env{t: t, tt: tester.New(t), n: NamesFor("test"), r: flashsale.NewKeys(testPartitions), policy: flashsale.DefaultPolicy(),
 		logs: &logRecorder{}, stock: map[string]inventory.State{}}
 	g := &group{names: e.n, inventory: testInventory, router: e.r, policy: e.policy, window: schemas.DefaultTimeWindow(),
 		log: slog.New(e.logs)}
@@ -202,9 +202,9 @@ func (e *env) open(s flashsale.Sale, stock int64) {
 	}
 }
 
-func purchase(r *Router, s flashsale.Sale, user, key string, qty int64, at time.Time) flashsale.Message {
+func purchase(r *flashsale.Keys, s flashsale.Sale, user, key string, qty int64, at time.Time) flashsale.Message {
 	return flashsale.Message{Kind: flashsale.KindPurchase, SaleID: s.ID, Key: r.User(s.ID, user), UserID: user,
-		IdempotencyKey: key, Qty: qty, Bucket: BucketOf(user, s.Buckets), Time: at}
+		IdempotencyKey: key, Qty: qty, Bucket: flashsale.BucketOf(user, s.Buckets), Time: at}
 }
 
 func results(t *testing.T, q *tester.QueueTracker) []flashsale.Result {
@@ -276,11 +276,11 @@ func (l *logRecorder) find(lvl slog.Level, prefix string) (map[string]string, bo
 }
 
 func TestRouterSpreadsBuckets(t *testing.T) {
-	r := NewRouter(testPartitions)
+	r := flashsale.NewKeys(testPartitions)
 	seen := map[string]bool{}
 	for b := range testPartitions {
 		k := r.Bucket("sale-1", b)
-		if seen[k] || keyKind(k) != 'b' || r.Bucket("sale-1", b) != k {
+		if seen[k] || flashsale.KeyKind(k) != 'b' || r.Bucket("sale-1", b) != k {
 			t.Fatalf("bucket %d key %q", b, k)
 		}
 		seen[k] = true
@@ -334,7 +334,7 @@ func TestGraphSellsExactlyTheUnits(t *testing.T) {
 		}
 	}
 	// The purchase index answers polls.
-	res, ok := e.tt.TableValue(e.n.PurchasesTable(), PurchaseKey(s.ID, "k0")).(flashsale.Result)
+	res, ok := e.tt.TableValue(e.n.PurchasesTable(), flashsale.PurchaseKey(s.ID, "k0")).(flashsale.Result)
 	if !ok || res != byKey["k0"] {
 		t.Fatalf("index %+v, want %+v", res, byKey["k0"])
 	}
@@ -363,7 +363,7 @@ func TestGraphRefusesClientsTitansMessages(t *testing.T) {
 		{"an idempotency key of Titan's", purchase(e.r, s, "bob", "titan:k", 1, start), "reserved_id"},
 		{"an unprintable user id", purchase(e.r, s, "b\u200bob", "k2", 1, start), "invalid_id"},
 		{"no idempotency key", purchase(e.r, s, "carol", "", 1, start), "missing_idempotency_key"},
-		{"too many units", purchase(e.r, s, "dave", "k3", MaxQty+1, start), "invalid_qty"},
+		{"too many units", purchase(e.r, s, "dave", "k3", schemas.MaxPurchaseQty+1, start), "invalid_qty"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e.public(tc.m)
@@ -570,7 +570,7 @@ func TestGraphIdempotencyKeyConflict(t *testing.T) {
 	if len(got) != 2 || got[0].Status != flashsale.StatusPurchased || got[1].Reason != flashsale.ReasonIdempotencyConflict || got[1].Qty != 3 {
 		t.Fatalf("results %+v", got)
 	}
-	if idx := e.tt.TableValue(e.n.PurchasesTable(), PurchaseKey(s.ID, "k")); idx != got[0] {
+	if idx := e.tt.TableValue(e.n.PurchasesTable(), flashsale.PurchaseKey(s.ID, "k")); idx != got[0] {
 		t.Fatalf("index %+v, want the first attempt's %+v", idx, got[0])
 	}
 	if b := e.tt.TableValue(e.n.Table(), e.r.Bucket(s.ID, 0)).(flashsale.State).Bucket; b.Sold != 1 {

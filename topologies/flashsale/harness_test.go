@@ -49,7 +49,7 @@ type deployment struct {
 	ns      string
 	inv     topology.Names
 	fs      flashtopo.Names
-	router  *flashtopo.Router
+	router  *flashsale.Keys
 	adm     *kadm.Client
 	log     *slog.Logger
 	// window is the time window the instances hold purchases to; zero
@@ -67,7 +67,7 @@ func newDeployment(t *testing.T) *deployment {
 		ns:      ns,
 		inv:     topology.NamesFor(ns),
 		fs:      flashtopo.NamesFor(ns),
-		router:  flashtopo.NewRouter(partitions),
+		router:  flashsale.NewKeys(partitions),
 		adm:     kafkatest.Admin(t, brokers),
 		log:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
@@ -449,7 +449,7 @@ func (l *resultLog) poll(ctx context.Context, wait time.Duration) {
 			return
 		}
 		res := flashsale.ResultFromWire(&w)
-		key := flashtopo.PurchaseKey(res.SaleID, res.IdempotencyKey)
+		key := flashsale.PurchaseKey(res.SaleID, res.IdempotencyKey)
 		if string(r.Key) != key {
 			l.bad = append(l.bad, fmt.Sprintf("%d/%d: key %q for %q", r.Partition, r.Offset, r.Key, key))
 		}
@@ -478,7 +478,7 @@ func pollUntil(ctx context.Context, what string, cond func() (bool, string), pol
 // await reads until the attempt has at least copies results and returns
 // the last.
 func (l *resultLog) await(ctx context.Context, m flashsale.Message, copies int) (flashsale.Result, error) {
-	key := flashtopo.PurchaseKey(m.SaleID, m.IdempotencyKey)
+	key := flashsale.PurchaseKey(m.SaleID, m.IdempotencyKey)
 	err := l.pollUntil(ctx, "result of "+key, func() (bool, string) {
 		return len(l.byKey[key]) >= copies, fmt.Sprintf("%s: %d of %d results", key, len(l.byKey[key]), copies)
 	})
@@ -571,7 +571,7 @@ func (d *deployment) saleView(ctx context.Context) *goka.View {
 }
 
 // bucketStates reads every bucket of s from a view of the flash-sale table.
-func bucketStates(v *goka.View, r *flashtopo.Router, s flashsale.Sale) ([]flashsale.BucketState, error) {
+func bucketStates(v *goka.View, r *flashsale.Keys, s flashsale.Sale) ([]flashsale.BucketState, error) {
 	out := make([]flashsale.BucketState, s.Buckets)
 	for b := range s.Buckets {
 		val, err := v.Get(r.Bucket(s.ID, b))
@@ -588,7 +588,7 @@ func bucketStates(v *goka.View, r *flashtopo.Router, s flashsale.Sale) ([]flashs
 }
 
 // unitsLeft says how many units the buckets of s hold, as far as v shows.
-func unitsLeft(v *goka.View, r *flashtopo.Router, s flashsale.Sale) string {
+func unitsLeft(v *goka.View, r *flashsale.Keys, s flashsale.Sale) string {
 	buckets, err := bucketStates(v, r, s)
 	if err != nil {
 		return err.Error()
@@ -601,7 +601,7 @@ func unitsLeft(v *goka.View, r *flashtopo.Router, s flashsale.Sale) string {
 }
 
 // parkedSummary gives each bucket's available units and parked takes.
-func parkedSummary(v *goka.View, r *flashtopo.Router, s flashsale.Sale) string {
+func parkedSummary(v *goka.View, r *flashsale.Keys, s flashsale.Sale) string {
 	buckets, err := bucketStates(v, r, s)
 	if err != nil {
 		return err.Error()
@@ -615,7 +615,7 @@ func parkedSummary(v *goka.View, r *flashtopo.Router, s flashsale.Sale) string {
 	return fmt.Sprintf("buckets: available %v, parked %v", avail, parked)
 }
 
-func saleState(v *goka.View, r *flashtopo.Router, id string) (flashsale.SaleState, error) {
+func saleState(v *goka.View, r *flashsale.Keys, id string) (flashsale.SaleState, error) {
 	val, err := v.Get(r.Sale(id))
 	if err != nil || val == nil {
 		return flashsale.SaleState{}, err
@@ -635,7 +635,7 @@ func saleState(v *goka.View, r *flashtopo.Router, id string) (flashsale.SaleStat
 type workload struct {
 	rng    *rand.Rand
 	sale   flashsale.Sale
-	router *flashtopo.Router
+	router *flashsale.Keys
 	users  []string
 	// attempts holds every distinct attempt in first-send order.
 	attempts         []flashsale.Message
@@ -650,7 +650,7 @@ type workload struct {
 	overran int
 }
 
-func newWorkload(seed uint64, s flashsale.Sale, r *flashtopo.Router, users int) *workload {
+func newWorkload(seed uint64, s flashsale.Sale, r *flashsale.Keys, users int) *workload {
 	w := &workload{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), sale: s, router: r}
 	for i := range users {
 		w.users = append(w.users, fmt.Sprintf("user-%05d", i))
@@ -682,7 +682,7 @@ func (w *workload) fresh(now time.Time) flashsale.Message {
 	m := flashsale.Message{
 		Kind: flashsale.KindPurchase, SaleID: w.sale.ID, Key: w.router.User(w.sale.ID, user), UserID: user,
 		IdempotencyKey: fmt.Sprintf("k%06d", len(w.attempts)), Qty: 1 + w.rng.Int64N(2),
-		Bucket: flashtopo.BucketOf(user, w.sale.Buckets), Time: ms(now),
+		Bucket: flashsale.BucketOf(user, w.sale.Buckets), Time: ms(now),
 	}
 	w.attempts = append(w.attempts, m)
 	return m
@@ -754,7 +754,7 @@ func (w *workload) logSent(t *testing.T, began time.Time) {
 func (w *workload) answered(l *resultLog) (bool, string) {
 	for w.cursor < len(w.attempts) {
 		m := w.attempts[w.cursor]
-		if len(l.byKey[flashtopo.PurchaseKey(m.SaleID, m.IdempotencyKey)]) == 0 {
+		if len(l.byKey[flashsale.PurchaseKey(m.SaleID, m.IdempotencyKey)]) == 0 {
 			return false, fmt.Sprintf("attempt %s has no result, nor maybe some after it; %d results read",
 				m.IdempotencyKey, l.records)
 		}
@@ -766,7 +766,7 @@ func (w *workload) answered(l *resultLog) (bool, string) {
 func (w *workload) countAnswered(l *resultLog) int {
 	n := 0
 	for _, m := range w.attempts {
-		if len(l.byKey[flashtopo.PurchaseKey(m.SaleID, m.IdempotencyKey)]) > 0 {
+		if len(l.byKey[flashsale.PurchaseKey(m.SaleID, m.IdempotencyKey)]) > 0 {
 			n++
 		}
 	}

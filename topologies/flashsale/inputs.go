@@ -12,10 +12,6 @@ import (
 	"github.com/titan-commerce/titan/schemas"
 )
 
-// MaxQty bounds a purchase's quantity; the API checks the same. Ids are
-// bounded by the id rule (schemas.MaxIDBytes).
-const MaxQty = 1000
-
 // The reasons a message on the internal topic is set aside for. Only Titan
 // writes that topic, so any of them is a bug to look into.
 const (
@@ -56,24 +52,10 @@ func (g *group) onPurchase(ctx goka.Context, msg any) error {
 	return g.decide(ctx, m, streamCommands)
 }
 
-// checkPurchase applies the rules a client's purchase must meet.
+// checkPurchase applies the rules a client's purchase must meet
+// (schemas.CheckPurchase).
 func checkPurchase(m flashsale.Message) error {
-	if err := schemas.CheckID("sale_id", m.SaleID, schemas.ReasonMissingSaleID); err != nil {
-		return err
-	}
-	if err := schemas.CheckClientID("user_id", m.UserID, schemas.ReasonMissingUserID); err != nil {
-		return err
-	}
-	if err := schemas.CheckClientID("idempotency_key", m.IdempotencyKey, schemas.ReasonMissingIdempotencyKey); err != nil {
-		return err
-	}
-	if m.Qty < 1 || m.Qty > MaxQty {
-		return &schemas.InvalidError{Field: "qty", Reason: schemas.ReasonInvalidQty, Detail: fmt.Sprintf("%d not in 1..%d", m.Qty, MaxQty)}
-	}
-	if m.Bucket < 0 || m.Bucket >= flashsale.MaxBuckets {
-		return &schemas.InvalidError{Field: "bucket", Reason: schemas.ReasonInvalidBucket, Detail: fmt.Sprintf("%d", m.Bucket)}
-	}
-	return nil
+	return schemas.CheckPurchase(m.SaleID, m.UserID, m.IdempotencyKey, m.Qty, m.Bucket)
 }
 
 // onInternal takes Titan's own messages: the API's Create, the settler's

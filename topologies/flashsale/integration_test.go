@@ -240,11 +240,11 @@ func TestFlashSaleWindow(t *testing.T) {
 				m = w.attempts[st.again-1]
 			} else {
 				m.Kind, m.SaleID, m.Key = flashsale.KindPurchase, s.ID, d.router.User(s.ID, m.UserID)
-				m.IdempotencyKey, m.Bucket = fmt.Sprintf("step-%02d", i), flashtopo.BucketOf(m.UserID, s.Buckets)
+				m.IdempotencyKey, m.Bucket = fmt.Sprintf("step-%02d", i), flashsale.BucketOf(m.UserID, s.Buckets)
 				w.attempts = append(w.attempts, m)
 			}
 			// A retry is answered again, with a copy of the first answer.
-			copies := len(rl.byKey[flashtopo.PurchaseKey(m.SaleID, m.IdempotencyKey)]) + 1
+			copies := len(rl.byKey[flashsale.PurchaseKey(m.SaleID, m.IdempotencyKey)]) + 1
 			b.send(ctx, m)
 			if err := b.flush(ctx); err != nil {
 				t.Fatal(err)
@@ -327,7 +327,7 @@ func windowSteps(s flashsale.Sale) []step {
 func userIn(s flashsale.Sale, b, n int) string {
 	for i := 0; ; i++ {
 		u := fmt.Sprintf("w-user-%d", i)
-		if flashtopo.BucketOf(u, s.Buckets) == b {
+		if flashsale.BucketOf(u, s.Buckets) == b {
 			if n == 0 {
 				return u
 			}
@@ -394,7 +394,7 @@ func checkIndex(ctx context.Context, t *testing.T, d *deployment, w *workload, l
 	defer e.done()
 	err := waitFor(ctx, "purchase index complete", func() (bool, string) {
 		for _, m := range w.attempts {
-			key := flashtopo.PurchaseKey(m.SaleID, m.IdempotencyKey)
+			key := flashsale.PurchaseKey(m.SaleID, m.IdempotencyKey)
 			if val, err := v.Get(key); err != nil || val == nil {
 				return false, fmt.Sprintf("%s: %v", key, err)
 			}
@@ -406,7 +406,7 @@ func checkIndex(ctx context.Context, t *testing.T, d *deployment, w *workload, l
 		return
 	}
 	for _, m := range w.attempts {
-		key := flashtopo.PurchaseKey(m.SaleID, m.IdempotencyKey)
+		key := flashsale.PurchaseKey(m.SaleID, m.IdempotencyKey)
 		val, _ := v.Get(key)
 		if got := val.(flashsale.Result); got != l.byKey[key][0] {
 			e.errorf("%s: index %+v, events %+v", key, got, l.byKey[key][0])
@@ -490,7 +490,7 @@ func checkResults(t *testing.T, w *workload, l *resultLog) outcome {
 	o := outcome{rejected: map[string]int{}, byUser: map[string]int64{}, byBucket: map[int]int64{}}
 	sent := map[string]bool{}
 	for _, m := range w.attempts {
-		key := flashtopo.PurchaseKey(m.SaleID, m.IdempotencyKey)
+		key := flashsale.PurchaseKey(m.SaleID, m.IdempotencyKey)
 		sent[key] = true
 		res := l.byKey[key]
 		if len(res) == 0 {
@@ -543,7 +543,7 @@ func (o outcome) String() string {
 // unit exactly once (no grant still in flight) and, if closed, have closed;
 // then it checks each bucket's ledger and that each sold what the results
 // say it sold.
-func checkBuckets(ctx context.Context, t *testing.T, v *goka.View, r *flashtopo.Router, s flashsale.Sale, o outcome, closed bool) {
+func checkBuckets(ctx context.Context, t *testing.T, v *goka.View, r *flashsale.Keys, s flashsale.Sale, o outcome, closed bool) {
 	t.Helper()
 	var buckets []flashsale.BucketState
 	err := waitFor(ctx, "buckets of "+s.ID+" closed and balanced", func() (bool, string) {

@@ -1,15 +1,9 @@
 package flashsale
 
 import (
-	"fmt"
-	"strconv"
-	"strings"
-	"sync"
-
 	"github.com/lovoo/goka"
 
 	"github.com/titan-commerce/titan/internal/kafkaadmin"
-	"github.com/titan-commerce/titan/internal/partition"
 	"github.com/titan-commerce/titan/processors/flashsale"
 	"github.com/titan-commerce/titan/schemas"
 )
@@ -90,59 +84,5 @@ func (n Names) Copartitioned() []kafkaadmin.Copartitioned {
 // inventory topology's Reply.Key for the prefix flashsale.AllocationPrefix.
 func AllocationKey(orderID string) string {
 	saleID, _ := flashsale.SaleOfAllocation(orderID)
-	return saleKey(saleID)
-}
-
-func saleKey(saleID string) string { return "s:" + saleID }
-
-// PurchaseKey is the key of an attempt's result.
-func PurchaseKey(saleID, idempotencyKey string) string { return saleID + "/" + idempotencyKey }
-
-// Router names the keys of every sale for a topology with a given
-// partition count. It implements processors/flashsale.Router.
-type Router struct {
-	partitions int32
-	buckets    sync.Map // "<sale>\x00<bucket>" -> key
-}
-
-// NewRouter returns the router for topics with the given partitions.
-func NewRouter(partitions int32) *Router { return &Router{partitions: partitions} }
-
-// Sale is the sale key.
-func (r *Router) Sale(saleID string) string { return saleKey(saleID) }
-
-// User is a buyer's key.
-func (r *Router) User(saleID, userID string) string { return "u:" + saleID + ":" + userID }
-
-// Bucket is bucket b's key: the first salt that lands it b partitions
-// after the sale key.
-func (r *Router) Bucket(saleID string, b int) string {
-	cacheKey := saleID + "\x00" + strconv.Itoa(b)
-	if k, ok := r.buckets.Load(cacheKey); ok {
-		return k.(string)
-	}
-	target := (partition.Partition([]byte(r.Sale(saleID)), r.partitions) + int32(b)) % r.partitions
-	key := fmt.Sprintf("b:%s:%d:0", saleID, b)
-	for salt := 0; salt < 100*int(r.partitions); salt++ {
-		k := fmt.Sprintf("b:%s:%d:%d", saleID, b, salt)
-		if partition.Partition([]byte(k), r.partitions) == target {
-			key = k
-			break
-		}
-	}
-	r.buckets.Store(cacheKey, key)
-	return key
-}
-
-// BucketOf is the bucket a buyer belongs to in a sale with n buckets.
-func BucketOf(userID string, n int) int {
-	return int(partition.Partition([]byte(userID), int32(n)))
-}
-
-// keyKind tells which kind of key k is: 's', 'b', 'u', or 0.
-func keyKind(k string) byte {
-	if len(k) < 2 || k[1] != ':' || !strings.ContainsRune("sbu", rune(k[0])) {
-		return 0
-	}
-	return k[0]
+	return flashsale.SaleKey(saleID)
 }

@@ -31,7 +31,7 @@ import (
 type Settler struct {
 	local    func() []storage.Storage
 	send     func(context.Context, []*flashsalev1.Message) error
-	router   *Router
+	router   *flashsale.Keys
 	interval time.Duration
 	now      func() time.Time
 	log      *slog.Logger
@@ -44,7 +44,7 @@ const resendAfter = 5 * time.Second
 
 // NewSettler returns a settler over the storages local returns (the
 // recovered partitions of the flash-sale table this instance owns).
-func NewSettler(local func() []storage.Storage, send func(context.Context, []*flashsalev1.Message) error, r *Router, interval time.Duration, log *slog.Logger) *Settler {
+func NewSettler(local func() []storage.Storage, send func(context.Context, []*flashsalev1.Message) error, r *flashsale.Keys, interval time.Duration, log *slog.Logger) *Settler {
 	if log == nil {
 		log = slog.Default()
 	}

@@ -94,7 +94,7 @@ type Topology struct {
 	// deadLetters writes the processors' dead letters; closed when Run
 	// returns.
 	deadLetters     *observe.DeadLetterWriter
-	router          *Router
+	router          *flashsale.Keys
 	sale, purchases *goka.Processor
 	settler         *Settler
 }
@@ -104,7 +104,7 @@ func New(o Options) (*Topology, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	r := NewRouter(o.Partitions)
+	r := flashsale.NewKeys(o.Partitions)
 	log := o.Logger.With("topology", string(o.Names.Group))
 	g := &group{names: o.Names, inventory: o.Inventory, router: r, policy: o.Policy, window: o.TimeWindow, log: log}
 	dlq := observe.NewDeadLetterWriter(o.Goka)
@@ -138,7 +138,7 @@ func (t *Topology) Run(ctx context.Context) error {
 func (t *Topology) Recovered() bool { return t.sale.Recovered() && t.purchases.Recovered() }
 
 // Router is the topology's router.
-func (t *Topology) Router() *Router { return t.router }
+func (t *Topology) Router() *flashsale.Keys { return t.router }
 
 // Processors lists the goka processors, for lag metrics.
 func (t *Topology) Processors() map[string]*goka.Processor {
