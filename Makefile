@@ -17,7 +17,7 @@ PKGS       = $$($(GO) list ./... | grep -v /internal/failover)
 
 ## run: start Titan on the embedded in-memory broker, API on 127.0.0.1:8080
 run:
-	$(GO) run ./cmd/titan run --fraud-model deploy/fraud/model.json
+	$(GO) run ./cmd/titan run --fraud-model processors/fraud/model.json
 
 ## build: the titan binary into bin/
 build:

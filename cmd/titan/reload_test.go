@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	fraudmodel "github.com/titan-commerce/titan/deploy/fraud"
 	"github.com/titan-commerce/titan/internal/proctest"
+	"github.com/titan-commerce/titan/processors/fraud"
 )
 
 const (
@@ -34,7 +34,7 @@ func TestReloadOnHangup(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	model := filepath.Join(dir, "model.json")
-	if err := os.WriteFile(model, fraudmodel.Model, 0o644); err != nil {
+	if err := os.WriteFile(model, fraud.DefaultModelJSON, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tokens := filepath.Join(dir, "tokens")
@@ -69,7 +69,7 @@ func TestReloadOnHangup(t *testing.T) {
 	}
 
 	// One SIGHUP, two files.
-	edited := bytes.Replace(fraudmodel.Model, []byte(`"`+first+`"`), []byte(`"reloaded"`), 1)
+	edited := bytes.Replace(fraud.DefaultModelJSON, []byte(`"`+first+`"`), []byte(`"reloaded"`), 1)
 	if err := os.WriteFile(model, edited, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 
-	fraudmodel "github.com/titan-commerce/titan/deploy/fraud"
 	"github.com/titan-commerce/titan/internal/kafkatest"
 	"github.com/titan-commerce/titan/internal/ordergen"
 	"github.com/titan-commerce/titan/processors/fraud"
@@ -436,7 +435,7 @@ func BenchmarkFraudMemory(b *testing.B) {
 	cfg.Seed = orderSeed
 	cfg.Users, cfg.LegitOrders = fraudUsers, fraudOrders
 	day := ordergen.Generate(cfg)
-	m, err := fraud.ParseModel(fraudmodel.Model)
+	m, err := fraud.ParseModel(fraud.DefaultModelJSON)
 	if err != nil {
 		b.Fatal(err)
 	}

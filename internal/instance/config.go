@@ -101,7 +101,7 @@ type Config struct {
 	OrderStepTimeout time.Duration
 	// FraudModel is the path of the fraud model file, reloaded by
 	// Instance.ReloadModel; empty uses the model built into the binary
-	// (deploy/fraud/model.json).
+	// (fraud.DefaultModelJSON, processors/fraud/model.json).
 	FraudModel string
 	// Sync is the state's sync policy: "none" (the changelog is the
 	// durable copy) or "always".

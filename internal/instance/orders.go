@@ -10,7 +10,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/titan-commerce/titan/api"
-	fraudmodel "github.com/titan-commerce/titan/deploy/fraud"
 	"github.com/titan-commerce/titan/internal/kafkaadmin"
 	"github.com/titan-commerce/titan/internal/metrics"
 	"github.com/titan-commerce/titan/internal/partition"
@@ -71,7 +70,7 @@ func (i *Instance) loadModel() (*fraudtopo.ModelFile, error) {
 	if i.cfg.FraudModel != "" {
 		return fraudtopo.LoadModelFile(i.cfg.FraudModel)
 	}
-	m, err := fraud.ParseModel(fraudmodel.Model)
+	m, err := fraud.ParseModel(fraud.DefaultModelJSON)
 	if err != nil {
 		return nil, fmt.Errorf("instance: built-in fraud model: %w", err)
 	}

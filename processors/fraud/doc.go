@@ -80,10 +80,10 @@
 //
 // # Model
 //
-// ParseModel reads a model file (deploy/fraud/model.json): a version, a
-// logistic model (bias plus a weight per feature, applied to log1p of the
-// feature by default) giving a probability, review_at and reject_at
-// thresholds on it, and rules of one or more conditions on features, each
+// ParseModel reads a model file (the default, DefaultModelJSON, is
+// model.json here): a version, a logistic model (bias plus a weight per
+// feature, applied to log1p of the feature by default) giving a
+// probability, review_at and reject_at thresholds on it, and rules of one or more conditions on features, each
 // forcing review or reject. Score rejects when a reject rule fires or the
 // probability reaches reject_at, reviews when a review rule fires or it
 // reaches review_at, and approves otherwise. A *Model is immutable: to

@@ -77,7 +77,7 @@ func (e *ModelError) Error() string {
 
 func (e *ModelError) Unwrap() error { return ErrModel }
 
-// modelFile is the JSON form of a model; see deploy/fraud/model.json.
+// modelFile is the JSON form of a model; see model.json beside this file.
 type modelFile struct {
 	Version    string             `json:"version"`
 	Transform  string             `json:"transform"`

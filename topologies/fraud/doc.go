@@ -12,7 +12,7 @@
 // nothing; a copy sent twice is recognised by the order it reports and
 // counted once.
 //
-// The model (weights and rules) is read from a file (deploy/fraud/model.json
-// by default) and swapped on reload (SIGHUP to titan run) without a restart;
+// The model (weights and rules) is read from a file (by default the one
+// built into the binary, processors/fraud/model.json) and swapped on reload (SIGHUP to titan run) without a restart;
 // every decision names the model version it was made with.
 package fraud

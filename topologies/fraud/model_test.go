@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	fraudmodel "github.com/titan-commerce/titan/deploy/fraud"
+	"github.com/titan-commerce/titan/processors/fraud"
 	fraudtopo "github.com/titan-commerce/titan/topologies/fraud"
 )
 
@@ -20,7 +20,7 @@ func TestModelFileReload(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write(fraudmodel.Model)
+	write(fraud.DefaultModelJSON)
 	f, err := fraudtopo.LoadModelFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -30,7 +30,7 @@ func TestModelFileReload(t *testing.T) {
 		t.Fatal("the shipped model has no version")
 	}
 
-	edited := bytes.Replace(fraudmodel.Model, []byte(`"`+first+`"`), []byte(`"edited"`), 1)
+	edited := bytes.Replace(fraud.DefaultModelJSON, []byte(`"`+first+`"`), []byte(`"edited"`), 1)
 	write(edited)
 	if err := f.Reload(); err != nil {
 		t.Fatal(err)
