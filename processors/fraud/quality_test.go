@@ -2,9 +2,6 @@ package fraud_test
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
@@ -13,16 +10,10 @@ import (
 	ordersv1 "github.com/titan-commerce/titan/schemas/orders/v1"
 )
 
-// deployModel parses the model the deployment ships, found from this file
-// so the test runs from any working directory.
+// deployModel parses the model titan runs by default.
 func deployModel(t testing.TB) *fraud.Model {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "deploy", "fraud", "model.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := fraud.ParseModel(b)
+	m, err := fraud.ParseModel(fraud.DefaultModelJSON)
 	if err != nil {
 		t.Fatal(err)
 	}
