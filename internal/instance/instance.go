@@ -59,7 +59,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/titan-commerce/titan/api"
 	"github.com/titan-commerce/titan/internal/gokaopts"
@@ -92,7 +91,11 @@ type Instance struct {
 	views    *state.Builder
 	lookups  *state.Builder // the tables processors look up (goka.Lookup)
 	producer *sdk.Producer
-	internal *kgo.Client // writes Titan's own commands to internal topics
+	// own writes everything Titan sends on its own behalf or the API's
+	// (sdk.Keyed): the punctuators' proposals, the API's purchases, order
+	// events and price commands. Its buffer is the instance's: a request
+	// that finds it full is shed (429), a proposal waits for room.
+	own *kgo.Client
 	// sup runs the topologies, views and results consumers, and builds
 	// again whichever fails.
 	sup     *supervise.Supervisor
@@ -100,10 +103,9 @@ type Instance struct {
 	// flash is the flash-sale topology's first incarnation, nil unless the
 	// instance runs flash sales; after a failure the supervisor runs
 	// another, whose router is the same.
-	flash    *flashtopo.Topology
-	fsClient *kgo.Client // produces flash-sale messages
-	stock    *view
-	orders   *view
+	flash  *flashtopo.Topology
+	stock  *view
+	orders *view
 	// Flash-sale views and results, for the API; nil without flash sales.
 	sales     *view
 	purchases *view
@@ -181,16 +183,18 @@ func New(ctx context.Context, cfg Config) (inst *Instance, err error) {
 		sdk.WithCommandsTopic(string(i.names.Commands)), sdk.WithMaxBuffered(i.cfg.MaxBuffered)); err != nil {
 		return nil, fmt.Errorf("instance: producer: %w", err)
 	}
-	// Titan's own commands go to internal topics, which the SDK, a
-	// client's producer, does not write.
-	if i.internal, err = kgo.NewClient(
+	// Titan's own messages go to internal topics, which the SDK's
+	// Producer, a client's, does not write. No linger: the API's sends
+	// through it wait for their acknowledgement (sdk.Keyed.TrySend).
+	if i.own, err = kgo.NewClient(
 		kgo.SeedBrokers(i.brokers...),
-		kgo.ClientID(i.clientID("internal-producer")),
+		kgo.ClientID(i.clientID("own-producer")),
 		kgo.MetadataMinAge(failoverMetadataAge),
 		kgo.RecordPartitioner(partition.Kgo()),
 		kgo.ProducerLinger(0),
+		kgo.MaxBufferedRecords(i.cfg.MaxBuffered),
 	); err != nil {
-		return nil, fmt.Errorf("instance: internal producer: %w", err)
+		return nil, fmt.Errorf("instance: producer of Titan's own messages: %w", err)
 	}
 	if err := i.buildTopology(); err != nil {
 		return nil, err
@@ -398,7 +402,7 @@ func (i *Instance) buildTopology() error {
 		Names:         i.names,
 		Goka:          i.gokaConfig(i.procs.Build, "inventory"),
 		Local:         i.recoveredPartitions,
-		Send:          i.sendInternal,
+		Send:          sdk.NewKeyed(i.own, string(i.names.Internal), (*inventoryv1.Command).GetSku).SendAll,
 		Policy:        policy,
 		SweepInterval: i.cfg.SweepInterval,
 		Hooks:         hooks,
@@ -430,44 +434,18 @@ func (i *Instance) buildTopology() error {
 
 func (i *Instance) buildFlashSale(hooks *metrics.Processing) error {
 	var err error
-	i.fsClient, err = kgo.NewClient(
-		kgo.SeedBrokers(i.brokers...),
-		kgo.ClientID(i.clientID("flashsale-producer")),
-		kgo.MetadataMinAge(failoverMetadataAge),
-		kgo.RecordPartitioner(partition.Kgo()),
-		kgo.ProducerLinger(0),
-		kgo.MaxBufferedRecords(i.cfg.MaxBuffered),
-	)
-	if err != nil {
-		return fmt.Errorf("instance: flash-sale producer: %w", err)
-	}
 	i.flash, err = supervised(i, TopologyFlashSale, flashtopo.New, flashtopo.Options{
 		Names:      i.fsNames,
 		Partitions: int32(i.cfg.Partitions),
 		Inventory:  i.names.Internal,
 		Goka:       i.gokaConfig(i.procs.Build, "flashsale"),
 		Local:      i.recoveredPartitions,
-		Send:       i.sendFlash,
+		Send:       sdk.NewKeyed(i.own, string(i.fsNames.Internal), (*flashsalev1.Message).GetKey).SendAll,
 		TimeWindow: i.cfg.TimeWindow,
 		Hooks:      hooks,
 		Logger:     i.log,
 	})
 	return err
-}
-
-// sendFlash produces Titan's own flash-sale messages (the settler's
-// Abandon and Close) to the internal topic, keyed by their key, and waits
-// for every acknowledgement.
-func (i *Instance) sendFlash(ctx context.Context, msgs []*flashsalev1.Message) error {
-	recs := make([]*kgo.Record, len(msgs))
-	for n, m := range msgs {
-		b, err := proto.Marshal(m)
-		if err != nil {
-			return fmt.Errorf("instance: encode flash-sale message: %w", err)
-		}
-		recs[n] = &kgo.Record{Topic: string(i.fsNames.Internal), Key: []byte(m.GetKey()), Value: b}
-	}
-	return i.fsClient.ProduceSync(ctx, recs...).FirstErr()
 }
 
 func (i *Instance) recoveredPartitions(topic string) []storage.Storage {
@@ -478,31 +456,6 @@ func (i *Instance) recoveredPartitions(topic string) []storage.Storage {
 		}
 	}
 	return out
-}
-
-// sendInternal produces Titan's own inventory commands (the sweeper's
-// expiries) to the internal topic, keyed by SKU, waits for every
-// acknowledgement and returns their offsets (-1 for a failed send).
-func (i *Instance) sendInternal(ctx context.Context, cmds []*inventoryv1.Command) ([]int64, error) {
-	recs := make([]*kgo.Record, len(cmds))
-	for n, c := range cmds {
-		b, err := proto.Marshal(c)
-		if err != nil {
-			return nil, fmt.Errorf("instance: encode inventory command: %w", err)
-		}
-		recs[n] = &kgo.Record{Topic: string(i.names.Internal), Key: []byte(c.GetSku()), Value: b}
-	}
-	results := i.internal.ProduceSync(ctx, recs...)
-	offsets := make([]int64, len(cmds))
-	var errs []error
-	for n, r := range results {
-		offsets[n] = r.Record.Offset
-		if r.Err != nil {
-			offsets[n] = -1
-			errs = append(errs, r.Err)
-		}
-	}
-	return offsets, errors.Join(errs...)
 }
 
 // inventoryReplies routes the inventory's answers about a flash sale's
@@ -606,39 +559,10 @@ func (i *Instance) flashSaleDeps(ctx context.Context, viewOpts func(*api.Notifie
 		Router:            i.flash.Router(),
 		// Purchases are clients' messages, on the public topic; a
 		// creation is Titan's, on the internal one.
-		Send:         i.flashSender(i.fsNames.Commands),
-		SendInternal: i.flashSender(i.fsNames.Internal),
+		Send:         sdk.NewKeyed(i.own, string(i.fsNames.Commands), (*flashsalev1.Message).GetKey).TrySend,
+		SendInternal: sdk.NewKeyed(i.own, string(i.fsNames.Internal), (*flashsalev1.Message).GetKey).TrySend,
 		Results:      i.fsResults,
 	}, nil
-}
-
-// flashSender produces one flash-sale message to topic, keyed by its key,
-// and returns where Kafka put it.
-func (i *Instance) flashSender(topic goka.Stream) api.FlashSaleSender {
-	return func(ctx context.Context, m *flashsalev1.Message) (int32, int64, error) {
-		b, err := proto.Marshal(m)
-		if err != nil {
-			return 0, 0, fmt.Errorf("instance: encode flash-sale message: %w", err)
-		}
-		rec := &kgo.Record{Topic: string(topic), Key: []byte(m.GetKey()), Value: b}
-		if err := trySync(ctx, i.fsClient, rec); err != nil {
-			return 0, 0, err
-		}
-		return rec.Partition, rec.Offset, nil
-	}
-}
-
-// trySync produces rec for the API and waits for its acknowledgement, but
-// does not queue behind a full buffer: a client that already buffers its
-// MaxBufferedRecords fails the send at once with kgo.ErrMaxBuffered, which
-// the API answers 429 overloaded. Titan's own sends on the same client
-// (the settler's, the deadline scanner's) wait for room instead.
-// TryProduce does not flush its partition as ProduceSync does, so the
-// clients it serves have no linger: a request would wait it out.
-func trySync(ctx context.Context, cl *kgo.Client, rec *kgo.Record) error {
-	done := make(chan error, 1)
-	cl.TryProduce(ctx, rec, func(_ *kgo.Record, err error) { done <- err })
-	return <-done
 }
 
 // Brokers are the brokers the instance talks to, the embedded one's
@@ -720,18 +644,8 @@ func (i *Instance) Run(ctx context.Context) error {
 	if ferr := i.producer.Flush(flush); ferr != nil {
 		err = errors.Join(err, ferr)
 	}
-	if ferr := i.internal.Flush(flush); ferr != nil {
+	if ferr := i.own.Flush(flush); ferr != nil {
 		err = errors.Join(err, ferr)
-	}
-	if i.fsClient != nil {
-		if ferr := i.fsClient.Flush(flush); ferr != nil {
-			err = errors.Join(err, ferr)
-		}
-	}
-	if i.ord != nil && i.ord.client != nil {
-		if ferr := i.ord.client.Flush(flush); ferr != nil {
-			err = errors.Join(err, ferr)
-		}
 	}
 	return err
 }
@@ -749,17 +663,11 @@ func (i *Instance) close() {
 		if i.producer != nil {
 			i.producer.Close()
 		}
-		if i.internal != nil {
-			i.internal.Close()
+		if i.own != nil {
+			i.own.Close()
 		}
 		if i.admin != nil {
 			i.admin.Close()
-		}
-		if i.fsClient != nil {
-			i.fsClient.Close()
-		}
-		if i.ord != nil && i.ord.client != nil {
-			i.ord.client.Close()
 		}
 		for _, b := range []*state.Builder{i.procs, i.views, i.lookups} {
 			if b != nil {

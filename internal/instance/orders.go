@@ -6,13 +6,10 @@ import (
 	"time"
 
 	"github.com/lovoo/goka"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/titan-commerce/titan/api"
 	"github.com/titan-commerce/titan/internal/kafkaadmin"
 	"github.com/titan-commerce/titan/internal/metrics"
-	"github.com/titan-commerce/titan/internal/partition"
 	"github.com/titan-commerce/titan/processors/fraud"
 	"github.com/titan-commerce/titan/processors/orders"
 	"github.com/titan-commerce/titan/processors/pricing"
@@ -20,6 +17,7 @@ import (
 	fraudv1 "github.com/titan-commerce/titan/schemas/fraud/v1"
 	ordersv1 "github.com/titan-commerce/titan/schemas/orders/v1"
 	pricingv1 "github.com/titan-commerce/titan/schemas/pricing/v1"
+	"github.com/titan-commerce/titan/sdk"
 	fraudtopo "github.com/titan-commerce/titan/topologies/fraud"
 	orderstopo "github.com/titan-commerce/titan/topologies/orders"
 	pricingtopo "github.com/titan-commerce/titan/topologies/pricing"
@@ -32,8 +30,7 @@ type orderPipeline struct {
 	pricing pricingtopo.Names
 	fraud   fraudtopo.Names
 
-	model  *fraudtopo.ModelFile
-	client *kgo.Client // produces checkout events and pricing commands for the API
+	model *fraudtopo.ModelFile
 
 	// Views and outcomes for the API; nil without it.
 	orders, prices, entities *view
@@ -83,16 +80,6 @@ func (i *Instance) buildOrders(hooks *metrics.Processing) error {
 	if p.model, err = i.loadModel(); err != nil {
 		return err
 	}
-	if p.client, err = kgo.NewClient(
-		kgo.SeedBrokers(i.brokers...),
-		kgo.ClientID(i.clientID("orders-producer")),
-		kgo.MetadataMinAge(failoverMetadataAge),
-		kgo.RecordPartitioner(partition.Kgo()),
-		kgo.ProducerLinger(0),
-		kgo.MaxBufferedRecords(i.cfg.MaxBuffered),
-	); err != nil {
-		return fmt.Errorf("instance: orders producer: %w", err)
-	}
 	// The saga quotes from the pricing table with the pricing group's
 	// own rules: one policy for both.
 	pricingPolicy := pricing.DefaultPolicy()
@@ -104,7 +91,7 @@ func (i *Instance) buildOrders(hooks *metrics.Processing) error {
 		Peers:        pricingtopo.Peers{InventoryEvents: i.names.Events, Saga: p.names.Saga},
 		Goka:         i.gokaConfig(i.procs.Build, "pricing"),
 		Local:        i.recoveredPartitions,
-		Send:         p.sendPricing,
+		Send:         sdk.NewKeyed(i.own, string(p.pricing.Internal), (*pricingv1.Command).GetSku).SendAll,
 		TickInterval: i.cfg.SweepInterval,
 		Hooks:        hooks,
 		Logger:       i.log,
@@ -135,40 +122,12 @@ func (i *Instance) buildOrders(hooks *metrics.Processing) error {
 		Goka:        i.lookupGokaConfig("orders", p.pricing.Table()),
 		Policy:      i.orderPolicy(),
 		Local:       i.recoveredPartitions,
-		SendSaga:    p.sendSaga,
+		SendSaga:    sdk.NewKeyed(i.own, string(p.names.Saga), (*ordersv1.SagaMessage).GetOrderId).SendAll,
 		StepTimeout: i.cfg.OrderStepTimeout,
 		Hooks:       hooks,
 		Logger:      i.log,
 	})
 	return err
-}
-
-// sendPricing produces the pricing ticker's commands keyed by SKU to the
-// internal topic and waits for every acknowledgement.
-func (p *orderPipeline) sendPricing(ctx context.Context, cmds []*pricingv1.Command) error {
-	recs := make([]*kgo.Record, len(cmds))
-	for n, c := range cmds {
-		b, err := proto.Marshal(c)
-		if err != nil {
-			return fmt.Errorf("instance: encode pricing command: %w", err)
-		}
-		recs[n] = &kgo.Record{Topic: string(p.pricing.Internal), Key: []byte(c.GetSku()), Value: b}
-	}
-	return p.client.ProduceSync(ctx, recs...).FirstErr()
-}
-
-// sendSaga produces the deadline scanner's Timeouts keyed by order id and
-// waits for every acknowledgement.
-func (p *orderPipeline) sendSaga(ctx context.Context, msgs []*ordersv1.SagaMessage) error {
-	recs := make([]*kgo.Record, len(msgs))
-	for n, m := range msgs {
-		b, err := proto.Marshal(m)
-		if err != nil {
-			return fmt.Errorf("instance: encode saga message: %w", err)
-		}
-		recs[n] = &kgo.Record{Topic: string(p.names.Saga), Key: []byte(m.GetOrderId()), Value: b}
-	}
-	return p.client.ProduceSync(ctx, recs...).FirstErr()
 }
 
 func (i *Instance) orderPolicy() orders.Policy {
@@ -219,29 +178,14 @@ func (i *Instance) orderDeps(ctx context.Context, viewOpts func(*api.Notifier) [
 	if p.outcomes, err = api.NewOrderOutcomes(ctx, i.brokers, string(p.names.Outcomes), i.log); err != nil {
 		return nil, err
 	}
-	send := func(ctx context.Context, topic, key string, m proto.Message) (int32, int64, error) {
-		b, err := proto.Marshal(m)
-		if err != nil {
-			return 0, 0, err
-		}
-		rec := &kgo.Record{Topic: topic, Key: []byte(key), Value: b}
-		if err := trySync(ctx, p.client, rec); err != nil {
-			return 0, 0, err
-		}
-		return rec.Partition, rec.Offset, nil
-	}
 	return &api.OrderDeps{
 		Orders:         p.orders,
 		OrdersNotifier: ordersN,
 		Prices:         p.prices,
 		Fraud:          p.entities,
-		SendOrder: func(ctx context.Context, ev *ordersv1.OrderEvent) (int32, int64, error) {
-			return send(ctx, string(p.names.Events), ev.GetOrderId(), ev)
-		},
-		SendPricing: func(ctx context.Context, cmd *pricingv1.Command) (int32, int64, error) {
-			return send(ctx, string(p.pricing.Commands), cmd.GetSku(), cmd)
-		},
-		Outcomes: p.outcomes,
+		SendOrder:      sdk.NewKeyed(i.own, string(p.names.Events), (*ordersv1.OrderEvent).GetOrderId).TrySend,
+		SendPricing:    sdk.NewKeyed(i.own, string(p.pricing.Commands), (*pricingv1.Command).GetSku).TrySend,
+		Outcomes:       p.outcomes,
 		PriceAt: func(sp *pricingv1.SkuPrice, now time.Time) (*pricingv1.Quote, bool) {
 			// The stored state is as of the SKU's last input; bring
 			// campaigns and demand up to now before reading the price.

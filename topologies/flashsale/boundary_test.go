@@ -22,6 +22,7 @@ import (
 	"github.com/titan-commerce/titan/processors/flashsale"
 	"github.com/titan-commerce/titan/processors/inventory"
 	flashsalev1 "github.com/titan-commerce/titan/schemas/flashsale/v1"
+	"github.com/titan-commerce/titan/sdk"
 	"github.com/titan-commerce/titan/state"
 	flashtopo "github.com/titan-commerce/titan/topologies/flashsale"
 	topology "github.com/titan-commerce/titan/topologies/inventory"
@@ -248,17 +249,7 @@ func (d *deployment) startFlashSale(ctx context.Context, policy flashsale.Policy
 			}
 			return out
 		},
-		Send: func(ctx context.Context, msgs []*flashsalev1.Message) error {
-			var recs []*kgo.Record
-			for _, m := range msgs {
-				v, err := proto.Marshal(m)
-				if err != nil {
-					return err
-				}
-				recs = append(recs, &kgo.Record{Topic: string(d.fs.Internal), Key: []byte(m.GetKey()), Value: v})
-			}
-			return cl.ProduceSync(ctx, recs...).FirstErr()
-		},
+		Send:   sdk.NewKeyed(cl, string(d.fs.Internal), (*flashsalev1.Message).GetKey).SendAll,
 		Policy: policy, SettleInterval: 200 * time.Millisecond, Logger: d.log,
 	})
 	if err != nil {

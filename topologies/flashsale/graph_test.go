@@ -53,6 +53,8 @@ type env struct {
 	stock map[string]inventory.State
 	// invOffset numbers the inventory's commands.
 	invOffset int64
+	// settled numbers the settler's messages.
+	settled int64
 }
 
 func run(t *testing.T) *env {
@@ -175,15 +177,18 @@ func (e *env) sale(id string) flashsale.SaleState {
 func (e *env) settle(now time.Time) {
 	e.t.Helper()
 	st := storageOf(e.t, e.tt, e.n)
-	s := NewSettler(func() []storage.Storage { return []storage.Storage{st} }, func(_ context.Context, ms []*flashsalev1.Message) error {
-		for _, w := range ms {
+	s := NewSettler(func() []storage.Storage { return []storage.Storage{st} }, func(_ context.Context, ms []*flashsalev1.Message) ([]int64, error) {
+		offsets := make([]int64, len(ms))
+		for i, w := range ms {
 			b, err := proto.Marshal(w)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			e.tt.Consume(string(e.n.Internal), w.GetKey(), b)
+			e.settled++
+			offsets[i] = e.settled
 		}
-		return nil
+		return offsets, nil
 	}, e.r, time.Second, slog.New(slog.DiscardHandler))
 	s.now = func() time.Time { return now }
 	if err := s.Settle(context.Background()); err != nil {

@@ -15,7 +15,6 @@ import (
 	"github.com/titan-commerce/titan/internal/observe"
 	"github.com/titan-commerce/titan/processors/flashsale"
 	"github.com/titan-commerce/titan/schemas"
-	flashsalev1 "github.com/titan-commerce/titan/schemas/flashsale/v1"
 )
 
 // Options configure a Topology.
@@ -34,9 +33,9 @@ type Options struct {
 	// instance owns; the settler reads the sale keys through it.
 	Local func(topic string) []storage.Storage
 	// Send produces messages to the internal topic (Names.Internal), keyed
-	// by msg.Key, and returns once they are acknowledged: the settler's
-	// Abandon and Close.
-	Send func(context.Context, []*flashsalev1.Message) error
+	// by msg.Key, and returns once Kafka has answered for each, with the
+	// offset of each (sdk.Keyed.SendAll): the settler's Abandon and Close.
+	Send SendFunc
 	// Policy bounds a sale's creation and allocation; the zero value means
 	// flashsale.DefaultPolicy().
 	Policy flashsale.Policy

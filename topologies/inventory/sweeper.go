@@ -16,56 +16,47 @@ import (
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 )
 
-// Sweeper makes reservation expiry fire on SKUs that see no traffic. On
-// each tick it reads the local state of the table partitions this instance
-// owns, finds the open reservations past their deadline and sends an Expire
-// command for each, keyed by the SKU, through the commands topic.
+// Sweeper makes reservation expiry fire on SKUs that see no traffic: a
+// punctuator (internal/punctuate) whose pass reads the local state of the
+// table partitions this instance owns, finds the open reservations past
+// their deadline and proposes an Expire command for each, keyed by the
+// SKU, on the internal commands topic. The processor decides it, in the
+// SKU's partition order, with the same Decide every other command goes
+// through; one made twice, or by two instances during a rebalance, finds
+// the reservation already expired and yields nothing.
 //
-// Why this is reliable: the sweeper only proposes; the processor decides,
-// in the SKU's partition order, with the same Decide every other command
-// goes through. A proposal lost to a crash is made again on the next tick
-// by whichever instance owns the partition then; one made twice, or by two
-// instances during a rebalance, finds the reservation already expired and
-// yields nothing. Reading goka's storage while goka writes it is what the
-// storage contract allows (many readers, one writer).
+// A proposal is not repeated while it is in flight: the punctuator keeps
+// the offset Kafka acknowledged for it, and the SKU's head the offset of
+// the last internal command it applied (Proposal.Applied), so an Expire is
+// proposed again only once the SKU's state has passed it with the
+// reservation still open, which a lost or failed proposal shows. A
+// processor that lags therefore gets one Expire per reservation, not one
+// per pass.
 //
-// A proposal is not repeated while it is in flight: the sweeper keeps the
-// offset Kafka acknowledged for it and proposes again only once the SKU's
-// state has passed that offset with the reservation still open, which a
-// lost or failed proposal shows. A processor that lags therefore gets one
-// Expire per reservation, not one per tick.
-//
-// What a tick costs follows what is due, not the size of the catalogue:
+// What a pass costs follows what is due, not the size of the catalogue:
 // the expiry index (store.go) lists a partition's open reservations by
-// deadline, and a tick reads the due part of it and the heads of the SKUs
+// deadline, and a pass reads the due part of it and the heads of the SKUs
 // it names. The index lists every reservation whose expiry key is stored.
 // A reservation can be open without one: named by a head's redo whose
 // writes an incarnation did not live to make, or kept inside a SKU still
 // in layout 1 until its next command. Both are in the partition when the
 // sweeper first sees it, since this instance's processor writes neither:
-// so it walks the partition's heads once, walkBudget of them a tick, and
+// so it walks the partition's heads once, walkBudget of them a pass, and
 // watches the SKUs it finds so (unlisted) until their next command makes
 // them ordinary. Such a reservation due before the walk reaches it is
 // found by the walk itself.
 type Sweeper struct {
-	local    func() []storage.Storage
-	send     SendFunc
-	interval time.Duration
-	now      func() time.Time
-	log      *slog.Logger
-
-	// inFlight maps a proposal (sku, order) to its Expire command. Only
-	// Run's goroutine touches it.
-	inFlight map[proposal]sent
+	*punctuate.Punctuator[*inventoryv1.Command]
+	now func() time.Time
 	// partitions holds what the sweeper knows of each storage it has
-	// seen. Only Run's goroutine touches it.
+	// seen. Only the punctuator's passes touch it.
 	partitions map[storage.Storage]*partitionSweep
 }
 
 // partitionSweep is a partition's walk and what it found.
 type partitionSweep struct {
 	// walk is the key of the head the walk goes on from; nil before the
-	// first tick and once walked is set.
+	// first pass and once walked is set.
 	walk   []byte
 	walked bool
 	// watch holds the SKUs with open reservations that the index may not
@@ -73,35 +64,19 @@ type partitionSweep struct {
 	watch map[string]bool
 }
 
-// walkBudget is how many heads of a partition a tick walks over until it
+// walkBudget is how many heads of a partition a pass walks over until it
 // has walked them all: about 5 % of a core for 8 partitions on the
 // benchmark machine, and a walk of 125,000 SKUs a partition in 4 minutes.
 // A reservation the index cannot list is rare (see Sweeper), and one due
 // before the walk reaches it expires that much late.
 const walkBudget = 500
 
-type sent struct {
-	offset   int64     // acknowledged offset of the Expire command
-	lastSeen time.Time // last sweep that found the reservation due
-}
-
-// forgetAfter bounds how long a proposal no sweep finds due any more is
-// remembered. Partitions close and reopen during a rebalance, so "not seen
-// in this sweep" alone must not end it.
-const forgetAfter = time.Minute
-
 // SendFunc produces commands keyed by SKU and returns, for each, the
 // offset Kafka acknowledged, or -1 where the send failed.
 type SendFunc func(context.Context, []*inventoryv1.Command) ([]int64, error)
 
-type proposal struct{ sku, orderID string }
-
-// sendTimeout bounds one pass's send: ten intervals, at least ten seconds,
-// so a broker that does not answer holds up no more than a few passes.
-func sendTimeout(interval time.Duration) time.Duration { return max(10*interval, 10*time.Second) }
-
 // ExpireCommandID is the id of the expiry proposed for a reservation: in
-// Titan's namespace, and the same from every instance and sweep.
+// Titan's namespace, and the same from every instance and pass.
 func ExpireCommandID(sku, orderID string, expiresAt time.Time) string {
 	return fmt.Sprintf("%sexpire:%s:%s:%d", schemas.ReservedPrefix, sku, orderID, expiresAt.UnixMilli())
 }
@@ -110,27 +85,23 @@ func ExpireCommandID(sku, orderID string, expiresAt time.Time) string {
 // recovered partitions of the table this instance owns) that sends with
 // send.
 func NewSweeper(local func() []storage.Storage, send SendFunc, interval time.Duration, log *slog.Logger) *Sweeper {
-	if log == nil {
-		log = slog.Default()
-	}
-	return &Sweeper{local: local, send: send, interval: interval, now: time.Now, log: log, inFlight: map[proposal]sent{},
-		partitions: map[storage.Storage]*partitionSweep{}}
-}
-
-// Run sweeps every interval until ctx ends.
-func (s *Sweeper) Run(ctx context.Context) error {
-	return punctuate.Every(ctx, s.interval, s.log, "expiry sweep", s.Sweep)
+	s := &Sweeper{now: time.Now, partitions: map[storage.Storage]*partitionSweep{}}
+	s.Punctuator = punctuate.New(punctuate.Config[*inventoryv1.Command]{
+		// The state says how far it has read, so ResendAfter only bounds
+		// how long a proposal no pass finds due any more is remembered.
+		What: "expiry sweep", Interval: interval, ResendAfter: time.Minute,
+		Local: local, Begin: s.begin, Due: s.due, Send: send, Log: log,
+		Now: func() time.Time { return s.now() },
+	})
+	return s
 }
 
 // Sweep runs one pass and returns once its commands are acknowledged. It
 // is not safe for concurrent use.
-func (s *Sweeper) Sweep(ctx context.Context) error {
-	now := s.now()
-	var (
-		cmds []*inventoryv1.Command
-		keys []proposal
-	)
-	local := s.local()
+func (s *Sweeper) Sweep(ctx context.Context) error { return s.Pass(ctx) }
+
+// begin lets go of the storages closed since the last pass.
+func (s *Sweeper) begin(_ time.Time, local []storage.Storage) {
 	partitions := make(map[storage.Storage]*partitionSweep, len(local))
 	for _, st := range local {
 		ps := s.partitions[st]
@@ -138,51 +109,31 @@ func (s *Sweeper) Sweep(ctx context.Context) error {
 			ps = &partitionSweep{watch: map[string]bool{}}
 		}
 		partitions[st] = ps
-		due, err := dueIn(st, now, ps, walkBudget)
-		if err != nil {
-			return err
-		}
-		for _, d := range due {
-			key := proposal{d.sku, d.orderID}
-			if p, ok := s.inFlight[key]; ok && d.stateOffset < p.offset {
-				p.lastSeen = now
-				s.inFlight[key] = p
-				continue
-			}
-			keys = append(keys, key)
-			cmds = append(cmds, inventory.CommandToWire(inventory.Command{
+	}
+	s.partitions = partitions
+}
+
+// due proposes an Expire for every due reservation of st.
+func (s *Sweeper) due(st storage.Storage, now time.Time, propose func(punctuate.Proposal[*inventoryv1.Command])) error {
+	due, err := dueIn(st, now, s.partitions[st], walkBudget)
+	if err != nil {
+		return err
+	}
+	for _, d := range due {
+		propose(punctuate.Proposal[*inventoryv1.Command]{
+			Key:     d.sku + "\x00" + d.orderID,
+			Tracked: true,
+			Applied: d.stateOffset,
+			Msg: inventory.CommandToWire(inventory.Command{
 				ID:      ExpireCommandID(d.sku, d.orderID, d.expiresAt),
 				Kind:    inventory.KindExpire,
 				SKU:     d.sku,
 				OrderID: d.orderID,
 				Time:    now,
-			}))
-		}
+			}),
+		})
 	}
-	// Storages closed since the last tick are not kept.
-	s.partitions = partitions
-	for key, p := range s.inFlight {
-		if now.Sub(p.lastSeen) > forgetAfter {
-			delete(s.inFlight, key)
-		}
-	}
-	if len(cmds) == 0 {
-		return nil
-	}
-	s.log.Debug("expiring reservations", "count", len(cmds))
-	// A send waits at most a few sweeps: what it could not deliver is
-	// proposed again by the next sweep that finds it due.
-	sctx, cancel := context.WithTimeout(ctx, sendTimeout(s.interval))
-	defer cancel()
-	offsets, err := s.send(sctx, cmds)
-	for i, key := range keys {
-		if i < len(offsets) && offsets[i] >= 0 {
-			s.inFlight[key] = sent{offset: offsets[i], lastSeen: now}
-		} else {
-			delete(s.inFlight, key)
-		}
-	}
-	return err
+	return nil
 }
 
 // nextExpiry reads SkuState.next_expiry_ms from an encoded state without

@@ -23,6 +23,7 @@ import (
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 	ordersv1 "github.com/titan-commerce/titan/schemas/orders/v1"
 	pricingv1 "github.com/titan-commerce/titan/schemas/pricing/v1"
+	"github.com/titan-commerce/titan/sdk"
 	"github.com/titan-commerce/titan/state"
 	fraudtopo "github.com/titan-commerce/titan/topologies/fraud"
 	orderstopo "github.com/titan-commerce/titan/topologies/orders"
@@ -86,12 +87,7 @@ func TestStalledOrdersTimeOut(t *testing.T) {
 			}
 			return out
 		},
-		SendSaga: func(ctx context.Context, msgs []*ordersv1.SagaMessage) error {
-			for _, m := range msgs {
-				d.produce(ctx, string(d.ord.Saga), m.GetOrderId(), m)
-			}
-			return d.client.Flush(ctx)
-		},
+		SendSaga:     sdk.NewKeyed(d.client, string(d.ord.Saga), (*ordersv1.SagaMessage).GetOrderId).SendAll,
 		ScanInterval: 100 * time.Millisecond,
 		Logger:       d.log,
 	})

@@ -63,7 +63,10 @@ func TestDeadlinesPropose(t *testing.T) {
 	var sent []*ordersv1.SagaMessage
 	const timeout = time.Minute
 	d := NewDeadlines(func() []storage.Storage { return []storage.Storage{st} },
-		func(_ context.Context, msgs []*ordersv1.SagaMessage) error { sent = append(sent, msgs...); return nil },
+		func(_ context.Context, msgs []*ordersv1.SagaMessage) ([]int64, error) {
+			sent = append(sent, msgs...)
+			return make([]int64, len(msgs)), nil
+		},
 		timeout, time.Second, nil)
 	t0 := time.Now()
 	scanAt := func(after time.Duration) {

@@ -15,7 +15,6 @@ import (
 	"github.com/titan-commerce/titan/internal/observe"
 	"github.com/titan-commerce/titan/processors/orders"
 	"github.com/titan-commerce/titan/schemas"
-	ordersv1 "github.com/titan-commerce/titan/schemas/orders/v1"
 )
 
 // Options configure a Topology.
@@ -40,8 +39,9 @@ type Options struct {
 	// instance owns; the deadline scanner reads Table through it.
 	Local func(topic string) []storage.Storage
 	// SendSaga produces messages to the saga topic (the scanner's
-	// Timeouts), keyed by order id, and returns once they are acknowledged.
-	SendSaga func(context.Context, []*ordersv1.SagaMessage) error
+	// Timeouts), keyed by order id, and returns once Kafka has answered
+	// for each, with the offset of each (sdk.Keyed.SendAll).
+	SendSaga SendFunc
 	// StepTimeout is how long an order may stay without moving (waiting
 	// for a fraud verdict, a quote, a reservation) before it is rejected as
 	// timed_out, releasing what it holds. Default two minutes; a healthy

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/lovoo/goka/storage"
@@ -20,20 +21,17 @@ import (
 )
 
 // Ticker publishes the price changes time alone causes (a campaign starting
-// or ending, a demand interval closing) on SKUs that see no traffic. On
-// each pass it reads, in the table partitions this instance owns, the due
-// part of the index of every SKU's pricing.NextChange (nextChangeIndex)
-// and, for each SKU whose change has come, sends a tick command, keyed by
-// the SKU, through the commands topic.
+// or ending, a demand interval closing) on SKUs that see no traffic: a
+// punctuator (internal/punctuate) whose pass reads, in the table
+// partitions this instance owns, the due part of the index of every SKU's
+// pricing.NextChange (nextChangeIndex) and proposes, for each SKU whose
+// change has come, a tick command, keyed by the SKU, on the internal
+// commands topic.
 //
-// Why this is reliable: the ticker only proposes; the processor decides, in
-// the SKU's partition order, with the same Apply every other command goes
+// The processor decides a tick with the same Apply every other command goes
 // through, and publishes each change at its boundary's time whatever the
-// tick's. A tick lost to a crash is sent again on a later pass by whichever
-// instance owns the partition then; one sent twice, or by two instances
-// during a rebalance, finds nothing left to publish. Reading goka's storage
-// while goka writes it is what the storage contract allows (many readers,
-// one writer).
+// tick's. A tick sent twice, or by two instances during a rebalance, finds
+// nothing left to publish.
 //
 // A tick is not repeated while it is in flight: once Kafka has acknowledged
 // a tick for a SKU's due time, the SKU is skipped until its state shows
@@ -48,20 +46,8 @@ import (
 // commands then timed behind it are decided at the SKU's clock, as any
 // late input is.
 type Ticker struct {
-	local    func() []storage.Storage
-	send     SendFunc
-	interval time.Duration
-	now      func() time.Time
-	log      *slog.Logger
-
-	// inFlight maps a SKU to the tick last acknowledged for it. Only Run's
-	// goroutine touches it.
-	inFlight map[string]sentTick
-}
-
-type sentTick struct {
-	due    time.Time // the NextChange the tick was sent for
-	sentAt time.Time
+	*punctuate.Punctuator[*pricingv1.Command]
+	now func() time.Time
 }
 
 // resendAfter is how long an acknowledged tick may stay unprocessed before
@@ -70,79 +56,30 @@ type sentTick struct {
 // never applied delays a SKU's price.
 const resendAfter = 30 * time.Second
 
-// maxBatch bounds the commands one send carries, so a campaign that starts
-// on a whole catalog at once is sent in pieces, each acknowledged before
-// the next is built.
-const maxBatch = 1024
-
 // SendFunc produces commands to the commands topic, keyed by SKU, and
-// returns once all are acknowledged; on error any of them may or may not
-// have been written.
-type SendFunc func(context.Context, []*pricingv1.Command) error
+// returns the offset of each, -1 where its send failed.
+type SendFunc func(context.Context, []*pricingv1.Command) ([]int64, error)
 
 // NewTicker returns a ticker over the storages local returns (the
 // recovered partitions of the table this instance owns) that sends with
 // send every interval.
 func NewTicker(local func() []storage.Storage, send SendFunc, interval time.Duration, log *slog.Logger) *Ticker {
-	if log == nil {
-		log = slog.Default()
-	}
-	return &Ticker{local: local, send: send, interval: interval, now: time.Now, log: log, inFlight: map[string]sentTick{}}
+	t := &Ticker{now: time.Now}
+	t.Punctuator = punctuate.New(punctuate.Config[*pricingv1.Command]{
+		What: "price tick", Interval: interval, ResendAfter: resendAfter,
+		Local: local, Due: t.due, Send: send, Log: log,
+		Now: func() time.Time { return t.now() },
+	})
+	return t
 }
 
-// Run makes a pass every interval until ctx ends.
-func (t *Ticker) Run(ctx context.Context) error {
-	return punctuate.Every(ctx, t.interval, t.log, "price tick", t.Pass)
-}
-
-// Pass makes one pass and returns once its ticks are acknowledged. It is
-// not safe for concurrent use.
-func (t *Ticker) Pass(ctx context.Context) error {
-	now := t.now()
-	for sku, s := range t.inFlight {
-		if now.Sub(s.sentAt) >= resendAfter {
-			delete(t.inFlight, sku)
-		}
-	}
-	var (
-		batch []*pricingv1.Command
-		dues  []time.Time
-	)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		t.log.Debug("ticking prices", "count", len(batch))
-		sctx, cancel := context.WithTimeout(ctx, max(10*t.interval, 10*time.Second))
-		err := t.send(sctx, batch)
-		cancel()
-		for i, c := range batch {
-			if err != nil {
-				delete(t.inFlight, c.GetSku())
-				continue
-			}
-			t.inFlight[c.GetSku()] = sentTick{due: dues[i], sentAt: now}
-		}
-		batch, dues = nil, nil
-		return err
-	}
-	for _, st := range t.local() {
-		err := t.eachDue(st, now, func(sku string, due time.Time) error {
-			if s, ok := t.inFlight[sku]; ok && s.due.Equal(due) {
-				return nil
-			}
-			batch = append(batch, TickCommand(sku, due, now))
-			dues = append(dues, due)
-			if len(batch) >= maxBatch {
-				return flush()
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return flush()
+// due proposes a tick for every SKU of st whose next change has come.
+func (t *Ticker) due(st storage.Storage, now time.Time, propose func(punctuate.Proposal[*pricingv1.Command])) error {
+	return t.eachDue(st, now, func(sku string, due time.Time) error {
+		propose(punctuate.Proposal[*pricingv1.Command]{Key: sku, For: strconv.FormatInt(due.UnixMilli(), 10),
+			Msg: TickCommand(sku, due, now)})
+		return nil
+	})
 }
 
 // TickCommand is the tick for a SKU whose next change is due, sent at now.

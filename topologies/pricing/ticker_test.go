@@ -77,13 +77,20 @@ type recorder struct {
 	err   error
 }
 
-func (r *recorder) send(_ context.Context, cmds []*pricingv1.Command) error {
+func (r *recorder) send(_ context.Context, cmds []*pricingv1.Command) ([]int64, error) {
 	r.sizes = append(r.sizes, len(cmds))
+	offsets := make([]int64, len(cmds))
+	for i := range offsets {
+		offsets[i] = -1
+		if r.err == nil {
+			offsets[i] = int64(len(r.sent) + i)
+		}
+	}
 	if r.err != nil {
-		return r.err
+		return offsets, r.err
 	}
 	r.sent = append(r.sent, cmds...)
-	return nil
+	return offsets, nil
 }
 
 func (r *recorder) skus() []string {
@@ -189,21 +196,6 @@ func TestTickerRetriesFailedSends(t *testing.T) {
 	pass(t, tk)
 	if len(r.sizes) != 3 || len(r.sent) != 1 {
 		t.Fatalf("a failed proposal was not retried: %d sends, %v", len(r.sizes), r.skus())
-	}
-}
-
-func TestTickerSendsInBatches(t *testing.T) {
-	st := indexedMemory(t)
-	n := 2*maxBatch + 1
-	for i := range n {
-		sku := fmt.Sprintf("sku-%05d", i)
-		store(t, st, decide(t, pricing.NewState(), setBase(sku, 100, 0), campaign(sku, "c", 10, 20, 0)))
-	}
-	var r recorder
-	now := at(15)
-	pass(t, newTicker(st, &r, &now))
-	if want := []int{maxBatch, maxBatch, 1}; !reflect.DeepEqual(r.sizes, want) {
-		t.Fatalf("batches %v, want %v", r.sizes, want)
 	}
 }
 
@@ -313,11 +305,11 @@ func TestTickerThroughTheGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	send := func(_ context.Context, cmds []*pricingv1.Command) error {
+	send := func(_ context.Context, cmds []*pricingv1.Command) ([]int64, error) {
 		for _, c := range cmds {
 			consume(c)
 		}
-		return nil
+		return make([]int64, len(cmds)), nil
 	}
 	tk := NewTicker(func() []storage.Storage { return []storage.Storage{table} }, send, time.Second, nil)
 	var got []string

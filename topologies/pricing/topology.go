@@ -15,7 +15,6 @@ import (
 	"github.com/titan-commerce/titan/internal/observe"
 	"github.com/titan-commerce/titan/processors/pricing"
 	"github.com/titan-commerce/titan/schemas"
-	pricingv1 "github.com/titan-commerce/titan/schemas/pricing/v1"
 )
 
 // Options configure a Topology.
@@ -33,9 +32,9 @@ type Options struct {
 	// instance owns; the ticker reads Table through it.
 	Local func(topic string) []storage.Storage
 	// Send produces commands to the internal commands topic (the
-	// ticker's ticks), keyed by SKU, and returns once they are
-	// acknowledged.
-	Send func(context.Context, []*pricingv1.Command) error
+	// ticker's ticks), keyed by SKU, and returns once Kafka has answered
+	// for each, with the offset of each (sdk.Keyed.SendAll).
+	Send SendFunc
 	// TimeWindow bounds a client command's time against the time Kafka
 	// received it; the zero value means schemas.DefaultTimeWindow().
 	TimeWindow schemas.TimeWindow
