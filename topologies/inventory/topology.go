@@ -12,26 +12,10 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/titan-commerce/titan/internal/gokaopts"
-	"github.com/titan-commerce/titan/internal/kafkaadmin"
 	"github.com/titan-commerce/titan/internal/observe"
 	"github.com/titan-commerce/titan/processors/inventory"
 	"github.com/titan-commerce/titan/schemas"
 )
-
-// Topics declares every topic the topology reads or writes. All have the
-// same partition count: the order index is keyed differently, but its
-// table and input must be co-partitioned like any goka group.
-func (n Names) Topics(partitions int32) []kafkaadmin.Topic {
-	return []kafkaadmin.Topic{
-		{Name: string(n.Commands), Partitions: partitions, AppendTime: true},
-		{Name: string(n.Internal), Partitions: partitions},
-		{Name: string(n.Events), Partitions: partitions},
-		{Name: string(n.OrderEvents), Partitions: partitions},
-		{Name: string(n.DeadLetters), Partitions: partitions},
-		{Name: string(n.Table()), Partitions: partitions, Compact: true},
-		{Name: string(n.OrdersTable()), Partitions: partitions, Compact: true},
-	}
-}
 
 // Options configure a Topology.
 type Options struct {
