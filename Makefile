@@ -74,8 +74,8 @@ bench:
 	TITAN_KAFKA_BROKERS=$$($(KAFKA) brokers) TITAN_KAFKA_PID=$$($(KAFKA) pid) TITAN_BENCH_LONG_COMMANDS=$${TITAN_BENCH_LONG_COMMANDS:-100000} \
 	TITAN_BENCH_RESTORE_SKUS=$${TITAN_BENCH_RESTORE_SKUS:-100000} \
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 10m ./internal/bench/ || status=$$?; \
-	$(GO) test -run '^$$' -bench 'ItemPair' -benchtime 1x ./topologies/recommendations/ || status=$$?; \
-	$(GO) test -run '^$$' -bench 'TickerPass' -benchtime 100x ./topologies/pricing/ || status=$$?; \
+	$(GO) test -run '^$$' -bench 'ItemPair' -benchtime 1x ./topologies/recommendationstopo/ || status=$$?; \
+	$(GO) test -run '^$$' -bench 'TickerPass' -benchtime 100x ./topologies/pricingtopo/ || status=$$?; \
 	$(KAFKA) down; \
 	exit $$status
 

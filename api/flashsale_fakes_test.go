@@ -16,7 +16,7 @@ import (
 	"github.com/titan-commerce/titan/processors/flashsale"
 	"github.com/titan-commerce/titan/processors/inventory"
 	flashsalev1 "github.com/titan-commerce/titan/schemas/flashsale/v1"
-	flashtopo "github.com/titan-commerce/titan/topologies/flashsale"
+	"github.com/titan-commerce/titan/topologies/flashsaletopo"
 )
 
 // fakeFlash is the FlashSaleSender (public and internal) and, behind it, a
@@ -142,7 +142,7 @@ type fakeRecord struct {
 
 func (r fakeRecord) key() string {
 	if r.answer != nil {
-		return flashtopo.AllocationKey(r.answer.OrderID)
+		return flashsaletopo.AllocationKey(r.answer.OrderID)
 	}
 	return r.msg.Key
 }
@@ -251,7 +251,7 @@ func (f *fakeFlash) decideLocked(r fakeRecord) ([]flashsale.Message, []inventory
 	for _, res := range out.Results {
 		pkey := flashsale.PurchaseKey(res.SaleID, res.IdempotencyKey)
 		// The index keeps an attempt's first result; a conflict is another
-		// attempt's answer (see topologies/flashsale indexer).
+		// attempt's answer (see topologies/flashsaletopo indexer).
 		if v, _ := f.purchases.Get(pkey); v == nil && !mode.noIndex && res.Reason != flashsale.ReasonIdempotencyConflict {
 			f.purchases.set(pkey, res)
 			notifyKey(f.purchasesN, f.mem, pkey)

@@ -730,7 +730,7 @@ func TestConcurrentPurchases(t *testing.T) {
 
 // TestPurchaseSendsValidClientMessages: what the API sends passes the
 // checks the topology applies to client messages (see
-// topologies/flashsale validateClient), at the limits of every field.
+// topologies/flashsaletopo validateClient), at the limits of every field.
 func TestPurchaseSendsValidClientMessages(t *testing.T) {
 	e := newFlashEnv(t, Options{})
 	id := strings.Repeat("s", 64)

@@ -13,7 +13,7 @@ import (
 // FlashSaleResults hands each purchase result to the request waiting for
 // it: a tailer of the flash-sale events topic (Names.Events).
 //
-// Results are keyed by sale and idempotency key (flashtopo.PurchaseKey),
+// Results are keyed by sale and idempotency key (flashsale.PurchaseKey),
 // not by buyer, so two buyers may pick the same key, and a buyer may send
 // another qty under a key used before, which is answered as a conflict; a
 // waiter names its buyer and qty and gets only the result of that attempt.

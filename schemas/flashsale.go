@@ -3,7 +3,7 @@ package schemas
 import "fmt"
 
 // The reasons a flash-sale purchase is dead-lettered for besides the shared
-// ones (topologies/flashsale checks a client's purchase with the id rule,
+// ones (topologies/flashsaletopo checks a client's purchase with the id rule,
 // CheckClientID, and the time window).
 const (
 	ReasonMissingSaleID         Reason = "missing_sale_id"

@@ -86,7 +86,7 @@ const (
 	// or were invalid.
 	FraudDeadLetters = "titan.fraud.dlq"
 	// FlashSaleCommands carries flashsalev1.Message from clients: Purchase
-	// keyed by the buyer's user key (see topologies/flashsale for the keys).
+	// keyed by the buyer's user key (see topologies/flashsaletopo for the keys).
 	FlashSaleCommands = "titan.flashsale.commands"
 	// FlashSaleInternal carries flashsalev1.Message from Titan itself: a
 	// sale's creation and the settler's messages, keyed like the commands.

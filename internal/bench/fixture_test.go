@@ -22,8 +22,8 @@ import (
 	"github.com/titan-commerce/titan/internal/partition"
 	"github.com/titan-commerce/titan/schemas"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
-	flashtopo "github.com/titan-commerce/titan/topologies/flashsale"
-	topology "github.com/titan-commerce/titan/topologies/inventory"
+	"github.com/titan-commerce/titan/topologies/flashsaletopo"
+	"github.com/titan-commerce/titan/topologies/inventorytopo"
 )
 
 // partitions is what every benchmark topic has, Titan's and the ceilings'.
@@ -161,12 +161,12 @@ func launch(b *testing.B, cfg instance.Config, within time.Duration) (inst *inst
 // namespaceTopics are the topics an instance creates in ns: the
 // inventory's and, as it runs both topologies by default, the flash sales'.
 func namespaceTopics(ns string) []kafkaadmin.Topic {
-	return append(topology.NamesFor(ns).Topics(partitions), flashtopo.NamesFor(ns).Topics(partitions)...)
+	return append(inventorytopo.NamesFor(ns).Topics(partitions), flashsaletopo.NamesFor(ns).Topics(partitions)...)
 }
 
 // namespaceGroups are the consumer groups of an instance in ns.
 func namespaceGroups(ns string) []string {
-	inv, fs := topology.NamesFor(ns), flashtopo.NamesFor(ns)
+	inv, fs := inventorytopo.NamesFor(ns), flashsaletopo.NamesFor(ns)
 	return []string{string(inv.Group), string(inv.OrdersGroup), string(fs.Group), string(fs.PurchasesGroup)}
 }
 

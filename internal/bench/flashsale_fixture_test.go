@@ -19,8 +19,8 @@ import (
 	"github.com/titan-commerce/titan/schemas/codec"
 	flashsalev1 "github.com/titan-commerce/titan/schemas/flashsale/v1"
 	"github.com/titan-commerce/titan/sdk"
-	flashtopo "github.com/titan-commerce/titan/topologies/flashsale"
-	topology "github.com/titan-commerce/titan/topologies/inventory"
+	"github.com/titan-commerce/titan/topologies/flashsaletopo"
+	"github.com/titan-commerce/titan/topologies/inventorytopo"
 )
 
 const (
@@ -37,8 +37,8 @@ const (
 // before its clock starts.
 type flashRig struct {
 	brokers []string
-	inv     topology.Names
-	fs      flashtopo.Names
+	inv     inventorytopo.Names
+	fs      flashsaletopo.Names
 	router  *flashsale.Keys
 	// cl produces to the flash-sale topics with the sdk producer's
 	// settings and the partitioner every Titan writer uses.
@@ -55,7 +55,7 @@ func newFlashRig(b *testing.B, brokers []string, ns string) *flashRig {
 		b.Fatal(err)
 	}
 	b.Cleanup(cl.Close)
-	r := &flashRig{brokers: brokers, inv: topology.NamesFor(ns), fs: flashtopo.NamesFor(ns),
+	r := &flashRig{brokers: brokers, inv: inventorytopo.NamesFor(ns), fs: flashsaletopo.NamesFor(ns),
 		router: flashsale.NewKeys(partitions), cl: cl}
 	r.table = newTail(b, brokers, string(r.fs.Table()))
 	r.invEvents = newTail(b, brokers, string(r.inv.Events))
@@ -133,7 +133,7 @@ func (r *flashRig) awaitOpen(b *testing.B, ss []flashsale.Sale) {
 		if _, ok := want[string(rec.Key)]; !ok {
 			return false
 		}
-		v, err := flashtopo.StateCodec.Decode(rec.Value)
+		v, err := flashsaletopo.StateCodec.Decode(rec.Value)
 		if err != nil {
 			return false
 		}

@@ -17,7 +17,7 @@ import (
 	"github.com/titan-commerce/titan/internal/kafkatest"
 	"github.com/titan-commerce/titan/processors/inventory"
 	"github.com/titan-commerce/titan/sdk"
-	topology "github.com/titan-commerce/titan/topologies/inventory"
+	"github.com/titan-commerce/titan/topologies/inventorytopo"
 )
 
 const (
@@ -130,13 +130,13 @@ func stockedState() ([]byte, error) {
 	s, _ := inventory.Decide(inventory.NewState(), inventory.Command{
 		ID: commandID(), Kind: inventory.KindRestock, SKU: skuName(0), Qty: 10, Time: now, Partition: 3, Offset: 125,
 	}, inventory.DefaultPolicy())
-	return topology.HeadCodec.Encode(s.Head())
+	return inventorytopo.HeadCodec.Encode(s.Head())
 }
 
 // stockAndWait restocks every SKU once through the sdk producer, then
 // reads each back through the API with min_offset at its command, so the
 // view holds them all before anything is timed.
-func stockAndWait(b *testing.B, brokers []string, names topology.Names, hc *fasthttp.HostClient, addr string) {
+func stockAndWait(b *testing.B, brokers []string, names inventorytopo.Names, hc *fasthttp.HostClient, addr string) {
 	b.Helper()
 	p, err := sdk.NewProducer(brokers, sdk.WithClientID("titan-bench"), sdk.WithCommandsTopic(string(names.Commands)))
 	if err != nil {

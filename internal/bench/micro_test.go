@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/titan-commerce/titan/processors/inventory"
-	topology "github.com/titan-commerce/titan/topologies/inventory"
+	"github.com/titan-commerce/titan/topologies/inventorytopo"
 )
 
 // The micro-benchmarks time a batch per iteration and report the time per
@@ -62,14 +62,14 @@ func BenchmarkDecide(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(calls), "ns/cmd")
 }
 
-// BenchmarkStateCodecEncode times topology.HeadCodec encoding the head of
+// BenchmarkStateCodecEncode times inventorytopo.HeadCodec encoding the head of
 // a SKU with 100 open reservations (and the 101 command results it
 // remembers): the value under the SKU's own key, which the processor
 // writes for every command; the rest of what the SKU remembers has keys of
-// its own (topologies/inventory). "bytes" is the encoded size.
+// its own (topologies/inventorytopo). "bytes" is the encoded size.
 func BenchmarkStateCodecEncode(b *testing.B) {
 	h := busySKU(100, time.Now()).Head()
-	c := topology.HeadCodec
+	c := inventorytopo.HeadCodec
 	size, calls := 0, 0
 	for b.Loop() {
 		for range microBatch {
@@ -89,7 +89,7 @@ func BenchmarkStateCodecEncode(b *testing.B) {
 // the processor does for every command on the SKU, and the API for every
 // GET.
 func BenchmarkStateCodecDecode(b *testing.B) {
-	c := topology.HeadCodec
+	c := inventorytopo.HeadCodec
 	h := busySKU(100, time.Now()).Head()
 	v, err := c.Encode(h)
 	if err != nil {

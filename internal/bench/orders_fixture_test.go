@@ -21,10 +21,10 @@ import (
 	"github.com/titan-commerce/titan/schemas/codec"
 	ordersv1 "github.com/titan-commerce/titan/schemas/orders/v1"
 	pricingv1 "github.com/titan-commerce/titan/schemas/pricing/v1"
-	fraudtopo "github.com/titan-commerce/titan/topologies/fraud"
-	topology "github.com/titan-commerce/titan/topologies/inventory"
-	orderstopo "github.com/titan-commerce/titan/topologies/orders"
-	pricingtopo "github.com/titan-commerce/titan/topologies/pricing"
+	"github.com/titan-commerce/titan/topologies/fraudtopo"
+	"github.com/titan-commerce/titan/topologies/inventorytopo"
+	"github.com/titan-commerce/titan/topologies/orderstopo"
+	"github.com/titan-commerce/titan/topologies/pricingtopo"
 )
 
 const (
@@ -43,7 +43,7 @@ const (
 type orderRig struct {
 	brokers []string
 	ns      string
-	inv     topology.Names
+	inv     inventorytopo.Names
 	ord     orderstopo.Names
 	pr      pricingtopo.Names
 	cl      *kgo.Client
@@ -52,14 +52,14 @@ type orderRig struct {
 // orderTopics are the topics of an instance running the inventory and the
 // order pipeline in ns.
 func orderTopics(ns string) []kafkaadmin.Topic {
-	out := topology.NamesFor(ns).Topics(partitions)
+	out := inventorytopo.NamesFor(ns).Topics(partitions)
 	out = append(out, orderstopo.NamesFor(ns).Topics(partitions)...)
 	out = append(out, pricingtopo.NamesFor(ns).Topics(partitions)...)
 	return append(out, fraudtopo.NamesFor(ns).Topics(partitions)...)
 }
 
 func orderGroups(ns string) []string {
-	inv := topology.NamesFor(ns)
+	inv := inventorytopo.NamesFor(ns)
 	return []string{string(inv.Group), string(inv.OrdersGroup), string(orderstopo.NamesFor(ns).Group),
 		string(pricingtopo.NamesFor(ns).Group), string(fraudtopo.NamesFor(ns).Group)}
 }
@@ -87,7 +87,7 @@ func startOrders(b *testing.B, brokers []string) *orderRig {
 	b.Cleanup(cl.Close)
 	return &orderRig{
 		brokers: brokers, ns: ns,
-		inv: topology.NamesFor(ns), ord: orderstopo.NamesFor(ns),
+		inv: inventorytopo.NamesFor(ns), ord: orderstopo.NamesFor(ns),
 		pr: pricingtopo.NamesFor(ns), cl: cl,
 	}
 }

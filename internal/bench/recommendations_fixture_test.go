@@ -18,9 +18,9 @@ import (
 	"github.com/titan-commerce/titan/internal/sessiongen"
 	"github.com/titan-commerce/titan/processors/recommendations"
 	recommendationsv1 "github.com/titan-commerce/titan/schemas/recommendations/v1"
-	topology "github.com/titan-commerce/titan/topologies/inventory"
-	orderstopo "github.com/titan-commerce/titan/topologies/orders"
-	recstopo "github.com/titan-commerce/titan/topologies/recommendations"
+	"github.com/titan-commerce/titan/topologies/inventorytopo"
+	"github.com/titan-commerce/titan/topologies/orderstopo"
+	"github.com/titan-commerce/titan/topologies/recommendationstopo"
 )
 
 // recsRig is one instance running the inventory and the recommendations,
@@ -29,7 +29,7 @@ import (
 type recsRig struct {
 	inst  *instance.Instance
 	ns    string
-	names recstopo.Names
+	names recommendationstopo.Names
 	cl    *kgo.Client
 	adm   *kadm.Client
 }
@@ -38,12 +38,12 @@ type recsRig struct {
 // recommendations in ns; the recommendations' orders group reads the
 // order saga's outcomes topic, which it declares.
 func recsTopics(ns string) []kafkaadmin.Topic {
-	out := topology.NamesFor(ns).Topics(partitions)
-	return append(out, recstopo.NamesFor(ns).Topics(partitions, orderstopo.NamesFor(ns).Outcomes)...)
+	out := inventorytopo.NamesFor(ns).Topics(partitions)
+	return append(out, recommendationstopo.NamesFor(ns).Topics(partitions, orderstopo.NamesFor(ns).Outcomes)...)
 }
 
 func recsGroups(ns string) []string {
-	inv, recs := topology.NamesFor(ns), recstopo.NamesFor(ns)
+	inv, recs := inventorytopo.NamesFor(ns), recommendationstopo.NamesFor(ns)
 	return []string{string(inv.Group), string(inv.OrdersGroup),
 		string(recs.UsersGroup), string(recs.OrdersGroup), string(recs.ItemsGroup)}
 }
@@ -73,7 +73,7 @@ func startRecs(b *testing.B, brokers []string, withAPI bool) *recsRig {
 		b.Fatal(err)
 	}
 	b.Cleanup(cl.Close)
-	return &recsRig{inst: inst, ns: ns, names: recstopo.NamesFor(ns), cl: cl, adm: kafkatest.Admin(b, brokers)}
+	return &recsRig{inst: inst, ns: ns, names: recommendationstopo.NamesFor(ns), cl: cl, adm: kafkatest.Admin(b, brokers)}
 }
 
 // recsViews are the views of a generated stream, at most max of them (all

@@ -20,7 +20,7 @@ import (
 	"github.com/titan-commerce/titan/internal/sessiongen"
 	"github.com/titan-commerce/titan/processors/recommendations"
 	recommendationsv1 "github.com/titan-commerce/titan/schemas/recommendations/v1"
-	recstopo "github.com/titan-commerce/titan/topologies/recommendations"
+	"github.com/titan-commerce/titan/topologies/recommendationstopo"
 )
 
 const (
@@ -270,7 +270,7 @@ const (
 // one).
 //
 // encoded-MB is what the items table keeps, keys and values
-// (recstopo.StoredBytes: each item's head and two keys per neighbor);
+// (recommendationstopo.StoredBytes: each item's head and two keys per neighbor);
 // heap-MB is the Go
 // heap the states hold once the user histories are dropped, map included,
 // as an in-memory store would. scores-MB is the floor: one 8-byte score
@@ -310,7 +310,7 @@ func BenchmarkRecommendationState(b *testing.B) {
 	var encoded, neighbors int64
 	full := 0
 	for _, s := range items {
-		v, err := recstopo.StoredBytes(s, recommendations.DefaultPolicy())
+		v, err := recommendationstopo.StoredBytes(s, recommendations.DefaultPolicy())
 		if err != nil {
 			b.Fatal(err)
 		}

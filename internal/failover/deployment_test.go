@@ -21,8 +21,8 @@ import (
 	"github.com/titan-commerce/titan/internal/partition"
 	"github.com/titan-commerce/titan/internal/proctest"
 	"github.com/titan-commerce/titan/processors/flashsale"
-	flashtopo "github.com/titan-commerce/titan/topologies/flashsale"
-	topology "github.com/titan-commerce/titan/topologies/inventory"
+	"github.com/titan-commerce/titan/topologies/flashsaletopo"
+	"github.com/titan-commerce/titan/topologies/inventorytopo"
 )
 
 const (
@@ -66,8 +66,8 @@ type deployment struct {
 	cl      *kafkatest.Cluster
 	brokers []string
 	ns      string
-	inv     topology.Names
-	fs      flashtopo.Names
+	inv     inventorytopo.Names
+	fs      flashsaletopo.Names
 	router  *flashsale.Keys
 	adm     *kadm.Client
 	bin     string
@@ -84,7 +84,7 @@ func newDeployment(ctx context.Context, t *testing.T) *deployment {
 	t.Helper()
 	cl := kafkatest.NewCluster(t)
 	ns := kafkatest.Prefix(t)
-	d := &deployment{t: t, cl: cl, brokers: cl.Brokers, ns: ns, inv: topology.NamesFor(ns), fs: flashtopo.NamesFor(ns),
+	d := &deployment{t: t, cl: cl, brokers: cl.Brokers, ns: ns, inv: inventorytopo.NamesFor(ns), fs: flashsaletopo.NamesFor(ns),
 		router: flashsale.NewKeys(partitions), adm: cl.Admin(), logDir: logDir(t)}
 	d.mu.procs = map[string]*proctest.Proc{}
 	d.mu.dirs = map[string]string{}

@@ -29,11 +29,11 @@ import (
 //     state already moved by an input sends nothing for it again. An
 //     input whose outputs landed and whose state write did not is decided
 //     again; that is safe only where a decision cannot come out otherwise
-//     the second time (topologies/flashsale).
+//     the second time (topologies/flashsaletopo).
 //   - StateFirst: an output in Kafka implies that the state write before
 //     it is in the changelog, so no input whose outputs anyone has seen is
 //     ever decided again: a successor finds it in the state and publishes
-//     the outputs the state remembers for it (topologies/inventory, whose
+//     the outputs the state remembers for it (topologies/inventorytopo, whose
 //     commands arrive on two topics in no fixed order, so that deciding
 //     one again could come out otherwise).
 //

@@ -26,7 +26,7 @@ import (
 // goka does not wait for them before it commits an input's offset; a
 // topology that writes them after ctx.SetValue must make the value say
 // what they were, so that a successor which finds the value without them
-// can write them again (topologies/inventory keeps them as its redo).
+// can write them again (topologies/inventorytopo keeps them as its redo).
 type Keys struct {
 	table  string
 	writer uint64

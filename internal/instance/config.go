@@ -17,7 +17,7 @@ import (
 	"github.com/titan-commerce/titan/processors/orders"
 	"github.com/titan-commerce/titan/schemas"
 	"github.com/titan-commerce/titan/state"
-	orderstopo "github.com/titan-commerce/titan/topologies/orders"
+	"github.com/titan-commerce/titan/topologies/orderstopo"
 )
 
 // Topologies an instance can run. A flash sale takes its units from the

@@ -19,7 +19,7 @@ import (
 	"github.com/titan-commerce/titan/processors/inventory"
 	flashsalev1 "github.com/titan-commerce/titan/schemas/flashsale/v1"
 	"github.com/titan-commerce/titan/sdk"
-	flashtopo "github.com/titan-commerce/titan/topologies/flashsale"
+	"github.com/titan-commerce/titan/topologies/flashsaletopo"
 )
 
 // TestFlashSaleReemitsLostOutputs: the flash sale emits a purchase's
@@ -35,7 +35,7 @@ func TestFlashSaleReemitsLostOutputs(t *testing.T) {
 	defer cancel()
 	f := start(ctx, t, instance.TopologyInventory, instance.TopologyFlashSale)
 	f.waitReady(ctx)
-	inv, fs := f.inst.Names(), flashtopo.NamesFor(f.ns)
+	inv, fs := f.inst.Names(), flashsaletopo.NamesFor(f.ns)
 	router := flashsale.NewKeys(partitions)
 
 	p, err := sdk.NewProducer(f.brokers, sdk.WithClientID("titan-test-faults"), sdk.WithCommandsTopic(string(inv.Commands)))

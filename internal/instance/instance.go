@@ -74,14 +74,14 @@ import (
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 	"github.com/titan-commerce/titan/sdk"
 	"github.com/titan-commerce/titan/state"
-	flashtopo "github.com/titan-commerce/titan/topologies/flashsale"
-	topology "github.com/titan-commerce/titan/topologies/inventory"
+	"github.com/titan-commerce/titan/topologies/flashsaletopo"
+	"github.com/titan-commerce/titan/topologies/inventorytopo"
 )
 
 // Instance is one running Titan process.
 type Instance struct {
 	cfg     Config
-	names   topology.Names
+	names   inventorytopo.Names
 	log     *slog.Logger
 	brokers []string
 
@@ -99,11 +99,11 @@ type Instance struct {
 	// sup runs the topologies, views and results consumers, and builds
 	// again whichever fails.
 	sup     *supervise.Supervisor
-	fsNames flashtopo.Names
+	fsNames flashsaletopo.Names
 	// flash is the flash-sale topology's first incarnation, nil unless the
 	// instance runs flash sales; after a failure the supervisor runs
 	// another, whose router is the same.
-	flash  *flashtopo.Topology
+	flash  *flashsaletopo.Topology
 	stock  *view
 	orders *view
 	// Flash-sale views and results, for the API; nil without flash sales.
@@ -144,7 +144,7 @@ func New(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	i := &Instance{cfg: cfg, names: topology.NamesFor(cfg.Namespace), fsNames: flashtopo.NamesFor(cfg.Namespace),
+	i := &Instance{cfg: cfg, names: inventorytopo.NamesFor(cfg.Namespace), fsNames: flashsaletopo.NamesFor(cfg.Namespace),
 		log: cfg.Logger, brokers: cfg.Brokers, registry: prometheus.NewRegistry(), started: time.Now(),
 		tables: map[string][]tableRef{}}
 	if i.sup, err = supervise.New(supervise.Options{Backoff: cfg.RestartBackoff, Logger: cfg.Logger}); err != nil {
@@ -395,7 +395,7 @@ func (i *Instance) buildTopology() error {
 	}
 	policy := inventory.DefaultPolicy()
 	policy.DedupeWindow = i.cfg.DedupeWindow
-	_, err = supervised(i, TopologyInventory, topology.New, topology.Options{
+	_, err = supervised(i, TopologyInventory, inventorytopo.New, inventorytopo.Options{
 		TimeWindow:    i.cfg.TimeWindow,
 		Replies:       i.inventoryReplies(),
 		Partitions:    int32(i.cfg.Partitions),
@@ -434,7 +434,7 @@ func (i *Instance) buildTopology() error {
 
 func (i *Instance) buildFlashSale(hooks *metrics.Processing) error {
 	var err error
-	i.flash, err = supervised(i, TopologyFlashSale, flashtopo.New, flashtopo.Options{
+	i.flash, err = supervised(i, TopologyFlashSale, flashsaletopo.New, flashsaletopo.Options{
 		Names:      i.fsNames,
 		Partitions: int32(i.cfg.Partitions),
 		Inventory:  i.names.Internal,
@@ -462,11 +462,11 @@ func (i *Instance) recoveredPartitions(topic string) []storage.Storage {
 // allocation to the sale's key; none without flash sales. Every instance of
 // a deployment runs the same topologies, so the inventory partitions of an
 // instance without flash sales see no allocation to answer.
-func (i *Instance) inventoryReplies() []topology.Reply {
+func (i *Instance) inventoryReplies() []inventorytopo.Reply {
 	if !i.cfg.Runs(TopologyFlashSale) {
 		return nil
 	}
-	return []topology.Reply{{Prefix: flashsale.AllocationPrefix, Stream: i.fsNames.Allocations, Key: flashtopo.AllocationKey}}
+	return []inventorytopo.Reply{{Prefix: flashsale.AllocationPrefix, Stream: i.fsNames.Allocations, Key: flashsaletopo.AllocationKey}}
 }
 
 func (i *Instance) buildAPI(ctx context.Context) error {
@@ -480,10 +480,10 @@ func (i *Instance) buildAPI(ctx context.Context) error {
 	// current.
 	stockCache := newViewCache[any](stockCacheSize)
 	var err error
-	if i.stock, err = i.newView(i.names.Table(), topology.HeadCodec, viewWith(stockCache.after(stockN.Callback()))...); err != nil {
+	if i.stock, err = i.newView(i.names.Table(), inventorytopo.HeadCodec, viewWith(stockCache.after(stockN.Callback()))...); err != nil {
 		return fmt.Errorf("instance: stock view: %w", err)
 	}
-	if i.orders, err = i.newView(i.names.OrdersTable(), topology.IndexCodec, viewOpts(ordersN)...); err != nil {
+	if i.orders, err = i.newView(i.names.OrdersTable(), inventorytopo.IndexCodec, viewOpts(ordersN)...); err != nil {
 		return fmt.Errorf("instance: order view: %w", err)
 	}
 	if i.results, err = api.NewResults(ctx, i.brokers, string(i.names.Events), i.log); err != nil {
@@ -542,10 +542,10 @@ func (i *Instance) flashSaleDeps(ctx context.Context, viewOpts func(*api.Notifie
 	}
 	salesN, purchasesN := api.NewNotifier(), api.NewNotifier()
 	var err error
-	if i.sales, err = i.newView(i.fsNames.Table(), flashtopo.StateCodec, viewOpts(salesN)...); err != nil {
+	if i.sales, err = i.newView(i.fsNames.Table(), flashsaletopo.StateCodec, viewOpts(salesN)...); err != nil {
 		return nil, fmt.Errorf("instance: flash-sale view: %w", err)
 	}
-	if i.purchases, err = i.newView(i.fsNames.PurchasesTable(), flashtopo.ResultCodec, viewOpts(purchasesN)...); err != nil {
+	if i.purchases, err = i.newView(i.fsNames.PurchasesTable(), flashsaletopo.ResultCodec, viewOpts(purchasesN)...); err != nil {
 		return nil, fmt.Errorf("instance: purchase view: %w", err)
 	}
 	if i.fsResults, err = api.NewFlashSaleResults(ctx, i.brokers, string(i.fsNames.Events), i.log); err != nil {
@@ -686,7 +686,7 @@ func (i *Instance) close() {
 }
 
 // Names are the topics and groups the instance uses.
-func (i *Instance) Names() topology.Names { return i.names }
+func (i *Instance) Names() inventorytopo.Names { return i.names }
 
 // Metrics gathers the instance's Prometheus metrics.
 func (i *Instance) Metrics() prometheus.Gatherer { return i.registry }

@@ -18,9 +18,9 @@ import (
 	ordersv1 "github.com/titan-commerce/titan/schemas/orders/v1"
 	pricingv1 "github.com/titan-commerce/titan/schemas/pricing/v1"
 	"github.com/titan-commerce/titan/sdk"
-	fraudtopo "github.com/titan-commerce/titan/topologies/fraud"
-	orderstopo "github.com/titan-commerce/titan/topologies/orders"
-	pricingtopo "github.com/titan-commerce/titan/topologies/pricing"
+	"github.com/titan-commerce/titan/topologies/fraudtopo"
+	"github.com/titan-commerce/titan/topologies/orderstopo"
+	"github.com/titan-commerce/titan/topologies/pricingtopo"
 )
 
 // orderPipeline is the order saga with the pricing and fraud processors it

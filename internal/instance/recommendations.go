@@ -19,20 +19,20 @@ import (
 	"github.com/titan-commerce/titan/schemas/codec"
 	recommendationsv1 "github.com/titan-commerce/titan/schemas/recommendations/v1"
 	"github.com/titan-commerce/titan/state"
-	orderstopo "github.com/titan-commerce/titan/topologies/orders"
-	recstopo "github.com/titan-commerce/titan/topologies/recommendations"
+	"github.com/titan-commerce/titan/topologies/orderstopo"
+	"github.com/titan-commerce/titan/topologies/recommendationstopo"
 )
 
 // recsPipeline is the recommendation topology and what the API reads of it.
 type recsPipeline struct {
-	names    recstopo.Names
+	names    recommendationstopo.Names
 	outcomes goka.Stream
 	// Views for the API; nil without it.
 	items, users *view
 }
 
 func newRecsPipeline(namespace string) *recsPipeline {
-	return &recsPipeline{names: recstopo.NamesFor(namespace), outcomes: orderstopo.NamesFor(namespace).Outcomes}
+	return &recsPipeline{names: recommendationstopo.NamesFor(namespace), outcomes: orderstopo.NamesFor(namespace).Outcomes}
 }
 
 func (p *recsPipeline) topics(partitions int32) []kafkaadmin.Topic {
@@ -45,7 +45,7 @@ func (p *recsPipeline) copartitioned() []kafkaadmin.Copartitioned {
 
 func (i *Instance) buildRecs(hooks *metrics.Processing) error {
 	var err error
-	_, err = supervised(i, TopologyRecommendations, recstopo.New, recstopo.Options{
+	_, err = supervised(i, TopologyRecommendations, recommendationstopo.New, recommendationstopo.Options{
 		TimeWindow: i.cfg.TimeWindow,
 		Partitions: int32(i.cfg.Partitions),
 		Names:      i.recs.names,
@@ -107,7 +107,7 @@ func (i *Instance) recsDeps(viewOpts func(*api.Notifier) []goka.ViewOption, stoc
 
 // itemTable reads an item of the items table whole, its head and its
 // neighbors, which the table keeps under keys of their own
-// (topologies/recommendations), as the API reads it: in the wire form of
+// (topologies/recommendationstopo), as the API reads it: in the wire form of
 // a value of layout 1. An item is read once and then served from cache
 // until a write under any of its keys reaches the view. A read goes to
 // the view's storage of the item's partition directly: through the goka
@@ -135,14 +135,14 @@ func (t itemTable) Get(sku string) (any, error) {
 
 func (t itemTable) load(sku string) (recommendations.ItemState, bool, error) {
 	if st, ok := t.stores.Lookup(t.topic, partition.Partition([]byte(sku), t.partitions)); ok {
-		s, found, err := recstopo.LoadItem(st, sku)
+		s, found, err := recommendationstopo.LoadItem(st, sku)
 		if !errors.Is(err, state.ErrClosed) {
 			return s, found, err
 		}
 		// The view is reopening the partition: read through the view,
 		// which answers as it does for every other table.
 	}
-	return recstopo.LoadItem(viewReader{t.current()}, sku)
+	return recommendationstopo.LoadItem(viewReader{t.current()}, sku)
 }
 
 // itemCacheSize bounds the items the API keeps read: about 1 KB each at
@@ -257,7 +257,7 @@ func (t cachedTable) Get(key string) (any, error) {
 	return v, nil
 }
 
-// viewReader reads a view of raw values as a recstopo.Reader.
+// viewReader reads a view of raw values as a recommendationstopo.Reader.
 type viewReader struct{ v *goka.View }
 
 func (r viewReader) Get(key string) ([]byte, error) { return rawValue(r.v.Get(key)) }

@@ -32,6 +32,6 @@
 // One rule is Titan's own: a key with a NUL byte is placed by what comes
 // before its first NUL. A processor that keeps a key's state in several
 // entries of its table names them "key\x00...", and they land in key's
-// partition (topologies/inventory). No key a client may send holds a NUL,
+// partition (topologies/inventorytopo). No key a client may send holds a NUL,
 // so for every client key the mapping is Kafka's.
 package partition

@@ -22,7 +22,7 @@ func Partition(key []byte, partitions int32) int32 {
 // placed is the part of a key that places it: all of it, or what comes
 // before its first NUL byte. A processor keeps entries under "key\x00..."
 // in its table beside key's own value, and they must share its partition
-// (topologies/inventory). No key a client may send holds a NUL (schemas'
+// (topologies/inventorytopo). No key a client may send holds a NUL (schemas'
 // printable-id rule), so for those nothing differs from Kafka's
 // partitioner.
 func placed(key []byte) []byte {

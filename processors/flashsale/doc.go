@@ -112,7 +112,7 @@
 // definition the sale key holds, an Abandon and the inventory's answers by
 // the sale's phase, which only moves forward, a Close by the bucket's.
 // A key's messages can be ahead of its state, never behind it (see
-// topologies/flashsale): after a crash a bucket's answer may reach a user key
+// topologies/flashsaletopo): after a crash a bucket's answer may reach a user key
 // whose recovered state never recorded the take. The answer still answers
 // the attempt, once, and the purchase decided again gets a copy.
 //

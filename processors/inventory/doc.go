@@ -91,7 +91,7 @@
 // A quiet SKU sees no command, and goka has no timers, so the topology runs
 // a sweeper on each instance: it scans the local state of the partitions the
 // instance owns and sends an Expire command, keyed by the SKU, for every
-// reservation past its deadline (see topologies/inventory). Expire is an
+// reservation past its deadline (see topologies/inventorytopo). Expire is an
 // ordinary command on the same partition, so it is ordered with the SKU's
 // other commands, survives rebalances and crashes like them, and is
 // harmless when repeated: it expires only reservations that are still open

@@ -9,7 +9,7 @@
 // An order goes through three steps, each a request answered on the
 // order's key (the topology answers the price checks itself, from a lookup
 // of the pricing table, and feeds the quotes back at once; see
-// topologies/orders):
+// topologies/orderstopo):
 //
 //	Place      -> Scoring    Effects.Fraud: score the order (amount = sum qty*unit price)
 //	OnFraud    -> Pricing    one PriceCheck per line, at the order's placed time

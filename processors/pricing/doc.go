@@ -69,7 +69,7 @@
 // moves the clock, and each campaign boundary or demand step crossed on
 // the way is published at its own time. A quiet SKU sees no input and goka
 // has no timers, so time-driven changes reach it as a command: the ticker
-// in topologies/pricing reads the table, and for each SKU whose NextChange
+// in topologies/pricingtopo reads the table, and for each SKU whose NextChange
 // has come it sends a KindTick command, stamped with its wall clock,
 // through the commands topic. Apply decides it as Tick at that time, in the
 // SKU's partition order like any other command. Because catching up is

@@ -72,7 +72,7 @@
 //
 // Count takes an item's whole state, which suits tests and the quality
 // simulation. CountPair is the same step for a store that keeps each
-// neighbor apart from the item's head (topologies/recommendations): it
+// neighbor apart from the item's head (topologies/recommendationstopo): it
 // reads the neighbor the pair names through a Neighbors reader and
 // returns the new head and the neighbors that changed (ItemChanges), so
 // that a pair costs the same on an item of 200 neighbors as on one of 5.

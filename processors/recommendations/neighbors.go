@@ -8,7 +8,7 @@ import (
 
 // ItemHead is an item's state without its neighbors: what every pair
 // reads and writes whatever the item's size. A store that keeps each
-// neighbor apart (topologies/recommendations) rewrites the head and the
+// neighbor apart (topologies/recommendationstopo) rewrites the head and the
 // neighbors a pair changes, not the list.
 type ItemHead struct {
 	SKU    string

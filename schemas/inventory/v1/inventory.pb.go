@@ -1068,7 +1068,7 @@ func (x *KeyWrite) GetDelete() bool {
 //
 // Layout 1 kept the SKU's reservations (3) and remembered commands (4) in
 // this value. Layout 2 (layout = 2) keeps each under a key of its own in
-// the same table, next to the SKU's key (see topologies/inventory), and
+// the same table, next to the SKU's key (see topologies/inventorytopo), and
 // leaves 3 and 4 empty; a layout 1 value is migrated by the SKU's next
 // command.
 type SkuState struct {

@@ -395,7 +395,7 @@ func (x *Neighbor) GetLastMs() int64 {
 //
 // Layout 1 kept the neighbors (3) in it, ordered by descending blended
 // score at the epoch. Layout 2 keeps each neighbor under keys of its own
-// beside the item's (topologies/recommendations) and only the head here:
+// beside the item's (topologies/recommendationstopo) and only the head here:
 // size (8) says how many there are, redo (9) the writes under those keys
 // that the pair which wrote this value made.
 type ItemState struct {

@@ -1,0 +1,145 @@
+package flashsaletopo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/storage"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/titan-commerce/titan/internal/gokaopts"
+	"github.com/titan-commerce/titan/internal/observe"
+	"github.com/titan-commerce/titan/processors/flashsale"
+	"github.com/titan-commerce/titan/schemas"
+)
+
+// Options configure a Topology.
+type Options struct {
+	Names Names
+	// Partitions of the topology's topics; the router needs them.
+	Partitions int32
+	// Inventory is the inventory topology's internal commands stream: a
+	// sale's allocation, the release of an abandoned creation and the
+	// settlement are Titan's commands there. The inventory topology must
+	// route its events about flashsale.AllocationPrefix orders back to
+	// Names.Allocations (its Reply option, Key AllocationKey).
+	Inventory goka.Stream
+	Goka      gokaopts.Config
+	// Local returns the recovered storages of a table's partitions this
+	// instance owns; the settler reads the sale keys through it.
+	Local func(topic string) []storage.Storage
+	// Send produces messages to the internal topic (Names.Internal), keyed
+	// by msg.Key, and returns once Kafka has answered for each, with the
+	// offset of each (sdk.Keyed.SendAll): the settler's Abandon and Close.
+	Send SendFunc
+	// Policy bounds a sale's creation and allocation; the zero value means
+	// flashsale.DefaultPolicy().
+	Policy flashsale.Policy
+	// TimeWindow bounds a purchase's time against the time Kafka received
+	// it; the zero value means schemas.DefaultTimeWindow().
+	TimeWindow schemas.TimeWindow
+	// SettleInterval is how often overdue creations and ended sales are
+	// looked for.
+	SettleInterval time.Duration
+	Hooks          observe.Hooks
+	Logger         *slog.Logger
+}
+
+func (o *Options) validate() error {
+	if err := o.Goka.Validate(); err != nil {
+		return err
+	}
+	if o.Partitions < 1 {
+		return fmt.Errorf("flashsale: %d partitions", o.Partitions)
+	}
+	if o.Inventory == "" {
+		return errors.New("flashsale: no inventory commands stream")
+	}
+	if o.Local == nil || o.Send == nil {
+		return errors.New("flashsale: Local and Send are required for the settler")
+	}
+	if o.Names == (Names{}) {
+		o.Names = NamesFor("")
+	}
+	if o.Policy == (flashsale.Policy{}) {
+		o.Policy = flashsale.DefaultPolicy()
+	}
+	if err := o.Policy.Validate(); err != nil {
+		return err
+	}
+	if o.TimeWindow == (schemas.TimeWindow{}) {
+		o.TimeWindow = schemas.DefaultTimeWindow()
+	}
+	if err := o.TimeWindow.Validate(); err != nil {
+		return err
+	}
+	if o.SettleInterval <= 0 {
+		o.SettleInterval = time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Topology runs the flash-sale group and the purchase index of one
+// instance.
+type Topology struct {
+	names Names
+	// deadLetters writes the processors' dead letters; closed when Run
+	// returns.
+	deadLetters     *observe.DeadLetterWriter
+	router          *flashsale.Keys
+	sale, purchases *goka.Processor
+	settler         *Settler
+}
+
+// New builds the topology; Run starts it.
+func New(o Options) (*Topology, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	r := flashsale.NewKeys(o.Partitions)
+	log := o.Logger.With("topology", string(o.Names.Group))
+	g := &group{names: o.Names, inventory: o.Inventory, router: r, policy: o.Policy, window: o.TimeWindow, log: log}
+	dlq := observe.NewDeadLetterWriter(o.Goka)
+	saleGraph, purchasesGraph := g.graphs(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger, Writer: dlq})
+	sale, err := goka.NewProcessor(o.Goka.Brokers, saleGraph, o.Goka.Processor(gokaopts.OutputsFirst)...)
+	if err != nil {
+		return nil, fmt.Errorf("flashsale: processor: %w", err)
+	}
+	purchases, err := goka.NewProcessor(o.Goka.Brokers, purchasesGraph, o.Goka.Processor(gokaopts.OutputsFirst)...)
+	if err != nil {
+		return nil, fmt.Errorf("flashsale: purchase index: %w", err)
+	}
+	local := func() []storage.Storage { return o.Local(string(o.Names.Table())) }
+	return &Topology{
+		names: o.Names, router: r, sale: sale, purchases: purchases, deadLetters: dlq,
+		settler: NewSettler(local, o.Send, r, o.SettleInterval, log),
+	}, nil
+}
+
+// Run blocks until ctx ends or a processor fails.
+func (t *Topology) Run(ctx context.Context) error {
+	defer t.deadLetters.Close()
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return t.sale.Run(ctx) })
+	g.Go(func() error { return t.purchases.Run(ctx) })
+	g.Go(func() error { return t.settler.Run(ctx) })
+	return g.Wait()
+}
+
+// Recovered reports whether both processors are processing.
+func (t *Topology) Recovered() bool { return t.sale.Recovered() && t.purchases.Recovered() }
+
+// Router is the topology's router.
+func (t *Topology) Router() *flashsale.Keys { return t.router }
+
+// Processors lists the goka processors, for lag metrics.
+func (t *Topology) Processors() map[string]*goka.Processor {
+	return map[string]*goka.Processor{string(t.names.Group): t.sale, string(t.names.PurchasesGroup): t.purchases}
+}

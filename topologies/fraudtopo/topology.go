@@ -1,0 +1,93 @@
+package fraudtopo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/lovoo/goka"
+
+	"github.com/titan-commerce/titan/internal/gokaopts"
+	"github.com/titan-commerce/titan/internal/observe"
+	"github.com/titan-commerce/titan/processors/fraud"
+)
+
+// Options configure a Topology.
+type Options struct {
+	// Names of the topology's topics and group; the zero value means
+	// NamesFor("").
+	Names Names
+	// Saga is the order saga's answer stream: decisions go there, keyed by
+	// order id.
+	Saga goka.Stream
+	// Model is the scoring model in force; required.
+	Model *ModelFile
+	Goka  gokaopts.Config
+	// Partitions of the topology's topics, which are co-partitioned: a
+	// record whose key hashes to another partition than the one it arrived
+	// in is set aside (observe.Decorator).
+	Partitions int32
+	Policy     fraud.Policy
+	Hooks      observe.Hooks
+	Logger     *slog.Logger
+}
+
+func (o *Options) validate() error {
+	if err := o.Goka.Validate(); err != nil {
+		return err
+	}
+	if o.Partitions < 1 {
+		return fmt.Errorf("fraud: %d partitions", o.Partitions)
+	}
+	if o.Saga == "" || o.Model == nil || o.Model.Model() == nil {
+		return errors.New("fraud: the saga stream and a model are required")
+	}
+	if o.Names == (Names{}) {
+		o.Names = NamesFor("")
+	}
+	if o.Policy == (fraud.Policy{}) {
+		o.Policy = fraud.DefaultPolicy()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Topology runs the fraud group of one instance.
+type Topology struct {
+	names Names
+	proc  *goka.Processor
+	// deadLetters writes the processors' dead letters; closed when Run
+	// returns.
+	deadLetters *observe.DeadLetterWriter
+}
+
+// New builds the topology; Run starts it.
+func New(o Options) (*Topology, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	g := &group{names: o.Names, saga: o.Saga, model: o.Model, policy: o.Policy}
+	dlq := observe.NewDeadLetterWriter(o.Goka)
+	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger, Writer: dlq}), o.Goka.Processor(gokaopts.OutputsFirst)...)
+	if err != nil {
+		return nil, fmt.Errorf("fraud: processor: %w", err)
+	}
+	return &Topology{names: o.Names, proc: proc, deadLetters: dlq}, nil
+}
+
+// Run blocks until ctx ends or the processor fails.
+func (t *Topology) Run(ctx context.Context) error {
+	defer t.deadLetters.Close()
+	return t.proc.Run(ctx)
+}
+
+// Recovered reports whether the processor has caught up with its table.
+func (t *Topology) Recovered() bool { return t.proc.Recovered() }
+
+// Processors lists the goka processors, for lag metrics.
+func (t *Topology) Processors() map[string]*goka.Processor {
+	return map[string]*goka.Processor{string(t.names.Group): t.proc}
+}

@@ -1,0 +1,149 @@
+package inventorytopo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/storage"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/titan-commerce/titan/internal/gokaopts"
+	"github.com/titan-commerce/titan/internal/observe"
+	"github.com/titan-commerce/titan/processors/inventory"
+	"github.com/titan-commerce/titan/schemas"
+)
+
+// Options configure a Topology.
+type Options struct {
+	// Names of the topics and groups; the zero value means NamesFor("").
+	Names Names
+	// Goka carries brokers, replication and the storage of the
+	// processors' tables.
+	Goka gokaopts.Config
+	// Partitions of the topology's topics, which are co-partitioned: a
+	// record whose key hashes to another partition than the one it arrived
+	// in is set aside (observe.Decorator).
+	Partitions int32
+	// Local returns the recovered storages of a table's partitions this
+	// instance owns; the expiry sweeper reads Table through it.
+	Local func(topic string) []storage.Storage
+	// Send produces commands to the internal commands topic (the
+	// sweeper's expiries), keyed by SKU, and returns once they are
+	// acknowledged, with their offsets.
+	Send SendFunc
+	// Policy bounds what each SKU remembers.
+	Policy inventory.Policy
+	// TimeWindow bounds a client command's time against the time Kafka
+	// received it; the zero value means schemas.DefaultTimeWindow().
+	TimeWindow schemas.TimeWindow
+	// Replies route the events of orders in Titan's namespace to the
+	// topologies that sent their commands.
+	Replies []Reply
+	// SweepInterval is how often expired reservations are looked for; an
+	// idle SKU's reservation ends within about this long of its deadline.
+	SweepInterval time.Duration
+	Hooks         observe.Hooks
+	Logger        *slog.Logger
+}
+
+func (o *Options) validate() error {
+	if err := o.Goka.Validate(); err != nil {
+		return err
+	}
+	if o.Partitions < 1 {
+		return fmt.Errorf("inventory: %d partitions", o.Partitions)
+	}
+	if o.Local == nil || o.Send == nil {
+		return errors.New("inventory: Local and Send are required for expiry")
+	}
+	if o.Names == (Names{}) {
+		o.Names = NamesFor("")
+	}
+	if o.Policy == (inventory.Policy{}) {
+		o.Policy = inventory.DefaultPolicy()
+	}
+	if o.TimeWindow == (schemas.TimeWindow{}) {
+		o.TimeWindow = schemas.DefaultTimeWindow()
+	}
+	if err := o.TimeWindow.Validate(); err != nil {
+		return err
+	}
+	for _, r := range o.Replies {
+		if !schemas.Reserved(r.Prefix) || r.Stream == "" || r.Key == nil {
+			return fmt.Errorf("inventory: reply %+v: the prefix must be in Titan's namespace, with a stream and a key", r)
+		}
+	}
+	if o.SweepInterval <= 0 {
+		o.SweepInterval = time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Topology runs the inventory processor, the order index and the expiry
+// sweeper of one instance.
+type Topology struct {
+	names Names
+	// deadLetters writes the processors' dead letters; closed when Run
+	// returns.
+	deadLetters   *observe.DeadLetterWriter
+	stock, orders *goka.Processor
+	sweeper       *Sweeper
+}
+
+// New builds the topology; Run starts it.
+func New(o Options) (*Topology, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	n := o.Names
+	g := &graph{names: n, policy: o.Policy, window: o.TimeWindow, replies: o.Replies, keys: gokaopts.NewKeys(n.Table()).Index(expiryIndex)}
+	dlq := observe.NewDeadLetterWriter(o.Goka)
+	stockGraph, ordersGraph := g.graphs(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger, Writer: dlq})
+	// State first: a SKU's commands come from two topics in no fixed
+	// order, so a command decided again after a crash could come out
+	// otherwise; with its state write in before its events, no command
+	// whose events anyone saw is decided again (see Delivery in doc.go).
+	stock, err := goka.NewProcessor(o.Goka.Brokers, stockGraph, o.Goka.ProcessorWithKeys(gokaopts.StateFirst, g.keys)...)
+	if err != nil {
+		return nil, fmt.Errorf("inventory: processor: %w", err)
+	}
+	orders, err := goka.NewProcessor(o.Goka.Brokers, ordersGraph, o.Goka.Processor(gokaopts.OutputsFirst)...)
+	if err != nil {
+		return nil, fmt.Errorf("inventory: order index: %w", err)
+	}
+	local := func() []storage.Storage { return o.Local(string(n.Table())) }
+	return &Topology{
+		stock:       stock,
+		orders:      orders,
+		deadLetters: dlq,
+		names:       n,
+		sweeper:     NewSweeper(local, o.Send, o.SweepInterval, o.Logger.With("topology", string(n.Group))),
+	}, nil
+}
+
+// Run blocks until ctx ends or a processor fails. On return both
+// processors have committed their offsets and closed their storages.
+func (t *Topology) Run(ctx context.Context) error {
+	defer t.deadLetters.Close()
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return t.stock.Run(ctx) })
+	g.Go(func() error { return t.orders.Run(ctx) })
+	g.Go(func() error { return t.sweeper.Run(ctx) })
+	return g.Wait()
+}
+
+// Recovered reports whether both processors have caught up with their
+// tables and are processing.
+func (t *Topology) Recovered() bool { return t.stock.Recovered() && t.orders.Recovered() }
+
+// Processors lists the goka processors, for lag metrics.
+func (t *Topology) Processors() map[string]*goka.Processor {
+	return map[string]*goka.Processor{string(t.names.Group): t.stock, string(t.names.OrdersGroup): t.orders}
+}

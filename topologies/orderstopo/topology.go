@@ -1,0 +1,146 @@
+package orderstopo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/storage"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/titan-commerce/titan/internal/gokaopts"
+	"github.com/titan-commerce/titan/internal/observe"
+	"github.com/titan-commerce/titan/processors/orders"
+	"github.com/titan-commerce/titan/schemas"
+)
+
+// Options configure a Topology.
+type Options struct {
+	// Names of the saga's topics and group; the zero value means
+	// NamesFor("").
+	Names Names
+	// Peers are the other topologies' streams; all are required.
+	Peers Peers
+	// Prices is the pricing table the saga quotes from; required.
+	Prices Prices
+	Goka   gokaopts.Config
+	// Partitions of the topology's topics, which are co-partitioned: a
+	// record whose key hashes to another partition than the one it arrived
+	// in is set aside (observe.Decorator).
+	Partitions int32
+	Policy     orders.Policy
+	// TimeWindow bounds a checkout event's time against the time Kafka
+	// received it; the zero value means schemas.DefaultTimeWindow().
+	TimeWindow schemas.TimeWindow
+	// Local returns the recovered storages of a table's partitions this
+	// instance owns; the deadline scanner reads Table through it.
+	Local func(topic string) []storage.Storage
+	// SendSaga produces messages to the saga topic (the scanner's
+	// Timeouts), keyed by order id, and returns once Kafka has answered
+	// for each, with the offset of each (sdk.Keyed.SendAll).
+	SendSaga SendFunc
+	// StepTimeout is how long an order may stay without moving (waiting
+	// for a fraud verdict, a quote, a reservation) before it is rejected as
+	// timed_out, releasing what it holds. Default two minutes; a healthy
+	// deployment answers each step within a second.
+	StepTimeout time.Duration
+	// ScanInterval is how often the open orders are looked at; a stalled
+	// order ends within about this long after its timeout. Default a
+	// quarter of StepTimeout.
+	ScanInterval time.Duration
+	Hooks        observe.Hooks
+	Logger       *slog.Logger
+}
+
+func (o *Options) validate() error {
+	if err := o.Goka.Validate(); err != nil {
+		return err
+	}
+	if o.Partitions < 1 {
+		return fmt.Errorf("orders: %d partitions", o.Partitions)
+	}
+	p := o.Peers
+	if p.InventoryCommands == "" || p.InventoryOrderEvents == "" || p.FraudObservations == "" {
+		return errors.New("orders: every peer stream is required")
+	}
+	if o.Prices.Table == "" || o.Prices.Codec == nil || o.Prices.Quote == nil {
+		return errors.New("orders: the pricing table, its codec and Quote are required")
+	}
+	if o.Names == (Names{}) {
+		o.Names = NamesFor("")
+	}
+	if o.Policy == (orders.Policy{}) {
+		o.Policy = orders.DefaultPolicy()
+	}
+	if o.Local == nil || o.SendSaga == nil {
+		return errors.New("orders: Local and SendSaga are required for deadlines")
+	}
+	if o.StepTimeout <= 0 {
+		o.StepTimeout = DefaultStepTimeout
+	}
+	if o.ScanInterval <= 0 {
+		o.ScanInterval = o.StepTimeout / 4
+	}
+	if o.TimeWindow == (schemas.TimeWindow{}) {
+		o.TimeWindow = schemas.DefaultTimeWindow()
+	}
+	if err := o.TimeWindow.Validate(); err != nil {
+		return err
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return nil
+}
+
+// DefaultStepTimeout is how long an order may stay without moving unless
+// Options say otherwise.
+const DefaultStepTimeout = 2 * time.Minute
+
+// Topology runs the order saga and its deadline scanner on one instance.
+type Topology struct {
+	names Names
+	// deadLetters writes the processors' dead letters; closed when Run
+	// returns.
+	deadLetters *observe.DeadLetterWriter
+	proc        *goka.Processor
+	deadlines   *Deadlines
+}
+
+// New builds the topology; Run starts it.
+func New(o Options) (*Topology, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	g := &saga{names: o.Names, peers: o.Peers, prices: o.Prices, policy: o.Policy, window: o.TimeWindow}
+	dlq := observe.NewDeadLetterWriter(o.Goka)
+	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger, Writer: dlq}), o.Goka.ProcessorWithIndex(gokaopts.OutputsFirst, o.Names.Table(), OpenOrders)...)
+	if err != nil {
+		return nil, fmt.Errorf("orders: processor: %w", err)
+	}
+	local := func() []storage.Storage { return o.Local(string(o.Names.Table())) }
+	return &Topology{names: o.Names, proc: proc, deadLetters: dlq,
+		deadlines: NewDeadlines(local, o.SendSaga, o.StepTimeout, o.ScanInterval, o.Logger.With("topology", string(o.Names.Group)))}, nil
+}
+
+// Run blocks until ctx ends or the processor fails. On return the
+// processor has committed its offsets and closed its storages, and the
+// scanner has stopped.
+func (t *Topology) Run(ctx context.Context) error {
+	defer t.deadLetters.Close()
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return t.proc.Run(ctx) })
+	g.Go(func() error { return t.deadlines.Run(ctx) })
+	return g.Wait()
+}
+
+// Recovered reports whether the processor has caught up with its table.
+func (t *Topology) Recovered() bool { return t.proc.Recovered() }
+
+// Processors lists the goka processors, for lag metrics.
+func (t *Topology) Processors() map[string]*goka.Processor {
+	return map[string]*goka.Processor{string(t.names.Group): t.proc}
+}

@@ -1,0 +1,132 @@
+package pricingtopo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/storage"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/titan-commerce/titan/internal/gokaopts"
+	"github.com/titan-commerce/titan/internal/observe"
+	"github.com/titan-commerce/titan/processors/pricing"
+	"github.com/titan-commerce/titan/schemas"
+)
+
+// Options configure a Topology.
+type Options struct {
+	// Names of the topology's topics and group; the zero value means
+	// NamesFor("").
+	Names Names
+	Peers Peers
+	Goka  gokaopts.Config
+	// Partitions of the topology's topics, which are co-partitioned: a
+	// record whose key hashes to another partition than the one it arrived
+	// in is set aside (observe.Decorator).
+	Partitions int32
+	// Local returns the recovered storages of a table's partitions this
+	// instance owns; the ticker reads Table through it.
+	Local func(topic string) []storage.Storage
+	// Send produces commands to the internal commands topic (the
+	// ticker's ticks), keyed by SKU, and returns once Kafka has answered
+	// for each, with the offset of each (sdk.Keyed.SendAll).
+	Send SendFunc
+	// TimeWindow bounds a client command's time against the time Kafka
+	// received it; the zero value means schemas.DefaultTimeWindow().
+	TimeWindow schemas.TimeWindow
+	// TickInterval is how often the ticker looks for SKUs whose price time
+	// alone has changed; a quiet SKU's change is published within about
+	// this long of its boundary (stamped with the boundary's time).
+	TickInterval time.Duration
+	Policy       pricing.Policy
+	Hooks        observe.Hooks
+	Logger       *slog.Logger
+}
+
+func (o *Options) validate() error {
+	if err := o.Goka.Validate(); err != nil {
+		return err
+	}
+	if o.Partitions < 1 {
+		return fmt.Errorf("pricing: %d partitions", o.Partitions)
+	}
+	if o.Peers.InventoryEvents == "" || o.Peers.Saga == "" {
+		return errors.New("pricing: the inventory events and saga streams are required")
+	}
+	if o.Local == nil || o.Send == nil {
+		return errors.New("pricing: Local and Send are required for time-driven changes")
+	}
+	if o.TickInterval <= 0 {
+		o.TickInterval = time.Second
+	}
+	if o.Names == (Names{}) {
+		o.Names = NamesFor("")
+	}
+	if o.Policy.HistoryLimit == 0 {
+		o.Policy = pricing.DefaultPolicy()
+	}
+	if o.TimeWindow == (schemas.TimeWindow{}) {
+		o.TimeWindow = schemas.DefaultTimeWindow()
+	}
+	if err := o.TimeWindow.Validate(); err != nil {
+		return err
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Topology runs the pricing group and the ticker of one instance.
+type Topology struct {
+	names Names
+	// deadLetters writes the processors' dead letters; closed when Run
+	// returns.
+	deadLetters *observe.DeadLetterWriter
+	proc        *goka.Processor
+	ticker      *Ticker
+}
+
+// New builds the topology; Run starts it.
+func New(o Options) (*Topology, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	g := &group{names: o.Names, peers: o.Peers, policy: o.Policy, window: o.TimeWindow}
+	dlq := observe.NewDeadLetterWriter(o.Goka)
+	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger, Writer: dlq}), o.Goka.ProcessorWithIndex(gokaopts.OutputsFirst, o.Names.Table(), nextChangeIndex)...)
+	if err != nil {
+		return nil, fmt.Errorf("pricing: processor: %w", err)
+	}
+	n := o.Names
+	local := func() []storage.Storage { return o.Local(string(n.Table())) }
+	return &Topology{
+		names:       n,
+		proc:        proc,
+		deadLetters: dlq,
+		ticker:      NewTicker(local, o.Send, o.TickInterval, o.Logger.With("topology", string(n.Group))),
+	}, nil
+}
+
+// Run blocks until ctx ends or the processor fails. On return the
+// processor has committed its offsets and closed its storages, and the
+// ticker has stopped.
+func (t *Topology) Run(ctx context.Context) error {
+	defer t.deadLetters.Close()
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return t.proc.Run(ctx) })
+	g.Go(func() error { return t.ticker.Run(ctx) })
+	return g.Wait()
+}
+
+// Recovered reports whether the processor has caught up with its table.
+func (t *Topology) Recovered() bool { return t.proc.Recovered() }
+
+// Processors lists the goka processors, for lag metrics.
+func (t *Topology) Processors() map[string]*goka.Processor {
+	return map[string]*goka.Processor{string(t.names.Group): t.proc}
+}
