@@ -151,10 +151,10 @@ func New(ctx context.Context, cfg Config) (inst *Instance, err error) {
 		return nil, fmt.Errorf("instance: %w", err)
 	}
 	if cfg.Runs(TopologyOrders) {
-		i.ord = newOrderPipeline(cfg.Namespace)
+		i.ord = newOrderPipeline(i, cfg.Namespace)
 	}
 	if cfg.Runs(TopologyRecommendations) {
-		i.recs = newRecsPipeline(cfg.Namespace)
+		i.recs = newRecsPipeline(i, cfg.Namespace)
 	}
 	defer func() {
 		if err != nil {
@@ -271,15 +271,13 @@ func (i *Instance) ensureTopics(ctx context.Context) error {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	topics := i.names.Topics(int32(i.cfg.Partitions))
-	if i.cfg.Runs(TopologyFlashSale) {
-		topics = append(topics, i.fsNames.Topics(int32(i.cfg.Partitions))...)
-	}
-	if i.ord != nil {
-		topics = append(topics, i.ord.topics(int32(i.cfg.Partitions))...)
-	}
-	if i.recs != nil {
-		topics = append(topics, i.recs.topics(int32(i.cfg.Partitions))...)
+	var (
+		topics []kafkaadmin.Topic
+		sets   []kafkaadmin.Copartitioned
+	)
+	for _, p := range i.parts() {
+		topics = append(topics, p.topics(int32(i.cfg.Partitions))...)
+		sets = append(sets, p.copartitioned()...)
 	}
 	adm := kadm.NewClient(cl)
 	if err := kafkaadmin.Ensure(ctx, adm, int16(i.cfg.Replication), topics); err != nil {
@@ -287,16 +285,6 @@ func (i *Instance) ensureTopics(ctx context.Context) error {
 	}
 	// Topics made by an earlier deployment, or by hand, may disagree with
 	// each other even when each matches nothing declared here.
-	var sets []kafkaadmin.Copartitioned
-	if i.ord != nil {
-		sets = append(sets, i.orderCopartitioned()...)
-	}
-	if i.recs != nil {
-		sets = append(sets, i.recs.copartitioned()...)
-	}
-	if i.cfg.Runs(TopologyFlashSale) {
-		sets = append(sets, i.fsNames.Copartitioned()...)
-	}
 	if err := kafkaadmin.CheckCopartitioned(ctx, adm, sets...); err != nil {
 		return fmt.Errorf("instance: %w", err)
 	}
@@ -393,9 +381,32 @@ func (i *Instance) buildTopology() error {
 	if err != nil {
 		return fmt.Errorf("instance: metrics: %w", err)
 	}
+	for _, p := range i.parts() {
+		if err := p.build(hooks); err != nil {
+			return err
+		}
+	}
+	if _, err := metrics.NewLag(i.registry, i.processors); err != nil {
+		return fmt.Errorf("instance: metrics: %w", err)
+	}
+	return nil
+}
+
+// inventoryPart is the inventory topology: stock per SKU, the order index
+// and the expiry sweeper.
+type inventoryPart struct{ i *Instance }
+
+func (p inventoryPart) topics(partitions int32) []kafkaadmin.Topic {
+	return p.i.names.Topics(partitions)
+}
+
+func (p inventoryPart) copartitioned() []kafkaadmin.Copartitioned { return p.i.names.Copartitioned() }
+
+func (p inventoryPart) build(hooks *metrics.Processing) error {
+	i := p.i
 	policy := inventory.DefaultPolicy()
 	policy.DedupeWindow = i.cfg.DedupeWindow
-	_, err = supervised(i, TopologyInventory, inventorytopo.New, inventorytopo.Options{
+	_, err := supervised(i, TopologyInventory, inventorytopo.New, inventorytopo.Options{
 		TimeWindow:    i.cfg.TimeWindow,
 		Replies:       i.inventoryReplies(),
 		Partitions:    int32(i.cfg.Partitions),
@@ -408,31 +419,21 @@ func (i *Instance) buildTopology() error {
 		Hooks:         hooks,
 		Logger:        i.log,
 	})
-	if err != nil {
-		return err
-	}
-	if i.cfg.Runs(TopologyFlashSale) {
-		if err := i.buildFlashSale(hooks); err != nil {
-			return err
-		}
-	}
-	if i.ord != nil {
-		if err := i.buildOrders(hooks); err != nil {
-			return err
-		}
-	}
-	if i.recs != nil {
-		if err := i.buildRecs(hooks); err != nil {
-			return err
-		}
-	}
-	if _, err := metrics.NewLag(i.registry, i.processors); err != nil {
-		return fmt.Errorf("instance: metrics: %w", err)
-	}
-	return nil
+	return err
 }
 
-func (i *Instance) buildFlashSale(hooks *metrics.Processing) error {
+// flashSalePart is the flash-sale topology: sales, buckets, buyers, the
+// purchase index and the settler.
+type flashSalePart struct{ i *Instance }
+
+func (p flashSalePart) topics(partitions int32) []kafkaadmin.Topic {
+	return p.i.fsNames.Topics(partitions)
+}
+
+func (p flashSalePart) copartitioned() []kafkaadmin.Copartitioned { return p.i.fsNames.Copartitioned() }
+
+func (p flashSalePart) build(hooks *metrics.Processing) error {
+	i := p.i
 	var err error
 	i.flash, err = supervised(i, TopologyFlashSale, flashsaletopo.New, flashsaletopo.Options{
 		Names:      i.fsNames,

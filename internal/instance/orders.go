@@ -24,8 +24,9 @@ import (
 )
 
 // orderPipeline is the order saga with the pricing and fraud processors it
-// asks, and what the API reads of them.
+// asks, and what the API reads of them: a part of the instance.
 type orderPipeline struct {
+	i       *Instance
 	names   orderstopo.Names
 	pricing pricingtopo.Names
 	fraud   fraudtopo.Names
@@ -37,8 +38,9 @@ type orderPipeline struct {
 	outcomes                 *api.OrderOutcomes
 }
 
-func newOrderPipeline(namespace string) *orderPipeline {
+func newOrderPipeline(i *Instance, namespace string) *orderPipeline {
 	return &orderPipeline{
+		i:       i,
 		names:   orderstopo.NamesFor(namespace),
 		pricing: pricingtopo.NamesFor(namespace),
 		fraud:   fraudtopo.NamesFor(namespace),
@@ -53,12 +55,11 @@ func (p *orderPipeline) topics(partitions int32) []kafkaadmin.Topic {
 }
 
 // copartitioned lists what each group of the pipeline needs co-partitioned,
-// given the inventory's names.
-func (i *Instance) orderCopartitioned() []kafkaadmin.Copartitioned {
-	p := i.ord
+// the inventory's topics it reads included.
+func (p *orderPipeline) copartitioned() []kafkaadmin.Copartitioned {
 	return []kafkaadmin.Copartitioned{
-		p.names.Copartitioned(i.names.OrderEvents),
-		p.pricing.Copartitioned(i.names.Events),
+		p.names.Copartitioned(p.i.names.OrderEvents),
+		p.pricing.Copartitioned(p.i.names.Events),
 		p.fraud.Copartitioned(),
 	}
 }
@@ -74,8 +75,8 @@ func (i *Instance) loadModel() (*fraudtopo.ModelFile, error) {
 	return fraudtopo.StaticModel(m), nil
 }
 
-func (i *Instance) buildOrders(hooks *metrics.Processing) error {
-	p := i.ord
+func (p *orderPipeline) build(hooks *metrics.Processing) error {
+	i := p.i
 	var err error
 	if p.model, err = i.loadModel(); err != nil {
 		return err

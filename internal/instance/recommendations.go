@@ -23,16 +23,18 @@ import (
 	"github.com/titan-commerce/titan/topologies/recommendationstopo"
 )
 
-// recsPipeline is the recommendation topology and what the API reads of it.
+// recsPipeline is the recommendation topology and what the API reads of
+// it: a part of the instance.
 type recsPipeline struct {
+	i        *Instance
 	names    recommendationstopo.Names
 	outcomes goka.Stream
 	// Views for the API; nil without it.
 	items, users *view
 }
 
-func newRecsPipeline(namespace string) *recsPipeline {
-	return &recsPipeline{names: recommendationstopo.NamesFor(namespace), outcomes: orderstopo.NamesFor(namespace).Outcomes}
+func newRecsPipeline(i *Instance, namespace string) *recsPipeline {
+	return &recsPipeline{i: i, names: recommendationstopo.NamesFor(namespace), outcomes: orderstopo.NamesFor(namespace).Outcomes}
 }
 
 func (p *recsPipeline) topics(partitions int32) []kafkaadmin.Topic {
@@ -43,13 +45,13 @@ func (p *recsPipeline) copartitioned() []kafkaadmin.Copartitioned {
 	return p.names.Copartitioned(p.outcomes)
 }
 
-func (i *Instance) buildRecs(hooks *metrics.Processing) error {
-	var err error
-	_, err = supervised(i, TopologyRecommendations, recommendationstopo.New, recommendationstopo.Options{
+func (p *recsPipeline) build(hooks *metrics.Processing) error {
+	i := p.i
+	_, err := supervised(i, TopologyRecommendations, recommendationstopo.New, recommendationstopo.Options{
 		TimeWindow: i.cfg.TimeWindow,
 		Partitions: int32(i.cfg.Partitions),
-		Names:      i.recs.names,
-		Outcomes:   i.recs.outcomes,
+		Names:      p.names,
+		Outcomes:   p.outcomes,
 		Goka:       i.gokaConfig(i.procs.Build, "recommendations"),
 		Policy:     recommendations.DefaultPolicy(),
 		Hooks:      hooks,

@@ -1,7 +1,6 @@
 package flashsaletopo
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,10 +8,10 @@ import (
 
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/storage"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/titan-commerce/titan/internal/gokaopts"
 	"github.com/titan-commerce/titan/internal/observe"
+	"github.com/titan-commerce/titan/internal/topology"
 	"github.com/titan-commerce/titan/processors/flashsale"
 	"github.com/titan-commerce/titan/schemas"
 )
@@ -89,13 +88,8 @@ func (o *Options) validate() error {
 // Topology runs the flash-sale group and the purchase index of one
 // instance.
 type Topology struct {
-	names Names
-	// deadLetters writes the processors' dead letters; closed when Run
-	// returns.
-	deadLetters     *observe.DeadLetterWriter
-	router          *flashsale.Keys
-	sale, purchases *goka.Processor
-	settler         *Settler
+	*topology.Set
+	router *flashsale.Keys
 }
 
 // New builds the topology; Run starts it.
@@ -117,29 +111,9 @@ func New(o Options) (*Topology, error) {
 		return nil, fmt.Errorf("flashsale: purchase index: %w", err)
 	}
 	local := func() []storage.Storage { return o.Local(string(o.Names.Table())) }
-	return &Topology{
-		names: o.Names, router: r, sale: sale, purchases: purchases, deadLetters: dlq,
-		settler: NewSettler(local, o.Send, r, o.SettleInterval, log),
-	}, nil
+	settler := NewSettler(local, o.Send, r, o.SettleInterval, log)
+	return &Topology{Set: topology.NewSet(dlq, []*goka.Processor{sale, purchases}, settler), router: r}, nil
 }
-
-// Run blocks until ctx ends or a processor fails.
-func (t *Topology) Run(ctx context.Context) error {
-	defer t.deadLetters.Close()
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return t.sale.Run(ctx) })
-	g.Go(func() error { return t.purchases.Run(ctx) })
-	g.Go(func() error { return t.settler.Run(ctx) })
-	return g.Wait()
-}
-
-// Recovered reports whether both processors are processing.
-func (t *Topology) Recovered() bool { return t.sale.Recovered() && t.purchases.Recovered() }
 
 // Router is the topology's router.
 func (t *Topology) Router() *flashsale.Keys { return t.router }
-
-// Processors lists the goka processors, for lag metrics.
-func (t *Topology) Processors() map[string]*goka.Processor {
-	return map[string]*goka.Processor{string(t.names.Group): t.sale, string(t.names.PurchasesGroup): t.purchases}
-}

@@ -1,7 +1,6 @@
 package fraudtopo
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/titan-commerce/titan/internal/gokaopts"
 	"github.com/titan-commerce/titan/internal/observe"
+	"github.com/titan-commerce/titan/internal/topology"
 	"github.com/titan-commerce/titan/processors/fraud"
 )
 
@@ -57,11 +57,7 @@ func (o *Options) validate() error {
 
 // Topology runs the fraud group of one instance.
 type Topology struct {
-	names Names
-	proc  *goka.Processor
-	// deadLetters writes the processors' dead letters; closed when Run
-	// returns.
-	deadLetters *observe.DeadLetterWriter
+	*topology.Set
 }
 
 // New builds the topology; Run starts it.
@@ -75,19 +71,5 @@ func New(o Options) (*Topology, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fraud: processor: %w", err)
 	}
-	return &Topology{names: o.Names, proc: proc, deadLetters: dlq}, nil
-}
-
-// Run blocks until ctx ends or the processor fails.
-func (t *Topology) Run(ctx context.Context) error {
-	defer t.deadLetters.Close()
-	return t.proc.Run(ctx)
-}
-
-// Recovered reports whether the processor has caught up with its table.
-func (t *Topology) Recovered() bool { return t.proc.Recovered() }
-
-// Processors lists the goka processors, for lag metrics.
-func (t *Topology) Processors() map[string]*goka.Processor {
-	return map[string]*goka.Processor{string(t.names.Group): t.proc}
+	return &Topology{topology.NewSet(dlq, []*goka.Processor{proc})}, nil
 }

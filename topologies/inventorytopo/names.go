@@ -70,3 +70,12 @@ func (n Names) Topics(partitions int32) []kafkaadmin.Topic {
 		{Name: string(n.OrdersTable()), Partitions: partitions, Compact: true},
 	}
 }
+
+// Copartitioned lists what each group needs co-partitioned: its inputs
+// and its table.
+func (n Names) Copartitioned() []kafkaadmin.Copartitioned {
+	return []kafkaadmin.Copartitioned{
+		{Group: string(n.Group), Topics: []string{string(n.Commands), string(n.Internal), string(n.Table())}},
+		{Group: string(n.OrdersGroup), Topics: []string{string(n.OrderEvents), string(n.OrdersTable())}},
+	}
+}

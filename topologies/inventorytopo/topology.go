@@ -1,7 +1,6 @@
 package inventorytopo
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,10 +8,10 @@ import (
 
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/storage"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/titan-commerce/titan/internal/gokaopts"
 	"github.com/titan-commerce/titan/internal/observe"
+	"github.com/titan-commerce/titan/internal/topology"
 	"github.com/titan-commerce/titan/processors/inventory"
 	"github.com/titan-commerce/titan/schemas"
 )
@@ -89,12 +88,7 @@ func (o *Options) validate() error {
 // Topology runs the inventory processor, the order index and the expiry
 // sweeper of one instance.
 type Topology struct {
-	names Names
-	// deadLetters writes the processors' dead letters; closed when Run
-	// returns.
-	deadLetters   *observe.DeadLetterWriter
-	stock, orders *goka.Processor
-	sweeper       *Sweeper
+	*topology.Set
 }
 
 // New builds the topology; Run starts it.
@@ -119,31 +113,6 @@ func New(o Options) (*Topology, error) {
 		return nil, fmt.Errorf("inventory: order index: %w", err)
 	}
 	local := func() []storage.Storage { return o.Local(string(n.Table())) }
-	return &Topology{
-		stock:       stock,
-		orders:      orders,
-		deadLetters: dlq,
-		names:       n,
-		sweeper:     NewSweeper(local, o.Send, o.SweepInterval, o.Logger.With("topology", string(n.Group))),
-	}, nil
-}
-
-// Run blocks until ctx ends or a processor fails. On return both
-// processors have committed their offsets and closed their storages.
-func (t *Topology) Run(ctx context.Context) error {
-	defer t.deadLetters.Close()
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return t.stock.Run(ctx) })
-	g.Go(func() error { return t.orders.Run(ctx) })
-	g.Go(func() error { return t.sweeper.Run(ctx) })
-	return g.Wait()
-}
-
-// Recovered reports whether both processors have caught up with their
-// tables and are processing.
-func (t *Topology) Recovered() bool { return t.stock.Recovered() && t.orders.Recovered() }
-
-// Processors lists the goka processors, for lag metrics.
-func (t *Topology) Processors() map[string]*goka.Processor {
-	return map[string]*goka.Processor{string(t.names.Group): t.stock, string(t.names.OrdersGroup): t.orders}
+	sweeper := NewSweeper(local, o.Send, o.SweepInterval, o.Logger.With("topology", string(n.Group)))
+	return &Topology{topology.NewSet(dlq, []*goka.Processor{stock, orders}, sweeper)}, nil
 }

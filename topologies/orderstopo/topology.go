@@ -1,7 +1,6 @@
 package orderstopo
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,10 +8,10 @@ import (
 
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/storage"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/titan-commerce/titan/internal/gokaopts"
 	"github.com/titan-commerce/titan/internal/observe"
+	"github.com/titan-commerce/titan/internal/topology"
 	"github.com/titan-commerce/titan/processors/orders"
 	"github.com/titan-commerce/titan/schemas"
 )
@@ -102,12 +101,7 @@ const DefaultStepTimeout = 2 * time.Minute
 
 // Topology runs the order saga and its deadline scanner on one instance.
 type Topology struct {
-	names Names
-	// deadLetters writes the processors' dead letters; closed when Run
-	// returns.
-	deadLetters *observe.DeadLetterWriter
-	proc        *goka.Processor
-	deadlines   *Deadlines
+	*topology.Set
 }
 
 // New builds the topology; Run starts it.
@@ -122,25 +116,6 @@ func New(o Options) (*Topology, error) {
 		return nil, fmt.Errorf("orders: processor: %w", err)
 	}
 	local := func() []storage.Storage { return o.Local(string(o.Names.Table())) }
-	return &Topology{names: o.Names, proc: proc, deadLetters: dlq,
-		deadlines: NewDeadlines(local, o.SendSaga, o.StepTimeout, o.ScanInterval, o.Logger.With("topology", string(o.Names.Group)))}, nil
-}
-
-// Run blocks until ctx ends or the processor fails. On return the
-// processor has committed its offsets and closed its storages, and the
-// scanner has stopped.
-func (t *Topology) Run(ctx context.Context) error {
-	defer t.deadLetters.Close()
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return t.proc.Run(ctx) })
-	g.Go(func() error { return t.deadlines.Run(ctx) })
-	return g.Wait()
-}
-
-// Recovered reports whether the processor has caught up with its table.
-func (t *Topology) Recovered() bool { return t.proc.Recovered() }
-
-// Processors lists the goka processors, for lag metrics.
-func (t *Topology) Processors() map[string]*goka.Processor {
-	return map[string]*goka.Processor{string(t.names.Group): t.proc}
+	deadlines := NewDeadlines(local, o.SendSaga, o.StepTimeout, o.ScanInterval, o.Logger.With("topology", string(o.Names.Group)))
+	return &Topology{topology.NewSet(dlq, []*goka.Processor{proc}, deadlines)}, nil
 }

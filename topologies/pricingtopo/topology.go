@@ -1,7 +1,6 @@
 package pricingtopo
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,10 +8,10 @@ import (
 
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/storage"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/titan-commerce/titan/internal/gokaopts"
 	"github.com/titan-commerce/titan/internal/observe"
+	"github.com/titan-commerce/titan/internal/topology"
 	"github.com/titan-commerce/titan/processors/pricing"
 	"github.com/titan-commerce/titan/schemas"
 )
@@ -83,12 +82,7 @@ func (o *Options) validate() error {
 
 // Topology runs the pricing group and the ticker of one instance.
 type Topology struct {
-	names Names
-	// deadLetters writes the processors' dead letters; closed when Run
-	// returns.
-	deadLetters *observe.DeadLetterWriter
-	proc        *goka.Processor
-	ticker      *Ticker
+	*topology.Set
 }
 
 // New builds the topology; Run starts it.
@@ -104,29 +98,6 @@ func New(o Options) (*Topology, error) {
 	}
 	n := o.Names
 	local := func() []storage.Storage { return o.Local(string(n.Table())) }
-	return &Topology{
-		names:       n,
-		proc:        proc,
-		deadLetters: dlq,
-		ticker:      NewTicker(local, o.Send, o.TickInterval, o.Logger.With("topology", string(n.Group))),
-	}, nil
-}
-
-// Run blocks until ctx ends or the processor fails. On return the
-// processor has committed its offsets and closed its storages, and the
-// ticker has stopped.
-func (t *Topology) Run(ctx context.Context) error {
-	defer t.deadLetters.Close()
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return t.proc.Run(ctx) })
-	g.Go(func() error { return t.ticker.Run(ctx) })
-	return g.Wait()
-}
-
-// Recovered reports whether the processor has caught up with its table.
-func (t *Topology) Recovered() bool { return t.proc.Recovered() }
-
-// Processors lists the goka processors, for lag metrics.
-func (t *Topology) Processors() map[string]*goka.Processor {
-	return map[string]*goka.Processor{string(t.names.Group): t.proc}
+	ticker := NewTicker(local, o.Send, o.TickInterval, o.Logger.With("topology", string(n.Group)))
+	return &Topology{topology.NewSet(dlq, []*goka.Processor{proc}, ticker)}, nil
 }

@@ -1,16 +1,15 @@
 package recommendationstopo
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 
 	"github.com/lovoo/goka"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/titan-commerce/titan/internal/gokaopts"
 	"github.com/titan-commerce/titan/internal/observe"
+	"github.com/titan-commerce/titan/internal/topology"
 	"github.com/titan-commerce/titan/processors/recommendations"
 	"github.com/titan-commerce/titan/schemas"
 )
@@ -38,11 +37,7 @@ type Options struct {
 
 // Topology runs the three recommendation groups of one instance.
 type Topology struct {
-	names Names
-	// deadLetters writes the processors' dead letters; closed when Run
-	// returns.
-	deadLetters         *observe.DeadLetterWriter
-	users, orders, item *goka.Processor
+	*topology.Set
 }
 
 // New builds the topology; Run starts it.
@@ -75,43 +70,20 @@ func New(o Options) (*Topology, error) {
 	g := &groups{names: o.Names, outcomes: o.Outcomes, policy: o.Policy, window: o.TimeWindow, keys: gokaopts.NewKeys(o.Names.ItemsTable())}
 	dlq := observe.NewDeadLetterWriter(o.Goka)
 	ug, og, ig := g.graphs(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger, Writer: dlq})
-	t := &Topology{names: o.Names, deadLetters: dlq}
+	var procs []*goka.Processor
 	for _, p := range []struct {
 		graph *goka.GroupGraph
-		into  **goka.Processor
 		opts  []goka.ProcessorOption
 	}{
-		{ug, &t.users, o.Goka.Processor(gokaopts.OutputsFirst)},
-		{og, &t.orders, o.Goka.Processor(gokaopts.OutputsFirst)},
-		{ig, &t.item, o.Goka.ProcessorWithKeys(gokaopts.OutputsFirst, g.keys)},
+		{ug, o.Goka.Processor(gokaopts.OutputsFirst)},
+		{og, o.Goka.Processor(gokaopts.OutputsFirst)},
+		{ig, o.Goka.ProcessorWithKeys(gokaopts.OutputsFirst, g.keys)},
 	} {
 		proc, err := goka.NewProcessor(o.Goka.Brokers, p.graph, p.opts...)
 		if err != nil {
 			return nil, fmt.Errorf("recommendations: %s: %w", p.graph.Group(), err)
 		}
-		*p.into = proc
+		procs = append(procs, proc)
 	}
-	return t, nil
-}
-
-// Run blocks until ctx ends or a processor fails.
-func (t *Topology) Run(ctx context.Context) error {
-	defer t.deadLetters.Close()
-	g, ctx := errgroup.WithContext(ctx)
-	for _, p := range []*goka.Processor{t.users, t.orders, t.item} {
-		g.Go(func() error { return p.Run(ctx) })
-	}
-	return g.Wait()
-}
-
-// Recovered reports whether every processor has caught up with its table.
-func (t *Topology) Recovered() bool {
-	return t.users.Recovered() && t.orders.Recovered() && t.item.Recovered()
-}
-
-// Processors lists the goka processors, for lag metrics.
-func (t *Topology) Processors() map[string]*goka.Processor {
-	return map[string]*goka.Processor{
-		string(t.names.UsersGroup): t.users, string(t.names.OrdersGroup): t.orders, string(t.names.ItemsGroup): t.item,
-	}
+	return &Topology{topology.NewSet(dlq, procs)}, nil
 }
