@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/titan-commerce/titan/schemas"
 	recommendationsv1 "github.com/titan-commerce/titan/schemas/recommendations/v1"
 )
 
@@ -33,7 +34,7 @@ func FuzzViewStep(f *testing.F) {
 	item := busyItem(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var w recommendationsv1.ViewEvent
-		if proto.Unmarshal(b, &w) != nil || ValidateView(&w) != nil {
+		if proto.Unmarshal(b, &w) != nil || schemas.ValidateViewEvent(&w) != nil {
 			return
 		}
 		v := ViewFromWire(&w)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/titan-commerce/titan/internal/sessiongen"
 	"github.com/titan-commerce/titan/processors/recommendations"
+	"github.com/titan-commerce/titan/schemas"
 )
 
 // sim runs events through the three keys in memory as the topology does:
@@ -54,7 +55,7 @@ func (s *sim) apply(ev sessiongen.Event) {
 	var pairs []recommendations.Pair
 	switch ev.Kind {
 	case sessiongen.KindView:
-		if err := recommendations.ValidateView(ev.View); err != nil {
+		if err := schemas.ValidateViewEvent(ev.View); err != nil {
 			s.t.Fatalf("generated view %v: %v", ev.View, err)
 		}
 		v := recommendations.ViewFromWire(ev.View)

@@ -45,7 +45,7 @@ func (v ViewEvent) Fingerprint() uint64 {
 }
 
 // gapSession prefixes the session ids View makes up for views without one.
-// It is in Titan's namespace, which ValidateView refuses in session ids, so
+// It is in Titan's namespace, which schemas.ValidateViewEvent refuses in session ids, so
 // a made-up id never equals a storefront's.
 const gapSession = schemas.ReservedPrefix + "gap:"
 

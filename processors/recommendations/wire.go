@@ -5,7 +5,6 @@ import (
 	"slices"
 
 	"github.com/titan-commerce/titan/internal/millis"
-	"github.com/titan-commerce/titan/schemas"
 	recommendationsv1 "github.com/titan-commerce/titan/schemas/recommendations/v1"
 )
 
@@ -14,39 +13,6 @@ import (
 // FromWire functions accept anything that decodes: stored values are
 // trusted only as far as it takes never to panic, and scores that are not
 // finite and positive read as zero.
-
-// ValidateView checks a view event before it is produced or applied,
-// reporting the first broken rule, in field order, as a
-// *schemas.InvalidError. Every id follows schemas' id rule and stays out of
-// Titan's namespace; the session id may be left empty.
-func ValidateView(v *recommendationsv1.ViewEvent) error {
-	if v == nil {
-		return invalid("", schemas.ReasonNilMessage)
-	}
-	if err := schemas.CheckClientID("event_id", v.GetEventId(), schemas.ReasonMissingEventID); err != nil {
-		return err
-	}
-	if err := schemas.CheckClientID("user_id", v.GetUserId(), schemas.ReasonMissingUserID); err != nil {
-		return err
-	}
-	if err := schemas.CheckSKU("sku", v.GetSku()); err != nil {
-		return err
-	}
-	if err := schemas.CheckOptionalID("session_id", v.GetSessionId()); err != nil {
-		return err
-	}
-	if err := schemas.RefuseReserved("session_id", v.GetSessionId()); err != nil {
-		return err
-	}
-	if v.GetTimestampMs() <= 0 {
-		return invalid("timestamp_ms", schemas.ReasonInvalidTimestamp)
-	}
-	return nil
-}
-
-func invalid(field string, reason schemas.Reason) error {
-	return &schemas.InvalidError{Field: field, Reason: reason}
-}
 
 // ViewFromWire maps a view event.
 func ViewFromWire(w *recommendationsv1.ViewEvent) ViewEvent {

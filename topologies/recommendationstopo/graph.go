@@ -62,8 +62,8 @@ func (g *groups) onView(ctx goka.Context, msg any) error {
 	if err := proto.Unmarshal(msg.([]byte), &w); err != nil {
 		return observe.Reject("decode", err)
 	}
-	if err := recommendations.ValidateView(&w); err != nil {
-		return observe.Reject("invalid_view", err)
+	if err := schemas.ValidateViewEvent(&w); err != nil {
+		return observe.Reject(string(schemas.ReasonOf(err)), err)
 	}
 	if w.GetUserId() != ctx.Key() {
 		return observe.Reject("key_mismatch", fmt.Errorf("key %q, user %q", ctx.Key(), w.GetUserId()))
