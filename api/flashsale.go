@@ -185,11 +185,8 @@ func (s *Server) flashReady(fs *FlashSaleDeps) bool {
 
 // readKey reads one key of the flash-sale table.
 func readKey(fs *FlashSaleDeps, key string) (flashsale.State, error) {
-	v, err := fs.Sales.Get(key)
-	if err != nil || v == nil {
-		return flashsale.State{}, err
-	}
-	return v.(flashsale.State), nil
+	st, _, err := read[flashsale.State](fs.Sales, "flash-sale", key)
+	return st, err
 }
 
 // readSale reads a sale key; found means created (in any phase).
@@ -202,11 +199,7 @@ func readSale(fs *FlashSaleDeps, id string) (flashsale.SaleState, bool, error) {
 }
 
 func readPurchase(fs *FlashSaleDeps, key string) (flashsale.Result, bool, error) {
-	v, err := fs.Purchases.Get(key)
-	if err != nil || v == nil {
-		return flashsale.Result{}, false, err
-	}
-	return v.(flashsale.Result), true, nil
+	return read[flashsale.Result](fs.Purchases, "purchase", key)
 }
 
 // buckets reads every bucket of a sale. A bucket not opened yet shows the

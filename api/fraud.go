@@ -86,13 +86,6 @@ func (s *Server) getFraudUser(ctx *fasthttp.RequestCtx, p []string) {
 
 // readEntity reads a key of the fraud table; nil when it holds none.
 func readEntity(od *OrderDeps, key string) (*fraudv1.Entity, error) {
-	v, err := od.Fraud.Get(key)
-	if err != nil || v == nil {
-		return nil, err
-	}
-	e, ok := v.(*fraudv1.Entity)
-	if !ok {
-		return nil, errorf("fraud table holds %T, want *fraudv1.Entity", v)
-	}
-	return e, nil
+	v, _, err := read[*fraudv1.Entity](od.Fraud, "fraud", key)
+	return v, err
 }

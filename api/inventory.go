@@ -65,11 +65,11 @@ type pendingJSON struct {
 }
 
 func (s *Server) readState(sku string) (inventory.Head, error) {
-	v, err := s.deps.Stock.Get(sku)
-	if err != nil || v == nil {
+	h, found, err := read[inventory.Head](s.deps.Stock, "stock", sku)
+	if !found {
 		return inventory.NewHead(), err
 	}
-	return v.(inventory.Head), nil
+	return h, err
 }
 
 func (s *Server) getStock(ctx *fasthttp.RequestCtx, p []string) {
@@ -188,11 +188,7 @@ func (s *Server) restock(ctx *fasthttp.RequestCtx, p []string) {
 }
 
 func (s *Server) readIndex(orderID string) (inventory.OrderIndex, bool, error) {
-	v, err := s.deps.Orders.Get(orderID)
-	if err != nil || v == nil {
-		return inventory.OrderIndex{}, false, err
-	}
-	return v.(inventory.OrderIndex), true, nil
+	return read[inventory.OrderIndex](s.deps.Orders, "order index", orderID)
 }
 
 func (s *Server) getReservations(ctx *fasthttp.RequestCtx, p []string) {

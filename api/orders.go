@@ -313,15 +313,8 @@ func (s *Server) answerOrder(ctx *fasthttp.RequestCtx, ev *ordersv1.OrderEvent) 
 }
 
 func readOrder(od *OrderDeps, id string) (*ordersv1.Order, error) {
-	v, err := od.Orders.Get(id)
-	if err != nil || v == nil {
-		return nil, err
-	}
-	o, ok := v.(*ordersv1.Order)
-	if !ok {
-		return nil, errorf("saga table holds %T, want *ordersv1.Order", v)
-	}
-	return o, nil
+	v, _, err := read[*ordersv1.Order](od.Orders, "saga", id)
+	return v, err
 }
 
 func terminal(o *ordersv1.Order) bool {

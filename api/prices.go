@@ -128,15 +128,8 @@ func (s *Server) setPrice(ctx *fasthttp.RequestCtx, p []string) {
 
 // readPrice reads a SKU of the pricing table; nil when it has none.
 func readPrice(od *OrderDeps, sku string) (*pricingv1.SkuPrice, error) {
-	v, err := od.Prices.Get(sku)
-	if err != nil || v == nil {
-		return nil, err
-	}
-	sp, ok := v.(*pricingv1.SkuPrice)
-	if !ok {
-		return nil, errorf("pricing table holds %T, want *pricingv1.SkuPrice", v)
-	}
-	return sp, nil
+	v, _, err := read[*pricingv1.SkuPrice](od.Prices, "pricing", sku)
+	return v, err
 }
 
 // priceRead checks the SKU and readiness and reads it; it answers the

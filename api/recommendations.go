@@ -289,26 +289,12 @@ func firstError(errs ...error) error {
 
 // readItem reads a SKU of the item table; nil when it holds none.
 func readItem(rd *RecommendationDeps, sku string) (*recommendationsv1.ItemState, error) {
-	v, err := rd.Items.Get(sku)
-	if err != nil || v == nil {
-		return nil, err
-	}
-	st, ok := v.(*recommendationsv1.ItemState)
-	if !ok {
-		return nil, errorf("item table holds %T, want *recommendationsv1.ItemState", v)
-	}
-	return st, nil
+	v, _, err := read[*recommendationsv1.ItemState](rd.Items, "item", sku)
+	return v, err
 }
 
 // readUserHistory reads a user of the user table; nil when it holds none.
 func readUserHistory(rd *RecommendationDeps, user string) (*recommendationsv1.UserHistory, error) {
-	v, err := rd.Users.Get(user)
-	if err != nil || v == nil {
-		return nil, err
-	}
-	h, ok := v.(*recommendationsv1.UserHistory)
-	if !ok {
-		return nil, errorf("user table holds %T, want *recommendationsv1.UserHistory", v)
-	}
-	return h, nil
+	v, _, err := read[*recommendationsv1.UserHistory](rd.Users, "user", user)
+	return v, err
 }

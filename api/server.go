@@ -491,3 +491,20 @@ func newCommandID() string {
 }
 
 func errorf(format string, args ...any) error { return fmt.Errorf("api: "+format, args...) }
+
+// read reads key from t as a T, and whether t holds anything under it:
+// the zero T when it does not, and an error naming the table (what) when it
+// holds a value of another type, which is a wiring mistake rather than a
+// client's.
+func read[T any](t Table, what, key string) (T, bool, error) {
+	var zero T
+	v, err := t.Get(key)
+	if err != nil || v == nil {
+		return zero, false, err
+	}
+	x, ok := v.(T)
+	if !ok {
+		return zero, false, errorf("%s table holds %T, want %T", what, v, zero)
+	}
+	return x, true, nil
+}
