@@ -40,59 +40,6 @@ func openBucket(units int64, buckets, b int) BucketState {
 	return s
 }
 
-func TestTakeDecisions(t *testing.T) {
-	take := func(sec int, qty, already int64) Message {
-		return Message{Kind: KindTake, SaleID: "s", IdempotencyKey: "k", UserID: "u", Qty: qty, Already: already,
-			Time: t0.Add(time.Duration(sec) * time.Second)}
-	}
-	tests := []struct {
-		name   string
-		state  BucketState
-		take   Message
-		reason string
-		parked bool
-	}{
-		{"sells within the window", openBucket(5, 1, 0), take(1, 2, 0), "", false},
-		{"start is inclusive", openBucket(5, 1, 0), take(0, 1, 0), "", false},
-		{"before the start", openBucket(5, 1, 0), take(-1, 1, 0), ReasonNotStarted, false},
-		{"end is exclusive", openBucket(5, 1, 0), take(3600, 1, 0), ReasonEnded, false},
-		{"not opened yet", BucketState{}, take(1, 1, 0), ReasonNotStarted, false},
-		{"limit counts what is held", openBucket(5, 1, 0), take(1, 1, 2), ReasonLimitExceeded, false},
-		{"limit counts this attempt", openBucket(5, 1, 0), take(1, 3, 0), ReasonLimitExceeded, false},
-		{"invalid quantity", openBucket(5, 1, 0), take(1, 0, 0), ReasonInvalid, false},
-		{"sold out with one bucket", openBucket(1, 1, 0), take(1, 2, 0), ReasonSoldOut, false},
-		{"dry bucket borrows", openBucket(1, 4, 0), take(1, 2, 0), "", true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s, out := DecideBucket(tt.state, tt.take, testRouter{})
-			if tt.parked {
-				if len(s.Parked) != 1 || !s.Borrowing || len(out.Messages) != 1 || out.Messages[0].Kind != KindBorrow {
-					t.Fatalf("not parked: %+v %+v", s, out)
-				}
-				return
-			}
-			if len(out.Messages) != 1 || out.Messages[0].Kind != KindTakeResult || out.Messages[0].Reason != tt.reason {
-				t.Fatalf("out %+v, want reason %q", out.Messages, tt.reason)
-			}
-			// Admission, knowing what the bucket knows, refuses nothing the
-			// bucket sells and names the bucket's own reason for the rest
-			// (TestSimulatedSale holds it to that across a whole sale).
-			if tt.state.Opened {
-				if got := Admit(tt.state.Sale, tt.take.Already, tt.state.Sold, tt.take.Qty, tt.take.Time); got != "" && got != tt.reason {
-					t.Errorf("Admit = %q, the bucket answers %q", got, tt.reason)
-				}
-			}
-			if tt.reason == "" && s.Sold != tt.take.Qty {
-				t.Fatalf("sold %d", s.Sold)
-			}
-			if tt.reason != "" && s.Sold != tt.state.Sold {
-				t.Fatalf("a rejection sold: %d", s.Sold)
-			}
-		})
-	}
-}
-
 func TestBorrowGivesHalfAndAtLeastTheWant(t *testing.T) {
 	for _, tc := range []struct{ avail, want, give int64 }{{10, 1, 5}, {10, 7, 7}, {1, 1, 1}, {3, 5, 3}, {0, 2, 0}} {
 		s := openBucket(tc.avail, 4, 1)
