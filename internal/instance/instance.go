@@ -68,6 +68,7 @@ import (
 	"github.com/titan-commerce/titan/internal/partition"
 	"github.com/titan-commerce/titan/internal/restore"
 	"github.com/titan-commerce/titan/internal/supervise"
+	"github.com/titan-commerce/titan/internal/topology"
 	"github.com/titan-commerce/titan/processors/flashsale"
 	"github.com/titan-commerce/titan/processors/inventory"
 	flashsalev1 "github.com/titan-commerce/titan/schemas/flashsale/v1"
@@ -407,17 +408,19 @@ func (p inventoryPart) build(hooks *metrics.Processing) error {
 	policy := inventory.DefaultPolicy()
 	policy.DedupeWindow = i.cfg.DedupeWindow
 	_, err := supervised(i, TopologyInventory, inventorytopo.New, inventorytopo.Options{
-		TimeWindow:    i.cfg.TimeWindow,
+		Base: topology.Base{
+			TimeWindow: i.cfg.TimeWindow,
+			Partitions: int32(i.cfg.Partitions),
+			Goka:       i.gokaConfig(i.procs.Build, "inventory"),
+			Hooks:      hooks,
+			Logger:     i.log,
+		},
 		Replies:       i.inventoryReplies(),
-		Partitions:    int32(i.cfg.Partitions),
 		Names:         i.names,
-		Goka:          i.gokaConfig(i.procs.Build, "inventory"),
 		Local:         i.recoveredPartitions,
 		Send:          sdk.NewKeyed(i.own, string(i.names.Internal), (*inventoryv1.Command).GetSku).SendAll,
 		Policy:        policy,
 		SweepInterval: i.cfg.SweepInterval,
-		Hooks:         hooks,
-		Logger:        i.log,
 	})
 	return err
 }
@@ -436,15 +439,17 @@ func (p flashSalePart) build(hooks *metrics.Processing) error {
 	i := p.i
 	var err error
 	i.flash, err = supervised(i, TopologyFlashSale, flashsaletopo.New, flashsaletopo.Options{
-		Names:      i.fsNames,
-		Partitions: int32(i.cfg.Partitions),
-		Inventory:  i.names.Internal,
-		Goka:       i.gokaConfig(i.procs.Build, "flashsale"),
-		Local:      i.recoveredPartitions,
-		Send:       sdk.NewKeyed(i.own, string(i.fsNames.Internal), (*flashsalev1.Message).GetKey).SendAll,
-		TimeWindow: i.cfg.TimeWindow,
-		Hooks:      hooks,
-		Logger:     i.log,
+		Base: topology.Base{
+			Partitions: int32(i.cfg.Partitions),
+			Goka:       i.gokaConfig(i.procs.Build, "flashsale"),
+			TimeWindow: i.cfg.TimeWindow,
+			Hooks:      hooks,
+			Logger:     i.log,
+		},
+		Names:     i.fsNames,
+		Inventory: i.names.Internal,
+		Local:     i.recoveredPartitions,
+		Send:      sdk.NewKeyed(i.own, string(i.fsNames.Internal), (*flashsalev1.Message).GetKey).SendAll,
 	})
 	return err
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/titan-commerce/titan/api"
 	"github.com/titan-commerce/titan/internal/kafkaadmin"
 	"github.com/titan-commerce/titan/internal/metrics"
+	"github.com/titan-commerce/titan/internal/topology"
 	"github.com/titan-commerce/titan/processors/fraud"
 	"github.com/titan-commerce/titan/processors/orders"
 	"github.com/titan-commerce/titan/processors/pricing"
@@ -85,48 +86,54 @@ func (p *orderPipeline) build(hooks *metrics.Processing) error {
 	// own rules: one policy for both.
 	pricingPolicy := pricing.DefaultPolicy()
 	if _, err = supervised(i, "pricing", pricingtopo.New, pricingtopo.Options{
+		Base: topology.Base{
+			TimeWindow: i.cfg.TimeWindow,
+			Partitions: int32(i.cfg.Partitions),
+			Goka:       i.gokaConfig(i.procs.Build, "pricing"),
+			Hooks:      hooks,
+			Logger:     i.log,
+		},
 		Policy:       pricingPolicy,
-		TimeWindow:   i.cfg.TimeWindow,
-		Partitions:   int32(i.cfg.Partitions),
 		Names:        p.pricing,
 		Peers:        pricingtopo.Peers{InventoryEvents: i.names.Events, Saga: p.names.Saga},
-		Goka:         i.gokaConfig(i.procs.Build, "pricing"),
 		Local:        i.recoveredPartitions,
 		Send:         sdk.NewKeyed(i.own, string(p.pricing.Internal), (*pricingv1.Command).GetSku).SendAll,
 		TickInterval: i.cfg.SweepInterval,
-		Hooks:        hooks,
-		Logger:       i.log,
 	}); err != nil {
 		return err
 	}
 	if _, err = supervised(i, "fraud", fraudtopo.New, fraudtopo.Options{
-		Partitions: int32(i.cfg.Partitions),
-		Names:      p.fraud,
-		Saga:       p.names.Saga,
-		Model:      p.model,
-		Goka:       i.gokaConfig(i.procs.Build, "fraud"),
-		Hooks:      hooks,
-		Logger:     i.log,
+		Base: topology.Base{
+			Partitions: int32(i.cfg.Partitions),
+			Goka:       i.gokaConfig(i.procs.Build, "fraud"),
+			Hooks:      hooks,
+			Logger:     i.log,
+		},
+		Names: p.fraud,
+		Saga:  p.names.Saga,
+		Model: p.model,
 	}); err != nil {
 		return err
 	}
 	_, err = supervised(i, TopologyOrders, orderstopo.New, orderstopo.Options{
-		TimeWindow: i.cfg.TimeWindow,
-		Partitions: int32(i.cfg.Partitions),
-		Names:      p.names,
+		Base: topology.Base{
+			TimeWindow: i.cfg.TimeWindow,
+			Partitions: int32(i.cfg.Partitions),
+			Goka:       i.lookupGokaConfig("orders", p.pricing.Table()),
+			Hooks:      hooks,
+			Logger:     i.log,
+		},
+		Names: p.names,
 		Peers: orderstopo.Peers{
 			InventoryCommands:    i.names.Internal,
 			InventoryOrderEvents: i.names.OrderEvents,
 			FraudObservations:    p.fraud.Observations,
 		},
 		Prices:      orderstopo.Prices{Table: p.pricing.Table(), Codec: pricingtopo.StateCodec, Quote: pricingtopo.Quoter(pricingPolicy)},
-		Goka:        i.lookupGokaConfig("orders", p.pricing.Table()),
 		Policy:      i.orderPolicy(),
 		Local:       i.recoveredPartitions,
 		SendSaga:    sdk.NewKeyed(i.own, string(p.names.Saga), (*ordersv1.SagaMessage).GetOrderId).SendAll,
 		StepTimeout: i.cfg.OrderStepTimeout,
-		Hooks:       hooks,
-		Logger:      i.log,
 	})
 	return err
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/titan-commerce/titan/internal/kafkaadmin"
 	"github.com/titan-commerce/titan/internal/metrics"
 	"github.com/titan-commerce/titan/internal/partition"
+	"github.com/titan-commerce/titan/internal/topology"
 	"github.com/titan-commerce/titan/processors/recommendations"
 	"github.com/titan-commerce/titan/schemas/codec"
 	recommendationsv1 "github.com/titan-commerce/titan/schemas/recommendations/v1"
@@ -48,14 +49,16 @@ func (p *recsPipeline) copartitioned() []kafkaadmin.Copartitioned {
 func (p *recsPipeline) build(hooks *metrics.Processing) error {
 	i := p.i
 	_, err := supervised(i, TopologyRecommendations, recommendationstopo.New, recommendationstopo.Options{
-		TimeWindow: i.cfg.TimeWindow,
-		Partitions: int32(i.cfg.Partitions),
-		Names:      p.names,
-		Outcomes:   p.outcomes,
-		Goka:       i.gokaConfig(i.procs.Build, "recommendations"),
-		Policy:     recommendations.DefaultPolicy(),
-		Hooks:      hooks,
-		Logger:     i.log,
+		Base: topology.Base{
+			TimeWindow: i.cfg.TimeWindow,
+			Partitions: int32(i.cfg.Partitions),
+			Goka:       i.gokaConfig(i.procs.Build, "recommendations"),
+			Hooks:      hooks,
+			Logger:     i.log,
+		},
+		Names:    p.names,
+		Outcomes: p.outcomes,
+		Policy:   recommendations.DefaultPolicy(),
 	})
 	return err
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/titan-commerce/titan/internal/kafkaadmin"
 	"github.com/titan-commerce/titan/internal/observe"
 	"github.com/titan-commerce/titan/internal/partition"
+	"github.com/titan-commerce/titan/internal/topology"
 	"github.com/titan-commerce/titan/processors/flashsale"
 	"github.com/titan-commerce/titan/processors/inventory"
 	flashsalev1 "github.com/titan-commerce/titan/schemas/flashsale/v1"
@@ -238,8 +239,12 @@ func (d *deployment) startFlashSale(ctx context.Context, policy flashsale.Policy
 		t.Fatal(err)
 	}
 	topo, err := flashsaletopo.New(flashsaletopo.Options{
-		Names: d.fs, Partitions: partitions, Inventory: d.inv.Internal,
-		Goka: gokaopts.Config{Brokers: d.brokers, Replication: 1, Storage: sb.Build, ClientID: "titan-test-flashsale", Logger: d.log},
+		Base: topology.Base{
+			Goka:       gokaopts.Config{Brokers: d.brokers, Replication: 1, Storage: sb.Build, ClientID: "titan-test-flashsale", Logger: d.log},
+			Partitions: partitions,
+			Logger:     d.log,
+		},
+		Names: d.fs, Inventory: d.inv.Internal,
 		Local: func(topic string) []storage.Storage {
 			var out []storage.Storage
 			for _, p := range sb.Open(topic) {
@@ -250,7 +255,7 @@ func (d *deployment) startFlashSale(ctx context.Context, policy flashsale.Policy
 			return out
 		},
 		Send:   sdk.NewKeyed(cl, string(d.fs.Internal), (*flashsalev1.Message).GetKey).SendAll,
-		Policy: policy, SettleInterval: 200 * time.Millisecond, Logger: d.log,
+		Policy: policy, SettleInterval: 200 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)

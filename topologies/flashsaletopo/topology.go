@@ -3,7 +3,6 @@ package flashsaletopo
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/lovoo/goka"
@@ -13,21 +12,20 @@ import (
 	"github.com/titan-commerce/titan/internal/observe"
 	"github.com/titan-commerce/titan/internal/topology"
 	"github.com/titan-commerce/titan/processors/flashsale"
-	"github.com/titan-commerce/titan/schemas"
 )
 
 // Options configure a Topology.
 type Options struct {
+	// Base carries what every topology is built from (Goka,
+	// Partitions, TimeWindow, Hooks, Logger).
+	topology.Base
 	Names Names
-	// Partitions of the topology's topics; the router needs them.
-	Partitions int32
 	// Inventory is the inventory topology's internal commands stream: a
 	// sale's allocation, the release of an abandoned creation and the
 	// settlement are Titan's commands there. The inventory topology must
 	// route its events about flashsale.AllocationPrefix orders back to
 	// Names.Allocations (its Reply option, Key AllocationKey).
 	Inventory goka.Stream
-	Goka      gokaopts.Config
 	// Local returns the recovered storages of a table's partitions this
 	// instance owns; the settler reads the sale keys through it.
 	Local func(topic string) []storage.Storage
@@ -38,22 +36,14 @@ type Options struct {
 	// Policy bounds a sale's creation and allocation; the zero value means
 	// flashsale.DefaultPolicy().
 	Policy flashsale.Policy
-	// TimeWindow bounds a purchase's time against the time Kafka received
-	// it; the zero value means schemas.DefaultTimeWindow().
-	TimeWindow schemas.TimeWindow
 	// SettleInterval is how often overdue creations and ended sales are
 	// looked for.
 	SettleInterval time.Duration
-	Hooks          observe.Hooks
-	Logger         *slog.Logger
 }
 
 func (o *Options) validate() error {
-	if err := o.Goka.Validate(); err != nil {
+	if err := o.Check("flashsale"); err != nil {
 		return err
-	}
-	if o.Partitions < 1 {
-		return fmt.Errorf("flashsale: %d partitions", o.Partitions)
 	}
 	if o.Inventory == "" {
 		return errors.New("flashsale: no inventory commands stream")
@@ -70,17 +60,8 @@ func (o *Options) validate() error {
 	if err := o.Policy.Validate(); err != nil {
 		return err
 	}
-	if o.TimeWindow == (schemas.TimeWindow{}) {
-		o.TimeWindow = schemas.DefaultTimeWindow()
-	}
-	if err := o.TimeWindow.Validate(); err != nil {
-		return err
-	}
 	if o.SettleInterval <= 0 {
 		o.SettleInterval = time.Second
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
 	}
 	return nil
 }
@@ -101,7 +82,7 @@ func New(o Options) (*Topology, error) {
 	log := o.Logger.With("topology", string(o.Names.Group))
 	g := &group{names: o.Names, inventory: o.Inventory, router: r, policy: o.Policy, window: o.TimeWindow, log: log}
 	dlq := observe.NewDeadLetterWriter(o.Goka)
-	saleGraph, purchasesGraph := g.graphs(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger, Writer: dlq})
+	saleGraph, purchasesGraph := g.graphs(o.Decorator(dlq))
 	sale, err := goka.NewProcessor(o.Goka.Brokers, saleGraph, o.Goka.Processor(gokaopts.OutputsFirst)...)
 	if err != nil {
 		return nil, fmt.Errorf("flashsale: processor: %w", err)

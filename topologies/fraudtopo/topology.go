@@ -3,7 +3,6 @@ package fraudtopo
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 
 	"github.com/lovoo/goka"
 
@@ -15,6 +14,9 @@ import (
 
 // Options configure a Topology.
 type Options struct {
+	// Base carries what every topology is built from (Goka,
+	// Partitions, TimeWindow, Hooks, Logger).
+	topology.Base
 	// Names of the topology's topics and group; the zero value means
 	// NamesFor("").
 	Names Names
@@ -22,23 +24,13 @@ type Options struct {
 	// order id.
 	Saga goka.Stream
 	// Model is the scoring model in force; required.
-	Model *ModelFile
-	Goka  gokaopts.Config
-	// Partitions of the topology's topics, which are co-partitioned: a
-	// record whose key hashes to another partition than the one it arrived
-	// in is set aside (observe.Decorator).
-	Partitions int32
-	Policy     fraud.Policy
-	Hooks      observe.Hooks
-	Logger     *slog.Logger
+	Model  *ModelFile
+	Policy fraud.Policy
 }
 
 func (o *Options) validate() error {
-	if err := o.Goka.Validate(); err != nil {
+	if err := o.Check("fraud"); err != nil {
 		return err
-	}
-	if o.Partitions < 1 {
-		return fmt.Errorf("fraud: %d partitions", o.Partitions)
 	}
 	if o.Saga == "" || o.Model == nil || o.Model.Model() == nil {
 		return errors.New("fraud: the saga stream and a model are required")
@@ -48,9 +40,6 @@ func (o *Options) validate() error {
 	}
 	if o.Policy == (fraud.Policy{}) {
 		o.Policy = fraud.DefaultPolicy()
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
 	}
 	return nil
 }
@@ -67,7 +56,7 @@ func New(o Options) (*Topology, error) {
 	}
 	g := &group{names: o.Names, saga: o.Saga, model: o.Model, policy: o.Policy}
 	dlq := observe.NewDeadLetterWriter(o.Goka)
-	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger, Writer: dlq}), o.Goka.Processor(gokaopts.OutputsFirst)...)
+	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(o.Decorator(dlq)), o.Goka.Processor(gokaopts.OutputsFirst)...)
 	if err != nil {
 		return nil, fmt.Errorf("fraud: processor: %w", err)
 	}

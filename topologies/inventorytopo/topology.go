@@ -3,7 +3,6 @@ package inventorytopo
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/lovoo/goka"
@@ -18,15 +17,11 @@ import (
 
 // Options configure a Topology.
 type Options struct {
+	// Base carries what every topology is built from (Goka,
+	// Partitions, TimeWindow, Hooks, Logger).
+	topology.Base
 	// Names of the topics and groups; the zero value means NamesFor("").
 	Names Names
-	// Goka carries brokers, replication and the storage of the
-	// processors' tables.
-	Goka gokaopts.Config
-	// Partitions of the topology's topics, which are co-partitioned: a
-	// record whose key hashes to another partition than the one it arrived
-	// in is set aside (observe.Decorator).
-	Partitions int32
 	// Local returns the recovered storages of a table's partitions this
 	// instance owns; the expiry sweeper reads Table through it.
 	Local func(topic string) []storage.Storage
@@ -36,25 +31,17 @@ type Options struct {
 	Send SendFunc
 	// Policy bounds what each SKU remembers.
 	Policy inventory.Policy
-	// TimeWindow bounds a client command's time against the time Kafka
-	// received it; the zero value means schemas.DefaultTimeWindow().
-	TimeWindow schemas.TimeWindow
 	// Replies route the events of orders in Titan's namespace to the
 	// topologies that sent their commands.
 	Replies []Reply
 	// SweepInterval is how often expired reservations are looked for; an
 	// idle SKU's reservation ends within about this long of its deadline.
 	SweepInterval time.Duration
-	Hooks         observe.Hooks
-	Logger        *slog.Logger
 }
 
 func (o *Options) validate() error {
-	if err := o.Goka.Validate(); err != nil {
+	if err := o.Check("inventory"); err != nil {
 		return err
-	}
-	if o.Partitions < 1 {
-		return fmt.Errorf("inventory: %d partitions", o.Partitions)
 	}
 	if o.Local == nil || o.Send == nil {
 		return errors.New("inventory: Local and Send are required for expiry")
@@ -65,12 +52,6 @@ func (o *Options) validate() error {
 	if o.Policy == (inventory.Policy{}) {
 		o.Policy = inventory.DefaultPolicy()
 	}
-	if o.TimeWindow == (schemas.TimeWindow{}) {
-		o.TimeWindow = schemas.DefaultTimeWindow()
-	}
-	if err := o.TimeWindow.Validate(); err != nil {
-		return err
-	}
 	for _, r := range o.Replies {
 		if !schemas.Reserved(r.Prefix) || r.Stream == "" || r.Key == nil {
 			return fmt.Errorf("inventory: reply %+v: the prefix must be in Titan's namespace, with a stream and a key", r)
@@ -78,9 +59,6 @@ func (o *Options) validate() error {
 	}
 	if o.SweepInterval <= 0 {
 		o.SweepInterval = time.Second
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
 	}
 	return nil
 }
@@ -99,7 +77,7 @@ func New(o Options) (*Topology, error) {
 	n := o.Names
 	g := &graph{names: n, policy: o.Policy, window: o.TimeWindow, replies: o.Replies, keys: gokaopts.NewKeys(n.Table()).Index(expiryIndex)}
 	dlq := observe.NewDeadLetterWriter(o.Goka)
-	stockGraph, ordersGraph := g.graphs(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger, Writer: dlq})
+	stockGraph, ordersGraph := g.graphs(o.Decorator(dlq))
 	// State first: a SKU's commands come from two topics in no fixed
 	// order, so a command decided again after a crash could come out
 	// otherwise; with its state write in before its events, no command

@@ -15,6 +15,7 @@ import (
 	"github.com/titan-commerce/titan/internal/gokaopts"
 	"github.com/titan-commerce/titan/internal/kafkaadmin"
 	"github.com/titan-commerce/titan/internal/kafkatest"
+	"github.com/titan-commerce/titan/internal/topology"
 	"github.com/titan-commerce/titan/processors/inventory"
 	"github.com/titan-commerce/titan/processors/orders"
 	"github.com/titan-commerce/titan/processors/pricing"
@@ -73,11 +74,14 @@ func TestStalledOrdersTimeOut(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = sb.Close() })
 	saga, err := orderstopo.New(orderstopo.Options{
+		Base: topology.Base{
+			Goka:       gokaopts.Config{Brokers: d.brokers, Replication: 1, Storage: sb.Build, ClientID: "deadline-test", Logger: d.log},
+			Partitions: partitions,
+			Logger:     d.log,
+		},
 		Names:       d.ord,
 		Peers:       peers,
 		Prices:      orderstopo.Prices{Table: d.pr.Table(), Codec: pricingtopo.StateCodec, Quote: pricingtopo.Quoter(pricing.DefaultPolicy())},
-		Goka:        gokaopts.Config{Brokers: d.brokers, Replication: 1, Storage: sb.Build, ClientID: "deadline-test", Logger: d.log},
-		Partitions:  partitions,
 		StepTimeout: stepTimeout,
 		Local: func(topic string) (out []storage.Storage) {
 			for _, p := range sb.Open(topic) {
@@ -89,7 +93,6 @@ func TestStalledOrdersTimeOut(t *testing.T) {
 		},
 		SendSaga:     sdk.NewKeyed(d.client, string(d.ord.Saga), (*ordersv1.SagaMessage).GetOrderId).SendAll,
 		ScanInterval: 100 * time.Millisecond,
-		Logger:       d.log,
 	})
 	if err != nil {
 		t.Fatal(err)

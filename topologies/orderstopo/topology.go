@@ -3,7 +3,6 @@ package orderstopo
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/lovoo/goka"
@@ -13,11 +12,13 @@ import (
 	"github.com/titan-commerce/titan/internal/observe"
 	"github.com/titan-commerce/titan/internal/topology"
 	"github.com/titan-commerce/titan/processors/orders"
-	"github.com/titan-commerce/titan/schemas"
 )
 
 // Options configure a Topology.
 type Options struct {
+	// Base carries what every topology is built from (Goka,
+	// Partitions, TimeWindow, Hooks, Logger).
+	topology.Base
 	// Names of the saga's topics and group; the zero value means
 	// NamesFor("").
 	Names Names
@@ -25,15 +26,7 @@ type Options struct {
 	Peers Peers
 	// Prices is the pricing table the saga quotes from; required.
 	Prices Prices
-	Goka   gokaopts.Config
-	// Partitions of the topology's topics, which are co-partitioned: a
-	// record whose key hashes to another partition than the one it arrived
-	// in is set aside (observe.Decorator).
-	Partitions int32
-	Policy     orders.Policy
-	// TimeWindow bounds a checkout event's time against the time Kafka
-	// received it; the zero value means schemas.DefaultTimeWindow().
-	TimeWindow schemas.TimeWindow
+	Policy orders.Policy
 	// Local returns the recovered storages of a table's partitions this
 	// instance owns; the deadline scanner reads Table through it.
 	Local func(topic string) []storage.Storage
@@ -50,16 +43,11 @@ type Options struct {
 	// order ends within about this long after its timeout. Default a
 	// quarter of StepTimeout.
 	ScanInterval time.Duration
-	Hooks        observe.Hooks
-	Logger       *slog.Logger
 }
 
 func (o *Options) validate() error {
-	if err := o.Goka.Validate(); err != nil {
+	if err := o.Check("orders"); err != nil {
 		return err
-	}
-	if o.Partitions < 1 {
-		return fmt.Errorf("orders: %d partitions", o.Partitions)
 	}
 	p := o.Peers
 	if p.InventoryCommands == "" || p.InventoryOrderEvents == "" || p.FraudObservations == "" {
@@ -83,15 +71,6 @@ func (o *Options) validate() error {
 	if o.ScanInterval <= 0 {
 		o.ScanInterval = o.StepTimeout / 4
 	}
-	if o.TimeWindow == (schemas.TimeWindow{}) {
-		o.TimeWindow = schemas.DefaultTimeWindow()
-	}
-	if err := o.TimeWindow.Validate(); err != nil {
-		return err
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
 	return nil
 }
 
@@ -111,7 +90,7 @@ func New(o Options) (*Topology, error) {
 	}
 	g := &saga{names: o.Names, peers: o.Peers, prices: o.Prices, policy: o.Policy, window: o.TimeWindow}
 	dlq := observe.NewDeadLetterWriter(o.Goka)
-	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger, Writer: dlq}), o.Goka.ProcessorWithIndex(gokaopts.OutputsFirst, o.Names.Table(), OpenOrders)...)
+	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(o.Decorator(dlq)), o.Goka.ProcessorWithIndex(gokaopts.OutputsFirst, o.Names.Table(), OpenOrders)...)
 	if err != nil {
 		return nil, fmt.Errorf("orders: processor: %w", err)
 	}

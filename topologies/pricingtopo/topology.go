@@ -3,7 +3,6 @@ package pricingtopo
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/lovoo/goka"
@@ -13,20 +12,17 @@ import (
 	"github.com/titan-commerce/titan/internal/observe"
 	"github.com/titan-commerce/titan/internal/topology"
 	"github.com/titan-commerce/titan/processors/pricing"
-	"github.com/titan-commerce/titan/schemas"
 )
 
 // Options configure a Topology.
 type Options struct {
+	// Base carries what every topology is built from (Goka,
+	// Partitions, TimeWindow, Hooks, Logger).
+	topology.Base
 	// Names of the topology's topics and group; the zero value means
 	// NamesFor("").
 	Names Names
 	Peers Peers
-	Goka  gokaopts.Config
-	// Partitions of the topology's topics, which are co-partitioned: a
-	// record whose key hashes to another partition than the one it arrived
-	// in is set aside (observe.Decorator).
-	Partitions int32
 	// Local returns the recovered storages of a table's partitions this
 	// instance owns; the ticker reads Table through it.
 	Local func(topic string) []storage.Storage
@@ -34,24 +30,16 @@ type Options struct {
 	// ticker's ticks), keyed by SKU, and returns once Kafka has answered
 	// for each, with the offset of each (sdk.Keyed.SendAll).
 	Send SendFunc
-	// TimeWindow bounds a client command's time against the time Kafka
-	// received it; the zero value means schemas.DefaultTimeWindow().
-	TimeWindow schemas.TimeWindow
 	// TickInterval is how often the ticker looks for SKUs whose price time
 	// alone has changed; a quiet SKU's change is published within about
 	// this long of its boundary (stamped with the boundary's time).
 	TickInterval time.Duration
 	Policy       pricing.Policy
-	Hooks        observe.Hooks
-	Logger       *slog.Logger
 }
 
 func (o *Options) validate() error {
-	if err := o.Goka.Validate(); err != nil {
+	if err := o.Check("pricing"); err != nil {
 		return err
-	}
-	if o.Partitions < 1 {
-		return fmt.Errorf("pricing: %d partitions", o.Partitions)
 	}
 	if o.Peers.InventoryEvents == "" || o.Peers.Saga == "" {
 		return errors.New("pricing: the inventory events and saga streams are required")
@@ -68,15 +56,6 @@ func (o *Options) validate() error {
 	if o.Policy.HistoryLimit == 0 {
 		o.Policy = pricing.DefaultPolicy()
 	}
-	if o.TimeWindow == (schemas.TimeWindow{}) {
-		o.TimeWindow = schemas.DefaultTimeWindow()
-	}
-	if err := o.TimeWindow.Validate(); err != nil {
-		return err
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
 	return nil
 }
 
@@ -92,7 +71,7 @@ func New(o Options) (*Topology, error) {
 	}
 	g := &group{names: o.Names, peers: o.Peers, policy: o.Policy, window: o.TimeWindow}
 	dlq := observe.NewDeadLetterWriter(o.Goka)
-	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(observe.Decorator{Partitions: o.Partitions, Hooks: o.Hooks, Logger: o.Logger, Writer: dlq}), o.Goka.ProcessorWithIndex(gokaopts.OutputsFirst, o.Names.Table(), nextChangeIndex)...)
+	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(o.Decorator(dlq)), o.Goka.ProcessorWithIndex(gokaopts.OutputsFirst, o.Names.Table(), nextChangeIndex)...)
 	if err != nil {
 		return nil, fmt.Errorf("pricing: processor: %w", err)
 	}
