@@ -54,9 +54,8 @@ type BucketState struct {
 
 // DecideBucket applies a message to a bucket key.
 func DecideBucket(s BucketState, m Message, r Router) (BucketState, Output) {
-	s.Seen = s.Seen.clone()
 	s.Parked = slices.Clone(s.Parked)
-	if !s.Seen.fresh(m) {
+	if !fresh(&s.Seen, m) {
 		return s, Output{}
 	}
 	var out Output

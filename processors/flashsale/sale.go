@@ -193,8 +193,7 @@ func (s SaleState) Sold() int64 {
 // nothing (the first one's allocation stands, whatever its outcome), and
 // another definition under the id is refused (Output.Refused).
 func DecideSale(s SaleState, m Message, r Router, p Policy) (SaleState, Output) {
-	s.Seen = s.Seen.clone()
-	if !s.Seen.fresh(m) {
+	if !fresh(&s.Seen, m) {
 		return s, Output{}
 	}
 	switch m.Kind {

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/titan-commerce/titan/processors/inventory"
+	"github.com/titan-commerce/titan/processors/origin"
 	"github.com/titan-commerce/titan/schemas"
 )
 
@@ -99,26 +100,11 @@ func (k Kind) String() string {
 	return "unknown"
 }
 
-// Origin locates the record whose processing sent a message: its input
-// stream (a processor reads several, each with its own offsets), partition
-// and offset; Seq orders the messages one record sent. Messages from
-// outside the group (a client's purchase, the API's Create, the settler's
-// Abandon and Close) have no origin: each is idempotent by the state it
-// meets instead.
-type Origin struct {
-	Stream    int32
-	Partition int32
-	Offset    int64
-	Seq       int32
-}
-
-// source is where an origin's offsets are counted.
-func (o Origin) source() int64 { return int64(o.Stream)<<32 | int64(uint32(o.Partition)) }
-
-// after reports whether o comes after p from the same partition.
-func (o Origin) after(p Origin) bool {
-	return o.Offset > p.Offset || (o.Offset == p.Offset && o.Seq > p.Seq)
-}
+// Origin locates the record whose processing sent a message
+// (processors/origin). Messages from outside the group (a client's
+// purchase, the API's Create, the settler's Abandon and Close) have no
+// origin: each is idempotent by the state it meets instead.
+type Origin = origin.Origin
 
 // Message is anything sent to a sale's keys. Which fields matter depends
 // on Kind.
@@ -209,32 +195,16 @@ type Output struct {
 
 // Seen keeps, per origin stream and partition, the last internal message
 // applied.
-type Seen map[int64]Origin
+type Seen = origin.Seen
 
-// fresh reports whether m is new, and records it. Client messages are
-// always fresh here; their idempotency is the user key's business.
-func (s *Seen) fresh(m Message) bool {
+// fresh reports whether m is new, and records it in a copy of *s. Client
+// messages are always fresh here; their idempotency is the user key's
+// business.
+func fresh(s *Seen, m Message) bool {
 	if !m.Internal {
 		return true
 	}
-	src := m.Origin.source()
-	if last, ok := (*s)[src]; ok && !m.Origin.after(last) {
-		return false
-	}
-	if *s == nil {
-		*s = Seen{}
-	}
-	(*s)[src] = m.Origin
-	return true
-}
-
-func (s Seen) clone() Seen {
-	if s == nil {
-		return nil
-	}
-	out := make(Seen, len(s))
-	for k, v := range s {
-		out[k] = v
-	}
-	return out
+	next, ok := s.Apply(m.Origin)
+	*s = next
+	return ok
 }

@@ -14,8 +14,7 @@ type UserState struct {
 
 // DecideUser applies a message to a user key.
 func DecideUser(s UserState, m Message, r Router) (UserState, Output) {
-	s.Seen = s.Seen.clone()
-	if !s.Seen.fresh(m) {
+	if !fresh(&s.Seen, m) {
 		return s, Output{}
 	}
 	s.Pending = slices.Clone(s.Pending)

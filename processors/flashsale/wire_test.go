@@ -28,7 +28,7 @@ func TestStateRoundTrip(t *testing.T) {
 	r := testRouter{}
 	sl, _ := reported(t, 1, 3)
 	sl.Seen = Seen{}
-	sl.Seen[Origin{Stream: 1, Partition: 3}.source()] = Origin{Stream: 1, Partition: 3, Offset: 9, Seq: 1}
+	sl.Seen[Origin{Stream: 1, Partition: 3}.Source()] = Origin{Stream: 1, Partition: 3, Offset: 9, Seq: 1}
 	failed, _ := OnInventory(allocating(t, sale(4, 1)), answer(inventory.EventRejected, AllocateCommandID("s"), 4, inventory.ReasonInsufficientStock), r)
 
 	b := openBucket(1, 2, 0)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/titan-commerce/titan/internal/millis"
+	"github.com/titan-commerce/titan/processors/origin"
 )
 
 // Count applies a pair to its item's state. It reports false, and changes
@@ -43,15 +44,11 @@ func CountPair(h ItemHead, ns Neighbors, pair Pair, p Policy) (ItemHead, ItemCha
 		(h.SKU != "" && pair.Item != h.SKU) {
 		return h, ItemChanges{}, false
 	}
-	src := pair.Origin.source()
-	if last, ok := h.Seen[src]; ok && !pair.Origin.after(last) {
+	seen, fresh := origin.Seen(h.Seen).Apply(pair.Origin)
+	if !fresh {
 		return h, ItemChanges{}, false
 	}
-	h.Seen = maps.Clone(h.Seen)
-	if h.Seen == nil {
-		h.Seen = map[int64]Origin{}
-	}
-	h.Seen[src] = pair.Origin
+	h.Seen = seen
 	h.SKU = pair.Item
 	if pair.Time.After(h.Clock) {
 		h.Clock = pair.Time

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/titan-commerce/titan/processors/origin"
 )
 
 // Signal says what made two items a pair.
@@ -36,23 +38,10 @@ const (
 	StreamOrders int32 = 2
 )
 
-// Origin locates the record whose processing emitted a pair: its input
-// stream, partition and offset, and Seq, the pair's place among those the
-// record emitted.
-type Origin struct {
-	Stream    int32
-	Partition int32
-	Offset    int64
-	Seq       int32
-}
-
-// source is where an origin's offsets are counted.
-func (o Origin) source() int64 { return int64(o.Stream)<<32 | int64(uint32(o.Partition)) }
-
-// after reports whether o comes after p from the same partition.
-func (o Origin) after(p Origin) bool {
-	return o.Offset > p.Offset || (o.Offset == p.Offset && o.Seq > p.Seq)
-}
+// Origin locates the record whose processing emitted a pair
+// (processors/origin); Seq is the pair's place among those the record
+// emitted.
+type Origin = origin.Origin
 
 // ViewEvent is a shopper looking at an item; View is the step that applies
 // it to the user's history.

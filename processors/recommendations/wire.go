@@ -158,8 +158,8 @@ func ItemStateFromWire(w *recommendationsv1.ItemState) ItemState {
 		s.Seen = make(map[int64]Origin, len(seen))
 		for _, o := range seen {
 			o := originFromWire(o)
-			if last, ok := s.Seen[o.source()]; !ok || o.after(last) {
-				s.Seen[o.source()] = o
+			if last, ok := s.Seen[o.Source()]; !ok || o.After(last) {
+				s.Seen[o.Source()] = o
 			}
 		}
 	}
