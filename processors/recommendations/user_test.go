@@ -31,66 +31,6 @@ func partners(t *testing.T, sku string, pairs []Pair, sig Signal) []string {
 	return out
 }
 
-func TestViewSessions(t *testing.T) {
-	type step struct {
-		v    ViewEvent
-		want []string // partners of the viewed item, nil for none
-	}
-	tests := []struct {
-		name  string
-		steps []step
-	}{
-		{"views without a session id split on the gap", []step{
-			{view("1", "a", "", 0), nil},
-			{view("2", "b", "", 10*time.Minute), []string{"a"}},
-			{view("3", "c", "", 39*time.Minute), []string{"b", "a"}},
-			{view("4", "d", "", 70*time.Minute), nil}, // 31 minutes after c
-			{view("5", "e", "", 75*time.Minute), []string{"d"}},
-		}},
-		{"session ids decide, whatever the gaps", []step{
-			{view("1", "a", "s1", 0), nil},
-			{view("2", "b", "s1", 5*time.Hour), []string{"a"}},
-			{view("3", "c", "s2", 5*time.Hour), nil},
-			{view("4", "d", "s1", 6*time.Hour), []string{"b", "a"}},
-			{view("5", "e", "", 6*time.Hour), nil},
-		}},
-		{"a repeated view pairs nothing and counts as the latest", []step{
-			{view("1", "a", "s", 0), nil},
-			{view("2", "b", "s", time.Minute), []string{"a"}},
-			{view("3", "a", "s", 2*time.Minute), nil},
-			{view("4", "c", "s", 3*time.Minute), []string{"a", "b"}},
-		}},
-		{"a repeated event id changes nothing", []step{
-			{view("1", "a", "", 0), nil},
-			{view("2", "b", "", time.Minute), []string{"a"}},
-			{view("2", "b", "", time.Minute), nil},
-			{view("2", "z", "", time.Minute), nil},
-		}},
-		{"the same item in another session pairs again", []step{
-			{view("1", "a", "s1", 0), nil},
-			{view("2", "b", "s1", 0), []string{"a"}},
-			{view("3", "a", "s2", time.Hour), nil},
-			{view("4", "b", "s2", time.Hour), []string{"a"}},
-		}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var h UserHistory
-			for i, st := range tc.steps {
-				before := h.clone()
-				var pairs []Pair
-				h, pairs = View(h, st.v, Policy{})
-				if got := partners(t, st.v.SKU, pairs, SignalView); !slices.Equal(got, st.want) {
-					t.Fatalf("step %d: partners %v, want %v", i, got, st.want)
-				}
-				if st.want == nil && slices.Contains(before.EventIDs, st.v.EventID) && !reflect.DeepEqual(before, h) {
-					t.Fatalf("step %d: a duplicate changed the history", i)
-				}
-			}
-		})
-	}
-}
-
 func TestViewBounds(t *testing.T) {
 	p := Policy{MaxRecent: 30, MaxEventIDs: 40, MaxPairsPerEvent: 20}
 	var h UserHistory
