@@ -143,3 +143,28 @@ func (c Config) ProcessorWithKeys(order Order, k *Keys) []goka.ProcessorOption {
 	store, produce := c.builders(order)
 	return c.processor(k.Storage(store), k.Producer(produce))
 }
+
+// KeyWrite is the wire form of one write a head names (its redo), as each
+// table's schema declares it: a key, and a value or a delete.
+type KeyWrite interface {
+	GetKey() []byte
+	GetValue() []byte
+	GetDelete() bool
+}
+
+// EachWrite calls fn with the key and value of every write in ws, in
+// order: a nil value for a delete, and never nil for a write of an empty
+// value, which protobuf decodes as nil.
+func EachWrite[W KeyWrite](ws []W, fn func(key string, value []byte)) {
+	for _, w := range ws {
+		if w.GetDelete() {
+			fn(string(w.GetKey()), nil)
+			continue
+		}
+		v := w.GetValue()
+		if v == nil {
+			v = []byte{}
+		}
+		fn(string(w.GetKey()), v)
+	}
+}

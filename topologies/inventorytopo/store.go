@@ -12,6 +12,7 @@ import (
 	"github.com/lovoo/goka/storage"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/titan-commerce/titan/internal/gokaopts"
 	"github.com/titan-commerce/titan/internal/localindex"
 	"github.com/titan-commerce/titan/internal/millis"
 	"github.com/titan-commerce/titan/processors/inventory"
@@ -193,16 +194,10 @@ func decodeStored(b []byte) (stored, error) {
 		return stored{}, fmt.Errorf("inventory: decode state: remembered commands %d..%d out of range", h.Oldest, h.Seq)
 	}
 	if n := len(w.GetRedo()); n > 0 {
-		v.redo = make([]write, n)
-		for i, r := range w.GetRedo() {
-			v.redo[i] = write{key: string(r.GetKey())}
-			if !r.GetDelete() {
-				v.redo[i].value = r.GetValue()
-				if v.redo[i].value == nil {
-					v.redo[i].value = []byte{}
-				}
-			}
-		}
+		v.redo = make([]write, 0, n)
+		gokaopts.EachWrite(w.GetRedo(), func(key string, value []byte) {
+			v.redo = append(v.redo, write{key: key, value: value})
+		})
 	}
 	return v, nil
 }
