@@ -205,9 +205,6 @@ func New(ctx context.Context, cfg Config) (inst *Instance, err error) {
 			return nil, err
 		}
 	}
-	if err := i.superviseConsumers(); err != nil {
-		return nil, err
-	}
 	if err := i.watchPeers(); err != nil {
 		return nil, err
 	}
@@ -495,6 +492,9 @@ func (i *Instance) buildAPI(ctx context.Context) error {
 	if i.results, err = api.NewResults(ctx, i.brokers, string(i.names.Events), i.log); err != nil {
 		return err
 	}
+	if err := i.superviseConsumer("inventory results", i.results); err != nil {
+		return err
+	}
 	flashDeps, err := i.flashSaleDeps(ctx, viewOpts)
 	if err != nil {
 		return err
@@ -555,6 +555,9 @@ func (i *Instance) flashSaleDeps(ctx context.Context, viewOpts func(*api.Notifie
 		return nil, fmt.Errorf("instance: purchase view: %w", err)
 	}
 	if i.fsResults, err = api.NewFlashSaleResults(ctx, i.brokers, string(i.fsNames.Events), i.log); err != nil {
+		return nil, err
+	}
+	if err := i.superviseConsumer("flash-sale results", i.fsResults); err != nil {
 		return nil, err
 	}
 	return &api.FlashSaleDeps{

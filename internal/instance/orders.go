@@ -186,6 +186,9 @@ func (i *Instance) orderDeps(ctx context.Context, viewOpts func(*api.Notifier) [
 	if p.outcomes, err = api.NewOrderOutcomes(ctx, i.brokers, string(p.names.Outcomes), i.log); err != nil {
 		return nil, err
 	}
+	if err := i.superviseConsumer("order outcomes", p.outcomes); err != nil {
+		return nil, err
+	}
 	return &api.OrderDeps{
 		Orders:         p.orders,
 		OrdersNotifier: ordersN,

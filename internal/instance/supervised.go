@@ -162,22 +162,13 @@ func (v *view) Freshness(key string) (int64, time.Duration, bool) {
 	return v.progress.freshness(v.topic, key)
 }
 
-// superviseConsumers hands the API's results consumers to the supervisor.
-// Their Run returns only when its context ends (franz-go retries failed
-// fetches, which they log), so they have no factory: should one return
-// anyway, it stays failed and /readyz says so, and the rest runs on.
-func (i *Instance) superviseConsumers() error {
-	var errs []error
-	if i.results != nil {
-		errs = append(errs, i.sup.Add(supervise.Component{Name: "inventory results", First: i.results}))
-	}
-	if i.fsResults != nil {
-		errs = append(errs, i.sup.Add(supervise.Component{Name: "flash-sale results", First: i.fsResults}))
-	}
-	if i.ord != nil && i.ord.outcomes != nil {
-		errs = append(errs, i.sup.Add(supervise.Component{Name: "order outcomes", First: i.ord.outcomes}))
-	}
-	return errors.Join(errs...)
+// superviseConsumer hands one of the API's result consumers to the
+// supervisor as it is built, as newView does a view. Its Run returns only
+// when its context ends (franz-go retries failed fetches, which it logs),
+// so it has no factory: should one return anyway, it stays failed and
+// /readyz says so, and the rest runs on.
+func (i *Instance) superviseConsumer(name string, r supervise.Runner) error {
+	return i.sup.Add(supervise.Component{Name: name, First: r})
 }
 
 // processors lists the goka processors running now, for lag metrics.
