@@ -4,6 +4,7 @@
 GO        ?= go
 KAFKA     := bash deploy/kafka/kafka.sh
 CLUSTER   := bash deploy/kafka/cluster.sh
+CLICKHOUSE := bash deploy/clickhouse/clickhouse.sh
 GOTEST    := $(GO) test -count=1 -race
 # Integration tests share one broker; running packages one at a time keeps
 # a 2-core machine from timing out consumer-group rebalances.
@@ -13,7 +14,7 @@ TEST_FLAGS ?= -timeout 20m -p 1
 # missing cluster fails it.
 PKGS       = $$($(GO) list ./... | grep -v /internal/failover)
 
-.PHONY: run build test test-unit test-cluster failover-tests vet kafka-up kafka-down cluster-up cluster-down bench bench-long generate generate-check fuzz clean
+.PHONY: run build test test-unit test-cluster failover-tests vet kafka-up kafka-down cluster-up cluster-down clickhouse-up clickhouse-down bench bench-long generate generate-check fuzz clean
 
 ## run: start Titan on the embedded in-memory broker, API on 127.0.0.1:8080
 run:
@@ -23,17 +24,20 @@ run:
 build:
 	$(GO) build -o bin/titan ./cmd/titan
 
-## test: every test: the packages against one Kafka broker, then the failover tests against three; each stopped also on failure
+## test: every test: the packages against one Kafka broker and a ClickHouse server (installed with apt-get when missing), then the failover tests against three brokers; each stopped also on failure
 test: vet
 	@$(KAFKA) up
+	@$(CLICKHOUSE) up || { $(KAFKA) down; exit 1; }
 	@status=0; \
-	TITAN_KAFKA_BROKERS=$$($(KAFKA) brokers) $(GOTEST) $(TEST_FLAGS) $(PKGS) || status=$$?; \
+	TITAN_KAFKA_BROKERS=$$($(KAFKA) brokers) TITAN_CLICKHOUSE_ADDR=$$($(CLICKHOUSE) addr) \
+		$(GOTEST) $(TEST_FLAGS) $(PKGS) || status=$$?; \
+	$(CLICKHOUSE) down; \
 	$(KAFKA) down; \
 	if [ $$status -ne 0 ]; then echo "make test: FAILED"; fi; \
 	exit $$status
 	@$(MAKE) --no-print-directory failover-tests
 
-## test-unit: the tests that need no broker (Kafka tests skip, or fail under CI=true)
+## test-unit: the tests that need no broker or server (Kafka and ClickHouse tests skip, or fail under CI=true)
 test-unit:
 	$(GOTEST) $(PKGS)
 
@@ -57,6 +61,12 @@ vet:
 
 kafka-up:
 	@$(KAFKA) up
+
+clickhouse-up:
+	@$(CLICKHOUSE) up
+
+clickhouse-down:
+	@$(CLICKHOUSE) down
 
 kafka-down:
 	@$(KAFKA) down
