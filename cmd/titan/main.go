@@ -33,6 +33,8 @@ const usage = `titan: stream processing for a shop's hot paths, on Kafka.
 
 Usage:
   titan run [flags]    run the processors and the HTTP API
+  titan sink migrate [flags]
+                       apply the analytics schema to ClickHouse (titan sink help)
   titan help           show this help
 
 With no brokers configured, titan run starts an embedded in-process Kafka
@@ -49,6 +51,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.SetOutput(stdout)
 		fs.PrintDefaults()
 		return 0
+	}
+	if args[0] == "sink" {
+		return sink(args[1:], stdout, stderr)
 	}
 	if args[0] != "run" {
 		fmt.Fprintf(stderr, "titan: unknown command %q; try titan help\n", args[0])
@@ -98,6 +103,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // runFlags declares the flags of run; load resolves them against the
 // environment once parsed.
+// applyEnv sets every flag of fs not given on the command line from its
+// environment variable in env, where that is set and not empty.
+func applyEnv(fs *flag.FlagSet, env map[string]string) []error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v := os.Getenv(env[f.Name]); v != "" && !set[f.Name] {
+			if err := f.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", env[f.Name], v, err))
+			}
+		}
+	})
+	return errs
+}
+
 func runFlags(stderr io.Writer) (*flag.FlagSet, func() (instance.Config, slog.Level, error)) {
 	fs := flag.NewFlagSet("titan run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -148,16 +169,7 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, func() (instance.Config, slog.Le
 		"api-tokens-file": "TITAN_API_TOKENS_FILE", "api-read-auth": "TITAN_API_READ_AUTH", "api-allowed-hosts": "TITAN_API_ALLOWED_HOSTS",
 	}
 	load := func() (instance.Config, slog.Level, error) {
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		var errs []error
-		fs.VisitAll(func(f *flag.Flag) {
-			if v := os.Getenv(env[f.Name]); v != "" && !set[f.Name] {
-				if err := f.Value.Set(v); err != nil {
-					errs = append(errs, fmt.Errorf("%s=%q: %w", env[f.Name], v, err))
-				}
-			}
-		})
+		errs := applyEnv(fs, env)
 		var level slog.Level
 		if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 			errs = append(errs, fmt.Errorf("log level %q: %w", *logLevel, err))
