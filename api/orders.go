@@ -333,7 +333,7 @@ func outcomeOf(o *ordersv1.Order) *ordersv1.OrderEvent {
 	}
 	// The saga confirms no order whose total does not fit an int64.
 	total, _ := orderTotal(o)
-	c := &ordersv1.OrderConfirmed{TotalMinor: total, Review: o.GetReview()}
+	c := &ordersv1.OrderConfirmed{TotalMinor: total, Review: o.GetReview(), Currency: o.GetPlaced().GetCurrency()}
 	if o.GetReview() {
 		for _, r := range o.GetFraud().GetReasons() {
 			c.ReviewReasons = append(c.ReviewReasons, r.GetCode())

@@ -330,7 +330,7 @@ func (o *Order) outcome(now time.Time) *Outcome {
 		out.ReviewReasons = o.Fraud.Codes()
 	}
 	if out.Confirmed {
-		out.UserID = o.UserID
+		out.UserID, out.Currency = o.UserID, o.Currency
 		for _, l := range o.Lines {
 			out.Lines = append(out.Lines, Line{SKU: l.SKU, Qty: l.Qty, UnitPrice: l.UnitPrice})
 		}

@@ -241,7 +241,7 @@ func TestOutcomeCarriesReview(t *testing.T) {
 		Type: inventory.EventReserved, CommandID: CommandID(oid, "a", inventory.KindReserve), OrderID: oid, SKU: "a", Time: at(3),
 	}, DefaultPolicy())
 	want := &Outcome{Confirmed: true, Total: 300, Review: true, ReviewReasons: []string{"new_device", "high_amount"}, Time: at(3),
-		UserID: o.UserID, Lines: []Line{{"a", 3, 100}}}
+		UserID: o.UserID, Currency: "EUR", Lines: []Line{{"a", 3, 100}}}
 	if !reflect.DeepEqual(fx.Outcome, want) || !o.Review {
 		t.Fatalf("outcome %+v, want %+v", fx.Outcome, want)
 	}

@@ -340,9 +340,10 @@ type Outcome struct {
 	Review        bool
 	ReviewReasons []string
 	Time          time.Time
-	// UserID and Lines say who bought what, on a confirmed order.
-	UserID string
-	Lines  []Line
+	// UserID, Currency and Lines say who bought what, on a confirmed order.
+	UserID   string
+	Currency string
+	Lines    []Line
 }
 
 // Effects are what one input makes the saga send.

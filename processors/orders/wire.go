@@ -130,6 +130,7 @@ func OutcomeToWire(orderID, eventID string, out Outcome) *ordersv1.OrderEvent {
 			Review:        out.Review,
 			ReviewReasons: slices.Clone(out.ReviewReasons),
 			UserId:        out.UserID,
+			Currency:      out.Currency,
 			Lines:         linesToWire(out.Lines),
 		}}
 	} else {

@@ -307,8 +307,10 @@ type OrderConfirmed struct {
 	ReviewReasons []string `protobuf:"bytes,3,rep,name=review_reasons,json=reviewReasons,proto3" json:"review_reasons,omitempty"`
 	// Who bought what, so a consumer of outcomes (recommendations, sinks)
 	// needs no other topic.
-	UserId        string       `protobuf:"bytes,4,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	Lines         []*OrderLine `protobuf:"bytes,5,rep,name=lines,proto3" json:"lines,omitempty"`
+	UserId string       `protobuf:"bytes,4,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Lines  []*OrderLine `protobuf:"bytes,5,rep,name=lines,proto3" json:"lines,omitempty"`
+	// ISO 4217 code of total_minor and the lines' prices, as placed.
+	Currency      string `protobuf:"bytes,6,opt,name=currency,proto3" json:"currency,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -376,6 +378,13 @@ func (x *OrderConfirmed) GetLines() []*OrderLine {
 		return x.Lines
 	}
 	return nil
+}
+
+func (x *OrderConfirmed) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
 }
 
 // OrderRejected is published by the saga when a step refuses the order, or
@@ -1226,14 +1235,15 @@ const file_titan_orders_v1_orders_proto_rawDesc = "" +
 	"\n" +
 	"payment_id\x18\x03 \x01(\tR\tpaymentId\x12\x1a\n" +
 	"\bcurrency\x18\x04 \x01(\tR\bcurrency\x120\n" +
-	"\x05lines\x18\x05 \x03(\v2\x1a.titan.orders.v1.OrderLineR\x05lines\"\xbb\x01\n" +
+	"\x05lines\x18\x05 \x03(\v2\x1a.titan.orders.v1.OrderLineR\x05lines\"\xd7\x01\n" +
 	"\x0eOrderConfirmed\x12\x1f\n" +
 	"\vtotal_minor\x18\x01 \x01(\x03R\n" +
 	"totalMinor\x12\x16\n" +
 	"\x06review\x18\x02 \x01(\bR\x06review\x12%\n" +
 	"\x0ereview_reasons\x18\x03 \x03(\tR\rreviewReasons\x12\x17\n" +
 	"\auser_id\x18\x04 \x01(\tR\x06userId\x120\n" +
-	"\x05lines\x18\x05 \x03(\v2\x1a.titan.orders.v1.OrderLineR\x05lines\"?\n" +
+	"\x05lines\x18\x05 \x03(\v2\x1a.titan.orders.v1.OrderLineR\x05lines\x12\x1a\n" +
+	"\bcurrency\x18\x06 \x01(\tR\bcurrency\"?\n" +
 	"\rOrderRejected\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x16\n" +
 	"\x06detail\x18\x02 \x01(\tR\x06detail\"\x9f\x01\n" +
