@@ -20,31 +20,6 @@ type Migration struct {
 // both record a version; the table keeps one row per version in the end, and readers take max.
 const versionsTable = "titan_schema_versions"
 
-// Migrations are the schema's versions, oldest first. Every event table is a ReplacingMergeTree
-// ordered by where its record was in Kafka (topic, partition, offset), so a batch written twice,
-// after a crash or a retry, counts once in a query that reads it FINAL.
-var Migrations = []Migration{
-	{Version: 1, Name: "inventory events", Statements: []string{`
-CREATE TABLE IF NOT EXISTS inventory_events (
-    topic String,
-    partition Int32,
-    offset Int64,
-    type String,
-    command_id String,
-    order_id String,
-    sku String,
-    qty Int64,
-    reason String,
-    seq Int64,
-    on_hand Int64,
-    reserved Int64,
-    sold Int64,
-    event_time DateTime
-) ENGINE = ReplacingMergeTree
-PARTITION BY toYYYYMM(event_time)
-ORDER BY (topic, partition, offset)`}},
-}
-
 // Version is the newest version applied to the connection's database, 0 for none.
 func (c *Conn) Version(ctx context.Context) (uint32, error) {
 	if err := c.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+versionsTable+` (
