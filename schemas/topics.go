@@ -101,6 +101,9 @@ const (
 	// FlashSaleDeadLetters receives the flash-sale commands that could not
 	// be decoded or were invalid.
 	FlashSaleDeadLetters = "titan.flashsale.dlq"
+	// SinkDeadLetters receives the records of the event topics that the
+	// ClickHouse sink could not write (sinks/clickhouse).
+	SinkDeadLetters = "titan.sink.dlq"
 )
 
 // Namespaced is name in a deployment's namespace: the name itself for the

@@ -33,8 +33,8 @@ const usage = `titan: stream processing for a shop's hot paths, on Kafka.
 
 Usage:
   titan run [flags]    run the processors and the HTTP API
-  titan sink migrate [flags]
-                       apply the analytics schema to ClickHouse (titan sink help)
+  titan sink run|migrate [flags]
+                       write the event topics to ClickHouse, or apply its schema (titan sink help)
   titan help           show this help
 
 With no brokers configured, titan run starts an embedded in-process Kafka

@@ -5,12 +5,15 @@
 #
 #   clickhouse.sh up      install if missing, start a fresh server, wait until it answers a query
 #   clickhouse.sh down    stop it and drop its data
+#   clickhouse.sh stop    stop it and keep its data; start runs it again on that data
+#   clickhouse.sh start
 #   clickhouse.sh addr    print the address for TITAN_CLICKHOUSE_ADDR (the native protocol's port)
 #
 # Every up starts from an empty data dir, so no test sees tables left by an earlier run.
 #
 # Environment: TITAN_CLICKHOUSE_PORT (19000, native protocol), TITAN_CLICKHOUSE_HTTP_PORT (18123),
-# TITAN_CLICKHOUSE_WAIT (seconds, 60).
+# TITAN_CLICKHOUSE_WAIT (seconds, 60), TITAN_CLICKHOUSE_RUN (the server's directory, .run/clickhouse;
+# a test that stops a server of its own runs it in a directory and on ports of its own).
 set -euo pipefail
 
 name=clickhouse
@@ -21,7 +24,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 port="${TITAN_CLICKHOUSE_PORT:-19000}"
 http_port="${TITAN_CLICKHOUSE_HTTP_PORT:-18123}"
 wait_for="${TITAN_CLICKHOUSE_WAIT:-60}"
-run="$root/.run/clickhouse"
+run="${TITAN_CLICKHOUSE_RUN:-$root/.run/clickhouse}"
 pidfile="$run/clickhouse.pid"
 
 install() {
@@ -118,7 +121,16 @@ up() {
   rm -rf "$run"
   mkdir -p "$run"
   write_config
-  setsid clickhouse-server --config-file="$run/config.xml" >"$run/log/stdout.log" 2>&1 </dev/null &
+  start
+}
+
+start() {
+  install
+  if pid=$(running_pid); then
+    die "a server is already running (pid $pid)"
+  fi
+  [[ -f $run/config.xml ]] || die "no server in $run; run '$0 up' first"
+  setsid clickhouse-server --config-file="$run/config.xml" >>"$run/log/stdout.log" 2>&1 </dev/null &
   echo $! >"$pidfile"
   local deadline=$((SECONDS + wait_for))
   until clickhouse-client --host 127.0.0.1 --port "$port" --query 'SELECT 1' >/dev/null 2>&1; do
@@ -135,7 +147,7 @@ up() {
   say "server ready: TITAN_CLICKHOUSE_ADDR=127.0.0.1:$port"
 }
 
-down() {
+stop() {
   local pid
   if pid=$(running_pid); then
     kill "$pid" 2>/dev/null || true
@@ -146,15 +158,22 @@ down() {
     kill -9 "$pid" 2>/dev/null || true
     say "stopped server (pid $pid)"
   fi
+  rm -f "$pidfile"
+}
+
+down() {
+  stop
   rm -rf "$run"
 }
 
 case "${1:-}" in
 up) up ;;
 down) down ;;
+stop) stop ;;
+start) start ;;
 addr) echo "127.0.0.1:$port" ;;
 *)
-  echo "usage: $0 up|down|addr" >&2
+  echo "usage: $0 up|down|stop|start|addr" >&2
   exit 2
   ;;
 esac

@@ -1,0 +1,466 @@
+package clickhouse
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/titan-commerce/titan/internal/observe"
+	"github.com/titan-commerce/titan/schemas"
+)
+
+// SinkOptions configure a Sink.
+type SinkOptions struct {
+	// Brokers of the Kafka cluster.
+	Brokers []string
+	// Namespace of the deployment whose topics the sink reads (schemas.Namespaced).
+	Namespace string
+	// Group is the consumer group; default the namespaced "titan.sink.clickhouse".
+	Group string
+	// ClientID names the sink to Kafka; default "titan-sink".
+	ClientID string
+	// BatchRecords is how many records a batch holds at most before it is written; it bounds the
+	// sink's memory together with the client's fetch buffer. Default 10,000.
+	BatchRecords int
+	// FlushInterval is how long a record waits at most before its batch is written. Default 1 s.
+	FlushInterval time.Duration
+	// InsertTimeout bounds one attempt to write a batch. Default 30 s.
+	InsertTimeout time.Duration
+	// MinBackoff and MaxBackoff bound the wait between attempts while ClickHouse fails.
+	// Defaults 100 ms and 5 s.
+	MinBackoff, MaxBackoff time.Duration
+	// Metrics records what the sink does; nil records nothing.
+	Metrics *Metrics
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+	// Kafka adds client options, after the sink's own.
+	Kafka []kgo.Opt
+}
+
+func (o *SinkOptions) defaults() error {
+	if len(o.Brokers) == 0 {
+		return errors.New("clickhouse: sink: no brokers")
+	}
+	if o.Group == "" {
+		o.Group = schemas.Namespaced(o.Namespace, "titan.sink.clickhouse")
+	}
+	if o.ClientID == "" {
+		o.ClientID = "titan-sink"
+	}
+	if o.BatchRecords <= 0 {
+		o.BatchRecords = 10_000
+	}
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = time.Second
+	}
+	if o.InsertTimeout <= 0 {
+		o.InsertTimeout = 30 * time.Second
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = 100 * time.Millisecond
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		o.MaxBackoff = max(5*time.Second, o.MinBackoff)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return nil
+}
+
+// DeadLetterTopic is where the sink sets aside the records it cannot write, as observe.DeadLetter
+// values keyed like the record.
+func DeadLetterTopic(namespace string) string {
+	return schemas.Namespaced(namespace, schemas.SinkDeadLetters)
+}
+
+// A Sink writes Titan's event topics to ClickHouse, exactly once per record.
+//
+// It reads the topics of Streams as one consumer group and writes what it read in batches, one
+// INSERT per table, when a batch is full or its first record has waited FlushInterval. It commits
+// the batch's offsets to Kafka only after ClickHouse took every row, and reads no further while a
+// batch is being written: while ClickHouse is slow or down the sink retries with backoff, pauses
+// its fetches, and holds no more than one batch.
+//
+// Offsets committed after the rows are written would still repeat rows written just before a
+// crash; what makes a row count once is that each row carries its record's (topic, partition,
+// offset). Before writing a partition's rows to a table, the sink reads the highest offset that
+// table holds for the partition, once when it is given the partition and again after any attempt
+// that failed (the server may have taken the rows before the answer was lost), and drops the rows
+// at or below it. A batch's rows for one table go in one INSERT per event month, so each INSERT
+// is one part and lands whole or not at all, and the rows of a partition reach a table in offset
+// order.
+type Sink struct {
+	o     SinkOptions
+	conn  *Conn
+	cl    *kgo.Client
+	topic map[string]Stream // by full topic name
+	dlq   string
+
+	mu struct {
+		sync.Mutex
+		// fresh marks the partitions whose watermarks were read since they were last assigned.
+		fresh map[tp]bool
+	}
+	// marks is the highest offset each table holds, by partition.
+	marks map[*Table]map[tp]int64
+
+	batch batch
+}
+
+type tp struct {
+	topic     string
+	partition int32
+}
+
+// batch is what has been read and not yet written.
+type batch struct {
+	records int
+	first   time.Time
+	rows    []Row    // in the order read
+	where   []where  // where each row's record was
+	dead    []*kgo.Record
+	last    map[tp]*kgo.Record
+}
+
+type where struct {
+	tp
+	offset int64
+}
+
+func (b *batch) reset() {
+	b.records, b.rows, b.where, b.dead = 0, b.rows[:0], b.where[:0], nil
+	clear(b.last)
+}
+
+// NewSink connects to Kafka; Run starts reading.
+func NewSink(conn *Conn, o SinkOptions) (*Sink, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	s := &Sink{o: o, conn: conn, topic: map[string]Stream{}, dlq: DeadLetterTopic(o.Namespace),
+		marks: map[*Table]map[tp]int64{}, batch: batch{last: map[tp]*kgo.Record{}}}
+	s.mu.fresh = map[tp]bool{}
+	topics := make([]string, 0, len(Streams))
+	for _, st := range Streams {
+		name := schemas.Namespaced(o.Namespace, st.Topic)
+		s.topic[name] = st
+		topics = append(topics, name)
+	}
+	stale := func(_ context.Context, _ *kgo.Client, ps map[string][]int32) { s.stale(ps) }
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(o.Brokers...),
+		kgo.ClientID(o.ClientID),
+		kgo.ConsumerGroup(o.Group),
+		kgo.ConsumeTopics(topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DisableAutoCommit(),
+		// The sink lets a rebalance through only between batches, so a partition never moves
+		// while rows of it wait to be written.
+		kgo.BlockRebalanceOnPoll(),
+		kgo.OnPartitionsAssigned(stale),
+		kgo.OnPartitionsRevoked(stale),
+		kgo.OnPartitionsLost(stale),
+		kgo.FetchMaxBytes(16 << 20),
+	}
+	cl, err := kgo.NewClient(append(opts, o.Kafka...)...)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: sink: %w", err)
+	}
+	s.cl = cl
+	return s, nil
+}
+
+// stale forgets the watermarks of partitions that moved: another sink may have written them.
+func (s *Sink) stale(ps map[string][]int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for topic, parts := range ps {
+		for _, p := range parts {
+			delete(s.mu.fresh, tp{topic, p})
+		}
+	}
+}
+
+// Close leaves the group and closes the Kafka client.
+func (s *Sink) Close() { s.cl.Close() }
+
+// Run reads and writes until ctx ends, then writes what it holds, within a few seconds, and
+// returns ctx's error. It returns early only if Kafka closes the client.
+func (s *Sink) Run(ctx context.Context) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			s.drain()
+			return err
+		}
+		wait := s.o.FlushInterval
+		if s.batch.records > 0 {
+			wait = time.Until(s.batch.first.Add(s.o.FlushInterval))
+		}
+		if wait > 0 && s.batch.records < s.o.BatchRecords {
+			pctx, cancel := context.WithTimeout(ctx, wait)
+			fs := s.cl.PollRecords(pctx, s.o.BatchRecords-s.batch.records)
+			cancel()
+			if fs.IsClientClosed() {
+				return errors.New("clickhouse: sink: Kafka client closed")
+			}
+			fs.EachError(func(topic string, p int32, err error) {
+				if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+					s.o.Logger.Warn("sink: fetch", "topic", topic, "partition", p, "err", err)
+				}
+			})
+			fs.EachPartition(func(p kgo.FetchTopicPartition) {
+				if n := len(p.Records); n > 0 {
+					s.o.Metrics.lag(p.Topic, p.Partition, p.HighWatermark-p.Records[n-1].Offset-1)
+				}
+			})
+			fs.EachRecord(s.add)
+		}
+		if s.batch.records > 0 && (s.batch.records >= s.o.BatchRecords || !time.Now().Before(s.batch.first.Add(s.o.FlushInterval))) {
+			if err := s.flush(ctx); err != nil {
+				continue // ctx ended: drain on the next turn
+			}
+		}
+		if s.batch.records == 0 {
+			s.cl.AllowRebalance()
+		}
+	}
+}
+
+// drain writes what the sink holds when it is told to stop.
+func (s *Sink) drain() {
+	if s.batch.records == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.flush(ctx); err != nil {
+		s.o.Logger.Warn("sink: stopping with a batch unwritten; it is read again on the next start", "records", s.batch.records)
+	}
+}
+
+// add converts one record into the batch, or sets it aside as a dead letter.
+func (s *Sink) add(r *kgo.Record) {
+	if s.batch.records == 0 {
+		s.batch.first = time.Now()
+	}
+	s.batch.records++
+	at := tp{r.Topic, r.Partition}
+	s.batch.last[at] = r
+	st, ok := s.topic[r.Topic]
+	if !ok {
+		return // not a topic the sink asked for
+	}
+	rows, err := st.Convert(Record{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Value: r.Value})
+	if err != nil {
+		s.batch.dead = append(s.batch.dead, s.deadLetter(r, err))
+		return
+	}
+	for _, row := range rows {
+		s.batch.rows = append(s.batch.rows, row)
+		s.batch.where = append(s.batch.where, where{at, r.Offset})
+	}
+	s.o.Metrics.buffered(s.batch.records)
+}
+
+func (s *Sink) deadLetter(r *kgo.Record, err error) *kgo.Record {
+	reason := Reason(err)
+	s.o.Metrics.deadLetter(reason)
+	v, jerr := json.Marshal(observe.DeadLetter{Topology: "clickhouse-sink", Topic: r.Topic, Partition: r.Partition,
+		Offset: r.Offset, Key: string(r.Key), Value: r.Value, Reason: reason, Error: err.Error(), Time: time.Now().UTC()})
+	if jerr != nil {
+		v = []byte(reason)
+	}
+	return &kgo.Record{Topic: s.dlq, Key: r.Key, Value: v}
+}
+
+// flush writes the batch, retrying until ClickHouse takes it or ctx ends, then commits its
+// offsets.
+func (s *Sink) flush(ctx context.Context) error {
+	start := time.Now()
+	backoff := s.o.MinBackoff
+	paused := false
+	defer func() {
+		if paused {
+			s.cl.ResumeFetchTopics(slices.Collect(maps.Keys(s.topic))...)
+		}
+	}()
+	for {
+		err := s.write(ctx)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		s.o.Metrics.retry()
+		s.o.Logger.Warn("sink: write failed; retrying", "records", s.batch.records, "backoff", backoff, "err", err)
+		if !paused {
+			s.cl.PauseFetchTopics(slices.Collect(maps.Keys(s.topic))...)
+			paused = true
+		}
+		// The server may have taken rows whose answer was lost: read the watermarks again.
+		s.mu.Lock()
+		for _, w := range s.batch.where {
+			delete(s.mu.fresh, w.tp)
+		}
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, s.o.MaxBackoff)
+	}
+	s.o.Metrics.flushed(s.batch.records, time.Since(start))
+	if err := s.cl.CommitRecords(ctx, slices.Collect(maps.Values(s.batch.last))...); err != nil {
+		// The rows are written and their watermarks say so: whoever reads these records again
+		// drops them.
+		s.o.Logger.Warn("sink: commit offsets", "err", err)
+	}
+	s.batch.reset()
+	s.o.Metrics.buffered(0)
+	return nil
+}
+
+// write is one attempt at writing the batch: its dead letters first, then each table's rows
+// above the table's watermark.
+func (s *Sink) write(ctx context.Context) error {
+	if len(s.batch.dead) > 0 {
+		if err := s.cl.ProduceSync(ctx, s.batch.dead...).FirstErr(); err != nil {
+			return fmt.Errorf("dead letters: %w", err)
+		}
+		s.batch.dead = nil
+	}
+	if err := s.loadMarks(ctx); err != nil {
+		return err
+	}
+	// Rows go out table by table; within a table, a run of rows of one month is one INSERT.
+	var tables []*Table
+	byTable := map[*Table][]int{}
+	for i, row := range s.batch.rows {
+		if _, ok := byTable[row.Table]; !ok {
+			tables = append(tables, row.Table)
+		}
+		byTable[row.Table] = append(byTable[row.Table], i)
+	}
+	for _, t := range tables {
+		idx := byTable[t]
+		for len(idx) > 0 {
+			n := 1
+			for n < len(idx) && s.batch.rows[idx[n]].Month == s.batch.rows[idx[0]].Month {
+				n++
+			}
+			if err := s.insert(ctx, t, idx[:n]); err != nil {
+				return err
+			}
+			idx = idx[n:]
+		}
+	}
+	return nil
+}
+
+// insert writes the rows at idx, all of table t and one month, that t does not hold yet.
+func (s *Sink) insert(ctx context.Context, t *Table, idx []int) error {
+	marks := s.marks[t]
+	var todo []int
+	for _, i := range idx {
+		w := s.batch.where[i]
+		if mark, ok := marks[w.tp]; ok && w.offset <= mark {
+			continue
+		}
+		todo = append(todo, i)
+	}
+	if skipped := len(idx) - len(todo); skipped > 0 {
+		s.o.Metrics.skipped(t.Name, skipped)
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	ictx, cancel := context.WithTimeout(ctx, s.o.InsertTimeout)
+	defer cancel()
+	b, err := s.conn.Batch(ictx, t.insert)
+	if err != nil {
+		return err
+	}
+	for _, i := range todo {
+		w, row := s.batch.where[i], s.batch.rows[i]
+		vals := append([]any{w.topic, w.partition, w.offset}, row.Values...)
+		if err := b.Append(vals...); err != nil {
+			_ = b.Abort()
+			return fmt.Errorf("clickhouse: %s: row of %s/%d@%d: %w", t.Name, w.topic, w.partition, w.offset, err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("clickhouse: insert into %s: %w", t.Name, err)
+	}
+	if marks == nil {
+		marks = map[tp]int64{}
+		s.marks[t] = marks
+	}
+	for _, i := range todo {
+		w := s.batch.where[i]
+		marks[w.tp] = max(marks[w.tp], w.offset)
+	}
+	s.o.Metrics.written(t.Name, len(todo))
+	return nil
+}
+
+// loadMarks reads the watermarks of the batch's partitions that are not fresh: for each table
+// the partition's records go to, the highest offset it holds.
+func (s *Sink) loadMarks(ctx context.Context) error {
+	s.mu.Lock()
+	var stale []tp
+	seen := map[tp]bool{}
+	for _, w := range s.batch.where {
+		if !s.mu.fresh[w.tp] && !seen[w.tp] {
+			seen[w.tp] = true
+			stale = append(stale, w.tp)
+		}
+	}
+	s.mu.Unlock()
+	for _, at := range stale {
+		for _, t := range s.topic[at.topic].Tables {
+			mark, ok, err := s.conn.highestOffset(ctx, t, at)
+			if err != nil {
+				return err
+			}
+			if s.marks[t] == nil {
+				s.marks[t] = map[tp]int64{}
+			}
+			if ok {
+				s.marks[t][at] = mark
+			} else {
+				delete(s.marks[t], at)
+			}
+		}
+		s.mu.Lock()
+		s.mu.fresh[at] = true
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// highestOffset is the highest offset t holds of partition at, and whether it holds any.
+func (c *Conn) highestOffset(ctx context.Context, t *Table, at tp) (int64, bool, error) {
+	// The topic is inlined: 18.16 has no server-side parameters, and a topic name is
+	// [a-zA-Z0-9._-] (schemas.CheckTopic), nothing that could end the string.
+	if err := schemas.CheckTopic(at.topic); err != nil {
+		return 0, false, err
+	}
+	q := fmt.Sprintf("SELECT count(), max(offset) FROM %s WHERE topic = '%s' AND partition = %d", t.Name, at.topic, at.partition)
+	var n uint64
+	var mark int64
+	if err := c.QueryRow(ctx, q).Scan(&n, &mark); err != nil {
+		return 0, false, fmt.Errorf("clickhouse: watermark of %s in %s: %w", at.topic, t.Name, err)
+	}
+	return mark, n > 0, nil
+}
