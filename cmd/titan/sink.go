@@ -114,10 +114,14 @@ func sinkFlags(cmd string, stderr io.Writer) (*flag.FlagSet, func(stdout, stderr
 		partitions  = fs.Int("partitions", 8, "partitions of the dead-letter topic, if the sink creates it [TITAN_PARTITIONS]")
 		replication = fs.Int("replication", 1, "replication of the dead-letter topic, if the sink creates it [TITAN_REPLICATION]")
 		logLevel    = fs.String("log-level", "info", "debug, info, warn or error [TITAN_LOG_LEVEL]")
+		instanceID  = fs.String("instance-id", "", "static member id in the group: a sink restarted under the same id takes its partitions back at once; "+
+			"empty joins as a dynamic member [TITAN_SINK_INSTANCE_ID]")
+		session = fs.Duration("group-session-timeout", 45*time.Second, "how long the group waits to hear from the sink before its partitions go to the others [TITAN_GROUP_SESSION_TIMEOUT]")
 	)
 	for k, v := range map[string]string{"brokers": "TITAN_KAFKA_BROKERS", "namespace": "TITAN_NAMESPACE", "group": "TITAN_SINK_GROUP",
 		"batch-records": "TITAN_SINK_BATCH_RECORDS", "flush-interval": "TITAN_SINK_FLUSH_INTERVAL", "migrate": "TITAN_SINK_MIGRATE",
-		"metrics-addr": "TITAN_SINK_METRICS_ADDR", "partitions": "TITAN_PARTITIONS", "replication": "TITAN_REPLICATION", "log-level": "TITAN_LOG_LEVEL"} {
+		"metrics-addr": "TITAN_SINK_METRICS_ADDR", "partitions": "TITAN_PARTITIONS", "replication": "TITAN_REPLICATION", "log-level": "TITAN_LOG_LEVEL",
+		"instance-id": "TITAN_SINK_INSTANCE_ID", "group-session-timeout": "TITAN_GROUP_SESSION_TIMEOUT"} {
 		env[k] = v
 	}
 	return fs, func(stdout, stderr io.Writer) int {
@@ -158,6 +162,7 @@ func sinkFlags(cmd string, stderr io.Writer) (*flag.FlagSet, func(stdout, stderr
 		err := clickhouse.Serve(ctx, clickhouse.ServiceOptions{
 			ClickHouse: ch.options(),
 			Sink: clickhouse.SinkOptions{Brokers: splitList(*brokers), Namespace: *namespace, Group: *group,
+				InstanceID: *instanceID, SessionTimeout: *session,
 				BatchRecords: *batch, FlushInterval: *interval, Metrics: clickhouse.NewMetrics(reg), Logger: log},
 			Migrate:              *doMigrate,
 			DeadLetterPartitions: int32(*partitions),

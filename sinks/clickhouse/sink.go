@@ -27,6 +27,13 @@ type SinkOptions struct {
 	Group string
 	// ClientID names the sink to Kafka; default "titan-sink".
 	ClientID string
+	// InstanceID, when set, makes the sink a static member of its group (KIP-345): a sink that
+	// restarts under the same id after a crash takes its partitions back at once, without waiting
+	// for the group to notice the crash.
+	InstanceID string
+	// SessionTimeout is how long the group waits to hear from a sink before its partitions go to
+	// the others; zero leaves the client's default (45 s).
+	SessionTimeout time.Duration
 	// BatchRecords is how many records a batch holds at most before it is written; it bounds the
 	// sink's memory together with the client's fetch buffer. Default 10,000.
 	BatchRecords int
@@ -170,6 +177,12 @@ func NewSink(conn *Conn, o SinkOptions) (*Sink, error) {
 		kgo.OnPartitionsRevoked(stale),
 		kgo.OnPartitionsLost(stale),
 		kgo.FetchMaxBytes(16 << 20),
+	}
+	if o.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(o.InstanceID))
+	}
+	if o.SessionTimeout > 0 {
+		opts = append(opts, kgo.SessionTimeout(o.SessionTimeout))
 	}
 	cl, err := kgo.NewClient(append(opts, o.Kafka...)...)
 	if err != nil {
