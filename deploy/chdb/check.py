@@ -8,11 +8,17 @@ The document is JSON:
      "rows":    ["INSERT INTO t (a, b) VALUES ...", ...],
      "queries": [{"name": "...", "sql": "SELECT ..."}, ...]}
 
-Every statement runs, in that order, in one chDB session over a temporary directory, so the
-materialized views that setup creates see the rows inserted after them. On success it prints
-{"engine": VERSION, "rows": {QUERY NAME: ROW COUNT, ...}} and exits 0; on the first statement that
-fails it prints that statement's name and ClickHouse's error to standard error and exits 1. A
-document that cannot be read exits 2.
+Every statement runs, in that order, in one chDB session over a temporary directory and in UTC,
+so the materialized views that setup creates see the rows inserted after them. On success it
+prints
+
+    {"engine": VERSION,
+     "rows": {QUERY NAME: ROW COUNT, ...},
+     "results": {QUERY NAME: {"types": [COLUMN TYPE, ...], "data": [[VALUE, ...], ...]}, ...}}
+
+(values as ClickHouse's JSONCompact writes them) and exits 0; on the first statement that fails it
+prints that statement's name and ClickHouse's error to standard error and exits 1. A document that
+cannot be read exits 2.
 """
 
 import json
@@ -50,8 +56,10 @@ def main(argv):
     path = tempfile.mkdtemp(prefix="titan-chdb-")
     sess = session.Session(path)
     try:
+        sess.query("SET session_timezone = 'UTC'")
+        sess.query("SET output_format_json_quote_64bit_integers = 0")
         engine = str(sess.query("SELECT version()", "TabSeparated")).strip()
-        counts = {}
+        counts, results = {}, {}
         for name, sql, is_query in statements(doc):
             try:
                 res = sess.query(sql, "JSONCompact" if is_query else "TabSeparated")
@@ -59,8 +67,13 @@ def main(argv):
                 print(f"{name}: {e}\n--- statement ---\n{sql.strip()}", file=sys.stderr)
                 return 1
             if is_query:
-                counts[name] = json.loads(res.bytes() or b'{"rows": 0}')["rows"]
-        json.dump({"engine": engine, "rows": counts}, sys.stdout)
+                out = json.loads(res.bytes() or b'{"rows": 0}')
+                counts[name] = out["rows"]
+                results[name] = {
+                    "types": [m["type"] for m in out.get("meta", [])],
+                    "data": out.get("data", []),
+                }
+        json.dump({"engine": engine, "rows": counts, "results": results}, sys.stdout)
         print()
         return 0
     finally:

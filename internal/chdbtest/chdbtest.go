@@ -63,10 +63,20 @@ type Doc struct {
 	Queries []Query  `json:"queries"`
 }
 
-// Result is what a run of a Doc gave: the engine's version and each query's row count by name.
+// Result is what a run of a Doc gave: the engine's version, and each query's row count and rows
+// by the query's name.
 type Result struct {
-	Engine string         `json:"engine"`
-	Rows   map[string]int `json:"rows"`
+	Engine  string          `json:"engine"`
+	Rows    map[string]int  `json:"rows"`
+	Results map[string]Rows `json:"results"`
+}
+
+// Rows is what one query returned: its columns' ClickHouse types, and its rows as ClickHouse's
+// JSONCompact writes them, decoded with json.Number for numbers (nil for NaN and infinities,
+// strings for dates and times, in UTC).
+type Rows struct {
+	Types []string `json:"types"`
+	Data  [][]any  `json:"data"`
 }
 
 // Timeout bounds one run of check.py; chDB starts in well under a second.
@@ -111,7 +121,9 @@ func RunWith(ctx context.Context, python string, doc Doc) (Result, error) {
 		return Result{}, fmt.Errorf("chdbtest: current ClickHouse (chDB) refused a statement: %w\n%s", err, stderr.Bytes())
 	}
 	var res Result
-	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(stdout.Bytes()))
+	dec.UseNumber()
+	if err := dec.Decode(&res); err != nil {
 		return Result{}, fmt.Errorf("chdbtest: reading check.py's answer %q: %w", stdout.Bytes(), err)
 	}
 	return res, nil

@@ -1,6 +1,7 @@
 package chdbtest_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -21,6 +22,9 @@ func TestRun(t *testing.T) {
 	res := chdbtest.Run(t, doc)
 	if res.Rows["all"] != 3 || res.Rows["none"] != 0 || res.Engine == "" {
 		t.Fatalf("Run = %+v; want all=3 none=0 and an engine version", res)
+	}
+	if all := res.Results["all"]; len(all.Types) != 1 || all.Types[0] != "UInt8" || len(all.Data) != 3 || fmt.Sprint(all.Data[2]) != "[3]" {
+		t.Fatalf("rows of all = %+v; want three UInt8 rows", all)
 	}
 
 	doc.Queries = append(doc.Queries, chdbtest.Query{Name: "broken", SQL: "SELECT no_such_function()"})
