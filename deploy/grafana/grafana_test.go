@@ -182,7 +182,7 @@ func expand(sql string, from, to time.Time, interval time.Duration) (string, err
 
 // Every panel's query, its macros expanded for an hour either side of the sample rows, runs on
 // ClickHouse 18.16 and on current ClickHouse over the migrated schema and the samples, gives rows
-// on both, and the same number on both.
+// on both, and the same rows on both.
 func TestDashboardQueriesRunOnOldAndCurrentClickHouse(t *testing.T) {
 	d := load(t)
 	from, to := schematest.Start.Add(-time.Hour), schematest.Start.Add(time.Hour)

@@ -9,7 +9,7 @@
 // variable it fails the test under CI=true and skips it elsewhere, like clickhousetest.Addr.
 //
 // Package schematest builds such a document from clickhouse.Migrations with sample rows for every
-// raw table, and runs the same rows and queries on both engines.
+// raw table, and runs the same rows and queries on both engines and compares what they return.
 package chdbtest
 
 import (

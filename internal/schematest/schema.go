@@ -14,7 +14,7 @@
 //
 // Check applies the migrations to a fresh database on 18.16 and inserts the samples, runs every
 // query there, then runs the same DDL, rows and queries in one chDB session, and fails the test on
-// the first statement either engine refuses or when the engines return different row counts.
+// the first statement either engine refuses or when the engines return different rows.
 package schematest
 
 import (

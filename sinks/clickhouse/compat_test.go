@@ -14,7 +14,7 @@ import (
 
 // Every statement of every migration runs on current ClickHouse (chDB) as well as on 18.16; with
 // the sample rows inserted, the materialized views fill every summary on both, and a read of every
-// table, summaries summed again per key, returns the same rows on both.
+// table, summaries summed again per key, returns the same rows on both, value for value.
 func TestSchemaRunsOnOldAndCurrentClickHouse(t *testing.T) {
 	tables, err := schematest.Tables()
 	if err != nil {
