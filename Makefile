@@ -5,6 +5,10 @@ GO        ?= go
 KAFKA     := bash deploy/kafka/kafka.sh
 CLUSTER   := bash deploy/kafka/cluster.sh
 CLICKHOUSE := bash deploy/clickhouse/clickhouse.sh
+# chDB (current ClickHouse in process) for the schema's compatibility tests, in a venv of its own.
+PYTHON    ?= python3
+CHDB_VENV := .run/venv
+CHDB_PYTHON := $(CURDIR)/$(CHDB_VENV)/bin/python
 GOTEST    := $(GO) test -count=1 -race
 # Integration tests share one broker; running packages one at a time keeps
 # a 2-core machine from timing out consumer-group rebalances.
@@ -14,7 +18,7 @@ TEST_FLAGS ?= -timeout 20m -p 1
 # missing cluster fails it.
 PKGS       = $$($(GO) list ./... | grep -v /internal/failover)
 
-.PHONY: run build test test-unit test-cluster failover-tests vet kafka-up kafka-down cluster-up cluster-down clickhouse-up clickhouse-down bench bench-long generate generate-check fuzz clean
+.PHONY: run build chdb test test-unit test-cluster failover-tests vet kafka-up kafka-down cluster-up cluster-down clickhouse-up clickhouse-down bench bench-long generate generate-check fuzz clean
 
 ## run: start Titan on the embedded in-memory broker, API on 127.0.0.1:8080
 run:
@@ -25,17 +29,25 @@ build:
 	$(GO) build -o bin/titan ./cmd/titan
 
 ## test: every test: the packages against one Kafka broker and a ClickHouse server (installed with apt-get when missing), then the failover tests against three brokers; each stopped also on failure
-test: vet
+test: vet chdb
 	@$(KAFKA) up
 	@$(CLICKHOUSE) up || { $(KAFKA) down; exit 1; }
 	@status=0; \
-	TITAN_KAFKA_BROKERS=$$($(KAFKA) brokers) TITAN_CLICKHOUSE_ADDR=$$($(CLICKHOUSE) addr) \
+	TITAN_KAFKA_BROKERS=$$($(KAFKA) brokers) TITAN_CLICKHOUSE_ADDR=$$($(CLICKHOUSE) addr) TITAN_CHDB_PYTHON=$(CHDB_PYTHON) \
 		$(GOTEST) $(TEST_FLAGS) $(PKGS) || status=$$?; \
 	$(CLICKHOUSE) down; \
 	$(KAFKA) down; \
 	if [ $$status -ne 0 ]; then echo "make test: FAILED"; fi; \
 	exit $$status
 	@$(MAKE) --no-print-directory failover-tests
+
+## chdb: a venv under .run/venv with the chDB of deploy/chdb/requirements.txt; nothing to do when it is there
+chdb: $(CHDB_VENV)/.chdb-installed
+
+$(CHDB_VENV)/.chdb-installed: deploy/chdb/requirements.txt
+	@test -x $(CHDB_PYTHON) || $(PYTHON) -m venv $(CHDB_VENV)
+	@$(CHDB_PYTHON) -m pip install --quiet --disable-pip-version-check -r deploy/chdb/requirements.txt
+	@$(CHDB_PYTHON) -c 'import chdb' && touch $@
 
 ## test-unit: the tests that need no broker or server (Kafka and ClickHouse tests skip, or fail under CI=true)
 test-unit:
