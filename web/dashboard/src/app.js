@@ -107,25 +107,35 @@ function byMinute(rows) {
 
 const charts = new Map();
 
+// chart draws a panel's chart, created on the first refresh and updated in place after. A chart
+// that cannot be drawn (no canvas, as in a DOM without layout) marks the panel data-chart="error"
+// and leaves its numbers, which the page is read by, as they are.
 function chart(panel, type, data, options) {
   const name = panel.dataset.view;
-  let c = charts.get(name);
-  if (!c) {
-    c = new Chart(panel.querySelector('canvas'), {
-      type,
-      data,
-      options: {
-        animation: false, responsive: true, maintainAspectRatio: false,
-        interaction: { mode: 'index', intersect: false },
-        plugins: { legend: { position: 'bottom' } },
-        ...options,
-      },
-    });
-    charts.set(name, c);
-    return;
+  try {
+    let c = charts.get(name);
+    if (!c) {
+      c = new Chart(panel.querySelector('canvas'), {
+        type,
+        data,
+        options: {
+          animation: false, responsive: true, maintainAspectRatio: false,
+          interaction: { mode: 'index', intersect: false },
+          plugins: { legend: { position: 'bottom' } },
+          ...options,
+        },
+      });
+      if (!c.ctx) throw new Error('no canvas context');
+      charts.set(name, c);
+    } else {
+      c.data = data;
+      c.update('none');
+    }
+    panel.dataset.chart = 'ok';
+  } catch (e) {
+    panel.dataset.chart = 'error';
+    console.warn(`chart ${name}: ${e.message}`);
   }
-  c.data = data;
-  c.update('none');
 }
 
 function color(i) {
