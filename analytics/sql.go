@@ -14,8 +14,8 @@ import (
 
 // NamedQuery is one statement the package runs, under the name of what it answers.
 type NamedQuery struct {
-	Name string
-	SQL  string
+	Name string `json:"name"`
+	SQL  string `json:"sql"`
 }
 
 // Limits on the lists of SKUs.
