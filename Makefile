@@ -18,7 +18,7 @@ TEST_FLAGS ?= -timeout 20m -p 1
 # missing cluster fails it.
 PKGS       = $$($(GO) list ./... | grep -v /internal/failover)
 
-.PHONY: run build chdb test test-unit test-cluster failover-tests vet kafka-up kafka-down cluster-up cluster-down clickhouse-up clickhouse-down bench bench-long generate generate-check fuzz clean
+.PHONY: run build chdb test test-unit test-cluster failover-tests vet kafka-up kafka-down cluster-up cluster-down clickhouse-up clickhouse-down bench bench-long generate generate-check fuzz clean dashboard dashboard-check
 
 ## run: start Titan on the embedded in-memory broker, API on 127.0.0.1:8080
 run:
@@ -126,6 +126,14 @@ fuzz:
 			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 		done; \
 	done
+
+## dashboard: rebuild the dashboard (web/dashboard) into api/dashboard, which the binary embeds; commit the result
+dashboard:
+	cd web/dashboard && npm ci --no-audit --no-fund && npm run build
+
+## dashboard-check: fail when the committed api/dashboard is not what web/dashboard builds
+dashboard-check:
+	cd web/dashboard && npm ci --no-audit --no-fund && npm run check
 
 clean:
 	rm -rf bin .run

@@ -88,6 +88,15 @@ var readSamples = map[string]string{
 	"readyz":                   "/readyz",
 	"metrics":                  "/metrics",
 	"openapi":                  "/openapi.yaml",
+	"analytics_orders":         "/v1/analytics/orders",
+	"analytics_flashsales":     "/v1/analytics/flashsales?minutes=5",
+	"analytics_reservations":   "/v1/analytics/reservations",
+	"analytics_fraud":          "/v1/analytics/fraud",
+	"analytics_prices":         "/v1/analytics/prices?limit=3",
+	"analytics_top_skus":       "/v1/analytics/top-skus?by=revenue",
+	"analytics_stockouts":      "/v1/analytics/stockouts",
+	"dashboard":                "/dashboard",
+	"dashboard_asset":          "/dashboard/app.js",
 }
 
 // eachRoute calls f with a sample request for every route, and fails the

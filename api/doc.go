@@ -10,7 +10,9 @@
 // from a tokens file, tokens.go; JSON-only commands); and then the
 // endpoint, in a file per part of Titan (inventory.go, flashsale.go,
 // orders.go, prices.go, fraud.go, recommendations.go), which validates the
-// request against the schemas before anything is sent. Every refusal is
+// request against the schemas before anything is sent. The analytics views
+// (analytics.go) read ClickHouse through Deps.Analytics instead, each under
+// a deadline of its own, and dashboard.go serves the page that charts them. Every refusal is
 // an entry of the catalogue in errors.go, as JSON with a stable code.
 //
 // A command waits for its result in one of three bounded maps of pending

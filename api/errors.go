@@ -81,6 +81,15 @@ var (
 
 	// Recommendations.
 	errInvalidK = apiError{"invalid_k", "k must be an integer from 1 to 100", http.StatusBadRequest}
+
+	// Analytics.
+	errInvalidMinutes       = apiError{"invalid_minutes", "minutes must be an integer from 1 to 10080 (7 days), and is not given with from or to", http.StatusBadRequest}
+	errInvalidFrom          = apiError{"invalid_from", "from must be an RFC 3339 time, not before 2000, at most a day in the future and at most 7 days before to; to needs it", http.StatusBadRequest}
+	errInvalidTo            = apiError{"invalid_to", "to must be an RFC 3339 time after from and at most a day in the future", http.StatusBadRequest}
+	errInvalidBy            = apiError{"invalid_by", "by must be units or revenue", http.StatusBadRequest}
+	errAnalyticsUnavailable = apiError{"analytics_unavailable", "this instance has no analytics database (ClickHouse) to answer from", http.StatusServiceUnavailable}
+	errAnalyticsFailed      = apiError{"analytics_failed", "the analytics database (ClickHouse) failed to answer; retry", http.StatusServiceUnavailable}
+	errAnalyticsTimeout     = apiError{"analytics_timeout", "the analytics database (ClickHouse) did not answer in time; retry, or ask for a shorter window", http.StatusGatewayTimeout}
 )
 
 // catalogue lists every error, for the tests that keep the OpenAPI
@@ -98,4 +107,6 @@ var catalogue = []apiError{
 	errIdempotencyKeyConflict, errInvalidDeviceID, errInvalidPaymentID, errInvalidCurrency, errInvalidLines,
 	errDuplicateSKU, errInvalidLimit, errOrderNotFound, errPriceNotFound, errUserNotFound, errOrderExists,
 	errInvalidK,
+	errInvalidMinutes, errInvalidFrom, errInvalidTo, errInvalidBy, errAnalyticsUnavailable, errAnalyticsFailed,
+	errAnalyticsTimeout,
 }

@@ -45,6 +45,15 @@ func newRoutes() []*route {
 		{method: "GET", pattern: "/v1/fraud/users/{user_id}", name: "get_fraud_user", handle: (*Server).getFraudUser},
 		{method: "GET", pattern: "/v1/recommendations/items/{sku}", name: "get_item_recommendations", handle: (*Server).getItemRecommendations},
 		{method: "GET", pattern: "/v1/recommendations/users/{user_id}", name: "get_user_recommendations", handle: (*Server).getUserRecommendations},
+		{method: "GET", pattern: "/v1/analytics/orders", name: "analytics_orders", handle: (*Server).analyticsOrders},
+		{method: "GET", pattern: "/v1/analytics/flashsales", name: "analytics_flashsales", handle: (*Server).analyticsFlashSales},
+		{method: "GET", pattern: "/v1/analytics/reservations", name: "analytics_reservations", handle: (*Server).analyticsReservations},
+		{method: "GET", pattern: "/v1/analytics/fraud", name: "analytics_fraud", handle: (*Server).analyticsFraud},
+		{method: "GET", pattern: "/v1/analytics/prices", name: "analytics_prices", handle: (*Server).analyticsPrices},
+		{method: "GET", pattern: "/v1/analytics/top-skus", name: "analytics_top_skus", handle: (*Server).analyticsTopSKUs},
+		{method: "GET", pattern: "/v1/analytics/stockouts", name: "analytics_stockouts", handle: (*Server).analyticsStockouts},
+		{method: "GET", pattern: "/dashboard", name: "dashboard", handle: (*Server).dashboard, open: true},
+		{method: "GET", pattern: "/dashboard/{asset}", name: "dashboard_asset", handle: (*Server).dashboardAsset, open: true},
 	}
 	for _, r := range rs {
 		r.parts = strings.Split(strings.Trim(r.pattern, "/"), "/")

@@ -117,6 +117,9 @@ type Deps struct {
 	// Recommendations enables the recommendation endpoints; without it
 	// they answer 503 not_enabled, as flash sales do.
 	Recommendations *RecommendationDeps
+	// Analytics answers the /v1/analytics views (and so the dashboard)
+	// from ClickHouse; without it they answer 503 analytics_unavailable.
+	Analytics Analytics
 }
 
 // Options tune the server; zero values take the defaults.
@@ -149,6 +152,11 @@ type Options struct {
 	// headers and body; a slower one is answered 408 and its connection
 	// closed. Default 10s.
 	ReadTimeout time.Duration
+	// AnalyticsTimeout bounds one analytics view, all its queries; past it
+	// the request is answered 504 analytics_timeout. Default 5s.
+	AnalyticsTimeout time.Duration
+	// Now is the clock of the analytics windows; nil means time.Now.
+	Now func() time.Time
 }
 
 func (o *Options) defaults() {
@@ -166,6 +174,12 @@ func (o *Options) defaults() {
 	}
 	if o.ReadTimeout <= 0 {
 		o.ReadTimeout = 10 * time.Second
+	}
+	if o.AnalyticsTimeout <= 0 {
+		o.AnalyticsTimeout = 5 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	if o.MaxPending <= 0 {
 		o.MaxPending = DefaultMaxPending
@@ -357,6 +371,8 @@ func (s *Server) readyz(ctx *fasthttp.RequestCtx, _ []string) {
 	}
 	writeJSON(ctx, fasthttp.StatusOK, readyBody{Status: "ready", Components: components})
 }
+
+func (s *Server) now() time.Time { return s.opts.Now() }
 
 func (s *Server) serveMetrics(ctx *fasthttp.RequestCtx, _ []string) { s.promh(ctx) }
 
