@@ -153,6 +153,8 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, func() (instance.Config, slog.Le
 		tokensFile    = fs.String("api-tokens-file", "", "file of API bearer tokens, one 'token scope...' a line (scopes read, command, admin), reloaded on SIGHUP; "+
 			"commands need a token with the command scope. Empty leaves the API open to anyone who can reach it [TITAN_API_TOKENS_FILE]")
 		readAuth     = fs.Bool("api-read-auth", false, "reads need a token with the read scope too (needs --api-tokens-file) [TITAN_API_READ_AUTH]")
+		ch           = addClickHouseFlags(fs, "")
+		runSink      = fs.Bool("sink", false, "run the ClickHouse sink inside this instance: apply the analytics schema and write the event topics to --clickhouse-addr [TITAN_SINK]")
 		allowedHosts = fs.String("api-allowed-hosts", "", "comma-separated host names the API answers to, compared with the Host header without its port; "+
 			"guards against DNS rebinding. Empty answers any [TITAN_API_ALLOWED_HOSTS]")
 	)
@@ -167,6 +169,10 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, func() (instance.Config, slog.Le
 		"order-reserve-ttl": "TITAN_ORDER_RESERVE_TTL", "order-step-timeout": "TITAN_ORDER_STEP_TIMEOUT",
 		"max-time-ahead": "TITAN_MAX_TIME_AHEAD", "max-time-behind": "TITAN_MAX_TIME_BEHIND",
 		"api-tokens-file": "TITAN_API_TOKENS_FILE", "api-read-auth": "TITAN_API_READ_AUTH", "api-allowed-hosts": "TITAN_API_ALLOWED_HOSTS",
+		"sink": "TITAN_SINK",
+	}
+	for k, v := range clickhouseEnv {
+		env[k] = v
 	}
 	load := func() (instance.Config, slog.Level, error) {
 		errs := applyEnv(fs, env)
@@ -198,6 +204,8 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, func() (instance.Config, slog.Le
 			OrderStepTimeout:    *stepTimeout,
 			TimeWindow:          schemas.TimeWindow{Ahead: *timeAhead, Behind: *timeBehind},
 			APIAccess:           api.Access{ReadAuth: *readAuth, AllowedHosts: splitList(*allowedHosts)},
+			ClickHouse:          ch.options(),
+			Sink:                *runSink,
 		}
 		if *tokensFile != "" {
 			// Read now, so that a bad file stops the start with exit 2 and

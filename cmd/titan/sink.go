@@ -40,7 +40,7 @@ var clickhouseEnv = map[string]string{"clickhouse-addr": "TITAN_CLICKHOUSE_ADDR"
 
 func addClickHouseFlags(fs *flag.FlagSet, defaultAddr string) clickhouseFlags {
 	return clickhouseFlags{
-		addr:     fs.String("clickhouse-addr", defaultAddr, "ClickHouse's native protocol, host:port [TITAN_CLICKHOUSE_ADDR]"),
+		addr:     fs.String("clickhouse-addr", defaultAddr, "ClickHouse's native protocol, host:port, where the analytics live [TITAN_CLICKHOUSE_ADDR]"),
 		database: fs.String("clickhouse-database", "default", "database of Titan's tables [TITAN_CLICKHOUSE_DATABASE]"),
 		user:     fs.String("clickhouse-user", "default", "user [TITAN_CLICKHOUSE_USER]"),
 		password: fs.String("clickhouse-password", "", "password [TITAN_CLICKHOUSE_PASSWORD]"),

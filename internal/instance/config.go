@@ -16,6 +16,7 @@ import (
 	"github.com/titan-commerce/titan/processors/inventory"
 	"github.com/titan-commerce/titan/processors/orders"
 	"github.com/titan-commerce/titan/schemas"
+	"github.com/titan-commerce/titan/sinks/clickhouse"
 	"github.com/titan-commerce/titan/state"
 	"github.com/titan-commerce/titan/topologies/orderstopo"
 )
@@ -107,6 +108,15 @@ type Config struct {
 	// durable copy) or "always".
 	Sync   string
 	Logger *slog.Logger
+
+	// ClickHouse is where the analytics live: with its Addr set, the API's
+	// /v1/analytics views and the dashboard read it. Empty leaves them
+	// answering 503 analytics_unavailable.
+	ClickHouse clickhouse.Options
+	// Sink runs the ClickHouse sink (sinks/clickhouse) inside the
+	// instance: it applies the schema and writes the event topics to
+	// ClickHouse. It needs ClickHouse.Addr.
+	Sink bool
 
 	// APIAccess is who may use the HTTP API: bearer tokens (reloadable,
 	// so the caller that loaded them reloads them), whether reads need
@@ -203,6 +213,9 @@ func (c *Config) EnsureDefaults() {
 // Validate reports the first setting that cannot work.
 func (c *Config) Validate() error {
 	var errs []error
+	if c.Sink && c.ClickHouse.Addr == "" {
+		errs = append(errs, errors.New("the ClickHouse sink needs ClickHouse's address"))
+	}
 	for _, b := range c.Brokers {
 		if _, _, err := net.SplitHostPort(b); err != nil {
 			errs = append(errs, fmt.Errorf("broker %q is not host:port", b))
@@ -315,6 +328,7 @@ func (c *Config) String() string {
 	fmt.Fprintf(&b, "max_time_ahead=%s\nmax_time_behind=%s\n", c.TimeWindow.Ahead, c.TimeWindow.Behind)
 	fmt.Fprintf(&b, "restart_backoff=%s..%s (reset after %s)\n", c.RestartBackoff.Min, c.RestartBackoff.Max, c.RestartBackoff.Healthy)
 	fmt.Fprintf(&b, "group_session_timeout=%s\n", c.GroupSessionTimeout)
+	fmt.Fprintf(&b, "clickhouse=%s database=%s sink=%t\n", c.ClickHouse.Addr, c.ClickHouse.Database, c.Sink)
 	peer := c.PeerAddr
 	switch {
 	case c.Embedded():

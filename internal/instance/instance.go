@@ -60,6 +60,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/titan-commerce/titan/analytics"
 	"github.com/titan-commerce/titan/api"
 	"github.com/titan-commerce/titan/internal/gokaopts"
 	"github.com/titan-commerce/titan/internal/kafkaadmin"
@@ -74,6 +75,7 @@ import (
 	flashsalev1 "github.com/titan-commerce/titan/schemas/flashsale/v1"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 	"github.com/titan-commerce/titan/sdk"
+	"github.com/titan-commerce/titan/sinks/clickhouse"
 	"github.com/titan-commerce/titan/state"
 	"github.com/titan-commerce/titan/topologies/flashsaletopo"
 	"github.com/titan-commerce/titan/topologies/inventorytopo"
@@ -99,8 +101,10 @@ type Instance struct {
 	own *kgo.Client
 	// sup runs the topologies, views and results consumers, and builds
 	// again whichever fails.
-	sup     *supervise.Supervisor
-	fsNames flashsaletopo.Names
+	sup *supervise.Supervisor
+	// clickhouse is the analytics' connection; nil without ClickHouse.
+	clickhouse *clickhouse.Conn
+	fsNames    flashsaletopo.Names
 	// flash is the flash-sale topology's first incarnation, nil unless the
 	// instance runs flash sales; after a failure the supervisor runs
 	// another, whose router is the same.
@@ -199,6 +203,13 @@ func New(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	}
 	if err := i.buildTopology(); err != nil {
 		return nil, err
+	}
+	if cfg.ClickHouse.Addr != "" {
+		// Not waited for: the shop's hot paths do not stop for their
+		// analytics, which answer 503 while ClickHouse is away.
+		if i.clickhouse, err = clickhouse.Dial(cfg.ClickHouse); err != nil {
+			return nil, fmt.Errorf("instance: %w", err)
+		}
 	}
 	if cfg.HTTPAddr != "" {
 		if err := i.buildAPI(ctx); err != nil {
@@ -520,9 +531,10 @@ func (i *Instance) buildAPI(ctx context.Context) error {
 			ack, err := i.producer.SendCommand(ctx, cmd)
 			return ack.Partition, ack.Offset, err
 		},
-		Results: i.results,
-		Ready:   i.Ready,
-		Health:  i.health,
+		Results:   i.results,
+		Ready:     i.Ready,
+		Health:    i.health,
+		Analytics: i.analytics(),
 	}, api.Options{
 		CommandWait: i.cfg.CommandWait,
 		ReadWait:    i.cfg.ReadWait,
@@ -538,6 +550,15 @@ func (i *Instance) buildAPI(ctx context.Context) error {
 		return fmt.Errorf("instance: listen: %w", err)
 	}
 	return nil
+}
+
+// analytics is what the API's analytics views read: nil without
+// ClickHouse, which they answer with 503.
+func (i *Instance) analytics() api.Analytics {
+	if i.clickhouse == nil {
+		return nil
+	}
+	return analytics.NewQuerier(i.clickhouse)
 }
 
 // flashSaleDeps builds what the API's flash-sale routes read and send
@@ -632,6 +653,9 @@ func (i *Instance) Run(ctx context.Context) error {
 		g.Go(func() error { return i.server.Serve(i.ln) })
 		i.log.Info("api listening", "addr", i.HTTPAddr())
 	}
+	if i.cfg.Sink {
+		g.Go(func() error { return i.runSink(gctx) })
+	}
 	select {
 	case <-ctx.Done():
 		i.log.Info("shutting down")
@@ -659,8 +683,24 @@ func (i *Instance) Run(ctx context.Context) error {
 	return err
 }
 
+// runSink writes the event topics to ClickHouse until ctx ends; it
+// starts again after a failure and never stops the instance.
+func (i *Instance) runSink(ctx context.Context) error {
+	return clickhouse.Serve(ctx, clickhouse.ServiceOptions{
+		ClickHouse: i.cfg.ClickHouse,
+		Sink: clickhouse.SinkOptions{Brokers: i.brokers, Namespace: i.cfg.Namespace, ClientID: i.clientID("sink"),
+			Metrics: clickhouse.NewMetrics(i.registry), Logger: i.log},
+		Migrate:              true,
+		DeadLetterPartitions: int32(i.cfg.Partitions),
+		Replication:          int16(i.cfg.Replication),
+	})
+}
+
 func (i *Instance) close() {
 	i.closeOnce.Do(func() {
+		if i.clickhouse != nil {
+			_ = i.clickhouse.Close()
+		}
 		// Only now, with the processors stopped, may the others take
 		// this instance's partitions on the beacon's word.
 		if i.beacon != nil {

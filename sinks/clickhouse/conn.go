@@ -43,6 +43,20 @@ type Conn struct {
 
 // Open connects and checks the server answers.
 func Open(ctx context.Context, o Options) (*Conn, error) {
+	c, err := Dial(o)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Ping(ctx); err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("clickhouse: %s: %w", o.Addr, err)
+	}
+	return c, nil
+}
+
+// Dial returns a connection pool without waiting for the server: each use connects, so a server
+// that is down now and up later serves the uses after.
+func Dial(o Options) (*Conn, error) {
 	if o.Addr == "" {
 		return nil, errors.New("clickhouse: no address")
 	}
@@ -61,10 +75,6 @@ func Open(ctx context.Context, o Options) (*Conn, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: %w", err)
-	}
-	if err := conn.Ping(ctx); err != nil {
-		_ = conn.Close()
-		return nil, fmt.Errorf("clickhouse: %s: %w", o.Addr, err)
 	}
 	return &Conn{conn}, nil
 }

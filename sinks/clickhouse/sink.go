@@ -132,8 +132,8 @@ type tp struct {
 type batch struct {
 	records int
 	first   time.Time
-	rows    []Row    // in the order read
-	where   []where  // where each row's record was
+	rows    []Row   // in the order read
+	where   []where // where each row's record was
 	dead    []*kgo.Record
 	last    map[tp]*kgo.Record
 }
