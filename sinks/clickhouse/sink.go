@@ -203,8 +203,13 @@ func (s *Sink) stale(ps map[string][]int32) {
 	}
 }
 
-// Close leaves the group and closes the Kafka client.
-func (s *Sink) Close() { s.cl.Close() }
+// Close leaves the group and closes the Kafka client. Leaving revokes the partitions, which waits
+// for the rebalance the sink may still block (BlockRebalanceOnPoll), so Close lets it through
+// first: the sink has stopped reading, and what it holds unwritten is read again by the next owner.
+func (s *Sink) Close() {
+	s.cl.AllowRebalance()
+	s.cl.Close()
+}
 
 // Run reads and writes until ctx ends, then writes what it holds, within a few seconds, and
 // returns ctx's error. It returns early only if Kafka closes the client.

@@ -27,7 +27,7 @@ import (
 
 // world is one test's Kafka namespace, with the sink's topics, and ClickHouse database.
 type world struct {
-	t       *testing.T
+	t       testing.TB
 	brokers []string
 	ns      string
 	conn    *clickhouse.Conn
@@ -36,7 +36,7 @@ type world struct {
 	cl      *kgo.Client
 }
 
-func newWorld(t *testing.T, partitions int32) *world {
+func newWorld(t testing.TB, partitions int32) *world {
 	t.Helper()
 	brokers := kafkatest.Brokers(t)
 	conn, db := clickhousetest.Database(t)
