@@ -483,14 +483,41 @@ func TestDashboardInBrowser(t *testing.T) {
 	start := time.Now()
 	p := dashboardScenario(t, c)
 	t.Logf("scenario placed in %v: %+v", time.Since(start).Round(time.Millisecond), p)
+	want := settledMetrics(t, conn, p)
+	t.Logf("ClickHouse holds the scenario %v after it was placed", time.Since(start).Round(time.Millisecond))
 
-	// Wait until ClickHouse holds what the test placed, and then until
-	// nothing more arrives for a few flushes of the sink (fraud decisions
-	// and reservations the test cannot count in advance).
+	r := loadDashboard(t, browser, c.base+"/dashboard?minutes=60")
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	after, err := clickHouseMetrics(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(after, want) {
+		t.Fatalf("ClickHouse changed while the page loaded:\nbefore %v\nafter  %v", want, after)
+	}
+	for _, view := range dashboardViews {
+		checkPanel(t, view, r, want[view])
+	}
+	// What the test placed, as the page shows it.
+	if got := r.Page.Panels["orders"].Metrics["gmv-EUR"].Value; got != strconv.FormatInt(p.gmv, 10) {
+		t.Errorf("gmv-EUR = %s, the confirmed orders' totals come to %d", got, p.gmv)
+	}
+	if err := p.holds(shownValues(r)); err != nil {
+		t.Errorf("the page does not show what the test placed: %v", err)
+	}
+}
+
+// settledMetrics waits until ClickHouse holds what the test placed, and
+// then until nothing more arrives for a few flushes of the sink (fraud
+// decisions and reservations the test does not count in advance), and
+// returns what it then holds.
+func settledMetrics(t *testing.T, conn *clickhouse.Conn, p placed) metricValues {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	var (
-		want    metricValues
+		last    metricValues
 		lastErr error
 		same    int
 	)
@@ -499,7 +526,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	for same < 3 {
 		select {
 		case <-ctx.Done():
-			t.Fatalf("ClickHouse never settled on what the test placed: %v; last read %v", lastErr, want)
+			t.Fatalf("ClickHouse never settled on what the test placed: %v; last read %v", lastErr, last)
 		case <-tick.C:
 		}
 		got, err := clickHouseMetrics(ctx, conn)
@@ -509,19 +536,25 @@ func TestDashboardInBrowser(t *testing.T) {
 		switch {
 		case err != nil:
 			lastErr, same = err, 0
-		case reflect.DeepEqual(got, want):
+		case reflect.DeepEqual(got, last):
 			same++
 		default:
 			same = 0
 		}
-		want = got
+		last = got
 	}
-	t.Logf("ClickHouse holds the scenario %v after it was placed", time.Since(start).Round(time.Millisecond))
+	return last
+}
 
+// loadDashboard runs web/e2e/dashboard.mjs on url and fails the test if
+// the page did not load every panel, asked for anything off its origin or
+// logged an error.
+func loadDashboard(t *testing.T, browser browsertest.Browser, url string) dashboardReport {
+	t.Helper()
 	shot := filepath.Join(browsertest.Artifacts(t), "dashboard.png")
-	bctx, bcancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer bcancel()
-	out, runErr := browser.Run(bctx, t, "dashboard.mjs", c.base+"/dashboard?minutes=60", shot, "60000")
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	out, runErr := browser.Run(ctx, t, "dashboard.mjs", url, shot, "60000")
 	var r dashboardReport
 	if err := json.Unmarshal(out, &r); err != nil {
 		t.Fatalf("dashboard.mjs: %v (%v): %s", err, runErr, out)
@@ -539,67 +572,59 @@ func TestDashboardInBrowser(t *testing.T) {
 	if r.Status != 200 || r.Page.Loaded < 1 || r.Page.Error != "" {
 		t.Errorf("page status %d, loaded %d, error %q", r.Status, r.Page.Loaded, r.Page.Error)
 	}
+	return r
+}
 
-	after, err := clickHouseMetrics(ctx, conn)
-	if err != nil {
-		t.Fatal(err)
+// checkPanel checks that the panel loaded and drew its chart, and shows
+// exactly the metrics of want, with their values.
+func checkPanel(t *testing.T, view string, r dashboardReport, want map[string]string) {
+	t.Helper()
+	panel, ok := r.Page.Panels[view]
+	if !ok {
+		t.Errorf("no panel %s", view)
+		return
 	}
-	if !reflect.DeepEqual(after, want) {
-		t.Fatalf("ClickHouse changed while the page loaded:\nbefore %v\nafter  %v", want, after)
+	if panel.State != "ok" || panel.Chart != "ok" {
+		t.Errorf("panel %s: data-state %q data-chart %q", view, panel.State, panel.Chart)
 	}
-
-	for _, view := range dashboardViews {
-		panel, ok := r.Page.Panels[view]
-		if !ok {
-			t.Errorf("no panel %s", view)
+	// A drawn chart paints its canvas, and a dataset's colour shows (in
+	// its bars or lines, or at least its legend).
+	if cv := panel.Canvas; cv == nil || cv.Width == 0 || cv.Height == 0 || cv.Painted == 0 || len(cv.Colors) == 0 {
+		t.Errorf("panel %s: chart canvas not drawn: %+v", view, cv)
+	} else {
+		t.Logf("panel %s: canvas %dx%d, %d pixels painted, palette %v", view, cv.Width, cv.Height, cv.Painted, cv.Colors)
+	}
+	shown := map[string]string{}
+	for name, v := range panel.Metrics {
+		if name == "window-from" || name == "window-to" {
+			if _, err := time.Parse(time.RFC3339, v.Value); err != nil {
+				t.Errorf("panel %s: %s = %q: %v", view, name, v.Value, err)
+			}
 			continue
 		}
-		if panel.State != "ok" || panel.Chart != "ok" {
-			t.Errorf("panel %s: data-state %q data-chart %q", view, panel.State, panel.Chart)
-		}
-		// A drawn chart paints its canvas, and a dataset's colour shows
-		// (in its bars or lines, and its legend).
-		if cv := panel.Canvas; cv == nil || cv.Width == 0 || cv.Height == 0 || cv.Painted == 0 || len(cv.Colors) == 0 {
-			t.Errorf("panel %s: chart canvas not drawn: %+v", view, cv)
-		} else {
-			t.Logf("panel %s: canvas %dx%d, %d pixels painted, palette %v", view, cv.Width, cv.Height, cv.Painted, cv.Colors)
-		}
-		shown := map[string]string{}
-		for name, v := range panel.Metrics {
-			if name == "window-from" || name == "window-to" {
-				continue
-			}
-			shown[name] = v.Value
-			if !sameNumber(v.Text, v.Value, 5e-5) && v.Text != v.Value {
-				t.Errorf("panel %s: %s shows %q, its data-value is %q", view, name, v.Text, v.Value)
-			}
-		}
-		for name, w := range want[view] {
-			got, ok := shown[name]
-			switch {
-			case !ok:
-				t.Errorf("panel %s: no %s; ClickHouse has %s", view, name, w)
-			case !sameNumber(got, w, 1e-9) && got != w:
-				t.Errorf("panel %s: %s = %s, ClickHouse has %s", view, name, got, w)
-			}
-		}
-		for name, got := range shown {
-			if _, ok := want[view][name]; !ok {
-				t.Errorf("panel %s: shows %s = %s, which ClickHouse does not hold", view, name, got)
-			}
-		}
-		for _, w := range []string{"window-from", "window-to"} {
-			if _, err := time.Parse(time.RFC3339, panel.Metrics[w].Value); err != nil {
-				t.Errorf("panel %s: %s = %q: %v", view, w, panel.Metrics[w].Value, err)
-			}
+		shown[name] = v.Value
+		if !sameNumber(v.Text, v.Value, 5e-5) && v.Text != v.Value {
+			t.Errorf("panel %s: %s shows %q, its data-value is %q", view, name, v.Text, v.Value)
 		}
 	}
-	// What the test placed, as the page shows it.
-	if got := r.Page.Panels["orders"].Metrics["gmv-EUR"].Value; got != strconv.FormatInt(p.gmv, 10) {
-		t.Errorf("gmv-EUR = %s, the confirmed orders' totals come to %d", got, p.gmv)
+	for name, w := range want {
+		got, ok := shown[name]
+		switch {
+		case !ok:
+			t.Errorf("panel %s: no %s; ClickHouse has %s", view, name, w)
+		case !sameNumber(got, w, 1e-9) && got != w:
+			t.Errorf("panel %s: %s = %s, ClickHouse has %s", view, name, got, w)
+		}
 	}
-	if err := p.holds(shownValues(r)); err != nil {
-		t.Errorf("the page does not show what the test placed: %v", err)
+	for name, got := range shown {
+		if _, ok := want[name]; !ok {
+			t.Errorf("panel %s: shows %s = %s, which ClickHouse does not hold", view, name, got)
+		}
+	}
+	for _, w := range []string{"window-from", "window-to"} {
+		if _, ok := panel.Metrics[w]; !ok {
+			t.Errorf("panel %s: no %s", view, w)
+		}
 	}
 }
 
