@@ -36,10 +36,15 @@ func startAnalyticsInstance(t *testing.T) (*e2e, *clickhouse.Conn) {
 	t.Cleanup(func() { dropNamespace(t, adm, ns) })
 	inst, err := instance.New(t.Context(), instance.Config{
 		Brokers: brokers, Namespace: ns, StateDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", Partitions: 2, InstanceID: ns,
-		CommandWait: 30 * time.Second, ReadWait: 30 * time.Second, SweepInterval: 200 * time.Millisecond,
-		ClickHouse: clickhouse.Options{Addr: clickhousetest.Addr(t), Database: db, ReadTimeout: 10 * time.Second},
-		Sink:       true,
-		Logger:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		CommandWait: 30 * time.Second, ReadWait: 30 * time.Second,
+		// No sweeps within the test: the pricing ticker's demand steps
+		// (a minute after the orders' reservations, then every minute as
+		// the price decays) would change the prices the page shows while
+		// it loads. The test lets no reservation expire.
+		SweepInterval: time.Hour,
+		ClickHouse:    clickhouse.Options{Addr: clickhousetest.Addr(t), Database: db, ReadTimeout: 10 * time.Second},
+		Sink:          true,
+		Logger:        slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		t.Fatal(err)
