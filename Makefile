@@ -9,6 +9,11 @@ CLICKHOUSE := bash deploy/clickhouse/clickhouse.sh
 PYTHON    ?= python3
 CHDB_VENV := .run/venv
 CHDB_PYTHON := $(CURDIR)/$(CHDB_VENV)/bin/python
+# The dashboard's browser test: Debian's chromium (installed with apt-get when missing), driven by
+# the playwright-core of web/e2e; screenshots go to ARTIFACTS.
+CHROMIUM  ?= /usr/bin/chromium
+BROWSER_E2E := $(CURDIR)/web/e2e
+ARTIFACTS ?= $(CURDIR)/.run/artifacts
 GOTEST    := $(GO) test -count=1 -race
 # Integration tests share one broker; running packages one at a time keeps
 # a 2-core machine from timing out consumer-group rebalances.
@@ -18,7 +23,7 @@ TEST_FLAGS ?= -timeout 20m -p 1
 # missing cluster fails it.
 PKGS       = $$($(GO) list ./... | grep -v /internal/failover)
 
-.PHONY: run build chdb test test-unit test-cluster failover-tests vet kafka-up kafka-down cluster-up cluster-down clickhouse-up clickhouse-down bench bench-long generate generate-check fuzz clean dashboard dashboard-check
+.PHONY: run build chdb browser test test-unit test-cluster failover-tests vet kafka-up kafka-down cluster-up cluster-down clickhouse-up clickhouse-down bench bench-long generate generate-check fuzz clean dashboard dashboard-check
 
 ## run: start Titan on the embedded in-memory broker, API on 127.0.0.1:8080
 run:
@@ -28,12 +33,13 @@ run:
 build:
 	$(GO) build -o bin/titan ./cmd/titan
 
-## test: every test: the packages against one Kafka broker and a ClickHouse server (installed with apt-get when missing), then the failover tests against three brokers; each stopped also on failure
-test: vet chdb
+## test: every test: the packages against one Kafka broker and a ClickHouse server (installed with apt-get when missing), the dashboard in chromium among them, then the failover tests against three brokers; each stopped also on failure
+test: vet chdb browser
 	@$(KAFKA) up
 	@$(CLICKHOUSE) up || { $(KAFKA) down; exit 1; }
 	@status=0; \
 	TITAN_KAFKA_BROKERS=$$($(KAFKA) brokers) TITAN_CLICKHOUSE_ADDR=$$($(CLICKHOUSE) addr) TITAN_CHDB_PYTHON=$(CHDB_PYTHON) \
+	TITAN_CHROMIUM=$(CHROMIUM) TITAN_BROWSER_E2E_DIR=$(BROWSER_E2E) TITAN_ARTIFACTS=$(ARTIFACTS) \
 		$(GOTEST) $(TEST_FLAGS) $(PKGS) || status=$$?; \
 	$(CLICKHOUSE) down; \
 	$(KAFKA) down; \
@@ -48,6 +54,20 @@ $(CHDB_VENV)/.chdb-installed: deploy/chdb/requirements.txt
 	@test -x $(CHDB_PYTHON) || $(PYTHON) -m venv $(CHDB_VENV)
 	@$(CHDB_PYTHON) -m pip install --quiet --disable-pip-version-check -r deploy/chdb/requirements.txt
 	@$(CHDB_PYTHON) -c 'import chdb' && touch $@
+
+## browser: Debian's chromium (apt-get, when CHROMIUM is missing) and web/e2e's playwright-core (npm ci, when its lock file changed)
+browser: web/e2e/node_modules/.package-lock.json
+	@test -x $(CHROMIUM) || { \
+		echo "browser: installing Debian's chromium"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null || \
+		{ apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; \
+	}
+	@test -x $(CHROMIUM) || { echo "browser: $(CHROMIUM) is missing and apt-get could not install chromium"; exit 1; }
+
+# npm ci writes node_modules/.package-lock.json last; it is older than the lock file when that changed.
+web/e2e/node_modules/.package-lock.json: web/e2e/package-lock.json web/e2e/package.json
+	cd web/e2e && npm ci --no-audit --no-fund
+	@touch $@
 
 ## test-unit: the tests that need no broker or server (Kafka and ClickHouse tests skip, or fail under CI=true)
 test-unit:
