@@ -186,7 +186,7 @@ function renderFlashSales(panel, v) {
     const rows = byMinute(s.minutes);
     let last = null;
     return {
-      label: `${s.sale_id} (${s.sku || 'unknown SKU'})`, borderColor: color(i), stepped: true, pointRadius: 0,
+      label: `${s.sale_id} (${s.sku || 'unknown SKU'})`, borderColor: color(i), stepped: true, pointRadius: 2,
       data: mins.map((m) => {
         if (rows.has(m)) last = rows.get(m).sell_through;
         return last;
