@@ -34,7 +34,7 @@ build:
 	$(GO) build -o bin/titan ./cmd/titan
 
 ## test: every test: the packages against one Kafka broker and a ClickHouse server (installed with apt-get when missing), the dashboard in chromium among them, then the failover tests against three brokers; each stopped also on failure
-test: vet chdb browser
+test: vet chdb browser dashboard-check
 	@$(KAFKA) up
 	@$(CLICKHOUSE) up || { $(KAFKA) down; exit 1; }
 	@status=0; \

@@ -511,6 +511,14 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err := p.holds(shownValues(r)); err != nil {
 		t.Errorf("the page does not show what the test placed: %v", err)
 	}
+	// The sink inside the instance reports on the API's /metrics.
+	metrics := string(c.do("GET", "/metrics", "", 200))
+	for _, name := range []string{`titan_sink_rows_written_total{table="order_outcomes"}`, "titan_sink_batch_records_count",
+		"titan_sink_batch_seconds_count", `titan_sink_consumer_lag_records{`, "titan_sink_retries_total", "titan_sink_buffered_records"} {
+		if !strings.Contains(metrics, name) {
+			t.Errorf("/metrics has no %s", name)
+		}
+	}
 }
 
 // settledMetrics waits until ClickHouse holds what the test placed, and
