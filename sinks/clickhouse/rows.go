@@ -135,6 +135,14 @@ func decode(r Record, m proto.Message) error {
 	return nil
 }
 
+// open decodes r into m and converts the time ms reads from it: how every converter starts.
+func open(r Record, m proto.Message, ms func() int64) (time.Time, int, error) {
+	if err := decode(r, m); err != nil {
+		return time.Time{}, 0, err
+	}
+	return eventTime("timestamp_ms", ms())
+}
+
 // lower is an enum's name without its prefix, in lower case: EVENT_TYPE_RESERVED is reserved.
 func lower(name, prefix string) string {
 	return strings.ToLower(strings.TrimPrefix(name, prefix))
@@ -149,10 +157,7 @@ func u8(b bool) uint8 {
 
 func inventoryEvent(r Record) ([]Row, error) {
 	var e inventoryv1.Event
-	if err := decode(r, &e); err != nil {
-		return nil, err
-	}
-	at, month, err := eventTime("timestamp_ms", e.GetTimestampMs())
+	at, month, err := open(r, &e, e.GetTimestampMs)
 	if err != nil {
 		return nil, err
 	}
@@ -195,10 +200,7 @@ func total(lines []*ordersv1.OrderLine) (int64, error) {
 
 func orderEvent(r Record) ([]Row, error) {
 	var e ordersv1.OrderEvent
-	if err := decode(r, &e); err != nil {
-		return nil, err
-	}
-	at, month, err := eventTime("timestamp_ms", e.GetTimestampMs())
+	at, month, err := open(r, &e, e.GetTimestampMs)
 	if err != nil {
 		return nil, err
 	}
@@ -230,10 +232,7 @@ func orderEvent(r Record) ([]Row, error) {
 
 func orderOutcome(r Record) ([]Row, error) {
 	var e ordersv1.OrderEvent
-	if err := decode(r, &e); err != nil {
-		return nil, err
-	}
-	at, month, err := eventTime("timestamp_ms", e.GetTimestampMs())
+	at, month, err := open(r, &e, e.GetTimestampMs)
 	if err != nil {
 		return nil, err
 	}
@@ -262,10 +261,7 @@ func orderOutcome(r Record) ([]Row, error) {
 
 func sagaMessage(r Record) ([]Row, error) {
 	var m ordersv1.SagaMessage
-	if err := decode(r, &m); err != nil {
-		return nil, err
-	}
-	at, month, err := eventTime("timestamp_ms", m.GetTimestampMs())
+	at, month, err := open(r, &m, m.GetTimestampMs)
 	if err != nil {
 		return nil, err
 	}
@@ -326,10 +322,7 @@ func flashSaleMessage(r Record) ([]Row, error) {
 
 func flashSaleResult(r Record) ([]Row, error) {
 	var res flashsalev1.Result
-	if err := decode(r, &res); err != nil {
-		return nil, err
-	}
-	at, month, err := eventTime("timestamp_ms", res.GetTimestampMs())
+	at, month, err := open(r, &res, res.GetTimestampMs)
 	if err != nil {
 		return nil, err
 	}
@@ -340,10 +333,7 @@ func flashSaleResult(r Record) ([]Row, error) {
 
 func priceChanged(r Record) ([]Row, error) {
 	var p pricingv1.PriceChanged
-	if err := decode(r, &p); err != nil {
-		return nil, err
-	}
-	at, month, err := eventTime("timestamp_ms", p.GetTimestampMs())
+	at, month, err := open(r, &p, p.GetTimestampMs)
 	if err != nil {
 		return nil, err
 	}
@@ -357,10 +347,7 @@ func priceChanged(r Record) ([]Row, error) {
 
 func viewEvent(r Record) ([]Row, error) {
 	var v recommendationsv1.ViewEvent
-	if err := decode(r, &v); err != nil {
-		return nil, err
-	}
-	at, month, err := eventTime("timestamp_ms", v.GetTimestampMs())
+	at, month, err := open(r, &v, v.GetTimestampMs)
 	if err != nil {
 		return nil, err
 	}
