@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -19,7 +18,6 @@ import (
 	"github.com/titan-commerce/titan/internal/browsertest"
 	"github.com/titan-commerce/titan/internal/clickhousetest"
 	"github.com/titan-commerce/titan/internal/instance"
-	"github.com/titan-commerce/titan/internal/kafkatest"
 	"github.com/titan-commerce/titan/sinks/clickhouse"
 )
 
@@ -29,14 +27,9 @@ import (
 // waits until the instance is ready and returns the database's connection.
 func startAnalyticsInstance(t *testing.T) (*e2e, *clickhouse.Conn) {
 	t.Helper()
-	brokers := kafkatest.Brokers(t)
 	conn, db := clickhousetest.Database(t)
-	ns := kafkatest.Prefix(t)
-	adm := kafkatest.Admin(t, brokers)
-	t.Cleanup(func() { dropNamespace(t, adm, ns) })
-	inst, err := instance.New(t.Context(), instance.Config{
-		Brokers: brokers, Namespace: ns, StateDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", Partitions: 2, InstanceID: ns,
-		CommandWait: 30 * time.Second, ReadWait: 30 * time.Second,
+	c, _ := runInstance(t, instance.Config{
+		Partitions: 2, CommandWait: 30 * time.Second, ReadWait: 30 * time.Second,
 		// No sweeps within the test: the pricing ticker's demand steps
 		// (a minute after the orders' reservations, then every minute as
 		// the price decays) would change the prices the page shows while
@@ -46,32 +39,6 @@ func startAnalyticsInstance(t *testing.T) (*e2e, *clickhouse.Conn) {
 		Sink:          true,
 		Logger:        slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- inst.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("instance: %v", err)
-			}
-		case <-time.After(2 * time.Minute):
-			t.Error("instance did not stop within 2m")
-		}
-	})
-	c := &e2e{t: t, base: "http://" + inst.HTTPAddr(), hc: &http.Client{Timeout: 2 * time.Minute}, ids: map[string]bool{}}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	if err := poll(ctx, func() bool {
-		status, _, err := c.try("GET", "/readyz", "")
-		return err == nil && status == 200
-	}); err != nil {
-		t.Fatalf("instance not ready: %v", err)
-	}
 	return c, conn
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -15,7 +14,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/titan-commerce/titan/internal/instance"
-	"github.com/titan-commerce/titan/internal/kafkatest"
 	"github.com/titan-commerce/titan/internal/partition"
 	"github.com/titan-commerce/titan/processors/inventory"
 )
@@ -41,43 +39,12 @@ type apiErr struct {
 // log, and waits until it is ready.
 func startFlashInstance(t *testing.T, log *slog.Logger) (*e2e, *instance.Instance) {
 	t.Helper()
-	brokers := kafkatest.Brokers(t)
-	ns := kafkatest.Prefix(t)
-	adm := kafkatest.Admin(t, brokers)
-	t.Cleanup(func() { dropNamespace(t, adm, ns) })
-	inst, err := instance.New(t.Context(), instance.Config{
-		Brokers: brokers, Namespace: ns, StateDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", Partitions: 2, InstanceID: ns,
+	return runInstance(t, instance.Config{
+		Partitions:  2,
 		Topologies:  []string{instance.TopologyInventory, instance.TopologyFlashSale},
 		CommandWait: 30 * time.Second, ReadWait: 30 * time.Second, SweepInterval: 200 * time.Millisecond,
 		Logger: log,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- inst.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("instance: %v", err)
-			}
-		case <-time.After(2 * time.Minute):
-			t.Error("instance did not stop within 2m")
-		}
-	})
-	c := &e2e{t: t, base: "http://" + inst.HTTPAddr(), hc: &http.Client{Timeout: 2 * time.Minute}, ids: map[string]bool{}}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	if err := poll(ctx, func() bool {
-		status, _, err := c.try("GET", "/readyz", "")
-		return err == nil && status == 200
-	}); err != nil {
-		t.Fatalf("instance not ready: %v", err)
-	}
-	return c, inst
 }
 
 func saleBody(id, sku string, units int64, end time.Time) string {

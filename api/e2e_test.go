@@ -39,24 +39,29 @@ type e2e struct {
 // and groups when the test ends.
 func startInstance(t *testing.T) (*e2e, *instance.Instance) {
 	t.Helper()
-	brokers := kafkatest.Brokers(t)
-	ns := kafkatest.Prefix(t)
-	adm := kafkatest.Admin(t, brokers)
-	t.Cleanup(func() { dropNamespace(t, adm, ns) })
-
-	inst, err := instance.New(t.Context(), instance.Config{
-		Brokers:    brokers,
-		Namespace:  ns,
-		StateDir:   t.TempDir(),
-		HTTPAddr:   "127.0.0.1:0",
+	return runInstance(t, instance.Config{
 		Partitions: 2,
-		InstanceID: ns,
 		// Long waits, so a slow machine answers late rather than 202.
 		CommandWait:   30 * time.Second,
 		ReadWait:      30 * time.Second,
 		SweepInterval: 200 * time.Millisecond,
 		Logger:        slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
+}
+
+// runInstance runs an instance of cfg, with the brokers, namespace, state
+// directory, HTTP address and instance id filled in here, waits until it
+// is ready, and stops it and deletes its topics and groups when the test
+// ends.
+func runInstance(t *testing.T, cfg instance.Config) (*e2e, *instance.Instance) {
+	t.Helper()
+	cfg.Brokers = kafkatest.Brokers(t)
+	cfg.Namespace = kafkatest.Prefix(t)
+	cfg.StateDir, cfg.HTTPAddr, cfg.InstanceID = t.TempDir(), "127.0.0.1:0", cfg.Namespace
+	adm := kafkatest.Admin(t, cfg.Brokers)
+	t.Cleanup(func() { dropNamespace(t, adm, cfg.Namespace) })
+
+	inst, err := instance.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
