@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/titan-commerce/titan/internal/instance"
 	"github.com/titan-commerce/titan/sinks/clickhouse"
 )
 
@@ -144,6 +145,7 @@ func sinkFlags(cmd string, stderr io.Writer) (*flag.FlagSet, func(stdout, stderr
 			return 2
 		}
 		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+		log.Info("starting the ClickHouse sink", "gogc", instance.ApplyGCPercent())
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

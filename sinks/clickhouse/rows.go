@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/titan-commerce/titan/schemas"
 	flashsalev1 "github.com/titan-commerce/titan/schemas/flashsale/v1"
+	fraudv1 "github.com/titan-commerce/titan/schemas/fraud/v1"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 	ordersv1 "github.com/titan-commerce/titan/schemas/orders/v1"
 	pricingv1 "github.com/titan-commerce/titan/schemas/pricing/v1"
@@ -148,6 +150,26 @@ func lower(name, prefix string) string {
 	return strings.ToLower(strings.TrimPrefix(name, prefix))
 }
 
+// names maps an enum's values to their lower names once, for the converters that run per record.
+func names[E ~int32](values map[int32]string, prefix string) func(E) string {
+	m := make(map[E]string, len(values))
+	for v, name := range values {
+		m[E(v)] = lower(name, prefix)
+	}
+	return func(e E) string {
+		if name, ok := m[e]; ok {
+			return name
+		}
+		return strconv.Itoa(int(e)) // a value newer than this build
+	}
+}
+
+var (
+	eventType   = names[inventoryv1.EventType](inventoryv1.EventType_name, "EVENT_TYPE_")
+	outcomeName = names[fraudv1.Outcome](fraudv1.Outcome_name, "OUTCOME_")
+	statusName  = names[flashsalev1.Status](flashsalev1.Status_name, "STATUS_")
+)
+
 func u8(b bool) uint8 {
 	if b {
 		return 1
@@ -162,7 +184,7 @@ func inventoryEvent(r Record) ([]Row, error) {
 		return nil, err
 	}
 	st := e.GetStock()
-	return []Row{{InventoryEvents, []any{lower(e.GetType().String(), "EVENT_TYPE_"), e.GetCommandId(),
+	return []Row{{InventoryEvents, []any{eventType(e.GetType()), e.GetCommandId(),
 		e.GetOrderId(), e.GetSku(), e.GetQty(), e.GetReason(), e.GetSeq(), st.GetOnHand(), st.GetReserved(),
 		st.GetSold(), at}, month}}, nil
 }
@@ -268,7 +290,7 @@ func sagaMessage(r Record) ([]Row, error) {
 	switch k := m.GetKind().(type) {
 	case *ordersv1.SagaMessage_Fraud:
 		d := k.Fraud
-		outcome := lower(d.GetOutcome().String(), "OUTCOME_")
+		outcome := outcomeName(d.GetOutcome())
 		codes := make([]string, 0, len(d.GetReasons()))
 		rows := []Row{
 			{SagaEvents, []any{m.GetOrderId(), "fraud", "", int32(0), uint8(0), int64(0), "", int64(0), at}, month},
@@ -327,7 +349,7 @@ func flashSaleResult(r Record) ([]Row, error) {
 		return nil, err
 	}
 	return []Row{{FlashSaleResults, []any{res.GetSaleId(), res.GetIdempotencyKey(), res.GetUserId(),
-		res.GetQty(), lower(res.GetStatus().String(), "STATUS_"), res.GetReason(), res.GetBucket(),
+		res.GetQty(), statusName(res.GetStatus()), res.GetReason(), res.GetBucket(),
 		res.GetPriceMinor(), at}, month}}, nil
 }
 

@@ -34,8 +34,9 @@ type SinkOptions struct {
 	// SessionTimeout is how long the group waits to hear from a sink before its partitions go to
 	// the others; zero leaves the client's default (45 s).
 	SessionTimeout time.Duration
-	// BatchRecords is how many records a batch holds at most before it is written; it bounds the
-	// sink's memory together with the client's fetch buffer. Default 10,000.
+	// BatchRecords is how many records a batch holds at most before it is written. The sink holds
+	// two batches at most, one being written and the next being read, which with the client's
+	// fetch buffer bounds its memory. Default 10,000.
 	BatchRecords int
 	// FlushInterval is how long a record waits at most before its batch is written. Default 1 s.
 	FlushInterval time.Duration
@@ -93,9 +94,9 @@ func DeadLetterTopic(namespace string) string {
 //
 // It reads the topics of Streams as one consumer group and writes what it read in batches, one
 // INSERT per table, when a batch is full or its first record has waited FlushInterval. It commits
-// the batch's offsets to Kafka only after ClickHouse took every row, and reads no further while a
-// batch is being written: while ClickHouse is slow or down the sink retries with backoff, pauses
-// its fetches, and holds no more than one batch.
+// the batch's offsets to Kafka only after ClickHouse took every row. It reads the next batch while
+// one is written, and no further: while ClickHouse is slow or down the sink retries with backoff,
+// pauses its fetches, and holds no more than two batches.
 //
 // Offsets committed after the rows are written would still repeat rows written just before a
 // crash; what makes a row count once is that each row carries its record's (topic, partition,
@@ -117,10 +118,14 @@ type Sink struct {
 		// fresh marks the partitions whose watermarks were read since they were last assigned.
 		fresh map[tp]bool
 	}
-	// marks is the highest offset each table holds, by partition.
+	// marks is the highest offset each table holds, by partition. Only the writer reads and
+	// writes it.
 	marks map[*Table]map[tp]int64
-
-	batch batch
+	// uncommitted holds the last record written of each partition whose offset is not yet
+	// committed, and committed when offsets were last committed. The writer fills it; the loop
+	// reads it only while nothing is being written.
+	uncommitted map[tp]*kgo.Record
+	committed   time.Time
 }
 
 type tp struct {
@@ -154,7 +159,7 @@ func NewSink(conn *Conn, o SinkOptions) (*Sink, error) {
 		return nil, err
 	}
 	s := &Sink{o: o, conn: conn, topic: map[string]Stream{}, dlq: DeadLetterTopic(o.Namespace),
-		marks: map[*Table]map[tp]int64{}, batch: batch{last: map[tp]*kgo.Record{}}}
+		marks: map[*Table]map[tp]int64{}, uncommitted: map[tp]*kgo.Record{}}
 	s.mu.fresh = map[tp]bool{}
 	topics := make([]string, 0, len(Streams))
 	for _, st := range Streams {
@@ -213,21 +218,72 @@ func (s *Sink) Close() {
 
 // Run reads and writes until ctx ends, then writes what it holds, within a few seconds, and
 // returns ctx's error. It returns early only if Kafka closes the client.
+//
+// Reading and writing overlap: while one batch is written, the next is read and converted, so the
+// sink holds two batches at most. Batches are written one at a time, in the order read, each
+// committed before the next is written. A rebalance is let through when nothing is held, and at
+// least every rebalanceEvery under a load that never leaves the sink empty: then the sink stops
+// reading until both batches are written.
 func (s *Sink) Run(ctx context.Context) error {
+	jobs, done := make(chan *batch), make(chan error, 1)
+	go func() {
+		for b := range jobs {
+			done <- s.flush(ctx, b)
+		}
+	}()
+	defer close(jobs)
+	cur, spare := newBatch(), newBatch()
+	var inflight *batch // the batch being written, nil when none
+	// wait waits for the batch in flight; after an error (ctx ended) it stays held, unwritten.
+	wait := func() error {
+		if inflight == nil {
+			return nil
+		}
+		err := <-done
+		if err == nil {
+			spare, inflight = inflight, nil
+		}
+		return err
+	}
+	send := func() {
+		jobs <- cur
+		inflight, cur, spare = cur, spare, nil
+	}
+	allowed := time.Now()
 	for {
 		if err := ctx.Err(); err != nil {
-			s.drain()
+			// What is in flight goes first: a partition's rows must reach a table in order.
+			if werr := wait(); werr == nil {
+				s.drain(cur)
+			}
 			return err
 		}
-		wait := s.o.FlushInterval
-		if s.batch.records > 0 {
-			wait = time.Until(s.batch.first.Add(s.o.FlushInterval))
+		if inflight != nil {
+			select {
+			case err := <-done:
+				if err == nil {
+					spare, inflight = inflight, nil
+				} else {
+					done <- err // ctx ended; seen on the next turn
+				}
+			default:
+			}
 		}
-		if wait > 0 && s.batch.records < s.o.BatchRecords {
-			pctx, cancel := context.WithTimeout(ctx, wait)
-			fs := s.cl.PollRecords(pctx, s.o.BatchRecords-s.batch.records)
+		held := cur.records
+		if inflight != nil {
+			held += inflight.records
+		}
+		s.o.Metrics.buffered(held)
+		pause := s.o.FlushInterval
+		if cur.records > 0 {
+			pause = time.Until(cur.first.Add(s.o.FlushInterval))
+		}
+		if pause > 0 && cur.records < s.o.BatchRecords {
+			pctx, cancel := context.WithTimeout(ctx, pause)
+			fs := s.cl.PollRecords(pctx, s.o.BatchRecords-cur.records)
 			cancel()
 			if fs.IsClientClosed() {
+				_ = wait()
 				return errors.New("clickhouse: sink: Kafka client closed")
 			}
 			fs.EachError(func(topic string, p int32, err error) {
@@ -240,53 +296,75 @@ func (s *Sink) Run(ctx context.Context) error {
 					s.o.Metrics.lag(p.Topic, p.Partition, p.HighWatermark-p.Records[n-1].Offset-1)
 				}
 			})
-			fs.EachRecord(s.add)
+			fs.EachRecord(func(r *kgo.Record) { s.add(cur, r) })
 		}
-		if s.batch.records > 0 && (s.batch.records >= s.o.BatchRecords || !time.Now().Before(s.batch.first.Add(s.o.FlushInterval))) {
-			if err := s.flush(ctx); err != nil {
-				continue // ctx ended: drain on the next turn
+		if cur.records > 0 && (cur.records >= s.o.BatchRecords || !time.Now().Before(cur.first.Add(s.o.FlushInterval))) {
+			if wait() != nil {
+				continue // ctx ended
+			}
+			send()
+		}
+		switch {
+		case inflight == nil && cur.records == 0:
+		case time.Since(allowed) < rebalanceEvery:
+			continue
+		default:
+			// Held for long enough under load: write everything, then let the rebalance through.
+			if wait() != nil {
+				continue
+			}
+			if cur.records > 0 {
+				send()
+				if wait() != nil {
+					continue
+				}
 			}
 		}
-		if s.batch.records == 0 {
-			s.cl.AllowRebalance()
-		}
+		// The offsets go before the partitions do.
+		s.commit(ctx)
+		s.cl.AllowRebalance()
+		allowed = time.Now()
 	}
 }
+
+// rebalanceEvery bounds how long a busy sink holds off a rebalance.
+const rebalanceEvery = 5 * time.Second
+
+func newBatch() *batch { return &batch{last: map[tp]*kgo.Record{}} }
 
 // drain writes what the sink holds when it is told to stop.
-func (s *Sink) drain() {
-	if s.batch.records == 0 {
-		return
-	}
+func (s *Sink) drain(b *batch) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := s.flush(ctx); err != nil {
-		s.o.Logger.Warn("sink: stopping with a batch unwritten; it is read again on the next start", "records", s.batch.records)
+	if b.records > 0 {
+		if err := s.flush(ctx, b); err != nil {
+			s.o.Logger.Warn("sink: stopping with a batch unwritten; it is read again on the next start", "records", b.records)
+		}
 	}
+	s.commit(ctx)
 }
 
-// add converts one record into the batch, or sets it aside as a dead letter.
-func (s *Sink) add(r *kgo.Record) {
-	if s.batch.records == 0 {
-		s.batch.first = time.Now()
+// add converts one record into b, or sets it aside as a dead letter.
+func (s *Sink) add(b *batch, r *kgo.Record) {
+	if b.records == 0 {
+		b.first = time.Now()
 	}
-	s.batch.records++
+	b.records++
 	at := tp{r.Topic, r.Partition}
-	s.batch.last[at] = r
+	b.last[at] = r
 	st, ok := s.topic[r.Topic]
 	if !ok {
 		return // not a topic the sink asked for
 	}
 	rows, err := st.Convert(Record{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Value: r.Value})
 	if err != nil {
-		s.batch.dead = append(s.batch.dead, s.deadLetter(r, err))
+		b.dead = append(b.dead, s.deadLetter(r, err))
 		return
 	}
 	for _, row := range rows {
-		s.batch.rows = append(s.batch.rows, row)
-		s.batch.where = append(s.batch.where, where{at, r.Offset})
+		b.rows = append(b.rows, row)
+		b.where = append(b.where, where{at, r.Offset})
 	}
-	s.o.Metrics.buffered(s.batch.records)
 }
 
 func (s *Sink) deadLetter(r *kgo.Record, err error) *kgo.Record {
@@ -300,9 +378,9 @@ func (s *Sink) deadLetter(r *kgo.Record, err error) *kgo.Record {
 	return &kgo.Record{Topic: s.dlq, Key: r.Key, Value: v}
 }
 
-// flush writes the batch, retrying until ClickHouse takes it or ctx ends, then commits its
-// offsets.
-func (s *Sink) flush(ctx context.Context) error {
+// flush writes b, retrying until ClickHouse takes it or ctx ends, then commits its offsets and
+// empties it.
+func (s *Sink) flush(ctx context.Context, b *batch) error {
 	start := time.Now()
 	backoff := s.o.MinBackoff
 	paused := false
@@ -312,7 +390,7 @@ func (s *Sink) flush(ctx context.Context) error {
 		}
 	}()
 	for {
-		err := s.write(ctx)
+		err := s.write(ctx, b)
 		if err == nil {
 			break
 		}
@@ -320,14 +398,14 @@ func (s *Sink) flush(ctx context.Context) error {
 			return ctx.Err()
 		}
 		s.o.Metrics.retry()
-		s.o.Logger.Warn("sink: write failed; retrying", "records", s.batch.records, "backoff", backoff, "err", err)
+		s.o.Logger.Warn("sink: write failed; retrying", "records", b.records, "backoff", backoff, "err", err)
 		if !paused {
 			s.cl.PauseFetchTopics(slices.Collect(maps.Keys(s.topic))...)
 			paused = true
 		}
 		// The server may have taken rows whose answer was lost: read the watermarks again.
 		s.mu.Lock()
-		for _, w := range s.batch.where {
+		for _, w := range b.where {
 			delete(s.mu.fresh, w.tp)
 		}
 		s.mu.Unlock()
@@ -338,33 +416,52 @@ func (s *Sink) flush(ctx context.Context) error {
 		}
 		backoff = min(2*backoff, s.o.MaxBackoff)
 	}
-	s.o.Metrics.flushed(s.batch.records, time.Since(start))
-	if err := s.cl.CommitRecords(ctx, slices.Collect(maps.Values(s.batch.last))...); err != nil {
-		// The rows are written and their watermarks say so: whoever reads these records again
-		// drops them.
-		s.o.Logger.Warn("sink: commit offsets", "err", err)
+	s.o.Metrics.flushed(b.records, time.Since(start))
+	maps.Copy(s.uncommitted, b.last)
+	if time.Since(s.committed) >= commitEvery {
+		s.commit(ctx)
 	}
-	s.batch.reset()
-	s.o.Metrics.buffered(0)
+	b.reset()
 	return nil
+}
+
+// commitEvery is how often a busy sink commits its offsets. They only say where to start
+// reading after a restart; what keeps a row from being written twice is the watermark, so a
+// commit need not follow every batch, and one that fails costs a little reading again.
+const commitEvery = time.Second
+
+// commit commits the offsets of the records written.
+func (s *Sink) commit(ctx context.Context) {
+	if len(s.uncommitted) == 0 {
+		return
+	}
+	if ctx.Err() != nil {
+		return // the drain commits them, with time of its own
+	}
+	s.committed = time.Now()
+	if err := s.cl.CommitRecords(ctx, slices.Collect(maps.Values(s.uncommitted))...); err != nil {
+		s.o.Logger.Warn("sink: commit offsets; trying again later", "err", err)
+		return
+	}
+	clear(s.uncommitted)
 }
 
 // write is one attempt at writing the batch: its dead letters first, then each table's rows
 // above the table's watermark.
-func (s *Sink) write(ctx context.Context) error {
-	if len(s.batch.dead) > 0 {
-		if err := s.cl.ProduceSync(ctx, s.batch.dead...).FirstErr(); err != nil {
+func (s *Sink) write(ctx context.Context, b *batch) error {
+	if len(b.dead) > 0 {
+		if err := s.cl.ProduceSync(ctx, b.dead...).FirstErr(); err != nil {
 			return fmt.Errorf("dead letters: %w", err)
 		}
-		s.batch.dead = nil
+		b.dead = nil
 	}
-	if err := s.loadMarks(ctx); err != nil {
+	if err := s.loadMarks(ctx, b); err != nil {
 		return err
 	}
 	// Rows go out table by table; within a table, a run of rows of one month is one INSERT.
 	var tables []*Table
 	byTable := map[*Table][]int{}
-	for i, row := range s.batch.rows {
+	for i, row := range b.rows {
 		if _, ok := byTable[row.Table]; !ok {
 			tables = append(tables, row.Table)
 		}
@@ -374,10 +471,10 @@ func (s *Sink) write(ctx context.Context) error {
 		idx := byTable[t]
 		for len(idx) > 0 {
 			n := 1
-			for n < len(idx) && s.batch.rows[idx[n]].Month == s.batch.rows[idx[0]].Month {
+			for n < len(idx) && b.rows[idx[n]].Month == b.rows[idx[0]].Month {
 				n++
 			}
-			if err := s.insert(ctx, t, idx[:n]); err != nil {
+			if err := s.insert(ctx, b, t, idx[:n]); err != nil {
 				return err
 			}
 			idx = idx[n:]
@@ -386,12 +483,12 @@ func (s *Sink) write(ctx context.Context) error {
 	return nil
 }
 
-// insert writes the rows at idx, all of table t and one month, that t does not hold yet.
-func (s *Sink) insert(ctx context.Context, t *Table, idx []int) error {
+// insert writes the rows of b at idx, all of table t and one month, that t does not hold yet.
+func (s *Sink) insert(ctx context.Context, b *batch, t *Table, idx []int) error {
 	marks := s.marks[t]
 	var todo []int
 	for _, i := range idx {
-		w := s.batch.where[i]
+		w := b.where[i]
 		if mark, ok := marks[w.tp]; ok && w.offset <= mark {
 			continue
 		}
@@ -405,19 +502,21 @@ func (s *Sink) insert(ctx context.Context, t *Table, idx []int) error {
 	}
 	ictx, cancel := context.WithTimeout(ctx, s.o.InsertTimeout)
 	defer cancel()
-	b, err := s.conn.Batch(ictx, t.insert)
+	ins, err := s.conn.Batch(ictx, t.insert)
 	if err != nil {
 		return err
 	}
+	vals := make([]any, len(t.Columns))
 	for _, i := range todo {
-		w, row := s.batch.where[i], s.batch.rows[i]
-		vals := append([]any{w.topic, w.partition, w.offset}, row.Values...)
-		if err := b.Append(vals...); err != nil {
-			_ = b.Abort()
+		w, row := b.where[i], b.rows[i]
+		vals[0], vals[1], vals[2] = w.topic, w.partition, w.offset
+		copy(vals[3:], row.Values)
+		if err := ins.Append(vals...); err != nil {
+			_ = ins.Abort()
 			return fmt.Errorf("clickhouse: %s: row of %s/%d@%d: %w", t.Name, w.topic, w.partition, w.offset, err)
 		}
 	}
-	if err := b.Send(); err != nil {
+	if err := ins.Send(); err != nil {
 		return fmt.Errorf("clickhouse: insert into %s: %w", t.Name, err)
 	}
 	if marks == nil {
@@ -425,7 +524,7 @@ func (s *Sink) insert(ctx context.Context, t *Table, idx []int) error {
 		s.marks[t] = marks
 	}
 	for _, i := range todo {
-		w := s.batch.where[i]
+		w := b.where[i]
 		marks[w.tp] = max(marks[w.tp], w.offset)
 	}
 	s.o.Metrics.written(t.Name, len(todo))
@@ -434,11 +533,11 @@ func (s *Sink) insert(ctx context.Context, t *Table, idx []int) error {
 
 // loadMarks reads the watermarks of the batch's partitions that are not fresh: for each table
 // the partition's records go to, the highest offset it holds.
-func (s *Sink) loadMarks(ctx context.Context) error {
+func (s *Sink) loadMarks(ctx context.Context, b *batch) error {
 	s.mu.Lock()
 	var stale []tp
 	seen := map[tp]bool{}
-	for _, w := range s.batch.where {
+	for _, w := range b.where {
 		if !s.mu.fresh[w.tp] && !seen[w.tp] {
 			seen[w.tp] = true
 			stale = append(stale, w.tp)
