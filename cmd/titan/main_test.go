@@ -162,6 +162,16 @@ func TestBadAPIAccessExits2(t *testing.T) {
 	}
 }
 
+// TestSinkNeedsClickHouse: titan run --sink without ClickHouse's address
+// stops at start, as any setting that cannot work does.
+func TestSinkNeedsClickHouse(t *testing.T) {
+	t.Setenv("TITAN_CLICKHOUSE_ADDR", "") // make test sets it
+	var errOut bytes.Buffer
+	if code := run([]string{"run", "--sink"}, &bytes.Buffer{}, &errOut); code != 2 || !strings.Contains(errOut.String(), "sink needs ClickHouse's address") {
+		t.Errorf("run --sink exited %d with %q", code, errOut.String())
+	}
+}
+
 // TestAnnounceAPI: an open API is announced once, plainly, as a warning;
 // one with tokens says how many and from where, never which.
 func TestAnnounceAPI(t *testing.T) {

@@ -29,6 +29,7 @@ func TestSinkMigrate(t *testing.T) {
 }
 
 func TestSinkUsage(t *testing.T) {
+	t.Setenv("TITAN_KAFKA_BROKERS", "") // make test sets it; these runs must not find a broker
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -38,6 +39,12 @@ func TestSinkUsage(t *testing.T) {
 		{[]string{"sink", "drop"}, 2},
 		{[]string{"sink", "migrate", "--no-such-flag"}, 2},
 		{[]string{"sink", "migrate", "--clickhouse-addr", "127.0.0.1:1", "--timeout", "2s"}, 1},
+		{[]string{"sink", "migrate", "extra"}, 2},
+		{[]string{"sink", "run"}, 2}, // no brokers
+		{[]string{"sink", "run", "--brokers", "127.0.0.1:1", "--batch-records", "0"}, 2},
+		{[]string{"sink", "run", "--brokers", "127.0.0.1:1", "--flush-interval", "-1s"}, 2},
+		{[]string{"sink", "run", "--brokers", "127.0.0.1:1", "--partitions", "0"}, 2},
+		{[]string{"sink", "run", "--brokers", "127.0.0.1:1", "--metrics-addr", "256.0.0.1:1"}, 1},
 	} {
 		var out, errs bytes.Buffer
 		if code := run(tc.args, &out, &errs); code != tc.code {
