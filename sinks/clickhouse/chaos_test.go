@@ -214,3 +214,52 @@ func TestSinkKilledMidBatch(t *testing.T) {
 	}
 	t.Logf("%d kills", kills)
 }
+
+// A sink told to stop while ClickHouse is down stops, with its batches unwritten and its offsets
+// uncommitted, and the next sink writes them.
+func TestSinkStopsWhileClickHouseIsDown(t *testing.T) {
+	const port = 19310
+	srv := ownServer(t, port)
+	w := newWorld(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := clickhouse.Open(ctx, clickhouse.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), ReadTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	w.conn = conn
+	w.migrate()
+	send := func(from, n int) {
+		recs := make([]*kgo.Record, n)
+		for i := range recs {
+			e := inventoryEvent(from+i, time.Now())
+			recs[i] = rec(e.GetSku(), e)
+		}
+		w.send(schemas.InventoryEvents, recs...)
+	}
+	send(0, 100)
+	reg := prometheus.NewRegistry()
+	stop := w.sink(w.ns+".sink", clickhouse.NewMetrics(reg), func(o *clickhouse.SinkOptions) { o.BatchRecords = 50 })
+	w.eventually(30*time.Second, "SELECT count() FROM inventory_events", 100)
+
+	srv.do("stop")
+	send(100, 300) // six batches: one in flight, one read, the rest waiting in Kafka
+	deadline := time.Now().Add(30 * time.Second)
+	for metric(t, reg, "titan_sink_retries_total") == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if metric(t, reg, "titan_sink_retries_total") == 0 {
+		t.Fatal("the sink never retried while ClickHouse was down")
+	}
+	stopped := time.Now()
+	stop() // fails the test if the sink does not stop within 30 s
+	t.Logf("stopped in %v with ClickHouse down", time.Since(stopped).Round(time.Millisecond))
+
+	srv.do("start")
+	w.sink(w.ns+".sink", nil)
+	w.eventually(time.Minute, "SELECT count() FROM inventory_events", 400)
+	if got := w.count("SELECT uniqExact(topic, partition, offset) FROM inventory_events"); got != 400 {
+		t.Fatalf("%d distinct records, want 400", got)
+	}
+}

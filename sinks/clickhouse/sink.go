@@ -234,16 +234,19 @@ func (s *Sink) Run(ctx context.Context) error {
 	defer close(jobs)
 	cur, spare := newBatch(), newBatch()
 	var inflight *batch // the batch being written, nil when none
-	// wait waits for the batch in flight; after an error (ctx ended) it stays held, unwritten.
+	// wait waits for the batch in flight. After an error (ctx ended) the batch stays in flight,
+	// unwritten, and the error stays in done for the next wait.
 	wait := func() error {
 		if inflight == nil {
 			return nil
 		}
 		err := <-done
-		if err == nil {
-			spare, inflight = inflight, nil
+		if err != nil {
+			done <- err
+			return err
 		}
-		return err
+		spare, inflight = inflight, nil
+		return nil
 	}
 	send := func() {
 		jobs <- cur
@@ -258,16 +261,8 @@ func (s *Sink) Run(ctx context.Context) error {
 			}
 			return err
 		}
-		if inflight != nil {
-			select {
-			case err := <-done:
-				if err == nil {
-					spare, inflight = inflight, nil
-				} else {
-					done <- err // ctx ended; seen on the next turn
-				}
-			default:
-			}
+		if inflight != nil && len(done) > 0 {
+			_ = wait() // written, or ctx ended: seen on the next turn
 		}
 		held := cur.records
 		if inflight != nil {
