@@ -18,6 +18,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/titan-commerce/titan/internal/testenv"
 )
 
 // The variables `make test` sets, from `make browser`.
@@ -47,10 +49,7 @@ func Env(t testing.TB) Browser {
 	chromium := strings.TrimSpace(os.Getenv(EnvChromium))
 	dir := strings.TrimSpace(os.Getenv(EnvDir))
 	if chromium == "" || dir == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(hint)
-		}
-		t.Skip(hint)
+		testenv.Missing(t, hint)
 	}
 	if fi, err := os.Stat(chromium); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
 		t.Fatalf("browsertest: %s=%s is not an executable (%v); run `make browser`", EnvChromium, chromium, err)

@@ -24,6 +24,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/titan-commerce/titan/internal/testenv"
 )
 
 // EnvPython names the variable holding the path of a Python that can import chdb.
@@ -38,10 +40,7 @@ func Python(t testing.TB) string {
 	t.Helper()
 	py := strings.TrimSpace(os.Getenv(EnvPython))
 	if py == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(hint)
-		}
-		t.Skip(hint)
+		testenv.Missing(t, hint)
 	}
 	if _, err := os.Stat(py); err != nil {
 		t.Fatalf("chdbtest: %s=%s: %v", EnvPython, py, err)

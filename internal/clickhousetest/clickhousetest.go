@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/titan-commerce/titan/internal/testenv"
 	"github.com/titan-commerce/titan/sinks/clickhouse"
 )
 
@@ -29,10 +30,7 @@ func Addr(t testing.TB) string {
 	t.Helper()
 	addr := strings.TrimSpace(os.Getenv(EnvAddr))
 	if addr == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(hint)
-		}
-		t.Skip(hint)
+		testenv.Missing(t, hint)
 	}
 	return addr
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/titan-commerce/titan/internal/testenv"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -46,10 +47,7 @@ func NewCluster(t testing.TB) *Cluster {
 	t.Helper()
 	brokers := splitBrokers(os.Getenv(EnvClusterBrokers))
 	if len(brokers) == 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(clusterHint)
-		}
-		t.Skip(clusterHint)
+		testenv.Missing(t, clusterHint)
 	}
 	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
 	if err != nil {
