@@ -79,6 +79,12 @@ func (m *Metrics) lag(topic string, partition int32, n int64) {
 	}
 }
 
+func (m *Metrics) forget(topic string, partition int32) {
+	if m != nil {
+		m.lagRecords.DeleteLabelValues(topic, strconv.Itoa(int(partition)))
+	}
+}
+
 func (m *Metrics) retry() {
 	if m != nil {
 		m.retries.Inc()

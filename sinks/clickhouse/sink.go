@@ -168,6 +168,14 @@ func NewSink(conn *Conn, o SinkOptions) (*Sink, error) {
 		topics = append(topics, name)
 	}
 	stale := func(_ context.Context, _ *kgo.Client, ps map[string][]int32) { s.stale(ps) }
+	gone := func(_ context.Context, _ *kgo.Client, ps map[string][]int32) {
+		s.stale(ps)
+		for topic, parts := range ps {
+			for _, p := range parts {
+				o.Metrics.forget(topic, p) // another sink reports its lag now
+			}
+		}
+	}
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(o.Brokers...),
 		kgo.ClientID(o.ClientID),
@@ -179,9 +187,12 @@ func NewSink(conn *Conn, o SinkOptions) (*Sink, error) {
 		// while rows of it wait to be written.
 		kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsAssigned(stale),
-		kgo.OnPartitionsRevoked(stale),
-		kgo.OnPartitionsLost(stale),
+		kgo.OnPartitionsRevoked(gone),
+		kgo.OnPartitionsLost(gone),
 		kgo.FetchMaxBytes(16 << 20),
+		// A dead letter's send has a deadline of its own: a write attempt that cannot reach
+		// Kafka fails and is retried like one ClickHouse refused.
+		kgo.RecordDeliveryTimeout(o.InsertTimeout),
 	}
 	if o.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(o.InstanceID))

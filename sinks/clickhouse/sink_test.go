@@ -283,7 +283,7 @@ func TestSinkWritesEveryTopicOnce(t *testing.T) {
 
 	// A new group starts from the first offsets: every row is read again and dropped.
 	reg := prometheus.NewRegistry()
-	w.sink(w.ns+".again", clickhouse.NewMetrics(reg))
+	stopAgain := w.sink(w.ns+".again", clickhouse.NewMetrics(reg))
 	var total int64
 	for _, n := range want {
 		total += n
@@ -308,6 +308,29 @@ func TestSinkWritesEveryTopicOnce(t *testing.T) {
 	if got := metric(t, reg, "titan_sink_rows_written_total"); got != 0 {
 		t.Errorf("the second sink wrote %v rows", got)
 	}
+	// A sink that leaves the group reports no lag for partitions that are no longer its own.
+	if n := series(t, reg, "titan_sink_consumer_lag_records"); n == 0 {
+		t.Error("no consumer lag reported while the sink ran")
+	}
+	stopAgain()
+	if n := series(t, reg, "titan_sink_consumer_lag_records"); n != 0 {
+		t.Errorf("%d partitions' lag still reported after the sink left the group", n)
+	}
+}
+
+// series counts the series of a metric.
+func series(t *testing.T, g prometheus.Gatherer, name string) int {
+	t.Helper()
+	families, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == name {
+			return len(f.GetMetric())
+		}
+	}
+	return 0
 }
 
 // metric sums the series of a counter or gauge.
