@@ -20,53 +20,61 @@ import (
 	recommendationsv1 "github.com/titan-commerce/titan/schemas/recommendations/v1"
 )
 
-// Table is one raw table: its name and columns, in the order a row holds its values. Every
-// table's first three columns are topic, partition and offset: where the record was in Kafka.
+// Table is one raw table: its name and columns. Every table's first three columns are topic,
+// partition and offset: where the record was in Kafka.
 type Table struct {
-	Name    string
+	Name string
+	// Columns are the names of all its columns, topic, partition and offset first.
 	Columns []string
+	columns []Column // after topic, partition and offset
+	id      int      // its index in tables
 	insert  string
 }
 
-func table(name string, columns ...string) *Table {
-	columns = append([]string{"topic", "partition", "offset"}, columns...)
-	return &Table{Name: name, Columns: columns,
-		insert: "INSERT INTO " + name + " (" + strings.Join(columns, ", ") + ")"}
+// tables are the raw tables, in the order they are written.
+var tables []*Table
+
+func table(name string, columns ...Column) *Table {
+	t := &Table{Name: name, Columns: []string{"topic", "partition", "offset"}, columns: columns, id: len(tables)}
+	for _, c := range columns {
+		t.Columns = append(t.Columns, c.Name)
+	}
+	t.insert = "INSERT INTO " + name + " (" + strings.Join(t.Columns, ", ") + ")"
+	tables = append(tables, t)
+	return t
 }
 
 // The raw tables, as the migrations create them.
 var (
-	InventoryEvents = table("inventory_events", "type", "command_id", "order_id", "sku", "qty", "reason",
-		"seq", "on_hand", "reserved", "sold", "event_time")
-	OrderEvents = table("order_events", "event_id", "order_id", "kind", "user_id", "currency", "lines",
-		"units", "amount_minor", "reason", "event_time")
-	OrderOutcomes = table("order_outcomes", "event_id", "order_id", "status", "user_id", "currency",
-		"total_minor", "units", "lines", "review", "review_reasons", "reason", "detail", "event_time")
-	OrderLines = table("order_lines", "line", "order_id", "sku", "qty", "unit_price_minor",
-		"revenue_minor", "currency", "event_time")
-	SagaEvents = table("saga_events", "order_id", "kind", "sku", "line", "found", "price_minor",
-		"currency", "steps", "event_time")
-	FraudDecisions = table("fraud_decisions", "order_id", "user_id", "outcome", "score", "reasons",
-		"model_version", "event_time")
-	FraudDecisionReasons = table("fraud_decision_reasons", "line", "order_id", "outcome", "reason",
-		"contribution", "event_time")
-	FlashSaleSales = table("flashsale_sales", "sale_id", "sku", "units", "price_minor", "per_user_limit",
-		"buckets", "starts_at", "ends_at", "event_time")
-	FlashSaleResults = table("flashsale_results", "sale_id", "idempotency_key", "user_id", "qty", "status",
-		"reason", "bucket", "price_minor", "event_time")
-	PriceChanges = table("price_changes", "sku", "currency", "base_minor", "price_minor", "cause",
-		"version", "command_id", "rules", "event_time")
-	RecommendationViews = table("recommendation_views", "event_id", "user_id", "sku", "session_id",
-		"event_time")
+	InventoryEvents = table("inventory_events", String("type"), String("command_id"), String("order_id"),
+		String("sku"), Int64("qty"), String("reason"), Int64("seq"), Int64("on_hand"), Int64("reserved"),
+		Int64("sold"), DateTime("event_time"))
+	OrderEvents = table("order_events", String("event_id"), String("order_id"), String("kind"),
+		String("user_id"), String("currency"), UInt32("lines"), Int64("units"), Int64("amount_minor"),
+		String("reason"), DateTime("event_time"))
+	OrderOutcomes = table("order_outcomes", String("event_id"), String("order_id"), String("status"),
+		String("user_id"), String("currency"), Int64("total_minor"), Int64("units"), UInt32("lines"),
+		UInt8("review"), Strings("review_reasons"), String("reason"), String("detail"), DateTime("event_time"))
+	OrderLines = table("order_lines", UInt32("line"), String("order_id"), String("sku"), Int64("qty"),
+		Int64("unit_price_minor"), Int64("revenue_minor"), String("currency"), DateTime("event_time"))
+	SagaEvents = table("saga_events", String("order_id"), String("kind"), String("sku"), Int32("line"),
+		UInt8("found"), Int64("price_minor"), String("currency"), Int64("steps"), DateTime("event_time"))
+	FraudDecisions = table("fraud_decisions", String("order_id"), String("user_id"), String("outcome"),
+		Float64("score"), Strings("reasons"), String("model_version"), DateTime("event_time"))
+	FraudDecisionReasons = table("fraud_decision_reasons", UInt32("line"), String("order_id"),
+		String("outcome"), String("reason"), Float64("contribution"), DateTime("event_time"))
+	FlashSaleSales = table("flashsale_sales", String("sale_id"), String("sku"), Int64("units"),
+		Int64("price_minor"), Int64("per_user_limit"), Int32("buckets"), DateTime("starts_at"),
+		DateTime("ends_at"), DateTime("event_time"))
+	FlashSaleResults = table("flashsale_results", String("sale_id"), String("idempotency_key"),
+		String("user_id"), Int64("qty"), String("status"), String("reason"), Int32("bucket"),
+		Int64("price_minor"), DateTime("event_time"))
+	PriceChanges = table("price_changes", String("sku"), String("currency"), Int64("base_minor"),
+		Int64("price_minor"), String("cause"), Int64("version"), String("command_id"), Strings("rules"),
+		DateTime("event_time"))
+	RecommendationViews = table("recommendation_views", String("event_id"), String("user_id"),
+		String("sku"), String("session_id"), DateTime("event_time"))
 )
-
-// Row is one row of a raw table: the values of its columns after topic, partition and offset.
-type Row struct {
-	Table  *Table
-	Values []any
-	// Month is the row's event month (YYYYMM): the table's partition in ClickHouse.
-	Month int
-}
 
 // Record is what a converter needs of a Kafka record.
 type Record struct {
@@ -76,15 +84,15 @@ type Record struct {
 	Value     []byte
 }
 
-// Converter turns one record of a topic into the rows it adds, or an error that says why the
-// record cannot be written (it goes to the dead-letter topic with that reason).
-type Converter func(r Record) ([]Row, error)
+// Converter turns one record of a topic into the rows it adds to out, or returns an error that
+// says why the record cannot be written (it goes to the dead-letter topic with that reason).
+type Converter func(r Record, out *Out) error
 
 // Stream is one topic the sink reads: its name without a namespace and its converter.
 type Stream struct {
 	Topic   string
 	Convert Converter
-	// Tables are the tables its rows go to.
+	// Tables are the tables its rows go to, three at most.
 	Tables []*Table
 }
 
@@ -170,23 +178,17 @@ var (
 	statusName  = names[flashsalev1.Status](flashsalev1.Status_name, "STATUS_")
 )
 
-func u8(b bool) uint8 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-func inventoryEvent(r Record) ([]Row, error) {
+func inventoryEvent(r Record, out *Out) error {
 	var e inventoryv1.Event
 	at, month, err := open(r, &e, e.GetTimestampMs)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	st := e.GetStock()
-	return []Row{{InventoryEvents, []any{eventType(e.GetType()), e.GetCommandId(),
-		e.GetOrderId(), e.GetSku(), e.GetQty(), e.GetReason(), e.GetSeq(), st.GetOnHand(), st.GetReserved(),
-		st.GetSold(), at}, month}}, nil
+	out.Row(InventoryEvents, month).Str(eventType(e.GetType())).Str(e.GetCommandId()).Str(e.GetOrderId()).
+		Str(e.GetSku()).I64(e.GetQty()).Str(e.GetReason()).I64(e.GetSeq()).I64(st.GetOnHand()).
+		I64(st.GetReserved()).I64(st.GetSold()).Time(at)
+	return nil
 }
 
 func linesOf(lines []*ordersv1.OrderLine) (n uint32, units int64) {
@@ -220,11 +222,11 @@ func total(lines []*ordersv1.OrderLine) (int64, error) {
 	return sum, nil
 }
 
-func orderEvent(r Record) ([]Row, error) {
+func orderEvent(r Record, out *Out) error {
 	var e ordersv1.OrderEvent
 	at, month, err := open(r, &e, e.GetTimestampMs)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var kind, user, currency, reason string
 	var lines uint32
@@ -234,7 +236,7 @@ func orderEvent(r Record) ([]Row, error) {
 		kind, user, currency = "placed", k.Placed.GetUserId(), k.Placed.GetCurrency()
 		lines, units = linesOf(k.Placed.GetLines())
 		if amount, err = total(k.Placed.GetLines()); err != nil {
-			return nil, fmt.Errorf("%s: order %q: %w", r.Topic, e.GetOrderId(), err)
+			return fmt.Errorf("%s: order %q: %w", r.Topic, e.GetOrderId(), err)
 		}
 	case *ordersv1.OrderEvent_PaymentFailed:
 		kind, user, amount, reason = "payment_failed", k.PaymentFailed.GetUserId(), k.PaymentFailed.GetAmountMinor(), k.PaymentFailed.GetReason()
@@ -246,17 +248,18 @@ func orderEvent(r Record) ([]Row, error) {
 	case *ordersv1.OrderEvent_Rejected:
 		kind, reason = "rejected", k.Rejected.GetReason()
 	default:
-		return nil, fmt.Errorf("%w: order event %q has no kind", ErrNoKind, e.GetEventId())
+		return fmt.Errorf("%w: order event %q has no kind", ErrNoKind, e.GetEventId())
 	}
-	return []Row{{OrderEvents, []any{e.GetEventId(), e.GetOrderId(), kind, user, currency, lines, units,
-		amount, reason, at}, month}}, nil
+	out.Row(OrderEvents, month).Str(e.GetEventId()).Str(e.GetOrderId()).Str(kind).Str(user).Str(currency).
+		U32(lines).I64(units).I64(amount).Str(reason).Time(at)
+	return nil
 }
 
-func orderOutcome(r Record) ([]Row, error) {
+func orderOutcome(r Record, out *Out) error {
 	var e ordersv1.OrderEvent
 	at, month, err := open(r, &e, e.GetTimestampMs)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	switch k := e.GetKind().(type) {
 	case *ordersv1.OrderEvent_Confirmed:
@@ -266,112 +269,119 @@ func orderOutcome(r Record) ([]Row, error) {
 		if reasons == nil {
 			reasons = []string{}
 		}
-		rows := []Row{{OrderOutcomes, []any{e.GetEventId(), e.GetOrderId(), "confirmed", c.GetUserId(),
-			c.GetCurrency(), c.GetTotalMinor(), units, n, u8(c.GetReview()), reasons, "", "", at}, month}}
+		out.Row(OrderOutcomes, month).Str(e.GetEventId()).Str(e.GetOrderId()).Str("confirmed").Str(c.GetUserId()).
+			Str(c.GetCurrency()).I64(c.GetTotalMinor()).I64(units).U32(n).Bool(c.GetReview()).Strs(reasons).
+			Str("").Str("").Time(at)
 		for i, l := range c.GetLines() {
-			rows = append(rows, Row{OrderLines, []any{uint32(i), e.GetOrderId(), l.GetSku(), l.GetQty(),
-				l.GetUnitPriceMinor(), l.GetQty() * l.GetUnitPriceMinor(), c.GetCurrency(), at}, month})
+			out.Row(OrderLines, month).U32(uint32(i)).Str(e.GetOrderId()).Str(l.GetSku()).I64(l.GetQty()).
+				I64(l.GetUnitPriceMinor()).I64(l.GetQty() * l.GetUnitPriceMinor()).Str(c.GetCurrency()).Time(at)
 		}
-		return rows, nil
+		return nil
 	case *ordersv1.OrderEvent_Rejected:
-		return []Row{{OrderOutcomes, []any{e.GetEventId(), e.GetOrderId(), "rejected", "", "", int64(0),
-			int64(0), uint32(0), uint8(0), []string{}, k.Rejected.GetReason(), k.Rejected.GetDetail(), at}, month}}, nil
+		out.Row(OrderOutcomes, month).Str(e.GetEventId()).Str(e.GetOrderId()).Str("rejected").Str("").Str("").
+			I64(0).I64(0).U32(0).U8(0).Strs([]string{}).Str(k.Rejected.GetReason()).Str(k.Rejected.GetDetail()).Time(at)
+		return nil
 	default:
-		return nil, fmt.Errorf("%w: outcome %q is neither confirmed nor rejected", ErrNoKind, e.GetEventId())
+		return fmt.Errorf("%w: outcome %q is neither confirmed nor rejected", ErrNoKind, e.GetEventId())
 	}
 }
 
-func sagaMessage(r Record) ([]Row, error) {
+func sagaMessage(r Record, out *Out) error {
 	var m ordersv1.SagaMessage
 	at, month, err := open(r, &m, m.GetTimestampMs)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	switch k := m.GetKind().(type) {
 	case *ordersv1.SagaMessage_Fraud:
 		d := k.Fraud
 		outcome := outcomeName(d.GetOutcome())
 		codes := make([]string, 0, len(d.GetReasons()))
-		rows := []Row{
-			{SagaEvents, []any{m.GetOrderId(), "fraud", "", int32(0), uint8(0), int64(0), "", int64(0), at}, month},
-			{FraudDecisions, nil, month},
-		}
+		out.Row(SagaEvents, month).Str(m.GetOrderId()).Str("fraud").Str("").I32(0).U8(0).I64(0).Str("").I64(0).Time(at)
 		for i, reason := range d.GetReasons() {
 			codes = append(codes, reason.GetCode())
-			rows = append(rows, Row{FraudDecisionReasons, []any{uint32(i), m.GetOrderId(), outcome, reason.GetCode(),
-				reason.GetContribution(), at}, month})
+			out.Row(FraudDecisionReasons, month).U32(uint32(i)).Str(m.GetOrderId()).Str(outcome).Str(reason.GetCode()).
+				F64(reason.GetContribution()).Time(at)
 		}
-		rows[1].Values = []any{m.GetOrderId(), d.GetUserId(), outcome, d.GetScore(), codes, d.GetModelVersion(), at}
-		return rows, nil
+		out.Row(FraudDecisions, month).Str(m.GetOrderId()).Str(d.GetUserId()).Str(outcome).F64(d.GetScore()).
+			Strs(codes).Str(d.GetModelVersion()).Time(at)
+		return nil
 	case *ordersv1.SagaMessage_Quote:
 		q := k.Quote
-		return []Row{{SagaEvents, []any{m.GetOrderId(), "quote", q.GetSku(), q.GetLine(), u8(q.GetFound()),
-			q.GetPriceMinor(), q.GetCurrency(), int64(0), at}, month}}, nil
+		out.Row(SagaEvents, month).Str(m.GetOrderId()).Str("quote").Str(q.GetSku()).I32(q.GetLine()).
+			Bool(q.GetFound()).I64(q.GetPriceMinor()).Str(q.GetCurrency()).I64(0).Time(at)
+		return nil
 	case *ordersv1.SagaMessage_Timeout:
-		return []Row{{SagaEvents, []any{m.GetOrderId(), "timeout", "", int32(0), uint8(0), int64(0), "",
-			k.Timeout.GetSteps(), at}, month}}, nil
+		out.Row(SagaEvents, month).Str(m.GetOrderId()).Str("timeout").Str("").I32(0).U8(0).I64(0).Str("").
+			I64(k.Timeout.GetSteps()).Time(at)
+		return nil
 	default:
-		return nil, fmt.Errorf("%w: saga message for order %q has no kind", ErrNoKind, m.GetOrderId())
+		return fmt.Errorf("%w: saga message for order %q has no kind", ErrNoKind, m.GetOrderId())
 	}
 }
 
 // flashSaleMessage keeps a sale's creation, which says how many units it offers; the other
 // messages of the sale's internal topic are its processors' own traffic.
-func flashSaleMessage(r Record) ([]Row, error) {
+func flashSaleMessage(r Record, out *Out) error {
 	var m flashsalev1.Message
 	if err := decode(r, &m); err != nil {
-		return nil, err
+		return err
 	}
 	if m.GetKind() != flashsalev1.Kind_KIND_CREATE {
-		return nil, nil
+		return nil
 	}
 	at, month, err := eventTime("timestamp_ms", m.GetTimestampMs())
 	if err != nil {
-		return nil, err
+		return err
 	}
 	s := m.GetSale()
 	starts, _, err := eventTime("sale.starts_at_ms", s.GetStartsAtMs())
 	if err != nil {
-		return nil, err
+		return err
 	}
 	ends, _, err := eventTime("sale.ends_at_ms", s.GetEndsAtMs())
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return []Row{{FlashSaleSales, []any{s.GetId(), s.GetSku(), s.GetUnits(), s.GetPriceMinor(),
-		s.GetPerUserLimit(), s.GetBuckets(), starts, ends, at}, month}}, nil
+	out.Row(FlashSaleSales, month).Str(s.GetId()).Str(s.GetSku()).I64(s.GetUnits()).I64(s.GetPriceMinor()).
+		I64(s.GetPerUserLimit()).I32(s.GetBuckets()).Time(starts).Time(ends).Time(at)
+	return nil
 }
 
-func flashSaleResult(r Record) ([]Row, error) {
+func flashSaleResult(r Record, out *Out) error {
 	var res flashsalev1.Result
 	at, month, err := open(r, &res, res.GetTimestampMs)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return []Row{{FlashSaleResults, []any{res.GetSaleId(), res.GetIdempotencyKey(), res.GetUserId(),
-		res.GetQty(), statusName(res.GetStatus()), res.GetReason(), res.GetBucket(),
-		res.GetPriceMinor(), at}, month}}, nil
+	out.Row(FlashSaleResults, month).Str(res.GetSaleId()).Str(res.GetIdempotencyKey()).Str(res.GetUserId()).
+		I64(res.GetQty()).Str(statusName(res.GetStatus())).Str(res.GetReason()).I32(res.GetBucket()).
+		I64(res.GetPriceMinor()).Time(at)
+	return nil
 }
 
-func priceChanged(r Record) ([]Row, error) {
+func priceChanged(r Record, out *Out) error {
 	var p pricingv1.PriceChanged
 	at, month, err := open(r, &p, p.GetTimestampMs)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	rules := make([]string, 0, len(p.GetContributions()))
 	for _, c := range p.GetContributions() {
 		rules = append(rules, c.GetRule())
 	}
-	return []Row{{PriceChanges, []any{p.GetSku(), p.GetCurrency(), p.GetBaseMinor(), p.GetPriceMinor(),
-		p.GetCause(), p.GetVersion(), p.GetCommandId(), rules, at}, month}}, nil
+	out.Row(PriceChanges, month).Str(p.GetSku()).Str(p.GetCurrency()).I64(p.GetBaseMinor()).I64(p.GetPriceMinor()).
+		Str(p.GetCause()).I64(p.GetVersion()).Str(p.GetCommandId()).Strs(rules).Time(at)
+	return nil
 }
 
-func viewEvent(r Record) ([]Row, error) {
+func viewEvent(r Record, out *Out) error {
 	var v recommendationsv1.ViewEvent
 	at, month, err := open(r, &v, v.GetTimestampMs)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return []Row{{RecommendationViews, []any{v.GetEventId(), v.GetUserId(), v.GetSku(), v.GetSessionId(), at}, month}}, nil
+	out.Row(RecommendationViews, month).Str(v.GetEventId()).Str(v.GetUserId()).Str(v.GetSku()).
+		Str(v.GetSessionId()).Time(at)
+	return nil
 }

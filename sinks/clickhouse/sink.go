@@ -137,8 +137,7 @@ type tp struct {
 type batch struct {
 	records int
 	first   time.Time
-	rows    []Row   // in the order read
-	where   []where // where each row's record was
+	out     *Out
 	dead    []*kgo.Record
 	last    map[tp]*kgo.Record
 }
@@ -149,7 +148,8 @@ type where struct {
 }
 
 func (b *batch) reset() {
-	b.records, b.rows, b.where, b.dead = 0, b.rows[:0], b.where[:0], nil
+	b.records, b.dead = 0, nil
+	b.out.reset()
 	clear(b.last)
 }
 
@@ -336,7 +336,7 @@ func (s *Sink) Run(ctx context.Context) error {
 // rebalanceEvery bounds how long a busy sink holds off a rebalance.
 const rebalanceEvery = 5 * time.Second
 
-func newBatch() *batch { return &batch{last: map[tp]*kgo.Record{}} }
+func newBatch() *batch { return &batch{out: NewOut(), last: map[tp]*kgo.Record{}} }
 
 // drain writes what the sink holds when it is told to stop.
 func (s *Sink) drain(b *batch) {
@@ -362,14 +362,8 @@ func (s *Sink) add(b *batch, r *kgo.Record) {
 	if !ok {
 		return // not a topic the sink asked for
 	}
-	rows, err := st.Convert(Record{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Value: r.Value})
-	if err != nil {
+	if err := b.out.Convert(st, Record{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Value: r.Value}); err != nil {
 		b.dead = append(b.dead, s.deadLetter(r, err))
-		return
-	}
-	for _, row := range rows {
-		b.rows = append(b.rows, row)
-		b.where = append(b.where, where{at, r.Offset})
 	}
 }
 
@@ -411,8 +405,8 @@ func (s *Sink) flush(ctx context.Context, b *batch) error {
 		}
 		// The server may have taken rows whose answer was lost: read the watermarks again.
 		s.mu.Lock()
-		for _, w := range b.where {
-			delete(s.mu.fresh, w.tp)
+		for at := range b.last {
+			delete(s.mu.fresh, at)
 		}
 		s.mu.Unlock()
 		select {
@@ -465,45 +459,52 @@ func (s *Sink) write(ctx context.Context, b *batch) error {
 		return err
 	}
 	// Rows go out table by table; within a table, a run of rows of one month is one INSERT.
-	var tables []*Table
-	byTable := map[*Table][]int{}
-	for i, row := range b.rows {
-		if _, ok := byTable[row.Table]; !ok {
-			tables = append(tables, row.Table)
+	for _, rows := range b.out.tables {
+		if rows == nil {
+			continue
 		}
-		byTable[row.Table] = append(byTable[row.Table], i)
-	}
-	for _, t := range tables {
-		idx := byTable[t]
-		for len(idx) > 0 {
-			n := 1
-			for n < len(idx) && b.rows[idx[n]].Month == b.rows[idx[0]].Month {
-				n++
+		for from := 0; from < rows.Len(); {
+			to := from + 1
+			for to < rows.Len() && rows.month[to] == rows.month[from] {
+				to++
 			}
-			if err := s.insert(ctx, b, t, idx[:n]); err != nil {
+			if err := s.insert(ctx, rows, from, to); err != nil {
 				return err
 			}
-			idx = idx[n:]
+			from = to
 		}
 	}
 	return nil
 }
 
-// insert writes the rows of b at idx, all of table t and one month, that t does not hold yet.
-func (s *Sink) insert(ctx context.Context, b *batch, t *Table, idx []int) error {
+// insert writes the rows [from, to) of rows, all of one month, that their table does not hold yet.
+func (s *Sink) insert(ctx context.Context, rows *Rows, from, to int) error {
+	t := rows.Table
 	marks := s.marks[t]
-	var todo []int
-	for _, i := range idx {
-		w := b.where[i]
+	var keep []int // nil while every row is kept
+	for i := from; i < to; i++ {
+		w := rows.at[i]
 		if mark, ok := marks[w.tp]; ok && w.offset <= mark {
+			if keep == nil {
+				keep = make([]int, 0, to-from)
+				for j := from; j < i; j++ {
+					keep = append(keep, j)
+				}
+			}
 			continue
 		}
-		todo = append(todo, i)
+		if keep != nil {
+			keep = append(keep, i)
+		}
 	}
-	if skipped := len(idx) - len(todo); skipped > 0 {
+	n := to - from
+	if keep != nil {
+		n = len(keep)
+	}
+	if skipped := to - from - n; skipped > 0 {
 		s.o.Metrics.skipped(t.Name, skipped)
 	}
-	if len(todo) == 0 {
+	if n == 0 {
 		return nil
 	}
 	ictx, cancel := context.WithTimeout(ctx, s.o.InsertTimeout)
@@ -512,15 +513,23 @@ func (s *Sink) insert(ctx context.Context, b *batch, t *Table, idx []int) error 
 	if err != nil {
 		return err
 	}
-	vals := make([]any, len(t.Columns))
-	for _, i := range todo {
-		w, row := b.where[i], b.rows[i]
-		vals[0], vals[1], vals[2] = w.topic, w.partition, w.offset
-		copy(vals[3:], row.Values)
-		if err := ins.Append(vals...); err != nil {
-			_ = ins.Abort()
-			return fmt.Errorf("clickhouse: %s: row of %s/%d@%d: %w", t.Name, w.topic, w.partition, w.offset, err)
+	topics, partitions, offsets := make([]string, 0, n), make([]int32, 0, n), make([]int64, 0, n)
+	each(from, to, keep, func(i int) {
+		w := rows.at[i]
+		topics, partitions, offsets = append(topics, w.topic), append(partitions, w.partition), append(offsets, w.offset)
+	})
+	err = errors.Join(ins.Column(0).Append(topics), ins.Column(1).Append(partitions), ins.Column(2).Append(offsets))
+	for k, c := range rows.cols {
+		if err != nil {
+			break
 		}
+		if err = c.put(ins.Column(3+k), from, to, keep); err != nil {
+			err = fmt.Errorf("column %s: %w", t.columns[k].Name, err)
+		}
+	}
+	if err != nil {
+		_ = ins.Abort()
+		return fmt.Errorf("clickhouse: %s: %w", t.Name, err)
 	}
 	if err := ins.Send(); err != nil {
 		return fmt.Errorf("clickhouse: insert into %s: %w", t.Name, err)
@@ -529,12 +538,25 @@ func (s *Sink) insert(ctx context.Context, b *batch, t *Table, idx []int) error 
 		marks = map[tp]int64{}
 		s.marks[t] = marks
 	}
-	for _, i := range todo {
-		w := b.where[i]
+	each(from, to, keep, func(i int) {
+		w := rows.at[i]
 		marks[w.tp] = max(marks[w.tp], w.offset)
-	}
-	s.o.Metrics.written(t.Name, len(todo))
+	})
+	s.o.Metrics.written(t.Name, n)
 	return nil
+}
+
+// each calls f with each row of [from, to), or of keep when it is not nil.
+func each(from, to int, keep []int, f func(int)) {
+	if keep != nil {
+		for _, i := range keep {
+			f(i)
+		}
+		return
+	}
+	for i := from; i < to; i++ {
+		f(i)
+	}
 }
 
 // loadMarks reads the watermarks of the batch's partitions that are not fresh: for each table
@@ -542,11 +564,9 @@ func (s *Sink) insert(ctx context.Context, b *batch, t *Table, idx []int) error 
 func (s *Sink) loadMarks(ctx context.Context, b *batch) error {
 	s.mu.Lock()
 	var stale []tp
-	seen := map[tp]bool{}
-	for _, w := range b.where {
-		if !s.mu.fresh[w.tp] && !seen[w.tp] {
-			seen[w.tp] = true
-			stale = append(stale, w.tp)
+	for at := range b.last {
+		if !s.mu.fresh[at] {
+			stale = append(stale, at)
 		}
 	}
 	s.mu.Unlock()

@@ -319,7 +319,7 @@ func TestSinkWritesEveryTopicOnce(t *testing.T) {
 }
 
 // series counts the series of a metric.
-func series(t *testing.T, g prometheus.Gatherer, name string) int {
+func series(t testing.TB, g prometheus.Gatherer, name string) int {
 	t.Helper()
 	families, err := g.Gather()
 	if err != nil {
@@ -334,7 +334,7 @@ func series(t *testing.T, g prometheus.Gatherer, name string) int {
 }
 
 // metric sums the series of a counter or gauge.
-func metric(t *testing.T, g prometheus.Gatherer, name string) float64 {
+func metric(t testing.TB, g prometheus.Gatherer, name string) float64 {
 	t.Helper()
 	families, err := g.Gather()
 	if err != nil {
