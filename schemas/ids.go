@@ -1,6 +1,8 @@
 package schemas
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -106,6 +108,51 @@ func checkIDAs(field, id string, missing, malformed Reason) error {
 		return invalid(field, ReasonTooLong)
 	case !ValidID(id):
 		return invalid(field, malformed)
+	}
+	return nil
+}
+
+// DerivedPrefix starts every id a producer SDK derives from its caller's
+// idempotency key (DeriveID). The SDK refuses it at the start of an id its
+// caller chooses, so no id a caller names can equal one the SDK derived for
+// another record; producers outside the SDK should keep out of it too.
+// Unlike ReservedPrefix it is a client's namespace: processors accept it on
+// public topics, since they cannot tell the SDK from another client.
+const DerivedPrefix = "sdk:"
+
+// The two forms of a derived id: the key itself when it fits, its digest
+// when it does not. Their prefixes differ, so a key that spells a digest
+// cannot meet the digest of a longer key.
+const (
+	derivedKey    = DerivedPrefix + "k:"
+	derivedDigest = DerivedPrefix + "h:"
+)
+
+// ReasonDerivedID: a caller-chosen id starts with DerivedPrefix.
+const ReasonDerivedID Reason = "derived_id"
+
+// DeriveID is the id of the record a caller names by idempotency key:
+// "sdk:k:<key>", or "sdk:h:<hex sha-256 of key>" when that would pass
+// MaxIDBytes. The same key always gives the same id, so a retried send is
+// the same record to the processor, and the id is readable in dead letters
+// and logs whenever the key is short. key must satisfy CheckClientID; the
+// result then satisfies it too.
+func DeriveID(key string) string {
+	if len(derivedKey)+len(key) <= MaxIDBytes {
+		return derivedKey + key
+	}
+	sum := sha256.Sum256([]byte(key))
+	return derivedDigest + hex.EncodeToString(sum[:])
+}
+
+// Derived reports whether id is in the namespace of derived ids.
+func Derived(id string) bool { return strings.HasPrefix(id, DerivedPrefix) }
+
+// RefuseDerived reports ReasonDerivedID for a caller-chosen id in the
+// namespace of derived ids.
+func RefuseDerived(field, id string) error {
+	if Derived(id) {
+		return invalid(field, ReasonDerivedID)
 	}
 	return nil
 }

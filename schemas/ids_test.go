@@ -165,3 +165,55 @@ func TestCheckTopic(t *testing.T) {
 		}
 	}
 }
+
+func TestDeriveID(t *testing.T) {
+	long := strings.Repeat("k", schemas.MaxIDBytes)
+	for _, tc := range []struct {
+		key, want string
+	}{
+		{"checkout-42", "sdk:k:checkout-42"},
+		{"sdk:k:x", "sdk:k:sdk:k:x"},
+		{strings.Repeat("k", schemas.MaxIDBytes-6), "sdk:k:" + strings.Repeat("k", schemas.MaxIDBytes-6)},
+		// One byte more and the key no longer fits beside the prefix.
+		{strings.Repeat("k", schemas.MaxIDBytes-5), "sdk:h:e7c25ef1e1aa1e8c52d7c06ff7b1af5c47b16b0dbd98a1b8a54d5a8b2d23a0e5"},
+	} {
+		got := schemas.DeriveID(tc.key)
+		if strings.HasPrefix(tc.want, "sdk:h:") {
+			// The digest's value is sha-256's; what matters here is its
+			// form and that it is stable.
+			if !strings.HasPrefix(got, "sdk:h:") || len(got) != len("sdk:h:")+64 {
+				t.Errorf("DeriveID(%d bytes) = %q, want a digest", len(tc.key), got)
+			}
+		} else if got != tc.want {
+			t.Errorf("DeriveID(%q) = %q, want %q", tc.key, got, tc.want)
+		}
+		if again := schemas.DeriveID(tc.key); again != got {
+			t.Errorf("DeriveID(%q) changed: %q then %q", tc.key, got, again)
+		}
+		if err := schemas.CheckClientID("command_id", got, schemas.ReasonMissingCommandID); err != nil {
+			t.Errorf("DeriveID(%q) = %q breaks the id rule: %v", tc.key, got, err)
+		}
+		if !schemas.Derived(got) {
+			t.Errorf("Derived(%q) = false", got)
+		}
+	}
+	if schemas.DeriveID(long) == schemas.DeriveID(long+"x") {
+		t.Error("two long keys share a derived id")
+	}
+	// A short key that spells another key's digest form stays apart from it.
+	digest := schemas.DeriveID(long)
+	if schemas.DeriveID(strings.TrimPrefix(digest, "sdk:")) == digest {
+		t.Error("a key spelling a digest derives the digest")
+	}
+}
+
+func TestRefuseDerived(t *testing.T) {
+	if err := schemas.RefuseDerived("command_id", "cmd-1"); err != nil {
+		t.Errorf("cmd-1: %v", err)
+	}
+	err := schemas.RefuseDerived("command_id", schemas.DeriveID("k"))
+	var inv *schemas.InvalidError
+	if !errors.As(err, &inv) || inv.Field != "command_id" || inv.Reason != schemas.ReasonDerivedID {
+		t.Errorf("derived id: got %v, want command_id derived_id", err)
+	}
+}

@@ -40,23 +40,89 @@ type optionFunc func(*config)
 func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
-	clientID         string
-	linger           time.Duration
-	lingerSet        bool
-	kgoOpts          []kgo.Opt
-	commandsTopic    string
-	orderEventsTopic string
-	// maxBuffered, when positive, bounds the buffer and makes a send
-	// that finds it full fail with ErrBufferFull instead of waiting.
+	clientID  string
+	linger    time.Duration
+	lingerSet bool
+	kgoOpts   []kgo.Opt
+	namespace string
+	// The overrides of WithCommandsTopic and WithOrderEventsTopic; nil
+	// means the namespace's topic.
+	commandsTopic    *string
+	orderEventsTopic *string
+	// maxBuffered, when positive, bounds the buffer; whenFull says what a
+	// send that finds it full does.
 	maxBuffered int
+	whenFull    WhenFull
+	now         func() time.Time
 }
 
 func defaultConfig() config {
-	return config{
-		clientID:         DefaultClientID,
-		commandsTopic:    schemas.InventoryCommands,
-		orderEventsTopic: schemas.OrderEvents,
+	return config{clientID: DefaultClientID, now: time.Now}
+}
+
+// topics names every topic the producer writes or waits on, in the
+// configured namespace, with the overrides applied.
+func (c *config) topics() topics {
+	ns := func(name string) string { return schemas.Namespaced(c.namespace, name) }
+	t := topics{
+		commands:          ns(schemas.InventoryCommands),
+		orderEvents:       ns(schemas.OrderEvents),
+		pricing:           ns(schemas.PricingCommands),
+		flashSale:         ns(schemas.FlashSaleCommands),
+		flashSaleInternal: ns(schemas.FlashSaleInternal),
+		views:             ns(schemas.RecommendationViews),
+		inventoryEvents:   ns(schemas.InventoryEvents),
+		orderOutcomes:     ns(schemas.OrderOutcomes),
 	}
+	if c.commandsTopic != nil {
+		t.commands = *c.commandsTopic
+	}
+	if c.orderEventsTopic != nil {
+		t.orderEvents = *c.orderEventsTopic
+	}
+	return t
+}
+
+// topics are the topics of one producer.
+type topics struct {
+	commands, orderEvents, pricing, flashSale, flashSaleInternal, views string
+	// Read by the waits.
+	inventoryEvents, orderOutcomes string
+}
+
+// WhenFull is what a send does when the producer's bounded buffer is full.
+type WhenFull uint8
+
+const (
+	// FailFast fails the send at once with an error wrapping
+	// ErrBufferFull: a server shedding load wants to know now.
+	FailFast WhenFull = iota
+	// Block waits for room until the send's context ends, and then fails
+	// with the context's error.
+	Block
+)
+
+// WithBuffer bounds the records the producer buffers for Kafka to n, and
+// says what a send that finds the buffer full does: FailFast or Block.
+// Without it franz-go's default holds (10,000 records, a full buffer
+// blocks the send until its context ends).
+func WithBuffer(n int, whenFull WhenFull) Option {
+	return optionFunc(func(c *config) { c.maxBuffered, c.whenFull = n, whenFull })
+}
+
+// WithNamespace writes to and waits on the topics of the deployment with
+// this namespace (schemas.Namespaced), as its instances' --namespace
+// names them; the default is the empty namespace, the topics' plain names.
+func WithNamespace(ns string) Option {
+	return optionFunc(func(c *config) { c.namespace = ns })
+}
+
+// WithClock sets the clock the typed inputs are stamped with (their
+// timestamp_ms); the default is time.Now. Processors hold a stamp to the
+// time Kafka received the record (schemas.TimeWindow), so a clock of a
+// test or a replay tool must stay near the real one.
+func WithClock(now func() time.Time) Option {
+	return optionFunc(func(c *config) { c.now = now })
 }
 
 // WithClientID sets the Kafka client id.
@@ -86,20 +152,20 @@ func WithKgoOptions(opts ...kgo.Opt) Option {
 // wrapping ErrBufferFull rather than wait for room: a server shedding load
 // wants to know now, not when its request times out. Without it franz-go's
 // default holds (10,000 records, a full buffer blocks the send).
-func WithMaxBuffered(n int) Option {
-	return optionFunc(func(c *config) { c.maxBuffered = n })
-}
+// It is WithBuffer(n, FailFast).
+func WithMaxBuffered(n int) Option { return WithBuffer(n, FailFast) }
 
-// WithCommandsTopic overrides the topic SendCommand writes to, for test
-// clusters and staged migrations; the default is schemas.InventoryCommands.
+// WithCommandsTopic overrides the topic inventory commands are written to,
+// for staged migrations; the default is the namespace's
+// schemas.InventoryCommands.
 func WithCommandsTopic(topic string) Option {
-	return optionFunc(func(c *config) { c.commandsTopic = topic })
+	return optionFunc(func(c *config) { c.commandsTopic = &topic })
 }
 
-// WithOrderEventsTopic overrides the topic PublishOrderEvent writes to; the
-// default is schemas.OrderEvents.
+// WithOrderEventsTopic overrides the topic order events are written to;
+// the default is the namespace's schemas.OrderEvents.
 func WithOrderEventsTopic(topic string) Option {
-	return optionFunc(func(c *config) { c.orderEventsTopic = topic })
+	return optionFunc(func(c *config) { c.orderEventsTopic = &topic })
 }
 
 func (c *config) validate(brokers []string) error {
@@ -130,16 +196,28 @@ func (c *config) validate(brokers []string) error {
 			return fmt.Errorf("%w: nil kgo option", ErrInvalidOption)
 		}
 	}
-	if err := validateTopic(c.commandsTopic); err != nil {
+	if c.whenFull != FailFast && c.whenFull != Block {
+		return fmt.Errorf("%w: unknown WhenFull %d", ErrInvalidOption, c.whenFull)
+	}
+	if c.now == nil {
+		return fmt.Errorf("%w: nil clock", ErrInvalidOption)
+	}
+	t := c.topics()
+	if err := validateTopic(t.commands); err != nil {
 		return fmt.Errorf("%w: commands topic: %w", ErrInvalidOption, err)
 	}
-	if err := validateTopic(c.orderEventsTopic); err != nil {
+	if err := validateTopic(t.orderEvents); err != nil {
 		return fmt.Errorf("%w: order events topic: %w", ErrInvalidOption, err)
 	}
-	if c.commandsTopic == c.orderEventsTopic {
+	for _, name := range []string{t.pricing, t.flashSale, t.flashSaleInternal, t.views, t.inventoryEvents, t.orderOutcomes} {
+		if err := validateTopic(name); err != nil {
+			return fmt.Errorf("%w: namespace %q: %w", ErrInvalidOption, c.namespace, err)
+		}
+	}
+	if t.commands == t.orderEvents {
 		// The two carry different messages under different keys; one topic
 		// for both would feed order events to the inventory processor.
-		return fmt.Errorf("%w: commands and order events share topic %q", ErrInvalidOption, c.commandsTopic)
+		return fmt.Errorf("%w: commands and order events share topic %q", ErrInvalidOption, t.commands)
 	}
 	return nil
 }

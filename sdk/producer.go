@@ -10,35 +10,47 @@ import (
 
 	"github.com/titan-commerce/titan/internal/partition"
 	"github.com/titan-commerce/titan/schemas"
-	"github.com/titan-commerce/titan/schemas/codec"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 	ordersv1 "github.com/titan-commerce/titan/schemas/orders/v1"
+	pricingv1 "github.com/titan-commerce/titan/schemas/pricing/v1"
 )
 
-// Ack is where Kafka stored a record.
+// Ack is where Kafka stored a record, and what names it.
 type Ack struct {
 	Topic     string
 	Partition int32
 	Offset    int64
+	// ID names the record to its processor: the command or event id the
+	// SDK derived or the caller chose, a purchase's idempotency key, a
+	// sale's id. It is what WaitCommandResult takes.
+	ID string
+	// SentAt is when the send began: a wait for the record's result need
+	// not read anything written before it (WaitCommandResult,
+	// WaitOrderOutcome).
+	SentAt time.Time
 }
 
-// Producer writes inventory commands and order events to Titan's topics. It
-// is safe for concurrent use.
+// Producer writes a shop's inputs to Titan's topics: the typed inputs
+// through Send and SendAsync, ready-made messages through SendCommand and
+// PublishOrderEvent. It is safe for concurrent use.
 type Producer struct {
-	client           *kgo.Client
-	commandsTopic    string
-	orderEventsTopic string
-	// room holds a slot for each record buffered under WithMaxBuffered
-	// (nil without it): a send takes one before it reaches the client or
-	// fails with ErrBufferFull, and its promise gives it back. The
-	// client's own bound sits one above (franz-go counts a record out just
-	// after its promise), so it never blocks a send that holds a slot, and
-	// a synchronous send keeps ProduceSync's immediate flush of its
-	// partition, which TryProduce lacks: under franz-go's 10 ms default
-	// linger every SendCommand would otherwise wait out the linger.
-	room        chan struct{}
-	commands    *codec.Proto[*inventoryv1.Command]
-	orderEvents *codec.Proto[*ordersv1.OrderEvent]
+	client  *kgo.Client
+	topics  topics
+	now     func() time.Time
+	brokers []string
+	// kgoOpts are the caller's, for the clients the waits read with.
+	kgoOpts []kgo.Opt
+	// room holds a slot for each record buffered under WithBuffer (nil
+	// without it): a send takes one before it reaches the client, waiting
+	// for one or failing with ErrBufferFull as whenFull says, and its
+	// promise gives it back. The client's own bound sits one above
+	// (franz-go counts a record out just after its promise), so it never
+	// blocks a send that holds a slot, and a synchronous send keeps
+	// ProduceSync's immediate flush of its partition, which TryProduce
+	// lacks: under franz-go's 10 ms default linger every send would
+	// otherwise wait out the linger.
+	room     chan struct{}
+	whenFull WhenFull
 }
 
 // NewProducer builds a producer for the given seed brokers. It does not
@@ -89,12 +101,13 @@ func NewProducer(brokers []string, opts ...Option) (*Producer, error) {
 		return nil, err
 	}
 	return &Producer{
-		client:           client,
-		commandsTopic:    cfg.commandsTopic,
-		orderEventsTopic: cfg.orderEventsTopic,
-		room:             room,
-		commands:         codec.Command(),
-		orderEvents:      codec.OrderEvent(),
+		client:   client,
+		topics:   cfg.topics(),
+		now:      cfg.now,
+		brokers:  append([]string(nil), brokers...),
+		kgoOpts:  cfg.kgoOpts,
+		room:     room,
+		whenFull: cfg.whenFull,
 	}, nil
 }
 
@@ -115,57 +128,114 @@ func checkClient(cl *kgo.Client) error {
 	return nil
 }
 
-// SendCommand validates cmd with schemas.ValidateCommand and
-// schemas.CheckClientCommand (no id in Titan's namespace, no kind only Titan
-// sends) and, if it is valid, writes it keyed by SKU and waits for Kafka's
-// acknowledgement. An invalid command is never produced; the error wraps
-// its *schemas.InvalidError.
-func (p *Producer) SendCommand(ctx context.Context, cmd *inventoryv1.Command) (Ack, error) {
-	rec, err := p.commandRecord(cmd)
+// Send fills, checks and writes one typed input (Restock, Reserve,
+// PlaceOrder, SetPrice, Purchase, View, ...; see Input) and waits for
+// Kafka's acknowledgement. An input that breaks a rule is never produced:
+// the error wraps the *schemas.InvalidError that names the field. A full
+// buffer under WithBuffer waits or fails as configured.
+func (p *Producer) Send(ctx context.Context, in Input) (Ack, error) {
+	b, err := p.build(in)
 	if err != nil {
 		return Ack{}, err
 	}
-	return p.produceSync(ctx, rec)
+	return p.produceSync(ctx, b)
 }
 
-// SendCommandAsync is SendCommand without the wait: fn is called exactly
-// once with the outcome. A command refused before it reaches the client
-// (invalid, unencodable) gets fn on the calling goroutine before
-// SendCommandAsync returns; otherwise fn runs on the client's callback
+// SendAsync is Send without the wait: fn, if not nil, is called exactly
+// once with the outcome. An input refused before it reaches the client
+// (invalid, a full buffer under FailFast) gets fn on the calling goroutine
+// before SendAsync returns; otherwise fn runs on the client's callback
 // goroutine, which all sends share, so it must not block or produce.
-func (p *Producer) SendCommandAsync(ctx context.Context, cmd *inventoryv1.Command, fn func(Ack, error)) {
-	rec, err := p.commandRecord(cmd)
+// Under Block, SendAsync itself waits for room.
+func (p *Producer) SendAsync(ctx context.Context, in Input, fn func(Ack, error)) {
+	b, err := p.build(in)
 	if err != nil {
 		if fn != nil {
 			fn(Ack{}, err)
 		}
 		return
 	}
-	p.produceAsync(ctx, rec, fn)
+	p.produceAsync(ctx, b, fn)
 }
 
-// PublishOrderEvent validates ev with schemas.ValidateOrderEvent and, if it
-// is valid, writes it keyed by order id and waits for Kafka's
-// acknowledgement. An invalid event is never produced.
-func (p *Producer) PublishOrderEvent(ctx context.Context, ev *ordersv1.OrderEvent) (Ack, error) {
-	rec, err := p.orderEventRecord(ev)
+func (p *Producer) build(in Input) (built, error) {
+	if in == nil {
+		return built{}, fmt.Errorf("sdk: nil input")
+	}
+	b, err := in.build(&p.topics, p.now())
+	if err != nil {
+		return built{}, fmt.Errorf("sdk: %s refused: %w", in.name(), err)
+	}
+	return b, nil
+}
+
+// SendCommand validates cmd with schemas.ValidateCommand and
+// schemas.CheckClientCommand (no id in Titan's namespace, no kind only Titan
+// sends), refuses a command id in the namespace of the ids Send derives
+// (schemas.DerivedPrefix), and, if it is valid, writes it keyed by SKU and
+// waits for Kafka's acknowledgement. An invalid command is never produced;
+// the error wraps its *schemas.InvalidError. The typed inputs (Restock,
+// Reserve, Commit, Release) fill the id and time themselves.
+func (p *Producer) SendCommand(ctx context.Context, cmd *inventoryv1.Command) (Ack, error) {
+	b, err := p.commandRecord(cmd)
 	if err != nil {
 		return Ack{}, err
 	}
-	return p.produceSync(ctx, rec)
+	return p.produceSync(ctx, b)
+}
+
+// SendCommandAsync is SendCommand without the wait; fn is called as for
+// SendAsync.
+func (p *Producer) SendCommandAsync(ctx context.Context, cmd *inventoryv1.Command, fn func(Ack, error)) {
+	b, err := p.commandRecord(cmd)
+	if err != nil {
+		if fn != nil {
+			fn(Ack{}, err)
+		}
+		return
+	}
+	p.produceAsync(ctx, b, fn)
+}
+
+// PublishOrderEvent validates ev with schemas.ValidateOrderEvent and
+// schemas.CheckClientOrderEvent, refuses an event id in the namespace of
+// derived ids, and, if it is valid, writes it keyed by order id and waits
+// for Kafka's acknowledgement. An invalid event is never produced.
+func (p *Producer) PublishOrderEvent(ctx context.Context, ev *ordersv1.OrderEvent) (Ack, error) {
+	b, err := p.orderEventRecord(ev)
+	if err != nil {
+		return Ack{}, err
+	}
+	return p.produceSync(ctx, b)
 }
 
 // PublishOrderEventAsync is PublishOrderEvent without the wait; fn is
-// called as for SendCommandAsync.
+// called as for SendAsync.
 func (p *Producer) PublishOrderEventAsync(ctx context.Context, ev *ordersv1.OrderEvent, fn func(Ack, error)) {
-	rec, err := p.orderEventRecord(ev)
+	b, err := p.orderEventRecord(ev)
 	if err != nil {
 		if fn != nil {
 			fn(Ack{}, err)
 		}
 		return
 	}
-	p.produceAsync(ctx, rec, fn)
+	p.produceAsync(ctx, b, fn)
+}
+
+// SendPricingCommand validates cmd with schemas.ValidatePricingCommand and
+// schemas.CheckClientPricingCommand, refuses a command id in the namespace
+// of derived ids, and, if it is valid, writes it keyed by SKU and waits for
+// Kafka's acknowledgement. The typed inputs (SetPrice, StartCampaign,
+// EndCampaign) fill the id and time themselves.
+func (p *Producer) SendPricingCommand(ctx context.Context, cmd *pricingv1.Command) (Ack, error) {
+	if err := schemas.RefuseDerived("command_id", cmd.GetCommandId()); err != nil {
+		return Ack{}, fmt.Errorf("sdk: pricing command refused: %w", err)
+	}
+	b, err := pricingRecord(&p.topics, cmd)
+	if err != nil {
+		return Ack{}, fmt.Errorf("sdk: pricing command refused: %w", err)
+	}
+	return p.produceSync(ctx, b)
 }
 
 // Flush waits until every record sent so far is acknowledged or failed, or
@@ -185,69 +255,79 @@ func (p *Producer) Close() {
 	p.client.Close()
 }
 
-func (p *Producer) commandRecord(cmd *inventoryv1.Command) (*kgo.Record, error) {
-	if err := schemas.ValidateCommand(cmd); err != nil {
-		return nil, fmt.Errorf("sdk: command refused: %w", err)
+func (p *Producer) commandRecord(cmd *inventoryv1.Command) (built, error) {
+	if err := schemas.RefuseDerived("command_id", cmd.GetCommandId()); err != nil {
+		return built{}, fmt.Errorf("sdk: command refused: %w", err)
 	}
-	if err := schemas.CheckClientCommand(cmd); err != nil {
-		return nil, fmt.Errorf("sdk: command refused: %w", err)
-	}
-	value, err := p.commands.Encode(cmd)
+	b, err := inventoryRecord(&p.topics, cmd)
 	if err != nil {
-		return nil, fmt.Errorf("sdk: command refused: %w", err)
+		return built{}, fmt.Errorf("sdk: command refused: %w", err)
 	}
-	return &kgo.Record{Topic: p.commandsTopic, Key: []byte(cmd.GetSku()), Value: value}, nil
+	return b, nil
 }
 
-func (p *Producer) orderEventRecord(ev *ordersv1.OrderEvent) (*kgo.Record, error) {
-	if err := schemas.ValidateOrderEvent(ev); err != nil {
-		return nil, fmt.Errorf("sdk: order event refused: %w", err)
+func (p *Producer) orderEventRecord(ev *ordersv1.OrderEvent) (built, error) {
+	if err := schemas.RefuseDerived("event_id", ev.GetEventId()); err != nil {
+		return built{}, fmt.Errorf("sdk: order event refused: %w", err)
 	}
-	if err := schemas.CheckClientOrderEvent(ev); err != nil {
-		return nil, fmt.Errorf("sdk: order event refused: %w", err)
-	}
-	value, err := p.orderEvents.Encode(ev)
+	b, err := orderRecord(&p.topics, ev)
 	if err != nil {
-		return nil, fmt.Errorf("sdk: order event refused: %w", err)
+		return built{}, fmt.Errorf("sdk: order event refused: %w", err)
 	}
-	return &kgo.Record{Topic: p.orderEventsTopic, Key: []byte(ev.GetOrderId()), Value: value}, nil
+	return b, nil
 }
 
-func (p *Producer) produceSync(ctx context.Context, rec *kgo.Record) (Ack, error) {
-	if !p.take() {
-		return ackOf(rec, kgo.ErrMaxBuffered)
+func (p *Producer) produceSync(ctx context.Context, b built) (Ack, error) {
+	sent := p.now()
+	if err := p.take(ctx); err != nil {
+		return ackOf(b, sent, err)
 	}
 	defer p.give()
-	r, err := p.client.ProduceSync(ctx, rec).First()
-	return ackOf(r, err)
+	r, err := p.client.ProduceSync(ctx, b.rec).First()
+	if r != nil {
+		b.rec = r
+	}
+	return ackOf(b, sent, err)
 }
 
-func (p *Producer) produceAsync(ctx context.Context, rec *kgo.Record, fn func(Ack, error)) {
-	if !p.take() {
+func (p *Producer) produceAsync(ctx context.Context, b built, fn func(Ack, error)) {
+	sent := p.now()
+	if err := p.take(ctx); err != nil {
 		if fn != nil {
-			fn(ackOf(rec, kgo.ErrMaxBuffered))
+			fn(ackOf(b, sent, err))
 		}
 		return
 	}
-	p.client.Produce(ctx, rec, func(r *kgo.Record, err error) {
+	p.client.Produce(ctx, b.rec, func(r *kgo.Record, err error) {
 		p.give()
 		if fn != nil {
-			fn(ackOf(r, err))
+			b.rec = r
+			fn(ackOf(b, sent, err))
 		}
 	})
 }
 
-// take reserves room for one record, reporting false if the buffer is
-// full; without WithMaxBuffered there is always room.
-func (p *Producer) take() bool {
+// take reserves room for one record: at once, failing with
+// kgo.ErrMaxBuffered when the buffer is full under FailFast, or once there
+// is room under Block, failing when ctx ends first. Without WithBuffer
+// there is always room here, and franz-go's own bound blocks.
+func (p *Producer) take(ctx context.Context) error {
 	if p.room == nil {
-		return true
+		return nil
+	}
+	if p.whenFull == Block {
+		select {
+		case p.room <- struct{}{}:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
 	}
 	select {
 	case p.room <- struct{}{}:
-		return true
+		return nil
 	default:
-		return false
+		return kgo.ErrMaxBuffered
 	}
 }
 
@@ -258,7 +338,8 @@ func (p *Producer) give() {
 	}
 }
 
-func ackOf(r *kgo.Record, err error) (Ack, error) {
+func ackOf(b built, sent time.Time, err error) (Ack, error) {
+	r := b.rec
 	if err != nil {
 		if errors.Is(err, kgo.ErrClientClosed) {
 			return Ack{}, fmt.Errorf("sdk: producer closed: %w", err)
@@ -268,5 +349,5 @@ func ackOf(r *kgo.Record, err error) (Ack, error) {
 		}
 		return Ack{}, fmt.Errorf("sdk: produce to %s: %w", r.Topic, err)
 	}
-	return Ack{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset}, nil
+	return Ack{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, ID: b.id, SentAt: sent}, nil
 }

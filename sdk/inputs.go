@@ -1,0 +1,257 @@
+package sdk
+
+import (
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/titan-commerce/titan/schemas"
+	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
+	ordersv1 "github.com/titan-commerce/titan/schemas/orders/v1"
+)
+
+// Input is one record a shop's service sends to Titan, as a plain value:
+// Restock, Reserve, Commit, Release (inventory); PlaceOrder, PaymentFailed,
+// CancelOrder (orders); SetPrice, StartCampaign, EndCampaign (pricing);
+// DefineFlashSale, Purchase (flash sales); View (recommendations). Send
+// and SendAsync take any of them.
+//
+// The caller names the operation with an idempotency key and the SDK fills
+// the rest: the record's id is derived from the key (schemas.DeriveID), so
+// a send retried with the same key, after a timeout or a crash, is the same
+// record to the processor, which applies it once; its time is the
+// producer's clock. Then the input is checked with the rules its processor
+// holds it to, and keyed as its processor reads it.
+type Input interface {
+	// name says what the input is, for errors.
+	name() string
+	// build fills, checks and encodes the input, stamped now.
+	build(t *topics, now time.Time) (built, error)
+}
+
+// built is an input ready for the client: its record and its id.
+type built struct {
+	rec *kgo.Record
+	id  string
+}
+
+// derive checks a caller's idempotency key and derives the record's id
+// from it.
+func derive(key string) (string, error) {
+	if err := schemas.CheckClientID("idempotency_key", key, schemas.ReasonMissingIdempotencyKey); err != nil {
+		return "", err
+	}
+	return schemas.DeriveID(key), nil
+}
+
+func record(topic, key string, m proto.Message, id string) (built, error) {
+	v, err := proto.Marshal(m)
+	if err != nil {
+		return built{}, err
+	}
+	return built{rec: &kgo.Record{Topic: topic, Key: []byte(key), Value: v}, id: id}, nil
+}
+
+// inventoryRecord checks a client's inventory command as the inventory
+// topology does and keys it by SKU.
+func inventoryRecord(t *topics, cmd *inventoryv1.Command) (built, error) {
+	if err := schemas.ValidateCommand(cmd); err != nil {
+		return built{}, err
+	}
+	if err := schemas.CheckClientCommand(cmd); err != nil {
+		return built{}, err
+	}
+	return record(t.commands, cmd.GetSku(), cmd, cmd.GetCommandId())
+}
+
+// orderRecord checks a checkout's order event as the order saga does and
+// keys it by order id.
+func orderRecord(t *topics, ev *ordersv1.OrderEvent) (built, error) {
+	if err := schemas.ValidateOrderEvent(ev); err != nil {
+		return built{}, err
+	}
+	if err := schemas.CheckClientOrderEvent(ev); err != nil {
+		return built{}, err
+	}
+	return record(t.orderEvents, ev.GetOrderId(), ev, ev.GetEventId())
+}
+
+// Restock adds Qty units to SKU's stock on hand.
+type Restock struct {
+	IdempotencyKey string
+	SKU            string
+	Qty            int64
+}
+
+func (Restock) name() string { return "restock" }
+
+func (in Restock) build(t *topics, now time.Time) (built, error) {
+	id, err := derive(in.IdempotencyKey)
+	if err != nil {
+		return built{}, err
+	}
+	return inventoryRecord(t, &inventoryv1.Command{CommandId: id, Sku: in.SKU, Qty: in.Qty, TimestampMs: now.UnixMilli(),
+		Kind: &inventoryv1.Command_Restock{Restock: &inventoryv1.Restock{}}})
+}
+
+// Reserve holds Qty units of SKU for OrderID until TTL after the send.
+// TTL counts whole milliseconds, up to schemas.MaxReserveTTLMs.
+type Reserve struct {
+	IdempotencyKey string
+	SKU            string
+	OrderID        string
+	Qty            int64
+	TTL            time.Duration
+}
+
+func (Reserve) name() string { return "reserve" }
+
+func (in Reserve) build(t *topics, now time.Time) (built, error) {
+	id, err := derive(in.IdempotencyKey)
+	if err != nil {
+		return built{}, err
+	}
+	return inventoryRecord(t, &inventoryv1.Command{CommandId: id, OrderId: in.OrderID, Sku: in.SKU, Qty: in.Qty,
+		TimestampMs: now.UnixMilli(), Kind: &inventoryv1.Command_Reserve{Reserve: &inventoryv1.Reserve{TtlMs: in.TTL.Milliseconds()}}})
+}
+
+// Commit sells OrderID's reservation of SKU: Qty units of it, the rest
+// going back to available stock, or all of it when Qty is 0.
+type Commit struct {
+	IdempotencyKey string
+	SKU            string
+	OrderID        string
+	Qty            int64
+}
+
+func (Commit) name() string { return "commit" }
+
+func (in Commit) build(t *topics, now time.Time) (built, error) {
+	id, err := derive(in.IdempotencyKey)
+	if err != nil {
+		return built{}, err
+	}
+	return inventoryRecord(t, &inventoryv1.Command{CommandId: id, OrderId: in.OrderID, Sku: in.SKU, Qty: in.Qty,
+		TimestampMs: now.UnixMilli(), Kind: &inventoryv1.Command_Commit{Commit: &inventoryv1.Commit{}}})
+}
+
+// Release gives OrderID's reservation of SKU back to available stock.
+type Release struct {
+	IdempotencyKey string
+	SKU            string
+	OrderID        string
+}
+
+func (Release) name() string { return "release" }
+
+func (in Release) build(t *topics, now time.Time) (built, error) {
+	id, err := derive(in.IdempotencyKey)
+	if err != nil {
+		return built{}, err
+	}
+	return inventoryRecord(t, &inventoryv1.Command{CommandId: id, OrderId: in.OrderID, Sku: in.SKU,
+		TimestampMs: now.UnixMilli(), Kind: &inventoryv1.Command_Release{Release: &inventoryv1.Release{}}})
+}
+
+// OrderLine is Qty units of one SKU at UnitPriceMinor, in minor units of
+// the order's currency.
+type OrderLine struct {
+	SKU            string
+	Qty            int64
+	UnitPriceMinor int64
+}
+
+// PlaceOrder starts an order's saga: fraud scoring, a price check per line
+// and a reservation per line, then one outcome (WaitOrderOutcome). The
+// user, device and payment ids are required: fraud scoring counts by them.
+// An order is placed once; placing it again with the same lines changes
+// nothing, with other lines is refused as a conflict.
+type PlaceOrder struct {
+	IdempotencyKey string
+	OrderID        string
+	UserID         string
+	DeviceID       string
+	PaymentID      string
+	// Currency is an ISO 4217 code.
+	Currency string
+	Lines    []OrderLine
+}
+
+func (PlaceOrder) name() string { return "order placement" }
+
+func (in PlaceOrder) build(t *topics, now time.Time) (built, error) {
+	id, err := derive(in.IdempotencyKey)
+	if err != nil {
+		return built{}, err
+	}
+	lines := make([]*ordersv1.OrderLine, len(in.Lines))
+	for i, l := range in.Lines {
+		lines[i] = &ordersv1.OrderLine{Sku: l.SKU, Qty: l.Qty, UnitPriceMinor: l.UnitPriceMinor}
+	}
+	placed := &ordersv1.OrderPlaced{UserId: in.UserID, DeviceId: in.DeviceID, PaymentId: in.PaymentID,
+		Currency: in.Currency, Lines: lines}
+	ev := &ordersv1.OrderEvent{EventId: id, OrderId: in.OrderID, TimestampMs: now.UnixMilli(),
+		Kind: &ordersv1.OrderEvent_Placed{Placed: placed}}
+	if err := schemas.ValidateOrderEvent(ev); err != nil {
+		return built{}, err
+	}
+	// The saga sets aside a placement without them (topologies/orderstopo).
+	for _, f := range []struct {
+		field, value string
+		missing      schemas.Reason
+	}{
+		{"placed.user_id", in.UserID, schemas.ReasonMissingUserID},
+		{"placed.device_id", in.DeviceID, schemas.ReasonMissingDeviceID},
+		{"placed.payment_id", in.PaymentID, schemas.ReasonMissingPaymentID},
+	} {
+		if f.value == "" {
+			return built{}, &schemas.InvalidError{Field: f.field, Reason: f.missing}
+		}
+	}
+	return orderRecord(t, ev)
+}
+
+// PaymentFailed reports a failed payment attempt for an order: it counts
+// against the user, the device and the payment instrument in fraud
+// scoring, and does not change the order by itself.
+type PaymentFailed struct {
+	IdempotencyKey string
+	OrderID        string
+	UserID         string
+	DeviceID       string
+	PaymentID      string
+	AmountMinor    int64
+	Reason         string
+}
+
+func (PaymentFailed) name() string { return "payment failure" }
+
+func (in PaymentFailed) build(t *topics, now time.Time) (built, error) {
+	id, err := derive(in.IdempotencyKey)
+	if err != nil {
+		return built{}, err
+	}
+	return orderRecord(t, &ordersv1.OrderEvent{EventId: id, OrderId: in.OrderID, TimestampMs: now.UnixMilli(),
+		Kind: &ordersv1.OrderEvent_PaymentFailed{PaymentFailed: &ordersv1.PaymentFailed{UserId: in.UserID,
+			DeviceId: in.DeviceID, PaymentId: in.PaymentID, AmountMinor: in.AmountMinor, Reason: in.Reason}}})
+}
+
+// CancelOrder cancels an order that has no outcome yet: it is rejected
+// with reason cancelled and its reservations are released.
+type CancelOrder struct {
+	IdempotencyKey string
+	OrderID        string
+	Reason         string
+}
+
+func (CancelOrder) name() string { return "order cancellation" }
+
+func (in CancelOrder) build(t *topics, now time.Time) (built, error) {
+	id, err := derive(in.IdempotencyKey)
+	if err != nil {
+		return built{}, err
+	}
+	return orderRecord(t, &ordersv1.OrderEvent{EventId: id, OrderId: in.OrderID, TimestampMs: now.UnixMilli(),
+		Kind: &ordersv1.OrderEvent_Cancelled{Cancelled: &ordersv1.OrderCancelled{Reason: in.Reason}}})
+}
