@@ -1,0 +1,160 @@
+package sdk_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/titan-commerce/titan/internal/instance"
+	"github.com/titan-commerce/titan/internal/kafkatest"
+	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
+	"github.com/titan-commerce/titan/sdk"
+	"github.com/titan-commerce/titan/topologies/pricingtopo"
+)
+
+// runInstance runs an instance of the inventory and the order pipeline in
+// a namespace of the test's own, ready, until the test ends.
+func runInstance(ctx context.Context, t *testing.T) ([]string, string) {
+	t.Helper()
+	brokers := kafkatest.Brokers(t)
+	ns := kafkatest.Prefix(t)
+	// Registered before the instance starts, so it runs after it stops.
+	kafkatest.DeleteNamespace(t, kafkatest.Admin(t, brokers), ns)
+	inst, err := instance.New(ctx, instance.Config{
+		Brokers:    brokers,
+		Namespace:  ns,
+		StateDir:   t.TempDir(),
+		Partitions: 3,
+		InstanceID: "sdk-test",
+		Topologies: []string{instance.TopologyInventory, instance.TopologyOrders},
+		Logger:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- inst.Run(runCtx) }()
+	t.Cleanup(func() {
+		stop()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("instance: %v", err)
+			}
+		case <-time.After(90 * time.Second):
+			t.Error("instance did not stop within 90s")
+		}
+	})
+	if err := kafkatest.WaitFor(ctx, "instance ready", func() (bool, string) { return inst.Ready(), "recovering" }); err != nil {
+		t.Fatal(err)
+	}
+	return brokers, ns
+}
+
+// TestWaitForResults: an instance answers the inventory commands and the
+// order the SDK sends, and the waits return those answers, for a retried
+// command too; a wait for what never comes, or came before its since,
+// gives up when its context ends.
+func TestWaitForResults(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	brokers, ns := runInstance(ctx, t)
+	p, err := sdk.NewProducer(brokers, sdk.WithNamespace(ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	const sku = "sku-wait"
+
+	restock := sdk.Restock{IdempotencyKey: "restock-1", SKU: sku, Qty: 10}
+	ack, err := p.Send(ctx, restock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := p.WaitCommandResult(ctx, sku, ack.ID, ack.SentAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.GetType() != inventoryv1.EventType_EVENT_TYPE_RESTOCKED || ev.GetCommandId() != ack.ID ||
+		ev.GetStock().GetOnHand() != 10 || ev.GetOffset() != ack.Offset || ev.GetPartition() != ack.Partition {
+		t.Fatalf("restock result %v, want restocked to 10 for %s at %d/%d", ev, ack.ID, ack.Partition, ack.Offset)
+	}
+	restocked := ack
+	// The retry is the same command: answered with the first result.
+	retry, err := p.Send(ctx, restock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := p.WaitCommandResult(ctx, sku, retry.ID, retry.SentAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if retry.ID != ack.ID || again.GetStock().GetOnHand() != 10 || again.GetOffset() != ack.Offset {
+		t.Errorf("retry %s answered %v, want the first result (on hand 10, offset %d)", retry.ID, again, ack.Offset)
+	}
+
+	ack, err = p.Send(ctx, sdk.Reserve{IdempotencyKey: "reserve-too-many", SKU: sku, OrderID: "o-big", Qty: 11, TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev, err = p.WaitCommandResult(ctx, sku, ack.ID, ack.SentAt); err != nil {
+		t.Fatal(err)
+	}
+	if ev.GetType() != inventoryv1.EventType_EVENT_TYPE_REJECTED || ev.GetReason() == "" {
+		t.Errorf("reserving 11 of 10: %v, want rejected with a reason", ev)
+	}
+
+	// The order is priced by the pricing table: its price goes in first.
+	if _, err := p.Send(ctx, sdk.SetPrice{IdempotencyKey: "price-1", SKU: sku, PriceMinor: 1000, Currency: "EUR"}); err != nil {
+		t.Fatal(err)
+	}
+	adm := kafkatest.Admin(t, brokers)
+	if err := kafkatest.WaitFor(ctx, "the price applied", func() (bool, string) {
+		recs, err := kafkatest.ReadAll(ctx, brokers, adm, string(pricingtopo.NamesFor(ns).Events))
+		return err == nil && len(recs) > 0, "no price change yet"
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ack, err = p.Send(ctx, sdk.PlaceOrder{IdempotencyKey: "place-o-1", OrderID: "o-1", UserID: "u-1", DeviceID: "d-1",
+		PaymentID: "card-1", Currency: "EUR", Lines: []sdk.OrderLine{{SKU: sku, Qty: 2, UnitPriceMinor: 1000}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := p.WaitOrderOutcome(ctx, "o-1", ack.SentAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := out.GetConfirmed(); c == nil || c.GetTotalMinor() != 2000 || out.GetOrderId() != "o-1" {
+		t.Errorf("outcome %v, want o-1 confirmed for 2000", out)
+	}
+
+	// Nothing comes for these: each wait ends with its context.
+	for name, wait := range map[string]func(context.Context) error{
+		"a command never sent": func(ctx context.Context) error {
+			_, err := p.WaitCommandResult(ctx, sku, "never-sent", time.Now())
+			return err
+		},
+		"a result before since": func(ctx context.Context) error {
+			_, err := p.WaitCommandResult(ctx, sku, restocked.ID, time.Now().Add(time.Hour))
+			return err
+		},
+		"an order never placed": func(ctx context.Context) error {
+			_, err := p.WaitOrderOutcome(ctx, "o-never", time.Now())
+			return err
+		},
+	} {
+		short, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := wait(short)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("wait for %s: %v, want the context's deadline", name, err)
+		}
+	}
+	if _, err := p.WaitCommandResult(ctx, "", "x", time.Now()); err == nil {
+		t.Error("a wait without a SKU was accepted")
+	}
+}
