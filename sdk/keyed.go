@@ -95,3 +95,13 @@ func (k Keyed[M]) TrySend(ctx context.Context, m M) (partition int32, offset int
 	}
 	return r.Partition, r.Offset, nil
 }
+
+// KeyedOn returns the writer of messages M to topic through p's client:
+// for a Titan instance, whose own writes share one producer built, like a
+// client's, idempotent with acks=all and Titan's partitioner. Its sends
+// are bounded by the client's own buffer (kgo.MaxBufferedRecords through
+// WithKgoOptions), not by WithBuffer, and p should not linger (WithLinger(0)):
+// TrySend would wait the linger out.
+func KeyedOn[M proto.Message](p *Producer, topic string, key func(M) string) Keyed[M] {
+	return NewKeyed(p.client, topic, key)
+}

@@ -94,3 +94,29 @@ func TestKeyedTrySendFailsFastWhenFull(t *testing.T) {
 		t.Errorf("the refused send took %v: it waited for room", took)
 	}
 }
+
+// A Keyed writer on a Producer writes through the producer's client, with
+// Titan's partitioner.
+func TestKeyedOnProducer(t *testing.T) {
+	const topic = "titan.inventory.internal"
+	c := newCluster(t, topic)
+	p := newProducer(t, c, sdk.WithLinger(0))
+	k := sdk.KeyedOn(p, topic, (*inventoryv1.Command).GetSku)
+	msgs := []*inventoryv1.Command{command(1), command(2), command(3)}
+	offsets, err := k.SendAll(testContext(t), msgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range consumeAll(t, c, topic, len(msgs)) {
+		if want := partition.Partition(r.Key, partitions); r.Partition != want {
+			t.Errorf("%s in partition %d, its key hashes to %d", r.Key, r.Partition, want)
+		}
+	}
+	if len(offsets) != len(msgs) {
+		t.Errorf("SendAll returned %d offsets for %d messages", len(offsets), len(msgs))
+	}
+	part, _, err := k.TrySend(testContext(t), command(4))
+	if err != nil || part != partition.Partition([]byte(command(4).GetSku()), partitions) {
+		t.Errorf("TrySend: partition %d, %v", part, err)
+	}
+}

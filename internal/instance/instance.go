@@ -66,7 +66,6 @@ import (
 	"github.com/titan-commerce/titan/internal/kafkaadmin"
 	"github.com/titan-commerce/titan/internal/liveness"
 	"github.com/titan-commerce/titan/internal/metrics"
-	"github.com/titan-commerce/titan/internal/partition"
 	"github.com/titan-commerce/titan/internal/restore"
 	"github.com/titan-commerce/titan/internal/supervise"
 	"github.com/titan-commerce/titan/internal/topology"
@@ -94,11 +93,11 @@ type Instance struct {
 	views    *state.Builder
 	lookups  *state.Builder // the tables processors look up (goka.Lookup)
 	producer *sdk.Producer
-	// own writes everything Titan sends on its own behalf or the API's
-	// (sdk.Keyed): the punctuators' proposals, the API's purchases, order
-	// events and price commands. Its buffer is the instance's: a request
-	// that finds it full is shed (429), a proposal waits for room.
-	own *kgo.Client
+	// own writes everything Titan sends on its own behalf and the API's
+	// flash-sale messages (sdk.Keyed): the punctuators' proposals, a
+	// sale's creation, a buyer's purchase. Its buffer is the instance's: a
+	// request that finds it full is shed (429), a proposal waits for room.
+	own *sdk.Producer
 	// sup runs the topologies, views and results consumers, and builds
 	// again whichever fails.
 	sup *supervise.Supervisor
@@ -184,20 +183,19 @@ func New(ctx context.Context, cfg Config) (inst *Instance, err error) {
 		}
 	}
 	i.progress = newProgress(kadm.NewClient(i.admin), i.procs, i.views)
+	// The API's inventory commands, order events and price commands are
+	// clients' records: the SDK checks them as any client's.
 	if i.producer, err = sdk.NewProducer(i.brokers, sdk.WithClientID(i.clientID("producer")),
-		sdk.WithCommandsTopic(string(i.names.Commands)), sdk.WithMaxBuffered(i.cfg.MaxBuffered)); err != nil {
+		sdk.WithNamespace(i.cfg.Namespace), sdk.WithMaxBuffered(i.cfg.MaxBuffered)); err != nil {
 		return nil, fmt.Errorf("instance: producer: %w", err)
 	}
-	// Titan's own messages go to internal topics, which the SDK's
-	// Producer, a client's, does not write. No linger: the API's sends
+	// Titan's own messages are written with the Keyed writers, which
+	// leave the checks to their senders. No linger: the API's sends
 	// through it wait for their acknowledgement (sdk.Keyed.TrySend).
-	if i.own, err = kgo.NewClient(
-		kgo.SeedBrokers(i.brokers...),
-		kgo.ClientID(i.clientID("own-producer")),
-		kgo.MetadataMinAge(failoverMetadataAge),
-		kgo.RecordPartitioner(partition.Kgo()),
-		kgo.ProducerLinger(0),
-		kgo.MaxBufferedRecords(i.cfg.MaxBuffered),
+	if i.own, err = sdk.NewProducer(i.brokers,
+		sdk.WithClientID(i.clientID("own-producer")),
+		sdk.WithLinger(0),
+		sdk.WithKgoOptions(kgo.MetadataMinAge(failoverMetadataAge), kgo.MaxBufferedRecords(i.cfg.MaxBuffered)),
 	); err != nil {
 		return nil, fmt.Errorf("instance: producer of Titan's own messages: %w", err)
 	}
@@ -426,7 +424,7 @@ func (p inventoryPart) build(hooks *metrics.Processing) error {
 		Replies:       i.inventoryReplies(),
 		Names:         i.names,
 		Local:         i.recoveredPartitions,
-		Send:          sdk.NewKeyed(i.own, string(i.names.Internal), (*inventoryv1.Command).GetSku).SendAll,
+		Send:          sdk.KeyedOn(i.own, string(i.names.Internal), (*inventoryv1.Command).GetSku).SendAll,
 		Policy:        policy,
 		SweepInterval: i.cfg.SweepInterval,
 	})
@@ -457,7 +455,7 @@ func (p flashSalePart) build(hooks *metrics.Processing) error {
 		Names:     i.fsNames,
 		Inventory: i.names.Internal,
 		Local:     i.recoveredPartitions,
-		Send:      sdk.NewKeyed(i.own, string(i.fsNames.Internal), (*flashsalev1.Message).GetKey).SendAll,
+		Send:      sdk.KeyedOn(i.own, string(i.fsNames.Internal), (*flashsalev1.Message).GetKey).SendAll,
 	})
 	return err
 }
@@ -589,8 +587,8 @@ func (i *Instance) flashSaleDeps(ctx context.Context, viewOpts func(*api.Notifie
 		Router:            i.flash.Router(),
 		// Purchases are clients' messages, on the public topic; a
 		// creation is Titan's, on the internal one.
-		Send:         sdk.NewKeyed(i.own, string(i.fsNames.Commands), (*flashsalev1.Message).GetKey).TrySend,
-		SendInternal: sdk.NewKeyed(i.own, string(i.fsNames.Internal), (*flashsalev1.Message).GetKey).TrySend,
+		Send:         sdk.KeyedOn(i.own, string(i.fsNames.Commands), (*flashsalev1.Message).GetKey).TrySend,
+		SendInternal: sdk.KeyedOn(i.own, string(i.fsNames.Internal), (*flashsalev1.Message).GetKey).TrySend,
 		Results:      i.fsResults,
 	}, nil
 }

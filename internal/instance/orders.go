@@ -97,7 +97,7 @@ func (p *orderPipeline) build(hooks *metrics.Processing) error {
 		Names:        p.pricing,
 		Peers:        pricingtopo.Peers{InventoryEvents: i.names.Events, Saga: p.names.Saga},
 		Local:        i.recoveredPartitions,
-		Send:         sdk.NewKeyed(i.own, string(p.pricing.Internal), (*pricingv1.Command).GetSku).SendAll,
+		Send:         sdk.KeyedOn(i.own, string(p.pricing.Internal), (*pricingv1.Command).GetSku).SendAll,
 		TickInterval: i.cfg.SweepInterval,
 	}); err != nil {
 		return err
@@ -132,7 +132,7 @@ func (p *orderPipeline) build(hooks *metrics.Processing) error {
 		Prices:      orderstopo.Prices{Table: p.pricing.Table(), Codec: pricingtopo.StateCodec, Quote: pricingtopo.Quoter(pricingPolicy)},
 		Policy:      i.orderPolicy(),
 		Local:       i.recoveredPartitions,
-		SendSaga:    sdk.NewKeyed(i.own, string(p.names.Saga), (*ordersv1.SagaMessage).GetOrderId).SendAll,
+		SendSaga:    sdk.KeyedOn(i.own, string(p.names.Saga), (*ordersv1.SagaMessage).GetOrderId).SendAll,
 		StepTimeout: i.cfg.OrderStepTimeout,
 	})
 	return err
@@ -194,9 +194,17 @@ func (i *Instance) orderDeps(ctx context.Context, viewOpts func(*api.Notifier) [
 		OrdersNotifier: ordersN,
 		Prices:         p.prices,
 		Fraud:          p.entities,
-		SendOrder:      sdk.NewKeyed(i.own, string(p.names.Events), (*ordersv1.OrderEvent).GetOrderId).TrySend,
-		SendPricing:    sdk.NewKeyed(i.own, string(p.pricing.Commands), (*pricingv1.Command).GetSku).TrySend,
-		Outcomes:       p.outcomes,
+		// A checkout's order events and a catalog's price commands are
+		// clients' records, checked by the SDK as any client's.
+		SendOrder: func(ctx context.Context, ev *ordersv1.OrderEvent) (int32, int64, error) {
+			ack, err := i.producer.PublishOrderEvent(ctx, ev)
+			return ack.Partition, ack.Offset, err
+		},
+		SendPricing: func(ctx context.Context, cmd *pricingv1.Command) (int32, int64, error) {
+			ack, err := i.producer.SendPricingCommand(ctx, cmd)
+			return ack.Partition, ack.Offset, err
+		},
+		Outcomes: p.outcomes,
 		PriceAt: func(sp *pricingv1.SkuPrice, now time.Time) (*pricingv1.Quote, bool) {
 			// The stored state is as of the SKU's last input; bring
 			// campaigns and demand up to now before reading the price.
