@@ -15,9 +15,11 @@ import (
 	"github.com/titan-commerce/titan/topologies/pricingtopo"
 )
 
-// runInstance runs an instance of the inventory and the order pipeline in
-// a namespace of the test's own, ready, until the test ends.
-func runInstance(ctx context.Context, t *testing.T) ([]string, string) {
+const instancePartitions = 3
+
+// runInstance runs an instance of the topologies in a namespace of the
+// test's own, ready, until the test ends.
+func runInstance(ctx context.Context, t *testing.T, topologies ...string) ([]string, string) {
 	t.Helper()
 	brokers := kafkatest.Brokers(t)
 	ns := kafkatest.Prefix(t)
@@ -27,9 +29,9 @@ func runInstance(ctx context.Context, t *testing.T) ([]string, string) {
 		Brokers:    brokers,
 		Namespace:  ns,
 		StateDir:   t.TempDir(),
-		Partitions: 3,
+		Partitions: instancePartitions,
 		InstanceID: "sdk-test",
-		Topologies: []string{instance.TopologyInventory, instance.TopologyOrders},
+		Topologies: topologies,
 		Logger:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
@@ -62,7 +64,7 @@ func runInstance(ctx context.Context, t *testing.T) ([]string, string) {
 func TestWaitForResults(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	brokers, ns := runInstance(ctx, t)
+	brokers, ns := runInstance(ctx, t, instance.TopologyInventory, instance.TopologyOrders)
 	p, err := sdk.NewProducer(brokers, sdk.WithNamespace(ns))
 	if err != nil {
 		t.Fatal(err)
