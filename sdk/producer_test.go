@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -296,6 +297,9 @@ func TestNewProducerOptions(t *testing.T) {
 			sdk.WithKgoOptions(kgo.RecordRetries(5)),
 			sdk.WithCommandsTopic("a.commands"),
 			sdk.WithOrderEventsTopic("a.orders"),
+			sdk.WithNamespace("shop-eu"),
+			sdk.WithBuffer(100, sdk.Block),
+			sdk.WithClock(time.Now),
 		}},
 		{name: "no brokers", invalid: true},
 		{name: "negative max buffered", brokers: brokers, opts: []sdk.Option{sdk.WithMaxBuffered(-1)}, invalid: true},
@@ -312,6 +316,11 @@ func TestNewProducerOptions(t *testing.T) {
 		{name: "same topic twice", brokers: brokers, opts: []sdk.Option{
 			sdk.WithCommandsTopic("x"), sdk.WithOrderEventsTopic("x"),
 		}, invalid: true},
+		{name: "bad namespace", brokers: brokers, opts: []sdk.Option{sdk.WithNamespace("shop eu")}, invalid: true},
+		{name: "namespace too long", brokers: brokers, opts: []sdk.Option{sdk.WithNamespace(strings.Repeat("n", 230))}, invalid: true},
+		{name: "unknown when full", brokers: brokers, opts: []sdk.Option{sdk.WithBuffer(1, sdk.WhenFull(7))}, invalid: true},
+		{name: "negative buffer", brokers: brokers, opts: []sdk.Option{sdk.WithBuffer(-1, sdk.Block)}, invalid: true},
+		{name: "nil clock", brokers: brokers, opts: []sdk.Option{sdk.WithClock(nil)}, invalid: true},
 		{name: "idempotence off", brokers: brokers, opts: []sdk.Option{
 			sdk.WithKgoOptions(kgo.DisableIdempotentWrite()),
 		}, invalid: true},

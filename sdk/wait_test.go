@@ -159,4 +159,15 @@ func TestWaitForResults(t *testing.T) {
 	if _, err := p.WaitCommandResult(ctx, "", "x", time.Now()); err == nil {
 		t.Error("a wait without a SKU was accepted")
 	}
+	// A deployment that is not there is an error at once, not a wait.
+	elsewhere, err := sdk.NewProducer(brokers, sdk.WithNamespace(ns+"-missing"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer elsewhere.Close()
+	short, stop := context.WithTimeout(ctx, 20*time.Second)
+	defer stop()
+	if _, err := elsewhere.WaitOrderOutcome(short, "o-1", time.Now()); err == nil || short.Err() != nil {
+		t.Errorf("a wait on a missing topic: %v, want an error before the deadline", err)
+	}
 }
