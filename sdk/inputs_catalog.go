@@ -174,7 +174,8 @@ var saleID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 // PriceMinor a unit, at most PerUserLimit to a buyer, over Buckets buckets
 // (0 means 1; more spread a busy sale over partitions). The sale's id names
 // it: defining it again with the same values changes nothing, with other
-// values is refused.
+// values is refused. The sale opens once the inventory has reserved its
+// units; a purchase that comes before is rejected as not_started.
 //
 // A sale reserves stock as Titan's own command, so its definition travels
 // on Titan's internal flash-sale topic (schemas.FlashSaleInternal), which a

@@ -69,13 +69,22 @@ func TestProcessorsTakeEveryInput(t *testing.T) {
 	now := time.Now()
 	send(sdk.DefineFlashSale{ID: "sale-tv", SKU: "sku-tv", Units: 10, StartsAt: now.Add(-time.Minute), EndsAt: now.Add(time.Hour),
 		PerUserLimit: 2, PriceMinor: 500, Buckets: 3})
-	// A purchase sent while the sale is being created waits in its bucket.
-	send(sdk.Purchase{IdempotencyKey: "attempt-1", SaleID: "sale-tv", UserID: "u-1", Qty: 2, Buckets: 3})
-	until("the purchase's result", schemas.FlashSaleEvents, func(r *kgo.Record) bool {
+	// A purchase that reaches its bucket before the sale has opened is
+	// rejected as not started; the buyer tries again with a new attempt.
+	for n := 1; ; n++ {
+		key := fmt.Sprintf("attempt-%d", n)
+		send(sdk.Purchase{IdempotencyKey: key, SaleID: "sale-tv", UserID: "u-1", Qty: 1, Buckets: 3})
 		var res flashsalev1.Result
-		return proto.Unmarshal(r.Value, &res) == nil && string(r.Key) == "sale-tv/attempt-1" &&
-			res.GetStatus() == flashsalev1.Status_STATUS_PURCHASED && res.GetQty() == 2
-	})
+		until("the purchase's result", schemas.FlashSaleEvents, func(r *kgo.Record) bool {
+			return string(r.Key) == "sale-tv/"+key && proto.Unmarshal(r.Value, &res) == nil
+		})
+		if res.GetStatus() == flashsalev1.Status_STATUS_PURCHASED && res.GetQty() == 1 {
+			break
+		}
+		if res.GetReason() != "not_started" {
+			t.Fatalf("attempt %s: %v, want purchased", key, &res)
+		}
+	}
 
 	send(sdk.SetPrice{IdempotencyKey: "base", SKU: "sku-tv", PriceMinor: 10_000, Currency: "EUR"})
 	send(sdk.StartCampaign{IdempotencyKey: "camp", SKU: "sku-tv", CampaignID: "winter", PercentBps: 2500,

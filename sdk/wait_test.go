@@ -3,12 +3,11 @@ package sdk_test
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/titan-commerce/titan/internal/instance"
+	"github.com/titan-commerce/titan/internal/instancetest"
 	"github.com/titan-commerce/titan/internal/kafkatest"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 	"github.com/titan-commerce/titan/sdk"
@@ -21,40 +20,9 @@ const instancePartitions = 3
 // test's own, ready, until the test ends.
 func runInstance(ctx context.Context, t *testing.T, topologies ...string) ([]string, string) {
 	t.Helper()
-	brokers := kafkatest.Brokers(t)
 	ns := kafkatest.Prefix(t)
-	// Registered before the instance starts, so it runs after it stops.
-	kafkatest.DeleteNamespace(t, kafkatest.Admin(t, brokers), ns)
-	inst, err := instance.New(ctx, instance.Config{
-		Brokers:    brokers,
-		Namespace:  ns,
-		StateDir:   t.TempDir(),
-		Partitions: instancePartitions,
-		InstanceID: "sdk-test",
-		Topologies: topologies,
-		Logger:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- inst.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("instance: %v", err)
-			}
-		case <-time.After(90 * time.Second):
-			t.Error("instance did not stop within 90s")
-		}
-	})
-	if err := kafkatest.WaitFor(ctx, "instance ready", func() (bool, string) { return inst.Ready(), "recovering" }); err != nil {
-		t.Fatal(err)
-	}
-	return brokers, ns
+	inst := instancetest.Run(ctx, t, instance.Config{Namespace: ns, Partitions: instancePartitions, Topologies: topologies})
+	return inst.Brokers(), ns
 }
 
 // TestWaitForResults: an instance answers the inventory commands and the

@@ -3,8 +3,6 @@ package pricingtopo_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -13,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/titan-commerce/titan/internal/instance"
+	"github.com/titan-commerce/titan/internal/instancetest"
 	"github.com/titan-commerce/titan/internal/kafkatest"
 	"github.com/titan-commerce/titan/internal/partition"
 	pricingv1 "github.com/titan-commerce/titan/schemas/pricing/v1"
@@ -22,45 +21,19 @@ import (
 // A campaign on a SKU that sees no traffic starts and ends on time: only a
 // base price and the campaign are sent, and the ticker publishes the rest.
 func TestCampaignStartsAndEndsWithoutTraffic(t *testing.T) {
-	brokers := kafkatest.Brokers(t)
 	ns := kafkatest.Prefix(t)
-	adm := kafkatest.Admin(t, brokers)
-	// Registered before the instance starts, so it runs after it stops.
-	kafkatest.DeleteNamespace(t, adm, ns)
 	names := pricingtopo.NamesFor(ns)
-
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	inst, err := instance.New(ctx, instance.Config{
-		Brokers:       brokers,
+	inst := instancetest.Run(ctx, t, instance.Config{
 		Namespace:     ns,
-		StateDir:      t.TempDir(),
 		Partitions:    2,
 		InstanceID:    "ticker-test",
 		Topologies:    []string{instance.TopologyInventory, instance.TopologyOrders},
 		SweepInterval: 200 * time.Millisecond,
-		Logger:        slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- inst.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("instance: %v", err)
-			}
-		case <-time.After(90 * time.Second):
-			t.Error("instance did not stop within 90s")
-		}
-	})
-	if err := kafkatest.WaitFor(ctx, "instance ready", func() (bool, string) { return inst.Ready(), "recovering" }); err != nil {
-		t.Fatal(err)
-	}
+	brokers := inst.Brokers()
+	adm := kafkatest.Admin(t, brokers)
 
 	client, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(partition.Kgo()))
 	if err != nil {

@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"math"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/titan-commerce/titan/internal/instance"
+	"github.com/titan-commerce/titan/internal/instancetest"
 	"github.com/titan-commerce/titan/internal/kafkatest"
 	"github.com/titan-commerce/titan/internal/partition"
 	"github.com/titan-commerce/titan/processors/inventory"
@@ -35,37 +34,18 @@ const partitions = 4
 // old co-view against a fresh one, the pruning of an item's long tail, the
 // stock filter, and a user's blend without what they bought.
 func TestRecommendations(t *testing.T) {
-	brokers := kafkatest.Brokers(t)
 	ns := kafkatest.Prefix(t)
-	adm := kafkatest.Admin(t, brokers)
-	kafkatest.DeleteNamespace(t, adm, ns)
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
-
-	inst, err := instance.New(ctx, instance.Config{
-		Brokers: brokers, Namespace: ns, StateDir: t.TempDir(), HTTPAddr: "127.0.0.1:0",
-		Partitions: partitions, InstanceID: ns,
+	inst := instancetest.Run(ctx, t, instance.Config{
+		Namespace: ns, HTTPAddr: "127.0.0.1:0", Partitions: partitions,
 		Topologies: []string{instance.TopologyInventory, instance.TopologyRecommendations},
 		// The views below go back three days, to show the decay, and up to
 		// four minutes ahead, to order the pruned ones.
 		TimeWindow: schemas.TimeWindow{Ahead: 5 * time.Minute, Behind: 80 * time.Hour},
-		Logger:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- inst.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("instance: %v", err)
-		}
-	})
-	if err := kafkatest.WaitFor(ctx, "ready", func() (bool, string) { return inst.Ready(), "" }); err != nil {
-		t.Fatal(err)
-	}
+	brokers := inst.Brokers()
+	adm := kafkatest.Admin(t, brokers)
 
 	n, inv, outcomes := recommendationstopo.NamesFor(ns), inventorytopo.NamesFor(ns), orderstopo.NamesFor(ns).Outcomes
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(partition.Kgo()))
