@@ -236,6 +236,26 @@ func validatePlaced(p *ordersv1.OrderPlaced) error {
 	return nil
 }
 
+// CheckPlacedIdentity checks what the order saga needs of a placement
+// beyond ValidateOrderEvent: the user, device and payment ids, which
+// ValidateOrderEvent leaves optional. Fraud scoring keys its features by
+// them, so an order without them cannot be scored.
+func CheckPlacedIdentity(p *ordersv1.OrderPlaced) error {
+	for _, f := range []struct {
+		name, value string
+		missing     Reason
+	}{
+		{"placed.user_id", p.GetUserId(), ReasonMissingUserID},
+		{"placed.device_id", p.GetDeviceId(), ReasonMissingDeviceID},
+		{"placed.payment_id", p.GetPaymentId(), ReasonMissingPaymentID},
+	} {
+		if f.value == "" {
+			return invalid(f.name, f.missing)
+		}
+	}
+	return nil
+}
+
 // validatePaymentFailed needs the three ids: a failure is counted against
 // the user, the device and the payment instrument.
 func validatePaymentFailed(p *ordersv1.PaymentFailed) error {

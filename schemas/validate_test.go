@@ -336,3 +336,25 @@ func TestNamespaced(t *testing.T) {
 		t.Errorf("namespace: %q", got)
 	}
 }
+
+func TestCheckPlacedIdentity(t *testing.T) {
+	full := &ordersv1.OrderPlaced{UserId: "u", DeviceId: "d", PaymentId: "p"}
+	if err := schemas.CheckPlacedIdentity(full); err != nil {
+		t.Errorf("a placement with every id: %v", err)
+	}
+	for _, tc := range []struct {
+		placed *ordersv1.OrderPlaced
+		field  string
+		reason schemas.Reason
+	}{
+		{&ordersv1.OrderPlaced{DeviceId: "d", PaymentId: "p"}, "placed.user_id", schemas.ReasonMissingUserID},
+		{&ordersv1.OrderPlaced{UserId: "u", PaymentId: "p"}, "placed.device_id", schemas.ReasonMissingDeviceID},
+		{&ordersv1.OrderPlaced{UserId: "u", DeviceId: "d"}, "placed.payment_id", schemas.ReasonMissingPaymentID},
+		{nil, "placed.user_id", schemas.ReasonMissingUserID},
+	} {
+		var inv *schemas.InvalidError
+		if err := schemas.CheckPlacedIdentity(tc.placed); !errors.As(err, &inv) || inv.Field != tc.field || inv.Reason != tc.reason {
+			t.Errorf("%v: got %v, want %s: %s", tc.placed, err, tc.field, tc.reason)
+		}
+	}
+}

@@ -36,13 +36,13 @@ type built struct {
 	id  string
 }
 
-// derive checks a caller's idempotency key and derives the record's id
-// from it.
-func derive(key string) (string, error) {
+// derived checks a caller's idempotency key and builds the record with
+// the id derived from it.
+func derived(key string, build func(id string) (built, error)) (built, error) {
 	if err := schemas.CheckClientID("idempotency_key", key, schemas.ReasonMissingIdempotencyKey); err != nil {
-		return "", err
+		return built{}, err
 	}
-	return schemas.DeriveID(key), nil
+	return build(schemas.DeriveID(key))
 }
 
 func record(topic, key string, m proto.Message, id string) (built, error) {
@@ -53,28 +53,27 @@ func record(topic, key string, m proto.Message, id string) (built, error) {
 	return built{rec: &kgo.Record{Topic: topic, Key: []byte(key), Value: v}, id: id}, nil
 }
 
+// checked encodes m for topic under key once every check passes; a
+// failing check's error names the field.
+func checked[M proto.Message](topic, key, id string, m M, checks ...func(M) error) (built, error) {
+	for _, check := range checks {
+		if err := check(m); err != nil {
+			return built{}, err
+		}
+	}
+	return record(topic, key, m, id)
+}
+
 // inventoryRecord checks a client's inventory command as the inventory
 // topology does and keys it by SKU.
 func inventoryRecord(t *topics, cmd *inventoryv1.Command) (built, error) {
-	if err := schemas.ValidateCommand(cmd); err != nil {
-		return built{}, err
-	}
-	if err := schemas.CheckClientCommand(cmd); err != nil {
-		return built{}, err
-	}
-	return record(t.commands, cmd.GetSku(), cmd, cmd.GetCommandId())
+	return checked(t.commands, cmd.GetSku(), cmd.GetCommandId(), cmd, schemas.ValidateCommand, schemas.CheckClientCommand)
 }
 
 // orderRecord checks a checkout's order event as the order saga does and
 // keys it by order id.
 func orderRecord(t *topics, ev *ordersv1.OrderEvent) (built, error) {
-	if err := schemas.ValidateOrderEvent(ev); err != nil {
-		return built{}, err
-	}
-	if err := schemas.CheckClientOrderEvent(ev); err != nil {
-		return built{}, err
-	}
-	return record(t.orderEvents, ev.GetOrderId(), ev, ev.GetEventId())
+	return checked(t.orderEvents, ev.GetOrderId(), ev.GetEventId(), ev, schemas.ValidateOrderEvent, schemas.CheckClientOrderEvent)
 }
 
 // Restock adds Qty units to SKU's stock on hand.
@@ -87,12 +86,10 @@ type Restock struct {
 func (Restock) name() string { return "restock" }
 
 func (in Restock) build(t *topics, now time.Time) (built, error) {
-	id, err := derive(in.IdempotencyKey)
-	if err != nil {
-		return built{}, err
-	}
-	return inventoryRecord(t, &inventoryv1.Command{CommandId: id, Sku: in.SKU, Qty: in.Qty, TimestampMs: now.UnixMilli(),
-		Kind: &inventoryv1.Command_Restock{Restock: &inventoryv1.Restock{}}})
+	return derived(in.IdempotencyKey, func(id string) (built, error) {
+		return inventoryRecord(t, &inventoryv1.Command{CommandId: id, Sku: in.SKU, Qty: in.Qty, TimestampMs: now.UnixMilli(),
+			Kind: &inventoryv1.Command_Restock{Restock: &inventoryv1.Restock{}}})
+	})
 }
 
 // Reserve holds Qty units of SKU for OrderID until TTL after the send.
@@ -108,12 +105,10 @@ type Reserve struct {
 func (Reserve) name() string { return "reserve" }
 
 func (in Reserve) build(t *topics, now time.Time) (built, error) {
-	id, err := derive(in.IdempotencyKey)
-	if err != nil {
-		return built{}, err
-	}
-	return inventoryRecord(t, &inventoryv1.Command{CommandId: id, OrderId: in.OrderID, Sku: in.SKU, Qty: in.Qty,
-		TimestampMs: now.UnixMilli(), Kind: &inventoryv1.Command_Reserve{Reserve: &inventoryv1.Reserve{TtlMs: in.TTL.Milliseconds()}}})
+	return derived(in.IdempotencyKey, func(id string) (built, error) {
+		return inventoryRecord(t, &inventoryv1.Command{CommandId: id, OrderId: in.OrderID, Sku: in.SKU, Qty: in.Qty,
+			TimestampMs: now.UnixMilli(), Kind: &inventoryv1.Command_Reserve{Reserve: &inventoryv1.Reserve{TtlMs: in.TTL.Milliseconds()}}})
+	})
 }
 
 // Commit sells OrderID's reservation of SKU: Qty units of it, the rest
@@ -128,12 +123,10 @@ type Commit struct {
 func (Commit) name() string { return "commit" }
 
 func (in Commit) build(t *topics, now time.Time) (built, error) {
-	id, err := derive(in.IdempotencyKey)
-	if err != nil {
-		return built{}, err
-	}
-	return inventoryRecord(t, &inventoryv1.Command{CommandId: id, OrderId: in.OrderID, Sku: in.SKU, Qty: in.Qty,
-		TimestampMs: now.UnixMilli(), Kind: &inventoryv1.Command_Commit{Commit: &inventoryv1.Commit{}}})
+	return derived(in.IdempotencyKey, func(id string) (built, error) {
+		return inventoryRecord(t, &inventoryv1.Command{CommandId: id, OrderId: in.OrderID, Sku: in.SKU, Qty: in.Qty,
+			TimestampMs: now.UnixMilli(), Kind: &inventoryv1.Command_Commit{Commit: &inventoryv1.Commit{}}})
+	})
 }
 
 // Release gives OrderID's reservation of SKU back to available stock.
@@ -146,12 +139,10 @@ type Release struct {
 func (Release) name() string { return "release" }
 
 func (in Release) build(t *topics, now time.Time) (built, error) {
-	id, err := derive(in.IdempotencyKey)
-	if err != nil {
-		return built{}, err
-	}
-	return inventoryRecord(t, &inventoryv1.Command{CommandId: id, OrderId: in.OrderID, Sku: in.SKU,
-		TimestampMs: now.UnixMilli(), Kind: &inventoryv1.Command_Release{Release: &inventoryv1.Release{}}})
+	return derived(in.IdempotencyKey, func(id string) (built, error) {
+		return inventoryRecord(t, &inventoryv1.Command{CommandId: id, OrderId: in.OrderID, Sku: in.SKU,
+			TimestampMs: now.UnixMilli(), Kind: &inventoryv1.Command_Release{Release: &inventoryv1.Release{}}})
+	})
 }
 
 // OrderLine is Qty units of one SKU at UnitPriceMinor, in minor units of
@@ -181,35 +172,23 @@ type PlaceOrder struct {
 func (PlaceOrder) name() string { return "order placement" }
 
 func (in PlaceOrder) build(t *topics, now time.Time) (built, error) {
-	id, err := derive(in.IdempotencyKey)
-	if err != nil {
-		return built{}, err
-	}
-	lines := make([]*ordersv1.OrderLine, len(in.Lines))
-	for i, l := range in.Lines {
-		lines[i] = &ordersv1.OrderLine{Sku: l.SKU, Qty: l.Qty, UnitPriceMinor: l.UnitPriceMinor}
-	}
-	placed := &ordersv1.OrderPlaced{UserId: in.UserID, DeviceId: in.DeviceID, PaymentId: in.PaymentID,
-		Currency: in.Currency, Lines: lines}
-	ev := &ordersv1.OrderEvent{EventId: id, OrderId: in.OrderID, TimestampMs: now.UnixMilli(),
-		Kind: &ordersv1.OrderEvent_Placed{Placed: placed}}
-	if err := schemas.ValidateOrderEvent(ev); err != nil {
-		return built{}, err
-	}
-	// The saga sets aside a placement without them (topologies/orderstopo).
-	for _, f := range []struct {
-		field, value string
-		missing      schemas.Reason
-	}{
-		{"placed.user_id", in.UserID, schemas.ReasonMissingUserID},
-		{"placed.device_id", in.DeviceID, schemas.ReasonMissingDeviceID},
-		{"placed.payment_id", in.PaymentID, schemas.ReasonMissingPaymentID},
-	} {
-		if f.value == "" {
-			return built{}, &schemas.InvalidError{Field: f.field, Reason: f.missing}
+	return derived(in.IdempotencyKey, func(id string) (built, error) {
+		lines := make([]*ordersv1.OrderLine, len(in.Lines))
+		for i, l := range in.Lines {
+			lines[i] = &ordersv1.OrderLine{Sku: l.SKU, Qty: l.Qty, UnitPriceMinor: l.UnitPriceMinor}
 		}
-	}
-	return orderRecord(t, ev)
+		placed := &ordersv1.OrderPlaced{UserId: in.UserID, DeviceId: in.DeviceID, PaymentId: in.PaymentID,
+			Currency: in.Currency, Lines: lines}
+		ev := &ordersv1.OrderEvent{EventId: id, OrderId: in.OrderID, TimestampMs: now.UnixMilli(),
+			Kind: &ordersv1.OrderEvent_Placed{Placed: placed}}
+		return checked(t.orderEvents, in.OrderID, id, ev, schemas.ValidateOrderEvent, requireIdentity, schemas.CheckClientOrderEvent)
+	})
+}
+
+// requireIdentity is schemas.CheckPlacedIdentity of a placement: the saga
+// sets aside one without the ids (topologies/orderstopo).
+func requireIdentity(ev *ordersv1.OrderEvent) error {
+	return schemas.CheckPlacedIdentity(ev.GetPlaced())
 }
 
 // PaymentFailed reports a failed payment attempt for an order: it counts
@@ -228,13 +207,11 @@ type PaymentFailed struct {
 func (PaymentFailed) name() string { return "payment failure" }
 
 func (in PaymentFailed) build(t *topics, now time.Time) (built, error) {
-	id, err := derive(in.IdempotencyKey)
-	if err != nil {
-		return built{}, err
-	}
-	return orderRecord(t, &ordersv1.OrderEvent{EventId: id, OrderId: in.OrderID, TimestampMs: now.UnixMilli(),
-		Kind: &ordersv1.OrderEvent_PaymentFailed{PaymentFailed: &ordersv1.PaymentFailed{UserId: in.UserID,
-			DeviceId: in.DeviceID, PaymentId: in.PaymentID, AmountMinor: in.AmountMinor, Reason: in.Reason}}})
+	return derived(in.IdempotencyKey, func(id string) (built, error) {
+		return orderRecord(t, &ordersv1.OrderEvent{EventId: id, OrderId: in.OrderID, TimestampMs: now.UnixMilli(),
+			Kind: &ordersv1.OrderEvent_PaymentFailed{PaymentFailed: &ordersv1.PaymentFailed{UserId: in.UserID,
+				DeviceId: in.DeviceID, PaymentId: in.PaymentID, AmountMinor: in.AmountMinor, Reason: in.Reason}}})
+	})
 }
 
 // CancelOrder cancels an order that has no outcome yet: it is rejected
@@ -248,10 +225,8 @@ type CancelOrder struct {
 func (CancelOrder) name() string { return "order cancellation" }
 
 func (in CancelOrder) build(t *topics, now time.Time) (built, error) {
-	id, err := derive(in.IdempotencyKey)
-	if err != nil {
-		return built{}, err
-	}
-	return orderRecord(t, &ordersv1.OrderEvent{EventId: id, OrderId: in.OrderID, TimestampMs: now.UnixMilli(),
-		Kind: &ordersv1.OrderEvent_Cancelled{Cancelled: &ordersv1.OrderCancelled{Reason: in.Reason}}})
+	return derived(in.IdempotencyKey, func(id string) (built, error) {
+		return orderRecord(t, &ordersv1.OrderEvent{EventId: id, OrderId: in.OrderID, TimestampMs: now.UnixMilli(),
+			Kind: &ordersv1.OrderEvent_Cancelled{Cancelled: &ordersv1.OrderCancelled{Reason: in.Reason}}})
+	})
 }

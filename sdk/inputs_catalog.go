@@ -14,13 +14,7 @@ import (
 // pricingRecord checks a client's pricing command as the pricing topology
 // does and keys it by SKU.
 func pricingRecord(t *topics, cmd *pricingv1.Command) (built, error) {
-	if err := schemas.ValidatePricingCommand(cmd); err != nil {
-		return built{}, err
-	}
-	if err := schemas.CheckClientPricingCommand(cmd); err != nil {
-		return built{}, err
-	}
-	return record(t.pricing, cmd.GetSku(), cmd, cmd.GetCommandId())
+	return checked(t.pricing, cmd.GetSku(), cmd.GetCommandId(), cmd, schemas.ValidatePricingCommand, schemas.CheckClientPricingCommand)
 }
 
 // SetPrice sets SKU's catalog (base) price, in minor units of Currency
@@ -35,12 +29,10 @@ type SetPrice struct {
 func (SetPrice) name() string { return "price" }
 
 func (in SetPrice) build(t *topics, now time.Time) (built, error) {
-	id, err := derive(in.IdempotencyKey)
-	if err != nil {
-		return built{}, err
-	}
-	return pricingRecord(t, &pricingv1.Command{CommandId: id, Sku: in.SKU, TimestampMs: now.UnixMilli(),
-		Kind: &pricingv1.Command_SetBase{SetBase: &pricingv1.SetBasePrice{PriceMinor: in.PriceMinor, Currency: in.Currency}}})
+	return derived(in.IdempotencyKey, func(id string) (built, error) {
+		return pricingRecord(t, &pricingv1.Command{CommandId: id, Sku: in.SKU, TimestampMs: now.UnixMilli(),
+			Kind: &pricingv1.Command_SetBase{SetBase: &pricingv1.SetBasePrice{PriceMinor: in.PriceMinor, Currency: in.Currency}}})
+	})
 }
 
 // StartCampaign adds a discount on SKU for [StartsAt, EndsAt), or replaces
@@ -60,23 +52,21 @@ type StartCampaign struct {
 func (StartCampaign) name() string { return "campaign" }
 
 func (in StartCampaign) build(t *topics, now time.Time) (built, error) {
-	id, err := derive(in.IdempotencyKey)
-	if err != nil {
-		return built{}, err
-	}
-	c := &pricingv1.Campaign{Id: in.CampaignID, PercentBps: in.PercentBps, AmountMinor: in.AmountMinor,
-		StartsAtMs: unixMilli(in.StartsAt), EndsAtMs: unixMilli(in.EndsAt)}
-	switch {
-	case in.PercentBps != 0 && in.AmountMinor != 0:
-		return built{}, &schemas.InvalidError{Field: "upsert_campaign.campaign.kind", Reason: schemas.ReasonInvalidCampaign,
-			Detail: "set percent_bps or amount_minor, not both"}
-	case in.PercentBps != 0:
-		c.Kind = pricingv1.CampaignKind_CAMPAIGN_KIND_PERCENT
-	case in.AmountMinor != 0:
-		c.Kind = pricingv1.CampaignKind_CAMPAIGN_KIND_FIXED
-	}
-	return pricingRecord(t, &pricingv1.Command{CommandId: id, Sku: in.SKU, TimestampMs: now.UnixMilli(),
-		Kind: &pricingv1.Command_UpsertCampaign{UpsertCampaign: &pricingv1.UpsertCampaign{Campaign: c}}})
+	return derived(in.IdempotencyKey, func(id string) (built, error) {
+		c := &pricingv1.Campaign{Id: in.CampaignID, PercentBps: in.PercentBps, AmountMinor: in.AmountMinor,
+			StartsAtMs: unixMilli(in.StartsAt), EndsAtMs: unixMilli(in.EndsAt)}
+		switch {
+		case in.PercentBps != 0 && in.AmountMinor != 0:
+			return built{}, &schemas.InvalidError{Field: "upsert_campaign.campaign.kind", Reason: schemas.ReasonInvalidCampaign,
+				Detail: "set percent_bps or amount_minor, not both"}
+		case in.PercentBps != 0:
+			c.Kind = pricingv1.CampaignKind_CAMPAIGN_KIND_PERCENT
+		case in.AmountMinor != 0:
+			c.Kind = pricingv1.CampaignKind_CAMPAIGN_KIND_FIXED
+		}
+		return pricingRecord(t, &pricingv1.Command{CommandId: id, Sku: in.SKU, TimestampMs: now.UnixMilli(),
+			Kind: &pricingv1.Command_UpsertCampaign{UpsertCampaign: &pricingv1.UpsertCampaign{Campaign: c}}})
+	})
 }
 
 // EndCampaign removes SKU's campaign CampaignID before its end.
@@ -89,12 +79,10 @@ type EndCampaign struct {
 func (EndCampaign) name() string { return "campaign end" }
 
 func (in EndCampaign) build(t *topics, now time.Time) (built, error) {
-	id, err := derive(in.IdempotencyKey)
-	if err != nil {
-		return built{}, err
-	}
-	return pricingRecord(t, &pricingv1.Command{CommandId: id, Sku: in.SKU, TimestampMs: now.UnixMilli(),
-		Kind: &pricingv1.Command_EndCampaign{EndCampaign: &pricingv1.EndCampaign{CampaignId: in.CampaignID}}})
+	return derived(in.IdempotencyKey, func(id string) (built, error) {
+		return pricingRecord(t, &pricingv1.Command{CommandId: id, Sku: in.SKU, TimestampMs: now.UnixMilli(),
+			Kind: &pricingv1.Command_EndCampaign{EndCampaign: &pricingv1.EndCampaign{CampaignId: in.CampaignID}}})
+	})
 }
 
 // unixMilli is t in Unix milliseconds, 0 for the zero time.
@@ -118,16 +106,11 @@ type View struct {
 func (View) name() string { return "view" }
 
 func (in View) build(t *topics, now time.Time) (built, error) {
-	id, err := derive(in.IdempotencyKey)
-	if err != nil {
-		return built{}, err
-	}
-	v := &recommendationsv1.ViewEvent{EventId: id, UserId: in.UserID, Sku: in.SKU, SessionId: in.SessionID,
-		TimestampMs: now.UnixMilli()}
-	if err := schemas.ValidateViewEvent(v); err != nil {
-		return built{}, err
-	}
-	return record(t.views, in.UserID, v, id)
+	return derived(in.IdempotencyKey, func(id string) (built, error) {
+		v := &recommendationsv1.ViewEvent{EventId: id, UserId: in.UserID, Sku: in.SKU, SessionId: in.SessionID,
+			TimestampMs: now.UnixMilli()}
+		return checked(t.views, in.UserID, id, v, schemas.ValidateViewEvent)
+	})
 }
 
 // Purchase is a buyer's attempt to buy Qty units in a flash sale. The

@@ -135,10 +135,7 @@ func checkClient(cl *kgo.Client) error {
 // buffer under WithBuffer waits or fails as configured.
 func (p *Producer) Send(ctx context.Context, in Input) (Ack, error) {
 	b, err := p.build(in)
-	if err != nil {
-		return Ack{}, err
-	}
-	return p.produceSync(ctx, b)
+	return p.sendSync(ctx, b, err)
 }
 
 // SendAsync is Send without the wait: fn, if not nil, is called exactly
@@ -149,13 +146,7 @@ func (p *Producer) Send(ctx context.Context, in Input) (Ack, error) {
 // Under Block, SendAsync itself waits for room.
 func (p *Producer) SendAsync(ctx context.Context, in Input, fn func(Ack, error)) {
 	b, err := p.build(in)
-	if err != nil {
-		if fn != nil {
-			fn(Ack{}, err)
-		}
-		return
-	}
-	p.produceAsync(ctx, b, fn)
+	p.sendAsync(ctx, b, err, fn)
 }
 
 func (p *Producer) build(in Input) (built, error) {
@@ -178,23 +169,14 @@ func (p *Producer) build(in Input) (built, error) {
 // Reserve, Commit, Release) fill the id and time themselves.
 func (p *Producer) SendCommand(ctx context.Context, cmd *inventoryv1.Command) (Ack, error) {
 	b, err := p.commandRecord(cmd)
-	if err != nil {
-		return Ack{}, err
-	}
-	return p.produceSync(ctx, b)
+	return p.sendSync(ctx, b, err)
 }
 
 // SendCommandAsync is SendCommand without the wait; fn is called as for
 // SendAsync.
 func (p *Producer) SendCommandAsync(ctx context.Context, cmd *inventoryv1.Command, fn func(Ack, error)) {
 	b, err := p.commandRecord(cmd)
-	if err != nil {
-		if fn != nil {
-			fn(Ack{}, err)
-		}
-		return
-	}
-	p.produceAsync(ctx, b, fn)
+	p.sendAsync(ctx, b, err, fn)
 }
 
 // PublishOrderEvent validates ev with schemas.ValidateOrderEvent and
@@ -203,23 +185,14 @@ func (p *Producer) SendCommandAsync(ctx context.Context, cmd *inventoryv1.Comman
 // for Kafka's acknowledgement. An invalid event is never produced.
 func (p *Producer) PublishOrderEvent(ctx context.Context, ev *ordersv1.OrderEvent) (Ack, error) {
 	b, err := p.orderEventRecord(ev)
-	if err != nil {
-		return Ack{}, err
-	}
-	return p.produceSync(ctx, b)
+	return p.sendSync(ctx, b, err)
 }
 
 // PublishOrderEventAsync is PublishOrderEvent without the wait; fn is
 // called as for SendAsync.
 func (p *Producer) PublishOrderEventAsync(ctx context.Context, ev *ordersv1.OrderEvent, fn func(Ack, error)) {
 	b, err := p.orderEventRecord(ev)
-	if err != nil {
-		if fn != nil {
-			fn(Ack{}, err)
-		}
-		return
-	}
-	p.produceAsync(ctx, b, fn)
+	p.sendAsync(ctx, b, err, fn)
 }
 
 // SendPricingCommand validates cmd with schemas.ValidatePricingCommand and
@@ -228,14 +201,8 @@ func (p *Producer) PublishOrderEventAsync(ctx context.Context, ev *ordersv1.Orde
 // Kafka's acknowledgement. The typed inputs (SetPrice, StartCampaign,
 // EndCampaign) fill the id and time themselves.
 func (p *Producer) SendPricingCommand(ctx context.Context, cmd *pricingv1.Command) (Ack, error) {
-	if err := schemas.RefuseDerived("command_id", cmd.GetCommandId()); err != nil {
-		return Ack{}, fmt.Errorf("sdk: pricing command refused: %w", err)
-	}
-	b, err := pricingRecord(&p.topics, cmd)
-	if err != nil {
-		return Ack{}, fmt.Errorf("sdk: pricing command refused: %w", err)
-	}
-	return p.produceSync(ctx, b)
+	b, err := refused("pricing command", "command_id", cmd.GetCommandId(), func() (built, error) { return pricingRecord(&p.topics, cmd) })
+	return p.sendSync(ctx, b, err)
 }
 
 // Flush waits until every record sent so far is acknowledged or failed, or
@@ -256,25 +223,43 @@ func (p *Producer) Close() {
 }
 
 func (p *Producer) commandRecord(cmd *inventoryv1.Command) (built, error) {
-	if err := schemas.RefuseDerived("command_id", cmd.GetCommandId()); err != nil {
-		return built{}, fmt.Errorf("sdk: command refused: %w", err)
+	return refused("command", "command_id", cmd.GetCommandId(), func() (built, error) { return inventoryRecord(&p.topics, cmd) })
+}
+
+func (p *Producer) orderEventRecord(ev *ordersv1.OrderEvent) (built, error) {
+	return refused("order event", "event_id", ev.GetEventId(), func() (built, error) { return orderRecord(&p.topics, ev) })
+}
+
+// refused builds a caller's ready-made message, whose id (field) may not
+// take the form of a derived one, and says what was refused when it fails.
+func refused(what, field, id string, build func() (built, error)) (built, error) {
+	b, err := build()
+	if err == nil {
+		err = schemas.RefuseDerived(field, id)
 	}
-	b, err := inventoryRecord(&p.topics, cmd)
 	if err != nil {
-		return built{}, fmt.Errorf("sdk: command refused: %w", err)
+		return built{}, fmt.Errorf("sdk: %s refused: %w", what, err)
 	}
 	return b, nil
 }
 
-func (p *Producer) orderEventRecord(ev *ordersv1.OrderEvent) (built, error) {
-	if err := schemas.RefuseDerived("event_id", ev.GetEventId()); err != nil {
-		return built{}, fmt.Errorf("sdk: order event refused: %w", err)
-	}
-	b, err := orderRecord(&p.topics, ev)
+// sendSync produces b and waits for it, or returns err from building it.
+func (p *Producer) sendSync(ctx context.Context, b built, err error) (Ack, error) {
 	if err != nil {
-		return built{}, fmt.Errorf("sdk: order event refused: %w", err)
+		return Ack{}, err
 	}
-	return b, nil
+	return p.produceSync(ctx, b)
+}
+
+// sendAsync produces b, or gives fn err from building it at once.
+func (p *Producer) sendAsync(ctx context.Context, b built, err error, fn func(Ack, error)) {
+	if err != nil {
+		if fn != nil {
+			fn(Ack{}, err)
+		}
+		return
+	}
+	p.produceAsync(ctx, b, fn)
 }
 
 func (p *Producer) produceSync(ctx context.Context, b built) (Ack, error) {

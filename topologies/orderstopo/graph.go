@@ -132,20 +132,11 @@ func (g *saga) onEvent(ctx goka.Context, msg any) error {
 	}
 }
 
-// requireIdentity: fraud scoring keys its features by user, device and
-// payment instrument, so an order without them cannot be scored.
+// requireIdentity: an order the saga cannot score is set aside
+// (schemas.CheckPlacedIdentity).
 func requireIdentity(p *ordersv1.OrderPlaced) error {
-	for _, f := range []struct {
-		name, value string
-		reason      schemas.Reason
-	}{
-		{"placed.user_id", p.GetUserId(), schemas.ReasonMissingUserID},
-		{"placed.device_id", p.GetDeviceId(), schemas.ReasonMissingDeviceID},
-		{"placed.payment_id", p.GetPaymentId(), schemas.ReasonMissingPaymentID},
-	} {
-		if f.value == "" {
-			return observe.Reject(string(f.reason), &schemas.InvalidError{Field: f.name, Reason: f.reason})
-		}
+	if err := schemas.CheckPlacedIdentity(p); err != nil {
+		return observe.Reject(string(schemas.ReasonOf(err)), err)
 	}
 	return nil
 }
