@@ -118,7 +118,7 @@ func WithNamespace(ns string) Option {
 }
 
 // WithClock sets the clock the typed inputs are stamped with (their
-// timestamp_ms); the default is time.Now. Processors hold a stamp to the
+// timestamp_ms) and Ack.SentAt is read from; the default is time.Now. Processors hold a stamp to the
 // time Kafka received the record (schemas.TimeWindow), so a clock of a
 // test or a replay tool must stay near the real one.
 func WithClock(now func() time.Time) Option {
