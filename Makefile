@@ -24,7 +24,7 @@ TEST_FLAGS ?= -timeout 20m -p 1
 # missing cluster fails it.
 PKGS       = $$($(GO) list ./... | grep -v /internal/failover)
 
-.PHONY: run build chdb clients browser test test-unit test-cluster failover-tests vet kafka-up kafka-down cluster-up cluster-down clickhouse-up clickhouse-down bench bench-long generate generate-check fuzz clean dashboard dashboard-check
+.PHONY: run build chdb clients browser test test-unit test-cluster failover-tests vet kafka-up kafka-down cluster-up cluster-down clickhouse-up clickhouse-down bench bench-long generate generate-check schema-baseline fuzz clean dashboard dashboard-check
 
 ## run: start Titan on the embedded in-memory broker, API on 127.0.0.1:8080
 run:
@@ -139,9 +139,15 @@ bench-long:
 	$(KAFKA) down; \
 	exit $$status
 
-## generate: regenerate the protobuf Go code (needs protoc)
+## generate: regenerate the protobuf Go code (needs protoc), then record additions in the schema baseline
 generate:
 	bash schemas/generate.sh
+	@$(MAKE) --no-print-directory schema-baseline
+
+## schema-baseline: record the compiled schema in schemas/compat/published.json; a breaking change is refused unless ACCEPT_BREAKING=1 (see DESIGN.md, "Schema evolution")
+ACCEPT_BREAKING ?=
+schema-baseline:
+	$(GO) run ./schemas/compat/baseline -out schemas/compat/published.json $(if $(filter 1,$(ACCEPT_BREAKING)),-accept-breaking)
 
 generate-check:
 	bash schemas/generate.sh --check
