@@ -47,33 +47,9 @@ func dlqTopologies() string {
 
 // dlqCommand runs a dlq command.
 func dlqCommand(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(stdout, dlqUsage)
-		for _, cmd := range []string{"inspect", "replay"} {
-			fs, _ := dlqFlags(cmd, stdout)
-			fmt.Fprintf(stdout, "\n%s:\n", cmd)
-			fs.PrintDefaults()
-		}
-		return 0
-	}
-	if args[0] != "inspect" && args[0] != "replay" {
-		fmt.Fprintf(stderr, "titan: unknown dlq command %q; try titan dlq help\n", args[0])
-		return 2
-	}
-	fs, load := dlqFlags(args[0], stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, dlqUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "titan: titan dlq %s takes no arguments, got %q\n", args[0], fs.Args())
-		return 2
+	load, code, ok := subcommand("dlq", dlqUsage, []string{"inspect", "replay"}, dlqFlags, args, stdout, stderr)
+	if !ok {
+		return code
 	}
 	o, err := load(time.Now())
 	if err != nil {
@@ -82,7 +58,7 @@ func dlqCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
-	if args[0] == "inspect" {
+	if o.cmd == "inspect" {
 		return inspect(ctx, o, stdout, stderr)
 	}
 	return replay(ctx, o, stdout, stderr)
@@ -90,6 +66,7 @@ func dlqCommand(args []string, stdout, stderr io.Writer) int {
 
 // dlqOptions are a dlq command's flags, checked.
 type dlqOptions struct {
+	cmd       string
 	brokers   []string
 	namespace string
 	topics    []string
@@ -148,7 +125,7 @@ func dlqFlags(cmd string, stderr io.Writer) (*flag.FlagSet, func(now time.Time) 
 	env := map[string]string{"brokers": "TITAN_KAFKA_BROKERS", "namespace": "TITAN_NAMESPACE"}
 	return fs, func(now time.Time) (dlqOptions, error) {
 		errs := applyEnv(fs, env)
-		o := dlqOptions{brokers: splitList(*brokers), namespace: *namespace, limit: *limit, json: *asJSON, timeout: *timeout}
+		o := dlqOptions{cmd: cmd, brokers: splitList(*brokers), namespace: *namespace, limit: *limit, json: *asJSON, timeout: *timeout}
 		if len(o.brokers) == 0 {
 			errs = append(errs, errors.New("--brokers: name the cluster's brokers"))
 		}

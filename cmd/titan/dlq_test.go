@@ -5,11 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,10 +16,11 @@ import (
 
 	"github.com/titan-commerce/titan/deadletter"
 	"github.com/titan-commerce/titan/internal/dlq"
-	"github.com/titan-commerce/titan/internal/instance"
 	"github.com/titan-commerce/titan/internal/kafkatest"
 	"github.com/titan-commerce/titan/internal/partition"
+	"github.com/titan-commerce/titan/internal/proctest"
 	"github.com/titan-commerce/titan/processors/inventory"
+	"github.com/titan-commerce/titan/topologies/inventorytopo"
 )
 
 const dlqPartitions = 4
@@ -74,8 +72,13 @@ func TestDLQInspectAndReplay(t *testing.T) {
 	ns := kafkatest.Prefix(t)
 	kafkatest.DeleteNamespace(t, adm, ns)
 	groupsBefore := listGroups(ctx, t, adm)
-	inst := startInventory(ctx, t, brokers, ns)
-	names := inst.Names()
+	// A titan process running the inventory topology in the namespace.
+	inst := proctest.Spawn(t, proctest.Build(ctx, t), "titan", t.TempDir(), "--brokers", strings.Join(brokers, ","),
+		"--namespace", ns, "--topologies", "inventory", "--partitions", fmt.Sprint(dlqPartitions), "--state-dir", t.TempDir())
+	if err := inst.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	names := inventorytopo.NamesFor(ns)
 	commands, dlqTopic := string(names.Commands), string(names.DeadLetters)
 
 	raw, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
@@ -299,51 +302,6 @@ func listGroups(ctx context.Context, t *testing.T, adm *kadm.Client) map[string]
 	return out
 }
 
-// startInventory runs the inventory topology in namespace ns until the
-// test ends, and returns once it is ready.
-func startInventory(ctx context.Context, t *testing.T, brokers []string, ns string) *instance.Instance {
-	t.Helper()
-	var logs bytes.Buffer
-	cfg := instance.Config{Topologies: []string{instance.TopologyInventory}, Brokers: brokers, Namespace: ns,
-		StateDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", Partitions: dlqPartitions, InstanceID: "dlq-test",
-		Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: &logs}, &slog.HandlerOptions{Level: slog.LevelError}))}
-	cfg.EnsureDefaults()
-	inst, err := instance.New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- inst.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("instance: %v", err)
-			}
-		case <-time.After(time.Minute):
-			t.Error("the instance did not stop within a minute")
-		}
-	})
-	if err := kafkatest.WaitFor(ctx, "the instance ready", func() (bool, string) { return inst.Ready(), "" }); err != nil {
-		t.Fatal(err)
-	}
-	return inst
-}
-
-// lockedWriter lets the instance's goroutines log to one buffer.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
 // awaitRecords waits until topic holds n records and returns them.
 func awaitRecords(ctx context.Context, t *testing.T, brokers []string, adm *kadm.Client, topic string, n int) []*kgo.Record {
 	t.Helper()
@@ -380,12 +338,12 @@ func commandsWith(ctx context.Context, t *testing.T, brokers []string, adm *kadm
 
 // awaitStock waits until the API says sku has want on hand, and returns
 // what it said last.
-func awaitStock(ctx context.Context, t *testing.T, inst *instance.Instance, sku string, want int64) int64 {
+func awaitStock(ctx context.Context, t *testing.T, inst *proctest.Proc, sku string, want int64) int64 {
 	t.Helper()
 	var got int64
 	cl := &http.Client{Timeout: 5 * time.Second}
 	_ = kafkatest.WaitFor(ctx, "stock of "+sku, func() (bool, string) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+inst.HTTPAddr()+"/v1/inventory/"+sku, nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+inst.Addr+"/v1/inventory/"+sku, nil)
 		resp, err := cl.Do(req)
 		if err != nil {
 			return false, err.Error()
