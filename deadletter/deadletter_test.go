@@ -158,20 +158,27 @@ func TestTopics(t *testing.T) {
 }
 
 func TestInputs(t *testing.T) {
-	for topic, want := range map[string]bool{
-		"ns.titan.inventory.commands":    true,
-		"ns.titan.orders.events":         true,
-		"ns.titan.pricing.commands":      true,
-		"ns.titan.flashsale.commands":    true,
-		"ns.titan.recommendations.views": true,
-		"titan.inventory.commands":       false, // another namespace
-		"ns.titan.inventory.internal":    false,
-		"ns.titan.inventory.events":      false,
-		"ns.titan-fraud-loop":            false,
-		"ns.titan.inventory.dlq":         false,
+	want := []string{"ns.titan.inventory.commands", "ns.titan.orders.events", "ns.titan.pricing.commands",
+		"ns.titan.flashsale.commands", "ns.titan.recommendations.views"}
+	if got := deadletter.Inputs("ns"); !reflect.DeepEqual(got, want) {
+		t.Errorf("inputs %v, want %v", got, want)
+	}
+	for _, tc := range []struct {
+		dlq, want string
+		ok        bool
+	}{
+		{"ns.titan.inventory.dlq", "ns.titan.inventory.commands", true},
+		{"ns.titan.orders.dlq", "ns.titan.orders.events", true},
+		{"ns.titan.pricing.dlq", "ns.titan.pricing.commands", true},
+		{"ns.titan.flashsale.dlq", "ns.titan.flashsale.commands", true},
+		{"ns.titan.recommendations.dlq", "ns.titan.recommendations.views", true},
+		{"ns.titan.fraud.dlq", "", false},
+		{"ns.titan.sink.dlq", "", false},
+		{"titan.inventory.dlq", "", false}, // another namespace
+		{"ns.titan.inventory.commands", "", false},
 	} {
-		if got := deadletter.IsInput("ns", topic); got != want {
-			t.Errorf("IsInput(%q) = %v", topic, got)
+		if got, ok := deadletter.InputOf("ns", tc.dlq); got != tc.want || ok != tc.ok {
+			t.Errorf("InputOf(%q) = %q, %v", tc.dlq, got, ok)
 		}
 	}
 }

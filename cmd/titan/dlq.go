@@ -27,8 +27,9 @@ time a dead letter was written to its topic: an RFC 3339 time, or a duration bac
 replay is for records that failed because of a condition that was transient or has since been fixed: the
 value goes back as it was, and a record that was wrong is set aside again. It sends the listed records
 (--record topic/partition/offset, the SOURCE column of inspect, repeatable) or, with --all, every dead
-letter the filters select; --dry-run says what it would send. Only dead letters of Titan's input topics
-(the commands, order events and views a shop's services write) go back; a record set aside more than once
+letter the filters select; --dry-run says what it would send. A dead letter goes back only to the input
+topic of the topology that set it aside (its commands, order events or views, which a shop's services
+write); the fraud group's and the ClickHouse sink's go back nowhere. A record set aside more than once
 is sent once. A second run sends again what it is told to: an inventory command's id makes the second
 copy a duplicate within --dedupe-window, but every reader of the topic, the ClickHouse sink too, reads a
 replayed record as a new one.

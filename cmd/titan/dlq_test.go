@@ -183,7 +183,7 @@ func TestDLQInspectAndReplay(t *testing.T) {
 			t.Fatalf("%d records of sku-b before the replay", len(before))
 		}
 		// Refused and not found: nothing is sent.
-		if code, out, _ := dlqRun(t, brokers, ns, "replay", "--record", old.ID().String()); code != 1 || !strings.Contains(out, "not one of Titan's input topics") {
+		if code, out, _ := dlqRun(t, brokers, ns, "replay", "--record", old.ID().String()); code != 1 || !strings.Contains(out, "is not "+commands) {
 			t.Errorf("an internal topic's dead letter: exit %d\n%s", code, out)
 		}
 		if code, out, _ := dlqRun(t, brokers, ns, "replay", "--record", misplaced.ID().String(), "--record", commands+"/0/999"); code != 1 || !strings.Contains(out, "not_found") {

@@ -259,14 +259,19 @@ func TestSelection(t *testing.T) {
 
 func TestPlanReplay(t *testing.T) {
 	cmds := "ns.titan.inventory.commands"
-	first := entry(cmds, 1, 5, "invalid_timestamp", time.Minute, 1)
-	again := entry(cmds, 1, 5, "invalid_timestamp", 2*time.Minute, 2) // the same record set aside twice
-	earlier := entry(cmds, 1, 2, "decode", 3*time.Minute, 3)
-	internal := entry("ns.titan.inventory.internal", 0, 1, "decode", 0, 4)
-	lostKey := entry(cmds, 0, 8, "decode", 0, 5)
+	inNS := func(e Entry, dlq string) Entry { e.Topic = dlq; return e }
+	first := inNS(entry(cmds, 1, 5, "invalid_timestamp", time.Minute, 1), "ns.titan.inventory.dlq")
+	again := inNS(entry(cmds, 1, 5, "invalid_timestamp", 2*time.Minute, 2), "ns.titan.inventory.dlq") // the same record set aside twice
+	earlier := inNS(entry(cmds, 1, 2, "decode", 3*time.Minute, 3), "ns.titan.inventory.dlq")
+	internal := inNS(entry("ns.titan.inventory.internal", 0, 1, "decode", 0, 4), "ns.titan.inventory.dlq")
+	lostKey := inNS(entry(cmds, 0, 8, "decode", 0, 5), "ns.titan.inventory.dlq")
 	lostKey.Letter.Key = "sku-\ufffd"
 	bad := NewEntry("ns.titan.inventory.dlq", 0, 6, t0, []byte("x"))
-	all := []Entry{again, internal, first, earlier, lostKey, bad}
+	// An order event the sink could not write: the saga took it already.
+	sunk := inNS(entry("ns.titan.orders.events", 0, 4, "undecodable", 0, 7), "ns.titan.sink.dlq")
+	// An order event in the inventory's dead letters came from elsewhere.
+	astray := inNS(entry("ns.titan.orders.events", 0, 5, "decode", 0, 8), "ns.titan.inventory.dlq")
+	all := []Entry{again, internal, first, earlier, lostKey, bad, sunk, astray}
 
 	p := PlanReplay("ns", Selection{All: true}, all)
 	var sent []string
@@ -283,8 +288,18 @@ func TestPlanReplay(t *testing.T) {
 	for _, r := range p.Refused {
 		why[r.Entry.Source()] = r.Why
 	}
-	if len(why) != 3 || !strings.Contains(why["ns.titan.inventory.internal/0/1"], "not one of Titan's input topics") ||
-		!strings.Contains(why[cmds+"/0/8"], "U+FFFD") || !strings.Contains(why["ns.titan.inventory.dlq/0/6"], "not a dead letter") {
+	for where, want := range map[string]string{
+		"ns.titan.inventory.internal/0/1": "is not ns.titan.inventory.commands",
+		"ns.titan.orders.events/0/5":      "is not ns.titan.inventory.commands",
+		"ns.titan.orders.events/0/4":      "ns.titan.sink.dlq go back nowhere",
+		cmds + "/0/8":                     "U+FFFD",
+		"ns.titan.inventory.dlq/0/6":      "not a dead letter",
+	} {
+		if !strings.Contains(why[where], want) {
+			t.Errorf("%s refused for %q, want %q", where, why[where], want)
+		}
+	}
+	if len(why) != 5 {
 		t.Errorf("refused %v", why)
 	}
 	if !p.Whole(Selection{All: true}) {

@@ -57,10 +57,12 @@ type Plan struct {
 }
 
 // PlanReplay decides, for the dead letters the filter selected, which are
-// sent back to their source topics in namespace. A dead letter is refused
-// when its source topic is not one of Titan's input topics
-// (deadletter.Inputs), or when its key held bytes its JSON form could not
-// keep; a record that is not a dead letter has nothing to send.
+// sent back to their source topics in namespace. A dead letter goes back
+// only to the input topic of the topology that set it aside
+// (deadletter.InputOf): it is refused when its dead-letter topic has none
+// (the fraud group's, the ClickHouse sink's), when its source is another
+// topic, or when its key held bytes its JSON form could not keep. A record
+// that is not a dead letter has nothing to send.
 func PlanReplay(namespace string, sel Selection, entries []Entry) Plan {
 	entries = slices.Clone(entries)
 	slices.SortFunc(entries, BySource)
@@ -77,10 +79,13 @@ func PlanReplay(namespace string, sel Selection, entries []Entry) Plan {
 			continue
 		}
 		seen[id] = true
-		switch {
-		case !deadletter.IsInput(namespace, id.Topic):
-			p.Refused = append(p.Refused, Refusal{e, fmt.Sprintf("source topic %s is not one of Titan's input topics (%s)",
-				id.Topic, strings.Join(deadletter.Inputs(namespace), ", "))})
+		switch to, ok := deadletter.InputOf(namespace, e.Topic); {
+		case !ok:
+			p.Refused = append(p.Refused, Refusal{e, fmt.Sprintf("the dead letters in %s go back nowhere: they are not records of one of Titan's input topics (%s)",
+				e.Topic, strings.Join(deadletter.Inputs(namespace), ", "))})
+		case id.Topic != to:
+			p.Refused = append(p.Refused, Refusal{e, fmt.Sprintf("source topic %s is not %s, the input topic whose records %s holds",
+				id.Topic, to, e.Topic)})
 		case keyLost(e.Letter.Key):
 			p.Refused = append(p.Refused, Refusal{e, "its key holds U+FFFD: bytes of the original key that were not UTF-8 may have been lost"})
 		default:
