@@ -56,14 +56,15 @@ func inspectLines(t *testing.T, brokers []string, ns string, args ...string) []d
 	return lines
 }
 
-// TestDLQInspectAndReplay runs the inventory topology, sends it records it
-// sets aside (one that does not decode, one with an invalid quantity, a
-// valid restock placed in the wrong partition by a producer with another
-// partitioner), adds an old dead letter of an internal topic and a second
-// copy of the restock's written with the public type, then inspects them by
-// topology, reason and time, and replays the restock: it reaches its topic
-// once, in the partition its key belongs to, and the processor applies it.
-// Neither command joins a group or commits an offset.
+// TestDLQInspectAndReplay runs titan with the inventory topology and sends
+// it records it sets aside: one that does not decode, one with an invalid
+// quantity, and a valid restock placed in the wrong partition by a producer
+// with another partitioner. It adds, written with the public type, an old
+// dead letter of an internal topic, a second copy of the restock's, and one
+// in the orders topology's topic. It inspects them by topology, reason and
+// time, and replays the restock: it reaches its topic once, in the
+// partition its key belongs to, and the processor applies it. Neither
+// command joins a group or commits an offset.
 func TestDLQInspectAndReplay(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
@@ -121,8 +122,9 @@ func TestDLQInspectAndReplay(t *testing.T) {
 		t.Fatalf("dead letters with reasons %v, misplaced %+v", reasons, misplaced)
 	}
 
-	// An old dead letter of an internal topic, and the restock's set aside
-	// a second time, written with the public type.
+	// An old dead letter of an internal topic, the restock's set aside a
+	// second time, and an order event in the orders topology's topic,
+	// written with the public type.
 	old := deadletter.DeadLetter{Topology: ns + ".titan-inventory", Topic: string(names.Internal), Partition: 0, Offset: 3,
 		Key: "sku-x", Value: []byte{0xff}, Reason: "decode", Error: "proto: cannot parse", Time: time.Now().Add(-3 * time.Hour)}
 	oldValue, err := old.Encode()
@@ -133,9 +135,22 @@ func TestDLQInspectAndReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ordersDLQ, err := deadletter.TopicOf(ns, "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := adm.CreateTopics(ctx, 1, 1, nil, ordersDLQ); err != nil || resp.Error() != nil {
+		t.Fatalf("creating %s: %v %v", ordersDLQ, err, resp.Error())
+	}
+	order, err := deadletter.DeadLetter{Topology: ns + ".titan-orders", Topic: ns + ".titan.orders.events", Key: "o-1",
+		Value: []byte{0x0a}, Reason: "decode", Error: "proto: cannot parse", Time: time.Now()}.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := raw.ProduceSync(ctx,
 		&kgo.Record{Topic: dlqTopic, Partition: 0, Key: []byte("sku-x"), Value: oldValue, Timestamp: old.Time},
 		&kgo.Record{Topic: dlqTopic, Partition: 1, Key: []byte("sku-b"), Value: twice},
+		&kgo.Record{Topic: ordersDLQ, Partition: 0, Key: []byte("o-1"), Value: order},
 	).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
@@ -146,13 +161,16 @@ func TestDLQInspectAndReplay(t *testing.T) {
 			args []string
 			want int
 		}{
-			{nil, 5},
+			{nil, 6},
 			{[]string{"--topology", "inventory"}, 5},
+			{[]string{"--topology", "orders"}, 1},
+			{[]string{"--topology", "orders", "--reason", "wrong_partition"}, 0},
 			{[]string{"--topology", "pricing"}, 0}, // not deployed: no topic
-			{[]string{"--reason", "decode"}, 2},
+			{[]string{"--reason", "decode"}, 3},
+			{[]string{"--topology", "inventory", "--reason", "decode"}, 2},
 			{[]string{"--reason", "wrong_partition"}, 2},
 			{[]string{"--reason", "nothing_like_it"}, 0},
-			{[]string{"--since", "2h"}, 4},
+			{[]string{"--since", "2h"}, 5},
 			{[]string{"--until", "2h"}, 1},
 			{[]string{"--since", "4h", "--until", "2h", "--reason", "decode"}, 1},
 			{[]string{"--since", time.Now().Add(time.Hour).Format(time.RFC3339)}, 0},
@@ -172,7 +190,7 @@ func TestDLQInspectAndReplay(t *testing.T) {
 			!strings.Contains(out, `"commandId":"restock-misplaced"`) || !strings.Contains(out, "wrong_partition") {
 			t.Errorf("table: exit %d\n%s%s", code, out, errs)
 		}
-		if code, _, errs := dlqRun(t, brokers, ns, "inspect", "--limit", "1"); code != 0 || !strings.Contains(errs, "4 more") {
+		if code, _, errs := dlqRun(t, brokers, ns, "inspect", "--limit", "1"); code != 0 || !strings.Contains(errs, "5 more") {
 			t.Errorf("--limit 1: exit %d, %q", code, errs)
 		}
 	})
@@ -231,7 +249,7 @@ func TestDLQInspectAndReplay(t *testing.T) {
 
 		// --all: what may go back goes, the rest is reported.
 		before = commandsWith(ctx, t, brokers, adm, commands, "sku-a")
-		code, out, errs = dlqRun(t, brokers, ns, "replay", "--all", "--reason", "decode")
+		code, out, errs = dlqRun(t, brokers, ns, "replay", "--all", "--topology", "inventory", "--reason", "decode")
 		if code != 0 || strings.Count(out, "sent") != 1 || strings.Count(out, "refused") != 1 {
 			t.Errorf("--all --reason decode: exit %d\n%s%s", code, out, errs)
 		}
