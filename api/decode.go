@@ -151,34 +151,36 @@ func (w *walker) value(t reflect.Type, minor bool) *apiError {
 		if _, ok := tok.(bool); !ok {
 			return w.mismatch(t, minor, tok, false)
 		}
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
 		n, ok := tok.(json.Number)
 		if !ok {
 			return w.mismatch(t, minor, tok, false)
 		}
-		if _, err := strconv.ParseInt(string(n), 10, t.Bits()); err != nil {
+		if err := fits(string(n), t); err != nil {
 			return w.mismatch(t, minor, tok, errors.Is(err, strconv.ErrRange))
-		}
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		n, ok := tok.(json.Number)
-		if !ok {
-			return w.mismatch(t, minor, tok, false)
-		}
-		if _, err := strconv.ParseUint(string(n), 10, t.Bits()); err != nil {
-			return w.mismatch(t, minor, tok, errors.Is(err, strconv.ErrRange))
-		}
-	case reflect.Float32, reflect.Float64:
-		n, ok := tok.(json.Number)
-		if !ok {
-			return w.mismatch(t, minor, tok, false)
-		}
-		if _, err := strconv.ParseFloat(string(n), t.Bits()); err != nil {
-			return w.mismatch(t, minor, tok, true)
 		}
 	default:
 		return w.mismatch(t, minor, tok, false)
 	}
 	return nil
+}
+
+// fits reports why n, a JSON number, is not a value of t, a number kind:
+// a fraction or an exponent for an integer (strconv.ErrSyntax), or out of
+// its range (strconv.ErrRange); nil when it is one.
+func fits(n string, t reflect.Type) error {
+	var err error
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		_, err = strconv.ParseInt(n, 10, t.Bits())
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		_, err = strconv.ParseUint(n, 10, t.Bits())
+	default:
+		_, err = strconv.ParseFloat(n, t.Bits())
+	}
+	return err
 }
 
 // object reads the members of an object, its '{' read, into struct t.

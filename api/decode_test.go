@@ -20,6 +20,16 @@ var decodeTargets = []func() any{
 	func() any { return new(flashSaleRequest) },
 	func() any { return new(reserveRequest) },
 	func() any { return new(purchaseRequest) },
+	newProbe,
+}
+
+// probe has the kinds of field no request uses yet, so the walk is tried
+// on them too.
+type probe struct {
+	U uint8            `json:"u"`
+	F float32          `json:"f"`
+	M map[string]int64 `json:"m" units:"minor"`
+	R json.RawMessage  `json:"r"`
 }
 
 // TestDecodeJSON: what each kind of bad body is refused with, and the
@@ -54,6 +64,11 @@ func TestDecodeJSON(t *testing.T) {
 			`"a\nb": not a field of this request, which takes user_id, qty, idempotency_key`},
 		{"unknown key cut", `{"` + strings.Repeat("k", 100) + `":1}`, decodeTargets[6], errUnknownField.Code,
 			`"` + strings.Repeat("k", 64) + `...": not a field of this request, which takes user_id, qty, idempotency_key`},
+		{"uint out of range", `{"u":256}`, newProbe, errInvalidField.Code, "u: expected a non-negative integer, got 256, which is out of range"},
+		{"uint negative", `{"u":-1}`, newProbe, errInvalidField.Code, "u: expected a non-negative integer, got -1"},
+		{"float out of range", `{"f":1e39}`, newProbe, errInvalidField.Code, "f: expected a number, got 1e39, which is out of range"},
+		{"map value", `{"m":{"a b":1.5}}`, newProbe, errInvalidField.Code, `m."a b": expected an integer number of minor units, got 1.5`},
+		{"raw skipped", `{"r":{"x":[1,{"y":null}]},"u":"s"}`, newProbe, errInvalidField.Code, "u: expected a non-negative integer, got a string"},
 		{"given twice deep", `{"lines":[{"sku":"a","sku":"a"}]}`, decodeTargets[2], errInvalidField.Code, "lines[0].sku: given twice"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -69,6 +84,13 @@ func TestDecodeJSON(t *testing.T) {
 			}
 		})
 	}
+	var p probe
+	if e, ok := decodeJSON([]byte(`{"u":255,"f":-1.5e3,"m":{"a":-7},"r":[{"z":1}]}`), &p); !ok {
+		t.Fatalf("refused: %+v", e)
+	}
+	if p.U != 255 || p.F != -1500 || p.M["a"] != -7 || string(p.R) != `[{"z":1}]` {
+		t.Errorf("decoded %+v", p)
+	}
 	// What the decoder takes, encoding/json takes as it is: null leaves a
 	// field as it was, and an integer may be written -0.
 	var r viewRequest
@@ -79,6 +101,8 @@ func TestDecodeJSON(t *testing.T) {
 		t.Errorf("decoded %+v", r)
 	}
 }
+
+func newProbe() any { return new(probe) }
 
 // FuzzDecodeJSON checks the decoder against encoding/json on every
 // request type: malformed_json exactly for bodies that are not one JSON
