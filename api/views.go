@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strconv"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -78,7 +79,7 @@ func (s *Server) recordViews(ctx *fasthttp.RequestCtx, _ []string) {
 		s.fail(ctx, e)
 		return
 	}
-	events, e, ok := rd.viewEvents(reqs, prefix)
+	events, e, ok := rd.viewEvents(reqs, prefix, s.opts.CommandWait)
 	if !ok {
 		s.fail(ctx, e)
 		return
@@ -124,9 +125,15 @@ func (s *Server) decodeViews(ctx *fasthttp.RequestCtx) ([]viewRequest, func(int)
 
 // viewEvents checks every view and builds its event, or returns the
 // error of the first that breaks a rule, its field named below prefix(i).
-func (d *RecommendationDeps) viewEvents(reqs []viewRequest, prefix func(int) string) ([]*recommendationsv1.ViewEvent, apiError, bool) {
+//
+// The processor holds a view's time to the window around the time Kafka
+// received it, which is up to sendWait after now: a view is held here to
+// a window that much narrower behind, so that none the API answers 202
+// for is then dead-lettered for its time.
+func (d *RecommendationDeps) viewEvents(reqs []viewRequest, prefix func(int) string, sendWait time.Duration) ([]*recommendationsv1.ViewEvent, apiError, bool) {
 	now := d.now()
 	window := d.window()
+	window.Behind = max(window.Behind-sendWait, 0)
 	keys := map[[2]string]int{}
 	events := make([]*recommendationsv1.ViewEvent, len(reqs))
 	for i, r := range reqs {

@@ -9,7 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/titan-commerce/titan/schemas"
 	recommendationsv1 "github.com/titan-commerce/titan/schemas/recommendations/v1"
 )
 
@@ -366,6 +368,50 @@ func TestFloatForIntegerNamesTheField(t *testing.T) {
 		}
 		if e.sent() != before {
 			t.Errorf("POST %s %s sent something", c.uri, c.body)
+		}
+	}
+}
+
+// TestRecordViewsTimeWindow: timestamp_ms is held to the deps' time
+// window around the API's clock, narrowed behind by the send's wait, so
+// that Kafka's receiving the view later does not take it out of the
+// window the processor applies.
+func TestRecordViewsTimeWindow(t *testing.T) {
+	const wait = 2 * time.Second
+	e := newRecsEnv(t, Options{CommandWait: wait})
+	now := e.recs.now.UnixMilli()
+	post := func(d time.Duration) response {
+		return e.do("POST", viewsURI, viewBody("user_id", `"u"`, "sku", `"a"`, "timestamp_ms", strconv.FormatInt(now+d.Milliseconds(), 10)))
+	}
+	def := schemas.DefaultTimeWindow()
+	for _, c := range []struct {
+		at     time.Duration
+		status int
+	}{
+		{def.Ahead, 202},
+		{def.Ahead + time.Millisecond, 400},
+		{-def.Behind + wait, 202},
+		{-def.Behind + wait - time.Millisecond, 400},
+		{-def.Behind, 400},
+	} {
+		if r := post(c.at); r.status != c.status {
+			t.Errorf("timestamp_ms now%+v: %d %s, want %d", c.at, r.status, r, c.status)
+		}
+	}
+	rebuild(t, e.testEnv, func(d *Deps) {
+		d.Recommendations.TimeWindow = schemas.TimeWindow{Ahead: time.Second, Behind: 10 * time.Second}
+	})
+	for _, c := range []struct {
+		at     time.Duration
+		status int
+	}{
+		{time.Second, 202},
+		{time.Second + time.Millisecond, 400},
+		{-8 * time.Second, 202},
+		{-8*time.Second - time.Millisecond, 400},
+	} {
+		if r := post(c.at); r.status != c.status {
+			t.Errorf("window 1s/10s, timestamp_ms now%+v: %d %s, want %d", c.at, r.status, r, c.status)
 		}
 	}
 }
