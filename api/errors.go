@@ -29,7 +29,7 @@ func (e apiError) at(path, detail string) apiError {
 
 // The catalogue of every error the API returns.
 var (
-	errMalformedJSON       = apiError{Code: "malformed_json", Message: "the request body is not a JSON object of the expected shape", status: http.StatusBadRequest}
+	errMalformedJSON       = apiError{Code: "malformed_json", Message: "the request body is not JSON, or not one JSON object; a field of the wrong type is invalid_field", status: http.StatusBadRequest}
 	errUnknownField        = apiError{Code: "unknown_field", Message: "the request body has a field this endpoint does not accept", status: http.StatusBadRequest}
 	errInvalidField        = apiError{Code: "invalid_field", Message: "a field of the request body holds a value of another type than it takes (a string for a number; a fraction, an exponent or an out-of-range number for an integer), or is given twice; the message names the field and the type expected", status: http.StatusBadRequest}
 	errBodyTooLarge        = apiError{Code: "body_too_large", Message: "the request body is larger than the server accepts", status: http.StatusRequestEntityTooLarge}
