@@ -188,12 +188,10 @@ func (w *walker) object(t reflect.Type) *apiError {
 	info := structInfoOf(t)
 	var seen []bool
 	for w.dec.More() {
-		tok, err := w.dec.Token()
-		if err != nil {
-			return malformed()
+		key, e := w.member()
+		if e != nil {
+			return e
 		}
-		key, _ := tok.(string)
-		w.path = append(w.path, step{key: key, index: -1})
 		f, ok := info.fields[key]
 		if !ok {
 			e := errUnknownField.at(w.render(), "not a field of this request, which takes "+info.names)
@@ -231,18 +229,27 @@ func (w *walker) array(elem reflect.Type, minor bool) *apiError {
 // type elem.
 func (w *walker) mapValues(elem reflect.Type, minor bool) *apiError {
 	for w.dec.More() {
-		tok, err := w.dec.Token()
-		if err != nil {
-			return malformed()
+		if _, e := w.member(); e != nil {
+			return e
 		}
-		key, _ := tok.(string)
-		w.path = append(w.path, step{key: key, index: -1})
 		if e := w.value(elem, minor); e != nil {
 			return e
 		}
 		w.path = w.path[:len(w.path)-1]
 	}
 	return w.close()
+}
+
+// member reads the key of an object's next member and adds it to the
+// path; the caller takes it off once the member's value is read.
+func (w *walker) member() (string, *apiError) {
+	tok, err := w.dec.Token()
+	if err != nil {
+		return "", malformed()
+	}
+	key, _ := tok.(string)
+	w.path = append(w.path, step{key: key, index: -1})
+	return key, nil
 }
 
 // close reads the '}' or ']' that ends what was being read.
