@@ -54,11 +54,25 @@ func New(o Options) (*Topology, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	g := &group{names: o.Names, saga: o.Saga, model: o.Model, policy: o.Policy}
+	g := o.group()
 	dlq := observe.NewDeadLetterWriter(o.Goka)
 	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(o.Decorator(dlq)), o.Goka.Processor(gokaopts.OutputsFirst)...)
 	if err != nil {
 		return nil, fmt.Errorf("fraud: processor: %w", err)
 	}
 	return &Topology{topology.NewSet(dlq, []*goka.Processor{proc})}, nil
+}
+
+// Graphs returns the groups New runs for o, defined as New defines them but
+// connected to nothing, so that what `titan topology` describes is what
+// runs. Only the options that shape the graph count (Names, Saga).
+func Graphs(o Options) []*goka.GroupGraph {
+	if o.Names == (Names{}) {
+		o.Names = NamesFor("")
+	}
+	return []*goka.GroupGraph{o.group().graph(observe.Decorator{})}
+}
+
+func (o Options) group() *group {
+	return &group{names: o.Names, saga: o.Saga, model: o.Model, policy: o.Policy}
 }

@@ -88,7 +88,7 @@ func New(o Options) (*Topology, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	g := &saga{names: o.Names, peers: o.Peers, prices: o.Prices, policy: o.Policy, window: o.TimeWindow}
+	g := o.saga()
 	dlq := observe.NewDeadLetterWriter(o.Goka)
 	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(o.Decorator(dlq)), o.Goka.ProcessorWithIndex(gokaopts.OutputsFirst, o.Names.Table(), OpenOrders)...)
 	if err != nil {
@@ -97,4 +97,18 @@ func New(o Options) (*Topology, error) {
 	local := func() []storage.Storage { return o.Local(string(o.Names.Table())) }
 	deadlines := NewDeadlines(local, o.SendSaga, o.StepTimeout, o.ScanInterval, o.Logger.With("topology", string(o.Names.Group)))
 	return &Topology{topology.NewSet(dlq, []*goka.Processor{proc}, deadlines)}, nil
+}
+
+// Graphs returns the groups New runs for o, defined as New defines them but
+// connected to nothing, so that what `titan topology` describes is what
+// runs. Only the options that shape the graph count (Names, Peers, Prices.Table).
+func Graphs(o Options) []*goka.GroupGraph {
+	if o.Names == (Names{}) {
+		o.Names = NamesFor("")
+	}
+	return []*goka.GroupGraph{o.saga().graph(observe.Decorator{})}
+}
+
+func (o Options) saga() *saga {
+	return &saga{names: o.Names, peers: o.Peers, prices: o.Prices, policy: o.Policy, window: o.TimeWindow}
 }
