@@ -79,8 +79,7 @@ func sink(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "titan: titan sink %s takes no arguments, got %q\n", args[0], fs.Args())
-		return 2
+		return refuseArgs("sink "+args[0], fs.Args(), stderr)
 	}
 	return do(stdout, stderr)
 }
