@@ -31,28 +31,7 @@ Flags (environment variable in brackets):
 
 // topologyCommand runs a topology command.
 func topologyCommand(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(stdout, topologyUsage)
-		for _, cmd := range []string{"describe", "graph"} {
-			fs, _ := topologyFlags(cmd, stdout)
-			fmt.Fprintf(stdout, "\n%s:\n", cmd)
-			fs.PrintDefaults()
-		}
-		return 0
-	}
-	if args[0] != "describe" && args[0] != "graph" {
-		fmt.Fprintf(stderr, "titan: unknown topology command %q; try titan topology help\n", args[0])
-		return 2
-	}
-	fs, do := topologyFlags(args[0], stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, topologyUsage)
-		fs.PrintDefaults()
-	}
-	if code, done := parseNoArgs(fs, args[1:], stderr); done {
-		return code
-	}
-	return do(stdout, stderr)
+	return subcommand("topology", topologyUsage, []string{"describe", "graph"}, topologyFlags, args, stdout, stderr)
 }
 
 // topologyFlags declares the flags of a topology command; do runs it once

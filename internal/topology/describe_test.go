@@ -125,9 +125,7 @@ func TestWriteDescription(t *testing.T) {
 		"output    out              6 partitions",
 		"ok: 3 groups, 7 topics",
 	} {
-		if !strings.Contains(text, want) {
-			t.Errorf("description lacks %q:\n%s", want, text)
-		}
+		says(t, text, want)
 	}
 	if strings.Count(text, "topology shop") != 1 {
 		t.Errorf("a topology's groups are not under one heading:\n%s", text)
@@ -147,11 +145,16 @@ func TestWriteDescription(t *testing.T) {
 		"  not co-partitioned: g needs",
 		"  missing topic: out (input of h) does not exist\n",
 	} {
-		if !strings.Contains(text, want) {
-			t.Errorf("description lacks %q:\n%s", want, text)
-		}
+		says(t, text, want)
 	}
 	if strings.Contains(text, "ok:") {
 		t.Errorf("a description with problems says ok:\n%s", text)
+	}
+}
+
+func says(t *testing.T, description, want string) {
+	t.Helper()
+	if !strings.Contains(description, want) {
+		t.Errorf("description lacks %q:\n%s", want, description)
 	}
 }

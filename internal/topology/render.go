@@ -8,14 +8,25 @@ import (
 )
 
 // The graphs drawn below have two kinds of node, groups and topics, and
-// an edge for every Edge of a group: from the topic to the group for what
-// the group reads (input, join, lookup), from the group to the topic for
-// what it writes (table, output), both ways for its loopback. A group's
+// an edge for every Edge of a group (eachArc). A group's
 // node sits in a cluster (DOT) or subgraph (Mermaid) of its topology; a
 // topic's stands on its own, since several topologies share topics.
 
-// reads reports whether an edge in role points from the topic to the group.
-func reads(r Role) bool { return r == RoleInput || r == RoleJoin || r == RoleLookup }
+// eachArc calls arc for every edge of groups with its ends' node IDs
+// (group's and topic's) in the direction records flow: from the topic for
+// what the group reads (input, join, lookup), to it for what the group
+// writes (table, output, and loopback, which a drawing marks both ways).
+func eachArc(groups []Group, group func(Group) string, topic func(string) string, arc func(from, to string, r Role)) {
+	for _, g := range groups {
+		for _, e := range g.Edges {
+			from, to := group(g), topic(e.Topic)
+			if e.Role == RoleInput || e.Role == RoleJoin || e.Role == RoleLookup {
+				from, to = to, from
+			}
+			arc(from, to, e.Role)
+		}
+	}
+}
 
 // byTopology groups the groups by topology, in their order of first
 // appearance.
@@ -53,21 +64,11 @@ func WriteDOT(w io.Writer, groups []Group) error {
 	for _, t := range Topics(groups) {
 		fmt.Fprintf(b, "  %s [label=%s, shape=cds];\n", dotQuote("topic:"+t), dotQuote(t))
 	}
-	for _, g := range groups {
-		for _, e := range g.Edges {
-			from, to, attrs := "group:"+g.Name, "topic:"+e.Topic, ""
-			if reads(e.Role) {
-				from, to = to, from
-			}
-			switch e.Role {
-			case RoleLookup:
-				attrs = ", style=dashed"
-			case RoleLoopback:
-				attrs = ", dir=both"
-			}
-			fmt.Fprintf(b, "  %s -> %s [label=%s%s];\n", dotQuote(from), dotQuote(to), dotQuote(string(e.Role)), attrs)
-		}
-	}
+	attrs := map[Role]string{RoleLookup: ", style=dashed", RoleLoopback: ", dir=both"}
+	eachArc(groups, func(g Group) string { return dotQuote("group:" + g.Name) }, func(t string) string { return dotQuote("topic:" + t) },
+		func(from, to string, r Role) {
+			fmt.Fprintf(b, "  %s -> %s [label=%s%s];\n", from, to, dotQuote(string(r)), attrs[r])
+		})
 	fmt.Fprintln(b, "}")
 	return b.Flush()
 }
@@ -99,20 +100,14 @@ func WriteMermaid(w io.Writer, groups []Group) error {
 		topicID[t] = fmt.Sprintf("t%d", n)
 		fmt.Fprintf(b, "  %s[/%s/]\n", topicID[t], mermaidLabel(t))
 	}
-	for _, g := range groups {
-		for _, e := range g.Edges {
-			from, to, arrow := groupID[g.Name], topicID[e.Topic], "-->"
-			if reads(e.Role) {
-				from, to = to, from
+	arrows := map[Role]string{RoleLookup: "-.->", RoleLoopback: "<-->"}
+	eachArc(groups, func(g Group) string { return groupID[g.Name] }, func(t string) string { return topicID[t] },
+		func(from, to string, r Role) {
+			arrow := arrows[r]
+			if arrow == "" {
+				arrow = "-->"
 			}
-			switch e.Role {
-			case RoleLookup:
-				arrow = "-.->"
-			case RoleLoopback:
-				arrow = "<-->"
-			}
-			fmt.Fprintf(b, "  %s %s|%s| %s\n", from, arrow, e.Role, to)
-		}
-	}
+			fmt.Fprintf(b, "  %s %s|%s| %s\n", from, arrow, r, to)
+		})
 	return b.Flush()
 }

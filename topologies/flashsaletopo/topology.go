@@ -100,17 +100,17 @@ func New(o Options) (*Topology, error) {
 // Router is the topology's router.
 func (t *Topology) Router() *flashsale.Keys { return t.router }
 
-// Graphs returns the groups New runs for o, defined as New defines them but
-// connected to nothing, so that what `titan topology` describes is what
-// runs. Only the options that shape the graph count (Names, Inventory).
+// Graphs returns the groups New runs for o, defined by New's code but
+// connected to nothing: what `titan topology` describes.
+// Only its Names and Inventory shape them.
 func Graphs(o Options) []*goka.GroupGraph {
-	if o.Names == (Names{}) {
-		o.Names = NamesFor("")
-	}
 	sale, purchases := o.group(flashsale.NewKeys(max(o.Partitions, 1)), slog.Default()).graphs(observe.Decorator{})
 	return []*goka.GroupGraph{sale, purchases}
 }
 
 func (o Options) group(r *flashsale.Keys, log *slog.Logger) *group {
+	if o.Names == (Names{}) {
+		o.Names = NamesFor("") // as validate has it for New
+	}
 	return &group{names: o.Names, inventory: o.Inventory, router: r, policy: o.Policy, window: o.TimeWindow, log: log}
 }

@@ -95,17 +95,17 @@ func New(o Options) (*Topology, error) {
 	return &Topology{topology.NewSet(dlq, []*goka.Processor{stock, orders}, sweeper)}, nil
 }
 
-// Graphs returns the groups New runs for o, defined as New defines them but
-// connected to nothing, so that what `titan topology` describes is what
-// runs. Only the options that shape the graph count (Names, Replies).
+// Graphs returns the groups New runs for o, defined by New's code but
+// connected to nothing: what `titan topology` describes.
+// Only its Names and Replies shape them.
 func Graphs(o Options) []*goka.GroupGraph {
-	if o.Names == (Names{}) {
-		o.Names = NamesFor("")
-	}
 	stock, orders := o.graph().graphs(observe.Decorator{})
 	return []*goka.GroupGraph{stock, orders}
 }
 
 func (o Options) graph() *graph {
+	if o.Names == (Names{}) {
+		o.Names = NamesFor("") // as validate has it for New
+	}
 	return &graph{names: o.Names, policy: o.Policy, window: o.TimeWindow, replies: o.Replies, keys: gokaopts.NewKeys(o.Names.Table()).Index(expiryIndex)}
 }

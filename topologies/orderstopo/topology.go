@@ -99,16 +99,16 @@ func New(o Options) (*Topology, error) {
 	return &Topology{topology.NewSet(dlq, []*goka.Processor{proc}, deadlines)}, nil
 }
 
-// Graphs returns the groups New runs for o, defined as New defines them but
-// connected to nothing, so that what `titan topology` describes is what
-// runs. Only the options that shape the graph count (Names, Peers, Prices.Table).
+// Graphs returns the groups New runs for o, defined by New's code but
+// connected to nothing: what `titan topology` describes.
+// Only its Names, Peers and Prices.Table shape them.
 func Graphs(o Options) []*goka.GroupGraph {
-	if o.Names == (Names{}) {
-		o.Names = NamesFor("")
-	}
 	return []*goka.GroupGraph{o.saga().graph(observe.Decorator{})}
 }
 
 func (o Options) saga() *saga {
+	if o.Names == (Names{}) {
+		o.Names = NamesFor("") // as validate has it for New
+	}
 	return &saga{names: o.Names, peers: o.Peers, prices: o.Prices, policy: o.Policy, window: o.TimeWindow}
 }

@@ -81,16 +81,16 @@ func New(o Options) (*Topology, error) {
 	return &Topology{topology.NewSet(dlq, []*goka.Processor{proc}, ticker)}, nil
 }
 
-// Graphs returns the groups New runs for o, defined as New defines them but
-// connected to nothing, so that what `titan topology` describes is what
-// runs. Only the options that shape the graph count (Names, Peers).
+// Graphs returns the groups New runs for o, defined by New's code but
+// connected to nothing: what `titan topology` describes.
+// Only its Names and Peers shape them.
 func Graphs(o Options) []*goka.GroupGraph {
-	if o.Names == (Names{}) {
-		o.Names = NamesFor("")
-	}
 	return []*goka.GroupGraph{o.group().graph(observe.Decorator{})}
 }
 
 func (o Options) group() *group {
+	if o.Names == (Names{}) {
+		o.Names = NamesFor("") // as validate has it for New
+	}
 	return &group{names: o.Names, peers: o.Peers, policy: o.Policy, window: o.TimeWindow}
 }

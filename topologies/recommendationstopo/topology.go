@@ -67,17 +67,17 @@ func New(o Options) (*Topology, error) {
 	return &Topology{topology.NewSet(dlq, procs)}, nil
 }
 
-// Graphs returns the groups New runs for o, defined as New defines them but
-// connected to nothing, so that what `titan topology` describes is what
-// runs. Only the options that shape the graph count (Names, Outcomes).
+// Graphs returns the groups New runs for o, defined by New's code but
+// connected to nothing: what `titan topology` describes.
+// Only its Names and Outcomes shape them.
 func Graphs(o Options) []*goka.GroupGraph {
-	if o.Names == (Names{}) {
-		o.Names = NamesFor("")
-	}
 	users, orders, items := o.groups().graphs(observe.Decorator{})
 	return []*goka.GroupGraph{users, orders, items}
 }
 
 func (o Options) groups() *groups {
+	if o.Names == (Names{}) {
+		o.Names = NamesFor("") // as validate has it for New
+	}
 	return &groups{names: o.Names, outcomes: o.Outcomes, policy: o.Policy, window: o.TimeWindow, keys: gokaopts.NewKeys(o.Names.ItemsTable())}
 }
