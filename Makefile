@@ -30,9 +30,10 @@ PKGS       = $$($(GO) list ./... | grep -v /internal/failover)
 run:
 	$(GO) run ./cmd/titan run --fraud-model processors/fraud/model.json
 
-## build: the titan binary into bin/
+## build: the titan binary into bin/, its version (titan version) from git describe
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 build:
-	$(GO) build -o bin/titan ./cmd/titan
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/titan ./cmd/titan
 
 ## test: every test: the packages against one Kafka broker and a ClickHouse server (installed with apt-get when missing), the dashboard in chromium among them, then the failover tests against three brokers; each stopped also on failure
 test: vet chdb clients browser dashboard-check

@@ -48,21 +48,25 @@ func dlqTopologies() string {
 
 // dlqCommand runs a dlq command.
 func dlqCommand(args []string, stdout, stderr io.Writer) int {
-	load, code, ok := subcommand("dlq", dlqUsage, []string{"inspect", "replay"}, dlqFlags, args, stdout, stderr)
-	if !ok {
-		return code
+	return subcommand("dlq", dlqUsage, []string{"inspect", "replay"}, dlqCommandFlags, args, stdout, stderr)
+}
+
+// dlqCommandFlags declares a dlq command's flags and what runs it once they are parsed.
+func dlqCommandFlags(cmd string, stderr io.Writer) (*flag.FlagSet, func(stdout, stderr io.Writer) int) {
+	fs, load := dlqFlags(cmd, stderr)
+	return fs, func(stdout, stderr io.Writer) int {
+		o, err := load(time.Now())
+		if err != nil {
+			fmt.Fprintf(stderr, "titan: %v\n", err)
+			return 2
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
+		defer cancel()
+		if o.cmd == "inspect" {
+			return inspect(ctx, o, stdout, stderr)
+		}
+		return replay(ctx, o, stdout, stderr)
 	}
-	o, err := load(time.Now())
-	if err != nil {
-		fmt.Fprintf(stderr, "titan: %v\n", err)
-		return 2
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
-	defer cancel()
-	if o.cmd == "inspect" {
-		return inspect(ctx, o, stdout, stderr)
-	}
-	return replay(ctx, o, stdout, stderr)
 }
 
 // dlqOptions are a dlq command's flags, checked.

@@ -54,11 +54,7 @@ func (f clickhouseFlags) options() clickhouse.Options {
 
 // sink runs a sink command.
 func sink(args []string, stdout, stderr io.Writer) int {
-	do, code, ok := subcommand("sink", sinkUsage, []string{"run", "migrate"}, sinkFlags, args, stdout, stderr)
-	if !ok {
-		return code
-	}
-	return do(stdout, stderr)
+	return subcommand("sink", sinkUsage, []string{"run", "migrate"}, sinkFlags, args, stdout, stderr)
 }
 
 // sinkFlags declares the flags of a sink command; do runs it once they are parsed.

@@ -49,8 +49,17 @@ func (p *recsPipeline) copartitioned() []kafkaadmin.Copartitioned {
 }
 
 func (p *recsPipeline) build(hooks *metrics.Processing) error {
+	_, err := supervised(p.i, TopologyRecommendations, recommendationstopo.New, p.options(hooks))
+	return err
+}
+
+func (p *recsPipeline) graphs() []TopologyGraph {
+	return []TopologyGraph{{TopologyRecommendations, recommendationstopo.Graphs(p.options(nil))}}
+}
+
+func (p *recsPipeline) options(hooks *metrics.Processing) recommendationstopo.Options {
 	i := p.i
-	_, err := supervised(i, TopologyRecommendations, recommendationstopo.New, recommendationstopo.Options{
+	return recommendationstopo.Options{
 		Base: topology.Base{
 			TimeWindow: i.cfg.TimeWindow,
 			Partitions: int32(i.cfg.Partitions),
@@ -61,8 +70,7 @@ func (p *recsPipeline) build(hooks *metrics.Processing) error {
 		Names:    p.names,
 		Outcomes: p.outcomes,
 		Policy:   recommendations.DefaultPolicy(),
-	})
-	return err
+	}
 }
 
 // recsDeps builds what the API's recommendation routes read; nil when the
