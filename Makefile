@@ -5,7 +5,8 @@ GO        ?= go
 KAFKA     := bash deploy/kafka/kafka.sh
 CLUSTER   := bash deploy/kafka/cluster.sh
 CLICKHOUSE := bash deploy/clickhouse/clickhouse.sh
-# chDB (current ClickHouse in process) for the schema's compatibility tests, in a venv of its own.
+# chDB (current ClickHouse in process) for the schema's compatibility tests, and the Kafka clients
+# of other languages the partitioning tests send with (deploy/clients), in a venv of the project's own.
 PYTHON    ?= python3
 CHDB_VENV := .run/venv
 CHDB_PYTHON := $(CURDIR)/$(CHDB_VENV)/bin/python
@@ -23,22 +24,23 @@ TEST_FLAGS ?= -timeout 20m -p 1
 # missing cluster fails it.
 PKGS       = $$($(GO) list ./... | grep -v /internal/failover)
 
-.PHONY: run build chdb browser test test-unit test-cluster failover-tests vet kafka-up kafka-down cluster-up cluster-down clickhouse-up clickhouse-down bench bench-long generate generate-check fuzz clean dashboard dashboard-check
+.PHONY: run build chdb clients browser test test-unit test-cluster failover-tests vet kafka-up kafka-down cluster-up cluster-down clickhouse-up clickhouse-down bench bench-long generate generate-check schema-baseline fuzz clean dashboard dashboard-check
 
 ## run: start Titan on the embedded in-memory broker, API on 127.0.0.1:8080
 run:
 	$(GO) run ./cmd/titan run --fraud-model processors/fraud/model.json
 
-## build: the titan binary into bin/
+## build: the titan binary into bin/, its version (titan version) from git describe
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 build:
-	$(GO) build -o bin/titan ./cmd/titan
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/titan ./cmd/titan
 
 ## test: every test: the packages against one Kafka broker and a ClickHouse server (installed with apt-get when missing), the dashboard in chromium among them, then the failover tests against three brokers; each stopped also on failure
-test: vet chdb browser dashboard-check
+test: vet chdb clients browser dashboard-check
 	@$(KAFKA) up
 	@$(CLICKHOUSE) up || { $(KAFKA) down; exit 1; }
 	@status=0; \
-	TITAN_KAFKA_BROKERS=$$($(KAFKA) brokers) TITAN_CLICKHOUSE_ADDR=$$($(CLICKHOUSE) addr) TITAN_CHDB_PYTHON=$(CHDB_PYTHON) \
+	TITAN_KAFKA_BROKERS=$$($(KAFKA) brokers) TITAN_CLICKHOUSE_ADDR=$$($(CLICKHOUSE) addr) TITAN_CHDB_PYTHON=$(CHDB_PYTHON) TITAN_CLIENTS_PYTHON=$(CHDB_PYTHON) \
 	TITAN_CHROMIUM=$(CHROMIUM) TITAN_BROWSER_E2E_DIR=$(BROWSER_E2E) TITAN_ARTIFACTS=$(ARTIFACTS) \
 		$(GOTEST) $(TEST_FLAGS) $(PKGS) || status=$$?; \
 	$(CLICKHOUSE) down; \
@@ -54,6 +56,14 @@ $(CHDB_VENV)/.chdb-installed: deploy/chdb/requirements.txt
 	@test -x $(CHDB_PYTHON) || $(PYTHON) -m venv $(CHDB_VENV)
 	@$(CHDB_PYTHON) -m pip install --quiet --disable-pip-version-check -r deploy/chdb/requirements.txt
 	@$(CHDB_PYTHON) -c 'import chdb' && touch $@
+
+## clients: confluent-kafka (librdkafka) of deploy/clients/requirements.txt in the same venv; nothing to do when it is there
+clients: $(CHDB_VENV)/.clients-installed
+
+$(CHDB_VENV)/.clients-installed: deploy/clients/requirements.txt
+	@test -x $(CHDB_PYTHON) || $(PYTHON) -m venv $(CHDB_VENV)
+	@$(CHDB_PYTHON) -m pip install --quiet --disable-pip-version-check -r deploy/clients/requirements.txt
+	@$(CHDB_PYTHON) -c 'import confluent_kafka' && touch $@
 
 ## browser: Debian's chromium (apt-get, when CHROMIUM is missing) and web/e2e's playwright-core (npm ci, when its lock file changed)
 browser: web/e2e/node_modules/.package-lock.json
@@ -130,9 +140,15 @@ bench-long:
 	$(KAFKA) down; \
 	exit $$status
 
-## generate: regenerate the protobuf Go code (needs protoc)
+## generate: regenerate the protobuf Go code (needs protoc), then record additions in the schema baseline
 generate:
 	bash schemas/generate.sh
+	@$(MAKE) --no-print-directory schema-baseline
+
+## schema-baseline: record the compiled schema in schemas/compat/published.json; a breaking change is refused unless ACCEPT_BREAKING=1 (see DESIGN.md, "Schema evolution")
+ACCEPT_BREAKING ?=
+schema-baseline:
+	$(GO) run ./schemas/compat/baseline -out schemas/compat/published.json $(if $(filter 1,$(ACCEPT_BREAKING)),-accept-breaking)
 
 generate-check:
 	bash schemas/generate.sh --check

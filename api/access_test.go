@@ -45,6 +45,7 @@ const shortWait = 200 * time.Millisecond
 type fullEnv struct {
 	*flashEnv
 	saga *fakeSaga
+	recs *fakeRecs
 }
 
 func newFullEnv(t *testing.T, opts Options) *fullEnv {
@@ -53,11 +54,11 @@ func newFullEnv(t *testing.T, opts Options) *fullEnv {
 	saga := withOrders(t, e.testEnv)
 	recs := withRecommendations(t, e.testEnv)
 	recs.item("sku-1", neighbor{"sku-2", 1, 0})
-	return &fullEnv{flashEnv: e, saga: saga}
+	return &fullEnv{flashEnv: e, saga: saga, recs: recs}
 }
 
 // sent counts what reached every fake topic.
-func (e *fullEnv) sent() int { return e.sentAll() + e.saga.sent() }
+func (e *fullEnv) sent() int { return e.sentAll() + e.saga.sent() + len(e.recs.sentViews()) }
 
 // commandSamples holds one well-formed request per command route, so that
 // a refusal is for the gate under test and nothing else.
@@ -70,6 +71,7 @@ var commandSamples = map[string][2]string{
 	"purchase":          {"/v1/flash-sales/fs-9/purchases", purchaseBody("u-1", 1, "k-1")},
 	"place_order":       {"/v1/orders", orderBody("o-2", "u-1", "sku-1")},
 	"set_price":         {"/v1/prices/sku-1", `{"base_price":100,"currency":"EUR"}`},
+	"record_views":      {"/v1/recommendations/views", `{"user_id":"u-1","sku":"sku-1"}`},
 }
 
 // readSamples holds one request per read route.

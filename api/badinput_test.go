@@ -102,17 +102,17 @@ func BadRequests(sku, order string, maxBody int) []BadRequest {
 		{"reserve/qty missing", "POST", reserve, res(`"order_id":"o","ttl_ms":60000`), errInvalidQty.Code},
 		{"reserve/qty negative", "POST", reserve, res(`"order_id":"o","qty":-1,"ttl_ms":60000`), errInvalidQty.Code},
 		{"reserve/qty above max", "POST", reserve, res(`"order_id":"o","qty":1000000001,"ttl_ms":60000`), errInvalidQty.Code},
-		{"reserve/qty fraction", "POST", reserve, res(`"order_id":"o","qty":1.5,"ttl_ms":60000`), errMalformedJSON.Code},
-		{"reserve/qty exponent", "POST", reserve, res(`"order_id":"o","qty":1e3,"ttl_ms":60000`), errMalformedJSON.Code},
-		{"reserve/qty string", "POST", reserve, res(`"order_id":"o","qty":"1","ttl_ms":60000`), errMalformedJSON.Code},
-		{"reserve/qty beyond int64", "POST", reserve, res(`"order_id":"o","qty":9223372036854775808,"ttl_ms":60000`), errMalformedJSON.Code},
+		{"reserve/qty fraction", "POST", reserve, res(`"order_id":"o","qty":1.5,"ttl_ms":60000`), errInvalidField.Code},
+		{"reserve/qty exponent", "POST", reserve, res(`"order_id":"o","qty":1e3,"ttl_ms":60000`), errInvalidField.Code},
+		{"reserve/qty string", "POST", reserve, res(`"order_id":"o","qty":"1","ttl_ms":60000`), errInvalidField.Code},
+		{"reserve/qty beyond int64", "POST", reserve, res(`"order_id":"o","qty":9223372036854775808,"ttl_ms":60000`), errInvalidField.Code},
 		{"restock/qty 0", "POST", restock, `{"qty":0}`, errInvalidQty.Code},
 		{"restock/qty missing", "POST", restock, `{}`, errInvalidQty.Code},
 		{"restock/qty negative", "POST", restock, `{"qty":-5}`, errInvalidQty.Code},
 		{"restock/qty above max", "POST", restock, `{"qty":2000000000}`, errInvalidQty.Code},
 		{"restock/qty min int64", "POST", restock, `{"qty":-9223372036854775808}`, errInvalidQty.Code},
-		{"restock/qty fraction", "POST", restock, `{"qty":0.5}`, errMalformedJSON.Code},
-		{"restock/qty huge", "POST", restock, `{"qty":1e400}`, errMalformedJSON.Code},
+		{"restock/qty fraction", "POST", restock, `{"qty":0.5}`, errInvalidField.Code},
+		{"restock/qty huge", "POST", restock, `{"qty":1e400}`, errInvalidField.Code},
 
 		// TTLs.
 		{"reserve/ttl 0", "POST", reserve, res(`"order_id":"o","qty":1,"ttl_ms":0`), errInvalidTTL.Code},
@@ -123,7 +123,7 @@ func BadRequests(sku, order string, maxBody int) []BadRequest {
 		// wraps to a TTL of 60 s, which the schema would accept.
 		{"reserve/ttl wrapping to a minute", "POST", reserve, res(`"order_id":"o","qty":1,"ttl_ms":18446744133710`), errInvalidTTL.Code},
 		{"reserve/ttl max int64", "POST", reserve, res(`"order_id":"o","qty":1,"ttl_ms":9223372036854775807`), errInvalidTTL.Code},
-		{"reserve/ttl fraction", "POST", reserve, res(`"order_id":"o","qty":1,"ttl_ms":1.5`), errMalformedJSON.Code},
+		{"reserve/ttl fraction", "POST", reserve, res(`"order_id":"o","qty":1,"ttl_ms":1.5`), errInvalidField.Code},
 
 		// Sizes.
 		{"reserve/body over limit", "POST", reserve, pad(okBody), errBodyTooLarge.Code},
@@ -297,7 +297,7 @@ func TestStrictBodies(t *testing.T) {
 		{"release/null", "POST", "/v1/inventory/reservations/" + testOrder + "/release", ` null `, errMalformedJSON.Code},
 		{"restock/upper-case key", "POST", "/v1/inventory/" + testSKU + "/restock", `{"QTY":1}`, errUnknownField.Code},
 		{"reserve/mixed-case key", "POST", "/v1/inventory/" + testSKU + "/reservations", `{"Order_ID":"x","qty":1,"ttl_ms":1000}`, errUnknownField.Code},
-		{"restock/duplicate key", "POST", "/v1/inventory/" + testSKU + "/restock", `{"qty":1,"qty":1000}`, errMalformedJSON.Code},
+		{"restock/duplicate key", "POST", "/v1/inventory/" + testSKU + "/restock", `{"qty":1,"qty":1000}`, errInvalidField.Code},
 	} {
 		t.Run(b.Name, func(t *testing.T) {
 			checkError(t, e.do(b.Method, b.URI, b.Body), b.Code)
@@ -314,9 +314,10 @@ func TestStrictBodies(t *testing.T) {
 // recommendations topology answers not_enabled to all of them instead.
 func RecommendationBadRequests() []BadRequest {
 	var (
-		item = "/v1/recommendations/items/sku-1"
-		user = "/v1/recommendations/users/u-1"
-		long = strings.Repeat("x", 129)
+		item  = "/v1/recommendations/items/sku-1"
+		user  = "/v1/recommendations/users/u-1"
+		views = "/v1/recommendations/views"
+		long  = strings.Repeat("x", 129)
 	)
 	return []BadRequest{
 		// SKUs and user ids.
@@ -347,6 +348,23 @@ func RecommendationBadRequests() []BadRequest {
 		{"user recs/k hex", "GET", user + "?k=0x10", ``, errInvalidK.Code},
 		{"user recs/k plus", "GET", user + "?k=%2B", ``, errInvalidK.Code},
 
+		// Views. Times are checked against the API's clock, so only those
+		// wrong at any time are here.
+		{"views/empty body", "POST", views, ``, errMalformedJSON.Code},
+		{"views/array", "POST", views, `[{"user_id":"u","sku":"a"}]`, errMalformedJSON.Code},
+		{"views/user_id missing", "POST", views, `{"sku":"a"}`, errInvalidUserID.Code},
+		{"views/sku 129 bytes", "POST", views, `{"user_id":"u","sku":"` + long + `"}`, errInvalidSKU.Code},
+		{"views/session_id newline", "POST", views, `{"user_id":"u","sku":"a","session_id":"s\n"}`, errInvalidSessionID.Code},
+		{"views/timestamp_ms 0", "POST", views, `{"user_id":"u","sku":"a","timestamp_ms":0}`, errInvalidTimestamp.Code},
+		{"views/timestamp_ms in 2001", "POST", views, `{"user_id":"u","sku":"a","timestamp_ms":1000000000000}`, errInvalidTimestamp.Code},
+		{"views/timestamp_ms fraction", "POST", views, `{"user_id":"u","sku":"a","timestamp_ms":12.5}`, errInvalidField.Code},
+		{"views/idempotency_key empty", "POST", views, `{"user_id":"u","sku":"a","idempotency_key":""}`, errInvalidIdempotencyKey.Code},
+		{"views/event_id", "POST", views, `{"user_id":"u","sku":"a","event_id":"e"}`, errUnknownField.Code},
+		{"views/batch empty", "POST", views, `{"views":[]}`, errInvalidViews.Code},
+		{"views/batch bad third", "POST", views, `{"views":[{"user_id":"u","sku":"a"},{"user_id":"u","sku":"b"},{"user_id":"u"}]}`, errInvalidSKU.Code},
+		{"views/batch repeated key", "POST", views, `{"views":[{"user_id":"u","sku":"a","idempotency_key":"k"},{"user_id":"u","sku":"b","idempotency_key":"k"}]}`, errInvalidViews.Code},
+		{"views/get", "GET", views, ``, errMethodNotAllowed.Code},
+
 		// Methods and paths.
 		{"post item recs", "POST", item, `{}`, errMethodNotAllowed.Code},
 		{"delete user recs", "DELETE", user, ``, errMethodNotAllowed.Code},
@@ -370,6 +388,9 @@ func TestRecommendationBadRequests(t *testing.T) {
 			}
 			if n := len(e.recs.calls()); n != 0 {
 				t.Errorf("ready=%v: bad requests reached the ranking %d time(s)", ready, n)
+			}
+			if n := len(e.recs.sentViews()); n != 0 {
+				t.Errorf("ready=%v: bad requests sent %d view(s)", ready, n)
 			}
 		})
 	}

@@ -9,8 +9,10 @@
 // the gates of Access (access.go: allowed hosts, bearer tokens with scopes
 // from a tokens file, tokens.go; JSON-only commands); and then the
 // endpoint, in a file per part of Titan (inventory.go, flashsale.go,
-// orders.go, prices.go, fraud.go, recommendations.go), which validates the
-// request against the schemas before anything is sent. The analytics views
+// orders.go, prices.go, fraud.go, recommendations.go, views.go), which
+// reads its body through decodeJSON (decode.go: an error names the field
+// by its path and the type it takes) and validates the request against
+// the schemas before anything is sent. The analytics views
 // (analytics.go) read ClickHouse through Deps.Analytics instead, each under
 // a deadline of its own, and dashboard.go serves the page that charts them. Every refusal is
 // an entry of the catalogue in errors.go, as JSON with a stable code.

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -303,7 +305,7 @@ func (e *testEnv) restock(t testing.TB, sku string, qty int) {
 }
 
 // checkError asserts r is the catalogue's error with code, as JSON with
-// exactly the fields code and message.
+// the fields code and message, and field where it names one.
 func checkError(t testing.TB, r response, code Code) {
 	t.Helper()
 	want, ok := byCode(code)
@@ -320,9 +322,45 @@ func checkError(t testing.TB, r response, code Code) {
 	if err := json.Unmarshal(r.body, &got); err != nil {
 		t.Fatalf("error body is not JSON: %v: %q", err, r.body)
 	}
-	if got["code"] != string(code) || got["message"] != want.Message || len(got) != 2 {
-		t.Errorf("error body %s, want {code: %q, message: %q}", r, code, want.Message)
+	message, _ := got["message"].(string)
+	field, hasField := got["field"].(string)
+	if got["code"] != string(code) || len(got) != 2+btoi(hasField) {
+		t.Errorf("error body %s, want {code: %q, message, field (optional)}", r, code)
 	}
+	if err := catalogueMessage(want, message, field); err != nil {
+		t.Errorf("error body %s: %v", r, err)
+	}
+}
+
+// catalogueMessage checks an error's message and field against the
+// catalogue's entry want: without a field, the message is the entry's;
+// with one, it starts with the field, and is then the entry's message or,
+// for invalid_field, unknown_field and invalid_views, which always name
+// one, a detail.
+func catalogueMessage(want apiError, message, field string) error {
+	perField := want.Code == errInvalidField.Code || want.Code == errUnknownField.Code || want.Code == errInvalidViews.Code
+	switch {
+	case field == "" && perField:
+		return fmt.Errorf("%s names no field", want.Code)
+	case field == "" && message != want.Message:
+		return fmt.Errorf("message %q, want %q", message, want.Message)
+	case field == "":
+		return nil
+	case !strings.HasPrefix(message, field+": "):
+		return fmt.Errorf("message %q does not start with its field %q", message, field)
+	case perField && len(message) == len(field)+2:
+		return fmt.Errorf("message %q says nothing after the field", message)
+	case !perField && message != field+": "+want.Message:
+		return fmt.Errorf("message %q, want %q", message, field+": "+want.Message)
+	}
+	return nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func byCode(code Code) (apiError, bool) {

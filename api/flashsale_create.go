@@ -31,7 +31,7 @@ type flashSaleRequest struct {
 	StartsAt     string `json:"starts_at"`
 	EndsAt       string `json:"ends_at"`
 	PerUserLimit int64  `json:"per_user_limit"`
-	Price        *int64 `json:"price"`
+	Price        *int64 `json:"price" units:"minor"`
 	Buckets      *int   `json:"buckets"`
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"math"
 	"math/bits"
 	"strings"
@@ -83,16 +82,16 @@ func (s *Server) orderSaga(ctx *fasthttp.RequestCtx) (*OrderDeps, bool) {
 type orderLineRequest struct {
 	SKU       string `json:"sku"`
 	Qty       int64  `json:"qty"`
-	UnitPrice *int64 `json:"unit_price"`
+	UnitPrice *int64 `json:"unit_price" units:"minor"`
 }
 
 type placeOrderRequest struct {
-	OrderID   string            `json:"order_id"`
-	UserID    string            `json:"user_id"`
-	DeviceID  string            `json:"device_id"`
-	PaymentID string            `json:"payment_id"`
-	Currency  *string           `json:"currency"`
-	Lines     []json.RawMessage `json:"lines"`
+	OrderID   string             `json:"order_id"`
+	UserID    string             `json:"user_id"`
+	DeviceID  string             `json:"device_id"`
+	PaymentID string             `json:"payment_id"`
+	Currency  *string            `json:"currency"`
+	Lines     []orderLineRequest `json:"lines"`
 }
 
 // placed checks the request and builds the OrderPlaced it stands for. The
@@ -117,11 +116,7 @@ func (req placeOrderRequest) placed(defaultCurrency string) (*ordersv1.OrderPlac
 	if len(req.Lines) > schemas.MaxOrderLines {
 		return nil, errInvalidLines, false
 	}
-	for _, raw := range req.Lines {
-		var l orderLineRequest
-		if e, ok := decodeStrict(raw, &l); !ok {
-			return nil, e, false
-		}
+	for _, l := range req.Lines {
 		if l.UnitPrice == nil || *l.UnitPrice < 0 || *l.UnitPrice > schemas.MaxPriceMinor {
 			return nil, errInvalidPrice, false
 		}

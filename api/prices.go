@@ -23,7 +23,7 @@ const (
 )
 
 type setPriceRequest struct {
-	BasePrice *int64  `json:"base_price"`
+	BasePrice *int64  `json:"base_price" units:"minor"`
 	Currency  string  `json:"currency"`
 	CommandID *string `json:"command_id"`
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"math"
 	"strconv"
 	"time"
@@ -34,7 +35,7 @@ type Recommendation struct {
 }
 
 // RecommendationDeps are the parts of the recommendations topology the API
-// stands on. Every field but Now is required.
+// stands on. Every field but Now, Stock and TimeWindow is required.
 type RecommendationDeps struct {
 	// Items is the item table (*recommendationsv1.ItemState per SKU).
 	Items Table
@@ -53,10 +54,26 @@ type RecommendationDeps struct {
 	// recommendation asks about every neighbor it ranks, and a cache in
 	// front of the view pays there. nil reads Deps.Stock.
 	Stock Table
+	// SendViews hands view events to the views topic, each keyed by its
+	// user id as the user history processor reads them, and returns once
+	// Kafka has acknowledged every one; an error wraps ErrOverloaded when
+	// the producer cannot take them without queueing.
+	SendViews func(ctx context.Context, views []*recommendationsv1.ViewEvent) error
+	// TimeWindow bounds a view's timestamp_ms against Now, as the
+	// processor bounds it against the time Kafka received it; the zero
+	// value is schemas.DefaultTimeWindow.
+	TimeWindow schemas.TimeWindow
 }
 
 func (d *RecommendationDeps) complete() bool {
-	return d.Items != nil && d.Users != nil && d.TopItems != nil && d.ForUser != nil
+	return d.Items != nil && d.Users != nil && d.TopItems != nil && d.ForUser != nil && d.SendViews != nil
+}
+
+func (d *RecommendationDeps) window() schemas.TimeWindow {
+	if d.TimeWindow == (schemas.TimeWindow{}) {
+		return schemas.DefaultTimeWindow()
+	}
+	return d.TimeWindow
 }
 
 func (d *RecommendationDeps) now() time.Time {

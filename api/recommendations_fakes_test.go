@@ -2,6 +2,7 @@ package api
 
 import (
 	"cmp"
+	"context"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/titan-commerce/titan/processors/inventory"
 	recommendationsv1 "github.com/titan-commerce/titan/schemas/recommendations/v1"
@@ -28,6 +30,10 @@ type fakeRecs struct {
 		// rank replaces the fake ranking, to play logic that breaks its
 		// contract.
 		rank func(cands []*recommendationsv1.Neighbor, k int, skip func(string) bool) []Recommendation
+		// views are the batches SendViews took, in order.
+		views [][]*recommendationsv1.ViewEvent
+		// sendErr, when set, fails SendViews, which then takes nothing.
+		sendErr error
 	}
 }
 
@@ -47,8 +53,43 @@ func (f *fakeRecs) deps() *RecommendationDeps {
 	return &RecommendationDeps{
 		Items: f.items, Users: f.users,
 		TopItems: f.topItems, ForUser: f.forUser,
-		Now: func() time.Time { return f.now },
+		SendViews: f.sendViews,
+		Now:       func() time.Time { return f.now },
 	}
+}
+
+func (f *fakeRecs) sendViews(_ context.Context, views []*recommendationsv1.ViewEvent) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.mu.sendErr != nil {
+		return f.mu.sendErr
+	}
+	batch := make([]*recommendationsv1.ViewEvent, len(views))
+	for i, v := range views {
+		batch[i] = proto.Clone(v).(*recommendationsv1.ViewEvent)
+	}
+	f.mu.views = append(f.mu.views, batch)
+	return nil
+}
+
+// sentViews lists every view SendViews took.
+func (f *fakeRecs) sentViews() []*recommendationsv1.ViewEvent {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Concat(f.mu.views...)
+}
+
+// batches counts the calls SendViews took.
+func (f *fakeRecs) batches() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.mu.views)
+}
+
+func (f *fakeRecs) failSends(err error) {
+	f.mu.Lock()
+	f.mu.sendErr = err
+	f.mu.Unlock()
 }
 
 // item puts an item into the item table with neighbours given as SKU,

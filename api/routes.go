@@ -45,6 +45,7 @@ func newRoutes() []*route {
 		{method: "GET", pattern: "/v1/fraud/users/{user_id}", name: "get_fraud_user", handle: (*Server).getFraudUser},
 		{method: "GET", pattern: "/v1/recommendations/items/{sku}", name: "get_item_recommendations", handle: (*Server).getItemRecommendations},
 		{method: "GET", pattern: "/v1/recommendations/users/{user_id}", name: "get_user_recommendations", handle: (*Server).getUserRecommendations},
+		{method: "POST", pattern: "/v1/recommendations/views", name: "record_views", handle: (*Server).recordViews},
 		{method: "GET", pattern: "/v1/analytics/orders", name: "analytics_orders", handle: (*Server).analyticsOrders},
 		{method: "GET", pattern: "/v1/analytics/flashsales", name: "analytics_flashsales", handle: (*Server).analyticsFlashSales},
 		{method: "GET", pattern: "/v1/analytics/reservations", name: "analytics_reservations", handle: (*Server).analyticsReservations},

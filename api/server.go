@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	_ "embed"
@@ -12,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -228,7 +226,7 @@ func New(deps Deps, opts Options) (*Server, error) {
 		return nil, errors.New("api: OrderSaga needs Orders, OrdersNotifier, Prices, Fraud, SendOrder, SendPricing, Outcomes, PriceAt and FraudFeatures")
 	}
 	if deps.Recommendations != nil && !deps.Recommendations.complete() {
-		return nil, errors.New("api: Recommendations needs Items, Users, TopItems and ForUser")
+		return nil, errors.New("api: Recommendations needs Items, Users, TopItems, ForUser and SendViews")
 	}
 	opts.defaults()
 	if !validCurrency(opts.DefaultCurrency) {
@@ -423,79 +421,6 @@ func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(b)
-}
-
-// decodeBody reads the request body into v strictly: one JSON object, no
-// unknown fields, nothing after it.
-func (s *Server) decodeBody(ctx *fasthttp.RequestCtx, v any) (apiError, bool) {
-	body := ctx.PostBody()
-	if len(body) > s.opts.MaxBodyBytes {
-		return errBodyTooLarge, false
-	}
-	return decodeStrict(body, v)
-}
-
-// decodeStrict is decodeBody without the size check, for objects nested in
-// a body (an order's lines), which checkKeys does not look into.
-func decodeStrict(body []byte, v any) (apiError, bool) {
-	if e, ok := checkKeys(body, v); !ok {
-		return e, false
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		if strings.HasPrefix(err.Error(), "json: unknown field") {
-			return errUnknownField, false
-		}
-		return errMalformedJSON, false
-	}
-	if len(bytes.TrimSpace(body[dec.InputOffset():])) != 0 {
-		return errMalformedJSON, false
-	}
-	return apiError{}, true
-}
-
-// checkKeys refuses what encoding/json lets through: a body that is not
-// an object (null decodes into a struct as a no-op), keys that match a
-// field only when case is ignored, and a key given twice (encoding/json
-// keeps the last, so a proxy or log reading the first sees another
-// request). v points to the request struct.
-func checkKeys(body []byte, v any) (apiError, bool) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return errMalformedJSON, false
-	}
-	known := jsonNames(reflect.TypeOf(v).Elem())
-	seen := make(map[string]bool, len(known))
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return errMalformedJSON, false
-		}
-		key, _ := tok.(string)
-		if !known[key] {
-			return errUnknownField, false
-		}
-		if seen[key] {
-			return errMalformedJSON, false
-		}
-		seen[key] = true
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return errMalformedJSON, false
-		}
-	}
-	return apiError{}, true
-}
-
-// jsonNames lists the JSON names of a struct's fields.
-func jsonNames(t reflect.Type) map[string]bool {
-	names := make(map[string]bool, t.NumField())
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		names[name] = true
-	}
-	return names
 }
 
 // newCommandID gives a command without a client key its own; such a

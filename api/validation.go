@@ -41,6 +41,16 @@ func (m fieldErrors) of(err error) apiError {
 	return errInvalidRequest
 }
 
+// at is m's error for err, about the field err names, below prefix.
+func (m fieldErrors) at(prefix string, err error) apiError {
+	e := m.of(err)
+	var inv *schemas.InvalidError
+	if !errors.As(err, &inv) || inv.Field == "" {
+		return e
+	}
+	return e.at(prefix+inv.Field, "")
+}
+
 // The fields of each endpoint's messages.
 var (
 	commandErrors = fieldErrors{

@@ -54,6 +54,10 @@
 // and new topic names; both versions are served until every producer and
 // table has moved.
 //
+// Package compat holds these rules: its test fails `make test` on a change
+// that breaks the schema recorded in compat/published.json, and `make
+// generate` records additions there.
+//
 // Generated code is committed. After editing a .proto file run
 // schemas/generate.sh (make generate); generate.sh --check fails when the
 // committed code is stale.

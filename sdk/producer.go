@@ -214,6 +214,11 @@ func (p *Producer) Flush(ctx context.Context) error {
 	return nil
 }
 
+// BufferedRecords is how many records the producer holds that Kafka has
+// not answered for yet: a caller about to send a batch can shed it whole
+// when the batch would not fit.
+func (p *Producer) BufferedRecords() int64 { return p.client.BufferedProduceRecords() }
+
 // Close stops the producer: later sends fail with kgo.ErrClientClosed,
 // records still buffered are failed (their callbacks run with that error),
 // and the connections are closed. It does not wait for buffered records to

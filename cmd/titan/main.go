@@ -35,6 +35,11 @@ Usage:
   titan run [flags]    run the processors and the HTTP API
   titan sink run|migrate [flags]
                        write the event topics to ClickHouse, or apply its schema (titan sink help)
+  titan dlq inspect|replay [flags]
+                       list dead letters, or send chosen ones back to their source topic (titan dlq help)
+  titan topology describe|graph [flags]
+                       the topologies' groups and topics, checked against the cluster, or drawn (titan topology help)
+  titan version        show the version, the source revision and the Go version
   titan help           show this help
 
 With no brokers configured, titan run starts an embedded in-process Kafka
@@ -46,6 +51,9 @@ Flags of run (environment variable in brackets; an empty variable counts as unse
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		if len(args) > 1 {
+			return refuseArgs(args[0], args[1:], stderr)
+		}
 		fs, _ := runFlags(stderr)
 		fmt.Fprint(stdout, usage)
 		fs.SetOutput(stdout)
@@ -54,6 +62,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if args[0] == "sink" {
 		return sink(args[1:], stdout, stderr)
+	}
+	if args[0] == "dlq" {
+		return dlqCommand(args[1:], stdout, stderr)
+	}
+	if args[0] == "topology" {
+		return topologyCommand(args[1:], stdout, stderr)
+	}
+	if args[0] == "version" {
+		return versionCommand(args[1:], stdout, stderr)
 	}
 	if args[0] != "run" {
 		fmt.Fprintf(stderr, "titan: unknown command %q; try titan help\n", args[0])
@@ -69,6 +86,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 		return 2
+	}
+	if fs.NArg() > 0 {
+		return refuseArgs("run", fs.Args(), stderr)
 	}
 	cfg, level, err := load()
 	if err != nil {
@@ -89,8 +109,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	inst, err := instance.New(ctx, cfg)
 	if err != nil {
-		cfg.Logger.Error("start failed", "err", err)
-		return 1
+		return startFailed(cfg, err, stderr)
 	}
 	go reloadOnHangup(ctx, inst, cfg.APIAccess.Tokens, cfg.Logger)
 	if err := inst.Run(ctx); err != nil {

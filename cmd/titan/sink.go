@@ -54,35 +54,7 @@ func (f clickhouseFlags) options() clickhouse.Options {
 
 // sink runs a sink command.
 func sink(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(stdout, sinkUsage)
-		for _, cmd := range []string{"run", "migrate"} {
-			fs, _ := sinkFlags(cmd, stdout)
-			fmt.Fprintf(stdout, "\n%s:\n", cmd)
-			fs.PrintDefaults()
-		}
-		return 0
-	}
-	if args[0] != "migrate" && args[0] != "run" {
-		fmt.Fprintf(stderr, "titan: unknown sink command %q; try titan sink help\n", args[0])
-		return 2
-	}
-	fs, do := sinkFlags(args[0], stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, sinkUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "titan: titan sink %s takes no arguments, got %q\n", args[0], fs.Args())
-		return 2
-	}
-	return do(stdout, stderr)
+	return subcommand("sink", sinkUsage, []string{"run", "migrate"}, sinkFlags, args, stdout, stderr)
 }
 
 // sinkFlags declares the flags of a sink command; do runs it once they are parsed.

@@ -80,6 +80,10 @@ import (
 	"github.com/titan-commerce/titan/topologies/inventorytopo"
 )
 
+// ErrHTTPListen is wrapped by the error New returns when the API cannot
+// listen on Config.HTTPAddr, beside the listener's own error.
+var ErrHTTPListen = errors.New("instance: the HTTP API cannot listen on")
+
 // Instance is one running Titan process.
 type Instance struct {
 	cfg     Config
@@ -148,23 +152,22 @@ func New(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	i := &Instance{cfg: cfg, names: inventorytopo.NamesFor(cfg.Namespace), fsNames: flashsaletopo.NamesFor(cfg.Namespace),
-		log: cfg.Logger, brokers: cfg.Brokers, registry: prometheus.NewRegistry(), started: time.Now(),
-		tables: map[string][]tableRef{}}
+	i := newInstance(cfg)
 	if i.sup, err = supervise.New(supervise.Options{Backoff: cfg.RestartBackoff, Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("instance: %w", err)
-	}
-	if cfg.Runs(TopologyOrders) {
-		i.ord = newOrderPipeline(i, cfg.Namespace)
-	}
-	if cfg.Runs(TopologyRecommendations) {
-		i.recs = newRecsPipeline(i, cfg.Namespace)
 	}
 	defer func() {
 		if err != nil {
 			i.close()
 		}
 	}()
+	if cfg.HTTPAddr != "" {
+		// Taken first: an address in use is the commonest reason a start
+		// fails, and it should fail before topics are made and state opened.
+		if i.ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			return nil, fmt.Errorf("%w %s: %w", ErrHTTPListen, cfg.HTTPAddr, err)
+		}
+	}
 	if err := i.startBroker(); err != nil {
 		return nil, err
 	}
@@ -218,6 +221,21 @@ func New(ctx context.Context, cfg Config) (inst *Instance, err error) {
 		return nil, err
 	}
 	return i, nil
+}
+
+// newInstance is the instance of cfg with its names and parts, nothing
+// built or connected yet.
+func newInstance(cfg Config) *Instance {
+	i := &Instance{cfg: cfg, names: inventorytopo.NamesFor(cfg.Namespace), fsNames: flashsaletopo.NamesFor(cfg.Namespace),
+		log: cfg.Logger, brokers: cfg.Brokers, registry: prometheus.NewRegistry(), started: time.Now(),
+		tables: map[string][]tableRef{}}
+	if cfg.Runs(TopologyOrders) {
+		i.ord = newOrderPipeline(i, cfg.Namespace)
+	}
+	if cfg.Runs(TopologyRecommendations) {
+		i.recs = newRecsPipeline(i, cfg.Namespace)
+	}
+	return i
 }
 
 // watchPeers builds the watcher of the other instances in the groups of
@@ -410,10 +428,19 @@ func (p inventoryPart) topics(partitions int32) []kafkaadmin.Topic {
 func (p inventoryPart) copartitioned() []kafkaadmin.Copartitioned { return p.i.names.Copartitioned() }
 
 func (p inventoryPart) build(hooks *metrics.Processing) error {
+	_, err := supervised(p.i, TopologyInventory, inventorytopo.New, p.options(hooks))
+	return err
+}
+
+func (p inventoryPart) graphs() []TopologyGraph {
+	return []TopologyGraph{{TopologyInventory, inventorytopo.Graphs(p.options(nil))}}
+}
+
+func (p inventoryPart) options(hooks *metrics.Processing) inventorytopo.Options {
 	i := p.i
 	policy := inventory.DefaultPolicy()
 	policy.DedupeWindow = i.cfg.DedupeWindow
-	_, err := supervised(i, TopologyInventory, inventorytopo.New, inventorytopo.Options{
+	return inventorytopo.Options{
 		Base: topology.Base{
 			TimeWindow: i.cfg.TimeWindow,
 			Partitions: int32(i.cfg.Partitions),
@@ -427,8 +454,7 @@ func (p inventoryPart) build(hooks *metrics.Processing) error {
 		Send:          sdk.KeyedOn(i.own, string(i.names.Internal), (*inventoryv1.Command).GetSku).SendAll,
 		Policy:        policy,
 		SweepInterval: i.cfg.SweepInterval,
-	})
-	return err
+	}
 }
 
 // flashSalePart is the flash-sale topology: sales, buckets, buyers, the
@@ -442,9 +468,18 @@ func (p flashSalePart) topics(partitions int32) []kafkaadmin.Topic {
 func (p flashSalePart) copartitioned() []kafkaadmin.Copartitioned { return p.i.fsNames.Copartitioned() }
 
 func (p flashSalePart) build(hooks *metrics.Processing) error {
-	i := p.i
 	var err error
-	i.flash, err = supervised(i, TopologyFlashSale, flashsaletopo.New, flashsaletopo.Options{
+	p.i.flash, err = supervised(p.i, TopologyFlashSale, flashsaletopo.New, p.options(hooks))
+	return err
+}
+
+func (p flashSalePart) graphs() []TopologyGraph {
+	return []TopologyGraph{{TopologyFlashSale, flashsaletopo.Graphs(p.options(nil))}}
+}
+
+func (p flashSalePart) options(hooks *metrics.Processing) flashsaletopo.Options {
+	i := p.i
+	return flashsaletopo.Options{
 		Base: topology.Base{
 			Partitions: int32(i.cfg.Partitions),
 			Goka:       i.gokaConfig(i.procs.Build, "flashsale"),
@@ -456,8 +491,7 @@ func (p flashSalePart) build(hooks *metrics.Processing) error {
 		Inventory: i.names.Internal,
 		Local:     i.recoveredPartitions,
 		Send:      sdk.KeyedOn(i.own, string(i.fsNames.Internal), (*flashsalev1.Message).GetKey).SendAll,
-	})
-	return err
+	}
 }
 
 func (i *Instance) recoveredPartitions(topic string) []storage.Storage {
@@ -541,13 +575,7 @@ func (i *Instance) buildAPI(ctx context.Context) error {
 		Logger:      i.log,
 		Access:      i.cfg.APIAccess,
 	})
-	if err != nil {
-		return err
-	}
-	if i.ln, err = net.Listen("tcp", i.cfg.HTTPAddr); err != nil {
-		return fmt.Errorf("instance: listen: %w", err)
-	}
-	return nil
+	return err
 }
 
 // analytics is what the API's analytics views read: nil without

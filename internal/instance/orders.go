@@ -82,10 +82,31 @@ func (p *orderPipeline) build(hooks *metrics.Processing) error {
 	if p.model, err = i.loadModel(); err != nil {
 		return err
 	}
-	// The saga quotes from the pricing table with the pricing group's
-	// own rules: one policy for both.
-	pricingPolicy := pricing.DefaultPolicy()
-	if _, err = supervised(i, "pricing", pricingtopo.New, pricingtopo.Options{
+	if _, err = supervised(i, "pricing", pricingtopo.New, p.pricingOptions(hooks)); err != nil {
+		return err
+	}
+	if _, err = supervised(i, "fraud", fraudtopo.New, p.fraudOptions(hooks)); err != nil {
+		return err
+	}
+	_, err = supervised(i, TopologyOrders, orderstopo.New, p.sagaOptions(hooks))
+	return err
+}
+
+func (p *orderPipeline) graphs() []TopologyGraph {
+	return []TopologyGraph{
+		{"pricing", pricingtopo.Graphs(p.pricingOptions(nil))},
+		{"fraud", fraudtopo.Graphs(p.fraudOptions(nil))},
+		{TopologyOrders, orderstopo.Graphs(p.sagaOptions(nil))},
+	}
+}
+
+// pricingPolicy is the pricing group's rules, which the saga quotes from
+// the pricing table with too: one policy for both.
+func (p *orderPipeline) pricingPolicy() pricing.Policy { return pricing.DefaultPolicy() }
+
+func (p *orderPipeline) pricingOptions(hooks *metrics.Processing) pricingtopo.Options {
+	i := p.i
+	return pricingtopo.Options{
 		Base: topology.Base{
 			TimeWindow: i.cfg.TimeWindow,
 			Partitions: int32(i.cfg.Partitions),
@@ -93,16 +114,19 @@ func (p *orderPipeline) build(hooks *metrics.Processing) error {
 			Hooks:      hooks,
 			Logger:     i.log,
 		},
-		Policy:       pricingPolicy,
+		Policy:       p.pricingPolicy(),
 		Names:        p.pricing,
 		Peers:        pricingtopo.Peers{InventoryEvents: i.names.Events, Saga: p.names.Saga},
 		Local:        i.recoveredPartitions,
 		Send:         sdk.KeyedOn(i.own, string(p.pricing.Internal), (*pricingv1.Command).GetSku).SendAll,
 		TickInterval: i.cfg.SweepInterval,
-	}); err != nil {
-		return err
 	}
-	if _, err = supervised(i, "fraud", fraudtopo.New, fraudtopo.Options{
+}
+
+// fraudOptions carries the model build loaded; none before.
+func (p *orderPipeline) fraudOptions(hooks *metrics.Processing) fraudtopo.Options {
+	i := p.i
+	return fraudtopo.Options{
 		Base: topology.Base{
 			Partitions: int32(i.cfg.Partitions),
 			Goka:       i.gokaConfig(i.procs.Build, "fraud"),
@@ -112,10 +136,12 @@ func (p *orderPipeline) build(hooks *metrics.Processing) error {
 		Names: p.fraud,
 		Saga:  p.names.Saga,
 		Model: p.model,
-	}); err != nil {
-		return err
 	}
-	_, err = supervised(i, TopologyOrders, orderstopo.New, orderstopo.Options{
+}
+
+func (p *orderPipeline) sagaOptions(hooks *metrics.Processing) orderstopo.Options {
+	i := p.i
+	return orderstopo.Options{
 		Base: topology.Base{
 			TimeWindow: i.cfg.TimeWindow,
 			Partitions: int32(i.cfg.Partitions),
@@ -129,13 +155,12 @@ func (p *orderPipeline) build(hooks *metrics.Processing) error {
 			InventoryOrderEvents: i.names.OrderEvents,
 			FraudObservations:    p.fraud.Observations,
 		},
-		Prices:      orderstopo.Prices{Table: p.pricing.Table(), Codec: pricingtopo.StateCodec, Quote: pricingtopo.Quoter(pricingPolicy)},
+		Prices:      orderstopo.Prices{Table: p.pricing.Table(), Codec: pricingtopo.StateCodec, Quote: pricingtopo.Quoter(p.pricingPolicy())},
 		Policy:      i.orderPolicy(),
 		Local:       i.recoveredPartitions,
 		SendSaga:    sdk.KeyedOn(i.own, string(p.names.Saga), (*ordersv1.SagaMessage).GetOrderId).SendAll,
 		StepTimeout: i.cfg.OrderStepTimeout,
-	})
-	return err
+	}
 }
 
 func (i *Instance) orderPolicy() orders.Policy {

@@ -3,9 +3,6 @@ package instance
 import (
 	"slices"
 	"testing"
-
-	"github.com/titan-commerce/titan/topologies/flashsaletopo"
-	"github.com/titan-commerce/titan/topologies/inventorytopo"
 )
 
 // Every topic a part needs co-partitioned is one the instance creates,
@@ -18,13 +15,7 @@ func TestPartsDeclareWhatTheyCopartition(t *testing.T) {
 		{TopologyInventory, TopologyFlashSale},
 		{TopologyInventory, TopologyFlashSale, TopologyOrders, TopologyRecommendations},
 	} {
-		i := &Instance{cfg: Config{Topologies: topologies}, names: inventorytopo.NamesFor("ns"), fsNames: flashsaletopo.NamesFor("ns")}
-		if i.cfg.Runs(TopologyOrders) {
-			i.ord = newOrderPipeline(i, "ns")
-		}
-		if i.cfg.Runs(TopologyRecommendations) {
-			i.recs = newRecsPipeline(i, "ns")
-		}
+		i := newInstance(Config{Namespace: "ns", Topologies: topologies})
 		parts := i.parts()
 		if len(parts) != len(topologies) {
 			t.Fatalf("%v: %d parts", topologies, len(parts))

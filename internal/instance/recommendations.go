@@ -1,6 +1,7 @@
 package instance
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/titan-commerce/titan/processors/recommendations"
 	"github.com/titan-commerce/titan/schemas/codec"
 	recommendationsv1 "github.com/titan-commerce/titan/schemas/recommendations/v1"
+	"github.com/titan-commerce/titan/sdk"
 	"github.com/titan-commerce/titan/state"
 	"github.com/titan-commerce/titan/topologies/orderstopo"
 	"github.com/titan-commerce/titan/topologies/recommendationstopo"
@@ -47,8 +49,17 @@ func (p *recsPipeline) copartitioned() []kafkaadmin.Copartitioned {
 }
 
 func (p *recsPipeline) build(hooks *metrics.Processing) error {
+	_, err := supervised(p.i, TopologyRecommendations, recommendationstopo.New, p.options(hooks))
+	return err
+}
+
+func (p *recsPipeline) graphs() []TopologyGraph {
+	return []TopologyGraph{{TopologyRecommendations, recommendationstopo.Graphs(p.options(nil))}}
+}
+
+func (p *recsPipeline) options(hooks *metrics.Processing) recommendationstopo.Options {
 	i := p.i
-	_, err := supervised(i, TopologyRecommendations, recommendationstopo.New, recommendationstopo.Options{
+	return recommendationstopo.Options{
 		Base: topology.Base{
 			TimeWindow: i.cfg.TimeWindow,
 			Partitions: int32(i.cfg.Partitions),
@@ -59,8 +70,7 @@ func (p *recsPipeline) build(hooks *metrics.Processing) error {
 		Names:    p.names,
 		Outcomes: p.outcomes,
 		Policy:   recommendations.DefaultPolicy(),
-	})
-	return err
+	}
 }
 
 // recsDeps builds what the API's recommendation routes read; nil when the
@@ -82,6 +92,9 @@ func (i *Instance) recsDeps(viewOpts func(*api.Notifier) []goka.ViewOption, stoc
 		return nil, fmt.Errorf("instance: user history view: %w", err)
 	}
 	policy := recommendations.DefaultPolicy()
+	// Views are keyed by user id, as the user history processor reads
+	// them, through the producer of every other API send.
+	views := sdk.KeyedOn(i.own, string(p.names.Views), (*recommendationsv1.ViewEvent).GetUserId)
 	toAPI := func(recs []recommendations.Rec) []api.Recommendation {
 		out := make([]api.Recommendation, len(recs))
 		for n, r := range recs {
@@ -90,9 +103,11 @@ func (i *Instance) recsDeps(viewOpts func(*api.Notifier) []goka.ViewOption, stoc
 		return out
 	}
 	return &api.RecommendationDeps{
-		Items: itemTable{view: p.items, stores: i.views, partitions: int32(i.cfg.Partitions), cache: cache},
-		Users: p.users,
-		Stock: stock,
+		Items:      itemTable{view: p.items, stores: i.views, partitions: int32(i.cfg.Partitions), cache: cache},
+		Users:      p.users,
+		Stock:      stock,
+		SendViews:  i.sendViews(views),
+		TimeWindow: i.cfg.TimeWindow,
 		TopItems: func(s *recommendationsv1.ItemState, k int, now time.Time, skip func(string) bool) []api.Recommendation {
 			return toAPI(recommendations.ItemStateFromWire(s).Top(k, now, policy, skip))
 		},
@@ -108,6 +123,20 @@ func (i *Instance) recsDeps(viewOpts func(*api.Notifier) []goka.ViewOption, stoc
 			return toAPI(recommendations.ForUser(recommendations.UserHistoryFromWire(h), lookup, k, now, policy, skip))
 		},
 	}, nil
+}
+
+// sendViews sends a batch of views whole, or sheds it with
+// api.ErrOverloaded before sending any when the producer already buffers
+// what it may: SendAll would otherwise wait for room, and the request
+// would hold its views until the deadline.
+func (i *Instance) sendViews(k sdk.Keyed[*recommendationsv1.ViewEvent]) func(context.Context, []*recommendationsv1.ViewEvent) error {
+	return func(ctx context.Context, views []*recommendationsv1.ViewEvent) error {
+		if n := i.own.BufferedRecords(); n+int64(len(views)) > int64(i.cfg.MaxBuffered) {
+			return fmt.Errorf("instance: %d records buffered, %d views to send: %w", n, len(views), api.ErrOverloaded)
+		}
+		_, err := k.SendAll(ctx, views)
+		return err
+	}
 }
 
 // itemTable reads an item of the items table whole, its head and its

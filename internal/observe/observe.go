@@ -8,7 +8,6 @@
 package observe
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/lovoo/goka"
 
+	"github.com/titan-commerce/titan/deadletter"
 	"github.com/titan-commerce/titan/internal/partition"
 )
 
@@ -51,21 +51,9 @@ func Reject(reason string, err error) error { return &Rejected{Reason: reason, E
 // partition than the one it arrived in.
 const ReasonWrongPartition = "wrong_partition"
 
-// DeadLetter is the JSON value written to a dead-letter topic. The record is
-// kept whole, so it can be fixed and sent again.
-type DeadLetter struct {
-	Topology  string    `json:"topology"`
-	Topic     string    `json:"topic"`
-	Partition int32     `json:"partition"`
-	Offset    int64     `json:"offset"`
-	Key       string    `json:"key"`
-	Value     []byte    `json:"value"`
-	Reason    string    `json:"reason"`
-	Error     string    `json:"error"`
-	Time      time.Time `json:"time"`
-	// BelongsTo is, for wrong_partition, the partition the key hashes to.
-	BelongsTo *int32 `json:"belongs_to,omitempty"`
-}
+// DeadLetter is the value written to a dead-letter topic, the public type
+// of package deadletter, where its JSON form is documented.
+type DeadLetter = deadletter.DeadLetter
 
 // Callback is a topology's adapter from a goka record to its pure logic.
 type Callback func(ctx goka.Context, msg any) error
@@ -200,9 +188,18 @@ func encode(topology string, ctx goka.Context, msg any, rej *Rejected, err error
 	if errors.As(err, &m) {
 		dl.BelongsTo = &m.belongs
 	}
-	b, jerr := json.Marshal(dl)
-	if jerr != nil {
-		// Only a broken json package gets here; keep the reason at least.
+	b, eerr := dl.Encode()
+	if eerr != nil {
+		// A rejection without a reason, or a timestamp past year 9999: keep
+		// the record, without what cannot be written.
+		if dl.Reason == "" {
+			dl.Reason = "unknown"
+		}
+		dl.Time = time.Time{}
+		b, eerr = dl.Encode()
+	}
+	if eerr != nil {
+		// Only a topic goka could not have read from gets here.
 		return []byte(fmt.Sprintf(`{"reason":%q}`, rej.Reason))
 	}
 	return b

@@ -5,6 +5,11 @@
 // together and answers for them: the instance's supervisor needs nothing
 // else of a topology (supervise.Runner and Recoverer, and the processors
 // for lag metrics).
+//
+// The package also describes a topology's groups as plain values
+// (FromGraph), for an operator rather than for running them: Check holds
+// them against a cluster's partition counts, and WriteDescription,
+// WriteDOT and WriteMermaid write them out (titan topology).
 package topology
 
 import (

@@ -2,7 +2,6 @@ package clickhouse
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,7 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/titan-commerce/titan/internal/observe"
+	"github.com/titan-commerce/titan/deadletter"
 	"github.com/titan-commerce/titan/schemas"
 )
 
@@ -84,7 +83,7 @@ func (o *SinkOptions) defaults() error {
 	return nil
 }
 
-// DeadLetterTopic is where the sink sets aside the records it cannot write, as observe.DeadLetter
+// DeadLetterTopic is where the sink sets aside the records it cannot write, as deadletter.DeadLetter
 // values keyed like the record.
 func DeadLetterTopic(namespace string) string {
 	return schemas.Namespaced(namespace, schemas.SinkDeadLetters)
@@ -370,8 +369,8 @@ func (s *Sink) add(b *batch, r *kgo.Record) {
 func (s *Sink) deadLetter(r *kgo.Record, err error) *kgo.Record {
 	reason := Reason(err)
 	s.o.Metrics.deadLetter(reason)
-	v, jerr := json.Marshal(observe.DeadLetter{Topology: "clickhouse-sink", Topic: r.Topic, Partition: r.Partition,
-		Offset: r.Offset, Key: string(r.Key), Value: r.Value, Reason: reason, Error: err.Error(), Time: time.Now().UTC()})
+	v, jerr := deadletter.DeadLetter{Topology: "clickhouse-sink", Topic: r.Topic, Partition: r.Partition,
+		Offset: r.Offset, Key: string(r.Key), Value: r.Value, Reason: reason, Error: err.Error(), Time: time.Now().UTC()}.Encode()
 	if jerr != nil {
 		v = []byte(reason)
 	}

@@ -3,6 +3,7 @@ package flashsaletopo
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/lovoo/goka"
@@ -80,7 +81,7 @@ func New(o Options) (*Topology, error) {
 	}
 	r := flashsale.NewKeys(o.Partitions)
 	log := o.Logger.With("topology", string(o.Names.Group))
-	g := &group{names: o.Names, inventory: o.Inventory, router: r, policy: o.Policy, window: o.TimeWindow, log: log}
+	g := o.group(r, log)
 	dlq := observe.NewDeadLetterWriter(o.Goka)
 	saleGraph, purchasesGraph := g.graphs(o.Decorator(dlq))
 	sale, err := goka.NewProcessor(o.Goka.Brokers, saleGraph, o.Goka.Processor(gokaopts.OutputsFirst)...)
@@ -98,3 +99,18 @@ func New(o Options) (*Topology, error) {
 
 // Router is the topology's router.
 func (t *Topology) Router() *flashsale.Keys { return t.router }
+
+// Graphs returns the groups New runs for o, defined by New's code but
+// connected to nothing: what `titan topology` describes.
+// Only its Names and Inventory shape them.
+func Graphs(o Options) []*goka.GroupGraph {
+	sale, purchases := o.group(flashsale.NewKeys(max(o.Partitions, 1)), slog.Default()).graphs(observe.Decorator{})
+	return []*goka.GroupGraph{sale, purchases}
+}
+
+func (o Options) group(r *flashsale.Keys, log *slog.Logger) *group {
+	if o.Names == (Names{}) {
+		o.Names = NamesFor("") // as validate has it for New
+	}
+	return &group{names: o.Names, inventory: o.Inventory, router: r, policy: o.Policy, window: o.TimeWindow, log: log}
+}

@@ -54,11 +54,25 @@ func New(o Options) (*Topology, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	g := &group{names: o.Names, saga: o.Saga, model: o.Model, policy: o.Policy}
+	g := o.group()
 	dlq := observe.NewDeadLetterWriter(o.Goka)
 	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(o.Decorator(dlq)), o.Goka.Processor(gokaopts.OutputsFirst)...)
 	if err != nil {
 		return nil, fmt.Errorf("fraud: processor: %w", err)
 	}
 	return &Topology{topology.NewSet(dlq, []*goka.Processor{proc})}, nil
+}
+
+// Graphs returns the groups New runs for o, defined by New's code but
+// connected to nothing: what `titan topology` describes.
+// Only its Names and Saga shape them.
+func Graphs(o Options) []*goka.GroupGraph {
+	return []*goka.GroupGraph{o.group().graph(observe.Decorator{})}
+}
+
+func (o Options) group() *group {
+	if o.Names == (Names{}) {
+		o.Names = NamesFor("") // as validate has it for New
+	}
+	return &group{names: o.Names, saga: o.Saga, model: o.Model, policy: o.Policy}
 }

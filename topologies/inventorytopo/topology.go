@@ -75,7 +75,7 @@ func New(o Options) (*Topology, error) {
 		return nil, err
 	}
 	n := o.Names
-	g := &graph{names: n, policy: o.Policy, window: o.TimeWindow, replies: o.Replies, keys: gokaopts.NewKeys(n.Table()).Index(expiryIndex)}
+	g := o.graph()
 	dlq := observe.NewDeadLetterWriter(o.Goka)
 	stockGraph, ordersGraph := g.graphs(o.Decorator(dlq))
 	// State first: a SKU's commands come from two topics in no fixed
@@ -93,4 +93,19 @@ func New(o Options) (*Topology, error) {
 	local := func() []storage.Storage { return o.Local(string(n.Table())) }
 	sweeper := NewSweeper(local, o.Send, o.SweepInterval, o.Logger.With("topology", string(n.Group)))
 	return &Topology{topology.NewSet(dlq, []*goka.Processor{stock, orders}, sweeper)}, nil
+}
+
+// Graphs returns the groups New runs for o, defined by New's code but
+// connected to nothing: what `titan topology` describes.
+// Only its Names and Replies shape them.
+func Graphs(o Options) []*goka.GroupGraph {
+	stock, orders := o.graph().graphs(observe.Decorator{})
+	return []*goka.GroupGraph{stock, orders}
+}
+
+func (o Options) graph() *graph {
+	if o.Names == (Names{}) {
+		o.Names = NamesFor("") // as validate has it for New
+	}
+	return &graph{names: o.Names, policy: o.Policy, window: o.TimeWindow, replies: o.Replies, keys: gokaopts.NewKeys(o.Names.Table()).Index(expiryIndex)}
 }

@@ -88,7 +88,7 @@ func New(o Options) (*Topology, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	g := &saga{names: o.Names, peers: o.Peers, prices: o.Prices, policy: o.Policy, window: o.TimeWindow}
+	g := o.saga()
 	dlq := observe.NewDeadLetterWriter(o.Goka)
 	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(o.Decorator(dlq)), o.Goka.ProcessorWithIndex(gokaopts.OutputsFirst, o.Names.Table(), OpenOrders)...)
 	if err != nil {
@@ -97,4 +97,18 @@ func New(o Options) (*Topology, error) {
 	local := func() []storage.Storage { return o.Local(string(o.Names.Table())) }
 	deadlines := NewDeadlines(local, o.SendSaga, o.StepTimeout, o.ScanInterval, o.Logger.With("topology", string(o.Names.Group)))
 	return &Topology{topology.NewSet(dlq, []*goka.Processor{proc}, deadlines)}, nil
+}
+
+// Graphs returns the groups New runs for o, defined by New's code but
+// connected to nothing: what `titan topology` describes.
+// Only its Names, Peers and Prices.Table shape them.
+func Graphs(o Options) []*goka.GroupGraph {
+	return []*goka.GroupGraph{o.saga().graph(observe.Decorator{})}
+}
+
+func (o Options) saga() *saga {
+	if o.Names == (Names{}) {
+		o.Names = NamesFor("") // as validate has it for New
+	}
+	return &saga{names: o.Names, peers: o.Peers, prices: o.Prices, policy: o.Policy, window: o.TimeWindow}
 }

@@ -69,7 +69,7 @@ func New(o Options) (*Topology, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	g := &group{names: o.Names, peers: o.Peers, policy: o.Policy, window: o.TimeWindow}
+	g := o.group()
 	dlq := observe.NewDeadLetterWriter(o.Goka)
 	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(o.Decorator(dlq)), o.Goka.ProcessorWithIndex(gokaopts.OutputsFirst, o.Names.Table(), nextChangeIndex)...)
 	if err != nil {
@@ -79,4 +79,18 @@ func New(o Options) (*Topology, error) {
 	local := func() []storage.Storage { return o.Local(string(n.Table())) }
 	ticker := NewTicker(local, o.Send, o.TickInterval, o.Logger.With("topology", string(n.Group)))
 	return &Topology{topology.NewSet(dlq, []*goka.Processor{proc}, ticker)}, nil
+}
+
+// Graphs returns the groups New runs for o, defined by New's code but
+// connected to nothing: what `titan topology` describes.
+// Only its Names and Peers shape them.
+func Graphs(o Options) []*goka.GroupGraph {
+	return []*goka.GroupGraph{o.group().graph(observe.Decorator{})}
+}
+
+func (o Options) group() *group {
+	if o.Names == (Names{}) {
+		o.Names = NamesFor("") // as validate has it for New
+	}
+	return &group{names: o.Names, peers: o.Peers, policy: o.Policy, window: o.TimeWindow}
 }

@@ -46,7 +46,7 @@ func New(o Options) (*Topology, error) {
 	if err := o.Policy.Validate(); err != nil {
 		return nil, err
 	}
-	g := &groups{names: o.Names, outcomes: o.Outcomes, policy: o.Policy, window: o.TimeWindow, keys: gokaopts.NewKeys(o.Names.ItemsTable())}
+	g := o.groups()
 	dlq := observe.NewDeadLetterWriter(o.Goka)
 	ug, og, ig := g.graphs(o.Decorator(dlq))
 	var procs []*goka.Processor
@@ -65,4 +65,19 @@ func New(o Options) (*Topology, error) {
 		procs = append(procs, proc)
 	}
 	return &Topology{topology.NewSet(dlq, procs)}, nil
+}
+
+// Graphs returns the groups New runs for o, defined by New's code but
+// connected to nothing: what `titan topology` describes.
+// Only its Names and Outcomes shape them.
+func Graphs(o Options) []*goka.GroupGraph {
+	users, orders, items := o.groups().graphs(observe.Decorator{})
+	return []*goka.GroupGraph{users, orders, items}
+}
+
+func (o Options) groups() *groups {
+	if o.Names == (Names{}) {
+		o.Names = NamesFor("") // as validate has it for New
+	}
+	return &groups{names: o.Names, outcomes: o.Outcomes, policy: o.Policy, window: o.TimeWindow, keys: gokaopts.NewKeys(o.Names.ItemsTable())}
 }
