@@ -101,7 +101,12 @@ func (k Keyed[M]) TrySend(ctx context.Context, m M) (partition int32, offset int
 // client's, idempotent with acks=all and Titan's partitioner. Its sends
 // are bounded by the client's own buffer (kgo.MaxBufferedRecords through
 // WithKgoOptions), not by WithBuffer, and p should not linger (WithLinger(0)):
-// TrySend would wait the linger out.
+// TrySend would wait the linger out. A nil p gives a writer that only
+// names its topic, for describing a topology without building it.
 func KeyedOn[M proto.Message](p *Producer, topic string, key func(M) string) Keyed[M] {
-	return NewKeyed(p.client, topic, key)
+	var client *kgo.Client
+	if p != nil {
+		client = p.client
+	}
+	return NewKeyed(client, topic, key)
 }
