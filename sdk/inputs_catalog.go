@@ -117,8 +117,9 @@ func (in View) build(t *topics, now time.Time) (built, error) {
 // attempt's IdempotencyKey travels as it is: the sale answers an attempt
 // once, and the same key with another Qty is refused as a conflict.
 // Buckets is the sale's bucket count as it was defined (0 means 1): the
-// buyer's bucket is derived from it, and an attempt in a bucket the sale
-// does not have is never answered with a sale.
+// buyer's bucket is derived from it (flashsale.BucketOf), and with a count
+// above the sale's the buyer may land in a bucket the sale does not have,
+// which answers not_started.
 type Purchase struct {
 	IdempotencyKey string
 	SaleID         string
