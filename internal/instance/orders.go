@@ -33,6 +33,9 @@ type orderPipeline struct {
 	fraud   fraudtopo.Names
 
 	model *fraudtopo.ModelFile
+	// policy is the pricing policy of Config.PricingRules, read once at
+	// build: the group, the saga's quotes and the API's prices agree.
+	policy pricing.Policy
 
 	// Views and outcomes for the API; nil without it.
 	orders, prices, entities *view
@@ -84,7 +87,10 @@ func (p *orderPipeline) build(hooks *metrics.Processing) error {
 	}
 	// The saga quotes from the pricing table with the pricing group's
 	// own rules: one policy for both.
-	pricingPolicy := pricing.DefaultPolicy()
+	if p.policy, err = i.cfg.PricingPolicy(); err != nil {
+		return fmt.Errorf("instance: %w", err)
+	}
+	pricingPolicy := p.policy
 	if _, err = supervised(i, "pricing", pricingtopo.New, pricingtopo.Options{
 		Base: topology.Base{
 			TimeWindow: i.cfg.TimeWindow,
@@ -200,8 +206,8 @@ func (i *Instance) orderDeps(ctx context.Context, viewOpts func(*api.Notifier) [
 		PriceAt: func(sp *pricingv1.SkuPrice, now time.Time) (*pricingv1.Quote, bool) {
 			// The stored state is as of the SKU's last input; bring
 			// campaigns and demand up to now before reading the price.
-			st, _ := pricing.Tick(pricing.StateFromWire(sp), now, pricing.DefaultPolicy())
-			q, ok := pricing.PriceAt(st, now)
+			st, _ := pricing.Tick(pricing.StateFromWire(sp), now, p.policy)
+			q, ok := pricing.PriceAt(st, now, p.policy)
 			if !ok {
 				return nil, false
 			}
