@@ -35,6 +35,8 @@ Usage:
   titan run [flags]    run the processors and the HTTP API
   titan sink run|migrate [flags]
                        write the event topics to ClickHouse, or apply its schema (titan sink help)
+  titan replay [diff|drop] [flags]
+                       run a topology again over its recorded inputs in a shadow namespace, and compare its table with live (titan replay help)
   titan help           show this help
 
 With no brokers configured, titan run starts an embedded in-process Kafka
@@ -54,6 +56,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if args[0] == "sink" {
 		return sink(args[1:], stdout, stderr)
+	}
+	if args[0] == "replay" {
+		return replayCmd(args[1:], stdout, stderr)
 	}
 	if args[0] != "run" {
 		fmt.Fprintf(stderr, "titan: unknown command %q; try titan help\n", args[0])

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ErrBadRange is wrapped by the errors of ParseOffsets and Plan.
@@ -194,4 +195,21 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// ParseTime reads --since or --until (flag): an RFC 3339 time, or a Go
+// duration meaning that long before now. The empty string is the zero
+// time: no bound.
+func ParseTime(flag, s string, now time.Time) (time.Time, error) {
+	if s = strings.TrimSpace(s); s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return time.Time{}, fmt.Errorf("%w: --%s %q: want an RFC 3339 time (2026-12-04T00:00:00Z) or a duration ago (24h)", ErrBadRange, flag, s)
+	}
+	return now.Add(-d), nil
 }

@@ -180,3 +180,31 @@ func TestProgress(t *testing.T) {
 		}
 	}
 }
+
+func TestParseTime(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		in      string
+		want    time.Time
+		wantErr bool
+	}{
+		{in: "", want: time.Time{}},
+		{in: "2026-12-04T00:00:00Z", want: time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)},
+		{in: "24h", want: now.Add(-24 * time.Hour)},
+		{in: "90m", want: now.Add(-90 * time.Minute)},
+		{in: "-1h", wantErr: true},
+		{in: "yesterday", wantErr: true},
+		{in: "2026-12-04", wantErr: true},
+	} {
+		got, err := ParseTime("since", tc.in, now)
+		if tc.wantErr {
+			if err == nil || !errors.Is(err, ErrBadRange) || !strings.Contains(err.Error(), "--since") {
+				t.Errorf("ParseTime(%q) = %v, %v; want an error naming --since", tc.in, got, err)
+			}
+			continue
+		}
+		if err != nil || !got.Equal(tc.want) {
+			t.Errorf("ParseTime(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+}
