@@ -19,18 +19,20 @@ import (
 )
 
 const replayUsage = `Usage:
-  titan replay --shadow NAME --topology pricing [flags]
+  titan replay --shadow NAME --topology pricing|inventory [flags]
       run the topology again over a range of its live inputs in the shadow namespace
       <namespace>.shadow-NAME (its own group, table, outputs and state); the live
       group, its offsets, state and outputs are only read
-  titan replay diff --shadow NAME --topology pricing [flags]
-      compare the shadow table with the live one key by key; exit 0 when identical,
+  titan replay diff --shadow NAME --topology pricing|inventory [flags]
+      compare the shadow tables with the live ones key by key; exit 0 when identical,
       1 when they differ, 2 on error
   titan replay drop --shadow NAME [flags]
       delete the shadow namespace's topics and group
 
-Supported topologies: pricing (its inputs: pricing commands, its internal commands
-with the recorded ticks, and the inventory events).
+Supported topologies, run without their punctuators (the recorded inputs hold what
+they sent): pricing (its inputs: pricing commands, its internal commands with the
+recorded ticks, and the inventory events) and inventory (its commands and internal
+commands; its order index is rebuilt from the shadow's order events).
 
 Flags (environment variable in brackets):
 `
@@ -108,7 +110,7 @@ func replayFlags(cmd string, out io.Writer) (*flag.FlagSet, *replayFlagSet) {
 	if cmd == "drop" {
 		return fs, f
 	}
-	f.topology = fs.String("topology", "", "topology to replay or compare: pricing")
+	f.topology = fs.String("topology", "", "topology to replay or compare: pricing or inventory")
 	f.timeout = fs.Duration("timeout", 30*time.Minute, "bound of the whole command")
 	if cmd == "diff" {
 		fs.StringVar(f.namespace, "live", "", "the live deployment's namespace; the same as --namespace [TITAN_NAMESPACE]")
@@ -178,21 +180,24 @@ func (f *replayFlagSet) diff(ctx context.Context, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "titan replay diff: --limit %d is negative\n", *f.limit)
 		return 2
 	}
-	d, err := instance.DiffTables(ctx, instance.DiffConfig{Brokers: splitList(*f.brokers), Namespace: *f.namespace,
+	diffs, err := instance.DiffTables(ctx, instance.DiffConfig{Brokers: splitList(*f.brokers), Namespace: *f.namespace,
 		Shadow: *f.shadow, Topology: *f.topology, Timeout: *f.timeout})
 	if err != nil {
 		fmt.Fprintf(stderr, "titan replay diff: %v\n", err)
 		return 2
 	}
-	fmt.Fprintf(stdout, "live %s (%d keys), shadow %s (%d keys)\n", d.LiveTable, len(d.Live), d.ShadowTable, len(d.Shadow))
-	if err := replay.Report(stdout, d.Summary, d.Live, d.Shadow, *f.limit); err != nil {
-		fmt.Fprintf(stderr, "titan replay diff: %v\n", err)
-		return 2
+	code := 0
+	for _, d := range diffs {
+		fmt.Fprintf(stdout, "live %s (%d keys), shadow %s (%d keys)\n", d.LiveTable, len(d.Live), d.ShadowTable, len(d.Shadow))
+		if err := replay.Report(stdout, d.Summary, d.Live, d.Shadow, *f.limit); err != nil {
+			fmt.Fprintf(stderr, "titan replay diff: %v\n", err)
+			return 2
+		}
+		if !d.Summary.Identical() {
+			code = 1
+		}
 	}
-	if d.Summary.Identical() {
-		return 0
-	}
-	return 1
+	return code
 }
 
 // replayExit is 2 for a mistake in the command, 1 for a failure on the

@@ -38,7 +38,7 @@ func TestReplayBadInputExits2(t *testing.T) {
 		{append([]string{"replay", "--shadow", "a", "--log-level", "loud"}, b...), "--log-level"},
 		{append([]string{"replay", "--shadow", "a", "extra"}, b...), `unexpected argument "extra"`},
 		{append([]string{"replay", "diff", "--shadow", "a", "--limit", "-1"}, b...), "--limit"},
-		{[]string{"replay", "diff", "--brokers", "127.0.0.1:1", "--shadow", "a", "--topology", "inventory"}, "--topology"},
+		{[]string{"replay", "diff", "--brokers", "127.0.0.1:1", "--shadow", "a", "--topology", "fraud"}, "--topology"},
 		{[]string{"replay", "drop", "--brokers", "127.0.0.1:1", "--shadow", "a.b"}, "--shadow"},
 		{[]string{"replay", "--no-such-flag"}, "no-such-flag"},
 	} {

@@ -8,10 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/lovoo/goka"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -20,22 +20,8 @@ import (
 	"github.com/titan-commerce/titan/internal/replay"
 	"github.com/titan-commerce/titan/internal/topology"
 	"github.com/titan-commerce/titan/schemas"
-	"github.com/titan-commerce/titan/schemas/codec"
-	pricingv1 "github.com/titan-commerce/titan/schemas/pricing/v1"
 	"github.com/titan-commerce/titan/state"
-	"github.com/titan-commerce/titan/topologies/inventorytopo"
-	"github.com/titan-commerce/titan/topologies/orderstopo"
-	"github.com/titan-commerce/titan/topologies/pricingtopo"
 )
-
-// ReplayablePricing is the topology Replay and DiffTables support: the
-// pricing group. Its inputs (its commands, its internal commands with the
-// recorded ticks, and the inventory events it reads demand from) are all
-// copied, so it needs nothing else at replay. The other topologies are
-// refused: the order saga looks up the pricing table and answers the
-// inventory, fraud and pricing in a loop, and the inventory and flash
-// sales run punctuators that act on today's clock.
-const ReplayablePricing = "pricing"
 
 // ErrReplay is wrapped by the errors of Replay and DiffTables that come
 // from their configuration or from the shadow namespace's state, as
@@ -50,7 +36,7 @@ type ReplayConfig struct {
 	Namespace string
 	// Shadow names the shadow namespace; see ShadowNamespace.
 	Shadow string
-	// Topology to replay: ReplayablePricing.
+	// Topology to replay: ReplayablePricing or ReplayableInventory.
 	Topology string
 	// StateDir is where the shadow processor keeps its local state, in a
 	// directory of the shadow namespace's name, removed first; empty
@@ -106,61 +92,6 @@ func ShadowNamespace(namespace, shadow string) (string, error) {
 	return schemas.Namespaced(namespace, "shadow-"+shadow), nil
 }
 
-// replayTopology is what Replay and DiffTables know of a topology.
-type replayTopology struct {
-	// inputs are the topics copied, by their names without namespace.
-	inputs []string
-	// topics are every topic of the shadow namespace but the inputs.
-	topics func(ns string, partitions int32) []kafkaadmin.Topic
-	groups func(ns string) []string
-	table  func(ns string) goka.Table
-	// render gives a table value a readable, canonical form.
-	render func([]byte) (string, error)
-	// deadLetters is the dead-letter topic.
-	deadLetters func(ns string) string
-	build       func(ns string, base topology.Base, cfg ReplayConfig) (*topology.Set, error)
-}
-
-func replayTopologyOf(name string) (replayTopology, error) {
-	if name != ReplayablePricing {
-		return replayTopology{}, fmt.Errorf("%w: --topology %q cannot be replayed; supported: %s", ErrReplay, name, ReplayablePricing)
-	}
-	return replayTopology{
-		inputs: []string{schemas.PricingCommands, schemas.PricingInternal, schemas.InventoryEvents},
-		topics: func(ns string, partitions int32) []kafkaadmin.Topic {
-			n := pricingtopo.NamesFor(ns)
-			return []kafkaadmin.Topic{
-				{Name: string(n.Events), Partitions: partitions},
-				{Name: string(n.DeadLetters), Partitions: partitions},
-				{Name: string(orderstopo.NamesFor(ns).Saga), Partitions: partitions},
-				{Name: string(n.Table()), Partitions: partitions, Compact: true},
-			}
-		},
-		groups:      func(ns string) []string { return []string{string(pricingtopo.NamesFor(ns).Group)} },
-		table:       func(ns string) goka.Table { return pricingtopo.NamesFor(ns).Table() },
-		render:      renderProto(codec.NewProto[*pricingv1.SkuPrice]()),
-		deadLetters: func(ns string) string { return string(pricingtopo.NamesFor(ns).DeadLetters) },
-		build: func(ns string, base topology.Base, cfg ReplayConfig) (*topology.Set, error) {
-			c := Config{PricingRules: cfg.PricingRules}
-			policy, err := c.PricingPolicy()
-			if err != nil {
-				return nil, fmt.Errorf("%w: --pricing-rules: %w", ErrReplay, err)
-			}
-			t, err := pricingtopo.New(pricingtopo.Options{
-				Base:   base,
-				Names:  pricingtopo.NamesFor(ns),
-				Peers:  pricingtopo.Peers{InventoryEvents: inventorytopo.NamesFor(ns).Events, Saga: orderstopo.NamesFor(ns).Saga},
-				Policy: policy,
-				Replay: true,
-			})
-			if err != nil {
-				return nil, err
-			}
-			return t.Set, nil
-		},
-	}, nil
-}
-
 func (c *ReplayConfig) check() (replayTopology, string, error) {
 	if c.Replication == 0 {
 		c.Replication = 1
@@ -191,7 +122,9 @@ func (c *ReplayConfig) check() (replayTopology, string, error) {
 	if c.Replication < 1 || c.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("%w: replication %d and timeout %v must be positive", ErrReplay, c.Replication, c.Timeout))
 	}
-	if c.PricingRules != "" {
+	if c.PricingRules != "" && c.Topology != ReplayablePricing {
+		errs = append(errs, fmt.Errorf("%w: --pricing-rules: only the pricing topology prices", ErrReplay))
+	} else if c.PricingRules != "" {
 		if _, err := (&Config{PricingRules: c.PricingRules}).PricingPolicy(); err != nil {
 			errs = append(errs, fmt.Errorf("%w: --pricing-rules: %w", ErrReplay, err))
 		}
@@ -249,7 +182,9 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayResult, error) {
 	}
 	topics := rt.topics(ns, partitions)
 	for _, in := range rt.inputs {
-		topics = append(topics, kafkaadmin.Topic{Name: shadow[live[in]], Partitions: partitions})
+		if !slices.ContainsFunc(topics, func(t kafkaadmin.Topic) bool { return t.Name == shadow[live[in]] }) {
+			topics = append(topics, kafkaadmin.Topic{Name: shadow[live[in]], Partitions: partitions})
+		}
 	}
 	if err := ensureShadowTopics(ctx, adm, int16(cfg.Replication), topics); err != nil {
 		return res, err
@@ -262,7 +197,7 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayResult, error) {
 	if res.Copied, err = copyRange(ctx, cfg, plan, shadow); err != nil {
 		return res, err
 	}
-	if err := runShadow(ctx, adm, cfg, rt, ns, partitions, shadow, res.Copied); err != nil {
+	if err := runShadow(ctx, adm, cfg, rt, ns, partitions, res.Copied); err != nil {
 		return res, err
 	}
 	if ends, err := adm.ListEndOffsets(ctx, rt.deadLetters(ns)); err == nil {
@@ -466,8 +401,7 @@ func ensureShadowTopics(ctx context.Context, adm *kadm.Client, replication int16
 
 // runShadow runs the shadow group until its committed offsets reach the
 // ends of the shadow inputs, then stops it.
-func runShadow(ctx context.Context, adm *kadm.Client, cfg ReplayConfig, rt replayTopology, ns string, partitions int32,
-	shadow map[string]string, total int64) error {
+func runShadow(ctx context.Context, adm *kadm.Client, cfg ReplayConfig, rt replayTopology, ns string, partitions int32, total int64) error {
 	dir := cfg.StateDir
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "titan-replay-")
@@ -503,7 +437,15 @@ func runShadow(ctx context.Context, adm *kadm.Client, cfg ReplayConfig, rt repla
 	defer stop()
 	done := make(chan error, 1)
 	go func() { done <- set.Run(runCtx) }()
-	stopped, waitErr := waitProcessed(ctx, adm, cfg, rt.groups(ns), shadow, total, done)
+	var (
+		stopped bool
+		waitErr error
+	)
+	for i, st := range rt.stages {
+		if stopped, waitErr = waitProcessed(ctx, adm, cfg, ns, st, i == 0, total, done); waitErr != nil {
+			break
+		}
+	}
 	stop()
 	if stopped {
 		return waitErr

@@ -21,6 +21,7 @@ import (
 	"github.com/titan-commerce/titan/internal/kafkatest"
 	"github.com/titan-commerce/titan/internal/partition"
 	"github.com/titan-commerce/titan/internal/replay"
+	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 	pricingv1 "github.com/titan-commerce/titan/schemas/pricing/v1"
 	"github.com/titan-commerce/titan/topologies/pricingtopo"
 )
@@ -65,7 +66,11 @@ func TestReplayPricing(t *testing.T) {
 		cmds = append(cmds, &pricingv1.Command{CommandId: "campaign-" + sku, Sku: sku, TimestampMs: now.UnixMilli(),
 			Kind: &pricingv1.Command_UpsertCampaign{UpsertCampaign: &pricingv1.UpsertCampaign{Campaign: c}}})
 	}
-	send(ctx, t, f.brokers, string(names.Commands), cmds)
+	msgs := make([]proto.Message, len(cmds))
+	for i, c := range cmds {
+		msgs[i] = c
+	}
+	send(ctx, t, f.brokers, string(names.Commands), msgs, func(m proto.Message) string { return m.(*pricingv1.Command).GetSku() })
 	if err := kafkatest.WaitCommitted(ctx, f.adm, string(names.Group), string(names.Commands)); err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +98,10 @@ func TestReplayPricing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return d
+		if len(d) != 1 || d[0].LiveTable != string(names.Table()) {
+			t.Fatalf("pricing's tables compared: %+v", d)
+		}
+		return d[0]
 	}
 
 	// The same input into two shadow namespaces: identical tables, equal
@@ -159,8 +167,76 @@ func TestReplayPricing(t *testing.T) {
 	}
 }
 
-// send produces commands, keyed by SKU, as a client would.
-func send(ctx context.Context, t *testing.T, brokers []string, topic string, cmds []*pricingv1.Command) {
+// TestReplayInventory: inventory traffic (restocks, reservations, one
+// refused for want of stock, a commit) replayed into a shadow namespace
+// gives the same stock table and order index as live, and leaves the live
+// groups' committed offsets and the live topics' ends as they were.
+func TestReplayInventory(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	f := start(ctx, t, instance.TopologyInventory)
+	f.waitReady(ctx)
+	names := f.inst.Names()
+	now := time.Now().UnixMilli()
+	var cmds []*inventoryv1.Command
+	for i := range 6 {
+		sku := fmt.Sprintf("sku-%d", i)
+		cmds = append(cmds, &inventoryv1.Command{CommandId: "restock-" + sku, Sku: sku, Qty: 10, TimestampMs: now,
+			Kind: &inventoryv1.Command_Restock{Restock: &inventoryv1.Restock{}}})
+	}
+	reserve := func(order, sku string, qty int64) *inventoryv1.Command {
+		return &inventoryv1.Command{CommandId: "reserve-" + order, OrderId: order, Sku: sku, Qty: qty, TimestampMs: now,
+			Kind: &inventoryv1.Command_Reserve{Reserve: &inventoryv1.Reserve{TtlMs: time.Hour.Milliseconds()}}}
+	}
+	cmds = append(cmds, reserve("o-1", "sku-0", 3), reserve("o-2", "sku-1", 50), reserve("o-3", "sku-2", 4),
+		&inventoryv1.Command{CommandId: "commit-o-1", OrderId: "o-1", Sku: "sku-0", TimestampMs: now,
+			Kind: &inventoryv1.Command_Commit{Commit: &inventoryv1.Commit{}}})
+	var msgs []proto.Message
+	for _, c := range cmds {
+		msgs = append(msgs, c)
+	}
+	send(ctx, t, f.brokers, string(names.Commands), msgs, func(m proto.Message) string { return m.(*inventoryv1.Command).GetSku() })
+	for group, topic := range map[string]string{string(names.Group): string(names.Commands), string(names.OrdersGroup): string(names.OrderEvents)} {
+		if err := kafkatest.WaitCommitted(ctx, f.adm, group, topic); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	before := liveSnapshot(ctx, t, f.adm, f.ns)
+	var lines []string
+	res, err := instance.Replay(ctx, instance.ReplayConfig{Brokers: f.brokers, Namespace: f.ns, Shadow: "inv", Topology: instance.ReplayableInventory,
+		StateDir: t.TempDir(), Timeout: 2 * time.Minute, Progress: func(p replay.Progress) { lines = append(lines, p.Line()) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Copied != int64(len(cmds)) || res.DeadLetters != 0 {
+		t.Fatalf("copied %d records with %d dead letters, want %d and none", res.Copied, res.DeadLetters, len(cmds))
+	}
+	if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, "replay process titan-inventory-orders: ") }) {
+		t.Errorf("no progress of the order index in %q", lines)
+	}
+	diffs, err := instance.DiffTables(ctx, instance.DiffConfig{Brokers: f.brokers, Namespace: f.ns, Shadow: "inv", Topology: instance.ReplayableInventory})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(diffs) != 2 || diffs[0].LiveTable != string(names.Table()) || diffs[1].LiveTable != string(names.OrdersTable()) {
+		t.Fatalf("inventory's tables compared: %+v", diffs)
+	}
+	for _, d := range diffs {
+		var report strings.Builder
+		_ = replay.Report(&report, d.Summary, d.Live, d.Shadow, 5)
+		// Every SKU's head and its side keys; every order reserved.
+		if !d.Summary.Identical() || d.Summary.Equal < 3 {
+			t.Errorf("%s against live:\n%s", d.ShadowTable, report.String())
+		}
+	}
+	if after := liveSnapshot(ctx, t, f.adm, f.ns); !reflect.DeepEqual(after, before) {
+		t.Fatalf("the live deployment changed during the replay:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// send produces messages, keyed by key, as a client would.
+func send(ctx context.Context, t *testing.T, brokers []string, topic string, msgs []proto.Message, key func(proto.Message) string) {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(partition.Kgo()))
 	if err != nil {
@@ -168,12 +244,12 @@ func send(ctx context.Context, t *testing.T, brokers []string, topic string, cmd
 	}
 	defer cl.Close()
 	var recs []*kgo.Record
-	for _, c := range cmds {
-		b, err := proto.Marshal(c)
+	for _, m := range msgs {
+		b, err := proto.Marshal(m)
 		if err != nil {
 			t.Fatal(err)
 		}
-		recs = append(recs, &kgo.Record{Topic: topic, Key: []byte(c.GetSku()), Value: b})
+		recs = append(recs, &kgo.Record{Topic: topic, Key: []byte(key(m)), Value: b})
 	}
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		t.Fatal(err)
@@ -248,9 +324,10 @@ func TestReplayRefusesBadConfiguration(t *testing.T) {
 		{"no brokers", func(c *instance.ReplayConfig) { c.Brokers = nil }, "--brokers"},
 		{"a shadow name with a dot", func(c *instance.ReplayConfig) { c.Shadow = "a.b" }, `--shadow "a.b"`},
 		{"an empty shadow name", func(c *instance.ReplayConfig) { c.Shadow = "" }, "--shadow"},
-		{"a topology it cannot replay", func(c *instance.ReplayConfig) { c.Topology = "orders" }, `--topology "orders" cannot be replayed; supported: pricing`},
+		{"a topology it cannot replay", func(c *instance.ReplayConfig) { c.Topology = "orders" }, `--topology "orders" cannot be replayed; supported: pricing, inventory`},
 		{"until before since", func(c *instance.ReplayConfig) { c.Since, c.Until = now, now.Add(-time.Hour) }, "--until"},
 		{"rules out of range", func(c *instance.ReplayConfig) { c.PricingRules = rules }, "--pricing-rules"},
+		{"rules for the inventory", func(c *instance.ReplayConfig) { c.Topology, c.PricingRules = instance.ReplayableInventory, rules }, "only the pricing topology prices"},
 		{"rules missing", func(c *instance.ReplayConfig) { c.PricingRules = rules + ".missing" }, "--pricing-rules"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

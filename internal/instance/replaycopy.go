@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/titan-commerce/titan/internal/replay"
+	"github.com/titan-commerce/titan/schemas"
 )
 
 // copyRange copies plan's spans of the live topics to the shadow topic of
@@ -129,15 +131,19 @@ func copyRange(ctx context.Context, cfg ReplayConfig, plan map[string]map[int32]
 	return copied.Load(), nil
 }
 
-// waitProcessed waits until groups have committed, for every shadow input
-// partition, its end offset, reporting progress. done receives the shadow
-// group's end; it ending first is an error, and stopped says so.
-func waitProcessed(ctx context.Context, adm *kadm.Client, cfg ReplayConfig, groups []string, shadow map[string]string,
-	total int64, done <-chan error) (stopped bool, err error) {
+// waitProcessed waits until the stage's group has committed, for every
+// partition of its shadow inputs, the end offset it has now, reporting
+// progress: as the "process" phase of the copied total for the first
+// stage, and as a phase named after the group, of what its inputs hold,
+// for the others. done receives the shadow groups' end; it ending first is
+// an error, and stopped says so.
+func waitProcessed(ctx context.Context, adm *kadm.Client, cfg ReplayConfig, ns string, st replayStage, first bool,
+	copied int64, done <-chan error) (stopped bool, err error) {
 	start := time.Now()
-	var topics []string
-	for _, t := range shadow {
-		topics = append(topics, t)
+	group := st.group(ns)
+	topics := make([]string, len(st.inputs))
+	for i, in := range st.inputs {
+		topics[i] = schemas.Namespaced(ns, in)
 	}
 	listed, err := adm.ListEndOffsets(ctx, topics...)
 	if err == nil {
@@ -146,37 +152,31 @@ func waitProcessed(ctx context.Context, adm *kadm.Client, cfg ReplayConfig, grou
 	if err != nil {
 		return false, fmt.Errorf("replay: end offsets of the shadow inputs: %w", err)
 	}
-	ends := map[string]map[int32]int64{}
-	listed.Each(func(o kadm.ListedOffset) {
-		if ends[o.Topic] == nil {
-			ends[o.Topic] = map[int32]int64{}
-		}
-		ends[o.Topic][o.Partition] = o.Offset
-	})
+	phase, total := "process", copied
+	if !first {
+		phase, total = "process "+strings.TrimPrefix(group, ns+"."), 0
+		listed.Each(func(o kadm.ListedOffset) { total += max(o.Offset, 0) })
+	}
 	poll := time.NewTicker(250 * time.Millisecond)
 	defer poll.Stop()
 	last := time.Now()
 	for {
-		processed, behind := int64(0), ""
-		for _, g := range groups {
-			committed, err := adm.FetchOffsets(ctx, g)
-			if err != nil {
-				return false, fmt.Errorf("replay: committed offsets of %s: %w", g, err)
-			}
-			for topic, parts := range ends {
-				for p, end := range parts {
-					at := int64(0)
-					if o, ok := committed.Lookup(topic, p); ok && o.Err == nil {
-						at = o.At
-					}
-					processed += min(max(at, 0), end)
-					if at < end && behind == "" {
-						behind = fmt.Sprintf("%s %s/%d at %d of %d", g, topic, p, at, end)
-					}
-				}
-			}
+		committed, err := adm.FetchOffsets(ctx, group)
+		if err != nil {
+			return false, fmt.Errorf("replay: committed offsets of %s: %w", group, err)
 		}
-		progress := replay.Progress{Phase: "process", Done: processed / int64(max(len(groups), 1)), Total: total, Elapsed: time.Since(start)}
+		processed, behind := int64(0), ""
+		listed.Each(func(end kadm.ListedOffset) {
+			at := int64(0)
+			if o, ok := committed.Lookup(end.Topic, end.Partition); ok && o.Err == nil {
+				at = max(o.At, 0)
+			}
+			processed += min(at, end.Offset)
+			if at < end.Offset && behind == "" {
+				behind = fmt.Sprintf("%s %s/%d at %d of %d", group, end.Topic, end.Partition, at, end.Offset)
+			}
+		})
+		progress := replay.Progress{Phase: phase, Done: processed, Total: total, Elapsed: time.Since(start)}
 		if behind == "" {
 			if cfg.Progress != nil {
 				cfg.Progress(progress)
@@ -191,32 +191,24 @@ func waitProcessed(ctx context.Context, adm *kadm.Client, cfg ReplayConfig, grou
 		case <-ctx.Done():
 			return false, fmt.Errorf("replay: processing: %w; still behind: %s", ctx.Err(), behind)
 		case err := <-done:
-			return true, fmt.Errorf("replay: the shadow group stopped before it was done (%s): %w", behind, err)
+			return true, fmt.Errorf("replay: the shadow groups stopped before they were done (%s): %w", behind, err)
 		case <-poll.C:
 		}
 	}
 }
 
-// renderProto gives a table value of message type M as canonical JSON:
-// protojson's field names and forms, with its deliberately unstable
-// spacing taken out, so equal values render equal.
-func renderProto[M proto.Message](c interface {
-	DecodeMessage([]byte) (M, error)
-}) func([]byte) (string, error) {
-	return func(b []byte) (string, error) {
-		m, err := c.DecodeMessage(b)
-		if err != nil {
-			return "", err
-		}
-		j, err := protojson.Marshal(m)
-		if err != nil {
-			return "", err
-		}
-		var v any
-		if err := json.Unmarshal(j, &v); err != nil {
-			return "", err
-		}
-		out, err := json.Marshal(v)
-		return string(out), err
+// canonicalJSON is protojson's rendering of m (its field names and forms)
+// with its deliberately unstable spacing taken out, so equal messages
+// render equal.
+func canonicalJSON(m proto.Message) (string, error) {
+	j, err := protojson.Marshal(m)
+	if err != nil {
+		return "", err
 	}
+	var v any
+	if err := json.Unmarshal(j, &v); err != nil {
+		return "", err
+	}
+	out, err := json.Marshal(v)
+	return string(out), err
 }

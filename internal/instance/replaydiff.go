@@ -31,10 +31,11 @@ type TableDiff struct {
 	Summary                replay.Summary
 }
 
-// DiffTables reads the live and the shadow group table of a topology from
+// DiffTables reads each group table of a topology, live and shadow, from
 // their changelogs, up to the end offsets seen when it starts, and
-// compares them key by key. It only reads, with no group.
-func DiffTables(ctx context.Context, cfg DiffConfig) (TableDiff, error) {
+// compares them key by key, one TableDiff per table. It only reads, with
+// no group.
+func DiffTables(ctx context.Context, cfg DiffConfig) ([]TableDiff, error) {
 	var errs []error
 	if len(cfg.Brokers) == 0 {
 		errs = append(errs, fmt.Errorf("%w: --brokers: none given", ErrReplay))
@@ -44,7 +45,7 @@ func DiffTables(ctx context.Context, cfg DiffConfig) (TableDiff, error) {
 	ns, err := ShadowNamespace(cfg.Namespace, cfg.Shadow)
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
-		return TableDiff{}, err
+		return nil, err
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 10 * time.Minute
@@ -53,25 +54,29 @@ func DiffTables(ctx context.Context, cfg DiffConfig) (TableDiff, error) {
 	defer cancel()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...))
 	if err != nil {
-		return TableDiff{}, fmt.Errorf("replay: client: %w", err)
+		return nil, fmt.Errorf("replay: client: %w", err)
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	d := TableDiff{LiveTable: string(rt.table(cfg.Namespace)), ShadowTable: string(rt.table(ns))}
-	if d.Live, err = readTable(ctx, cfg.Brokers, adm, d.LiveTable, rt.render); err != nil {
-		return d, err
+	var out []TableDiff
+	for _, t := range rt.tables {
+		d := TableDiff{LiveTable: string(t.table(cfg.Namespace)), ShadowTable: string(t.table(ns))}
+		if d.Live, err = readTable(ctx, cfg.Brokers, adm, d.LiveTable, t.render); err != nil {
+			return nil, err
+		}
+		if d.Shadow, err = readTable(ctx, cfg.Brokers, adm, d.ShadowTable, t.render); err != nil {
+			return nil, err
+		}
+		d.Summary = replay.Diff(d.Live, d.Shadow)
+		out = append(out, d)
 	}
-	if d.Shadow, err = readTable(ctx, cfg.Brokers, adm, d.ShadowTable, rt.render); err != nil {
-		return d, err
-	}
-	d.Summary = replay.Diff(d.Live, d.Shadow)
-	return d, nil
+	return out, nil
 }
 
 // readTable reads a table's changelog from its start to the end offsets
 // seen first and returns the latest value of every key, rendered; a
 // tombstone removes its key.
-func readTable(ctx context.Context, brokers []string, adm *kadm.Client, topic string, render func([]byte) (string, error)) (map[string]string, error) {
+func readTable(ctx context.Context, brokers []string, adm *kadm.Client, topic string, render func(string, []byte) (string, error)) (map[string]string, error) {
 	starts, err := adm.ListStartOffsets(ctx, topic)
 	if err == nil {
 		err = starts.Error()
@@ -128,7 +133,7 @@ func readTable(ctx context.Context, brokers []string, adm *kadm.Client, topic st
 	}
 	out := make(map[string]string, len(raw))
 	for k, v := range raw {
-		s, err := render(v)
+		s, err := render(k, v)
 		if err != nil {
 			return nil, fmt.Errorf("replay: %s key %q does not decode: %w", topic, k, err)
 		}
@@ -145,11 +150,18 @@ func DropShadowNamespace(ctx context.Context, brokers []string, namespace, shado
 	if err != nil {
 		return "", err
 	}
-	rt, _ := replayTopologyOf(ReplayablePricing)
+	if len(brokers) == 0 {
+		return ns, fmt.Errorf("%w: --brokers: none given", ErrReplay)
+	}
+	var groups []string
+	for _, name := range []string{ReplayablePricing, ReplayableInventory} {
+		rt, _ := replayTopologyOf(name)
+		groups = append(groups, rt.groups(ns)...)
+	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
 		return ns, fmt.Errorf("replay: client: %w", err)
 	}
 	defer cl.Close()
-	return ns, DropShadow(ctx, kadm.NewClient(cl), ns, rt.groups(ns))
+	return ns, DropShadow(ctx, kadm.NewClient(cl), ns, groups)
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // Summary is how two tables, key -> rendered value, differ.
@@ -126,21 +127,21 @@ func Report(w io.Writer, s Summary, live, shadow map[string]string, limit int) e
 		if shown == limit {
 			break
 		}
-		ew.printf("- %s (only in live): %s\n", k, live[k])
+		ew.printf("- %s (only in live): %s\n", showKey(k), live[k])
 		shown++
 	}
 	for _, k := range s.OnlyShadow {
 		if shown == limit {
 			break
 		}
-		ew.printf("+ %s (only in shadow): %s\n", k, shadow[k])
+		ew.printf("+ %s (only in shadow): %s\n", showKey(k), shadow[k])
 		shown++
 	}
 	for _, k := range s.Different {
 		if shown == limit {
 			break
 		}
-		ew.printf("~ %s\n", k)
+		ew.printf("~ %s\n", showKey(k))
 		for _, c := range Fields(live[k], shadow[k]) {
 			ew.printf("    %s: %s -> %s\n", orWhole(c.Path), orMissing(c.Live), orMissing(c.Shadow))
 		}
@@ -150,6 +151,17 @@ func Report(w io.Writer, s Summary, live, shadow map[string]string, limit int) e
 		ew.printf("... and %d more keys that differ\n", rest)
 	}
 	return ew.err
+}
+
+// showKey prints a key as it is when it is printable, and quoted in Go's
+// form otherwise (side keys after a NUL, binary keys).
+func showKey(k string) string {
+	for _, r := range k {
+		if !unicode.IsPrint(r) {
+			return strconv.Quote(k)
+		}
+	}
+	return k
 }
 
 func orWhole(p string) string {

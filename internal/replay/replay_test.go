@@ -111,6 +111,11 @@ func TestDiffAndReport(t *testing.T) {
 	if same := Diff(live, live); !same.Identical() || same.Equal != 4 {
 		t.Fatalf("a table against itself: %+v", same)
 	}
+	var quoted bytes.Buffer
+	if err := Report(&quoted, Diff(map[string]string{"sku\x00r1": "1"}, nil), map[string]string{"sku\x00r1": "1"}, nil, 5); err != nil ||
+		!strings.Contains(quoted.String(), `- "sku\x00r1" (only in live): 1`) {
+		t.Fatalf("a key with a NUL is not quoted: %q %v", quoted.String(), err)
+	}
 	if !Diff(nil, map[string]string{}).Identical() {
 		t.Fatal("two empty tables differ")
 	}
