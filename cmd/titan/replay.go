@@ -16,6 +16,8 @@ import (
 
 	"github.com/titan-commerce/titan/internal/instance"
 	"github.com/titan-commerce/titan/internal/replay"
+	"github.com/titan-commerce/titan/processors/inventory"
+	"github.com/titan-commerce/titan/schemas"
 )
 
 const replayUsage = `Usage:
@@ -94,7 +96,7 @@ type replayFlagSet struct {
 	brokers, namespace, shadow, topology                   *string
 	fromOffset, toOffset, since, until, stateDir, rulesArg *string
 	replace                                                *bool
-	timeout                                                *time.Duration
+	timeout, timeAhead, timeBehind, dedupe                 *time.Duration
 	limit                                                  *int
 	logLevel                                               *string
 	env                                                    map[string]string
@@ -123,8 +125,14 @@ func replayFlags(cmd string, out io.Writer) (*flag.FlagSet, *replayFlagSet) {
 	f.since = fs.String("since", "", "first record time copied: RFC 3339 (2026-12-04T00:00:00Z) or a duration ago (24h)")
 	f.until = fs.String("until", "", "record time where the copy stops, not included: RFC 3339 or a duration ago")
 	f.stateDir = fs.String("state-dir", "", "directory of the shadow group's local state (in a directory named after the shadow namespace); empty uses a temporary one [TITAN_STATE_DIR]")
-	f.rulesArg = fs.String("pricing-rules", "", "pricing rules file the shadow pricing group prices with (as titan run --pricing-rules); empty uses the built-in rules")
+	f.rulesArg = fs.String("pricing-rules", "", "pricing rules file the shadow pricing group prices with (as titan run --pricing-rules: give the live file for a faithful replay, a changed one to try it); empty uses the built-in rules")
 	f.replace = fs.Bool("replace", false, "delete a shadow namespace of the same name first")
+	// The live deployment's settings that decide what a group sets aside
+	// or remembers: the same flags and variables as titan run's.
+	f.timeAhead = fs.Duration("max-time-ahead", schemas.DefaultTimeWindow().Ahead, "as titan run's: how far past the time Kafka received it a client message may be stamped [TITAN_MAX_TIME_AHEAD]")
+	f.timeBehind = fs.Duration("max-time-behind", schemas.DefaultTimeWindow().Behind, "as titan run's: how long before the time Kafka received it a client message may be stamped [TITAN_MAX_TIME_BEHIND]")
+	f.dedupe = fs.Duration("dedupe-window", inventory.DefaultPolicy().DedupeWindow, "as titan run's: how long the inventory remembers a command id per SKU [TITAN_DEDUPE_WINDOW]")
+	f.env["max-time-ahead"], f.env["max-time-behind"], f.env["dedupe-window"] = "TITAN_MAX_TIME_AHEAD", "TITAN_MAX_TIME_BEHIND", "TITAN_DEDUPE_WINDOW"
 	f.logLevel = fs.String("log-level", "warn", "debug, info, warn or error [TITAN_LOG_LEVEL]")
 	f.env["state-dir"], f.env["log-level"] = "TITAN_STATE_DIR", "TITAN_LOG_LEVEL"
 	return fs, f
@@ -161,6 +169,8 @@ func (f *replayFlagSet) replay(ctx context.Context, stdout, stderr io.Writer) in
 		Since:        since,
 		Until:        until,
 		PricingRules: *f.rulesArg,
+		TimeWindow:   schemas.TimeWindow{Ahead: *f.timeAhead, Behind: *f.timeBehind},
+		DedupeWindow: *f.dedupe,
 		Replace:      *f.replace,
 		Timeout:      *f.timeout,
 		Progress:     show,

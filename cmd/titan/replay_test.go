@@ -36,6 +36,8 @@ func TestReplayBadInputExits2(t *testing.T) {
 		{append([]string{"replay", "--shadow", "a", "--since", "1h", "--until", "2h"}, b...), "--until"},
 		{append([]string{"replay", "--shadow", "a", "--pricing-rules", rules}, b...), "--pricing-rules"},
 		{append([]string{"replay", "--shadow", "a", "--log-level", "loud"}, b...), "--log-level"},
+		{append([]string{"replay", "--shadow", "a", "--max-time-behind", "-1s"}, b...), "--max-time-behind"},
+		{[]string{"replay", "--brokers", "127.0.0.1:1", "--shadow", "a", "--topology", "inventory", "--pricing-rules", rules}, "only the pricing topology prices"},
 		{append([]string{"replay", "--shadow", "a", "extra"}, b...), `unexpected argument "extra"`},
 		{append([]string{"replay", "diff", "--shadow", "a", "--limit", "-1"}, b...), "--limit"},
 		{[]string{"replay", "diff", "--brokers", "127.0.0.1:1", "--shadow", "a", "--topology", "fraud"}, "--topology"},
@@ -51,6 +53,10 @@ func TestReplayBadInputExits2(t *testing.T) {
 	var stderr bytes.Buffer
 	if code := run([]string{"replay", "--shadow", "a", "--topology", "pricing"}, &bytes.Buffer{}, &stderr); code != 2 || !strings.Contains(stderr.String(), "--brokers") {
 		t.Errorf("a replay without brokers exited %d with %q, want 2 naming --brokers", code, stderr.String())
+	}
+	// titan run takes the rules file too, and refuses one it cannot read.
+	if code := run([]string{"run", "--pricing-rules", rules}, &bytes.Buffer{}, &stderr); code != 2 || !strings.Contains(stderr.String(), "pricing rules") {
+		t.Errorf("titan run with a bad rules file exited %d with %q, want 2", code, stderr.String())
 	}
 	var help bytes.Buffer
 	if code := run([]string{"replay", "help"}, &help, &help); code != 0 || !strings.Contains(help.String(), "--from-offset") || !strings.Contains(help.String(), "exit 0 when identical") {

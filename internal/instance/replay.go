@@ -19,6 +19,7 @@ import (
 	"github.com/titan-commerce/titan/internal/kafkaadmin"
 	"github.com/titan-commerce/titan/internal/replay"
 	"github.com/titan-commerce/titan/internal/topology"
+	"github.com/titan-commerce/titan/processors/inventory"
 	"github.com/titan-commerce/titan/schemas"
 	"github.com/titan-commerce/titan/state"
 )
@@ -55,6 +56,9 @@ type ReplayConfig struct {
 	// TimeWindow is the live deployment's (Config.TimeWindow): the shadow
 	// group sets aside what the live one did. Zero means the default.
 	TimeWindow schemas.TimeWindow
+	// DedupeWindow is the live deployment's (Config.DedupeWindow), for the
+	// inventory; zero means the default.
+	DedupeWindow time.Duration
 	// Replace deletes a shadow namespace of the same name first; without
 	// it one that exists is an error.
 	Replace bool
@@ -108,6 +112,9 @@ func (c *ReplayConfig) check() (replayTopology, string, error) {
 	if c.TimeWindow == (schemas.TimeWindow{}) {
 		c.TimeWindow = schemas.DefaultTimeWindow()
 	}
+	if c.DedupeWindow == 0 {
+		c.DedupeWindow = inventory.DefaultPolicy().DedupeWindow
+	}
 	var errs []error
 	if len(c.Brokers) == 0 {
 		errs = append(errs, fmt.Errorf("%w: --brokers: a replay reads a live cluster; none given", ErrReplay))
@@ -119,8 +126,11 @@ func (c *ReplayConfig) check() (replayTopology, string, error) {
 	if !c.Since.IsZero() && !c.Until.IsZero() && !c.Until.After(c.Since) {
 		errs = append(errs, fmt.Errorf("%w: --until %s is not after --since %s", ErrReplay, c.Until.Format(time.RFC3339), c.Since.Format(time.RFC3339)))
 	}
-	if c.Replication < 1 || c.Timeout < 0 {
-		errs = append(errs, fmt.Errorf("%w: replication %d and timeout %v must be positive", ErrReplay, c.Replication, c.Timeout))
+	if c.Replication < 1 || c.Timeout < 0 || c.DedupeWindow < 0 {
+		errs = append(errs, fmt.Errorf("%w: replication %d, timeout %v and dedupe window %v must be positive", ErrReplay, c.Replication, c.Timeout, c.DedupeWindow))
+	}
+	if err := c.TimeWindow.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("%w: --max-time-ahead, --max-time-behind: %w", ErrReplay, err))
 	}
 	if c.PricingRules != "" && c.Topology != ReplayablePricing {
 		errs = append(errs, fmt.Errorf("%w: --pricing-rules: only the pricing topology prices", ErrReplay))

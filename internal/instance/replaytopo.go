@@ -9,6 +9,7 @@ import (
 
 	"github.com/titan-commerce/titan/internal/kafkaadmin"
 	"github.com/titan-commerce/titan/internal/topology"
+	"github.com/titan-commerce/titan/processors/inventory"
 	"github.com/titan-commerce/titan/schemas"
 	"github.com/titan-commerce/titan/schemas/codec"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
@@ -147,7 +148,9 @@ func inventoryReplay() replayTopology {
 		},
 		deadLetters: func(ns string) string { return string(inventorytopo.NamesFor(ns).DeadLetters) },
 		build: func(ns string, base topology.Base, cfg ReplayConfig) (*topology.Set, error) {
-			t, err := inventorytopo.New(inventorytopo.Options{Base: base, Names: inventorytopo.NamesFor(ns), Replay: true})
+			policy := inventory.DefaultPolicy()
+			policy.DedupeWindow = cfg.DedupeWindow
+			t, err := inventorytopo.New(inventorytopo.Options{Base: base, Names: inventorytopo.NamesFor(ns), Policy: policy, Replay: true})
 			if err != nil {
 				return nil, err
 			}
