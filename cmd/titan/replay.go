@@ -157,7 +157,7 @@ func (f *replayFlagSet) replay(ctx context.Context, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "titan replay: %v\n", err)
 		return 2
 	}
-	show := progressPrinter(stdout)
+	show, shown := progressPrinter(stdout)
 	res, err := instance.Replay(ctx, instance.ReplayConfig{
 		Brokers:      splitList(*f.brokers),
 		Namespace:    *f.namespace,
@@ -176,6 +176,7 @@ func (f *replayFlagSet) replay(ctx context.Context, stdout, stderr io.Writer) in
 		Progress:     show,
 		Logger:       slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	})
+	shown()
 	if err != nil {
 		fmt.Fprintf(stderr, "titan replay: %v\n", err)
 		return replayExit(err)
@@ -220,27 +221,40 @@ func replayExit(err error) int {
 }
 
 // progressPrinter shows progress as a bar redrawn in place when w is a
-// terminal, and as a plain line every few seconds and at each phase's end
-// otherwise.
-func progressPrinter(w io.Writer) func(replay.Progress) {
+// terminal, one bar per phase, and otherwise as a plain line every few
+// seconds and at each phase's end. done ends the last bar's line.
+func progressPrinter(w io.Writer) (show func(replay.Progress), done func()) {
+	var (
+		phase string
+		last  time.Time
+		shown replay.Progress
+	)
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		width := 30
-		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 80 {
-			width = min(cols-60, 60)
+		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 100 {
+			width = min(cols-70, 60)
 		}
-		return func(p replay.Progress) {
+		show = func(p replay.Progress) {
+			if phase != "" && p.Phase != phase {
+				fmt.Fprintln(w)
+			}
+			phase = p.Phase
 			fmt.Fprint(w, "\r"+p.Bar(width))
-			if p.Done >= p.Total {
+		}
+		done = func() {
+			if phase != "" {
 				fmt.Fprintln(w)
 			}
 		}
+		return show, done
 	}
-	var last time.Time
-	return func(p replay.Progress) {
-		if p.Done < p.Total && time.Since(last) < 5*time.Second {
+	show = func(p replay.Progress) {
+		end := p.Done >= p.Total
+		if (!end && time.Since(last) < 5*time.Second) || (end && p.Phase == shown.Phase && p.Done == shown.Done) {
 			return
 		}
-		last = time.Now()
+		last, shown = time.Now(), p
 		fmt.Fprintln(w, p.Line())
 	}
+	return show, func() {}
 }

@@ -135,8 +135,8 @@ func TestReplayCommand(t *testing.T) {
 			t.Errorf("replay printed no %q:\n%s", want, out)
 		}
 	}
-	if strings.Contains(out, "\r") {
-		t.Errorf("replay drew a bar off a terminal:\n%q", out)
+	if strings.Contains(out, "\r") || strings.Count(out, "replay copy: 3/3 records") != 1 {
+		t.Errorf("replay drew a bar off a terminal, or said the copy ended more than once:\n%q", out)
 	}
 	if out := titan(0, "replay", "diff", "--topology", "pricing"); !strings.Contains(out, "the tables are identical") {
 		t.Errorf("diff of a faithful replay:\n%s", out)

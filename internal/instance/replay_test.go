@@ -159,6 +159,35 @@ func TestReplayPricing(t *testing.T) {
 		}
 	}
 
+	// Bounded ranges: a time after every record selects nothing; the first
+	// offset of each partition gives a table of the SKUs first priced
+	// there, at their base prices, which live has moved on from or holds
+	// more of.
+	_, err := instance.Replay(ctx, instance.ReplayConfig{Brokers: f.brokers, Namespace: f.ns, Shadow: "later", Topology: instance.ReplayablePricing,
+		Since: time.Now().Add(time.Hour)})
+	if !errors.Is(err, replay.ErrBadRange) || !strings.Contains(err.Error(), "selects no records") {
+		t.Fatalf("a replay since a time after every record: %v", err)
+	}
+	res, err := instance.Replay(ctx, instance.ReplayConfig{Brokers: f.brokers, Namespace: f.ns, Shadow: "head", Topology: instance.ReplayablePricing,
+		To: []replay.Offset{{Partition: -1, Offset: 1}}, Timeout: 2 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends, err := kafkatest.EndOffsets(ctx, f.adm, string(names.Commands))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var firsts int64
+	for p, end := range ends {
+		if want := (replay.Span{From: 0, To: min(end, 1)}); res.Plan["titan.pricing.commands"][p] != want {
+			t.Errorf("partition %d spans %v, want %v", p, res.Plan["titan.pricing.commands"][p], want)
+		}
+		firsts += min(end, 1)
+	}
+	if d := diff("head"); res.Copied != firsts || len(d.Shadow) != int(firsts) || len(d.Summary.OnlyShadow) != 0 {
+		t.Fatalf("a replay of each partition's first offset copied %d records, want %d, and holds %d keys: %+v", res.Copied, firsts, len(d.Shadow), d.Summary)
+	}
+
 	if after := liveSnapshot(ctx, t, f.adm, f.ns); !reflect.DeepEqual(after, before) {
 		t.Fatalf("the live deployment changed during the replays:\nbefore %v\nafter  %v", before, after)
 	}
