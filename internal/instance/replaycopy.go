@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,112 +24,152 @@ import (
 // each (shadow), partition for partition, and returns how many records
 // were copied. The reader has no group and commits nothing.
 func copyRange(ctx context.Context, cfg ReplayConfig, plan map[string]map[int32]replay.Span, shadow map[string]string) (int64, error) {
-	start := time.Now()
-	total := replay.Total(plan)
+	c := &copier{cfg: cfg, plan: plan, shadow: shadow, left: map[string]map[int32]bool{}, failed: make(chan struct{}),
+		start: time.Now(), total: replay.Total(plan)}
 	offsets := map[string]map[int32]kgo.Offset{}
-	left := map[string]map[int32]bool{}
-	remaining := 0
 	for topic, parts := range plan {
 		for p, s := range parts {
 			if s.Len() == 0 {
 				continue
 			}
 			if offsets[topic] == nil {
-				offsets[topic], left[topic] = map[int32]kgo.Offset{}, map[int32]bool{}
+				offsets[topic], c.left[topic] = map[int32]kgo.Offset{}, map[int32]bool{}
 			}
 			offsets[topic][p] = kgo.NewOffset().At(s.From)
-			left[topic][p] = true
-			remaining++
+			c.left[topic][p] = true
+			c.remaining++
 		}
 	}
-	reader, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ConsumePartitions(offsets),
-		kgo.FetchMaxWait(250*time.Millisecond))
-	if err != nil {
+	var err error
+	if c.reader, err = kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ConsumePartitions(offsets),
+		kgo.FetchMaxWait(250*time.Millisecond)); err != nil {
 		return 0, fmt.Errorf("replay: reader: %w", err)
 	}
-	defer reader.Close()
+	defer c.reader.Close()
 	// Records go to the partition they were read from, whatever their key:
 	// the shadow group must see each partition as the live one did.
-	writer, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.ProducerLinger(5*time.Millisecond))
-	if err != nil {
+	if c.writer, err = kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerLinger(5*time.Millisecond)); err != nil {
 		return 0, fmt.Errorf("replay: writer: %w", err)
 	}
-	defer writer.Close()
+	defer c.writer.Close()
+	err = c.run(ctx)
+	return c.copied.Load(), err
+}
 
-	var (
-		copied  atomic.Int64
-		errOnce sync.Once
-		sendErr error
-	)
-	failed := make(chan struct{})
-	report := func() {
-		if cfg.Progress != nil {
-			cfg.Progress(replay.Progress{Phase: "copy", Done: copied.Load(), Total: total, Elapsed: time.Since(start)})
-		}
+// copier is one copyRange.
+type copier struct {
+	cfg            ReplayConfig
+	plan           map[string]map[int32]replay.Span
+	shadow         map[string]string
+	reader, writer *kgo.Client
+	start          time.Time
+	total          int64
+
+	// left marks the partitions not read to their span's end, remaining
+	// counts them; only run's goroutine touches either.
+	left      map[string]map[int32]bool
+	remaining int
+
+	copied  atomic.Int64
+	errOnce sync.Once
+	sendErr error
+	// failed is closed, after sendErr is set, when a write fails.
+	failed chan struct{}
+}
+
+func (c *copier) report() {
+	if c.cfg.Progress != nil {
+		c.cfg.Progress(replay.Progress{Phase: "copy", Done: c.copied.Load(), Total: c.total, Elapsed: time.Since(c.start)})
 	}
-	tick := time.NewTicker(cfg.ProgressEvery)
+}
+
+func (c *copier) run(ctx context.Context) error {
+	tick := time.NewTicker(c.cfg.ProgressEvery)
 	defer tick.Stop()
-	for remaining > 0 {
+	for c.remaining > 0 {
 		select {
 		case <-tick.C:
-			report()
-		case <-failed:
-			return copied.Load(), sendErr
+			c.report()
+		case <-c.failed:
+			return c.sendErr
 		default:
 		}
-		pctx, cancel := context.WithTimeout(ctx, cfg.ProgressEvery)
-		fetches := reader.PollFetches(pctx)
+		pctx, cancel := context.WithTimeout(ctx, c.cfg.ProgressEvery)
+		fetches := c.reader.PollFetches(pctx)
 		cancel()
 		if ctx.Err() != nil {
-			return copied.Load(), fmt.Errorf("replay: copy: %w after %d of %d records", ctx.Err(), copied.Load(), total)
+			// Offsets of aborted transactions and their markers are never
+			// delivered: a span that ends on them (Titan's producers write
+			// no transactions, other producers may) waits for this.
+			return fmt.Errorf("replay: copy: %w after %d of %d records; not read to the end: %s",
+				ctx.Err(), c.copied.Load(), c.total, c.unfinished())
 		}
 		for _, e := range fetches.Errors() {
 			if !errors.Is(e.Err, context.DeadlineExceeded) && !errors.Is(e.Err, context.Canceled) {
-				return copied.Load(), fmt.Errorf("replay: read %s/%d: %w", e.Topic, e.Partition, e.Err)
+				return fmt.Errorf("replay: read %s/%d: %w", e.Topic, e.Partition, e.Err)
 			}
 		}
 		done := map[string][]int32{}
 		fetches.EachRecord(func(r *kgo.Record) {
-			to := plan[r.Topic][r.Partition].To
-			if !left[r.Topic][r.Partition] || r.Offset >= to {
-				return
-			}
-			rec := &kgo.Record{Topic: shadow[r.Topic], Partition: r.Partition, Key: r.Key, Value: r.Value,
-				Headers: r.Headers, Timestamp: r.Timestamp}
-			writer.Produce(ctx, rec, func(_ *kgo.Record, err error) {
-				if err != nil {
-					errOnce.Do(func() {
-						sendErr = fmt.Errorf("replay: write %s/%d: %w", rec.Topic, rec.Partition, err)
-						close(failed)
-					})
-					return
-				}
-				copied.Add(1)
-			})
-			// Offsets of aborted transactions and their markers are never
-			// delivered; a partition whose span ends on one ends at the
-			// last record before it, which the deadline bounds.
-			if r.Offset+1 >= to {
-				left[r.Topic][r.Partition] = false
+			if c.copy(ctx, r) {
 				done[r.Topic] = append(done[r.Topic], r.Partition)
-				remaining--
 			}
 		})
 		if len(done) > 0 {
-			reader.PauseFetchPartitions(done)
+			c.reader.PauseFetchPartitions(done)
 		}
 	}
-	if err := writer.Flush(ctx); err != nil {
-		return copied.Load(), fmt.Errorf("replay: copy: %w", err)
+	if err := c.writer.Flush(ctx); err != nil {
+		return fmt.Errorf("replay: copy: %w", err)
 	}
 	select {
-	case <-failed:
-		return copied.Load(), sendErr
+	case <-c.failed:
+		return c.sendErr
 	default:
 	}
-	report()
-	return copied.Load(), nil
+	c.report()
+	return nil
+}
+
+// copy writes r to its shadow topic if it is in its span, and reports
+// whether its partition is now read to the span's end.
+func (c *copier) copy(ctx context.Context, r *kgo.Record) bool {
+	to := c.plan[r.Topic][r.Partition].To
+	if !c.left[r.Topic][r.Partition] || r.Offset >= to {
+		return false
+	}
+	rec := &kgo.Record{Topic: c.shadow[r.Topic], Partition: r.Partition, Key: r.Key, Value: r.Value,
+		Headers: r.Headers, Timestamp: r.Timestamp}
+	c.writer.Produce(ctx, rec, func(_ *kgo.Record, err error) {
+		if err != nil {
+			c.errOnce.Do(func() {
+				c.sendErr = fmt.Errorf("replay: write %s/%d: %w", rec.Topic, rec.Partition, err)
+				close(c.failed)
+			})
+			return
+		}
+		c.copied.Add(1)
+	})
+	if r.Offset+1 < to {
+		return false
+	}
+	c.left[r.Topic][r.Partition] = false
+	c.remaining--
+	return true
+}
+
+func (c *copier) unfinished() string {
+	var out []string
+	for topic, parts := range c.left {
+		for p, left := range parts {
+			if left {
+				out = append(out, fmt.Sprintf("%s/%d", topic, p))
+			}
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, ", ")
 }
 
 // waitProcessed waits until the stage's group has committed, for every

@@ -213,3 +213,26 @@ func TestParseTime(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseOffsets: whatever a flag holds, ParseOffsets does not panic, and
+// what it accepts is offsets >= 0 of partitions >= 0, or -1 for every one
+// where no topic is named.
+func FuzzParseOffsets(f *testing.F) {
+	for _, s := range []string{"", "5", "0:5,1:7", "t:1:9", ":1:2", "1:2:3:4", "-1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		offs, err := ParseOffsets("from-offset", s)
+		if err != nil {
+			if !errors.Is(err, ErrBadRange) {
+				t.Fatalf("error %v is not an ErrBadRange", err)
+			}
+			return
+		}
+		for _, o := range offs {
+			if o.Offset < 0 || o.Partition < -1 || (o.Topic != "" && o.Partition < 0) {
+				t.Fatalf("accepted %q as %+v", s, offs)
+			}
+		}
+	})
+}

@@ -85,3 +85,26 @@ func TestCampaignDiscountLimit(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseRules: whatever a rules file holds, ParseRules does not panic,
+// and a policy it accepts keeps the bounds it checks.
+func FuzzParseRules(f *testing.F) {
+	for _, s := range []string{`{}`, `{"max_campaign_discount_bps": 2000}`, `{"demand": {"interval": "30s", "floor_bps": -100, "ceiling_bps": 500}}`,
+		`{"demand": null}`, `[]`, `{"demand": {"interval": 5}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := ParseRules(b)
+		if err != nil {
+			if !errors.Is(err, ErrRules) {
+				t.Fatalf("error %v is not an ErrRules", err)
+			}
+			return
+		}
+		d := p.Demand
+		if p.MaxCampaignDiscountBps < 0 || p.MaxCampaignDiscountBps > 10_000 || d.Interval < 0 || d.FloorBps > d.CeilingBps ||
+			d.GainBps < 0 || d.MaxStepBps < 0 {
+			t.Fatalf("accepted %q as %+v", b, p)
+		}
+	})
+}
