@@ -144,8 +144,11 @@ func readTable(ctx context.Context, brokers []string, adm *kadm.Client, topic st
 
 // DropShadowNamespace deletes the shadow namespace of shadow beside the live
 // deployment in namespace: its topics and the groups of every topology
-// Replay supports. Live topics and groups are never named.
+// Replay supports. Live topics and groups are never named. It gives up
+// after two minutes.
 func DropShadowNamespace(ctx context.Context, brokers []string, namespace, shadow string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
 	ns, err := ShadowNamespace(namespace, shadow)
 	if err != nil {
 		return "", err
