@@ -239,7 +239,7 @@ func progressPrinter(w io.Writer) (show func(replay.Progress), done func()) {
 				fmt.Fprintln(w)
 			}
 			phase = p.Phase
-			fmt.Fprint(w, "\r"+p.Bar(width))
+			fmt.Fprint(w, "\r\x1b[K"+p.Bar(width))
 		}
 		done = func() {
 			if phase != "" {

@@ -292,11 +292,8 @@ func planRange(ctx context.Context, adm *kadm.Client, cfg ReplayConfig, live map
 			return nil, err
 		}
 	}
-	plan, err := replay.Plan(bounds, cfg.From, cfg.To)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrReplay, err)
-	}
-	return plan, nil
+	// replay.ErrBadRange says the mistake is the range's.
+	return replay.Plan(bounds, cfg.From, cfg.To)
 }
 
 // prepareShadow makes sure nothing of the shadow namespace is left: with
