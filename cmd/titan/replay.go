@@ -69,6 +69,17 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "titan replay: unexpected argument %q; try titan replay help\n", fs.Arg(0))
 		return 2
 	}
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	if set["live"] && set["namespace"] && *f.live != *f.namespace {
+		fmt.Fprintf(stderr, "titan replay: --live %q and --namespace %q name two deployments\n", *f.live, *f.namespace)
+		return 2
+	}
+	if set["live"] {
+		// Given on the command line, it wins over TITAN_NAMESPACE as
+		// --namespace would.
+		_ = fs.Set("namespace", *f.live)
+	}
 	if err := errors.Join(applyEnv(fs, f.env)...); err != nil {
 		fmt.Fprintf(stderr, "titan replay: %v\n", err)
 		return 2
@@ -93,7 +104,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 // replayFlagSet holds the flags of the replay commands; those a command
 // does not take stay nil.
 type replayFlagSet struct {
-	brokers, namespace, shadow, topology                   *string
+	brokers, namespace, live, shadow, topology             *string
 	fromOffset, toOffset, since, until, stateDir, rulesArg *string
 	replace                                                *bool
 	timeout, timeAhead, timeBehind, dedupe                 *time.Duration
@@ -115,7 +126,7 @@ func replayFlags(cmd string, out io.Writer) (*flag.FlagSet, *replayFlagSet) {
 	f.topology = fs.String("topology", "", "topology to replay or compare: pricing or inventory")
 	f.timeout = fs.Duration("timeout", 30*time.Minute, "bound of the whole command")
 	if cmd == "diff" {
-		fs.StringVar(f.namespace, "live", "", "the live deployment's namespace; the same as --namespace [TITAN_NAMESPACE]")
+		f.live = fs.String("live", "", "the live deployment's namespace; another name for --namespace")
 		f.limit = fs.Int("limit", 20, "differences shown at most, in key order")
 		return fs, f
 	}

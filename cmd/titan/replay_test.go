@@ -43,6 +43,7 @@ func TestReplayBadInputExits2(t *testing.T) {
 		{[]string{"replay", "diff", "--brokers", "127.0.0.1:1", "--shadow", "a", "--topology", "fraud"}, "--topology"},
 		{[]string{"replay", "drop", "--brokers", "127.0.0.1:1", "--shadow", "a.b"}, "--shadow"},
 		{[]string{"replay", "--no-such-flag"}, "no-such-flag"},
+		{append([]string{"replay", "diff", "--shadow", "a", "--live", "prod", "--namespace", "staging"}, b...), "name two deployments"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(tc.args, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), tc.want) {
@@ -140,6 +141,14 @@ func TestReplayCommand(t *testing.T) {
 	}
 	if out := titan(0, "replay", "diff", "--topology", "pricing"); !strings.Contains(out, "the tables are identical") {
 		t.Errorf("diff of a faithful replay:\n%s", out)
+	}
+	// --live names the live deployment as --namespace does, over the
+	// environment's.
+	t.Setenv("TITAN_NAMESPACE", "elsewhere")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"replay", "diff", "--topology", "pricing", "--brokers", strings.Join(brokers, ","), "--live", ns, "--shadow", "cli"},
+		&stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "live "+ns+".titan-pricing-table") {
+		t.Errorf("diff --live exited %d:\n%s%s", code, stdout.String(), stderr.String())
 	}
 	rules := writeFile(t, "rules.json", `{"max_campaign_discount_bps": 2500}`)
 	titan(0, "replay", "--topology", "pricing", "--replace", "--pricing-rules", rules)
