@@ -14,7 +14,7 @@ const brokers = (process.env.TITAN_KAFKA_BROKERS ?? "").split(",").filter((b) =>
 const partitions = 6;
 
 test("every input is written once, in the partition of its key", { timeout: 120_000 }, async () => {
-  assert.ok(brokers.length > 0, "TITAN_KAFKA_BROKERS is not set: run through `go test ./internal/instance -run NodeSDK`");
+  assert.ok(brokers.length > 0, "TITAN_KAFKA_BROKERS is not set: run through `go test ./internal/instance -run NodeSDKOnBroker`");
   const namespace = `node-sdk-${randomBytes(4).toString("hex")}`;
   const topics = Object.values(Topics).map((t) => namespaced(namespace, t));
   const admin = new Admin({ clientId: "titan-sdk-test", bootstrapBrokers: brokers });
