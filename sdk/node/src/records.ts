@@ -186,11 +186,15 @@ export interface CancelOrder {
 
 export function placedEvent(in_: PlaceOrder, now: () => number): OrderEvent {
   if (!Array.isArray(in_.lines)) throw new InvalidError("placed.lines", Reason.missingLines);
-  const lines = in_.lines.map((l, i) => ({
-    sku: l.sku,
-    qty: int64(`placed.lines[${i}].qty`, l.qty, Reason.invalidQty),
-    unitPriceMinor: int64(`placed.lines[${i}].unit_price_minor`, l.unitPriceMinor, Reason.invalidPrice),
-  }));
+  const lines = in_.lines.map((line, i) => {
+    // A line that is not an object is an empty one, refused for its SKU as Go refuses a nil line.
+    const l: Partial<OrderLine> = line !== null && typeof line === "object" ? line : {};
+    return {
+      sku: l.sku,
+      qty: int64(`placed.lines[${i}].qty`, l.qty, Reason.invalidQty),
+      unitPriceMinor: int64(`placed.lines[${i}].unit_price_minor`, l.unitPriceMinor, Reason.invalidPrice),
+    };
+  });
   return create(OrderEventSchema, {
     eventId: in_.eventId, orderId: in_.orderId, timestampMs: stamp(in_.timestampMs, now),
     kind: {
@@ -267,7 +271,10 @@ export function upsertCampaignCommand(in_: UpsertCampaign, now: () => number): P
   const c = in_.campaign;
   if (c === undefined || c === null) throw new InvalidError(field, Reason.invalidCampaign);
   const kind = Object.hasOwn(campaignKinds, c.kind) ? campaignKinds[c.kind] : undefined;
-  if (kind === undefined) throw new InvalidError(`${field}.kind`, Reason.invalidCampaign, `${JSON.stringify(c.kind)} is not percent or fixed`);
+  if (kind === undefined) {
+    const shown = typeof c.kind === "string" ? JSON.stringify(c.kind) : String(c.kind);
+    throw new InvalidError(`${field}.kind`, Reason.invalidCampaign, `${shown} is not percent or fixed`);
+  }
   return create(PricingCommandSchema, {
     commandId: in_.commandId, sku: in_.sku, timestampMs: stamp(in_.timestampMs, now),
     kind: {
