@@ -117,6 +117,9 @@ export class Producer {
   readonly #now: () => number;
   #client: KafkaProducer | undefined;
   #queue: Pending[] = [];
+  // The running drain, if any. It is cleared by the drain itself, in the same step in which it
+  // finds the queue empty: a send made by a caller resumed by the last acknowledgement then
+  // starts a new drain rather than queue behind one that has already ended.
   #pump: Promise<void> | undefined;
   #closed = false;
 
@@ -222,28 +225,34 @@ export class Producer {
     }
     return new Promise<Ack>((resolve, reject) => {
       this.#queue.push({ record, resolve, reject });
-      this.#pump ??= this.#drain().finally(() => {
-        this.#pump = undefined;
-      });
+      this.#pump ??= this.#drain();
     });
   }
 
   // drain sends what is queued, one request at a time, until the queue is empty.
   async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, this.#cfg.maxBatch);
-      try {
-        const acks = await this.#write(batch.map((p) => p.record));
-        batch.forEach((p, i) => p.resolve(acks[i]));
-      } catch (err) {
-        batch.forEach((p) => p.reject(err instanceof Error ? err : new Error(String(err))));
-        // The failed request may have been written in part, and the client would number the
-        // next one as it numbered this one: the broker would take it for a duplicate. A new
-        // client starts a new producer id, whose sequences nothing has used.
-        const client = this.#client;
-        this.#client = undefined;
-        await client?.close().catch(() => {});
+    // Entered synchronously from #send, before #pump is set: yield once so that the assignment
+    // happens before the loop can end and clear it.
+    await Promise.resolve();
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue.splice(0, this.#cfg.maxBatch);
+        try {
+          const acks = await this.#write(batch.map((p) => p.record));
+          batch.forEach((p, i) => p.resolve(acks[i]));
+        } catch (err) {
+          batch.forEach((p) => p.reject(err instanceof Error ? err : new Error(String(err))));
+          // The failed request may have been written in part, and the client would number the
+          // next one as it numbered this one: the broker would take it for a duplicate. A new
+          // client starts a new producer id, whose sequences nothing has used.
+          const client = this.#client;
+          this.#client = undefined;
+          await client?.close().catch(() => {});
+        }
       }
+    } finally {
+      // In the step that found the queue empty, with no await between (see #pump).
+      this.#pump = undefined;
     }
   }
 

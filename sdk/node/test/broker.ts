@@ -45,6 +45,12 @@ test("every input is written once, in the partition of its key", { timeout: 120_
       [p.recordView({ eventId: "view-1", userId: "user-7", sku: "sku-1" }), Topics.recommendationViews, "user-7"],
     );
     const acks = await Promise.all(sends.map(([s]) => s));
+    // And one at a time, each awaited before the next is made.
+    for (let i = 0; i < 10; i++) {
+      const ack = await p.restock({ commandId: `again-${i}`, sku: `sku-${i}`, qty: 1 });
+      sends.push([Promise.resolve(ack), Topics.inventoryCommands, `sku-${i}`]);
+      acks.push(ack);
+    }
     await p.flush();
     const written = new Map<string, Set<bigint>>();
     acks.forEach((ack, i) => {

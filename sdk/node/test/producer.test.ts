@@ -67,3 +67,13 @@ test("a send that cannot reach a broker fails with the client's error, and close
   await assert.rejects(p.restock({ commandId: "c", sku: "s", qty: 1 }), (e: unknown) => e instanceof Error && !(e instanceof InvalidError));
   await p.close();
 });
+
+// The commonest use: each send awaited before the next is made. A send made just as the previous
+// request settles must still go out, not wait in the queue for a request no one will make.
+test("sends awaited one after another each settle", { timeout: 30_000 }, async () => {
+  const p = new Producer({ brokers: nowhere, retries: 2, requestTimeoutMs: 200 });
+  for (let i = 0; i < 3; i++) {
+    await assert.rejects(p.restock({ commandId: `c-${i}`, sku: "s", qty: 1 }), (e: unknown) => e instanceof Error && !(e instanceof InvalidError));
+  }
+  await p.close();
+});
