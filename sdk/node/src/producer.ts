@@ -16,6 +16,7 @@ import { Producer as KafkaProducer, ProduceAcks } from "@platformatic/kafka";
 import { ClosedError, InvalidError, OptionError, Reason } from "./errors.js";
 import { partition } from "./partition.js";
 import { checkTopic, namespaced, Topics } from "./topics.js";
+import { shown } from "./validate.js";
 import * as records from "./records.js";
 import type { TitanRecord } from "./records.js";
 import type { Command as InventoryCommand } from "./gen/titan/inventory/v1/inventory_pb.js";
@@ -85,7 +86,7 @@ function checkOptions(o: ProducerOptions): Config {
   }
   const count = (name: string, v: number | undefined, def: number, min: number): number => {
     if (v === undefined) return def;
-    if (!Number.isSafeInteger(v) || v < min) throw new OptionError(`${name}: ${v} is not an integer >= ${min}`);
+    if (!Number.isSafeInteger(v) || v < min) throw new OptionError(`${name}: ${shown(v)} is not an integer >= ${min}`);
     return v;
   };
   return {

@@ -8,7 +8,9 @@ import { partition } from "./partition.js";
 import { Topics, type TopicName } from "./topics.js";
 import {
   checkPurchase,
+  i64,
   Limits,
+  shown,
   validateCommand,
   validateOrderEvent,
   validatePricingCommand,
@@ -30,20 +32,9 @@ export interface TitanRecord {
   value: Uint8Array;
 }
 
-const int64Min = -(1n << 63n);
-const int64Max = (1n << 63n) - 1n;
-
-/** int64 takes a number or bigint as an int64 field, refusing a fraction or an out-of-range value. */
+/** int64 takes a number or bigint as an int64 field (validate.ts i64), or fallback when left out. */
 export function int64(field: string, v: Int64 | undefined, reason: Reason, fallback = 0n): bigint {
-  if (v === undefined) return fallback;
-  if (typeof v === "bigint") {
-    if (v < int64Min || v > int64Max) throw new InvalidError(field, reason, `${v} is outside int64`);
-    return v;
-  }
-  if (typeof v !== "number" || !Number.isSafeInteger(v)) {
-    throw new InvalidError(field, reason, `${String(v)} is not an integer`);
-  }
-  return BigInt(v);
+  return v === undefined ? fallback : i64(field, v, reason);
 }
 
 // The time a message is stamped with unless the caller gives one. Titan bounds it against the time
@@ -61,28 +52,40 @@ function record<Desc extends DescMessage>(topic: TopicName, key: string, schema:
   return { topic, key, value: toBinary(schema, msg) };
 }
 
+// message takes what a caller gave as a message of schema: a message of it as it is, a plain
+// object (from JavaScript, or parsed JSON) as the message it describes, with the fields it lacks
+// at their defaults, as a decoder would see them.
+function message<Desc extends DescMessage>(schema: Desc, m: MessageShape<Desc> | undefined): MessageShape<Desc> | undefined {
+  if (m === undefined || m === null || typeof m !== "object") return undefined;
+  return create(schema, m as never) as MessageShape<Desc>;
+}
+
 /** inventoryRecord validates a client's inventory command and keys it by SKU. */
-export function inventoryRecord(cmd: InventoryCommand): TitanRecord {
+export function inventoryRecord(in_: InventoryCommand): TitanRecord {
+  const cmd = message(InventoryCommandSchema, in_);
   validateCommand(cmd);
-  return record(Topics.inventoryCommands, cmd.sku, InventoryCommandSchema, cmd);
+  return record(Topics.inventoryCommands, cmd!.sku, InventoryCommandSchema, cmd!);
 }
 
 /** orderEventRecord validates a client's order event and keys it by order id. */
-export function orderEventRecord(ev: OrderEvent): TitanRecord {
+export function orderEventRecord(in_: OrderEvent): TitanRecord {
+  const ev = message(OrderEventSchema, in_);
   validateOrderEvent(ev);
-  return record(Topics.orderEvents, ev.orderId, OrderEventSchema, ev);
+  return record(Topics.orderEvents, ev!.orderId, OrderEventSchema, ev!);
 }
 
 /** pricingRecord validates a client's pricing command and keys it by SKU. */
-export function pricingRecord(cmd: PricingCommand): TitanRecord {
+export function pricingRecord(in_: PricingCommand): TitanRecord {
+  const cmd = message(PricingCommandSchema, in_);
   validatePricingCommand(cmd);
-  return record(Topics.pricingCommands, cmd.sku, PricingCommandSchema, cmd);
+  return record(Topics.pricingCommands, cmd!.sku, PricingCommandSchema, cmd!);
 }
 
 /** viewRecord validates a storefront's view event and keys it by user id. */
-export function viewRecord(v: ViewEvent): TitanRecord {
+export function viewRecord(in_: ViewEvent): TitanRecord {
+  const v = message(ViewEventSchema, in_);
   validateViewEvent(v);
-  return record(Topics.recommendationViews, v.userId, ViewEventSchema, v);
+  return record(Topics.recommendationViews, v!.userId, ViewEventSchema, v!);
 }
 
 // Inputs of the typed sends. A timestampMs left out is the time of the call.
@@ -270,10 +273,9 @@ export function upsertCampaignCommand(in_: UpsertCampaign, now: () => number): P
   const field = "upsert_campaign.campaign";
   const c = in_.campaign;
   if (c === undefined || c === null) throw new InvalidError(field, Reason.invalidCampaign);
-  const kind = Object.hasOwn(campaignKinds, c.kind) ? campaignKinds[c.kind] : undefined;
+  const kind = typeof c.kind === "string" && Object.hasOwn(campaignKinds, c.kind) ? campaignKinds[c.kind] : undefined;
   if (kind === undefined) {
-    const shown = typeof c.kind === "string" ? JSON.stringify(c.kind) : String(c.kind);
-    throw new InvalidError(`${field}.kind`, Reason.invalidCampaign, `${shown} is not percent or fixed`);
+    throw new InvalidError(`${field}.kind`, Reason.invalidCampaign, `${shown(c.kind)} is not percent or fixed`);
   }
   return create(PricingCommandSchema, {
     commandId: in_.commandId, sku: in_.sku, timestampMs: stamp(in_.timestampMs, now),
@@ -319,7 +321,7 @@ export function userKey(saleId: string, userId: string): string {
 export function purchaseRecord(in_: Purchase, now: () => number): TitanRecord {
   const n = in_.buckets;
   if (!Number.isInteger(n) || n < 1 || n > Limits.maxSaleBuckets) {
-    throw new InvalidError("buckets", Reason.invalidBucket, `${n} not in 1..${Limits.maxSaleBuckets}`);
+    throw new InvalidError("buckets", Reason.invalidBucket, `${shown(n)} not in 1..${Limits.maxSaleBuckets}`);
   }
   const qty = int64("qty", in_.qty, Reason.invalidQty);
   // checkPurchase reads the ids before the buyer's bucket is hashed from one of them.

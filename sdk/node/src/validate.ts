@@ -22,12 +22,28 @@ export const Limits = {
   maxSaleBuckets: 256,
 } as const;
 
-function checkQty(field: string, qty: bigint): void {
+// i64 reads an int64 field of a message, which plain JavaScript may have filled with anything: a
+// bigint or a safe integer is its value, anything else is refused for the field.
+export function i64(field: string, v: unknown, reason: Reason): bigint {
+  if (typeof v === "bigint" && BigInt.asIntN(64, v) === v) return v;
+  if (typeof v === "number" && Number.isSafeInteger(v)) return BigInt(v);
+  throw new InvalidError(field, reason, `${shown(v)} is not an integer`);
+}
+
+/** shown is v as an error names it, without calling anything of v's own. */
+export function shown(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (v === null || typeof v === "object" || typeof v === "function") return v === null ? "null" : `a ${typeof v}`;
+  return String(v);
+}
+
+function checkQty(field: string, v: unknown): void {
+  const qty = i64(field, v, Reason.invalidQty);
   if (qty <= 0n || qty > Limits.maxQty) throw new InvalidError(field, Reason.invalidQty);
 }
 
-function checkTimestamp(ms: bigint): void {
-  if (ms <= 0n) throw new InvalidError("timestamp_ms", Reason.invalidTimestamp);
+function checkTimestamp(v: unknown): void {
+  if (i64("timestamp_ms", v, Reason.invalidTimestamp) <= 0n) throw new InvalidError("timestamp_ms", Reason.invalidTimestamp);
 }
 
 function checkReason(field: string, reason: string): void {
@@ -56,14 +72,15 @@ export function validateCommand(cmd: InventoryCommand | undefined): void {
     case "reserve": {
       checkID("order_id", cmd.orderId, Reason.missingOrderId);
       checkQty("qty", cmd.qty);
-      const ttl = cmd.kind.value.ttlMs;
+      const ttl = i64("reserve.ttl_ms", cmd.kind.value.ttlMs, Reason.invalidTtl);
       if (ttl <= 0n || ttl > Limits.maxReserveTTLMs) throw new InvalidError("reserve.ttl_ms", Reason.invalidTtl);
       break;
     }
     case "commit":
       // qty 0 commits the whole reservation; a part of it releases the rest.
       checkID("order_id", cmd.orderId, Reason.missingOrderId);
-      if (cmd.qty < 0n || cmd.qty > Limits.maxQty) throw new InvalidError("qty", Reason.invalidQty);
+      const qty = i64("qty", cmd.qty, Reason.invalidQty);
+      if (qty < 0n || qty > Limits.maxQty) throw new InvalidError("qty", Reason.invalidQty);
       break;
     case "release":
     case "expire":
@@ -134,7 +151,8 @@ function validatePlaced(p: OrderPlaced): void {
     if (seen.has(line.sku)) throw new InvalidError(`${field}.sku`, Reason.duplicateSku);
     seen.add(line.sku);
     checkQty(`${field}.qty`, line.qty);
-    if (line.unitPriceMinor < 0n || line.unitPriceMinor > Limits.maxPriceMinor) {
+    const price = i64(`${field}.unit_price_minor`, line.unitPriceMinor, Reason.invalidPrice);
+    if (price < 0n || price > Limits.maxPriceMinor) {
       throw new InvalidError(`${field}.unit_price_minor`, Reason.invalidPrice);
     }
   });
@@ -146,7 +164,7 @@ function validatePaymentFailed(p: PaymentFailed): void {
   checkID("payment_failed.user_id", p.userId, Reason.missingUserId);
   checkID("payment_failed.device_id", p.deviceId, Reason.missingDeviceId);
   checkID("payment_failed.payment_id", p.paymentId, Reason.missingPaymentId);
-  if (p.amountMinor < 0n) throw new InvalidError("payment_failed.amount_minor", Reason.invalidPrice);
+  if (i64("payment_failed.amount_minor", p.amountMinor, Reason.invalidPrice) < 0n) throw new InvalidError("payment_failed.amount_minor", Reason.invalidPrice);
   checkReason("payment_failed.reason", p.reason);
 }
 
@@ -158,7 +176,7 @@ export function validatePricingCommand(cmd: PricingCommand | undefined): void {
   checkTimestamp(cmd.timestampMs);
   switch (cmd.kind.case) {
     case "setBase": {
-      const p = cmd.kind.value.priceMinor;
+      const p = i64("set_base.price_minor", cmd.kind.value.priceMinor, Reason.invalidPrice);
       if (p < 0n || p > Limits.maxPriceMinor) throw new InvalidError("set_base.price_minor", Reason.invalidPrice);
       checkCurrency("set_base.currency", cmd.kind.value.currency);
       break;
@@ -171,7 +189,7 @@ export function validatePricingCommand(cmd: PricingCommand | undefined): void {
       break;
     case "check":
       checkID("check.order_id", cmd.kind.value.orderId, Reason.missingOrderId);
-      if (cmd.kind.value.line < 0) throw new InvalidError("check.line", Reason.invalidLine);
+      if (!Number.isInteger(cmd.kind.value.line) || cmd.kind.value.line < 0) throw new InvalidError("check.line", Reason.invalidLine);
       break;
     case "tick":
       break;
@@ -194,25 +212,30 @@ export function validatePricingCommand(cmd: PricingCommand | undefined): void {
 }
 
 function validateCampaign(field: string, c: Campaign | undefined): void {
-  if (c === undefined) throw new InvalidError(field, Reason.invalidCampaign);
+  if (c === undefined || c === null || typeof c !== "object") throw new InvalidError(field, Reason.invalidCampaign);
   checkID(`${field}.id`, c.id, Reason.missingCampaignId);
   // Only the field the kind names is read; the other may hold anything.
   switch (c.kind) {
     case CampaignKind.PERCENT:
-      if (c.percentBps < 1n || c.percentBps > Limits.maxPercentBps) {
+      const bps = i64(`${field}.percent_bps`, c.percentBps, Reason.invalidPercent);
+      if (bps < 1n || bps > Limits.maxPercentBps) {
         throw new InvalidError(`${field}.percent_bps`, Reason.invalidPercent);
       }
       break;
     case CampaignKind.FIXED:
-      if (c.amountMinor < 1n || c.amountMinor > Limits.maxPriceMinor) {
+      const amount = i64(`${field}.amount_minor`, c.amountMinor, Reason.invalidAmount);
+      if (amount < 1n || amount > Limits.maxPriceMinor) {
         throw new InvalidError(`${field}.amount_minor`, Reason.invalidAmount);
       }
       break;
     default:
       throw new InvalidError(`${field}.kind`, Reason.invalidCampaign);
   }
-  if (c.startsAtMs < 0n) throw new InvalidError(`${field}.starts_at_ms`, Reason.invalidPeriod);
-  if (c.endsAtMs <= c.startsAtMs) throw new InvalidError(`${field}.ends_at_ms`, Reason.invalidPeriod);
+  const starts = i64(`${field}.starts_at_ms`, c.startsAtMs, Reason.invalidPeriod);
+  if (starts < 0n) throw new InvalidError(`${field}.starts_at_ms`, Reason.invalidPeriod);
+  if (i64(`${field}.ends_at_ms`, c.endsAtMs, Reason.invalidPeriod) <= starts) {
+    throw new InvalidError(`${field}.ends_at_ms`, Reason.invalidPeriod);
+  }
 }
 
 /** validateViewEvent is schemas.ValidateViewEvent. */

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
 import { InvalidError, Reason } from "../src/errors.js";
 import { MaxIDBytes, validID } from "../src/ids.js";
+import { shown } from "../src/validate.js";
 import * as r from "../src/records.js";
 import { CommandSchema as InventoryCommandSchema } from "../src/gen/titan/inventory/v1/inventory_pb.js";
 import { OrderEventSchema } from "../src/gen/titan/orders/v1/orders_pb.js";
@@ -25,6 +26,7 @@ const failed: r.PaymentFailed = {
 const campaign: r.UpsertCampaign = {
   commandId: "campaign-1", sku: "sku-1", campaign: { id: "winter", kind: "percent", percentBps: 1500, endsAtMs: 2_000_000_000_000 },
 };
+const reserveMessage = { commandId: "c", orderId: "o", sku: "s", qty: 1, timestampMs: 1 };
 const purchase: r.Purchase = { saleId: "sale-1", userId: "user-7", idempotencyKey: "buy-1", qty: 1, buckets: 4 };
 const view: r.RecordView = { eventId: "view-1", userId: "user-7", sku: "sku-1" };
 
@@ -168,7 +170,7 @@ test("a timestamp left out is the time of the call; one given is kept", () => {
 // Whatever a caller in plain JavaScript puts in a field, a send either builds its record or
 // refuses it with an InvalidError: never another exception.
 test("any value in any field is built or refused, never thrown over", () => {
-  const odd: unknown[] = [undefined, null, 0, -1, 1.5, NaN, Infinity, 2 ** 63, 1n << 70n, "", "x", "titan:x", "\u0000", [], {}, [{}], true];
+  const odd: unknown[] = [undefined, null, 0, -1, 1.5, NaN, Infinity, 2 ** 63, 1n << 70n, "", "x", "titan:x", "\u0000", [], {}, [{}], true, Object.create(null)];
   const inputs: [string, Record<string, unknown>, (x: never) => unknown][] = [
     ["restock", { ...restock }, inv.restock],
     ["reserve", { ...reserve }, inv.reserve],
@@ -184,6 +186,16 @@ test("any value in any field is built or refused, never thrown over", () => {
     ["purchase", { ...purchase }, buy],
     ["view", { ...view }, see],
     ["order line", { ...placed.lines[0] }, (l: never) => orders.placed({ ...placed, lines: [l] })],
+    // The message forms, given plain objects as JavaScript callers (and parsed JSON) give them.
+    ["inventory command", { commandId: "c", orderId: "o", sku: "s", qty: 1, timestampMs: 1, kind: { case: "reserve", value: { ttlMs: 1 } } },
+      r.inventoryRecord],
+    ["reserve", { ttlMs: 1 }, (v: never) => r.inventoryRecord({ ...reserveMessage, kind: { case: "reserve", value: v } } as never)],
+    ["order event", { eventId: "e", orderId: "o", timestampMs: 1, kind: { case: "cancelled", value: { reason: "r" } } }, r.orderEventRecord],
+    ["pricing command", { commandId: "p", sku: "s", timestampMs: 1, kind: { case: "setBase", value: { priceMinor: 1, currency: "EUR" } } },
+      r.pricingRecord],
+    ["campaign message", { id: "w", kind: 1, percentBps: 1, startsAtMs: 0, endsAtMs: 2 },
+      (c: never) => r.pricingRecord({ commandId: "p", sku: "s", timestampMs: 1, kind: { case: "upsertCampaign", value: { campaign: c } } } as never)],
+    ["view event", { eventId: "v", userId: "u", sku: "s", sessionId: "x", timestampMs: 1 }, r.viewRecord],
   ];
   let refused = 0;
   for (const [name, valid, send] of inputs) {
@@ -192,7 +204,7 @@ test("any value in any field is built or refused, never thrown over", () => {
         try {
           send({ ...valid, [field]: v } as never);
         } catch (err) {
-          assert.ok(err instanceof InvalidError, `${name}.${field} = ${String(v)}: ${String(err)}`);
+          assert.ok(err instanceof InvalidError, `${name}.${field} = ${shown(v)}: ${String(err)}`);
           refused++;
         }
       }
@@ -203,7 +215,7 @@ test("any value in any field is built or refused, never thrown over", () => {
       } catch (err) {
         // A whole input that is not an object reaches the builders only through the Producer,
         // which refuses it first (producer.test.ts); here it may fail as the language fails.
-        if (v !== null && typeof v === "object") assert.ok(err instanceof InvalidError, `${name} = ${String(v)}: ${String(err)}`);
+        if (v !== null && typeof v === "object") assert.ok(err instanceof InvalidError, `${name} = ${shown(v)}: ${String(err)}`);
       }
     }
   }
