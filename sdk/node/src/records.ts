@@ -60,33 +60,29 @@ function message<Desc extends DescMessage>(schema: Desc, m: MessageShape<Desc> |
   return create(schema, m as never) as MessageShape<Desc>;
 }
 
-/** inventoryRecord validates a client's inventory command and keys it by SKU. */
-export function inventoryRecord(in_: InventoryCommand): TitanRecord {
-  const cmd = message(InventoryCommandSchema, in_);
-  validateCommand(cmd);
-  return record(Topics.inventoryCommands, cmd!.sku, InventoryCommandSchema, cmd!);
+// keyed returns the record builder of one input: the message taken as message() takes it,
+// validated, and keyed by the field its topic's processor reads it by.
+function keyed<Desc extends DescMessage>(
+  schema: Desc, topic: TopicName, validate: (m: MessageShape<Desc> | undefined) => void, key: (m: MessageShape<Desc>) => string,
+): (in_: MessageShape<Desc>) => TitanRecord {
+  return (in_) => {
+    const m = message(schema, in_);
+    validate(m);
+    return record(topic, key(m!), schema, m!);
+  };
 }
+
+/** inventoryRecord validates a client's inventory command and keys it by SKU. */
+export const inventoryRecord = keyed(InventoryCommandSchema, Topics.inventoryCommands, validateCommand, (c) => c.sku);
 
 /** orderEventRecord validates a client's order event and keys it by order id. */
-export function orderEventRecord(in_: OrderEvent): TitanRecord {
-  const ev = message(OrderEventSchema, in_);
-  validateOrderEvent(ev);
-  return record(Topics.orderEvents, ev!.orderId, OrderEventSchema, ev!);
-}
+export const orderEventRecord = keyed(OrderEventSchema, Topics.orderEvents, validateOrderEvent, (e) => e.orderId);
 
 /** pricingRecord validates a client's pricing command and keys it by SKU. */
-export function pricingRecord(in_: PricingCommand): TitanRecord {
-  const cmd = message(PricingCommandSchema, in_);
-  validatePricingCommand(cmd);
-  return record(Topics.pricingCommands, cmd!.sku, PricingCommandSchema, cmd!);
-}
+export const pricingRecord = keyed(PricingCommandSchema, Topics.pricingCommands, validatePricingCommand, (c) => c.sku);
 
 /** viewRecord validates a storefront's view event and keys it by user id. */
-export function viewRecord(in_: ViewEvent): TitanRecord {
-  const v = message(ViewEventSchema, in_);
-  validateViewEvent(v);
-  return record(Topics.recommendationViews, v!.userId, ViewEventSchema, v!);
-}
+export const viewRecord = keyed(ViewEventSchema, Topics.recommendationViews, validateViewEvent, (v) => v.userId);
 
 // Inputs of the typed sends. A timestampMs left out is the time of the call.
 
