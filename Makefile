@@ -15,6 +15,8 @@ CHDB_PYTHON := $(CURDIR)/$(CHDB_VENV)/bin/python
 CHROMIUM  ?= /usr/bin/chromium
 BROWSER_E2E := $(CURDIR)/web/e2e
 ARTIFACTS ?= $(CURDIR)/.run/artifacts
+# The Node SDK (sdk/node), installed with npm ci and built; the Go tests drive it against the broker.
+NODE_SDK  := $(CURDIR)/sdk/node
 GOTEST    := $(GO) test -count=1 -race
 # Integration tests share one broker; running packages one at a time keeps
 # a 2-core machine from timing out consumer-group rebalances.
@@ -24,7 +26,7 @@ TEST_FLAGS ?= -timeout 20m -p 1
 # missing cluster fails it.
 PKGS       = $$($(GO) list ./... | grep -v /internal/failover)
 
-.PHONY: run build chdb clients browser test test-unit test-cluster failover-tests vet kafka-up kafka-down cluster-up cluster-down clickhouse-up clickhouse-down bench bench-long generate generate-check schema-baseline fuzz clean dashboard dashboard-check
+.PHONY: run build chdb clients browser node-sdk test test-unit test-cluster failover-tests vet kafka-up kafka-down cluster-up cluster-down clickhouse-up clickhouse-down bench bench-long generate generate-check schema-baseline fuzz clean dashboard dashboard-check
 
 ## run: start Titan on the embedded in-memory broker, API on 127.0.0.1:8080
 run:
@@ -36,12 +38,12 @@ build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/titan ./cmd/titan
 
 ## test: every test: the packages against one Kafka broker and a ClickHouse server (installed with apt-get when missing), the dashboard in chromium among them, then the failover tests against three brokers; each stopped also on failure
-test: vet chdb clients browser dashboard-check
+test: vet chdb clients browser dashboard-check node-sdk
 	@$(KAFKA) up
 	@$(CLICKHOUSE) up || { $(KAFKA) down; exit 1; }
 	@status=0; \
 	TITAN_KAFKA_BROKERS=$$($(KAFKA) brokers) TITAN_CLICKHOUSE_ADDR=$$($(CLICKHOUSE) addr) TITAN_CHDB_PYTHON=$(CHDB_PYTHON) TITAN_CLIENTS_PYTHON=$(CHDB_PYTHON) \
-	TITAN_CHROMIUM=$(CHROMIUM) TITAN_BROWSER_E2E_DIR=$(BROWSER_E2E) TITAN_ARTIFACTS=$(ARTIFACTS) \
+	TITAN_CHROMIUM=$(CHROMIUM) TITAN_BROWSER_E2E_DIR=$(BROWSER_E2E) TITAN_ARTIFACTS=$(ARTIFACTS) TITAN_NODE_SDK_DIR=$(NODE_SDK) \
 		$(GOTEST) $(TEST_FLAGS) $(PKGS) || status=$$?; \
 	$(CLICKHOUSE) down; \
 	$(KAFKA) down; \
@@ -77,6 +79,14 @@ browser: web/e2e/node_modules/.package-lock.json
 # npm ci writes node_modules/.package-lock.json last; it is older than the lock file when that changed.
 web/e2e/node_modules/.package-lock.json: web/e2e/package-lock.json web/e2e/package.json
 	cd web/e2e && npm ci --no-audit --no-fund
+	@touch $@
+
+## node-sdk: sdk/node's npm packages (npm ci, when its lock file changed), the check that its generated code is what schemas/proto gives, its build and its unit tests (golden vectors, validation); its broker tests run from internal/instance
+node-sdk: sdk/node/node_modules/.package-lock.json
+	cd sdk/node && npm run --silent generate-check && npm test --silent
+
+sdk/node/node_modules/.package-lock.json: sdk/node/package-lock.json sdk/node/package.json
+	cd sdk/node && npm ci --no-audit --no-fund
 	@touch $@
 
 ## test-unit: the tests that need no broker or server (Kafka and ClickHouse tests skip, or fail under CI=true)

@@ -63,9 +63,9 @@ func dlqCommandFlags(cmd string, stderr io.Writer) (*flag.FlagSet, func(stdout, 
 		ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 		defer cancel()
 		if o.cmd == "inspect" {
-			return inspect(ctx, o, stdout, stderr)
+			return dlqInspect(ctx, o, stdout, stderr)
 		}
-		return replay(ctx, o, stdout, stderr)
+		return dlqReplay(ctx, o, stdout, stderr)
 	}
 }
 
@@ -188,7 +188,7 @@ func (o dlqOptions) read(ctx context.Context, limit int, order func(a, b dlq.Ent
 	return keep, err
 }
 
-func inspect(ctx context.Context, o dlqOptions, stdout, stderr io.Writer) int {
+func dlqInspect(ctx context.Context, o dlqOptions, stdout, stderr io.Writer) int {
 	keep, err := o.read(ctx, o.limit, dlq.ByTime, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "titan: %v\n", err)
@@ -221,7 +221,7 @@ type replayLine struct {
 	Error  string `json:"error,omitempty"`
 }
 
-func replay(ctx context.Context, o dlqOptions, stdout, stderr io.Writer) int {
+func dlqReplay(ctx context.Context, o dlqOptions, stdout, stderr io.Writer) int {
 	limit := o.limit
 	if !o.sel.All {
 		// The filter holds only the listed records' dead letters.

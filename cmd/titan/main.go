@@ -35,6 +35,8 @@ Usage:
   titan run [flags]    run the processors and the HTTP API
   titan sink run|migrate [flags]
                        write the event topics to ClickHouse, or apply its schema (titan sink help)
+  titan replay [diff|drop] [flags]
+                       run a topology again over its recorded inputs in a shadow namespace, and compare its table with live (titan replay help)
   titan dlq inspect|replay [flags]
                        list dead letters, or send chosen ones back to their source topic (titan dlq help)
   titan topology describe|graph [flags]
@@ -62,6 +64,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if args[0] == "sink" {
 		return sink(args[1:], stdout, stderr)
+	}
+	if args[0] == "replay" {
+		return replayCmd(args[1:], stdout, stderr)
 	}
 	if args[0] == "dlq" {
 		return dlqCommand(args[1:], stdout, stderr)
@@ -153,6 +158,7 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, func() (instance.Config, slog.Le
 		reserveTTL  = fs.Duration("order-reserve-ttl", time.Hour, "how long the order saga's reservations hold before they must be committed [TITAN_ORDER_RESERVE_TTL]")
 		stepTimeout = fs.Duration("order-step-timeout", 2*time.Minute, "how long an order waits for a step's answer before it is rejected as timed_out, releasing what it holds [TITAN_ORDER_STEP_TIMEOUT]")
 		fraudModel  = fs.String("fraud-model", "", "fraud model file, reloaded on SIGHUP; empty uses the built-in model [TITAN_FRAUD_MODEL]")
+		rulesFile   = fs.String("pricing-rules", "", "pricing rules file (JSON: max_campaign_discount_bps, demand); empty uses the built-in rules [TITAN_PRICING_RULES]")
 		instanceID  = fs.String("instance-id", "", "name of this instance in Kafka client ids; defaults to the host name [TITAN_INSTANCE_ID]")
 		commandWait = fs.Duration("command-wait", 2*time.Second, "how long a command request waits for its result before answering 202 [TITAN_COMMAND_WAIT]")
 		maxPending  = fs.Int("max-pending", api.DefaultMaxPending, "requests the API holds waiting for their results, per kind (inventory commands, purchases, orders); past it a command is answered 429 overloaded [TITAN_MAX_PENDING]")
@@ -184,7 +190,7 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, func() (instance.Config, slog.Le
 		"max-pending": "TITAN_MAX_PENDING", "max-buffered-records": "TITAN_MAX_BUFFERED_RECORDS",
 		"sweep-interval": "TITAN_SWEEP_INTERVAL", "group-session-timeout": "TITAN_GROUP_SESSION_TIMEOUT",
 		"peer-addr": "TITAN_PEER_ADDR", "peer-advertise": "TITAN_PEER_ADVERTISE", "dedupe-window": "TITAN_DEDUPE_WINDOW", "sync": "TITAN_SYNC",
-		"log-level": "TITAN_LOG_LEVEL", "fraud-model": "TITAN_FRAUD_MODEL",
+		"log-level": "TITAN_LOG_LEVEL", "fraud-model": "TITAN_FRAUD_MODEL", "pricing-rules": "TITAN_PRICING_RULES",
 		"order-reserve-ttl": "TITAN_ORDER_RESERVE_TTL", "order-step-timeout": "TITAN_ORDER_STEP_TIMEOUT",
 		"max-time-ahead": "TITAN_MAX_TIME_AHEAD", "max-time-behind": "TITAN_MAX_TIME_BEHIND",
 		"api-tokens-file": "TITAN_API_TOKENS_FILE", "api-read-auth": "TITAN_API_READ_AUTH", "api-allowed-hosts": "TITAN_API_ALLOWED_HOSTS",
@@ -219,6 +225,7 @@ func runFlags(stderr io.Writer) (*flag.FlagSet, func() (instance.Config, slog.Le
 			DedupeWindow:        *dedupe,
 			Sync:                *syncPolicy,
 			FraudModel:          *fraudModel,
+			PricingRules:        *rulesFile,
 			OrderReserveTTL:     *reserveTTL,
 			OrderStepTimeout:    *stepTimeout,
 			TimeWindow:          schemas.TimeWindow{Ahead: *timeAhead, Behind: *timeBehind},

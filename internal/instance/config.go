@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/titan-commerce/titan/internal/supervise"
 	"github.com/titan-commerce/titan/processors/inventory"
 	"github.com/titan-commerce/titan/processors/orders"
+	"github.com/titan-commerce/titan/processors/pricing"
 	"github.com/titan-commerce/titan/schemas"
 	"github.com/titan-commerce/titan/sinks/clickhouse"
 	"github.com/titan-commerce/titan/state"
@@ -104,6 +106,12 @@ type Config struct {
 	// Instance.ReloadModel; empty uses the model built into the binary
 	// (fraud.DefaultModelJSON, processors/fraud/model.json).
 	FraudModel string
+	// PricingRules is the path of a pricing rules file
+	// (pricing.ParseRules: a campaign discount limit, the demand rule);
+	// empty prices with pricing.DefaultPolicy. The pricing group, the
+	// saga's quotes and the API's prices all read it. titan replay takes
+	// the same file to try a changed rule on recorded traffic.
+	PricingRules string
 	// Sync is the state's sync policy: "none" (the changelog is the
 	// durable copy) or "always".
 	Sync   string
@@ -258,6 +266,9 @@ func (c *Config) Validate() error {
 	if _, err := c.syncPolicy(); err != nil {
 		errs = append(errs, err)
 	}
+	if _, err := c.PricingPolicy(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := c.RestartBackoff.Validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -288,6 +299,23 @@ func (c *Config) syncPolicy() (state.SyncPolicy, error) {
 		return state.SyncAlways, nil
 	}
 	return 0, fmt.Errorf("sync %q is neither none nor always", c.Sync)
+}
+
+// PricingPolicy is the pricing policy of PricingRules, read now:
+// pricing.DefaultPolicy without a file.
+func (c *Config) PricingPolicy() (pricing.Policy, error) {
+	if c.PricingRules == "" {
+		return pricing.DefaultPolicy(), nil
+	}
+	b, err := os.ReadFile(c.PricingRules)
+	if err != nil {
+		return pricing.Policy{}, fmt.Errorf("pricing rules: %w", err)
+	}
+	p, err := pricing.ParseRules(b)
+	if err != nil {
+		return pricing.Policy{}, fmt.Errorf("%s: %w", c.PricingRules, err)
+	}
+	return p, nil
 }
 
 // Runs reports whether the instance runs topology t.
@@ -325,6 +353,11 @@ func (c *Config) String() string {
 	}
 	fmt.Fprintf(&b, "max_pending=%d\nmax_buffered_records=%d\n", c.MaxPending, c.MaxBuffered)
 	fmt.Fprintf(&b, "order_reserve_ttl=%s\norder_step_timeout=%s\nfraud_model=%s\n", c.OrderReserveTTL, c.OrderStepTimeout, model)
+	rules := c.PricingRules
+	if rules == "" {
+		rules = "(default)"
+	}
+	fmt.Fprintf(&b, "pricing_rules=%s\n", rules)
 	fmt.Fprintf(&b, "max_time_ahead=%s\nmax_time_behind=%s\n", c.TimeWindow.Ahead, c.TimeWindow.Behind)
 	fmt.Fprintf(&b, "restart_backoff=%s..%s (reset after %s)\n", c.RestartBackoff.Min, c.RestartBackoff.Max, c.RestartBackoff.Healthy)
 	fmt.Fprintf(&b, "group_session_timeout=%s\n", c.GroupSessionTimeout)

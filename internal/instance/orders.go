@@ -33,6 +33,9 @@ type orderPipeline struct {
 	fraud   fraudtopo.Names
 
 	model *fraudtopo.ModelFile
+	// policy is the pricing policy of Config.PricingRules, read once at
+	// build: the group, the saga's quotes and the API's prices agree.
+	policy pricing.Policy
 
 	// Views and outcomes for the API; nil without it.
 	orders, prices, entities *view
@@ -82,6 +85,9 @@ func (p *orderPipeline) build(hooks *metrics.Processing) error {
 	if p.model, err = i.loadModel(); err != nil {
 		return err
 	}
+	if p.policy, err = i.cfg.PricingPolicy(); err != nil {
+		return fmt.Errorf("instance: %w", err)
+	}
 	if _, err = supervised(i, "pricing", pricingtopo.New, p.pricingOptions(hooks)); err != nil {
 		return err
 	}
@@ -100,9 +106,11 @@ func (p *orderPipeline) graphs() []TopologyGraph {
 	}
 }
 
-// pricingPolicy is the pricing group's rules, which the saga quotes from
-// the pricing table with too: one policy for both.
-func (p *orderPipeline) pricingPolicy() pricing.Policy { return pricing.DefaultPolicy() }
+// pricingPolicy is the pricing group's rules (Config.PricingRules, read by
+// build), which the saga quotes from the pricing table with too: one policy
+// for both. Before build, for the graphs alone, it is the zero policy, which
+// the topologies take as the default rules; rules change prices, not edges.
+func (p *orderPipeline) pricingPolicy() pricing.Policy { return p.policy }
 
 func (p *orderPipeline) pricingOptions(hooks *metrics.Processing) pricingtopo.Options {
 	i := p.i
@@ -233,8 +241,8 @@ func (i *Instance) orderDeps(ctx context.Context, viewOpts func(*api.Notifier) [
 		PriceAt: func(sp *pricingv1.SkuPrice, now time.Time) (*pricingv1.Quote, bool) {
 			// The stored state is as of the SKU's last input; bring
 			// campaigns and demand up to now before reading the price.
-			st, _ := pricing.Tick(pricing.StateFromWire(sp), now, pricing.DefaultPolicy())
-			q, ok := pricing.PriceAt(st, now)
+			st, _ := pricing.Tick(pricing.StateFromWire(sp), now, p.policy)
+			q, ok := pricing.PriceAt(st, now, p.policy)
 			if !ok {
 				return nil, false
 			}

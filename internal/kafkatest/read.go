@@ -127,3 +127,25 @@ func WaitFor(ctx context.Context, what string, cond func() (bool, string)) error
 		}
 	}
 }
+
+// WaitCommitted waits until group has committed the end offset, as seen when it is called, of
+// every partition of topic: all of it processed, and with goka its table writes too.
+func WaitCommitted(ctx context.Context, adm *kadm.Client, group, topic string) error {
+	ends, err := EndOffsets(ctx, adm, topic)
+	if err != nil {
+		return err
+	}
+	return WaitFor(ctx, group+" caught up with "+topic, func() (bool, string) {
+		committed, err := adm.FetchOffsets(ctx, group)
+		if err != nil {
+			return false, err.Error()
+		}
+		for p, end := range ends {
+			// An empty partition has nothing to commit.
+			if o, ok := committed.Lookup(topic, p); end > 0 && (!ok || o.At < end) {
+				return false, fmt.Sprintf("partition %d at %d of %d", p, o.At, end)
+			}
+		}
+		return true, ""
+	})
+}

@@ -12,6 +12,10 @@ import (
 // was capped to keep the price from going below 0.
 const capNote = ", capped at "
 
+// limitNote starts the part of a campaign's detail that tells its discount
+// was limited by Policy.MaxCampaignDiscountBps.
+const limitNote = ", limited by the rules to "
+
 // Apply applies one command to a SKU's state and returns the new state, the
 // price changes to publish, in time order, and, for KindCheck, the Quote.
 // The input state is not modified.
@@ -53,7 +57,7 @@ func Apply(s State, c Command, p Policy) (State, []PriceChanged, *Quote) {
 		s.endCampaign(c.CampaignID, now)
 	case KindCheck:
 		changes = s.publish(changes, "", p)
-		q, _ := PriceAt(s, c.Time)
+		q, _ := PriceAt(s, c.Time, p)
 		q.OrderID, q.SKU, q.Line = c.OrderID, c.SKU, c.Line
 		return s, changes, &q
 	}
@@ -140,21 +144,24 @@ func NextChange(s State) time.Time {
 // adjustment as of the state's clock, and the campaign that applies at t.
 // It is false, with Found unset, when the SKU has no base price. A reader
 // of a stored state that wants the price now should Tick it to now first,
-// so demand intervals that closed since are taken into account.
-func PriceAt(s State, t time.Time) (Quote, bool) {
+// so demand intervals that closed since are taken into account. p's
+// MaxCampaignDiscountBps limits the campaign's discount.
+func PriceAt(s State, t time.Time, p Policy) (Quote, bool) {
 	q := Quote{SKU: s.SKU, Time: t}
 	if s.Currency == "" {
 		return q, false
 	}
 	q.Found, q.Currency = true, s.Currency
-	q.Price, q.Contributions = s.evaluate(t)
+	q.Price, q.Contributions = s.evaluate(t, p.MaxCampaignDiscountBps)
 	return q, true
 }
 
 // evaluate applies the rules to the base price in a fixed order, demand
 // then campaign, and caps each so the running price never drops below 0;
-// the price is therefore always the base plus the listed amounts.
-func (s State) evaluate(t time.Time) (int64, []Contribution) {
+// the price is therefore always the base plus the listed amounts. A
+// campaign's discount is limited to maxDiscountBps of the base first, when
+// that is positive.
+func (s State) evaluate(t time.Time, maxDiscountBps int64) (int64, []Contribution) {
 	price := s.Base
 	var out []Contribution
 	if adj := s.Demand.AdjustmentBps; s.Demand.StockKnown && adj != 0 {
@@ -167,6 +174,10 @@ func (s State) evaluate(t time.Time) (int64, []Contribution) {
 	}
 	if c, ok := s.bestCampaign(t); ok {
 		off, detail := c.discount(s.Base), c.describe()
+		if limit := bpsOf(s.Base, min(maxDiscountBps, maxPercentBps)); maxDiscountBps > 0 && off > limit {
+			off = max(limit, 0)
+			detail += limitNote + itoa(off)
+		}
 		if off > price {
 			off = max(price, 0)
 			detail += capNote + itoa(off)
@@ -260,7 +271,7 @@ func (s State) nextBoundary() time.Time {
 // the clock differs from the last one published in base, currency, price
 // or any contribution.
 func (s *State) publish(changes []PriceChanged, commandID string, p Policy) []PriceChanged {
-	q, ok := PriceAt(*s, s.Clock)
+	q, ok := PriceAt(*s, s.Clock, p)
 	if !ok {
 		return changes
 	}

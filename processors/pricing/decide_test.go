@@ -81,7 +81,7 @@ func TestContributionsExplainThePrice(t *testing.T) {
 	}
 
 	s, _, _ = Apply(s, upsert("c3", pct("half", 1250, 0, 1000), 61), p)
-	q, _ := PriceAt(s, at(61))
+	q, _ := PriceAt(s, at(61), p)
 	want = []Contribution{
 		{Rule: "demand", Amount: 20, Detail: "+200 bps of the base price"},
 		{Rule: "campaign:big", Amount: -1020, Detail: "5000 off, capped at 1020"},
@@ -90,7 +90,7 @@ func TestContributionsExplainThePrice(t *testing.T) {
 		t.Fatalf("contributions %+v, want %+v", q.Contributions, want)
 	}
 	s, _, _ = Apply(s, endCampaign("c4", "big", 62), p)
-	q, _ = PriceAt(s, at(62))
+	q, _ = PriceAt(s, at(62), p)
 	want = []Contribution{
 		{Rule: "demand", Amount: 20, Detail: "+200 bps of the base price"},
 		{Rule: "campaign:half", Amount: -125, Detail: "12.50% off"},

@@ -24,7 +24,12 @@
 // would let two campaigns planned apart give away more than either meant,
 // and a single best offer is what a shopper is shown anyway. A fixed
 // discount larger than the price gives a price of 0, with the capped amount
-// in the contribution's detail.
+// in the contribution's detail. Policy.MaxCampaignDiscountBps, when set,
+// limits any campaign's discount to that share of the base price, a shop's
+// rule such as "never more than 30 % off"; which campaign applies is still
+// decided by the discounts the campaigns ask for, and the detail says the
+// limit was applied. Policies come from a rules file (ParseRules), which
+// titan run and titan replay take.
 //
 // EndCampaign cuts a campaign short at the command's time instead of
 // deleting it, and campaigns that ended stay for Policy.CampaignRetention:

@@ -64,7 +64,7 @@ func FuzzCommand(f *testing.F) {
 			t.Fatalf("schema accepts %+v but Apply would ignore it", c)
 		}
 		s, changes, q := Apply(base, c, p)
-		checkInvariants(t, s, changes, q)
+		checkInvariants(t, s, changes, q, p)
 		if (c.Kind == KindCheck) != (q != nil) {
 			t.Fatalf("%s answered quote %v", c.Kind, q)
 		}

@@ -107,7 +107,7 @@ func TestPriceScenarios(t *testing.T) {
 				d.MaybeScanArgs(t, "id", &c.ID)
 				s, changes, q = Apply(s, c, p)
 			}
-			checkInvariants(t, s, changes, q)
+			checkInvariants(t, s, changes, q, p)
 			var b strings.Builder
 			for _, c := range describe(changes) {
 				fmt.Fprintln(&b, c)

@@ -259,7 +259,12 @@ type Policy struct {
 	// MaxCampaigns caps the campaigns kept per SKU; see the package
 	// comment for which go first. 0 means no cap.
 	MaxCampaigns int
-	Demand       DemandPolicy
+	// MaxCampaignDiscountBps limits a campaign's discount to this many
+	// basis points of the base price, whatever the campaign asks: a shop's
+	// rule such as "never more than 30 % off". 0 means no limit. Which
+	// campaign applies is still decided by the discounts they ask for.
+	MaxCampaignDiscountBps int64
+	Demand                 DemandPolicy
 }
 
 // DemandPolicy is the demand rule; see the package comment.

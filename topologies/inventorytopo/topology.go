@@ -37,13 +37,19 @@ type Options struct {
 	// SweepInterval is how often expired reservations are looked for; an
 	// idle SKU's reservation ends within about this long of its deadline.
 	SweepInterval time.Duration
+	// Replay runs the groups without the expiry sweeper, on inputs
+	// recorded elsewhere (titan replay): the expiries the live sweeper
+	// sent are among them, and this run's, decided by today's clock,
+	// would end every reservation at once. Local and Send are then not
+	// needed.
+	Replay bool
 }
 
 func (o *Options) validate() error {
 	if err := o.Check("inventory"); err != nil {
 		return err
 	}
-	if o.Local == nil || o.Send == nil {
+	if !o.Replay && (o.Local == nil || o.Send == nil) {
 		return errors.New("inventory: Local and Send are required for expiry")
 	}
 	if o.Names == (Names{}) {
@@ -89,6 +95,9 @@ func New(o Options) (*Topology, error) {
 	orders, err := goka.NewProcessor(o.Goka.Brokers, ordersGraph, o.Goka.Processor(gokaopts.OutputsFirst)...)
 	if err != nil {
 		return nil, fmt.Errorf("inventory: order index: %w", err)
+	}
+	if o.Replay {
+		return &Topology{topology.NewSet(dlq, []*goka.Processor{stock, orders})}, nil
 	}
 	local := func() []storage.Storage { return o.Local(string(n.Table())) }
 	sweeper := NewSweeper(local, o.Send, o.SweepInterval, o.Logger.With("topology", string(n.Group)))

@@ -35,6 +35,11 @@ type Options struct {
 	// this long of its boundary (stamped with the boundary's time).
 	TickInterval time.Duration
 	Policy       pricing.Policy
+	// Replay runs the group without its ticker, on inputs recorded
+	// elsewhere (titan replay): the ticks of the recorded run are among
+	// them, and ticks of this run, stamped with today's clock, would move
+	// every SKU to today. Local and Send are then not needed.
+	Replay bool
 }
 
 func (o *Options) validate() error {
@@ -44,7 +49,7 @@ func (o *Options) validate() error {
 	if o.Peers.InventoryEvents == "" || o.Peers.Saga == "" {
 		return errors.New("pricing: the inventory events and saga streams are required")
 	}
-	if o.Local == nil || o.Send == nil {
+	if !o.Replay && (o.Local == nil || o.Send == nil) {
 		return errors.New("pricing: Local and Send are required for time-driven changes")
 	}
 	if o.TickInterval <= 0 {
@@ -74,6 +79,9 @@ func New(o Options) (*Topology, error) {
 	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(o.Decorator(dlq)), o.Goka.ProcessorWithIndex(gokaopts.OutputsFirst, o.Names.Table(), nextChangeIndex)...)
 	if err != nil {
 		return nil, fmt.Errorf("pricing: processor: %w", err)
+	}
+	if o.Replay {
+		return &Topology{topology.NewSet(dlq, []*goka.Processor{proc})}, nil
 	}
 	n := o.Names
 	local := func() []storage.Storage { return o.Local(string(n.Table())) }

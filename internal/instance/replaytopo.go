@@ -1,0 +1,189 @@
+package instance
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/lovoo/goka"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/titan-commerce/titan/internal/kafkaadmin"
+	"github.com/titan-commerce/titan/internal/topology"
+	"github.com/titan-commerce/titan/processors/inventory"
+	"github.com/titan-commerce/titan/schemas"
+	"github.com/titan-commerce/titan/schemas/codec"
+	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
+	pricingv1 "github.com/titan-commerce/titan/schemas/pricing/v1"
+	"github.com/titan-commerce/titan/topologies/inventorytopo"
+	"github.com/titan-commerce/titan/topologies/orderstopo"
+	"github.com/titan-commerce/titan/topologies/pricingtopo"
+)
+
+// The topologies Replay and DiffTables support. Each one's inputs are all
+// copied, so it needs nothing else at replay, and it runs without its
+// punctuator, whose work the recorded inputs hold:
+//
+//   - pricing: its commands, its internal commands with the ticks the live
+//     ticker sent, and the inventory events it reads demand from.
+//   - inventory: its commands and its internal commands (the saga's and
+//     flash sales' reservations, the expiries the live sweeper sent); its
+//     order index is rebuilt from the shadow's own order events.
+//
+// The others are refused: the order saga looks up the pricing table and
+// trades messages with fraud, pricing and the inventory in a loop, flash
+// sales trade with the inventory, and recommendations read the order
+// outcomes the saga writes.
+const (
+	ReplayablePricing   = "pricing"
+	ReplayableInventory = "inventory"
+)
+
+// replayTopology is what Replay and DiffTables know of a topology.
+type replayTopology struct {
+	// inputs are the topics copied, by their names without namespace.
+	inputs []string
+	// topics are every topic of the shadow namespace but the inputs.
+	topics func(ns string, partitions int32) []kafkaadmin.Topic
+	// stages are the topology's groups in the order they finish: each is
+	// done when it has committed the ends of its inputs as they are once
+	// the stages before it are done.
+	stages []replayStage
+	// tables are the group tables DiffTables compares.
+	tables      []replayTable
+	deadLetters func(ns string) string
+	build       func(ns string, base topology.Base, cfg ReplayConfig) (*topology.Set, error)
+}
+
+type replayStage struct {
+	group func(ns string) string
+	// inputs by their names without namespace.
+	inputs []string
+}
+
+type replayTable struct {
+	table func(ns string) goka.Table
+	// render gives a value a readable, canonical form; key is the
+	// table's key, for tables whose keys hold values of several kinds.
+	render func(key string, value []byte) (string, error)
+}
+
+func (rt replayTopology) groups(ns string) []string {
+	out := make([]string, len(rt.stages))
+	for i, s := range rt.stages {
+		out[i] = s.group(ns)
+	}
+	return out
+}
+
+func replayTopologyOf(name string) (replayTopology, error) {
+	switch name {
+	case ReplayablePricing:
+		return pricingReplay(), nil
+	case ReplayableInventory:
+		return inventoryReplay(), nil
+	}
+	return replayTopology{}, fmt.Errorf("%w: --topology %q cannot be replayed; supported: %s, %s",
+		ErrReplay, name, ReplayablePricing, ReplayableInventory)
+}
+
+func pricingReplay() replayTopology {
+	inputs := []string{schemas.PricingCommands, schemas.PricingInternal, schemas.InventoryEvents}
+	return replayTopology{
+		inputs: inputs,
+		topics: func(ns string, partitions int32) []kafkaadmin.Topic {
+			n := pricingtopo.NamesFor(ns)
+			return []kafkaadmin.Topic{
+				{Name: string(n.Events), Partitions: partitions},
+				{Name: string(n.DeadLetters), Partitions: partitions},
+				{Name: string(orderstopo.NamesFor(ns).Saga), Partitions: partitions},
+				{Name: string(n.Table()), Partitions: partitions, Compact: true},
+			}
+		},
+		stages: []replayStage{{group: func(ns string) string { return string(pricingtopo.NamesFor(ns).Group) }, inputs: inputs}},
+		tables: []replayTable{{table: func(ns string) goka.Table { return pricingtopo.NamesFor(ns).Table() },
+			render: renderAs(codec.NewProto[*pricingv1.SkuPrice](), nil)}},
+		deadLetters: func(ns string) string { return string(pricingtopo.NamesFor(ns).DeadLetters) },
+		build: func(ns string, base topology.Base, cfg ReplayConfig) (*topology.Set, error) {
+			policy, err := (&Config{PricingRules: cfg.PricingRules}).PricingPolicy()
+			if err != nil {
+				return nil, fmt.Errorf("%w: --pricing-rules: %w", ErrReplay, err)
+			}
+			t, err := pricingtopo.New(pricingtopo.Options{
+				Base:   base,
+				Names:  pricingtopo.NamesFor(ns),
+				Peers:  pricingtopo.Peers{InventoryEvents: inventorytopo.NamesFor(ns).Events, Saga: orderstopo.NamesFor(ns).Saga},
+				Policy: policy,
+				Replay: true,
+			})
+			if err != nil {
+				return nil, err
+			}
+			return t.Set, nil
+		},
+	}
+}
+
+func inventoryReplay() replayTopology {
+	return replayTopology{
+		inputs: []string{schemas.InventoryCommands, schemas.InventoryInternal},
+		topics: func(ns string, partitions int32) []kafkaadmin.Topic {
+			var out []kafkaadmin.Topic
+			for _, t := range inventorytopo.NamesFor(ns).Topics(partitions) {
+				// The copies keep the live broker's stamps (see Replay).
+				t.AppendTime = false
+				out = append(out, t)
+			}
+			return out
+		},
+		stages: []replayStage{
+			{group: func(ns string) string { return string(inventorytopo.NamesFor(ns).Group) },
+				inputs: []string{schemas.InventoryCommands, schemas.InventoryInternal}},
+			{group: func(ns string) string { return string(inventorytopo.NamesFor(ns).OrdersGroup) },
+				inputs: []string{schemas.InventoryOrderEvents}},
+		},
+		tables: []replayTable{
+			{table: func(ns string) goka.Table { return inventorytopo.NamesFor(ns).Table() }, render: renderInventory},
+			{table: func(ns string) goka.Table { return inventorytopo.NamesFor(ns).OrdersTable() },
+				render: renderAs(codec.NewProto[*inventoryv1.OrderReservations](), nil)},
+		},
+		deadLetters: func(ns string) string { return string(inventorytopo.NamesFor(ns).DeadLetters) },
+		build: func(ns string, base topology.Base, cfg ReplayConfig) (*topology.Set, error) {
+			policy := inventory.DefaultPolicy()
+			policy.DedupeWindow = cfg.DedupeWindow
+			t, err := inventorytopo.New(inventorytopo.Options{Base: base, Names: inventorytopo.NamesFor(ns), Policy: policy, Replay: true})
+			if err != nil {
+				return nil, err
+			}
+			return t.Set, nil
+		},
+	}
+}
+
+// renderInventory renders a SKU's head without what names the process
+// that wrote it (its writer, random per process) and the redo of its last
+// command (the same writes stand under their own keys); a side key's
+// value (store.go: reservations, remembered results) is compared as its
+// bytes.
+func renderInventory(key string, value []byte) (string, error) {
+	if strings.IndexByte(key, 0) >= 0 {
+		return fmt.Sprintf("%q", value), nil
+	}
+	return renderAs(codec.NewProto[*inventoryv1.SkuState](), func(m *inventoryv1.SkuState) {
+		m.Writer, m.Redo = 0, nil
+	})(key, value)
+}
+
+// renderAs renders a value of message type M as canonical JSON, after
+// clean, if set, has cleared what is not the table's to compare.
+func renderAs[M proto.Message](c *codec.Proto[M], clean func(M)) func(string, []byte) (string, error) {
+	return func(_ string, b []byte) (string, error) {
+		m, err := c.DecodeMessage(b)
+		if err != nil {
+			return "", err
+		}
+		if clean != nil {
+			clean(m)
+		}
+		return canonicalJSON(m)
+	}
+}
