@@ -96,6 +96,8 @@ func BadRequests(sku, order string, maxBody int) []BadRequest {
 		{"restock/command id empty", "POST", restock, res(`"qty":1,"command_id":""`), errInvalidCommandID.Code},
 		{"commit/command id 129 bytes", "POST", commit, res(`"command_id":"` + long + `"`), errInvalidCommandID.Code},
 		{"release/command id empty", "POST", release, res(`"command_id":""`), errInvalidCommandID.Code},
+		{"restock/command id of the SDKs' derived form", "POST", restock, res(`"qty":1,"command_id":"sdk:k:order-1"`), errDerivedID.Code},
+		{"reserve/command id of the SDKs' digest form", "POST", reserve, res(`"order_id":"o","qty":1,"ttl_ms":60000,"command_id":"sdk:h:00"`), errDerivedID.Code},
 
 		// Quantities.
 		{"reserve/qty 0", "POST", reserve, res(`"order_id":"o","qty":0,"ttl_ms":60000`), errInvalidQty.Code},

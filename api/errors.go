@@ -49,6 +49,7 @@ var (
 	errUnavailable         = apiError{Code: "unavailable", Message: "the request could not be handed to Kafka; retry it with the same command_id or idempotency_key", status: http.StatusServiceUnavailable}
 	errInternal            = apiError{Code: "internal", Message: "an internal error occurred", status: http.StatusInternalServerError}
 	errReservedID          = apiError{Code: "reserved_id", Message: "ids starting with \"titan:\" are Titan's own, as are the reservations Titan makes for orders and flash sales: a client can neither use nor change them", status: http.StatusConflict}
+	errDerivedID           = apiError{Code: "derived_id", Message: "ids starting with \"sdk:\" are the ones Titan's SDKs derive from an idempotency key: choose another id, or send the key through an SDK", status: http.StatusConflict}
 	errCommandIDConflict   = apiError{Code: "command_id_conflict", Message: "this command_id names another command (another kind, or another body); send a new command with a new id", status: http.StatusConflict}
 
 	// Access and transport: refused before the endpoint looks at the
@@ -116,7 +117,7 @@ var catalogue = []apiError{
 	errMalformedJSON, errUnknownField, errInvalidField, errBodyTooLarge, errInvalidSKU, errInvalidQty, errInvalidTTL,
 	errInvalidOrderID, errInvalidCommandID, errInvalidMinOffset, errInvalidRequest, errOffsetNotReached,
 	errReservationNotFound, errNotFound, errMethodNotAllowed, errNotReady, errUnavailable, errOverloaded, errInternal,
-	errReservedID, errCommandIDConflict,
+	errReservedID, errDerivedID, errCommandIDConflict,
 	errUnauthorized, errForbidden, errHostNotAllowed, errUnsupportedMedia, errMalformedRequest, errRequestTimeout,
 	errURITooLong, errHeadersTooLarge,
 	errNotEnabled, errInvalidSaleID, errInvalidUnits, errInvalidStartsAt, errInvalidEndsAt, errInvalidPerUserLimit,

@@ -412,7 +412,13 @@ func commandID(client *string) (string, apiError, bool) {
 	if client == nil {
 		return newCommandID(), apiError{}, true
 	}
-	if err := schemas.CheckClientID("command_id", *client, schemas.ReasonMissingCommandID); err != nil {
+	// An id of the SDKs' derived form names another client's idempotency
+	// key: the processor would take this command for a retry of that one.
+	err := schemas.CheckClientID("command_id", *client, schemas.ReasonMissingCommandID)
+	if err == nil {
+		err = schemas.RefuseDerived("command_id", *client)
+	}
+	if err != nil {
 		return "", commandErrors.of(err), false
 	}
 	return *client, apiError{}, true

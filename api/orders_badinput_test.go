@@ -131,6 +131,7 @@ func OrderBadRequests(maxBody int) []BadRequest {
 		{"set price/base price above max", "POST", price, `{"base_price":1000000000001,"currency":"EUR"}`, errInvalidPrice.Code},
 		{"set price/base price string", "POST", price, `{"base_price":"1","currency":"EUR"}`, errInvalidField.Code},
 		{"set price/command id empty", "POST", price, `{"base_price":1,"currency":"EUR","command_id":""}`, errInvalidCommandID.Code},
+		{"set price/command id of the SDKs' derived form", "POST", price, `{"base_price":1,"currency":"EUR","command_id":"sdk:k:p"}`, errDerivedID.Code},
 		{"set price/command id 129 bytes", "POST", price, `{"base_price":1,"currency":"EUR","command_id":"` + long + `"}`, errInvalidCommandID.Code},
 		{"set price/sku 129 bytes", "POST", "/v1/prices/" + long, okPrice, errInvalidSKU.Code},
 		{"set price/sku NUL", "POST", "/v1/prices/a%00", okPrice, errInvalidSKU.Code},

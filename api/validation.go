@@ -17,6 +17,7 @@ type fieldErrors map[string]apiError
 // reasonErrors are what a reason means whatever field it names.
 var reasonErrors = map[schemas.Reason]apiError{
 	schemas.ReasonReservedID:   errReservedID,
+	schemas.ReasonDerivedID:    errDerivedID,
 	schemas.ReasonDuplicateSKU: errDuplicateSKU,
 }
 
