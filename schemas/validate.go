@@ -185,6 +185,8 @@ func ValidateOrderEvent(ev *ordersv1.OrderEvent) error {
 		return nil
 	case *ordersv1.OrderEvent_PaymentFailed:
 		return validatePaymentFailed(kind.PaymentFailed)
+	case *ordersv1.OrderEvent_Paid:
+		return validatePaid(kind.Paid)
 	default:
 		return invalid("kind", ReasonMissingKind)
 	}
@@ -280,6 +282,22 @@ func validatePaymentFailed(p *ordersv1.PaymentFailed) error {
 	return nil
 }
 
+// validatePaid needs the user and the payment instrument, and an amount
+// in a currency: a payment is money, and a record of it without either
+// could not be reconciled with the order.
+func validatePaid(p *ordersv1.OrderPaid) error {
+	if err := CheckID("paid.user_id", p.GetUserId(), ReasonMissingUserID); err != nil {
+		return err
+	}
+	if err := CheckID("paid.payment_id", p.GetPaymentId(), ReasonMissingPaymentID); err != nil {
+		return err
+	}
+	if p.GetAmountMinor() < 0 {
+		return invalid("paid.amount_minor", ReasonInvalidPrice)
+	}
+	return CheckCurrency("paid.currency", p.GetCurrency())
+}
+
 func checkQty(field string, qty int64) error {
 	if qty <= 0 || qty > MaxQty {
 		return invalid(field, ReasonInvalidQty)
@@ -360,6 +378,15 @@ func CheckClientOrderEvent(ev *ordersv1.OrderEvent) error {
 			{"payment_failed.user_id", kind.PaymentFailed.GetUserId()},
 			{"payment_failed.device_id", kind.PaymentFailed.GetDeviceId()},
 			{"payment_failed.payment_id", kind.PaymentFailed.GetPaymentId()},
+		} {
+			if err := RefuseReserved(f.name, f.value); err != nil {
+				return err
+			}
+		}
+	case *ordersv1.OrderEvent_Paid:
+		for _, f := range []struct{ name, value string }{
+			{"paid.user_id", kind.Paid.GetUserId()},
+			{"paid.payment_id", kind.Paid.GetPaymentId()},
 		} {
 			if err := RefuseReserved(f.name, f.value); err != nil {
 				return err

@@ -212,6 +212,19 @@ func TestValidateOrderEvent(t *testing.T) {
 			field: "payment_failed.amount_minor", reason: schemas.ReasonInvalidPrice},
 		{name: "payment failed long reason", ev: paymentFailed(func(p *ordersv1.PaymentFailed) { p.Reason = longReason }),
 			field: "payment_failed.reason", reason: schemas.ReasonTooLong},
+		{name: "paid", ev: paid(nil)},
+		{name: "paid no user", ev: paid(func(p *ordersv1.OrderPaid) { p.UserId = "" }),
+			field: "paid.user_id", reason: schemas.ReasonMissingUserID},
+		{name: "paid no payment id", ev: paid(func(p *ordersv1.OrderPaid) { p.PaymentId = "" }),
+			field: "paid.payment_id", reason: schemas.ReasonMissingPaymentID},
+		{name: "paid long payment id", ev: paid(func(p *ordersv1.OrderPaid) { p.PaymentId = long }),
+			field: "paid.payment_id", reason: schemas.ReasonTooLong},
+		{name: "paid negative amount", ev: paid(func(p *ordersv1.OrderPaid) { p.AmountMinor = -1 }),
+			field: "paid.amount_minor", reason: schemas.ReasonInvalidPrice},
+		{name: "paid no currency", ev: paid(func(p *ordersv1.OrderPaid) { p.Currency = "" }),
+			field: "paid.currency", reason: schemas.ReasonMissingCurrency},
+		{name: "paid lower-case currency", ev: paid(func(p *ordersv1.OrderPaid) { p.Currency = "eur" }),
+			field: "paid.currency", reason: schemas.ReasonInvalidCurrency},
 
 		{name: "nil", ev: nil, reason: schemas.ReasonNilMessage},
 		{name: "no event id", ev: placed(func(e *ordersv1.OrderEvent, _ *ordersv1.OrderPlaced) { e.EventId = "" }),
@@ -318,6 +331,15 @@ func paymentFailed(edit func(*ordersv1.PaymentFailed)) *ordersv1.OrderEvent {
 		Kind: &ordersv1.OrderEvent_PaymentFailed{PaymentFailed: p}}
 }
 
+func paid(edit func(*ordersv1.OrderPaid)) *ordersv1.OrderEvent {
+	p := &ordersv1.OrderPaid{UserId: "u-1", PaymentId: "card-1", AmountMinor: 1999, Currency: "EUR"}
+	if edit != nil {
+		edit(p)
+	}
+	return &ordersv1.OrderEvent{EventId: "ev-paid", OrderId: "o-1", TimestampMs: 1_700_000_000_000,
+		Kind: &ordersv1.OrderEvent_Paid{Paid: p}}
+}
+
 func TestReasonOf(t *testing.T) {
 	err := fmt.Errorf("wrapped: %w", schemas.ValidateCommand(&inventoryv1.Command{}))
 	if got := schemas.ReasonOf(err); got != schemas.ReasonMissingCommandID {
@@ -356,5 +378,21 @@ func TestCheckPlacedIdentity(t *testing.T) {
 		if err := schemas.CheckPlacedIdentity(tc.placed); !errors.As(err, &inv) || inv.Field != tc.field || inv.Reason != tc.reason {
 			t.Errorf("%v: got %v, want %s: %s", tc.placed, err, tc.field, tc.reason)
 		}
+	}
+}
+
+// A payment's ids are the client's: Titan's own are refused, naming the field.
+func TestCheckClientOrderEventPaid(t *testing.T) {
+	for field, ev := range map[string]*ordersv1.OrderEvent{
+		"paid.user_id":    paid(func(p *ordersv1.OrderPaid) { p.UserId = "titan:u" }),
+		"paid.payment_id": paid(func(p *ordersv1.OrderPaid) { p.PaymentId = "titan:p" }),
+	} {
+		var inv *schemas.InvalidError
+		if err := schemas.CheckClientOrderEvent(ev); !errors.As(err, &inv) || inv.Field != field || inv.Reason != schemas.ReasonReservedID {
+			t.Errorf("%s: %v, want reserved_id for the field", field, err)
+		}
+	}
+	if err := schemas.CheckClientOrderEvent(paid(nil)); err != nil {
+		t.Errorf("a client's payment: %v", err)
 	}
 }

@@ -107,6 +107,8 @@ func vectorRecords() []struct {
 		{"order payment failed", schemas.OrderEvents, "order-1", &ordersv1.OrderEvent{EventId: "payment-failed-1", OrderId: "order-1",
 			TimestampMs: at, Kind: &ordersv1.OrderEvent_PaymentFailed{PaymentFailed: &ordersv1.PaymentFailed{UserId: "user-7",
 				DeviceId: "device-1", PaymentId: "pay-1", AmountMinor: 4498, Reason: "card_declined"}}}},
+		{"order paid", schemas.OrderEvents, "order-1", &ordersv1.OrderEvent{EventId: "paid-1", OrderId: "order-1", TimestampMs: at,
+			Kind: &ordersv1.OrderEvent_Paid{Paid: &ordersv1.OrderPaid{UserId: "user-7", PaymentId: "pay-1", AmountMinor: 4498, Currency: "EUR"}}}},
 		{"order cancelled", schemas.OrderEvents, "order-1", &ordersv1.OrderEvent{EventId: "cancelled-1", OrderId: "order-1",
 			TimestampMs: at, Kind: &ordersv1.OrderEvent_Cancelled{Cancelled: &ordersv1.OrderCancelled{Reason: "customer"}}}},
 		{"catalog base price", schemas.PricingCommands, "sku-1", &pricingv1.Command{CommandId: "price-1", Sku: "sku-1", TimestampMs: at,

@@ -7,7 +7,7 @@
 // for Kafka's acknowledgement) or SendAsync (which calls back):
 //
 //	inventory        Restock, Reserve, Commit, Release
-//	orders           PlaceOrder, PaymentFailed, CancelOrder
+//	orders           PlaceOrder, MarkPaid, PaymentFailed, CancelOrder
 //	pricing          SetPrice, StartCampaign, EndCampaign
 //	flash sales      Purchase; DefineFlashSale (operators' tools, see its doc)
 //	recommendations  View

@@ -12,8 +12,8 @@ import (
 )
 
 // Input is one record a shop's service sends to Titan, as a plain value:
-// Restock, Reserve, Commit, Release (inventory); PlaceOrder, PaymentFailed,
-// CancelOrder (orders); SetPrice, StartCampaign, EndCampaign (pricing);
+// Restock, Reserve, Commit, Release (inventory); PlaceOrder, MarkPaid,
+// PaymentFailed, CancelOrder (orders); SetPrice, StartCampaign, EndCampaign (pricing);
 // DefineFlashSale, Purchase (flash sales); View (recommendations). Send
 // and SendAsync take any of them.
 //
@@ -211,6 +211,30 @@ func (in PaymentFailed) build(t *topics, now time.Time) (built, error) {
 		return orderRecord(t, &ordersv1.OrderEvent{EventId: id, OrderId: in.OrderID, TimestampMs: now.UnixMilli(),
 			Kind: &ordersv1.OrderEvent_PaymentFailed{PaymentFailed: &ordersv1.PaymentFailed{UserId: in.UserID,
 				DeviceId: in.DeviceID, PaymentId: in.PaymentID, AmountMinor: in.AmountMinor, Reason: in.Reason}}})
+	})
+}
+
+// MarkPaid reports that the payment provider captured an order's
+// payment. The saga does not wait for it (an order is confirmed and
+// committed once its stock is reserved); it notes the payment in the
+// order's history, where a payment for an order rejected or cancelled
+// meanwhile shows as one to refund.
+type MarkPaid struct {
+	IdempotencyKey string
+	OrderID        string
+	UserID         string
+	PaymentID      string
+	AmountMinor    int64
+	Currency       string
+}
+
+func (MarkPaid) name() string { return "payment" }
+
+func (in MarkPaid) build(t *topics, now time.Time) (built, error) {
+	return derived(in.IdempotencyKey, func(id string) (built, error) {
+		return orderRecord(t, &ordersv1.OrderEvent{EventId: id, OrderId: in.OrderID, TimestampMs: now.UnixMilli(),
+			Kind: &ordersv1.OrderEvent_Paid{Paid: &ordersv1.OrderPaid{UserId: in.UserID, PaymentId: in.PaymentID,
+				AmountMinor: in.AmountMinor, Currency: in.Currency}}})
 	})
 }
 

@@ -101,6 +101,8 @@ func TestProcessorsTakeEveryInput(t *testing.T) {
 
 	send(sdk.PaymentFailed{IdempotencyKey: "pf-1", OrderID: "o-9", UserID: "u-2", DeviceID: "d-2", PaymentID: "card-2",
 		AmountMinor: 500, Reason: "declined"})
+	send(sdk.MarkPaid{IdempotencyKey: "paid-o-9", OrderID: "o-9", UserID: "u-2", PaymentID: "card-2",
+		AmountMinor: 500, Currency: "EUR"})
 	send(sdk.CancelOrder{IdempotencyKey: "cancel-o-9", OrderID: "o-9", Reason: "customer"})
 	// The saga takes a partition's events in order: the outcome of an
 	// order placed after them in their partition comes after both were

@@ -66,6 +66,11 @@
 // a duplicate is forwarded again and the fraud processor's own
 // de-duplication (by the record's origin) applies.
 //
+// A captured payment (Paid) changes no status either: the saga confirms and
+// commits without waiting for it. It is noted in a known order's history,
+// where a payment for an order rejected or cancelled meanwhile shows as one
+// to refund, and ignored for an id the saga has not seen, as a cancel is.
+//
 // # Time
 //
 // The saga's time for an input is the later of the input's own time and

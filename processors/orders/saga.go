@@ -253,6 +253,26 @@ func PaymentFailed(o Order, pf FailedPayment, pol Policy) (Order, Effects) {
 	return o, Effects{Fraud: req}
 }
 
+// Paid notes a captured payment in a known order's history. The saga
+// confirms and commits an order without waiting for its payment, so a
+// payment changes no status; on an order rejected or cancelled meanwhile it
+// marks one to refund. A payment for an id the saga has not seen is
+// ignored, as a cancel is, so a stray id creates no state; the same event
+// again finds its step and adds nothing.
+func Paid(o Order, p Payment, pol Policy) (Order, Effects) {
+	if o.Status == StatusUnknown {
+		return o, Effects{}
+	}
+	pol = pol.withDefaults()
+	detail := fmt.Sprintf("%s: %d %s by %s", p.EventID, p.Amount, p.Currency, p.PaymentID)
+	if o.hasStep(StepPaid, detail) {
+		return o, Effects{}
+	}
+	o = o.clone()
+	o.record(o.at(p.Time), StepPaid, detail, pol)
+	return o, Effects{}
+}
+
 // Timeout rejects an order that has not moved since it had taken steps
 // steps (the deadline scanner saw it so for the saga's step timeout), as
 // timed_out, releasing what it holds: the reserved lines and, since their

@@ -109,6 +109,11 @@ func payFail(eventID string, sec int) input {
 	return input{"payment failed", func(o Order, pol Policy) (Order, Effects, error) { return noErr(PaymentFailed(o, pf, pol)) }}
 }
 
+func paid(eventID string, sec int) input {
+	p := Payment{EventID: eventID, OrderID: oid, UserID: "u1", PaymentID: "p1", Amount: 2000, Currency: "EUR", Time: at(sec)}
+	return input{"paid " + eventID, func(o Order, pol Policy) (Order, Effects, error) { return noErr(Paid(o, p, pol)) }}
+}
+
 // summary renders effects as short strings, in order.
 func summary(fx Effects) []string {
 	var out []string
@@ -331,5 +336,30 @@ func TestInputsAreNotModified(t *testing.T) {
 	Cancel(o, "x", at(4), DefaultPolicy())
 	if !reflect.DeepEqual(o, before) {
 		t.Fatal("a transition wrote to its caller's order")
+	}
+}
+
+// A payment is noted in the order's history whatever its status, sends
+// nothing and changes no status; one for an order never placed leaves no
+// state, and the same payment again adds nothing (runSteps sends each twice).
+func TestPaid(t *testing.T) {
+	if o, fx := Paid(Order{}, Payment{EventID: "pay-0", OrderID: oid, Time: at(0)}, DefaultPolicy()); o.Status != StatusUnknown || !fx.Empty() || len(o.History) != 0 {
+		t.Fatalf("a payment for an order never placed: %+v, %q", o, summary(fx))
+	}
+	o := runSteps(t, DefaultPolicy(), []step{
+		{in: place(two), fx: []string{"fraud:order:2000"}},
+		{in: paid("pay-1", 1), status: StatusScoring},
+		{in: fraud(FraudApprove, 2), fx: []string{"price:0:a", "price:1:b"}},
+		{in: cancel("customer", 3), fx: []string{"rejected:cancelled"}, status: StatusRejected},
+		{in: paid("pay-2", 4), status: StatusRejected},
+	})
+	var details []string
+	for _, h := range o.History {
+		if h.Name == StepPaid {
+			details = append(details, h.Detail)
+		}
+	}
+	if want := []string{"pay-1: 2000 EUR by p1", "pay-2: 2000 EUR by p1"}; !reflect.DeepEqual(details, want) {
+		t.Fatalf("paid steps %q, want %q", details, want)
 	}
 }

@@ -163,6 +163,8 @@ func scenarioInput(t *testing.T, d *datadriven.TestData) input {
 		return cancel(str("reason", "buyer"), sec)
 	case "pay-fail":
 		return payFail(str("id", ""), sec)
+	case "paid":
+		return paid(str("id", ""), sec)
 	}
 	d.Fatalf(t, "unknown directive %q", d.Cmd)
 	return input{}

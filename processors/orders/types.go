@@ -66,6 +66,17 @@ type Placed struct {
 	Time      time.Time
 }
 
+// Payment is a shop's OrderPaid event: a payment captured for an order.
+type Payment struct {
+	EventID   string
+	OrderID   string
+	UserID    string
+	PaymentID string
+	Amount    int64
+	Currency  string
+	Time      time.Time
+}
+
 // FailedPayment is a shop's PaymentFailed event.
 type FailedPayment struct {
 	EventID   string
@@ -218,6 +229,7 @@ const (
 	StepCommitFailed  = "commit_failed"
 	StepCancelIgnored = "cancel_ignored"
 	StepPaymentFailed = "payment_failed"
+	StepPaid          = "paid"
 	StepTimedOut      = "timed_out"
 )
 

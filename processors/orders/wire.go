@@ -110,6 +110,23 @@ func FailedPaymentFromWire(ev *ordersv1.OrderEvent) (FailedPayment, bool) {
 	}, true
 }
 
+// PaymentFromWire maps an OrderPaid event; false for any other kind.
+func PaymentFromWire(ev *ordersv1.OrderEvent) (Payment, bool) {
+	w := ev.GetPaid()
+	if w == nil {
+		return Payment{}, false
+	}
+	return Payment{
+		EventID:   ev.GetEventId(),
+		OrderID:   ev.GetOrderId(),
+		UserID:    w.GetUserId(),
+		PaymentID: w.GetPaymentId(),
+		Amount:    w.GetAmountMinor(),
+		Currency:  w.GetCurrency(),
+		Time:      millis.Time(ev.GetTimestampMs()),
+	}, true
+}
+
 // CancelFromWire gives Cancel's reason and time from an OrderCancelled
 // event; false for any other kind.
 func CancelFromWire(ev *ordersv1.OrderEvent) (reason string, at time.Time, ok bool) {

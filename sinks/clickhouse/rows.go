@@ -240,6 +240,8 @@ func orderEvent(r Record, out *Out) error {
 		}
 	case *ordersv1.OrderEvent_PaymentFailed:
 		kind, user, amount, reason = "payment_failed", k.PaymentFailed.GetUserId(), k.PaymentFailed.GetAmountMinor(), k.PaymentFailed.GetReason()
+	case *ordersv1.OrderEvent_Paid:
+		kind, user, currency, amount = "paid", k.Paid.GetUserId(), k.Paid.GetCurrency(), k.Paid.GetAmountMinor()
 	case *ordersv1.OrderEvent_Cancelled:
 		kind, reason = "cancelled", k.Cancelled.GetReason()
 	case *ordersv1.OrderEvent_Confirmed:

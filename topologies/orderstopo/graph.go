@@ -126,6 +126,10 @@ func (g *saga) onEvent(ctx goka.Context, msg any) error {
 		pf, _ := orders.FailedPaymentFromWire(&w)
 		next, eff := orders.PaymentFailed(o, pf, g.policy)
 		return g.apply(ctx, next, eff, at)
+	case *ordersv1.OrderEvent_Paid:
+		p, _ := orders.PaymentFromWire(&w)
+		next, eff := orders.Paid(o, p, g.policy)
+		return g.apply(ctx, next, eff, at)
 	default:
 		// Confirmed and rejected are the saga's to publish, on Outcomes.
 		return observe.Reject("not_a_checkout_event", fmt.Errorf("order event of kind %T on the checkout topic", kind))

@@ -10,7 +10,7 @@ import (
 // Names are the topics and group of one deployment of the saga.
 type Names struct {
 	Group goka.Group
-	// Events is the checkout's input: placed, payment_failed, cancelled.
+	// Events is the checkout's input: placed, paid, payment_failed, cancelled.
 	Events goka.Stream
 	// Outcomes receives exactly one confirmed or rejected event per order.
 	Outcomes goka.Stream

@@ -567,6 +567,78 @@ func (x *OrderCancelled) GetReason() string {
 	return ""
 }
 
+// OrderPaid reports that the shop's payment provider captured an order's
+// payment. The saga confirms and commits an order without waiting for it; it
+// notes the payment in the order's history, where a payment for an order
+// rejected or cancelled meanwhile shows as one to refund.
+type OrderPaid struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	PaymentId     string                 `protobuf:"bytes,2,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
+	AmountMinor   int64                  `protobuf:"varint,3,opt,name=amount_minor,json=amountMinor,proto3" json:"amount_minor,omitempty"`
+	Currency      string                 `protobuf:"bytes,4,opt,name=currency,proto3" json:"currency,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OrderPaid) Reset() {
+	*x = OrderPaid{}
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OrderPaid) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OrderPaid) ProtoMessage() {}
+
+func (x *OrderPaid) ProtoReflect() protoreflect.Message {
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OrderPaid.ProtoReflect.Descriptor instead.
+func (*OrderPaid) Descriptor() ([]byte, []int) {
+	return file_titan_orders_v1_orders_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *OrderPaid) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *OrderPaid) GetPaymentId() string {
+	if x != nil {
+		return x.PaymentId
+	}
+	return ""
+}
+
+func (x *OrderPaid) GetAmountMinor() int64 {
+	if x != nil {
+		return x.AmountMinor
+	}
+	return 0
+}
+
+func (x *OrderPaid) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
 // OrderEvent is one step in an order's life.
 type OrderEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -581,6 +653,7 @@ type OrderEvent struct {
 	//	*OrderEvent_Rejected
 	//	*OrderEvent_Cancelled
 	//	*OrderEvent_PaymentFailed
+	//	*OrderEvent_Paid
 	Kind          isOrderEvent_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -588,7 +661,7 @@ type OrderEvent struct {
 
 func (x *OrderEvent) Reset() {
 	*x = OrderEvent{}
-	mi := &file_titan_orders_v1_orders_proto_msgTypes[6]
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -600,7 +673,7 @@ func (x *OrderEvent) String() string {
 func (*OrderEvent) ProtoMessage() {}
 
 func (x *OrderEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_titan_orders_v1_orders_proto_msgTypes[6]
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -613,7 +686,7 @@ func (x *OrderEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OrderEvent.ProtoReflect.Descriptor instead.
 func (*OrderEvent) Descriptor() ([]byte, []int) {
-	return file_titan_orders_v1_orders_proto_rawDescGZIP(), []int{6}
+	return file_titan_orders_v1_orders_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *OrderEvent) GetEventId() string {
@@ -689,6 +762,15 @@ func (x *OrderEvent) GetPaymentFailed() *PaymentFailed {
 	return nil
 }
 
+func (x *OrderEvent) GetPaid() *OrderPaid {
+	if x != nil {
+		if x, ok := x.Kind.(*OrderEvent_Paid); ok {
+			return x.Paid
+		}
+	}
+	return nil
+}
+
 type isOrderEvent_Kind interface {
 	isOrderEvent_Kind()
 }
@@ -713,6 +795,10 @@ type OrderEvent_PaymentFailed struct {
 	PaymentFailed *PaymentFailed `protobuf:"bytes,14,opt,name=payment_failed,json=paymentFailed,proto3,oneof"`
 }
 
+type OrderEvent_Paid struct {
+	Paid *OrderPaid `protobuf:"bytes,15,opt,name=paid,proto3,oneof"`
+}
+
 func (*OrderEvent_Placed) isOrderEvent_Kind() {}
 
 func (*OrderEvent_Confirmed) isOrderEvent_Kind() {}
@@ -722,6 +808,8 @@ func (*OrderEvent_Rejected) isOrderEvent_Kind() {}
 func (*OrderEvent_Cancelled) isOrderEvent_Kind() {}
 
 func (*OrderEvent_PaymentFailed) isOrderEvent_Kind() {}
+
+func (*OrderEvent_Paid) isOrderEvent_Kind() {}
 
 // SagaMessage is an answer to one of the saga's requests, sent back to the
 // order's key on the saga topic.
@@ -741,7 +829,7 @@ type SagaMessage struct {
 
 func (x *SagaMessage) Reset() {
 	*x = SagaMessage{}
-	mi := &file_titan_orders_v1_orders_proto_msgTypes[7]
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -753,7 +841,7 @@ func (x *SagaMessage) String() string {
 func (*SagaMessage) ProtoMessage() {}
 
 func (x *SagaMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_titan_orders_v1_orders_proto_msgTypes[7]
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -766,7 +854,7 @@ func (x *SagaMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SagaMessage.ProtoReflect.Descriptor instead.
 func (*SagaMessage) Descriptor() ([]byte, []int) {
-	return file_titan_orders_v1_orders_proto_rawDescGZIP(), []int{7}
+	return file_titan_orders_v1_orders_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SagaMessage) GetOrderId() string {
@@ -851,7 +939,7 @@ type Timeout struct {
 
 func (x *Timeout) Reset() {
 	*x = Timeout{}
-	mi := &file_titan_orders_v1_orders_proto_msgTypes[8]
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -863,7 +951,7 @@ func (x *Timeout) String() string {
 func (*Timeout) ProtoMessage() {}
 
 func (x *Timeout) ProtoReflect() protoreflect.Message {
-	mi := &file_titan_orders_v1_orders_proto_msgTypes[8]
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -876,7 +964,7 @@ func (x *Timeout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Timeout.ProtoReflect.Descriptor instead.
 func (*Timeout) Descriptor() ([]byte, []int) {
-	return file_titan_orders_v1_orders_proto_rawDescGZIP(), []int{8}
+	return file_titan_orders_v1_orders_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Timeout) GetSteps() int64 {
@@ -904,7 +992,7 @@ type LineState struct {
 
 func (x *LineState) Reset() {
 	*x = LineState{}
-	mi := &file_titan_orders_v1_orders_proto_msgTypes[9]
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -916,7 +1004,7 @@ func (x *LineState) String() string {
 func (*LineState) ProtoMessage() {}
 
 func (x *LineState) ProtoReflect() protoreflect.Message {
-	mi := &file_titan_orders_v1_orders_proto_msgTypes[9]
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -929,7 +1017,7 @@ func (x *LineState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LineState.ProtoReflect.Descriptor instead.
 func (*LineState) Descriptor() ([]byte, []int) {
-	return file_titan_orders_v1_orders_proto_rawDescGZIP(), []int{9}
+	return file_titan_orders_v1_orders_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *LineState) GetSku() string {
@@ -1008,7 +1096,7 @@ type Step struct {
 
 func (x *Step) Reset() {
 	*x = Step{}
-	mi := &file_titan_orders_v1_orders_proto_msgTypes[10]
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1020,7 +1108,7 @@ func (x *Step) String() string {
 func (*Step) ProtoMessage() {}
 
 func (x *Step) ProtoReflect() protoreflect.Message {
-	mi := &file_titan_orders_v1_orders_proto_msgTypes[10]
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1033,7 +1121,7 @@ func (x *Step) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Step.ProtoReflect.Descriptor instead.
 func (*Step) Descriptor() ([]byte, []int) {
-	return file_titan_orders_v1_orders_proto_rawDescGZIP(), []int{10}
+	return file_titan_orders_v1_orders_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Step) GetAtMs() int64 {
@@ -1087,7 +1175,7 @@ type Order struct {
 
 func (x *Order) Reset() {
 	*x = Order{}
-	mi := &file_titan_orders_v1_orders_proto_msgTypes[11]
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1099,7 +1187,7 @@ func (x *Order) String() string {
 func (*Order) ProtoMessage() {}
 
 func (x *Order) ProtoReflect() protoreflect.Message {
-	mi := &file_titan_orders_v1_orders_proto_msgTypes[11]
+	mi := &file_titan_orders_v1_orders_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1112,7 +1200,7 @@ func (x *Order) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Order.ProtoReflect.Descriptor instead.
 func (*Order) Descriptor() ([]byte, []int) {
-	return file_titan_orders_v1_orders_proto_rawDescGZIP(), []int{11}
+	return file_titan_orders_v1_orders_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Order) GetOrderId() string {
@@ -1255,7 +1343,13 @@ const file_titan_orders_v1_orders_proto_rawDesc = "" +
 	"\famount_minor\x18\x04 \x01(\x03R\vamountMinor\x12\x16\n" +
 	"\x06reason\x18\x05 \x01(\tR\x06reason\"(\n" +
 	"\x0eOrderCancelled\x12\x16\n" +
-	"\x06reason\x18\x01 \x01(\tR\x06reason\"\xae\x03\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\"\x82\x01\n" +
+	"\tOrderPaid\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x1d\n" +
+	"\n" +
+	"payment_id\x18\x02 \x01(\tR\tpaymentId\x12!\n" +
+	"\famount_minor\x18\x03 \x01(\x03R\vamountMinor\x12\x1a\n" +
+	"\bcurrency\x18\x04 \x01(\tR\bcurrency\"\xe0\x03\n" +
 	"\n" +
 	"OrderEvent\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x19\n" +
@@ -1266,7 +1360,8 @@ const file_titan_orders_v1_orders_proto_rawDesc = "" +
 	"\tconfirmed\x18\v \x01(\v2\x1f.titan.orders.v1.OrderConfirmedH\x00R\tconfirmed\x12<\n" +
 	"\brejected\x18\f \x01(\v2\x1e.titan.orders.v1.OrderRejectedH\x00R\brejected\x12?\n" +
 	"\tcancelled\x18\r \x01(\v2\x1f.titan.orders.v1.OrderCancelledH\x00R\tcancelled\x12G\n" +
-	"\x0epayment_failed\x18\x0e \x01(\v2\x1e.titan.orders.v1.PaymentFailedH\x00R\rpaymentFailedB\x06\n" +
+	"\x0epayment_failed\x18\x0e \x01(\v2\x1e.titan.orders.v1.PaymentFailedH\x00R\rpaymentFailed\x120\n" +
+	"\x04paid\x18\x0f \x01(\v2\x1a.titan.orders.v1.OrderPaidH\x00R\x04paidB\x06\n" +
 	"\x04kind\"\xec\x01\n" +
 	"\vSagaMessage\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12!\n" +
@@ -1344,7 +1439,7 @@ func file_titan_orders_v1_orders_proto_rawDescGZIP() []byte {
 }
 
 var file_titan_orders_v1_orders_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_titan_orders_v1_orders_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_titan_orders_v1_orders_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_titan_orders_v1_orders_proto_goTypes = []any{
 	(OrderStatus)(0),       // 0: titan.orders.v1.OrderStatus
 	(LineStatus)(0),        // 1: titan.orders.v1.LineStatus
@@ -1354,14 +1449,15 @@ var file_titan_orders_v1_orders_proto_goTypes = []any{
 	(*OrderRejected)(nil),  // 5: titan.orders.v1.OrderRejected
 	(*PaymentFailed)(nil),  // 6: titan.orders.v1.PaymentFailed
 	(*OrderCancelled)(nil), // 7: titan.orders.v1.OrderCancelled
-	(*OrderEvent)(nil),     // 8: titan.orders.v1.OrderEvent
-	(*SagaMessage)(nil),    // 9: titan.orders.v1.SagaMessage
-	(*Timeout)(nil),        // 10: titan.orders.v1.Timeout
-	(*LineState)(nil),      // 11: titan.orders.v1.LineState
-	(*Step)(nil),           // 12: titan.orders.v1.Step
-	(*Order)(nil),          // 13: titan.orders.v1.Order
-	(*v1.Decision)(nil),    // 14: titan.fraud.v1.Decision
-	(*v11.Quote)(nil),      // 15: titan.pricing.v1.Quote
+	(*OrderPaid)(nil),      // 8: titan.orders.v1.OrderPaid
+	(*OrderEvent)(nil),     // 9: titan.orders.v1.OrderEvent
+	(*SagaMessage)(nil),    // 10: titan.orders.v1.SagaMessage
+	(*Timeout)(nil),        // 11: titan.orders.v1.Timeout
+	(*LineState)(nil),      // 12: titan.orders.v1.LineState
+	(*Step)(nil),           // 13: titan.orders.v1.Step
+	(*Order)(nil),          // 14: titan.orders.v1.Order
+	(*v1.Decision)(nil),    // 15: titan.fraud.v1.Decision
+	(*v11.Quote)(nil),      // 16: titan.pricing.v1.Quote
 }
 var file_titan_orders_v1_orders_proto_depIdxs = []int32{
 	2,  // 0: titan.orders.v1.OrderPlaced.lines:type_name -> titan.orders.v1.OrderLine
@@ -1371,20 +1467,21 @@ var file_titan_orders_v1_orders_proto_depIdxs = []int32{
 	5,  // 4: titan.orders.v1.OrderEvent.rejected:type_name -> titan.orders.v1.OrderRejected
 	7,  // 5: titan.orders.v1.OrderEvent.cancelled:type_name -> titan.orders.v1.OrderCancelled
 	6,  // 6: titan.orders.v1.OrderEvent.payment_failed:type_name -> titan.orders.v1.PaymentFailed
-	14, // 7: titan.orders.v1.SagaMessage.fraud:type_name -> titan.fraud.v1.Decision
-	15, // 8: titan.orders.v1.SagaMessage.quote:type_name -> titan.pricing.v1.Quote
-	10, // 9: titan.orders.v1.SagaMessage.timeout:type_name -> titan.orders.v1.Timeout
-	1,  // 10: titan.orders.v1.LineState.status:type_name -> titan.orders.v1.LineStatus
-	3,  // 11: titan.orders.v1.Order.placed:type_name -> titan.orders.v1.OrderPlaced
-	0,  // 12: titan.orders.v1.Order.status:type_name -> titan.orders.v1.OrderStatus
-	14, // 13: titan.orders.v1.Order.fraud:type_name -> titan.fraud.v1.Decision
-	11, // 14: titan.orders.v1.Order.lines:type_name -> titan.orders.v1.LineState
-	12, // 15: titan.orders.v1.Order.history:type_name -> titan.orders.v1.Step
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	8,  // 7: titan.orders.v1.OrderEvent.paid:type_name -> titan.orders.v1.OrderPaid
+	15, // 8: titan.orders.v1.SagaMessage.fraud:type_name -> titan.fraud.v1.Decision
+	16, // 9: titan.orders.v1.SagaMessage.quote:type_name -> titan.pricing.v1.Quote
+	11, // 10: titan.orders.v1.SagaMessage.timeout:type_name -> titan.orders.v1.Timeout
+	1,  // 11: titan.orders.v1.LineState.status:type_name -> titan.orders.v1.LineStatus
+	3,  // 12: titan.orders.v1.Order.placed:type_name -> titan.orders.v1.OrderPlaced
+	0,  // 13: titan.orders.v1.Order.status:type_name -> titan.orders.v1.OrderStatus
+	15, // 14: titan.orders.v1.Order.fraud:type_name -> titan.fraud.v1.Decision
+	12, // 15: titan.orders.v1.Order.lines:type_name -> titan.orders.v1.LineState
+	13, // 16: titan.orders.v1.Order.history:type_name -> titan.orders.v1.Step
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_titan_orders_v1_orders_proto_init() }
@@ -1392,14 +1489,15 @@ func file_titan_orders_v1_orders_proto_init() {
 	if File_titan_orders_v1_orders_proto != nil {
 		return
 	}
-	file_titan_orders_v1_orders_proto_msgTypes[6].OneofWrappers = []any{
+	file_titan_orders_v1_orders_proto_msgTypes[7].OneofWrappers = []any{
 		(*OrderEvent_Placed)(nil),
 		(*OrderEvent_Confirmed)(nil),
 		(*OrderEvent_Rejected)(nil),
 		(*OrderEvent_Cancelled)(nil),
 		(*OrderEvent_PaymentFailed)(nil),
+		(*OrderEvent_Paid)(nil),
 	}
-	file_titan_orders_v1_orders_proto_msgTypes[7].OneofWrappers = []any{
+	file_titan_orders_v1_orders_proto_msgTypes[8].OneofWrappers = []any{
 		(*SagaMessage_Fraud)(nil),
 		(*SagaMessage_Quote)(nil),
 		(*SagaMessage_Timeout)(nil),
@@ -1410,7 +1508,7 @@ func file_titan_orders_v1_orders_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_titan_orders_v1_orders_proto_rawDesc), len(file_titan_orders_v1_orders_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

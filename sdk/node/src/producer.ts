@@ -165,6 +165,10 @@ export class Producer {
   paymentFailed(in_: records.PaymentFailed): Promise<Ack> {
     return this.#send(() => records.orderEventRecord(records.paymentFailedEvent(given(in_), this.#now)));
   }
+  /** markPaid notes a payment captured for an order in its history; the saga does not wait for it. */
+  markPaid(in_: records.MarkPaid): Promise<Ack> {
+    return this.#send(() => records.orderEventRecord(records.paidEvent(given(in_), this.#now)));
+  }
   cancelOrder(in_: records.CancelOrder): Promise<Ack> {
     return this.#send(() => records.orderEventRecord(records.cancelledEvent(given(in_), this.#now)));
   }

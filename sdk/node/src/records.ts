@@ -176,6 +176,16 @@ export interface PaymentFailed {
   timestampMs?: Int64;
 }
 
+export interface MarkPaid {
+  eventId: string;
+  orderId: string;
+  userId: string;
+  paymentId: string;
+  amountMinor: Int64;
+  currency: string;
+  timestampMs?: Int64;
+}
+
 export interface CancelOrder {
   eventId: string;
   orderId: string;
@@ -211,6 +221,19 @@ export function paymentFailedEvent(in_: PaymentFailed, now: () => number): Order
       value: {
         userId: in_.userId, deviceId: in_.deviceId, paymentId: in_.paymentId,
         amountMinor: int64("payment_failed.amount_minor", in_.amountMinor, Reason.invalidPrice), reason: str(in_.reason),
+      },
+    },
+  });
+}
+
+export function paidEvent(in_: MarkPaid, now: () => number): OrderEvent {
+  return create(OrderEventSchema, {
+    eventId: in_.eventId, orderId: in_.orderId, timestampMs: stamp(in_.timestampMs, now),
+    kind: {
+      case: "paid",
+      value: {
+        userId: in_.userId, paymentId: in_.paymentId,
+        amountMinor: int64("paid.amount_minor", in_.amountMinor, Reason.invalidPrice), currency: in_.currency,
       },
     },
   });

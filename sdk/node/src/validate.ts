@@ -6,7 +6,7 @@
 import { InvalidError, Reason } from "./errors.js";
 import { checkClientID, checkID, checkOptionalID, checkSKU, refuseReserved, utf8Length } from "./ids.js";
 import type { Command as InventoryCommand } from "./gen/titan/inventory/v1/inventory_pb.js";
-import type { OrderEvent, OrderPlaced, PaymentFailed } from "./gen/titan/orders/v1/orders_pb.js";
+import type { OrderEvent, OrderPaid, OrderPlaced, PaymentFailed } from "./gen/titan/orders/v1/orders_pb.js";
 import { CampaignKind, type Campaign, type Command as PricingCommand } from "./gen/titan/pricing/v1/pricing_pb.js";
 import type { ViewEvent } from "./gen/titan/recommendations/v1/recommendations_pb.js";
 
@@ -117,6 +117,9 @@ export function validateOrderEvent(ev: OrderEvent | undefined): void {
     case "paymentFailed":
       validatePaymentFailed(ev.kind.value);
       break;
+    case "paid":
+      validatePaid(ev.kind.value);
+      break;
     default:
       throw new InvalidError("kind", Reason.missingKind);
   }
@@ -132,6 +135,10 @@ export function validateOrderEvent(ev: OrderEvent | undefined): void {
     refuseReserved("payment_failed.user_id", p.userId);
     refuseReserved("payment_failed.device_id", p.deviceId);
     refuseReserved("payment_failed.payment_id", p.paymentId);
+  } else if (ev.kind.case === "paid") {
+    const p = ev.kind.value;
+    refuseReserved("paid.user_id", p.userId);
+    refuseReserved("paid.payment_id", p.paymentId);
   }
 }
 
@@ -166,6 +173,14 @@ function validatePaymentFailed(p: PaymentFailed): void {
   checkID("payment_failed.payment_id", p.paymentId, Reason.missingPaymentId);
   if (i64("payment_failed.amount_minor", p.amountMinor, Reason.invalidPrice) < 0n) throw new InvalidError("payment_failed.amount_minor", Reason.invalidPrice);
   checkReason("payment_failed.reason", p.reason);
+}
+
+// A payment is money: it needs the user, the payment instrument and an amount in a currency.
+function validatePaid(p: OrderPaid): void {
+  checkID("paid.user_id", p.userId, Reason.missingUserId);
+  checkID("paid.payment_id", p.paymentId, Reason.missingPaymentId);
+  if (i64("paid.amount_minor", p.amountMinor, Reason.invalidPrice) < 0n) throw new InvalidError("paid.amount_minor", Reason.invalidPrice);
+  checkCurrency("paid.currency", p.currency);
 }
 
 /** validatePricingCommand is schemas.ValidatePricingCommand followed by schemas.CheckClientPricingCommand. */

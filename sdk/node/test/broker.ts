@@ -35,6 +35,8 @@ test("every input is written once, in the partition of its key", { timeout: 120_
         Topics.orderEvents, "order-1"],
       [p.paymentFailed({ eventId: "failed-1", orderId: "order-3", userId: "u", deviceId: "d", paymentId: "p", amountMinor: 1 }),
         Topics.orderEvents, "order-3"],
+      [p.markPaid({ eventId: "paid-1", orderId: "order-1", userId: "u", paymentId: "p", amountMinor: 100, currency: "EUR" }),
+        Topics.orderEvents, "order-1"],
       [p.cancelOrder({ eventId: "cancelled-1", orderId: "order-4" }), Topics.orderEvents, "order-4"],
       [p.setBasePrice({ commandId: "price-1", sku: "sku-1", priceMinor: 1999, currency: "EUR" }), Topics.pricingCommands, "sku-1"],
       [p.upsertCampaign({ commandId: "campaign-1", sku: "sku-1", campaign: { id: "w", kind: "fixed", amountMinor: 100, endsAtMs: at + 60_000 } }),

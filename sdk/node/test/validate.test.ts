@@ -23,6 +23,7 @@ const placed: r.PlaceOrder = {
 const failed: r.PaymentFailed = {
   eventId: "failed-1", orderId: "order-1", userId: "user-7", deviceId: "device-1", paymentId: "pay-1", amountMinor: 4498,
 };
+const paid: r.MarkPaid = { eventId: "paid-1", orderId: "order-1", userId: "user-7", paymentId: "pay-1", amountMinor: 4498, currency: "EUR" };
 const campaign: r.UpsertCampaign = {
   commandId: "campaign-1", sku: "sku-1", campaign: { id: "winter", kind: "percent", percentBps: 1500, endsAtMs: 2_000_000_000_000 },
 };
@@ -39,6 +40,7 @@ const inv = {
 const orders = {
   placed: (x: r.PlaceOrder) => r.orderEventRecord(r.placedEvent(x, now)),
   failed: (x: r.PaymentFailed) => r.orderEventRecord(r.paymentFailedEvent(x, now)),
+  paid: (x: r.MarkPaid) => r.orderEventRecord(r.paidEvent(x, now)),
   cancelled: (x: r.CancelOrder) => r.orderEventRecord(r.cancelledEvent(x, now)),
 };
 const pricing = {
@@ -88,6 +90,13 @@ const cases: [string, () => unknown, string, Reason][] = [
     Reason.missingDeviceId],
   ["payment failure of a negative amount", () => orders.failed({ ...failed, amountMinor: -1 }), "payment_failed.amount_minor",
     Reason.invalidPrice],
+  ["payment without user", () => orders.paid({ ...paid, userId: "" }), "paid.user_id", Reason.missingUserId],
+  ["payment without card", () => orders.paid({ ...paid, paymentId: "" }), "paid.payment_id", Reason.missingPaymentId],
+  ["payment of a negative amount", () => orders.paid({ ...paid, amountMinor: -1 }), "paid.amount_minor", Reason.invalidPrice],
+  ["payment of a fraction", () => orders.paid({ ...paid, amountMinor: 1.5 }), "paid.amount_minor", Reason.invalidPrice],
+  ["payment without currency", () => orders.paid({ ...paid, currency: "" }), "paid.currency", Reason.missingCurrency],
+  ["payment in a lower-case currency", () => orders.paid({ ...paid, currency: "eur" }), "paid.currency", Reason.invalidCurrency],
+  ["payment by a user of Titan's", () => orders.paid({ ...paid, userId: "titan:u" }), "paid.user_id", Reason.reservedId],
   ["payment failure of a card of Titan's", () => orders.failed({ ...failed, paymentId: "titan:p" }), "payment_failed.payment_id",
     Reason.reservedId],
   ["cancellation with a long reason", () => orders.cancelled({ eventId: "c", orderId: "o", reason: "x".repeat(1025) }),
@@ -145,6 +154,7 @@ test("the valid inputs the refusals start from are accepted, keyed by the field 
   assert.equal(inv.commit({ ...reserve, qty: undefined }).key, "sku-1");
   assert.equal(orders.placed(placed).key, "order-1");
   assert.equal(orders.failed(failed).key, "order-1");
+  assert.equal(orders.paid(paid).key, "order-1");
   assert.equal(pricing.campaign(campaign).key, "sku-1");
   assert.equal(buy(purchase).key, "u:sale-1:user-7");
   assert.equal(see(view).key, "user-7");

@@ -5,7 +5,7 @@
 //   titan-send --brokers host:port[,host:port] [--namespace NS] [--client-id ID] < sends.jsonl
 //
 // Each input line is {"send": "<method>", "args": {...}}, <method> one of the Producer's typed
-// sends (restock, reserve, commit, release, placeOrder, paymentFailed, cancelOrder, setBasePrice,
+// sends (restock, reserve, commit, release, placeOrder, markPaid, paymentFailed, cancelOrder, setBasePrice,
 // upsertCampaign, endCampaign, purchase, recordView) and args its input. Each output line, in
 // input order, is where the record was written ({"topic", "partition", "offset"}) or why it was
 // not ({"error"}, with "field" and "reason" for a refused record). It exits 1 if any send failed.
@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import { InvalidError, OptionError, Producer, type Ack } from "../index.js";
 
 const sends = [
-  "restock", "reserve", "commit", "release", "placeOrder", "paymentFailed", "cancelOrder",
+  "restock", "reserve", "commit", "release", "placeOrder", "markPaid", "paymentFailed", "cancelOrder",
   "setBasePrice", "upsertCampaign", "endCampaign", "purchase", "recordView",
 ] as const;
 type Send = (typeof sends)[number];

@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file titan/orders/v1/orders.proto.
  */
 export const file_titan_orders_v1_orders: GenFile = /*@__PURE__*/
-  fileDesc("Chx0aXRhbi9vcmRlcnMvdjEvb3JkZXJzLnByb3RvEg90aXRhbi5vcmRlcnMudjEiPwoJT3JkZXJMaW5lEgsKA3NrdRgBIAEoCRILCgNxdHkYAiABKAMSGAoQdW5pdF9wcmljZV9taW5vchgDIAEoAyKCAQoLT3JkZXJQbGFjZWQSDwoHdXNlcl9pZBgBIAEoCRIRCglkZXZpY2VfaWQYAiABKAkSEgoKcGF5bWVudF9pZBgDIAEoCRIQCghjdXJyZW5jeRgEIAEoCRIpCgVsaW5lcxgFIAMoCzIaLnRpdGFuLm9yZGVycy52MS5PcmRlckxpbmUimwEKDk9yZGVyQ29uZmlybWVkEhMKC3RvdGFsX21pbm9yGAEgASgDEg4KBnJldmlldxgCIAEoCBIWCg5yZXZpZXdfcmVhc29ucxgDIAMoCRIPCgd1c2VyX2lkGAQgASgJEikKBWxpbmVzGAUgAygLMhoudGl0YW4ub3JkZXJzLnYxLk9yZGVyTGluZRIQCghjdXJyZW5jeRgGIAEoCSIvCg1PcmRlclJlamVjdGVkEg4KBnJlYXNvbhgBIAEoCRIOCgZkZXRhaWwYAiABKAkibQoNUGF5bWVudEZhaWxlZBIPCgd1c2VyX2lkGAEgASgJEhEKCWRldmljZV9pZBgCIAEoCRISCgpwYXltZW50X2lkGAMgASgJEhQKDGFtb3VudF9taW5vchgEIAEoAxIOCgZyZWFzb24YBSABKAkiIAoOT3JkZXJDYW5jZWxsZWQSDgoGcmVhc29uGAEgASgJItgCCgpPcmRlckV2ZW50EhAKCGV2ZW50X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEhQKDHRpbWVzdGFtcF9tcxgDIAEoAxIuCgZwbGFjZWQYCiABKAsyHC50aXRhbi5vcmRlcnMudjEuT3JkZXJQbGFjZWRIABI0Cgljb25maXJtZWQYCyABKAsyHy50aXRhbi5vcmRlcnMudjEuT3JkZXJDb25maXJtZWRIABIyCghyZWplY3RlZBgMIAEoCzIeLnRpdGFuLm9yZGVycy52MS5PcmRlclJlamVjdGVkSAASNAoJY2FuY2VsbGVkGA0gASgLMh8udGl0YW4ub3JkZXJzLnYxLk9yZGVyQ2FuY2VsbGVkSAASOAoOcGF5bWVudF9mYWlsZWQYDiABKAsyHi50aXRhbi5vcmRlcnMudjEuUGF5bWVudEZhaWxlZEgAQgYKBGtpbmQivwEKC1NhZ2FNZXNzYWdlEhAKCG9yZGVyX2lkGAEgASgJEhQKDHRpbWVzdGFtcF9tcxgCIAEoAxIpCgVmcmF1ZBgKIAEoCzIYLnRpdGFuLmZyYXVkLnYxLkRlY2lzaW9uSAASKAoFcXVvdGUYCyABKAsyFy50aXRhbi5wcmljaW5nLnYxLlF1b3RlSAASKwoHdGltZW91dBgMIAEoCzIYLnRpdGFuLm9yZGVycy52MS5UaW1lb3V0SABCBgoEa2luZCIYCgdUaW1lb3V0Eg0KBXN0ZXBzGAEgASgDItYBCglMaW5lU3RhdGUSCwoDc2t1GAEgASgJEgsKA3F0eRgCIAEoAxIYChB1bml0X3ByaWNlX21pbm9yGAMgASgDEg4KBnF1b3RlZBgEIAEoCBITCgtxdW90ZV9mb3VuZBgFIAEoCBIaChJxdW90ZWRfcHJpY2VfbWlub3IYBiABKAMSFwoPcXVvdGVkX2N1cnJlbmN5GAcgASgJEisKBnN0YXR1cxgIIAEoDjIbLnRpdGFuLm9yZGVycy52MS5MaW5lU3RhdHVzEg4KBnJlYXNvbhgJIAEoCSIzCgRTdGVwEg0KBWF0X21zGAEgASgDEgwKBG5hbWUYAiABKAkSDgoGZGV0YWlsGAMgASgJIqoDCgVPcmRlchIQCghvcmRlcl9pZBgBIAEoCRIXCg9wbGFjZWRfZXZlbnRfaWQYAiABKAkSLAoGcGxhY2VkGAMgASgLMhwudGl0YW4ub3JkZXJzLnYxLk9yZGVyUGxhY2VkEhQKDHBsYWNlZF9hdF9tcxgEIAEoAxITCgtmaW5nZXJwcmludBgFIAEoCRIsCgZzdGF0dXMYBiABKA4yHC50aXRhbi5vcmRlcnMudjEuT3JkZXJTdGF0dXMSDgoGcmVhc29uGAcgASgJEg4KBmRldGFpbBgIIAEoCRInCgVmcmF1ZBgJIAEoCzIYLnRpdGFuLmZyYXVkLnYxLkRlY2lzaW9uEikKBWxpbmVzGAogAygLMhoudGl0YW4ub3JkZXJzLnYxLkxpbmVTdGF0ZRImCgdoaXN0b3J5GAsgAygLMhUudGl0YW4ub3JkZXJzLnYxLlN0ZXASFgoOdGVybWluYWxfYXRfbXMYDCABKAMSDgoGcmV2aWV3GA0gASgIEhcKD2hpc3RvcnlfZHJvcHBlZBgOIAEoAxISCgpvcGVuX3N0ZXBzGA8gASgDKrIBCgtPcmRlclN0YXR1cxIcChhPUkRFUl9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRPUkRFUl9TVEFUVVNfU0NPUklORxABEhgKFE9SREVSX1NUQVRVU19QUklDSU5HEAISGgoWT1JERVJfU1RBVFVTX1JFU0VSVklORxADEhoKFk9SREVSX1NUQVRVU19DT05GSVJNRUQQBBIZChVPUkRFUl9TVEFUVVNfUkVKRUNURUQQBSr3AQoKTGluZVN0YXR1cxIbChdMSU5FX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE0xJTkVfU1RBVFVTX1BFTkRJTkcQARIZChVMSU5FX1NUQVRVU19SRVNFUlZJTkcQAhIYChRMSU5FX1NUQVRVU19SRVNFUlZFRBADEhkKFUxJTkVfU1RBVFVTX0NPTU1JVFRFRBAEEhgKFExJTkVfU1RBVFVTX1JFTEVBU0VEEAUSFwoTTElORV9TVEFUVVNfUkVGVVNFRBAGEhcKE0xJTkVfU1RBVFVTX0VYUElSRUQQBxIXChNMSU5FX1NUQVRVU19TS0lQUEVEEAhCPFo6Z2l0aHViLmNvbS90aXRhbi1jb21tZXJjZS90aXRhbi9zY2hlbWFzL29yZGVycy92MTtvcmRlcnN2MWIGcHJvdG8z", [file_titan_fraud_v1_fraud, file_titan_pricing_v1_pricing]);
+  fileDesc("Chx0aXRhbi9vcmRlcnMvdjEvb3JkZXJzLnByb3RvEg90aXRhbi5vcmRlcnMudjEiPwoJT3JkZXJMaW5lEgsKA3NrdRgBIAEoCRILCgNxdHkYAiABKAMSGAoQdW5pdF9wcmljZV9taW5vchgDIAEoAyKCAQoLT3JkZXJQbGFjZWQSDwoHdXNlcl9pZBgBIAEoCRIRCglkZXZpY2VfaWQYAiABKAkSEgoKcGF5bWVudF9pZBgDIAEoCRIQCghjdXJyZW5jeRgEIAEoCRIpCgVsaW5lcxgFIAMoCzIaLnRpdGFuLm9yZGVycy52MS5PcmRlckxpbmUimwEKDk9yZGVyQ29uZmlybWVkEhMKC3RvdGFsX21pbm9yGAEgASgDEg4KBnJldmlldxgCIAEoCBIWCg5yZXZpZXdfcmVhc29ucxgDIAMoCRIPCgd1c2VyX2lkGAQgASgJEikKBWxpbmVzGAUgAygLMhoudGl0YW4ub3JkZXJzLnYxLk9yZGVyTGluZRIQCghjdXJyZW5jeRgGIAEoCSIvCg1PcmRlclJlamVjdGVkEg4KBnJlYXNvbhgBIAEoCRIOCgZkZXRhaWwYAiABKAkibQoNUGF5bWVudEZhaWxlZBIPCgd1c2VyX2lkGAEgASgJEhEKCWRldmljZV9pZBgCIAEoCRISCgpwYXltZW50X2lkGAMgASgJEhQKDGFtb3VudF9taW5vchgEIAEoAxIOCgZyZWFzb24YBSABKAkiIAoOT3JkZXJDYW5jZWxsZWQSDgoGcmVhc29uGAEgASgJIlgKCU9yZGVyUGFpZBIPCgd1c2VyX2lkGAEgASgJEhIKCnBheW1lbnRfaWQYAiABKAkSFAoMYW1vdW50X21pbm9yGAMgASgDEhAKCGN1cnJlbmN5GAQgASgJIoQDCgpPcmRlckV2ZW50EhAKCGV2ZW50X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEhQKDHRpbWVzdGFtcF9tcxgDIAEoAxIuCgZwbGFjZWQYCiABKAsyHC50aXRhbi5vcmRlcnMudjEuT3JkZXJQbGFjZWRIABI0Cgljb25maXJtZWQYCyABKAsyHy50aXRhbi5vcmRlcnMudjEuT3JkZXJDb25maXJtZWRIABIyCghyZWplY3RlZBgMIAEoCzIeLnRpdGFuLm9yZGVycy52MS5PcmRlclJlamVjdGVkSAASNAoJY2FuY2VsbGVkGA0gASgLMh8udGl0YW4ub3JkZXJzLnYxLk9yZGVyQ2FuY2VsbGVkSAASOAoOcGF5bWVudF9mYWlsZWQYDiABKAsyHi50aXRhbi5vcmRlcnMudjEuUGF5bWVudEZhaWxlZEgAEioKBHBhaWQYDyABKAsyGi50aXRhbi5vcmRlcnMudjEuT3JkZXJQYWlkSABCBgoEa2luZCK/AQoLU2FnYU1lc3NhZ2USEAoIb3JkZXJfaWQYASABKAkSFAoMdGltZXN0YW1wX21zGAIgASgDEikKBWZyYXVkGAogASgLMhgudGl0YW4uZnJhdWQudjEuRGVjaXNpb25IABIoCgVxdW90ZRgLIAEoCzIXLnRpdGFuLnByaWNpbmcudjEuUXVvdGVIABIrCgd0aW1lb3V0GAwgASgLMhgudGl0YW4ub3JkZXJzLnYxLlRpbWVvdXRIAEIGCgRraW5kIhgKB1RpbWVvdXQSDQoFc3RlcHMYASABKAMi1gEKCUxpbmVTdGF0ZRILCgNza3UYASABKAkSCwoDcXR5GAIgASgDEhgKEHVuaXRfcHJpY2VfbWlub3IYAyABKAMSDgoGcXVvdGVkGAQgASgIEhMKC3F1b3RlX2ZvdW5kGAUgASgIEhoKEnF1b3RlZF9wcmljZV9taW5vchgGIAEoAxIXCg9xdW90ZWRfY3VycmVuY3kYByABKAkSKwoGc3RhdHVzGAggASgOMhsudGl0YW4ub3JkZXJzLnYxLkxpbmVTdGF0dXMSDgoGcmVhc29uGAkgASgJIjMKBFN0ZXASDQoFYXRfbXMYASABKAMSDAoEbmFtZRgCIAEoCRIOCgZkZXRhaWwYAyABKAkiqgMKBU9yZGVyEhAKCG9yZGVyX2lkGAEgASgJEhcKD3BsYWNlZF9ldmVudF9pZBgCIAEoCRIsCgZwbGFjZWQYAyABKAsyHC50aXRhbi5vcmRlcnMudjEuT3JkZXJQbGFjZWQSFAoMcGxhY2VkX2F0X21zGAQgASgDEhMKC2ZpbmdlcnByaW50GAUgASgJEiwKBnN0YXR1cxgGIAEoDjIcLnRpdGFuLm9yZGVycy52MS5PcmRlclN0YXR1cxIOCgZyZWFzb24YByABKAkSDgoGZGV0YWlsGAggASgJEicKBWZyYXVkGAkgASgLMhgudGl0YW4uZnJhdWQudjEuRGVjaXNpb24SKQoFbGluZXMYCiADKAsyGi50aXRhbi5vcmRlcnMudjEuTGluZVN0YXRlEiYKB2hpc3RvcnkYCyADKAsyFS50aXRhbi5vcmRlcnMudjEuU3RlcBIWCg50ZXJtaW5hbF9hdF9tcxgMIAEoAxIOCgZyZXZpZXcYDSABKAgSFwoPaGlzdG9yeV9kcm9wcGVkGA4gASgDEhIKCm9wZW5fc3RlcHMYDyABKAMqsgEKC09yZGVyU3RhdHVzEhwKGE9SREVSX1NUQVRVU19VTlNQRUNJRklFRBAAEhgKFE9SREVSX1NUQVRVU19TQ09SSU5HEAESGAoUT1JERVJfU1RBVFVTX1BSSUNJTkcQAhIaChZPUkRFUl9TVEFUVVNfUkVTRVJWSU5HEAMSGgoWT1JERVJfU1RBVFVTX0NPTkZJUk1FRBAEEhkKFU9SREVSX1NUQVRVU19SRUpFQ1RFRBAFKvcBCgpMaW5lU3RhdHVzEhsKF0xJTkVfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFwoTTElORV9TVEFUVVNfUEVORElORxABEhkKFUxJTkVfU1RBVFVTX1JFU0VSVklORxACEhgKFExJTkVfU1RBVFVTX1JFU0VSVkVEEAMSGQoVTElORV9TVEFUVVNfQ09NTUlUVEVEEAQSGAoUTElORV9TVEFUVVNfUkVMRUFTRUQQBRIXChNMSU5FX1NUQVRVU19SRUZVU0VEEAYSFwoTTElORV9TVEFUVVNfRVhQSVJFRBAHEhcKE0xJTkVfU1RBVFVTX1NLSVBQRUQQCEI8WjpnaXRodWIuY29tL3RpdGFuLWNvbW1lcmNlL3RpdGFuL3NjaGVtYXMvb3JkZXJzL3YxO29yZGVyc3YxYgZwcm90bzM", [file_titan_fraud_v1_fraud, file_titan_pricing_v1_pricing]);
 
 /**
  * OrderLine is qty units of one SKU in an order.
@@ -232,6 +232,43 @@ export const OrderCancelledSchema: GenMessage<OrderCancelled> = /*@__PURE__*/
   messageDesc(file_titan_orders_v1_orders, 5);
 
 /**
+ * OrderPaid reports that the shop's payment provider captured an order's
+ * payment. The saga confirms and commits an order without waiting for it; it
+ * notes the payment in the order's history, where a payment for an order
+ * rejected or cancelled meanwhile shows as one to refund.
+ *
+ * @generated from message titan.orders.v1.OrderPaid
+ */
+export type OrderPaid = Message<"titan.orders.v1.OrderPaid"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string payment_id = 2;
+   */
+  paymentId: string;
+
+  /**
+   * @generated from field: int64 amount_minor = 3;
+   */
+  amountMinor: bigint;
+
+  /**
+   * @generated from field: string currency = 4;
+   */
+  currency: string;
+};
+
+/**
+ * Describes the message titan.orders.v1.OrderPaid.
+ * Use `create(OrderPaidSchema)` to create a new message.
+ */
+export const OrderPaidSchema: GenMessage<OrderPaid> = /*@__PURE__*/
+  messageDesc(file_titan_orders_v1_orders, 6);
+
+/**
  * OrderEvent is one step in an order's life.
  *
  * @generated from message titan.orders.v1.OrderEvent
@@ -287,6 +324,12 @@ export type OrderEvent = Message<"titan.orders.v1.OrderEvent"> & {
      */
     value: PaymentFailed;
     case: "paymentFailed";
+  } | {
+    /**
+     * @generated from field: titan.orders.v1.OrderPaid paid = 15;
+     */
+    value: OrderPaid;
+    case: "paid";
   } | { case: undefined; value?: undefined };
 };
 
@@ -295,7 +338,7 @@ export type OrderEvent = Message<"titan.orders.v1.OrderEvent"> & {
  * Use `create(OrderEventSchema)` to create a new message.
  */
 export const OrderEventSchema: GenMessage<OrderEvent> = /*@__PURE__*/
-  messageDesc(file_titan_orders_v1_orders, 6);
+  messageDesc(file_titan_orders_v1_orders, 7);
 
 /**
  * SagaMessage is an answer to one of the saga's requests, sent back to the
@@ -343,7 +386,7 @@ export type SagaMessage = Message<"titan.orders.v1.SagaMessage"> & {
  * Use `create(SagaMessageSchema)` to create a new message.
  */
 export const SagaMessageSchema: GenMessage<SagaMessage> = /*@__PURE__*/
-  messageDesc(file_titan_orders_v1_orders, 7);
+  messageDesc(file_titan_orders_v1_orders, 8);
 
 /**
  * Timeout tells an order that it has not moved for the saga's step timeout:
@@ -364,7 +407,7 @@ export type Timeout = Message<"titan.orders.v1.Timeout"> & {
  * Use `create(TimeoutSchema)` to create a new message.
  */
 export const TimeoutSchema: GenMessage<Timeout> = /*@__PURE__*/
-  messageDesc(file_titan_orders_v1_orders, 8);
+  messageDesc(file_titan_orders_v1_orders, 9);
 
 /**
  * @generated from message titan.orders.v1.LineState
@@ -423,7 +466,7 @@ export type LineState = Message<"titan.orders.v1.LineState"> & {
  * Use `create(LineStateSchema)` to create a new message.
  */
 export const LineStateSchema: GenMessage<LineState> = /*@__PURE__*/
-  messageDesc(file_titan_orders_v1_orders, 9);
+  messageDesc(file_titan_orders_v1_orders, 10);
 
 /**
  * Step is one entry of an order's history.
@@ -454,7 +497,7 @@ export type Step = Message<"titan.orders.v1.Step"> & {
  * Use `create(StepSchema)` to create a new message.
  */
 export const StepSchema: GenMessage<Step> = /*@__PURE__*/
-  messageDesc(file_titan_orders_v1_orders, 10);
+  messageDesc(file_titan_orders_v1_orders, 11);
 
 /**
  * Order is the value of the saga table, keyed by order id.
@@ -552,7 +595,7 @@ export type Order = Message<"titan.orders.v1.Order"> & {
  * Use `create(OrderSchema)` to create a new message.
  */
 export const OrderSchema: GenMessage<Order> = /*@__PURE__*/
-  messageDesc(file_titan_orders_v1_orders, 11);
+  messageDesc(file_titan_orders_v1_orders, 12);
 
 /**
  * OrderStatus is where an order is in the saga. CONFIRMED and REJECTED are
