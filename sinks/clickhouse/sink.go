@@ -244,6 +244,9 @@ func (s *Sink) Run(ctx context.Context) error {
 	defer close(jobs)
 	cur, spare := newBatch(), newBatch()
 	var inflight *batch // the batch being written, nil when none
+	// inflightRecords is how many records inflight holds, counted when it was sent: the writer
+	// empties the batch once written, so the loop does not read it while it is in flight.
+	var inflightRecords int
 	// wait waits for the batch in flight. After an error (ctx ended) the batch stays in flight,
 	// unwritten, and the error stays in done for the next wait.
 	wait := func() error {
@@ -259,6 +262,7 @@ func (s *Sink) Run(ctx context.Context) error {
 		return nil
 	}
 	send := func() {
+		inflightRecords = cur.records
 		jobs <- cur
 		inflight, cur, spare = cur, spare, nil
 	}
@@ -276,7 +280,7 @@ func (s *Sink) Run(ctx context.Context) error {
 		}
 		held := cur.records
 		if inflight != nil {
-			held += inflight.records
+			held += inflightRecords
 		}
 		s.o.Metrics.buffered(held)
 		pause := s.o.FlushInterval
