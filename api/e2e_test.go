@@ -20,6 +20,7 @@ import (
 
 	"github.com/titan-commerce/titan/api"
 	"github.com/titan-commerce/titan/internal/instance"
+	"github.com/titan-commerce/titan/internal/instancetest"
 	"github.com/titan-commerce/titan/internal/kafkatest"
 	"github.com/titan-commerce/titan/schemas/codec"
 )
@@ -49,40 +50,15 @@ func startInstance(t *testing.T) (*e2e, *instance.Instance) {
 	})
 }
 
-// runInstance runs an instance of cfg, with the brokers, namespace, state
-// directory, HTTP address and instance id filled in here, waits until it
-// is ready, and stops it and deletes its topics and groups when the test
-// ends.
+// runInstance runs an instance of cfg (instancetest.Run) with its HTTP API on a free loopback
+// port, and waits until the API answers ready.
 func runInstance(t *testing.T, cfg instance.Config) (*e2e, *instance.Instance) {
 	t.Helper()
-	cfg.Brokers = kafkatest.Brokers(t)
-	cfg.Namespace = kafkatest.Prefix(t)
-	cfg.StateDir, cfg.HTTPAddr, cfg.InstanceID = t.TempDir(), "127.0.0.1:0", cfg.Namespace
-	adm := kafkatest.Admin(t, cfg.Brokers)
-	t.Cleanup(func() { dropNamespace(t, adm, cfg.Namespace) })
-
-	inst, err := instance.New(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- inst.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("instance: %v", err)
-			}
-		case <-time.After(2 * time.Minute):
-			t.Error("instance did not stop within 2m")
-		}
-	})
-
-	c := &e2e{t: t, base: "http://" + inst.HTTPAddr(), hc: &http.Client{Timeout: 2 * time.Minute}, ids: map[string]bool{}}
+	cfg.HTTPAddr = "127.0.0.1:0"
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
+	inst := instancetest.Run(ctx, t, cfg)
+	c := &e2e{t: t, base: "http://" + inst.HTTPAddr(), hc: &http.Client{Timeout: 2 * time.Minute}, ids: map[string]bool{}}
 	if err := poll(ctx, func() bool {
 		status, _, err := c.try("GET", "/readyz", "")
 		return err == nil && status == 200
@@ -90,42 +66,6 @@ func runInstance(t *testing.T, cfg instance.Config) (*e2e, *instance.Instance) {
 		t.Fatalf("instance not ready: %v", err)
 	}
 	return c, inst
-}
-
-// dropNamespace deletes every topic and group of the namespace.
-func dropNamespace(t *testing.T, adm *kadm.Client, ns string) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	topics, err := adm.ListTopics(ctx)
-	if err != nil {
-		t.Errorf("list topics: %v", err)
-		return
-	}
-	var mine []string
-	for _, name := range topics.Names() {
-		if strings.HasPrefix(name, ns+".") {
-			mine = append(mine, name)
-		}
-	}
-	if resp, err := adm.DeleteTopics(ctx, mine...); err != nil || resp.Error() != nil {
-		t.Errorf("delete topics %v: %v %v", mine, err, resp.Error())
-	}
-	groups, err := adm.ListGroups(ctx)
-	if err != nil {
-		t.Errorf("list groups: %v", err)
-		return
-	}
-	var gs []string
-	for _, g := range groups.Groups() {
-		if strings.HasPrefix(g, ns+".") {
-			gs = append(gs, g)
-		}
-	}
-	if len(gs) > 0 {
-		if _, err := adm.DeleteGroups(ctx, gs...); err != nil {
-			t.Errorf("delete groups %v: %v", gs, err)
-		}
-	}
 }
 
 // poll calls ok until it reports true or ctx ends.

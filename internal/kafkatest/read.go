@@ -12,9 +12,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// DeleteNamespace deletes, when the test ends, every topic whose name starts with ns+".": the
-// topics an instance created under a namespace from Prefix. Call it before starting instances,
-// so it runs after they have stopped. A failure is only logged.
+// DeleteNamespace deletes, when the test ends, every topic and consumer group whose name starts
+// with ns+".": what an instance created under a namespace from Prefix. Call it before starting
+// instances, so it runs after they have stopped. A failure is only logged.
 func DeleteNamespace(t testing.TB, adm *kadm.Client, ns string) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -32,6 +32,22 @@ func DeleteNamespace(t testing.TB, adm *kadm.Client, ns string) {
 		}
 		if resp, err := adm.DeleteTopics(ctx, mine...); err != nil || resp.Error() != nil {
 			t.Logf("kafkatest: deleting topics %v: %v %v", mine, err, resp.Error())
+		}
+		groups, err := adm.ListGroups(ctx)
+		if err != nil {
+			t.Logf("kafkatest: listing groups to delete: %v", err)
+			return
+		}
+		var ours []string
+		for _, g := range groups.Groups() {
+			if strings.HasPrefix(g, ns+".") {
+				ours = append(ours, g)
+			}
+		}
+		if len(ours) > 0 {
+			if _, err := adm.DeleteGroups(ctx, ours...); err != nil {
+				t.Logf("kafkatest: deleting groups %v: %v", ours, err)
+			}
 		}
 	})
 }
