@@ -21,11 +21,11 @@ import (
 )
 
 const replayUsage = `Usage:
-  titan replay --shadow NAME --topology pricing|inventory [flags]
+  titan replay --shadow NAME --topology pricing|inventory|recommendations [flags]
       run the topology again over a range of its live inputs in the shadow namespace
       <namespace>.shadow-NAME (its own group, table, outputs and state); the live
       group, its offsets, state and outputs are only read
-  titan replay diff --shadow NAME --topology pricing|inventory [flags]
+  titan replay diff --shadow NAME --topology pricing|inventory|recommendations [flags]
       compare the shadow tables with the live ones key by key; exit 0 when identical,
       1 when they differ, 2 on error
   titan replay drop --shadow NAME [flags]
@@ -33,8 +33,12 @@ const replayUsage = `Usage:
 
 Supported topologies, run without their punctuators (the recorded inputs hold what
 they sent): pricing (its inputs: pricing commands, its internal commands with the
-recorded ticks, and the inventory events) and inventory (its commands and internal
-commands; its order index is rebuilt from the shadow's order events).
+recorded ticks, and the inventory events), inventory (its commands and internal
+commands; its order index is rebuilt from the shadow's order events) and
+recommendations (the views and the order outcomes; its purchases and pairs are made
+again by the shadow's groups). Orders and flash sales are refused (each trades messages
+with other topologies and waits for their answers), and so is fraud (its table keeps
+decisions made with the live model file, which a replay is not given).
 
 Flags (environment variable in brackets):
 `
@@ -123,7 +127,7 @@ func replayFlags(cmd string, out io.Writer) (*flag.FlagSet, *replayFlagSet) {
 	if cmd == "drop" {
 		return fs, f
 	}
-	f.topology = fs.String("topology", "", "topology to replay or compare: pricing or inventory")
+	f.topology = fs.String("topology", "", "topology to replay or compare: pricing, inventory or recommendations")
 	f.timeout = fs.Duration("timeout", 30*time.Minute, "bound of the whole command")
 	if cmd == "diff" {
 		f.live = fs.String("live", "", "the live deployment's namespace; another name for --namespace")

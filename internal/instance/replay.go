@@ -37,7 +37,8 @@ type ReplayConfig struct {
 	Namespace string
 	// Shadow names the shadow namespace; see ShadowNamespace.
 	Shadow string
-	// Topology to replay: ReplayablePricing or ReplayableInventory.
+	// Topology to replay: ReplayablePricing, ReplayableInventory or
+	// ReplayableRecommendations.
 	Topology string
 	// StateDir is where the shadow processor keeps its local state, in a
 	// directory of the shadow namespace's name, removed first; empty
@@ -207,7 +208,7 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayResult, error) {
 	if res.Copied, err = copyRange(ctx, cfg, plan, shadow); err != nil {
 		return res, err
 	}
-	if err := runShadow(ctx, adm, cfg, rt, ns, partitions, res.Copied); err != nil {
+	if err := runShadow(ctx, adm, cfg, rt, ns, partitions); err != nil {
 		return res, err
 	}
 	if ends, err := adm.ListEndOffsets(ctx, rt.deadLetters(ns)); err == nil {
@@ -408,7 +409,7 @@ func ensureShadowTopics(ctx context.Context, adm *kadm.Client, replication int16
 
 // runShadow runs the shadow group until its committed offsets reach the
 // ends of the shadow inputs, then stops it.
-func runShadow(ctx context.Context, adm *kadm.Client, cfg ReplayConfig, rt replayTopology, ns string, partitions int32, total int64) error {
+func runShadow(ctx context.Context, adm *kadm.Client, cfg ReplayConfig, rt replayTopology, ns string, partitions int32) error {
 	dir := cfg.StateDir
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "titan-replay-")
@@ -449,7 +450,7 @@ func runShadow(ctx context.Context, adm *kadm.Client, cfg ReplayConfig, rt repla
 		waitErr error
 	)
 	for i, st := range rt.stages {
-		if stopped, waitErr = waitProcessed(ctx, adm, cfg, ns, st, i == 0, total, done); waitErr != nil {
+		if stopped, waitErr = waitProcessed(ctx, adm, cfg, ns, st, i == 0, done); waitErr != nil {
 			break
 		}
 	}

@@ -22,8 +22,12 @@ import (
 	"github.com/titan-commerce/titan/internal/partition"
 	"github.com/titan-commerce/titan/internal/replay"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
+	ordersv1 "github.com/titan-commerce/titan/schemas/orders/v1"
 	pricingv1 "github.com/titan-commerce/titan/schemas/pricing/v1"
+	recommendationsv1 "github.com/titan-commerce/titan/schemas/recommendations/v1"
+	"github.com/titan-commerce/titan/topologies/orderstopo"
 	"github.com/titan-commerce/titan/topologies/pricingtopo"
+	"github.com/titan-commerce/titan/topologies/recommendationstopo"
 )
 
 // TestReplayPricing is the use case of titan replay: live traffic of base
@@ -353,7 +357,7 @@ func TestReplayRefusesBadConfiguration(t *testing.T) {
 		{"no brokers", func(c *instance.ReplayConfig) { c.Brokers = nil }, "--brokers"},
 		{"a shadow name with a dot", func(c *instance.ReplayConfig) { c.Shadow = "a.b" }, `--shadow "a.b"`},
 		{"an empty shadow name", func(c *instance.ReplayConfig) { c.Shadow = "" }, "--shadow"},
-		{"a topology it cannot replay", func(c *instance.ReplayConfig) { c.Topology = "orders" }, `--topology "orders" cannot be replayed; supported: pricing, inventory`},
+		{"a topology it cannot replay", func(c *instance.ReplayConfig) { c.Topology = "orders" }, `--topology "orders" cannot be replayed; supported: pricing, inventory, recommendations`},
 		{"until before since", func(c *instance.ReplayConfig) { c.Since, c.Until = now, now.Add(-time.Hour) }, "--until"},
 		{"rules out of range", func(c *instance.ReplayConfig) { c.PricingRules = rules }, "--pricing-rules"},
 		{"rules for the inventory", func(c *instance.ReplayConfig) { c.Topology, c.PricingRules = instance.ReplayableInventory, rules }, "only the pricing topology prices"},
@@ -375,5 +379,106 @@ func TestReplayRefusesBadConfiguration(t *testing.T) {
 		if ns, err := instance.ShadowNamespace(live, "a"); err != nil || ns != want {
 			t.Errorf("ShadowNamespace(%q, a) = %q, %v; want %q", live, ns, err, want)
 		}
+	}
+}
+
+// TestReplayRecommendations: views of four users' sessions and two
+// confirmed orders (and a rejected one, which buys nothing) replayed into
+// two shadow namespaces give the same users, baskets and items tables
+// twice, equal to live, the purchases and pairs made again by the shadow's
+// own groups, and leave the live groups' committed offsets and the live
+// topics' ends as they were.
+func TestReplayRecommendations(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	f := start(ctx, t, instance.TopologyInventory, instance.TopologyRecommendations)
+	f.waitReady(ctx)
+	names := recommendationstopo.NamesFor(f.ns)
+	outcomes := orderstopo.NamesFor(f.ns).Outcomes
+	// One time for every event: an item's epoch and scores then do not
+	// hang on which of its senders' pairs reach it first.
+	now := time.Now().UnixMilli()
+	var views []proto.Message
+	for u := range 4 {
+		user := fmt.Sprintf("user-%d", u)
+		for i := range 3 {
+			views = append(views, &recommendationsv1.ViewEvent{EventId: fmt.Sprintf("view-%d-%d", u, i), UserId: user,
+				Sku: fmt.Sprintf("sku-%d", (u+i)%5), SessionId: "s-" + user, TimestampMs: now})
+		}
+	}
+	send(ctx, t, f.brokers, string(names.Views), views, func(m proto.Message) string { return m.(*recommendationsv1.ViewEvent).GetUserId() })
+	line := func(sku string) *ordersv1.OrderLine {
+		return &ordersv1.OrderLine{Sku: sku, Qty: 1, UnitPriceMinor: 500}
+	}
+	orders := []proto.Message{
+		&ordersv1.OrderEvent{EventId: "out-o-1", OrderId: "o-1", TimestampMs: now, Kind: &ordersv1.OrderEvent_Confirmed{Confirmed: &ordersv1.OrderConfirmed{
+			UserId: "buyer-1", Currency: "EUR", TotalMinor: 1500, Lines: []*ordersv1.OrderLine{line("sku-7"), line("sku-8"), line("sku-9")}}}},
+		&ordersv1.OrderEvent{EventId: "out-o-2", OrderId: "o-2", TimestampMs: now, Kind: &ordersv1.OrderEvent_Confirmed{Confirmed: &ordersv1.OrderConfirmed{
+			UserId: "buyer-2", Currency: "EUR", TotalMinor: 1000, Lines: []*ordersv1.OrderLine{line("sku-7"), line("sku-1")}}}},
+		&ordersv1.OrderEvent{EventId: "out-o-3", OrderId: "o-3", TimestampMs: now, Kind: &ordersv1.OrderEvent_Rejected{Rejected: &ordersv1.OrderRejected{Reason: "out_of_stock"}}},
+	}
+	send(ctx, t, f.brokers, string(outcomes), orders, func(m proto.Message) string { return m.(*ordersv1.OrderEvent).GetOrderId() })
+	for group, topic := range map[string]string{string(names.OrdersGroup): string(outcomes), string(names.UsersGroup): string(names.Views)} {
+		if err := kafkatest.WaitCommitted(ctx, f.adm, group, topic); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for group, topic := range map[string]string{string(names.UsersGroup): string(names.Purchases), string(names.ItemsGroup): string(names.Pairs)} {
+		if err := kafkatest.WaitCommitted(ctx, f.adm, group, topic); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	before := liveSnapshot(ctx, t, f.adm, f.ns)
+	tables := map[string][]map[string]string{}
+	for _, shadow := range []string{"a", "b"} {
+		var lines []string
+		res, err := instance.Replay(ctx, instance.ReplayConfig{Brokers: f.brokers, Namespace: f.ns, Shadow: shadow,
+			Topology: instance.ReplayableRecommendations, StateDir: t.TempDir(), Timeout: 2 * time.Minute,
+			Progress: func(p replay.Progress) { lines = append(lines, p.Line()) }})
+		if err != nil {
+			t.Fatalf("replay into %s: %v", shadow, err)
+		}
+		if res.Copied != int64(len(views)+len(orders)) || res.DeadLetters != 0 {
+			t.Fatalf("replay into %s copied %d records with %d dead letters, want %d and none", shadow, res.Copied, res.DeadLetters, len(views)+len(orders))
+		}
+		for _, group := range []string{"titan-recs-users", "titan-recs-items"} {
+			if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, "replay process "+group+": ") }) {
+				t.Errorf("no progress of %s in %q", group, lines)
+			}
+		}
+		diffs, err := instance.DiffTables(ctx, instance.DiffConfig{Brokers: f.brokers, Namespace: f.ns, Shadow: shadow, Topology: instance.ReplayableRecommendations})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{string(names.UsersTable()), string(names.OrdersTable()), string(names.ItemsTable())}
+		if len(diffs) != len(want) {
+			t.Fatalf("recommendations' tables compared: %+v", diffs)
+		}
+		// Six users (four who viewed, two who bought), two baskets, and
+		// the heads of the eight items seen, each beside its neighbors.
+		for i, keys := range []int{6, 2, 8} {
+			d := diffs[i]
+			var report strings.Builder
+			_ = replay.Report(&report, d.Summary, d.Live, d.Shadow, 5)
+			heads := 0
+			for k := range d.Shadow {
+				if !strings.Contains(k, "\x00") {
+					heads++
+				}
+			}
+			if d.LiveTable != want[i] || !d.Summary.Identical() || heads != keys || (i == 2) != (d.Summary.Equal > keys) {
+				t.Errorf("%s against %s:\n%s", d.ShadowTable, d.LiveTable, report.String())
+			}
+			tables[d.LiveTable] = append(tables[d.LiveTable], d.Shadow)
+		}
+	}
+	for table, shadows := range tables {
+		if !reflect.DeepEqual(shadows[0], shadows[1]) {
+			t.Errorf("the two shadows' %s differ", table)
+		}
+	}
+	if after := liveSnapshot(ctx, t, f.adm, f.ns); !reflect.DeepEqual(after, before) {
+		t.Fatalf("the live deployment changed during the replays:\nbefore %v\nafter  %v", before, after)
 	}
 }

@@ -10,13 +10,16 @@ import (
 	"github.com/titan-commerce/titan/internal/kafkaadmin"
 	"github.com/titan-commerce/titan/internal/topology"
 	"github.com/titan-commerce/titan/processors/inventory"
+	"github.com/titan-commerce/titan/processors/recommendations"
 	"github.com/titan-commerce/titan/schemas"
 	"github.com/titan-commerce/titan/schemas/codec"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 	pricingv1 "github.com/titan-commerce/titan/schemas/pricing/v1"
+	recommendationsv1 "github.com/titan-commerce/titan/schemas/recommendations/v1"
 	"github.com/titan-commerce/titan/topologies/inventorytopo"
 	"github.com/titan-commerce/titan/topologies/orderstopo"
 	"github.com/titan-commerce/titan/topologies/pricingtopo"
+	"github.com/titan-commerce/titan/topologies/recommendationstopo"
 )
 
 // The topologies Replay and DiffTables support. Each one's inputs are all
@@ -28,14 +31,24 @@ import (
 //   - inventory: its commands and its internal commands (the saga's and
 //     flash sales' reservations, the expiries the live sweeper sent); its
 //     order index is rebuilt from the shadow's own order events.
+//   - recommendations: the views and the order saga's outcomes; the
+//     purchases and pairs its groups send each other are made again by the
+//     shadow's own groups. It has no punctuator. An item counts pairs of
+//     views and of orders, and of several sender partitions, in the order
+//     they reach it, which can differ from live (an item's epoch is its
+//     first pair's time), as on any reprocessing.
 //
 // The others are refused: the order saga looks up the pricing table and
-// trades messages with fraud, pricing and the inventory in a loop, flash
-// sales trade with the inventory, and recommendations read the order
-// outcomes the saga writes.
+// trades messages with fraud, pricing and the inventory in a loop, so
+// alone it would send commands no shadow group answers and wait for
+// answers that never come; fraud keeps in its table the decisions it made
+// with the live deployment's model file, which a replay is not given;
+// flash sales reserve and release through the inventory and wait for its
+// results.
 const (
-	ReplayablePricing   = "pricing"
-	ReplayableInventory = "inventory"
+	ReplayablePricing         = "pricing"
+	ReplayableInventory       = "inventory"
+	ReplayableRecommendations = "recommendations"
 )
 
 // replayTopology is what Replay and DiffTables know of a topology.
@@ -81,9 +94,11 @@ func replayTopologyOf(name string) (replayTopology, error) {
 		return pricingReplay(), nil
 	case ReplayableInventory:
 		return inventoryReplay(), nil
+	case ReplayableRecommendations:
+		return recommendationsReplay(), nil
 	}
-	return replayTopology{}, fmt.Errorf("%w: --topology %q cannot be replayed; supported: %s, %s",
-		ErrReplay, name, ReplayablePricing, ReplayableInventory)
+	return replayTopology{}, fmt.Errorf("%w: --topology %q cannot be replayed; supported: %s, %s, %s",
+		ErrReplay, name, ReplayablePricing, ReplayableInventory, ReplayableRecommendations)
 }
 
 func pricingReplay() replayTopology {
@@ -157,6 +172,62 @@ func inventoryReplay() replayTopology {
 			return t.Set, nil
 		},
 	}
+}
+
+func recommendationsReplay() replayTopology {
+	names := func(ns string) recommendationstopo.Names { return recommendationstopo.NamesFor(ns) }
+	outcomes := func(ns string) goka.Stream { return orderstopo.NamesFor(ns).Outcomes }
+	return replayTopology{
+		inputs: []string{schemas.RecommendationViews, schemas.OrderOutcomes},
+		topics: func(ns string, partitions int32) []kafkaadmin.Topic {
+			var out []kafkaadmin.Topic
+			for _, t := range names(ns).Topics(partitions, outcomes(ns)) {
+				// The copies keep the live broker's stamps (see Replay).
+				t.AppendTime = false
+				out = append(out, t)
+			}
+			return out
+		},
+		// The users group reads the purchases the orders group sends, and
+		// the items group the pairs both send.
+		stages: []replayStage{
+			{group: func(ns string) string { return string(names(ns).OrdersGroup) }, inputs: []string{schemas.OrderOutcomes}},
+			{group: func(ns string) string { return string(names(ns).UsersGroup) },
+				inputs: []string{schemas.RecommendationViews, schemas.RecommendationPurchases}},
+			{group: func(ns string) string { return string(names(ns).ItemsGroup) }, inputs: []string{schemas.RecommendationPairs}},
+		},
+		tables: []replayTable{
+			{table: func(ns string) goka.Table { return names(ns).UsersTable() },
+				render: renderAs(codec.NewProto[*recommendationsv1.UserHistory](), nil)},
+			{table: func(ns string) goka.Table { return names(ns).OrdersTable() },
+				render: renderAs(codec.NewProto[*recommendationsv1.Basket](), nil)},
+			{table: func(ns string) goka.Table { return names(ns).ItemsTable() }, render: renderItem},
+		},
+		deadLetters: func(ns string) string { return string(names(ns).DeadLetters) },
+		build: func(ns string, base topology.Base, _ ReplayConfig) (*topology.Set, error) {
+			t, err := recommendationstopo.New(recommendationstopo.Options{Base: base, Names: names(ns), Outcomes: outcomes(ns),
+				Policy: recommendations.DefaultPolicy()})
+			if err != nil {
+				return nil, err
+			}
+			return t.Set, nil
+		},
+	}
+}
+
+// renderItem renders an item's head without what names the process that
+// wrote it (its writer), the redo of its last pair (the same writes stand
+// under their own keys) and the places of the records its pairs came
+// from: those are offsets of the inputs the pairs were made from, and the
+// shadow's copies start at offset 0 wherever the live range started. A
+// side key's value (store.go: a neighbor) is compared as its bytes.
+func renderItem(key string, value []byte) (string, error) {
+	if strings.IndexByte(key, 0) >= 0 {
+		return fmt.Sprintf("%q", value), nil
+	}
+	return renderAs(codec.NewProto[*recommendationsv1.ItemState](), func(m *recommendationsv1.ItemState) {
+		m.Writer, m.Redo, m.Seen = 0, nil, nil
+	})(key, value)
 }
 
 // renderInventory renders a SKU's head without what names the process
