@@ -37,8 +37,8 @@ type ReplayConfig struct {
 	Namespace string
 	// Shadow names the shadow namespace; see ShadowNamespace.
 	Shadow string
-	// Topology to replay: ReplayablePricing, ReplayableInventory or
-	// ReplayableRecommendations.
+	// Topology to replay: ReplayablePricing, ReplayableInventory,
+	// ReplayableRecommendations or ReplayableFraud.
 	Topology string
 	// StateDir is where the shadow processor keeps its local state, in a
 	// directory of the shadow namespace's name, removed first; empty
@@ -54,6 +54,9 @@ type ReplayConfig struct {
 	// PricingRules is a pricing rules file the shadow group prices with
 	// (Config.PricingRules); empty uses the built-in rules.
 	PricingRules string
+	// FraudModel is a fraud model file the shadow fraud group scores with
+	// (Config.FraudModel); empty uses the built-in model.
+	FraudModel string
 	// TimeWindow is the live deployment's (Config.TimeWindow): the shadow
 	// group sets aside what the live one did. Zero means the default.
 	TimeWindow schemas.TimeWindow
@@ -138,6 +141,13 @@ func (c *ReplayConfig) check() (replayTopology, string, error) {
 	} else if c.PricingRules != "" {
 		if _, err := (&Config{PricingRules: c.PricingRules}).PricingPolicy(); err != nil {
 			errs = append(errs, fmt.Errorf("%w: --pricing-rules: %w", ErrReplay, err))
+		}
+	}
+	if c.FraudModel != "" && c.Topology != ReplayableFraud {
+		errs = append(errs, fmt.Errorf("%w: --fraud-model: only the fraud topology scores", ErrReplay))
+	} else if c.FraudModel != "" {
+		if _, err := loadFraudModel(c.FraudModel); err != nil {
+			errs = append(errs, fmt.Errorf("%w: --fraud-model: %w", ErrReplay, err))
 		}
 	}
 	return rt, ns, errors.Join(errs...)

@@ -21,10 +21,13 @@ import (
 	"github.com/titan-commerce/titan/internal/kafkatest"
 	"github.com/titan-commerce/titan/internal/partition"
 	"github.com/titan-commerce/titan/internal/replay"
+	"github.com/titan-commerce/titan/processors/fraud"
+	fraudv1 "github.com/titan-commerce/titan/schemas/fraud/v1"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 	ordersv1 "github.com/titan-commerce/titan/schemas/orders/v1"
 	pricingv1 "github.com/titan-commerce/titan/schemas/pricing/v1"
 	recommendationsv1 "github.com/titan-commerce/titan/schemas/recommendations/v1"
+	"github.com/titan-commerce/titan/topologies/fraudtopo"
 	"github.com/titan-commerce/titan/topologies/orderstopo"
 	"github.com/titan-commerce/titan/topologies/pricingtopo"
 	"github.com/titan-commerce/titan/topologies/recommendationstopo"
@@ -357,11 +360,14 @@ func TestReplayRefusesBadConfiguration(t *testing.T) {
 		{"no brokers", func(c *instance.ReplayConfig) { c.Brokers = nil }, "--brokers"},
 		{"a shadow name with a dot", func(c *instance.ReplayConfig) { c.Shadow = "a.b" }, `--shadow "a.b"`},
 		{"an empty shadow name", func(c *instance.ReplayConfig) { c.Shadow = "" }, "--shadow"},
-		{"a topology it cannot replay", func(c *instance.ReplayConfig) { c.Topology = "orders" }, `--topology "orders" cannot be replayed; supported: pricing, inventory, recommendations`},
+		{"a topology it cannot replay", func(c *instance.ReplayConfig) { c.Topology = "orders" }, `--topology "orders" cannot be replayed; supported: pricing, inventory, recommendations, fraud`},
 		{"until before since", func(c *instance.ReplayConfig) { c.Since, c.Until = now, now.Add(-time.Hour) }, "--until"},
 		{"rules out of range", func(c *instance.ReplayConfig) { c.PricingRules = rules }, "--pricing-rules"},
 		{"rules for the inventory", func(c *instance.ReplayConfig) { c.Topology, c.PricingRules = instance.ReplayableInventory, rules }, "only the pricing topology prices"},
 		{"rules missing", func(c *instance.ReplayConfig) { c.PricingRules = rules + ".missing" }, "--pricing-rules"},
+		{"a fraud model for pricing", func(c *instance.ReplayConfig) { c.FraudModel = rules }, "only the fraud topology scores"},
+		{"a fraud model that is no model", func(c *instance.ReplayConfig) { c.Topology, c.FraudModel = instance.ReplayableFraud, rules }, "--fraud-model"},
+		{"a fraud model missing", func(c *instance.ReplayConfig) { c.Topology, c.FraudModel = instance.ReplayableFraud, rules+".missing" }, "--fraud-model"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := good
@@ -372,7 +378,7 @@ func TestReplayRefusesBadConfiguration(t *testing.T) {
 			}
 		})
 	}
-	if _, err := instance.DiffTables(t.Context(), instance.DiffConfig{Brokers: []string{"127.0.0.1:1"}, Shadow: "x", Topology: "fraud"}); !errors.Is(err, instance.ErrReplay) {
+	if _, err := instance.DiffTables(t.Context(), instance.DiffConfig{Brokers: []string{"127.0.0.1:1"}, Shadow: "x", Topology: instance.TopologyFlashSale}); !errors.Is(err, instance.ErrReplay) || !strings.Contains(err.Error(), "cannot be replayed") {
 		t.Fatalf("DiffTables of an unsupported topology: %v", err)
 	}
 	for live, want := range map[string]string{"": "shadow-a", "prod": "prod.shadow-a"} {
@@ -477,6 +483,92 @@ func TestReplayRecommendations(t *testing.T) {
 		if !reflect.DeepEqual(shadows[0], shadows[1]) {
 			t.Errorf("the two shadows' %s differ", table)
 		}
+	}
+	if after := liveSnapshot(ctx, t, f.adm, f.ns); !reflect.DeepEqual(after, before) {
+		t.Fatalf("the live deployment changed during the replays:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// TestReplayFraud: observations as the saga sends them (orders from shared
+// and separate devices, one without a device, a failed payment) go through
+// the live fraud group; replayed into two shadow namespaces, where the loop
+// from device to card to user is the shadow's own, they give the same
+// table of devices, cards and users twice, equal to live, and leave the
+// live groups' committed offsets and the live topics' ends as they were.
+func TestReplayFraud(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	f := start(ctx, t, instance.TopologyInventory, instance.TopologyOrders)
+	f.waitReady(ctx)
+	names := fraudtopo.NamesFor(f.ns)
+	saga := orderstopo.NamesFor(f.ns)
+	now := time.Now()
+	// Each card is paid with from one device and each user pays with one
+	// card, so every key reads its observations from one partition, in the
+	// order live read them.
+	obs := []fraud.Observation{
+		fraud.NewObservation(fraud.KindOrder, "o-1", "u-0", "d-0", "c-0", "EUR", 12_000, now.Add(-5*time.Minute), fraud.Origin{}),
+		fraud.NewObservation(fraud.KindOrder, "o-2", "u-0", "d-0", "c-0", "EUR", 90_000, now.Add(-4*time.Minute), fraud.Origin{}),
+		fraud.NewObservation(fraud.KindOrder, "o-3", "u-1", "d-1", "c-1", "EUR", 3_000, now.Add(-4*time.Minute), fraud.Origin{}),
+		fraud.NewObservation(fraud.KindPaymentFailed, "o-3", "u-1", "d-1", "c-1", "EUR", 3_000, now.Add(-3*time.Minute), fraud.Origin{}),
+		fraud.NewObservation(fraud.KindOrder, "o-4", "u-2", "d-0", "c-2", "EUR", 45_000, now.Add(-2*time.Minute), fraud.Origin{}),
+		fraud.NewObservation(fraud.KindOrder, "o-5", "u-3", "", "c-3", "EUR", 7_000, now.Add(-time.Minute), fraud.Origin{}),
+	}
+	msgs := make([]proto.Message, len(obs))
+	for i, o := range obs {
+		msgs[i] = fraud.ObservationToWire(o)
+	}
+	send(ctx, t, f.brokers, string(names.Observations), msgs, func(m proto.Message) string { return m.(*fraudv1.Observation).GetKey() })
+	// The loop is waited for twice: a card's forward to the user is
+	// written while the card reads it.
+	for _, topic := range []string{string(names.Observations), string(names.Loop()), string(names.Loop())} {
+		if err := kafkatest.WaitCommitted(ctx, f.adm, string(names.Group), topic); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The saga reads the decisions, of orders it does not know.
+	if err := kafkatest.WaitCommitted(ctx, f.adm, string(saga.Group), string(saga.Saga)); err != nil {
+		t.Fatal(err)
+	}
+
+	before := liveSnapshot(ctx, t, f.adm, f.ns)
+	var tables []map[string]string
+	for _, shadow := range []string{"a", "b"} {
+		res, err := instance.Replay(ctx, instance.ReplayConfig{Brokers: f.brokers, Namespace: f.ns, Shadow: shadow,
+			Topology: instance.ReplayableFraud, StateDir: t.TempDir(), Timeout: 2 * time.Minute})
+		if err != nil {
+			t.Fatalf("replay into %s: %v", shadow, err)
+		}
+		if res.Copied != int64(len(obs)) || res.DeadLetters != 0 {
+			t.Fatalf("replay into %s copied %d records with %d dead letters, want %d and none", shadow, res.Copied, res.DeadLetters, len(obs))
+		}
+		diffs, err := instance.DiffTables(ctx, instance.DiffConfig{Brokers: f.brokers, Namespace: f.ns, Shadow: shadow, Topology: instance.ReplayableFraud})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(diffs) != 1 || diffs[0].LiveTable != string(names.Table()) {
+			t.Fatalf("fraud's tables compared: %+v", diffs)
+		}
+		d := diffs[0]
+		var report strings.Builder
+		_ = replay.Report(&report, d.Summary, d.Live, d.Shadow, 5)
+		if !d.Summary.Identical() {
+			t.Fatalf("%s against live:\n%s", d.ShadowTable, report.String())
+		}
+		for _, key := range []string{fraud.DeviceKey("d-0"), fraud.DeviceKey("d-1"), fraud.CardKey("c-0"), fraud.CardKey("c-1"), fraud.CardKey("c-2"),
+			fraud.CardKey("c-3"), fraud.UserKey("u-0"), fraud.UserKey("u-1"), fraud.UserKey("u-2"), fraud.UserKey("u-3")} {
+			if _, ok := d.Shadow[key]; !ok {
+				t.Errorf("%s lacks %s:\n%s", d.ShadowTable, key, report.String())
+			}
+		}
+		// Every user scored its orders: the decisions are in the table.
+		if !strings.Contains(d.Shadow[fraud.UserKey("u-0")], `"o-2"`) {
+			t.Errorf("u-0 holds no decision on o-2: %s", d.Shadow[fraud.UserKey("u-0")])
+		}
+		tables = append(tables, d.Shadow)
+	}
+	if !reflect.DeepEqual(tables[0], tables[1]) {
+		t.Error("the two shadow tables differ")
 	}
 	if after := liveSnapshot(ctx, t, f.adm, f.ns); !reflect.DeepEqual(after, before) {
 		t.Fatalf("the live deployment changed during the replays:\nbefore %v\nafter  %v", before, after)

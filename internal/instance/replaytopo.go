@@ -13,9 +13,11 @@ import (
 	"github.com/titan-commerce/titan/processors/recommendations"
 	"github.com/titan-commerce/titan/schemas"
 	"github.com/titan-commerce/titan/schemas/codec"
+	fraudv1 "github.com/titan-commerce/titan/schemas/fraud/v1"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 	pricingv1 "github.com/titan-commerce/titan/schemas/pricing/v1"
 	recommendationsv1 "github.com/titan-commerce/titan/schemas/recommendations/v1"
+	"github.com/titan-commerce/titan/topologies/fraudtopo"
 	"github.com/titan-commerce/titan/topologies/inventorytopo"
 	"github.com/titan-commerce/titan/topologies/orderstopo"
 	"github.com/titan-commerce/titan/topologies/pricingtopo"
@@ -37,18 +39,23 @@ import (
 //     views and of orders, and of several sender partitions, in the order
 //     they reach it, which can differ from live (an item's epoch is its
 //     first pair's time), as on any reprocessing.
+//   - fraud: the observations the saga sent; the loop that carries each
+//     one from device to card to user is the shadow group's own, and its
+//     decisions go to the shadow's saga topic, which nothing reads. It
+//     scores with the model file it is given (ReplayConfig.FraudModel),
+//     which must be the live one for a faithful replay; decisions made
+//     live before a reload of the model differ. It has no punctuator.
 //
 // The others are refused: the order saga looks up the pricing table and
 // trades messages with fraud, pricing and the inventory in a loop, so
 // alone it would send commands no shadow group answers and wait for
-// answers that never come; fraud keeps in its table the decisions it made
-// with the live deployment's model file, which a replay is not given;
-// flash sales reserve and release through the inventory and wait for its
-// results.
+// answers that never come; flash sales reserve and release through the
+// inventory and wait for its results.
 const (
 	ReplayablePricing         = "pricing"
 	ReplayableInventory       = "inventory"
 	ReplayableRecommendations = "recommendations"
+	ReplayableFraud           = "fraud"
 )
 
 // replayTopology is what Replay and DiffTables know of a topology.
@@ -96,9 +103,11 @@ func replayTopologyOf(name string) (replayTopology, error) {
 		return inventoryReplay(), nil
 	case ReplayableRecommendations:
 		return recommendationsReplay(), nil
+	case ReplayableFraud:
+		return fraudReplay(), nil
 	}
-	return replayTopology{}, fmt.Errorf("%w: --topology %q cannot be replayed; supported: %s, %s, %s",
-		ErrReplay, name, ReplayablePricing, ReplayableInventory, ReplayableRecommendations)
+	return replayTopology{}, fmt.Errorf("%w: --topology %q cannot be replayed; supported: %s, %s, %s, %s",
+		ErrReplay, name, ReplayablePricing, ReplayableInventory, ReplayableRecommendations, ReplayableFraud)
 }
 
 func pricingReplay() replayTopology {
@@ -207,6 +216,39 @@ func recommendationsReplay() replayTopology {
 		build: func(ns string, base topology.Base, _ ReplayConfig) (*topology.Set, error) {
 			t, err := recommendationstopo.New(recommendationstopo.Options{Base: base, Names: names(ns), Outcomes: outcomes(ns),
 				Policy: recommendations.DefaultPolicy()})
+			if err != nil {
+				return nil, err
+			}
+			return t.Set, nil
+		},
+	}
+}
+
+func fraudReplay() replayTopology {
+	names := func(ns string) fraudtopo.Names { return fraudtopo.NamesFor(ns) }
+	group := func(ns string) string { return string(names(ns).Group) }
+	loop := strings.TrimPrefix(string(names("").Loop()), ".")
+	return replayTopology{
+		inputs: []string{schemas.FraudObservations},
+		topics: func(ns string, partitions int32) []kafkaadmin.Topic {
+			return append(names(ns).Topics(partitions), kafkaadmin.Topic{Name: string(orderstopo.NamesFor(ns).Saga), Partitions: partitions})
+		},
+		// An observation visits at most three keys (fraud.Route): the
+		// loop is read twice, each time to the end the hop before left.
+		stages: []replayStage{
+			{group: group, inputs: []string{schemas.FraudObservations}},
+			{group: group, inputs: []string{loop}},
+			{group: group, inputs: []string{loop}},
+		},
+		tables: []replayTable{{table: func(ns string) goka.Table { return names(ns).Table() },
+			render: renderAs(codec.NewProto[*fraudv1.Entity](), nil)}},
+		deadLetters: func(ns string) string { return string(names(ns).DeadLetters) },
+		build: func(ns string, base topology.Base, cfg ReplayConfig) (*topology.Set, error) {
+			model, err := loadFraudModel(cfg.FraudModel)
+			if err != nil {
+				return nil, fmt.Errorf("%w: --fraud-model: %w", ErrReplay, err)
+			}
+			t, err := fraudtopo.New(fraudtopo.Options{Base: base, Names: names(ns), Saga: orderstopo.NamesFor(ns).Saga, Model: model})
 			if err != nil {
 				return nil, err
 			}
