@@ -38,8 +38,9 @@ commands; its order index is rebuilt from the shadow's order events),
 recommendations (the views and the order outcomes; its purchases and pairs are made
 again by the shadow's groups) and fraud (the observations the saga sent; its loop is
 made again, and it scores with --fraud-model, which should be the live one). Orders and
-flash sales are refused: each trades messages with other topologies and waits for
-their answers.
+flash sales are refused: their inputs are ordered by cause across topics (an answer
+after its question, a Close after its purchases), which a replay of copies read side
+by side cannot keep.
 
 Flags (environment variable in brackets):
 `

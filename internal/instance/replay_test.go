@@ -395,10 +395,7 @@ func TestReplayRefusesBadConfiguration(t *testing.T) {
 // own groups, and leave the live groups' committed offsets and the live
 // topics' ends as they were.
 func TestReplayRecommendations(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
-	defer cancel()
-	f := start(ctx, t, instance.TopologyInventory, instance.TopologyRecommendations)
-	f.waitReady(ctx)
+	ctx, f := startReady(t, instance.TopologyInventory, instance.TopologyRecommendations)
 	names := recommendationstopo.NamesFor(f.ns)
 	outcomes := orderstopo.NamesFor(f.ns).Outcomes
 	// One time for every event: an item's epoch and scores then do not
@@ -436,57 +433,103 @@ func TestReplayRecommendations(t *testing.T) {
 	}
 
 	before := liveSnapshot(ctx, t, f.adm, f.ns)
-	tables := map[string][]map[string]string{}
-	for _, shadow := range []string{"a", "b"} {
-		var lines []string
-		res, err := instance.Replay(ctx, instance.ReplayConfig{Brokers: f.brokers, Namespace: f.ns, Shadow: shadow,
-			Topology: instance.ReplayableRecommendations, StateDir: t.TempDir(), Timeout: 2 * time.Minute,
-			Progress: func(p replay.Progress) { lines = append(lines, p.Line()) }})
-		if err != nil {
-			t.Fatalf("replay into %s: %v", shadow, err)
-		}
-		if res.Copied != int64(len(views)+len(orders)) || res.DeadLetters != 0 {
-			t.Fatalf("replay into %s copied %d records with %d dead letters, want %d and none", shadow, res.Copied, res.DeadLetters, len(views)+len(orders))
-		}
-		for _, group := range []string{"titan-recs-users", "titan-recs-items"} {
-			if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, "replay process "+group+": ") }) {
-				t.Errorf("no progress of %s in %q", group, lines)
-			}
-		}
-		diffs, err := instance.DiffTables(ctx, instance.DiffConfig{Brokers: f.brokers, Namespace: f.ns, Shadow: shadow, Topology: instance.ReplayableRecommendations})
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := []string{string(names.UsersTable()), string(names.OrdersTable()), string(names.ItemsTable())}
-		if len(diffs) != len(want) {
-			t.Fatalf("recommendations' tables compared: %+v", diffs)
-		}
-		// Six users (four who viewed, two who bought), two baskets, and
-		// the heads of the eight items seen, each beside its neighbors.
-		for i, keys := range []int{6, 2, 8} {
-			d := diffs[i]
-			var report strings.Builder
-			_ = replay.Report(&report, d.Summary, d.Live, d.Shadow, 5)
-			heads := 0
-			for k := range d.Shadow {
-				if !strings.Contains(k, "\x00") {
-					heads++
-				}
-			}
-			if d.LiveTable != want[i] || !d.Summary.Identical() || heads != keys || (i == 2) != (d.Summary.Equal > keys) {
-				t.Errorf("%s against %s:\n%s", d.ShadowTable, d.LiveTable, report.String())
-			}
-			tables[d.LiveTable] = append(tables[d.LiveTable], d.Shadow)
+	diffs, lines := replayTwice(ctx, t, f, instance.ReplayableRecommendations, len(views)+len(orders))
+	for _, group := range []string{"titan-recs-users", "titan-recs-items"} {
+		if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, "replay process "+group+": ") }) {
+			t.Errorf("no progress of %s in %q", group, lines)
 		}
 	}
-	for table, shadows := range tables {
-		if !reflect.DeepEqual(shadows[0], shadows[1]) {
-			t.Errorf("the two shadows' %s differ", table)
+	want := []string{string(names.UsersTable()), string(names.OrdersTable()), string(names.ItemsTable())}
+	if len(diffs) != len(want) {
+		t.Fatalf("recommendations' tables compared: %+v", diffs)
+	}
+	// Six users (four who viewed, two who bought), two baskets, and the
+	// heads of the eight items seen, each beside its neighbors.
+	for i, keys := range []int{6, 2, 8} {
+		d := diffs[i]
+		heads := 0
+		for k := range d.Shadow {
+			if !strings.Contains(k, "\x00") {
+				heads++
+			}
+		}
+		if d.LiveTable != want[i] || heads != keys || (i == 2) != (d.Summary.Equal > keys) {
+			t.Errorf("%s against %s: %d heads, %+v", d.ShadowTable, d.LiveTable, heads, d.Summary)
 		}
 	}
 	if after := liveSnapshot(ctx, t, f.adm, f.ns); !reflect.DeepEqual(after, before) {
 		t.Fatalf("the live deployment changed during the replays:\nbefore %v\nafter  %v", before, after)
 	}
+}
+
+// startReady starts an instance of topologies and waits until it is
+// ready; the context it returns bounds the test.
+func startReady(t *testing.T, topologies ...string) (context.Context, *fixture) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	t.Cleanup(cancel)
+	f := start(ctx, t, topologies...)
+	f.waitReady(ctx)
+	return ctx, f
+}
+
+// replayTwice replays topology into the shadow namespaces a and b, checks
+// that each copied copied records and set none aside, that each of its
+// tables is identical to live, and that the two shadows' tables are equal,
+// and returns shadow b's diffs and the progress lines of both.
+func replayTwice(ctx context.Context, t *testing.T, f *fixture, topology string, copied int) ([]instance.TableDiff, []string) {
+	t.Helper()
+	var (
+		lines  []string
+		shadow [][]instance.TableDiff
+	)
+	for _, name := range []string{"a", "b"} {
+		res, err := instance.Replay(ctx, instance.ReplayConfig{Brokers: f.brokers, Namespace: f.ns, Shadow: name,
+			Topology: topology, StateDir: t.TempDir(), Timeout: 2 * time.Minute,
+			Progress: func(p replay.Progress) { lines = append(lines, p.Line()) }})
+		if err != nil {
+			t.Fatalf("replay into %s: %v", name, err)
+		}
+		if res.Copied != int64(copied) || res.DeadLetters != 0 {
+			t.Fatalf("replay into %s copied %d records with %d dead letters, want %d and none", name, res.Copied, res.DeadLetters, copied)
+		}
+		diffs, err := instance.DiffTables(ctx, instance.DiffConfig{Brokers: f.brokers, Namespace: f.ns, Shadow: name, Topology: topology})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range diffs {
+			if !d.Summary.Identical() {
+				var report strings.Builder
+				_ = replay.Report(&report, d.Summary, d.Live, d.Shadow, 5)
+				t.Errorf("%s against %s:\n%s", d.ShadowTable, d.LiveTable, report.String())
+			}
+		}
+		shadow = append(shadow, diffs)
+	}
+	for i := range shadow[0] {
+		if !reflect.DeepEqual(shadow[0][i].Shadow, shadow[1][i].Shadow) {
+			t.Errorf("the two shadows' %s differ", shadow[0][i].LiveTable)
+		}
+	}
+	// Dropping a shadow leaves none of its groups and topics.
+	ns, err := instance.DropShadowNamespace(ctx, f.brokers, f.ns, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, err := f.adm.ListGroups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	topics, err := f.adm.ListTopics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range append(groups.Groups(), topics.Names()...) {
+		if strings.HasPrefix(name, ns+".") {
+			t.Errorf("%s is left after dropping %s", name, ns)
+		}
+	}
+	return shadow[1], lines
 }
 
 // TestReplayFraud: observations as the saga sends them (orders from shared
@@ -496,10 +539,7 @@ func TestReplayRecommendations(t *testing.T) {
 // table of devices, cards and users twice, equal to live, and leave the
 // live groups' committed offsets and the live topics' ends as they were.
 func TestReplayFraud(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
-	defer cancel()
-	f := start(ctx, t, instance.TopologyInventory, instance.TopologyOrders)
-	f.waitReady(ctx)
+	ctx, f := startReady(t, instance.TopologyInventory, instance.TopologyOrders)
 	names := fraudtopo.NamesFor(f.ns)
 	saga := orderstopo.NamesFor(f.ns)
 	now := time.Now()
@@ -532,43 +572,20 @@ func TestReplayFraud(t *testing.T) {
 	}
 
 	before := liveSnapshot(ctx, t, f.adm, f.ns)
-	var tables []map[string]string
-	for _, shadow := range []string{"a", "b"} {
-		res, err := instance.Replay(ctx, instance.ReplayConfig{Brokers: f.brokers, Namespace: f.ns, Shadow: shadow,
-			Topology: instance.ReplayableFraud, StateDir: t.TempDir(), Timeout: 2 * time.Minute})
-		if err != nil {
-			t.Fatalf("replay into %s: %v", shadow, err)
-		}
-		if res.Copied != int64(len(obs)) || res.DeadLetters != 0 {
-			t.Fatalf("replay into %s copied %d records with %d dead letters, want %d and none", shadow, res.Copied, res.DeadLetters, len(obs))
-		}
-		diffs, err := instance.DiffTables(ctx, instance.DiffConfig{Brokers: f.brokers, Namespace: f.ns, Shadow: shadow, Topology: instance.ReplayableFraud})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(diffs) != 1 || diffs[0].LiveTable != string(names.Table()) {
-			t.Fatalf("fraud's tables compared: %+v", diffs)
-		}
-		d := diffs[0]
-		var report strings.Builder
-		_ = replay.Report(&report, d.Summary, d.Live, d.Shadow, 5)
-		if !d.Summary.Identical() {
-			t.Fatalf("%s against live:\n%s", d.ShadowTable, report.String())
-		}
-		for _, key := range []string{fraud.DeviceKey("d-0"), fraud.DeviceKey("d-1"), fraud.CardKey("c-0"), fraud.CardKey("c-1"), fraud.CardKey("c-2"),
-			fraud.CardKey("c-3"), fraud.UserKey("u-0"), fraud.UserKey("u-1"), fraud.UserKey("u-2"), fraud.UserKey("u-3")} {
-			if _, ok := d.Shadow[key]; !ok {
-				t.Errorf("%s lacks %s:\n%s", d.ShadowTable, key, report.String())
-			}
-		}
-		// Every user scored its orders: the decisions are in the table.
-		if !strings.Contains(d.Shadow[fraud.UserKey("u-0")], `"o-2"`) {
-			t.Errorf("u-0 holds no decision on o-2: %s", d.Shadow[fraud.UserKey("u-0")])
-		}
-		tables = append(tables, d.Shadow)
+	diffs, _ := replayTwice(ctx, t, f, instance.ReplayableFraud, len(obs))
+	if len(diffs) != 1 || diffs[0].LiveTable != string(names.Table()) {
+		t.Fatalf("fraud's tables compared: %+v", diffs)
 	}
-	if !reflect.DeepEqual(tables[0], tables[1]) {
-		t.Error("the two shadow tables differ")
+	table := diffs[0].Shadow
+	for _, key := range []string{fraud.DeviceKey("d-0"), fraud.DeviceKey("d-1"), fraud.CardKey("c-0"), fraud.CardKey("c-1"), fraud.CardKey("c-2"),
+		fraud.CardKey("c-3"), fraud.UserKey("u-0"), fraud.UserKey("u-1"), fraud.UserKey("u-2"), fraud.UserKey("u-3")} {
+		if _, ok := table[key]; !ok {
+			t.Errorf("the shadow table lacks %s: %v", key, table)
+		}
+	}
+	// Every user scored its orders: the decisions are in the table.
+	if !strings.Contains(table[fraud.UserKey("u-0")], `"o-2"`) {
+		t.Errorf("u-0 holds no decision on o-2: %s", table[fraud.UserKey("u-0")])
 	}
 	if after := liveSnapshot(ctx, t, f.adm, f.ns); !reflect.DeepEqual(after, before) {
 		t.Fatalf("the live deployment changed during the replays:\nbefore %v\nafter  %v", before, after)

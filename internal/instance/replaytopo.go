@@ -2,6 +2,7 @@ package instance
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/lovoo/goka"
@@ -46,11 +47,22 @@ import (
 //     which must be the live one for a faithful replay; decisions made
 //     live before a reload of the model differ. It has no punctuator.
 //
-// The others are refused: the order saga looks up the pricing table and
-// trades messages with fraud, pricing and the inventory in a loop, so
-// alone it would send commands no shadow group answers and wait for
-// answers that never come; flash sales reserve and release through the
-// inventory and wait for its results.
+// The others are refused, because a replay cannot keep the order between
+// their inputs that the live run had by cause. A group reads its input
+// topics' partitions side by side, and in a shadow every copy is there
+// from the start; live, an answer could only come after its question:
+//
+//   - the order saga reads on its saga and inventory order-event topics the
+//     answers (fraud decisions, price quotes, reservations) to what it
+//     asked on reading an order event, so a copied answer could reach it
+//     before the order and be set aside as unknown_order, and the order
+//     would then time out. Its Lookup of the pricing table would also read
+//     prices as they are now, not as they were.
+//   - a flash sale's allocation answers come back on its allocations topic
+//     after the Create on its internal topic that asked for them, and the
+//     settler's Closes on that topic after the purchases they close on the
+//     commands topic: a copied Close read first would end the buckets
+//     before their purchases.
 const (
 	ReplayablePricing         = "pricing"
 	ReplayableInventory       = "inventory"
@@ -87,10 +99,14 @@ type replayTable struct {
 	render func(key string, value []byte) (string, error)
 }
 
+// groups are the topology's groups, once each: a group that reads its own
+// loop is a stage more than once.
 func (rt replayTopology) groups(ns string) []string {
-	out := make([]string, len(rt.stages))
-	for i, s := range rt.stages {
-		out[i] = s.group(ns)
+	var out []string
+	for _, s := range rt.stages {
+		if g := s.group(ns); !slices.Contains(out, g) {
+			out = append(out, g)
+		}
 	}
 	return out
 }
