@@ -21,11 +21,11 @@ import (
 )
 
 const replayUsage = `Usage:
-  titan replay --shadow NAME --topology pricing|inventory [flags]
+  titan replay --shadow NAME --topology pricing|inventory|recommendations|fraud [flags]
       run the topology again over a range of its live inputs in the shadow namespace
       <namespace>.shadow-NAME (its own group, table, outputs and state); the live
       group, its offsets, state and outputs are only read
-  titan replay diff --shadow NAME --topology pricing|inventory [flags]
+  titan replay diff --shadow NAME --topology pricing|inventory|recommendations|fraud [flags]
       compare the shadow tables with the live ones key by key; exit 0 when identical,
       1 when they differ, 2 on error
   titan replay drop --shadow NAME [flags]
@@ -33,8 +33,14 @@ const replayUsage = `Usage:
 
 Supported topologies, run without their punctuators (the recorded inputs hold what
 they sent): pricing (its inputs: pricing commands, its internal commands with the
-recorded ticks, and the inventory events) and inventory (its commands and internal
-commands; its order index is rebuilt from the shadow's order events).
+recorded ticks, and the inventory events), inventory (its commands and internal
+commands; its order index is rebuilt from the shadow's order events),
+recommendations (the views and the order outcomes; its purchases and pairs are made
+again by the shadow's groups) and fraud (the observations the saga sent; its loop is
+made again, and it scores with --fraud-model, which should be the live one). Orders and
+flash sales are refused: their inputs are ordered by cause across topics (an answer
+after its question, a Close after its purchases), which a replay of copies read side
+by side cannot keep.
 
 Flags (environment variable in brackets):
 `
@@ -106,6 +112,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 type replayFlagSet struct {
 	brokers, namespace, live, shadow, topology             *string
 	fromOffset, toOffset, since, until, stateDir, rulesArg *string
+	fraudModel                                             *string
 	replace                                                *bool
 	timeout, timeAhead, timeBehind, dedupe                 *time.Duration
 	limit                                                  *int
@@ -123,7 +130,7 @@ func replayFlags(cmd string, out io.Writer) (*flag.FlagSet, *replayFlagSet) {
 	if cmd == "drop" {
 		return fs, f
 	}
-	f.topology = fs.String("topology", "", "topology to replay or compare: pricing or inventory")
+	f.topology = fs.String("topology", "", "topology to replay or compare: pricing, inventory, recommendations or fraud")
 	f.timeout = fs.Duration("timeout", 30*time.Minute, "bound of the whole command")
 	if cmd == "diff" {
 		f.live = fs.String("live", "", "the live deployment's namespace; another name for --namespace")
@@ -137,6 +144,7 @@ func replayFlags(cmd string, out io.Writer) (*flag.FlagSet, *replayFlagSet) {
 	f.until = fs.String("until", "", "record time where the copy stops, not included: RFC 3339 or a duration ago")
 	f.stateDir = fs.String("state-dir", "", "directory of the shadow group's local state (in a directory named after the shadow namespace); empty uses a temporary one [TITAN_STATE_DIR]")
 	f.rulesArg = fs.String("pricing-rules", "", "pricing rules file the shadow pricing group prices with (as titan run --pricing-rules: give the live file for a faithful replay, a changed one to try it); empty uses the built-in rules")
+	f.fraudModel = fs.String("fraud-model", "", "fraud model file the shadow fraud group scores with (as titan run --fraud-model: give the live file for a faithful replay, a changed one to try it); empty uses the built-in model")
 	f.replace = fs.Bool("replace", false, "delete a shadow namespace of the same name first")
 	// The live deployment's settings that decide what a group sets aside
 	// or remembers: the same flags and variables as titan run's.
@@ -180,6 +188,7 @@ func (f *replayFlagSet) replay(ctx context.Context, stdout, stderr io.Writer) in
 		Since:        since,
 		Until:        until,
 		PricingRules: *f.rulesArg,
+		FraudModel:   *f.fraudModel,
 		TimeWindow:   schemas.TimeWindow{Ahead: *f.timeAhead, Behind: *f.timeBehind},
 		DedupeWindow: *f.dedupe,
 		Replace:      *f.replace,

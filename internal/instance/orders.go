@@ -68,9 +68,13 @@ func (p *orderPipeline) copartitioned() []kafkaadmin.Copartitioned {
 	}
 }
 
-func (i *Instance) loadModel() (*fraudtopo.ModelFile, error) {
-	if i.cfg.FraudModel != "" {
-		return fraudtopo.LoadModelFile(i.cfg.FraudModel)
+func (i *Instance) loadModel() (*fraudtopo.ModelFile, error) { return loadFraudModel(i.cfg.FraudModel) }
+
+// loadFraudModel loads the model file at path, which a reload reads
+// again, or the built-in model when path is empty.
+func loadFraudModel(path string) (*fraudtopo.ModelFile, error) {
+	if path != "" {
+		return fraudtopo.LoadModelFile(path)
 	}
 	m, err := fraud.ParseModel(fraud.DefaultModelJSON)
 	if err != nil {

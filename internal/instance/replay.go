@@ -37,7 +37,8 @@ type ReplayConfig struct {
 	Namespace string
 	// Shadow names the shadow namespace; see ShadowNamespace.
 	Shadow string
-	// Topology to replay: ReplayablePricing or ReplayableInventory.
+	// Topology to replay: ReplayablePricing, ReplayableInventory,
+	// ReplayableRecommendations or ReplayableFraud.
 	Topology string
 	// StateDir is where the shadow processor keeps its local state, in a
 	// directory of the shadow namespace's name, removed first; empty
@@ -53,6 +54,9 @@ type ReplayConfig struct {
 	// PricingRules is a pricing rules file the shadow group prices with
 	// (Config.PricingRules); empty uses the built-in rules.
 	PricingRules string
+	// FraudModel is a fraud model file the shadow fraud group scores with
+	// (Config.FraudModel); empty uses the built-in model.
+	FraudModel string
 	// TimeWindow is the live deployment's (Config.TimeWindow): the shadow
 	// group sets aside what the live one did. Zero means the default.
 	TimeWindow schemas.TimeWindow
@@ -139,6 +143,13 @@ func (c *ReplayConfig) check() (replayTopology, string, error) {
 			errs = append(errs, fmt.Errorf("%w: --pricing-rules: %w", ErrReplay, err))
 		}
 	}
+	if c.FraudModel != "" && c.Topology != ReplayableFraud {
+		errs = append(errs, fmt.Errorf("%w: --fraud-model: only the fraud topology scores", ErrReplay))
+	} else if c.FraudModel != "" {
+		if _, err := loadFraudModel(c.FraudModel); err != nil {
+			errs = append(errs, fmt.Errorf("%w: --fraud-model: %w", ErrReplay, err))
+		}
+	}
 	return rt, ns, errors.Join(errs...)
 }
 
@@ -207,7 +218,7 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayResult, error) {
 	if res.Copied, err = copyRange(ctx, cfg, plan, shadow); err != nil {
 		return res, err
 	}
-	if err := runShadow(ctx, adm, cfg, rt, ns, partitions, res.Copied); err != nil {
+	if err := runShadow(ctx, adm, cfg, rt, ns, partitions); err != nil {
 		return res, err
 	}
 	if ends, err := adm.ListEndOffsets(ctx, rt.deadLetters(ns)); err == nil {
@@ -408,7 +419,7 @@ func ensureShadowTopics(ctx context.Context, adm *kadm.Client, replication int16
 
 // runShadow runs the shadow group until its committed offsets reach the
 // ends of the shadow inputs, then stops it.
-func runShadow(ctx context.Context, adm *kadm.Client, cfg ReplayConfig, rt replayTopology, ns string, partitions int32, total int64) error {
+func runShadow(ctx context.Context, adm *kadm.Client, cfg ReplayConfig, rt replayTopology, ns string, partitions int32) error {
 	dir := cfg.StateDir
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "titan-replay-")
@@ -449,7 +460,7 @@ func runShadow(ctx context.Context, adm *kadm.Client, cfg ReplayConfig, rt repla
 		waitErr error
 	)
 	for i, st := range rt.stages {
-		if stopped, waitErr = waitProcessed(ctx, adm, cfg, ns, st, i == 0, total, done); waitErr != nil {
+		if stopped, waitErr = waitProcessed(ctx, adm, cfg, ns, st, i == 0, done); waitErr != nil {
 			break
 		}
 	}

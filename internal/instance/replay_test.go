@@ -21,9 +21,16 @@ import (
 	"github.com/titan-commerce/titan/internal/kafkatest"
 	"github.com/titan-commerce/titan/internal/partition"
 	"github.com/titan-commerce/titan/internal/replay"
+	"github.com/titan-commerce/titan/processors/fraud"
+	fraudv1 "github.com/titan-commerce/titan/schemas/fraud/v1"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
+	ordersv1 "github.com/titan-commerce/titan/schemas/orders/v1"
 	pricingv1 "github.com/titan-commerce/titan/schemas/pricing/v1"
+	recommendationsv1 "github.com/titan-commerce/titan/schemas/recommendations/v1"
+	"github.com/titan-commerce/titan/topologies/fraudtopo"
+	"github.com/titan-commerce/titan/topologies/orderstopo"
 	"github.com/titan-commerce/titan/topologies/pricingtopo"
+	"github.com/titan-commerce/titan/topologies/recommendationstopo"
 )
 
 // TestReplayPricing is the use case of titan replay: live traffic of base
@@ -353,11 +360,14 @@ func TestReplayRefusesBadConfiguration(t *testing.T) {
 		{"no brokers", func(c *instance.ReplayConfig) { c.Brokers = nil }, "--brokers"},
 		{"a shadow name with a dot", func(c *instance.ReplayConfig) { c.Shadow = "a.b" }, `--shadow "a.b"`},
 		{"an empty shadow name", func(c *instance.ReplayConfig) { c.Shadow = "" }, "--shadow"},
-		{"a topology it cannot replay", func(c *instance.ReplayConfig) { c.Topology = "orders" }, `--topology "orders" cannot be replayed; supported: pricing, inventory`},
+		{"a topology it cannot replay", func(c *instance.ReplayConfig) { c.Topology = "orders" }, `--topology "orders" cannot be replayed; supported: pricing, inventory, recommendations, fraud`},
 		{"until before since", func(c *instance.ReplayConfig) { c.Since, c.Until = now, now.Add(-time.Hour) }, "--until"},
 		{"rules out of range", func(c *instance.ReplayConfig) { c.PricingRules = rules }, "--pricing-rules"},
 		{"rules for the inventory", func(c *instance.ReplayConfig) { c.Topology, c.PricingRules = instance.ReplayableInventory, rules }, "only the pricing topology prices"},
 		{"rules missing", func(c *instance.ReplayConfig) { c.PricingRules = rules + ".missing" }, "--pricing-rules"},
+		{"a fraud model for pricing", func(c *instance.ReplayConfig) { c.FraudModel = rules }, "only the fraud topology scores"},
+		{"a fraud model that is no model", func(c *instance.ReplayConfig) { c.Topology, c.FraudModel = instance.ReplayableFraud, rules }, "--fraud-model"},
+		{"a fraud model missing", func(c *instance.ReplayConfig) { c.Topology, c.FraudModel = instance.ReplayableFraud, rules+".missing" }, "--fraud-model"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := good
@@ -368,12 +378,216 @@ func TestReplayRefusesBadConfiguration(t *testing.T) {
 			}
 		})
 	}
-	if _, err := instance.DiffTables(t.Context(), instance.DiffConfig{Brokers: []string{"127.0.0.1:1"}, Shadow: "x", Topology: "fraud"}); !errors.Is(err, instance.ErrReplay) {
+	if _, err := instance.DiffTables(t.Context(), instance.DiffConfig{Brokers: []string{"127.0.0.1:1"}, Shadow: "x", Topology: instance.TopologyFlashSale}); !errors.Is(err, instance.ErrReplay) || !strings.Contains(err.Error(), "cannot be replayed") {
 		t.Fatalf("DiffTables of an unsupported topology: %v", err)
 	}
 	for live, want := range map[string]string{"": "shadow-a", "prod": "prod.shadow-a"} {
 		if ns, err := instance.ShadowNamespace(live, "a"); err != nil || ns != want {
 			t.Errorf("ShadowNamespace(%q, a) = %q, %v; want %q", live, ns, err, want)
 		}
+	}
+}
+
+// TestReplayRecommendations: views of four users' sessions and two
+// confirmed orders (and a rejected one, which buys nothing) replayed into
+// two shadow namespaces give the same users, baskets and items tables
+// twice, equal to live, the purchases and pairs made again by the shadow's
+// own groups, and leave the live groups' committed offsets and the live
+// topics' ends as they were.
+func TestReplayRecommendations(t *testing.T) {
+	ctx, f := startReady(t, instance.TopologyInventory, instance.TopologyRecommendations)
+	names := recommendationstopo.NamesFor(f.ns)
+	outcomes := orderstopo.NamesFor(f.ns).Outcomes
+	// One time for every event: an item's epoch and scores then do not
+	// hang on which of its senders' pairs reach it first.
+	now := time.Now().UnixMilli()
+	var views []proto.Message
+	for u := range 4 {
+		user := fmt.Sprintf("user-%d", u)
+		for i := range 3 {
+			views = append(views, &recommendationsv1.ViewEvent{EventId: fmt.Sprintf("view-%d-%d", u, i), UserId: user,
+				Sku: fmt.Sprintf("sku-%d", (u+i)%5), SessionId: "s-" + user, TimestampMs: now})
+		}
+	}
+	send(ctx, t, f.brokers, string(names.Views), views, func(m proto.Message) string { return m.(*recommendationsv1.ViewEvent).GetUserId() })
+	line := func(sku string) *ordersv1.OrderLine {
+		return &ordersv1.OrderLine{Sku: sku, Qty: 1, UnitPriceMinor: 500}
+	}
+	orders := []proto.Message{
+		&ordersv1.OrderEvent{EventId: "out-o-1", OrderId: "o-1", TimestampMs: now, Kind: &ordersv1.OrderEvent_Confirmed{Confirmed: &ordersv1.OrderConfirmed{
+			UserId: "buyer-1", Currency: "EUR", TotalMinor: 1500, Lines: []*ordersv1.OrderLine{line("sku-7"), line("sku-8"), line("sku-9")}}}},
+		&ordersv1.OrderEvent{EventId: "out-o-2", OrderId: "o-2", TimestampMs: now, Kind: &ordersv1.OrderEvent_Confirmed{Confirmed: &ordersv1.OrderConfirmed{
+			UserId: "buyer-2", Currency: "EUR", TotalMinor: 1000, Lines: []*ordersv1.OrderLine{line("sku-7"), line("sku-1")}}}},
+		&ordersv1.OrderEvent{EventId: "out-o-3", OrderId: "o-3", TimestampMs: now, Kind: &ordersv1.OrderEvent_Rejected{Rejected: &ordersv1.OrderRejected{Reason: "out_of_stock"}}},
+	}
+	send(ctx, t, f.brokers, string(outcomes), orders, func(m proto.Message) string { return m.(*ordersv1.OrderEvent).GetOrderId() })
+	for group, topic := range map[string]string{string(names.OrdersGroup): string(outcomes), string(names.UsersGroup): string(names.Views)} {
+		if err := kafkatest.WaitCommitted(ctx, f.adm, group, topic); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for group, topic := range map[string]string{string(names.UsersGroup): string(names.Purchases), string(names.ItemsGroup): string(names.Pairs)} {
+		if err := kafkatest.WaitCommitted(ctx, f.adm, group, topic); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	before := liveSnapshot(ctx, t, f.adm, f.ns)
+	diffs, lines := replayTwice(ctx, t, f, instance.ReplayableRecommendations, len(views)+len(orders))
+	for _, group := range []string{"titan-recs-users", "titan-recs-items"} {
+		if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, "replay process "+group+": ") }) {
+			t.Errorf("no progress of %s in %q", group, lines)
+		}
+	}
+	want := []string{string(names.UsersTable()), string(names.OrdersTable()), string(names.ItemsTable())}
+	if len(diffs) != len(want) {
+		t.Fatalf("recommendations' tables compared: %+v", diffs)
+	}
+	// Six users (four who viewed, two who bought), two baskets, and the
+	// heads of the eight items seen, each beside its neighbors.
+	for i, keys := range []int{6, 2, 8} {
+		d := diffs[i]
+		heads := 0
+		for k := range d.Shadow {
+			if !strings.Contains(k, "\x00") {
+				heads++
+			}
+		}
+		if d.LiveTable != want[i] || heads != keys || (i == 2) != (d.Summary.Equal > keys) {
+			t.Errorf("%s against %s: %d heads, %+v", d.ShadowTable, d.LiveTable, heads, d.Summary)
+		}
+	}
+	if after := liveSnapshot(ctx, t, f.adm, f.ns); !reflect.DeepEqual(after, before) {
+		t.Fatalf("the live deployment changed during the replays:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// startReady starts an instance of topologies and waits until it is
+// ready; the context it returns bounds the test.
+func startReady(t *testing.T, topologies ...string) (context.Context, *fixture) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	t.Cleanup(cancel)
+	f := start(ctx, t, topologies...)
+	f.waitReady(ctx)
+	return ctx, f
+}
+
+// replayTwice replays topology into the shadow namespaces a and b, checks
+// that each copied copied records and set none aside, that each of its
+// tables is identical to live, and that the two shadows' tables are equal,
+// and returns shadow b's diffs and the progress lines of both.
+func replayTwice(ctx context.Context, t *testing.T, f *fixture, topology string, copied int) ([]instance.TableDiff, []string) {
+	t.Helper()
+	var (
+		lines  []string
+		shadow [][]instance.TableDiff
+	)
+	for _, name := range []string{"a", "b"} {
+		res, err := instance.Replay(ctx, instance.ReplayConfig{Brokers: f.brokers, Namespace: f.ns, Shadow: name,
+			Topology: topology, StateDir: t.TempDir(), Timeout: 2 * time.Minute,
+			Progress: func(p replay.Progress) { lines = append(lines, p.Line()) }})
+		if err != nil {
+			t.Fatalf("replay into %s: %v", name, err)
+		}
+		if res.Copied != int64(copied) || res.DeadLetters != 0 {
+			t.Fatalf("replay into %s copied %d records with %d dead letters, want %d and none", name, res.Copied, res.DeadLetters, copied)
+		}
+		diffs, err := instance.DiffTables(ctx, instance.DiffConfig{Brokers: f.brokers, Namespace: f.ns, Shadow: name, Topology: topology})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range diffs {
+			if !d.Summary.Identical() {
+				var report strings.Builder
+				_ = replay.Report(&report, d.Summary, d.Live, d.Shadow, 5)
+				t.Errorf("%s against %s:\n%s", d.ShadowTable, d.LiveTable, report.String())
+			}
+		}
+		shadow = append(shadow, diffs)
+	}
+	for i := range shadow[0] {
+		if !reflect.DeepEqual(shadow[0][i].Shadow, shadow[1][i].Shadow) {
+			t.Errorf("the two shadows' %s differ", shadow[0][i].LiveTable)
+		}
+	}
+	// Dropping a shadow leaves none of its groups and topics.
+	ns, err := instance.DropShadowNamespace(ctx, f.brokers, f.ns, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, err := f.adm.ListGroups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	topics, err := f.adm.ListTopics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range append(groups.Groups(), topics.Names()...) {
+		if strings.HasPrefix(name, ns+".") {
+			t.Errorf("%s is left after dropping %s", name, ns)
+		}
+	}
+	return shadow[1], lines
+}
+
+// TestReplayFraud: observations as the saga sends them (orders from shared
+// and separate devices, one without a device, a failed payment) go through
+// the live fraud group; replayed into two shadow namespaces, where the loop
+// from device to card to user is the shadow's own, they give the same
+// table of devices, cards and users twice, equal to live, and leave the
+// live groups' committed offsets and the live topics' ends as they were.
+func TestReplayFraud(t *testing.T) {
+	ctx, f := startReady(t, instance.TopologyInventory, instance.TopologyOrders)
+	names := fraudtopo.NamesFor(f.ns)
+	saga := orderstopo.NamesFor(f.ns)
+	now := time.Now()
+	// Each card is paid with from one device and each user pays with one
+	// card, so every key reads its observations from one partition, in the
+	// order live read them.
+	obs := []fraud.Observation{
+		fraud.NewObservation(fraud.KindOrder, "o-1", "u-0", "d-0", "c-0", "EUR", 12_000, now.Add(-5*time.Minute), fraud.Origin{}),
+		fraud.NewObservation(fraud.KindOrder, "o-2", "u-0", "d-0", "c-0", "EUR", 90_000, now.Add(-4*time.Minute), fraud.Origin{}),
+		fraud.NewObservation(fraud.KindOrder, "o-3", "u-1", "d-1", "c-1", "EUR", 3_000, now.Add(-4*time.Minute), fraud.Origin{}),
+		fraud.NewObservation(fraud.KindPaymentFailed, "o-3", "u-1", "d-1", "c-1", "EUR", 3_000, now.Add(-3*time.Minute), fraud.Origin{}),
+		fraud.NewObservation(fraud.KindOrder, "o-4", "u-2", "d-0", "c-2", "EUR", 45_000, now.Add(-2*time.Minute), fraud.Origin{}),
+		fraud.NewObservation(fraud.KindOrder, "o-5", "u-3", "", "c-3", "EUR", 7_000, now.Add(-time.Minute), fraud.Origin{}),
+	}
+	msgs := make([]proto.Message, len(obs))
+	for i, o := range obs {
+		msgs[i] = fraud.ObservationToWire(o)
+	}
+	send(ctx, t, f.brokers, string(names.Observations), msgs, func(m proto.Message) string { return m.(*fraudv1.Observation).GetKey() })
+	// The loop is waited for twice: a card's forward to the user is
+	// written while the card reads it.
+	for _, topic := range []string{string(names.Observations), string(names.Loop()), string(names.Loop())} {
+		if err := kafkatest.WaitCommitted(ctx, f.adm, string(names.Group), topic); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The saga reads the decisions, of orders it does not know.
+	if err := kafkatest.WaitCommitted(ctx, f.adm, string(saga.Group), string(saga.Saga)); err != nil {
+		t.Fatal(err)
+	}
+
+	before := liveSnapshot(ctx, t, f.adm, f.ns)
+	diffs, _ := replayTwice(ctx, t, f, instance.ReplayableFraud, len(obs))
+	if len(diffs) != 1 || diffs[0].LiveTable != string(names.Table()) {
+		t.Fatalf("fraud's tables compared: %+v", diffs)
+	}
+	table := diffs[0].Shadow
+	for _, key := range []string{fraud.DeviceKey("d-0"), fraud.DeviceKey("d-1"), fraud.CardKey("c-0"), fraud.CardKey("c-1"), fraud.CardKey("c-2"),
+		fraud.CardKey("c-3"), fraud.UserKey("u-0"), fraud.UserKey("u-1"), fraud.UserKey("u-2"), fraud.UserKey("u-3")} {
+		if _, ok := table[key]; !ok {
+			t.Errorf("the shadow table lacks %s: %v", key, table)
+		}
+	}
+	// Every user scored its orders: the decisions are in the table.
+	if !strings.Contains(table[fraud.UserKey("u-0")], `"o-2"`) {
+		t.Errorf("u-0 holds no decision on o-2: %s", table[fraud.UserKey("u-0")])
+	}
+	if after := liveSnapshot(ctx, t, f.adm, f.ns); !reflect.DeepEqual(after, before) {
+		t.Fatalf("the live deployment changed during the replays:\nbefore %v\nafter  %v", before, after)
 	}
 }

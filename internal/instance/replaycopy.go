@@ -174,12 +174,12 @@ func (c *copier) unfinished() string {
 
 // waitProcessed waits until the stage's group has committed, for every
 // partition of its shadow inputs, the end offset it has now, reporting
-// progress: as the "process" phase of the copied total for the first
-// stage, and as a phase named after the group, of what its inputs hold,
-// for the others. done receives the shadow groups' end; it ending first is
+// progress of what its inputs hold: as the "process" phase for the first
+// stage (whose inputs are copies, so it counts copied records), and as a
+// phase named after the group for the others. done receives the shadow groups' end; it ending first is
 // an error, and stopped says so.
 func waitProcessed(ctx context.Context, adm *kadm.Client, cfg ReplayConfig, ns string, st replayStage, first bool,
-	copied int64, done <-chan error) (stopped bool, err error) {
+	done <-chan error) (stopped bool, err error) {
 	start := time.Now()
 	group := st.group(ns)
 	topics := make([]string, len(st.inputs))
@@ -193,11 +193,11 @@ func waitProcessed(ctx context.Context, adm *kadm.Client, cfg ReplayConfig, ns s
 	if err != nil {
 		return false, fmt.Errorf("replay: end offsets of the shadow inputs: %w", err)
 	}
-	phase, total := "process", copied
+	phase, total := "process", int64(0)
 	if !first {
-		phase, total = "process "+strings.TrimPrefix(group, ns+"."), 0
-		listed.Each(func(o kadm.ListedOffset) { total += max(o.Offset, 0) })
+		phase = "process " + strings.TrimPrefix(group, ns+".")
 	}
+	listed.Each(func(o kadm.ListedOffset) { total += max(o.Offset, 0) })
 	poll := time.NewTicker(250 * time.Millisecond)
 	defer poll.Stop()
 	last := time.Now()

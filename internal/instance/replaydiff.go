@@ -157,7 +157,7 @@ func DropShadowNamespace(ctx context.Context, brokers []string, namespace, shado
 		return ns, fmt.Errorf("%w: --brokers: none given", ErrReplay)
 	}
 	var groups []string
-	for _, name := range []string{ReplayablePricing, ReplayableInventory} {
+	for _, name := range []string{ReplayablePricing, ReplayableInventory, ReplayableRecommendations, ReplayableFraud} {
 		rt, _ := replayTopologyOf(name)
 		groups = append(groups, rt.groups(ns)...)
 	}

@@ -2,6 +2,7 @@ package instance
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/lovoo/goka"
@@ -10,13 +11,18 @@ import (
 	"github.com/titan-commerce/titan/internal/kafkaadmin"
 	"github.com/titan-commerce/titan/internal/topology"
 	"github.com/titan-commerce/titan/processors/inventory"
+	"github.com/titan-commerce/titan/processors/recommendations"
 	"github.com/titan-commerce/titan/schemas"
 	"github.com/titan-commerce/titan/schemas/codec"
+	fraudv1 "github.com/titan-commerce/titan/schemas/fraud/v1"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 	pricingv1 "github.com/titan-commerce/titan/schemas/pricing/v1"
+	recommendationsv1 "github.com/titan-commerce/titan/schemas/recommendations/v1"
+	"github.com/titan-commerce/titan/topologies/fraudtopo"
 	"github.com/titan-commerce/titan/topologies/inventorytopo"
 	"github.com/titan-commerce/titan/topologies/orderstopo"
 	"github.com/titan-commerce/titan/topologies/pricingtopo"
+	"github.com/titan-commerce/titan/topologies/recommendationstopo"
 )
 
 // The topologies Replay and DiffTables support. Each one's inputs are all
@@ -28,14 +34,40 @@ import (
 //   - inventory: its commands and its internal commands (the saga's and
 //     flash sales' reservations, the expiries the live sweeper sent); its
 //     order index is rebuilt from the shadow's own order events.
+//   - recommendations: the views and the order saga's outcomes; the
+//     purchases and pairs its groups send each other are made again by the
+//     shadow's own groups. It has no punctuator. An item counts pairs of
+//     views and of orders, and of several sender partitions, in the order
+//     they reach it, which can differ from live (an item's epoch is its
+//     first pair's time), as on any reprocessing.
+//   - fraud: the observations the saga sent; the loop that carries each
+//     one from device to card to user is the shadow group's own, and its
+//     decisions go to the shadow's saga topic, which nothing reads. It
+//     scores with the model file it is given (ReplayConfig.FraudModel),
+//     which must be the live one for a faithful replay; decisions made
+//     live before a reload of the model differ. It has no punctuator.
 //
-// The others are refused: the order saga looks up the pricing table and
-// trades messages with fraud, pricing and the inventory in a loop, flash
-// sales trade with the inventory, and recommendations read the order
-// outcomes the saga writes.
+// The others are refused, because a replay cannot keep the order between
+// their inputs that the live run had by cause. A group reads its input
+// topics' partitions side by side, and in a shadow every copy is there
+// from the start; live, an answer could only come after its question:
+//
+//   - the order saga reads on its saga and inventory order-event topics the
+//     answers (fraud decisions, price quotes, reservations) to what it
+//     asked on reading an order event, so a copied answer could reach it
+//     before the order and be set aside as unknown_order, and the order
+//     would then time out. Its Lookup of the pricing table would also read
+//     prices as they are now, not as they were.
+//   - a flash sale's allocation answers come back on its allocations topic
+//     after the Create on its internal topic that asked for them, and the
+//     settler's Closes on that topic after the purchases they close on the
+//     commands topic: a copied Close read first would end the buckets
+//     before their purchases.
 const (
-	ReplayablePricing   = "pricing"
-	ReplayableInventory = "inventory"
+	ReplayablePricing         = "pricing"
+	ReplayableInventory       = "inventory"
+	ReplayableRecommendations = "recommendations"
+	ReplayableFraud           = "fraud"
 )
 
 // replayTopology is what Replay and DiffTables know of a topology.
@@ -67,10 +99,14 @@ type replayTable struct {
 	render func(key string, value []byte) (string, error)
 }
 
+// groups are the topology's groups, once each: a group that reads its own
+// loop is a stage more than once.
 func (rt replayTopology) groups(ns string) []string {
-	out := make([]string, len(rt.stages))
-	for i, s := range rt.stages {
-		out[i] = s.group(ns)
+	var out []string
+	for _, s := range rt.stages {
+		if g := s.group(ns); !slices.Contains(out, g) {
+			out = append(out, g)
+		}
 	}
 	return out
 }
@@ -81,9 +117,13 @@ func replayTopologyOf(name string) (replayTopology, error) {
 		return pricingReplay(), nil
 	case ReplayableInventory:
 		return inventoryReplay(), nil
+	case ReplayableRecommendations:
+		return recommendationsReplay(), nil
+	case ReplayableFraud:
+		return fraudReplay(), nil
 	}
-	return replayTopology{}, fmt.Errorf("%w: --topology %q cannot be replayed; supported: %s, %s",
-		ErrReplay, name, ReplayablePricing, ReplayableInventory)
+	return replayTopology{}, fmt.Errorf("%w: --topology %q cannot be replayed; supported: %s, %s, %s, %s",
+		ErrReplay, name, ReplayablePricing, ReplayableInventory, ReplayableRecommendations, ReplayableFraud)
 }
 
 func pricingReplay() replayTopology {
@@ -157,6 +197,95 @@ func inventoryReplay() replayTopology {
 			return t.Set, nil
 		},
 	}
+}
+
+func recommendationsReplay() replayTopology {
+	names := func(ns string) recommendationstopo.Names { return recommendationstopo.NamesFor(ns) }
+	outcomes := func(ns string) goka.Stream { return orderstopo.NamesFor(ns).Outcomes }
+	return replayTopology{
+		inputs: []string{schemas.RecommendationViews, schemas.OrderOutcomes},
+		topics: func(ns string, partitions int32) []kafkaadmin.Topic {
+			var out []kafkaadmin.Topic
+			for _, t := range names(ns).Topics(partitions, outcomes(ns)) {
+				// The copies keep the live broker's stamps (see Replay).
+				t.AppendTime = false
+				out = append(out, t)
+			}
+			return out
+		},
+		// The users group reads the purchases the orders group sends, and
+		// the items group the pairs both send.
+		stages: []replayStage{
+			{group: func(ns string) string { return string(names(ns).OrdersGroup) }, inputs: []string{schemas.OrderOutcomes}},
+			{group: func(ns string) string { return string(names(ns).UsersGroup) },
+				inputs: []string{schemas.RecommendationViews, schemas.RecommendationPurchases}},
+			{group: func(ns string) string { return string(names(ns).ItemsGroup) }, inputs: []string{schemas.RecommendationPairs}},
+		},
+		tables: []replayTable{
+			{table: func(ns string) goka.Table { return names(ns).UsersTable() },
+				render: renderAs(codec.NewProto[*recommendationsv1.UserHistory](), nil)},
+			{table: func(ns string) goka.Table { return names(ns).OrdersTable() },
+				render: renderAs(codec.NewProto[*recommendationsv1.Basket](), nil)},
+			{table: func(ns string) goka.Table { return names(ns).ItemsTable() }, render: renderItem},
+		},
+		deadLetters: func(ns string) string { return string(names(ns).DeadLetters) },
+		build: func(ns string, base topology.Base, _ ReplayConfig) (*topology.Set, error) {
+			t, err := recommendationstopo.New(recommendationstopo.Options{Base: base, Names: names(ns), Outcomes: outcomes(ns),
+				Policy: recommendations.DefaultPolicy()})
+			if err != nil {
+				return nil, err
+			}
+			return t.Set, nil
+		},
+	}
+}
+
+func fraudReplay() replayTopology {
+	names := func(ns string) fraudtopo.Names { return fraudtopo.NamesFor(ns) }
+	group := func(ns string) string { return string(names(ns).Group) }
+	loop := strings.TrimPrefix(string(names("").Loop()), ".")
+	return replayTopology{
+		inputs: []string{schemas.FraudObservations},
+		topics: func(ns string, partitions int32) []kafkaadmin.Topic {
+			return append(names(ns).Topics(partitions), kafkaadmin.Topic{Name: string(orderstopo.NamesFor(ns).Saga), Partitions: partitions})
+		},
+		// An observation visits at most three keys (fraud.Route): the
+		// loop is read twice, each time to the end the hop before left.
+		stages: []replayStage{
+			{group: group, inputs: []string{schemas.FraudObservations}},
+			{group: group, inputs: []string{loop}},
+			{group: group, inputs: []string{loop}},
+		},
+		tables: []replayTable{{table: func(ns string) goka.Table { return names(ns).Table() },
+			render: renderAs(codec.NewProto[*fraudv1.Entity](), nil)}},
+		deadLetters: func(ns string) string { return string(names(ns).DeadLetters) },
+		build: func(ns string, base topology.Base, cfg ReplayConfig) (*topology.Set, error) {
+			model, err := loadFraudModel(cfg.FraudModel)
+			if err != nil {
+				return nil, fmt.Errorf("%w: --fraud-model: %w", ErrReplay, err)
+			}
+			t, err := fraudtopo.New(fraudtopo.Options{Base: base, Names: names(ns), Saga: orderstopo.NamesFor(ns).Saga, Model: model})
+			if err != nil {
+				return nil, err
+			}
+			return t.Set, nil
+		},
+	}
+}
+
+// renderItem renders an item's head without what names the process that
+// wrote it (its writer), the redo of its last pair (the same writes stand
+// under their own keys) and the places of the records its pairs came
+// from: those are offsets of the inputs the pairs were made from, and the
+// shadow's copies start at offset 0 wherever the live range started. A
+// side key's value (store.go: a neighbor) is compared as its bytes.
+func renderItem(key string, value []byte) (string, error) {
+	if strings.IndexByte(key, 0) >= 0 {
+		return fmt.Sprintf("%q", value), nil
+	}
+	return renderAs(codec.NewProto[*recommendationsv1.ItemState](), func(m *recommendationsv1.ItemState) {
+		m.Writer, m.Redo, m.Seen = 0, nil, nil
+	})(key, value)
 }
 
 // renderInventory renders a SKU's head without what names the process
