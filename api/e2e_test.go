@@ -55,9 +55,10 @@ func startInstance(t *testing.T) (*e2e, *instance.Instance) {
 func runInstance(t *testing.T, cfg instance.Config) (*e2e, *instance.Instance) {
 	t.Helper()
 	cfg.HTTPAddr = "127.0.0.1:0"
+	// The instance builds with the test's context, which lives as long as the instance does.
+	inst := instancetest.Run(t.Context(), t, cfg)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	inst := instancetest.Run(ctx, t, cfg)
 	c := &e2e{t: t, base: "http://" + inst.HTTPAddr(), hc: &http.Client{Timeout: 2 * time.Minute}, ids: map[string]bool{}}
 	if err := poll(ctx, func() bool {
 		status, _, err := c.try("GET", "/readyz", "")
