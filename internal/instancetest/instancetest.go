@@ -17,12 +17,16 @@ import (
 // before Run returns.
 const stopWait = 2 * time.Minute
 
+// readyWait bounds the wait for a new instance to be ready, whatever ctx allows.
+const readyWait = 2 * time.Minute
+
 // Run builds and runs an instance of cfg and returns it once it is ready,
-// or fails the test when ctx ends first. What cfg leaves empty is the
-// test's: Brokers from kafkatest.Brokers, Namespace from kafkatest.Prefix,
-// a temporary StateDir, the namespace as InstanceID, and a Logger of
-// warnings to stderr. The instance stops when the test ends, and the
-// namespace's topics go after that.
+// or fails the test when ctx ends or readyWait passes first. The instance
+// is built with ctx, which must last as long as it runs. What cfg leaves
+// empty is the test's: Brokers from kafkatest.Brokers, Namespace from
+// kafkatest.Prefix, a temporary StateDir, the namespace as InstanceID, and
+// a Logger of warnings to stderr. The instance stops when the test ends,
+// and the namespace's topics and groups go after that.
 func Run(ctx context.Context, t *testing.T, cfg instance.Config) *instance.Instance {
 	t.Helper()
 	if len(cfg.Brokers) == 0 {
@@ -62,7 +66,9 @@ func Run(ctx context.Context, t *testing.T, cfg instance.Config) *instance.Insta
 			t.Errorf("the instance did not stop within %v", stopWait)
 		}
 	})
-	if err := kafkatest.WaitFor(ctx, "instance ready", func() (bool, string) { return inst.Ready(), "recovering" }); err != nil {
+	wait, cancel := context.WithTimeout(ctx, readyWait)
+	defer cancel()
+	if err := kafkatest.WaitFor(wait, "instance ready", func() (bool, string) { return inst.Ready(), "recovering" }); err != nil {
 		t.Fatal(err)
 	}
 	return inst
