@@ -249,6 +249,54 @@ func keyAndValidity(topic, key string, msg proto.Message) error {
 	return nil
 }
 
+// idVectors are the file of idempotency key -> derived id vectors (schemas.DeriveID).
+type idVectors struct {
+	Comment string     `json:"comment"`
+	IDs     []idVector `json:"ids"`
+}
+
+type idVector struct {
+	Key string `json:"key"`
+	ID  string `json:"id"`
+}
+
+const idsFile = "testdata/vectors/ids.json"
+
+// vectorIdempotencyKeys cover both forms of a derived id and the boundary between them: a key of
+// MaxIDBytes-6 bytes still fits after "sdk:k:", one byte more goes to its digest, counted in
+// UTF-8 bytes, not characters.
+var vectorIdempotencyKeys = []string{
+	"order-1", "checkout:cart-42:attempt-1", "clé-été", "注文-1", "🛒",
+	strings.Repeat("k", schemas.MaxIDBytes-6), strings.Repeat("k", schemas.MaxIDBytes-5),
+	strings.Repeat("é", (schemas.MaxIDBytes-6)/2), strings.Repeat("é", (schemas.MaxIDBytes-6)/2) + "x",
+	strings.Repeat("long-key-", 14),
+}
+
+func TestIDVectors(t *testing.T) {
+	if *update {
+		v := idVectors{Comment: "Record ids the SDKs derive from a caller's idempotency key (schemas.DeriveID): " +
+			"\"sdk:k:\" + key when that fits in 128 UTF-8 bytes, else \"sdk:h:\" + the hex SHA-256 of the key's UTF-8 " +
+			"bytes. Written by `go test ./schemas -run Vectors -update`."}
+		for _, k := range vectorIdempotencyKeys {
+			v.IDs = append(v.IDs, idVector{Key: k, ID: schemas.DeriveID(k)})
+		}
+		write(t, idsFile, v)
+	}
+	var v idVectors
+	read(t, idsFile, &v)
+	if len(v.IDs) < len(vectorIdempotencyKeys) {
+		t.Fatalf("%s holds %d ids, want %d", idsFile, len(v.IDs), len(vectorIdempotencyKeys))
+	}
+	for _, iv := range v.IDs {
+		if got := schemas.DeriveID(iv.Key); got != iv.ID {
+			t.Errorf("key %q derives %q, the vector says %q", iv.Key, got, iv.ID)
+		}
+		if err := schemas.CheckClientID("id", iv.ID, schemas.ReasonMissingCommandID); err != nil {
+			t.Errorf("key %q: the derived id %q breaks the id rule: %v", iv.Key, iv.ID, err)
+		}
+	}
+}
+
 func read(t *testing.T, name string, v any) {
 	t.Helper()
 	b, err := os.ReadFile(name)

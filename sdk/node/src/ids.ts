@@ -2,6 +2,8 @@
 // other id become record keys, table keys, URL path segments and log fields, so Titan, its API and
 // every SDK accept exactly the same set.
 
+import { createHash } from "node:crypto";
+
 import { InvalidError, Reason } from "./errors.js";
 
 /** MaxIDBytes bounds every id, SKUs included, in UTF-8 bytes. */
@@ -18,6 +20,25 @@ export const ReservedPrefix = "titan:";
 // Format characters (zero-width, bidi overrides) are out because they make two ids that render
 // alike compare different, or render one id as another.
 const printable = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]+$/u;
+
+/**
+ * DerivedPrefix starts the ids the SDKs derive from an idempotency key (deriveId). The Go SDK's raw
+ * sends and Titan's API refuse a caller's own id that starts with it, so a derived id names one
+ * caller's key.
+ */
+export const DerivedPrefix = "sdk:";
+
+/**
+ * deriveId is the record id the SDKs derive from an idempotency key, as the Go SDK does
+ * (schemas.DeriveID): "sdk:k:<key>" when that fits in MaxIDBytes UTF-8 bytes, else "sdk:h:" and the
+ * hex SHA-256 of the key's UTF-8 bytes. The same key always gives the same id, so a send retried
+ * with it is the same record to its processor. schemas/testdata/vectors/ids.json pins both forms.
+ */
+export function deriveId(key: string): string {
+  const short = `${DerivedPrefix}k:${key}`;
+  if (utf8Length(short) <= MaxIDBytes) return short;
+  return `${DerivedPrefix}h:${createHash("sha256").update(key, "utf8").digest("hex")}`;
+}
 
 /** utf8Length is the length of s in UTF-8 bytes, the unit every bound of the rules counts in. */
 export function utf8Length(s: string): number {

@@ -6,7 +6,7 @@ export { Producer, DefaultClientID, type Ack, type ProducerOptions } from "./pro
 export { InvalidError, OptionError, ClosedError, Reason } from "./errors.js";
 export { partition, murmur2 } from "./partition.js";
 export { Topics, namespaced, checkTopic, type TopicName } from "./topics.js";
-export { MaxIDBytes, ReservedPrefix, validID, reserved } from "./ids.js";
+export { MaxIDBytes, ReservedPrefix, DerivedPrefix, deriveId, validID, reserved } from "./ids.js";
 export {
   Limits,
   validateCommand,

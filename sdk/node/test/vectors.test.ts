@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { equals, fromBinary, fromJson, toBinary, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
+import { deriveId, validID } from "../src/ids.js";
 import { partition } from "../src/partition.js";
 import { Topics } from "../src/topics.js";
 import * as records from "../src/records.js";
@@ -126,4 +127,16 @@ test("the SDK keys and encodes every client input as the vectors do", async (t) 
     built++;
   }
   assert.ok(built >= 12, `${built} records built`);
+});
+
+// The SDKs derive the same record id from an idempotency key, in both of its forms.
+test("every idempotency key derives the vector's id", async (t) => {
+  const v = read<{ ids: { key: string; id: string }[] }>("ids.json");
+  assert.ok(v.ids.length >= 10, `${v.ids.length} ids`);
+  for (const { key, id } of v.ids) {
+    await t.test(key.length > 24 ? `${key.slice(0, 24)}… (${key.length})` : key, () => {
+      assert.equal(deriveId(key), id);
+      assert.ok(validID(id));
+    });
+  }
 });
