@@ -232,8 +232,10 @@ func TestReplayInventory(t *testing.T) {
 		msgs = append(msgs, c)
 	}
 	send(ctx, t, f.brokers, string(names.Commands), msgs, func(m proto.Message) string { return m.(*inventoryv1.Command).GetSku() })
-	for group, topic := range map[string]string{string(names.Group): string(names.Commands), string(names.OrdersGroup): string(names.OrderEvents)} {
-		if err := kafkatest.WaitCommitted(ctx, f.adm, group, topic); err != nil {
+	// In order: the stock group writes the order events the orders group reads, so the latter's
+	// end offsets are final only once the former has caught up.
+	for _, gt := range [][2]string{{string(names.Group), string(names.Commands)}, {string(names.OrdersGroup), string(names.OrderEvents)}} {
+		if err := kafkatest.WaitCommitted(ctx, f.adm, gt[0], gt[1]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -426,8 +428,9 @@ func TestReplayRecommendations(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for group, topic := range map[string]string{string(names.UsersGroup): string(names.Purchases), string(names.ItemsGroup): string(names.Pairs)} {
-		if err := kafkatest.WaitCommitted(ctx, f.adm, group, topic); err != nil {
+	// In order: the users group writes the pairs the items group reads, from the purchases too.
+	for _, gt := range [][2]string{{string(names.UsersGroup), string(names.Purchases)}, {string(names.ItemsGroup), string(names.Pairs)}} {
+		if err := kafkatest.WaitCommitted(ctx, f.adm, gt[0], gt[1]); err != nil {
 			t.Fatal(err)
 		}
 	}
