@@ -21,26 +21,35 @@ import (
 )
 
 const replayUsage = `Usage:
-  titan replay --shadow NAME --topology pricing|inventory|recommendations|fraud [flags]
+  titan replay --shadow NAME --topology TOPOLOGY [flags]
       run the topology again over a range of its live inputs in the shadow namespace
       <namespace>.shadow-NAME (its own group, table, outputs and state); the live
       group, its offsets, state and outputs are only read
-  titan replay diff --shadow NAME --topology pricing|inventory|recommendations|fraud [flags]
+  titan replay diff --shadow NAME --topology TOPOLOGY [flags]
       compare the shadow tables with the live ones key by key; exit 0 when identical,
       1 when they differ, 2 on error
   titan replay drop --shadow NAME [flags]
-      delete the shadow namespace's topics and group
+      delete the shadow namespace's topics and groups
 
-Supported topologies, run without their punctuators (the recorded inputs hold what
-they sent): pricing (its inputs: pricing commands, its internal commands with the
-recorded ticks, and the inventory events), inventory (its commands and internal
-commands; its order index is rebuilt from the shadow's order events),
-recommendations (the views and the order outcomes; its purchases and pairs are made
-again by the shadow's groups) and fraud (the observations the saga sent; its loop is
-made again, and it scores with --fraud-model, which should be the live one). Orders and
-flash sales are refused: their inputs are ordered by cause across topics (an answer
-after its question, a Close after its purchases), which a replay of copies read side
-by side cannot keep.
+TOPOLOGY is one of these, run without their punctuators (the recorded inputs hold
+what they sent):
+  pricing          pricing commands, its internal commands with the recorded ticks,
+                   and the inventory events
+  inventory        its commands and internal commands; its order index is rebuilt
+                   from the shadow's order events
+  recommendations  the views and the order outcomes; its purchases and pairs are made
+                   again by the shadow's groups
+  fraud            the observations the saga sent; its loop is made again, and it
+                   scores with --fraud-model, which should be the live one
+  orders           the order saga with the pricing group it quotes from: order events,
+                   the recorded fraud decisions and timeouts, the inventory's answers,
+                   and the pricing inputs; --pricing-rules applies
+  flashsale        the sales' internal commands (creations, the recorded closes), the
+                   inventory's answers and the purchases; the loop between a sale's
+                   keys and the purchase index are made again
+The orders and flashsale inputs answer each other across topics, so their copies are
+released in time order while the shadow runs, each input's run only once the shadow
+has processed what came before it: slower, and as faithful as the records' times.
 
 Flags (environment variable in brackets):
 `
@@ -114,7 +123,7 @@ type replayFlagSet struct {
 	fromOffset, toOffset, since, until, stateDir, rulesArg *string
 	fraudModel                                             *string
 	replace                                                *bool
-	timeout, timeAhead, timeBehind, dedupe                 *time.Duration
+	timeout, timeAhead, timeBehind, dedupe, reserveTTL     *time.Duration
 	limit                                                  *int
 	logLevel                                               *string
 	env                                                    map[string]string
@@ -130,7 +139,7 @@ func replayFlags(cmd string, out io.Writer) (*flag.FlagSet, *replayFlagSet) {
 	if cmd == "drop" {
 		return fs, f
 	}
-	f.topology = fs.String("topology", "", "topology to replay or compare: pricing, inventory, recommendations or fraud")
+	f.topology = fs.String("topology", "", "topology to replay or compare: pricing, inventory, recommendations, fraud, orders or flashsale")
 	f.timeout = fs.Duration("timeout", 30*time.Minute, "bound of the whole command")
 	if cmd == "diff" {
 		f.live = fs.String("live", "", "the live deployment's namespace; another name for --namespace")
@@ -143,7 +152,7 @@ func replayFlags(cmd string, out io.Writer) (*flag.FlagSet, *replayFlagSet) {
 	f.since = fs.String("since", "", "first record time copied: RFC 3339 (2026-12-04T00:00:00Z) or a duration ago (24h)")
 	f.until = fs.String("until", "", "record time where the copy stops, not included: RFC 3339 or a duration ago")
 	f.stateDir = fs.String("state-dir", "", "directory of the shadow group's local state (in a directory named after the shadow namespace); empty uses a temporary one [TITAN_STATE_DIR]")
-	f.rulesArg = fs.String("pricing-rules", "", "pricing rules file the shadow pricing group prices with (as titan run --pricing-rules: give the live file for a faithful replay, a changed one to try it); empty uses the built-in rules")
+	f.rulesArg = fs.String("pricing-rules", "", "pricing rules file the shadow pricing group (of --topology pricing or orders) prices with (as titan run --pricing-rules: give the live file for a faithful replay, a changed one to try it); empty uses the built-in rules")
 	f.fraudModel = fs.String("fraud-model", "", "fraud model file the shadow fraud group scores with (as titan run --fraud-model: give the live file for a faithful replay, a changed one to try it); empty uses the built-in model")
 	f.replace = fs.Bool("replace", false, "delete a shadow namespace of the same name first")
 	// The live deployment's settings that decide what a group sets aside
@@ -151,7 +160,9 @@ func replayFlags(cmd string, out io.Writer) (*flag.FlagSet, *replayFlagSet) {
 	f.timeAhead = fs.Duration("max-time-ahead", schemas.DefaultTimeWindow().Ahead, "as titan run's: how far past the time Kafka received it a client message may be stamped [TITAN_MAX_TIME_AHEAD]")
 	f.timeBehind = fs.Duration("max-time-behind", schemas.DefaultTimeWindow().Behind, "as titan run's: how long before the time Kafka received it a client message may be stamped [TITAN_MAX_TIME_BEHIND]")
 	f.dedupe = fs.Duration("dedupe-window", inventory.DefaultPolicy().DedupeWindow, "as titan run's: how long the inventory remembers a command id per SKU [TITAN_DEDUPE_WINDOW]")
+	f.reserveTTL = fs.Duration("order-reserve-ttl", time.Hour, "as titan run's: how long the order saga's reservations hold [TITAN_ORDER_RESERVE_TTL]")
 	f.env["max-time-ahead"], f.env["max-time-behind"], f.env["dedupe-window"] = "TITAN_MAX_TIME_AHEAD", "TITAN_MAX_TIME_BEHIND", "TITAN_DEDUPE_WINDOW"
+	f.env["order-reserve-ttl"] = "TITAN_ORDER_RESERVE_TTL"
 	f.logLevel = fs.String("log-level", "warn", "debug, info, warn or error [TITAN_LOG_LEVEL]")
 	f.env["state-dir"], f.env["log-level"] = "TITAN_STATE_DIR", "TITAN_LOG_LEVEL"
 	return fs, f
@@ -178,23 +189,24 @@ func (f *replayFlagSet) replay(ctx context.Context, stdout, stderr io.Writer) in
 	}
 	show, shown := progressPrinter(stdout)
 	res, err := instance.Replay(ctx, instance.ReplayConfig{
-		Brokers:      splitList(*f.brokers),
-		Namespace:    *f.namespace,
-		Shadow:       *f.shadow,
-		Topology:     *f.topology,
-		StateDir:     *f.stateDir,
-		From:         from,
-		To:           to,
-		Since:        since,
-		Until:        until,
-		PricingRules: *f.rulesArg,
-		FraudModel:   *f.fraudModel,
-		TimeWindow:   schemas.TimeWindow{Ahead: *f.timeAhead, Behind: *f.timeBehind},
-		DedupeWindow: *f.dedupe,
-		Replace:      *f.replace,
-		Timeout:      *f.timeout,
-		Progress:     show,
-		Logger:       slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		Brokers:         splitList(*f.brokers),
+		Namespace:       *f.namespace,
+		Shadow:          *f.shadow,
+		Topology:        *f.topology,
+		StateDir:        *f.stateDir,
+		From:            from,
+		To:              to,
+		Since:           since,
+		Until:           until,
+		PricingRules:    *f.rulesArg,
+		FraudModel:      *f.fraudModel,
+		TimeWindow:      schemas.TimeWindow{Ahead: *f.timeAhead, Behind: *f.timeBehind},
+		DedupeWindow:    *f.dedupe,
+		OrderReserveTTL: *f.reserveTTL,
+		Replace:         *f.replace,
+		Timeout:         *f.timeout,
+		Progress:        show,
+		Logger:          slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	})
 	shown()
 	if err != nil {

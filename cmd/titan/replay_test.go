@@ -29,7 +29,7 @@ func TestReplayBadInputExits2(t *testing.T) {
 		want string
 	}{
 		{append([]string{"replay", "--shadow", "Not OK"}, b...), "--shadow"},
-		{[]string{"replay", "--brokers", "127.0.0.1:1", "--shadow", "a", "--topology", "flashsale"}, "--topology"},
+		{[]string{"replay", "--brokers", "127.0.0.1:1", "--shadow", "a", "--topology", "api"}, "--topology"},
 		{append([]string{"replay", "--shadow", "a", "--from-offset", "0:x"}, b...), "--from-offset"},
 		{append([]string{"replay", "--shadow", "a", "--to-offset", "-5"}, b...), "--to-offset"},
 		{append([]string{"replay", "--shadow", "a", "--since", "yesterday"}, b...), "--since"},
@@ -37,12 +37,12 @@ func TestReplayBadInputExits2(t *testing.T) {
 		{append([]string{"replay", "--shadow", "a", "--pricing-rules", rules}, b...), "--pricing-rules"},
 		{append([]string{"replay", "--shadow", "a", "--log-level", "loud"}, b...), "--log-level"},
 		{append([]string{"replay", "--shadow", "a", "--max-time-behind", "-1s"}, b...), "--max-time-behind"},
-		{[]string{"replay", "--brokers", "127.0.0.1:1", "--shadow", "a", "--topology", "inventory", "--pricing-rules", rules}, "only the pricing topology prices"},
+		{[]string{"replay", "--brokers", "127.0.0.1:1", "--shadow", "a", "--topology", "inventory", "--pricing-rules", rules}, "only the pricing topology and the order saga price"},
 		{append([]string{"replay", "--shadow", "a", "--fraud-model", rules}, b...), "only the fraud topology scores"},
 		{[]string{"replay", "--brokers", "127.0.0.1:1", "--shadow", "a", "--topology", "fraud", "--fraud-model", rules}, "--fraud-model"},
 		{append([]string{"replay", "--shadow", "a", "extra"}, b...), `unexpected argument "extra"`},
 		{append([]string{"replay", "diff", "--shadow", "a", "--limit", "-1"}, b...), "--limit"},
-		{[]string{"replay", "diff", "--brokers", "127.0.0.1:1", "--shadow", "a", "--topology", "flashsale"}, "--topology"},
+		{[]string{"replay", "diff", "--brokers", "127.0.0.1:1", "--shadow", "a", "--topology", "api"}, "--topology"},
 		{[]string{"replay", "drop", "--brokers", "127.0.0.1:1", "--shadow", "a.b"}, "--shadow"},
 		{[]string{"replay", "--no-such-flag"}, "no-such-flag"},
 		{append([]string{"replay", "diff", "--shadow", "a", "--live", "prod", "--namespace", "staging"}, b...), "name two deployments"},

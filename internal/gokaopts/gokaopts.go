@@ -48,6 +48,11 @@ type Config struct {
 	// Lookups are the tables the processor looks up (goka.Lookup); their
 	// partition consumers ride through a broker's death (lookups.go).
 	Lookups []goka.Table
+	// CommitInterval is how often a processor's consumer group commits
+	// the offsets of what it has processed; zero means sarama's default
+	// (a second). A replay's shadow groups commit far more often: the
+	// replay learns from their commits when they have caught up.
+	CommitInterval time.Duration
 	// Faults, when set, wraps the storage and the producer of processors
 	// to inject failures (internal/faults); tests of how Titan survives
 	// them set it, production never does. Views are left alone: they
@@ -119,7 +124,7 @@ func Sarama() *sarama.Config {
 }
 
 // groupSarama is Sarama with the configured session timeout, a heartbeat
-// at most a quarter of it, and the member data.
+// at most a quarter of it, the member data and the commit interval.
 func (c Config) groupSarama() *sarama.Config {
 	s := Sarama()
 	if c.SessionTimeout > 0 {
@@ -127,6 +132,9 @@ func (c Config) groupSarama() *sarama.Config {
 		s.Consumer.Group.Heartbeat.Interval = min(s.Consumer.Group.Heartbeat.Interval, c.SessionTimeout/4)
 	}
 	s.Consumer.Group.Member.UserData = c.MemberData
+	if c.CommitInterval > 0 {
+		s.Consumer.Offsets.AutoCommit.Interval = c.CommitInterval
+	}
 	return s
 }
 

@@ -38,7 +38,8 @@ type ReplayConfig struct {
 	// Shadow names the shadow namespace; see ShadowNamespace.
 	Shadow string
 	// Topology to replay: ReplayablePricing, ReplayableInventory,
-	// ReplayableRecommendations or ReplayableFraud.
+	// ReplayableRecommendations, ReplayableFraud, ReplayableOrders or
+	// ReplayableFlashSale.
 	Topology string
 	// StateDir is where the shadow processor keeps its local state, in a
 	// directory of the shadow namespace's name, removed first; empty
@@ -63,6 +64,9 @@ type ReplayConfig struct {
 	// DedupeWindow is the live deployment's (Config.DedupeWindow), for the
 	// inventory; zero means the default.
 	DedupeWindow time.Duration
+	// OrderReserveTTL is the live deployment's (Config.OrderReserveTTL),
+	// for the order saga; zero means the default.
+	OrderReserveTTL time.Duration
 	// Replace deletes a shadow namespace of the same name first; without
 	// it one that exists is an error.
 	Replace bool
@@ -130,14 +134,15 @@ func (c *ReplayConfig) check() (replayTopology, string, error) {
 	if !c.Since.IsZero() && !c.Until.IsZero() && !c.Until.After(c.Since) {
 		errs = append(errs, fmt.Errorf("%w: --until %s is not after --since %s", ErrReplay, c.Until.Format(time.RFC3339), c.Since.Format(time.RFC3339)))
 	}
-	if c.Replication < 1 || c.Timeout < 0 || c.DedupeWindow < 0 {
-		errs = append(errs, fmt.Errorf("%w: replication %d, timeout %v and dedupe window %v must be positive", ErrReplay, c.Replication, c.Timeout, c.DedupeWindow))
+	if c.Replication < 1 || c.Timeout < 0 || c.DedupeWindow < 0 || c.OrderReserveTTL < 0 {
+		errs = append(errs, fmt.Errorf("%w: replication %d, timeout %v, dedupe window %v and order reserve TTL %v must be positive",
+			ErrReplay, c.Replication, c.Timeout, c.DedupeWindow, c.OrderReserveTTL))
 	}
 	if err := c.TimeWindow.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("%w: --max-time-ahead, --max-time-behind: %w", ErrReplay, err))
 	}
-	if c.PricingRules != "" && c.Topology != ReplayablePricing {
-		errs = append(errs, fmt.Errorf("%w: --pricing-rules: only the pricing topology prices", ErrReplay))
+	if c.PricingRules != "" && c.Topology != ReplayablePricing && c.Topology != ReplayableOrders {
+		errs = append(errs, fmt.Errorf("%w: --pricing-rules: only the pricing topology and the order saga price", ErrReplay))
 	} else if c.PricingRules != "" {
 		if _, err := (&Config{PricingRules: c.PricingRules}).PricingPolicy(); err != nil {
 			errs = append(errs, fmt.Errorf("%w: --pricing-rules: %w", ErrReplay, err))
@@ -169,7 +174,9 @@ func (c *ReplayConfig) check() (replayTopology, string, error) {
 // committed offsets reach the ends of the shadow inputs.
 //
 // Each input partition keeps its order; how the group interleaves its
-// inputs may differ from the live run, as on any reprocessing.
+// inputs may differ from the live run, as on any reprocessing. The order
+// saga and the flash sales, whose inputs answer each other, are copied
+// while their groups run, in time order (replayorder.go).
 func Replay(ctx context.Context, cfg ReplayConfig) (ReplayResult, error) {
 	rt, ns, err := cfg.check()
 	if err != nil {
@@ -215,13 +222,19 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayResult, error) {
 	for in, parts := range res.Plan {
 		plan[live[in]] = parts
 	}
-	if res.Copied, err = copyRange(ctx, cfg, plan, shadow); err != nil {
-		return res, err
+	if rt.ordered {
+		if res.Copied, err = replayOrdered(ctx, adm, cfg, rt, ns, partitions, plan, shadow, live); err != nil {
+			return res, err
+		}
+	} else {
+		if res.Copied, err = copyRange(ctx, cfg, plan, shadow); err != nil {
+			return res, err
+		}
+		if err := runShadow(ctx, adm, cfg, rt, ns, partitions); err != nil {
+			return res, err
+		}
 	}
-	if err := runShadow(ctx, adm, cfg, rt, ns, partitions); err != nil {
-		return res, err
-	}
-	if ends, err := adm.ListEndOffsets(ctx, rt.deadLetters(ns)); err == nil {
+	if ends, err := adm.ListEndOffsets(ctx, rt.deadLetters(ns)...); err == nil {
 		ends.Each(func(o kadm.ListedOffset) { res.DeadLetters += max(o.Offset, 0) })
 	}
 	return res, nil
@@ -417,66 +430,134 @@ func ensureShadowTopics(ctx context.Context, adm *kadm.Client, replication int16
 	}
 }
 
-// runShadow runs the shadow group until its committed offsets reach the
-// ends of the shadow inputs, then stops it.
-func runShadow(ctx context.Context, adm *kadm.Client, cfg ReplayConfig, rt replayTopology, ns string, partitions int32) error {
+// startShadow starts the shadow namespace's groups.
+func startShadow(adm *kadm.Client, cfg ReplayConfig, rt replayTopology, ns string, partitions int32) (*shadowRun, error) {
+	var cleanup []func()
+	undo := func() {
+		for i := len(cleanup) - 1; i >= 0; i-- {
+			cleanup[i]()
+		}
+	}
 	dir := cfg.StateDir
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "titan-replay-")
 		if err != nil {
-			return fmt.Errorf("replay: state dir: %w", err)
+			return nil, fmt.Errorf("replay: state dir: %w", err)
 		}
-		defer os.RemoveAll(tmp)
+		cleanup = append(cleanup, func() { os.RemoveAll(tmp) })
 		dir = tmp
 	}
 	dir = filepath.Join(dir, ns)
 	// The shadow's topics were just made: state left from an earlier
 	// replay would point at offsets of topics that are gone.
 	if err := os.RemoveAll(dir); err != nil {
-		return fmt.Errorf("replay: state dir: %w", err)
+		undo()
+		return nil, fmt.Errorf("replay: state dir: %w", err)
 	}
-	procs, err := state.NewBuilder(dir, state.WithSync(state.SyncNone), state.WithLogger(cfg.Logger))
+	procs, err := state.NewBuilder(filepath.Join(dir, "processors"), state.WithSync(state.SyncNone), state.WithLogger(cfg.Logger))
 	if err != nil {
-		return fmt.Errorf("replay: state: %w", err)
+		undo()
+		return nil, fmt.Errorf("replay: state: %w", err)
 	}
-	defer procs.Close()
+	cleanup = append(cleanup, func() { procs.Close() })
+	// A lookup copies another group's table, which the same process
+	// may run: its copy is opened apart, as an instance's are.
+	lookups, err := state.NewBuilder(filepath.Join(dir, "lookups"), state.WithSync(state.SyncNone), state.WithLogger(cfg.Logger))
+	if err != nil {
+		undo()
+		return nil, fmt.Errorf("replay: state: %w", err)
+	}
+	cleanup = append(cleanup, func() { lookups.Close() })
 	host, _ := os.Hostname()
 	set, err := rt.build(ns, topology.Base{
 		Goka: gokaopts.Config{Brokers: cfg.Brokers, Replication: cfg.Replication, Storage: procs.Build,
-			ClientID: "titan-replay-" + host, Logger: cfg.Logger},
+			ClientID: "titan-replay-" + host, Logger: cfg.Logger, CommitInterval: shadowCommitInterval},
 		Partitions: partitions,
 		TimeWindow: cfg.TimeWindow,
 		Logger:     cfg.Logger,
-	}, cfg)
+	}, cfg, lookups.Build)
+	if err != nil {
+		undo()
+		return nil, err
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	run := &shadowRun{adm: adm, set: set, done: make(chan error, 1), stop: stop, cleanup: undo}
+	run.watch()
+	go func() { run.done <- set.Run(runCtx) }()
+	return run, nil
+}
+
+// shadowCommitInterval is how often the shadow groups commit: how soon a
+// replay learns that they have caught up.
+const shadowCommitInterval = 10 * time.Millisecond
+
+// close stops the shadow groups, which commit and close their storages as
+// they stop, and reports how the groups ended unless they were only
+// stopped. It is bounded, so a broker gone away does not hold the replay
+// forever.
+func (run *shadowRun) close() error {
+	run.stop()
+	defer run.cleanup()
+	select {
+	case err := <-run.done:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("replay: shadow group: %w", err)
+		}
+		return nil
+	case <-time.After(90 * time.Second):
+		return errors.New("replay: the shadow group did not stop within 90s")
+	}
+}
+
+// runShadow runs the shadow groups until their committed offsets reach the
+// ends of the shadow inputs, stage by stage, then stops them.
+func runShadow(ctx context.Context, adm *kadm.Client, cfg ReplayConfig, rt replayTopology, ns string, partitions int32) error {
+	run, err := startShadow(adm, cfg, rt, ns, partitions)
 	if err != nil {
 		return err
 	}
-	runCtx, stop := context.WithCancel(context.Background())
-	defer stop()
-	done := make(chan error, 1)
-	go func() { done <- set.Run(runCtx) }()
 	var (
 		stopped bool
 		waitErr error
 	)
 	for i, st := range rt.stages {
-		if stopped, waitErr = waitProcessed(ctx, adm, cfg, ns, st, i == 0, done); waitErr != nil {
+		if stopped, waitErr = waitProcessed(ctx, adm, cfg, ns, st, i == 0, run.done); waitErr != nil {
 			break
 		}
 	}
-	stop()
 	if stopped {
+		run.stop()
+		run.cleanup()
 		return waitErr
 	}
-	// goka commits and closes its storages as it stops; bounded, so a
-	// broker gone away does not hold the replay forever.
-	select {
-	case err := <-done:
-		if waitErr == nil && err != nil && !errors.Is(err, context.Canceled) {
-			waitErr = fmt.Errorf("replay: shadow group: %w", err)
-		}
-	case <-time.After(90 * time.Second):
-		waitErr = errors.Join(waitErr, errors.New("replay: the shadow group did not stop within 90s"))
+	return errors.Join(waitErr, run.close())
+}
+
+// replayOrdered runs the shadow groups while the copy releases the inputs
+// in time order (see copyOrdered), then stops them once they have
+// processed everything.
+func replayOrdered(ctx context.Context, adm *kadm.Client, cfg ReplayConfig, rt replayTopology, ns string, partitions int32,
+	plan map[string]map[int32]replay.Span, shadow map[string]string, live map[string]string) (int64, error) {
+	run, err := startShadow(adm, cfg, rt, ns, partitions)
+	if err != nil {
+		return 0, err
 	}
-	return waitErr
+	rank := map[string]int{}
+	for i, in := range rt.inputs {
+		rank[live[in]] = i
+	}
+	start := time.Now()
+	copied, err := copyOrdered(ctx, cfg, plan, shadow, rank, run.settle)
+	if err == nil && cfg.Progress != nil {
+		cfg.Progress(replay.Progress{Phase: "process", Done: copied, Total: copied, Elapsed: time.Since(start)})
+	}
+	select {
+	case groupErr := <-run.done:
+		// The groups stopped on their own: the copy saw it, or will not.
+		run.stop()
+		run.cleanup()
+		return copied, errors.Join(err, fmt.Errorf("replay: shadow group: %w", groupErr))
+	default:
+	}
+	return copied, errors.Join(err, run.close())
 }

@@ -362,12 +362,15 @@ func TestReplayRefusesBadConfiguration(t *testing.T) {
 		{"no brokers", func(c *instance.ReplayConfig) { c.Brokers = nil }, "--brokers"},
 		{"a shadow name with a dot", func(c *instance.ReplayConfig) { c.Shadow = "a.b" }, `--shadow "a.b"`},
 		{"an empty shadow name", func(c *instance.ReplayConfig) { c.Shadow = "" }, "--shadow"},
-		{"a topology it cannot replay", func(c *instance.ReplayConfig) { c.Topology = "orders" }, `--topology "orders" cannot be replayed; supported: pricing, inventory, recommendations, fraud`},
+		{"a topology it cannot replay", func(c *instance.ReplayConfig) { c.Topology = "api" }, `--topology "api" cannot be replayed; supported: pricing, inventory, recommendations, fraud, orders, flashsale`},
 		{"until before since", func(c *instance.ReplayConfig) { c.Since, c.Until = now, now.Add(-time.Hour) }, "--until"},
 		{"rules out of range", func(c *instance.ReplayConfig) { c.PricingRules = rules }, "--pricing-rules"},
-		{"rules for the inventory", func(c *instance.ReplayConfig) { c.Topology, c.PricingRules = instance.ReplayableInventory, rules }, "only the pricing topology prices"},
+		{"rules for the inventory", func(c *instance.ReplayConfig) { c.Topology, c.PricingRules = instance.ReplayableInventory, rules }, "only the pricing topology and the order saga price"},
 		{"rules missing", func(c *instance.ReplayConfig) { c.PricingRules = rules + ".missing" }, "--pricing-rules"},
 		{"a fraud model for pricing", func(c *instance.ReplayConfig) { c.FraudModel = rules }, "only the fraud topology scores"},
+		{"a negative reserve TTL", func(c *instance.ReplayConfig) {
+			c.Topology, c.OrderReserveTTL = instance.ReplayableOrders, -time.Second
+		}, "order reserve TTL"},
 		{"a fraud model that is no model", func(c *instance.ReplayConfig) { c.Topology, c.FraudModel = instance.ReplayableFraud, rules }, "--fraud-model"},
 		{"a fraud model missing", func(c *instance.ReplayConfig) { c.Topology, c.FraudModel = instance.ReplayableFraud, rules+".missing" }, "--fraud-model"},
 	} {
@@ -380,7 +383,7 @@ func TestReplayRefusesBadConfiguration(t *testing.T) {
 			}
 		})
 	}
-	if _, err := instance.DiffTables(t.Context(), instance.DiffConfig{Brokers: []string{"127.0.0.1:1"}, Shadow: "x", Topology: instance.TopologyFlashSale}); !errors.Is(err, instance.ErrReplay) || !strings.Contains(err.Error(), "cannot be replayed") {
+	if _, err := instance.DiffTables(t.Context(), instance.DiffConfig{Brokers: []string{"127.0.0.1:1"}, Shadow: "x", Topology: "api"}); !errors.Is(err, instance.ErrReplay) || !strings.Contains(err.Error(), "cannot be replayed") {
 		t.Fatalf("DiffTables of an unsupported topology: %v", err)
 	}
 	for live, want := range map[string]string{"": "shadow-a", "prod": "prod.shadow-a"} {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -157,10 +158,13 @@ func DropShadowNamespace(ctx context.Context, brokers []string, namespace, shado
 		return ns, fmt.Errorf("%w: --brokers: none given", ErrReplay)
 	}
 	var groups []string
-	for _, name := range []string{ReplayablePricing, ReplayableInventory, ReplayableRecommendations, ReplayableFraud} {
+	for _, name := range replayables {
 		rt, _ := replayTopologyOf(name)
 		groups = append(groups, rt.groups(ns)...)
 	}
+	// The order saga's replay runs the pricing group too.
+	slices.Sort(groups)
+	groups = slices.Compact(groups)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
 		return ns, fmt.Errorf("replay: client: %w", err)

@@ -6,18 +6,23 @@ import (
 	"strings"
 
 	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/storage"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/titan-commerce/titan/internal/kafkaadmin"
 	"github.com/titan-commerce/titan/internal/topology"
 	"github.com/titan-commerce/titan/processors/inventory"
+	"github.com/titan-commerce/titan/processors/orders"
 	"github.com/titan-commerce/titan/processors/recommendations"
 	"github.com/titan-commerce/titan/schemas"
 	"github.com/titan-commerce/titan/schemas/codec"
+	flashsalev1 "github.com/titan-commerce/titan/schemas/flashsale/v1"
 	fraudv1 "github.com/titan-commerce/titan/schemas/fraud/v1"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
+	ordersv1 "github.com/titan-commerce/titan/schemas/orders/v1"
 	pricingv1 "github.com/titan-commerce/titan/schemas/pricing/v1"
 	recommendationsv1 "github.com/titan-commerce/titan/schemas/recommendations/v1"
+	"github.com/titan-commerce/titan/topologies/flashsaletopo"
 	"github.com/titan-commerce/titan/topologies/fraudtopo"
 	"github.com/titan-commerce/titan/topologies/inventorytopo"
 	"github.com/titan-commerce/titan/topologies/orderstopo"
@@ -46,28 +51,34 @@ import (
 //     scores with the model file it is given (ReplayConfig.FraudModel),
 //     which must be the live one for a faithful replay; decisions made
 //     live before a reload of the model differ. It has no punctuator.
+//   - orders: the order saga, with the pricing group whose table it quotes
+//     from. Its inputs are the order events, the saga topic's recorded
+//     fraud decisions and Timeouts (the fraud group is not run, and the
+//     live deadline scanner's Timeouts stand), the inventory's answers,
+//     and the pricing group's inputs; what the saga sends the inventory
+//     and the fraud group goes to shadow topics nothing reads. The
+//     pricing rules file applies (ReplayConfig.PricingRules).
+//   - flashsale: the sale group and the purchase index. Its inputs are the
+//     internal topic (the API's Creates, the recorded settler's Abandons
+//     and Closes), the inventory's answers on the allocations topic, and
+//     the purchases; the loop between a sale's keys and the purchase index
+//     are the shadow's own. A bucket borrows from another by messages
+//     whose order across partitions depends on timing, live as in a
+//     shadow, so a sale whose buckets ran dry can end differently.
 //
-// The others are refused, because a replay cannot keep the order between
-// their inputs that the live run had by cause. A group reads its input
-// topics' partitions side by side, and in a shadow every copy is there
-// from the start; live, an answer could only come after its question:
-//
-//   - the order saga reads on its saga and inventory order-event topics the
-//     answers (fraud decisions, price quotes, reservations) to what it
-//     asked on reading an order event, so a copied answer could reach it
-//     before the order and be set aside as unknown_order, and the order
-//     would then time out. Its Lookup of the pricing table would also read
-//     prices as they are now, not as they were.
-//   - a flash sale's allocation answers come back on its allocations topic
-//     after the Create on its internal topic that asked for them, and the
-//     settler's Closes on that topic after the purchases they close on the
-//     commands topic: a copied Close read first would end the buckets
-//     before their purchases.
+// The saga and the flash sales are ordered (replayTopology.ordered): their
+// answers come back on other topics than their questions, and a group
+// reads its topics side by side, so with every copy there from the start a
+// copied answer (a reservation, a Close) could be read before what it
+// answers. Their copies are released in time order while the shadow runs
+// (replayorder.go).
 const (
 	ReplayablePricing         = "pricing"
 	ReplayableInventory       = "inventory"
 	ReplayableRecommendations = "recommendations"
 	ReplayableFraud           = "fraud"
+	ReplayableOrders          = "orders"
+	ReplayableFlashSale       = "flashsale"
 )
 
 // replayTopology is what Replay and DiffTables know of a topology.
@@ -82,8 +93,15 @@ type replayTopology struct {
 	stages []replayStage
 	// tables are the group tables DiffTables compares.
 	tables      []replayTable
-	deadLetters func(ns string) string
-	build       func(ns string, base topology.Base, cfg ReplayConfig) (*topology.Set, error)
+	deadLetters func(ns string) []string
+	// ordered says the shadow must read the inputs in the order their
+	// records caused each other live (replayorder.go): the groups run
+	// while the copy releases them in time order, and stages are not
+	// waited for.
+	ordered bool
+	// build builds the shadow groups on base; a group's lookups open
+	// their tables' copies through lookups, apart from the groups' own.
+	build func(ns string, base topology.Base, cfg ReplayConfig, lookups storage.Builder) (*topology.Set, error)
 }
 
 type replayStage struct {
@@ -121,10 +139,17 @@ func replayTopologyOf(name string) (replayTopology, error) {
 		return recommendationsReplay(), nil
 	case ReplayableFraud:
 		return fraudReplay(), nil
+	case ReplayableOrders:
+		return ordersReplay(), nil
+	case ReplayableFlashSale:
+		return flashSaleReplay(), nil
 	}
-	return replayTopology{}, fmt.Errorf("%w: --topology %q cannot be replayed; supported: %s, %s, %s, %s",
-		ErrReplay, name, ReplayablePricing, ReplayableInventory, ReplayableRecommendations, ReplayableFraud)
+	return replayTopology{}, fmt.Errorf("%w: --topology %q cannot be replayed; supported: %s", ErrReplay, name, strings.Join(replayables, ", "))
 }
+
+// replayables are the topologies Replay supports.
+var replayables = []string{ReplayablePricing, ReplayableInventory, ReplayableRecommendations, ReplayableFraud,
+	ReplayableOrders, ReplayableFlashSale}
 
 func pricingReplay() replayTopology {
 	inputs := []string{schemas.PricingCommands, schemas.PricingInternal, schemas.InventoryEvents}
@@ -142,8 +167,8 @@ func pricingReplay() replayTopology {
 		stages: []replayStage{{group: func(ns string) string { return string(pricingtopo.NamesFor(ns).Group) }, inputs: inputs}},
 		tables: []replayTable{{table: func(ns string) goka.Table { return pricingtopo.NamesFor(ns).Table() },
 			render: renderAs(codec.NewProto[*pricingv1.SkuPrice](), nil)}},
-		deadLetters: func(ns string) string { return string(pricingtopo.NamesFor(ns).DeadLetters) },
-		build: func(ns string, base topology.Base, cfg ReplayConfig) (*topology.Set, error) {
+		deadLetters: func(ns string) []string { return []string{string(pricingtopo.NamesFor(ns).DeadLetters)} },
+		build: func(ns string, base topology.Base, cfg ReplayConfig, _ storage.Builder) (*topology.Set, error) {
 			policy, err := (&Config{PricingRules: cfg.PricingRules}).PricingPolicy()
 			if err != nil {
 				return nil, fmt.Errorf("%w: --pricing-rules: %w", ErrReplay, err)
@@ -186,8 +211,8 @@ func inventoryReplay() replayTopology {
 			{table: func(ns string) goka.Table { return inventorytopo.NamesFor(ns).OrdersTable() },
 				render: renderAs(codec.NewProto[*inventoryv1.OrderReservations](), nil)},
 		},
-		deadLetters: func(ns string) string { return string(inventorytopo.NamesFor(ns).DeadLetters) },
-		build: func(ns string, base topology.Base, cfg ReplayConfig) (*topology.Set, error) {
+		deadLetters: func(ns string) []string { return []string{string(inventorytopo.NamesFor(ns).DeadLetters)} },
+		build: func(ns string, base topology.Base, cfg ReplayConfig, _ storage.Builder) (*topology.Set, error) {
 			policy := inventory.DefaultPolicy()
 			policy.DedupeWindow = cfg.DedupeWindow
 			t, err := inventorytopo.New(inventorytopo.Options{Base: base, Names: inventorytopo.NamesFor(ns), Policy: policy, Replay: true})
@@ -228,8 +253,8 @@ func recommendationsReplay() replayTopology {
 				render: renderAs(codec.NewProto[*recommendationsv1.Basket](), nil)},
 			{table: func(ns string) goka.Table { return names(ns).ItemsTable() }, render: renderItem},
 		},
-		deadLetters: func(ns string) string { return string(names(ns).DeadLetters) },
-		build: func(ns string, base topology.Base, _ ReplayConfig) (*topology.Set, error) {
+		deadLetters: func(ns string) []string { return []string{string(names(ns).DeadLetters)} },
+		build: func(ns string, base topology.Base, _ ReplayConfig, _ storage.Builder) (*topology.Set, error) {
 			t, err := recommendationstopo.New(recommendationstopo.Options{Base: base, Names: names(ns), Outcomes: outcomes(ns),
 				Policy: recommendations.DefaultPolicy()})
 			if err != nil {
@@ -258,8 +283,8 @@ func fraudReplay() replayTopology {
 		},
 		tables: []replayTable{{table: func(ns string) goka.Table { return names(ns).Table() },
 			render: renderAs(codec.NewProto[*fraudv1.Entity](), nil)}},
-		deadLetters: func(ns string) string { return string(names(ns).DeadLetters) },
-		build: func(ns string, base topology.Base, cfg ReplayConfig) (*topology.Set, error) {
+		deadLetters: func(ns string) []string { return []string{string(names(ns).DeadLetters)} },
+		build: func(ns string, base topology.Base, cfg ReplayConfig, _ storage.Builder) (*topology.Set, error) {
 			model, err := loadFraudModel(cfg.FraudModel)
 			if err != nil {
 				return nil, fmt.Errorf("%w: --fraud-model: %w", ErrReplay, err)
@@ -315,4 +340,144 @@ func renderAs[M proto.Message](c *codec.Proto[M], clean func(M)) func(string, []
 		}
 		return canonicalJSON(m)
 	}
+}
+
+// appendTimeOff returns topics with the broker's stamps off: the copies
+// keep the live records' times (see Replay).
+func appendTimeOff(topics []kafkaadmin.Topic) []kafkaadmin.Topic {
+	for i := range topics {
+		topics[i].AppendTime = false
+	}
+	return topics
+}
+
+func ordersReplay() replayTopology {
+	saga := func(ns string) orderstopo.Names { return orderstopo.NamesFor(ns) }
+	prices := func(ns string) pricingtopo.Names { return pricingtopo.NamesFor(ns) }
+	return replayTopology{
+		// By rank: in one millisecond, prices change before an order is
+		// decided, and questions come before answers.
+		inputs: []string{schemas.PricingCommands, schemas.PricingInternal, schemas.InventoryEvents,
+			schemas.OrderEvents, schemas.OrderSaga, schemas.InventoryOrderEvents},
+		topics: func(ns string, partitions int32) []kafkaadmin.Topic {
+			inv := inventorytopo.NamesFor(ns)
+			out := appendTimeOff(append(saga(ns).Topics(partitions), prices(ns).Topics(partitions)...))
+			return append(out,
+				kafkaadmin.Topic{Name: string(inv.Internal), Partitions: partitions},
+				kafkaadmin.Topic{Name: string(fraudtopo.NamesFor(ns).Observations), Partitions: partitions})
+		},
+		stages: []replayStage{
+			{group: func(ns string) string { return string(saga(ns).Group) },
+				inputs: []string{schemas.OrderEvents, schemas.OrderSaga, schemas.InventoryOrderEvents}},
+			{group: func(ns string) string { return string(prices(ns).Group) },
+				inputs: []string{schemas.PricingCommands, schemas.PricingInternal, schemas.InventoryEvents}},
+		},
+		tables: []replayTable{
+			{table: func(ns string) goka.Table { return saga(ns).Table() }, render: renderAs(codec.NewProto[*ordersv1.Order](), nil)},
+			{table: func(ns string) goka.Table { return prices(ns).Table() }, render: renderAs(codec.NewProto[*pricingv1.SkuPrice](), nil)},
+		},
+		deadLetters: func(ns string) []string {
+			return []string{string(saga(ns).DeadLetters), string(prices(ns).DeadLetters)}
+		},
+		ordered: true,
+		build: func(ns string, base topology.Base, cfg ReplayConfig, lookups storage.Builder) (*topology.Set, error) {
+			policy, err := (&Config{PricingRules: cfg.PricingRules}).PricingPolicy()
+			if err != nil {
+				return nil, fmt.Errorf("%w: --pricing-rules: %w", ErrReplay, err)
+			}
+			inv := inventorytopo.NamesFor(ns)
+			p, err := pricingtopo.New(pricingtopo.Options{
+				Base:   base,
+				Names:  prices(ns),
+				Peers:  pricingtopo.Peers{InventoryEvents: inv.Events, Saga: saga(ns).Saga},
+				Policy: policy,
+				Replay: true,
+			})
+			if err != nil {
+				return nil, err
+			}
+			orderPolicy := orders.DefaultPolicy()
+			if cfg.OrderReserveTTL > 0 {
+				orderPolicy.ReserveTTL = cfg.OrderReserveTTL
+			}
+			sagaBase, table := base, prices(ns).Table()
+			sagaBase.Goka.Lookups = []goka.Table{table}
+			sagaBase.Goka.Storage = func(topic string, partition int32) (storage.Storage, error) {
+				if topic == string(table) {
+					return lookups(topic, partition)
+				}
+				return base.Goka.Storage(topic, partition)
+			}
+			o, err := orderstopo.New(orderstopo.Options{
+				Base:  sagaBase,
+				Names: saga(ns),
+				Peers: orderstopo.Peers{InventoryCommands: inv.Internal, InventoryOrderEvents: inv.OrderEvents,
+					FraudObservations: fraudtopo.NamesFor(ns).Observations},
+				Prices: orderstopo.Prices{Table: prices(ns).Table(), Codec: pricingtopo.StateCodec, Quote: pricingtopo.Quoter(policy)},
+				Policy: orderPolicy,
+				Replay: true,
+			})
+			if err != nil {
+				return nil, err
+			}
+			return topology.Join(p.Set, o.Set), nil
+		},
+	}
+}
+
+func flashSaleReplay() replayTopology {
+	names := func(ns string) flashsaletopo.Names { return flashsaletopo.NamesFor(ns) }
+	return replayTopology{
+		// By rank: in one millisecond, a sale is created or closed before
+		// a purchase, and the inventory's answers come after the Create.
+		inputs: []string{schemas.FlashSaleInternal, schemas.FlashSaleAllocations, schemas.FlashSaleCommands},
+		topics: func(ns string, partitions int32) []kafkaadmin.Topic {
+			return append(appendTimeOff(names(ns).Topics(partitions)),
+				kafkaadmin.Topic{Name: string(inventorytopo.NamesFor(ns).Internal), Partitions: partitions})
+		},
+		stages: []replayStage{
+			{group: func(ns string) string { return string(names(ns).Group) },
+				inputs: []string{schemas.FlashSaleInternal, schemas.FlashSaleAllocations, schemas.FlashSaleCommands}},
+			{group: func(ns string) string { return string(names(ns).PurchasesGroup) }, inputs: []string{schemas.FlashSaleEvents}},
+		},
+		tables: []replayTable{
+			{table: func(ns string) goka.Table { return names(ns).Table() }, render: renderFlashSale},
+			{table: func(ns string) goka.Table { return names(ns).PurchasesTable() },
+				render: renderAs(codec.NewProto[*flashsalev1.Result](), nil)},
+		},
+		deadLetters: func(ns string) []string { return []string{string(names(ns).DeadLetters)} },
+		ordered:     true,
+		build: func(ns string, base topology.Base, _ ReplayConfig, _ storage.Builder) (*topology.Set, error) {
+			t, err := flashsaletopo.New(flashsaletopo.Options{Base: base, Names: names(ns),
+				Inventory: inventorytopo.NamesFor(ns).Internal, Replay: true})
+			if err != nil {
+				return nil, err
+			}
+			return t.Set, nil
+		},
+	}
+}
+
+// renderFlashSale renders a sale, bucket or user state without the
+// origins of the messages it has seen or holds: they are the partitions
+// and offsets of the records that sent them, and the shadow's copies start
+// at offset 0 wherever the live range started.
+func renderFlashSale(key string, value []byte) (string, error) {
+	return renderAs(codec.NewProto[*flashsalev1.State](), func(m *flashsalev1.State) {
+		if s := m.GetSale(); s != nil {
+			s.Seen = nil
+		}
+		if b := m.GetBucket(); b != nil {
+			b.Seen = nil
+			for _, msg := range b.Parked {
+				msg.Origin = nil
+			}
+		}
+		if u := m.GetUser(); u != nil {
+			u.Seen = nil
+			for _, msg := range u.Pending {
+				msg.Origin = nil
+			}
+		}
+	})(key, value)
 }

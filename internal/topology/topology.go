@@ -29,7 +29,7 @@ type Runner interface {
 
 // Set is a topology's processors and punctuators, run as one.
 type Set struct {
-	deadLetters *observe.DeadLetterWriter
+	deadLetters []*observe.DeadLetterWriter
 	procs       []*goka.Processor
 	punctuators []Runner
 }
@@ -37,7 +37,24 @@ type Set struct {
 // NewSet returns the set of procs, which write their dead letters through
 // deadLetters (nil for none), and punctuators.
 func NewSet(deadLetters *observe.DeadLetterWriter, procs []*goka.Processor, punctuators ...Runner) *Set {
-	return &Set{deadLetters: deadLetters, procs: procs, punctuators: punctuators}
+	s := &Set{procs: procs, punctuators: punctuators}
+	if deadLetters != nil {
+		s.deadLetters = append(s.deadLetters, deadLetters)
+	}
+	return s
+}
+
+// Join returns one set of the processors and punctuators of sets, run
+// together: a replay runs the groups of several topologies that read each
+// other's tables.
+func Join(sets ...*Set) *Set {
+	out := &Set{}
+	for _, s := range sets {
+		out.deadLetters = append(out.deadLetters, s.deadLetters...)
+		out.procs = append(out.procs, s.procs...)
+		out.punctuators = append(out.punctuators, s.punctuators...)
+	}
+	return out
 }
 
 // Run runs every processor and punctuator until ctx ends or one of them
@@ -45,8 +62,8 @@ func NewSet(deadLetters *observe.DeadLetterWriter, procs []*goka.Processor, punc
 // its offsets and closed its storages, and the dead-letter writer is
 // closed.
 func (s *Set) Run(ctx context.Context) error {
-	if s.deadLetters != nil {
-		defer s.deadLetters.Close()
+	for _, w := range s.deadLetters {
+		defer w.Close()
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	for _, p := range s.procs {

@@ -40,6 +40,11 @@ type Options struct {
 	// SettleInterval is how often overdue creations and ended sales are
 	// looked for.
 	SettleInterval time.Duration
+	// Replay runs the groups without the settler, on inputs recorded
+	// elsewhere (titan replay): the Abandons and Closes of the recorded
+	// run are among them, and this run's settler would close sales by
+	// today's clock. Local and Send are then not needed.
+	Replay bool
 }
 
 func (o *Options) validate() error {
@@ -49,7 +54,7 @@ func (o *Options) validate() error {
 	if o.Inventory == "" {
 		return errors.New("flashsale: no inventory commands stream")
 	}
-	if o.Local == nil || o.Send == nil {
+	if !o.Replay && (o.Local == nil || o.Send == nil) {
 		return errors.New("flashsale: Local and Send are required for the settler")
 	}
 	if o.Names == (Names{}) {
@@ -91,6 +96,9 @@ func New(o Options) (*Topology, error) {
 	purchases, err := goka.NewProcessor(o.Goka.Brokers, purchasesGraph, o.Goka.Processor(gokaopts.OutputsFirst)...)
 	if err != nil {
 		return nil, fmt.Errorf("flashsale: purchase index: %w", err)
+	}
+	if o.Replay {
+		return &Topology{Set: topology.NewSet(dlq, []*goka.Processor{sale, purchases}), router: r}, nil
 	}
 	local := func() []storage.Storage { return o.Local(string(o.Names.Table())) }
 	settler := NewSettler(local, o.Send, r, o.SettleInterval, log)

@@ -43,6 +43,12 @@ type Options struct {
 	// order ends within about this long after its timeout. Default a
 	// quarter of StepTimeout.
 	ScanInterval time.Duration
+	// Replay runs the group without its deadline scanner, on inputs
+	// recorded elsewhere (titan replay): the Timeouts of the recorded run
+	// are among them, and this run's scanner would time out every order
+	// the recorded answers have not reached yet. Local and SendSaga are
+	// then not needed.
+	Replay bool
 }
 
 func (o *Options) validate() error {
@@ -62,7 +68,7 @@ func (o *Options) validate() error {
 	if o.Policy == (orders.Policy{}) {
 		o.Policy = orders.DefaultPolicy()
 	}
-	if o.Local == nil || o.SendSaga == nil {
+	if !o.Replay && (o.Local == nil || o.SendSaga == nil) {
 		return errors.New("orders: Local and SendSaga are required for deadlines")
 	}
 	if o.StepTimeout <= 0 {
@@ -93,6 +99,9 @@ func New(o Options) (*Topology, error) {
 	proc, err := goka.NewProcessor(o.Goka.Brokers, g.graph(o.Decorator(dlq)), o.Goka.ProcessorWithIndex(gokaopts.OutputsFirst, o.Names.Table(), OpenOrders)...)
 	if err != nil {
 		return nil, fmt.Errorf("orders: processor: %w", err)
+	}
+	if o.Replay {
+		return &Topology{topology.NewSet(dlq, []*goka.Processor{proc})}, nil
 	}
 	local := func() []storage.Storage { return o.Local(string(o.Names.Table())) }
 	deadlines := NewDeadlines(local, o.SendSaga, o.StepTimeout, o.ScanInterval, o.Logger.With("topology", string(o.Names.Group)))

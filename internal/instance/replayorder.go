@@ -1,0 +1,370 @@
+package instance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/lovoo/goka"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/titan-commerce/titan/internal/replay"
+	"github.com/titan-commerce/titan/internal/topology"
+)
+
+// An ordered replay (replayTopology.ordered) keeps, across its inputs, the
+// order in which one record caused another live. A goka group reads its
+// input topics side by side, as they come; live, an answer only existed
+// after its question had been processed, but in a shadow whose copies were
+// all written first, the answer could be read first.
+//
+// So the copy runs while the shadow groups do, and releases the records of
+// every input partition merged by time (replay.Merge: the live records'
+// times, which for the public topics are the broker's). Records of one
+// input go out in runs; before the first record of another input, the
+// copy waits until the shadow has settled: every group has committed
+// everything its inputs hold, which goka does only once the records a
+// message made (its loop messages, its outputs, its table writes) are
+// written, and every lookup has read its table to the end. What the shadow
+// groups send each other (a loop, a group reading another's output) is so
+// processed before any later record of another input, as it was live.
+//
+// The order kept is the records' times: two records of different inputs
+// stamped in the same millisecond go by the inputs' rank, and an answer
+// stamped before its question (clocks of different hosts apart by more
+// than the answer took) would still be read first, and set aside as the
+// live group would have.
+
+// shadowRun is the shadow namespace's groups, running.
+type shadowRun struct {
+	adm     *kadm.Client
+	set     *topology.Set
+	done    chan error
+	stop    context.CancelFunc
+	cleanup func()
+	// groups are what every shadow group reads, lookups the tables they
+	// look up: what settled waits for.
+	groups  []settleGroup
+	lookups []settleLookup
+	// topics are the inputs and tables settled lists the ends of.
+	topics []string
+}
+
+type settleGroup struct {
+	group  string
+	inputs []string
+}
+
+type settleLookup struct {
+	proc  *goka.Processor
+	table string
+}
+
+// watch makes run ready to wait for the shadow groups to settle: it notes
+// what each processor reads and looks up.
+func (run *shadowRun) watch() {
+	seen := map[string]bool{}
+	note := func(topic string) {
+		if !seen[topic] {
+			seen[topic] = true
+			run.topics = append(run.topics, topic)
+		}
+	}
+	for group, proc := range run.set.Processors() {
+		g := proc.Graph()
+		sg := settleGroup{group: group}
+		for _, e := range g.InputStreams() {
+			sg.inputs = append(sg.inputs, e.Topic())
+			note(e.Topic())
+		}
+		if loop := g.LoopStream(); loop != nil {
+			sg.inputs = append(sg.inputs, loop.Topic())
+			note(loop.Topic())
+		}
+		run.groups = append(run.groups, sg)
+		for _, e := range g.LookupTables() {
+			run.lookups = append(run.lookups, settleLookup{proc: proc, table: e.Topic()})
+			note(e.Topic())
+		}
+	}
+}
+
+// settled reports whether the shadow has nothing left to do, and if not,
+// what it is behind on.
+//
+// The commits are read before the ends: a group commits a record only once
+// everything its processing wrote is written, so what it wrote is within
+// the ends listed after.
+func (run *shadowRun) settled(ctx context.Context) (bool, string, error) {
+	names := make([]string, len(run.groups))
+	for i, g := range run.groups {
+		names[i] = g.group
+	}
+	committed := run.adm.FetchManyOffsets(ctx, names...)
+	if err := committed.Error(); err != nil {
+		return false, "", fmt.Errorf("replay: committed offsets of the shadow groups: %w", err)
+	}
+	ends, err := run.adm.ListEndOffsets(ctx, run.topics...)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return false, "", fmt.Errorf("replay: end offsets of the shadow topics: %w", err)
+	}
+	for _, g := range run.groups {
+		offsets := committed[g.group].Fetched
+		for _, topic := range g.inputs {
+			for p, end := range ends[topic] {
+				at := int64(0)
+				if o, ok := offsets.Lookup(topic, p); ok && o.Err == nil {
+					at = max(o.At, 0)
+				}
+				if at < end.Offset {
+					return false, fmt.Sprintf("%s %s/%d at %d of %d", g.group, topic, p, at, end.Offset), nil
+				}
+			}
+		}
+	}
+	for _, l := range run.lookups {
+		stats := l.proc.StatsWithContext(ctx).Lookup[l.table]
+		for p, end := range ends[l.table] {
+			if end.Offset == 0 {
+				continue
+			}
+			last := int64(-1)
+			if stats != nil && stats.Partitions[p] != nil {
+				last = stats.Partitions[p].Input.LastOffset
+			}
+			if last < end.Offset-1 {
+				return false, fmt.Sprintf("the lookup of %s/%d at %d of %d", l.table, p, last+1, end.Offset), nil
+			}
+		}
+	}
+	return true, "", nil
+}
+
+// settle waits until the shadow has settled (see settled).
+func (run *shadowRun) settle(ctx context.Context) error {
+	for {
+		ok, behind, err := run.settled(ctx)
+		if err != nil || ok {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("replay: processing: %w; still behind: %s", ctx.Err(), behind)
+		case err := <-run.done:
+			run.done <- err
+			return fmt.Errorf("replay: the shadow groups stopped before they were done (%s): %w", behind, err)
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+// copyOrdered copies plan's spans of the live topics to their shadow
+// topics (shadow), released in the order of replay.Merge, with rank giving
+// each live topic's rank, and settle called between runs of different
+// inputs and at the end. It returns how many records were copied.
+func copyOrdered(ctx context.Context, cfg ReplayConfig, plan map[string]map[int32]replay.Span, shadow map[string]string,
+	rank map[string]int, settle func(context.Context) error) (int64, error) {
+	topicOf := map[int]string{}
+	offsets := map[string]map[int32]kgo.Offset{}
+	var sources []replay.Source
+	for topic, parts := range plan {
+		topicOf[rank[topic]] = topic
+		for p, s := range parts {
+			if s.Len() == 0 {
+				continue
+			}
+			if offsets[topic] == nil {
+				offsets[topic] = map[int32]kgo.Offset{}
+			}
+			offsets[topic][p] = kgo.NewOffset().At(s.From)
+			sources = append(sources, replay.Source{Input: rank[topic], Partition: p})
+		}
+	}
+	c := &orderedCopier{cfg: cfg, plan: plan, shadow: shadow, rank: rank, topicOf: topicOf, settle: settle,
+		merge: replay.NewMerge[*kgo.Record](sources), start: time.Now(), total: replay.Total(plan), paused: map[replay.Source]bool{}, ended: map[replay.Source]bool{}}
+	var err error
+	if c.reader, err = kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ConsumePartitions(offsets),
+		kgo.FetchMaxWait(250*time.Millisecond)); err != nil {
+		return 0, fmt.Errorf("replay: reader: %w", err)
+	}
+	defer c.reader.Close()
+	// Records go to the partition they were read from, whatever their key:
+	// the shadow groups must see each partition as the live ones did. A
+	// run is flushed before the shadow is waited for, so no linger.
+	if c.writer, err = kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner())); err != nil {
+		return 0, fmt.Errorf("replay: writer: %w", err)
+	}
+	defer c.writer.Close()
+	err = c.run(ctx)
+	return c.copied, err
+}
+
+// orderedCopier is one copyOrdered.
+type orderedCopier struct {
+	cfg            ReplayConfig
+	plan           map[string]map[int32]replay.Span
+	shadow         map[string]string
+	rank           map[string]int
+	topicOf        map[int]string
+	settle         func(context.Context) error
+	reader, writer *kgo.Client
+	merge          *replay.Merge[*kgo.Record]
+	paused, ended  map[replay.Source]bool
+	start          time.Time
+	total          int64
+
+	// current is the input of the records written since the shadow last
+	// settled, -1 for none.
+	current        int
+	copied, runLen int64
+	runs           int64
+	// failed is the first write that failed; mu guards it.
+	mu     sync.Mutex
+	failed error
+}
+
+// queueLimit is how many records of one partition wait in the merge before
+// its fetching pauses.
+const queueLimit = 2000
+
+func (c *orderedCopier) report() {
+	if c.cfg.Progress != nil {
+		c.cfg.Progress(replay.Progress{Phase: "copy", Done: c.copied, Total: c.total, Elapsed: time.Since(c.start)})
+	}
+}
+
+func (c *orderedCopier) run(ctx context.Context) error {
+	c.current = -1
+	last := time.Now()
+	for {
+		for {
+			r, ok, done := c.merge.Next()
+			if done {
+				if err := c.endRun(ctx); err != nil {
+					return err
+				}
+				c.report()
+				c.cfg.Logger.Info("replay: copied in time order", "records", c.copied, "runs", c.runs)
+				return nil
+			}
+			if !ok {
+				break
+			}
+			if err := c.release(ctx, r); err != nil {
+				return err
+			}
+			if time.Since(last) >= c.cfg.ProgressEvery {
+				c.report()
+				last = time.Now()
+			}
+		}
+		if err := c.fetch(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// release writes r to its shadow topic, first settling the shadow if r
+// starts a run of another input.
+func (c *orderedCopier) release(ctx context.Context, r *kgo.Record) error {
+	if in := c.rank[r.Topic]; in != c.current {
+		if err := c.endRun(ctx); err != nil {
+			return err
+		}
+		c.current = in
+	}
+	c.writer.Produce(ctx, &kgo.Record{Topic: c.shadow[r.Topic], Partition: r.Partition, Key: r.Key, Value: r.Value,
+		Headers: r.Headers, Timestamp: r.Timestamp}, func(rec *kgo.Record, err error) {
+		if err != nil {
+			c.mu.Lock()
+			if c.failed == nil {
+				c.failed = fmt.Errorf("replay: write %s/%d: %w", rec.Topic, rec.Partition, err)
+			}
+			c.mu.Unlock()
+		}
+	})
+	c.runLen++
+	return nil
+}
+
+// endRun waits until the run's records are written and the shadow has
+// processed them and everything they made.
+func (c *orderedCopier) endRun(ctx context.Context) error {
+	if c.runLen == 0 {
+		return nil
+	}
+	if err := c.writer.Flush(ctx); err != nil {
+		return fmt.Errorf("replay: copy: %w", err)
+	}
+	// Flush returns once every record has its answer, so the callbacks
+	// that set failed have run.
+	c.mu.Lock()
+	failed := c.failed
+	c.mu.Unlock()
+	if failed != nil {
+		return failed
+	}
+	if err := c.settle(ctx); err != nil {
+		return err
+	}
+	c.copied += c.runLen
+	c.runLen = 0
+	c.runs++
+	return nil
+}
+
+// fetch reads more of the starved sources, pausing those with enough
+// waiting.
+func (c *orderedCopier) fetch(ctx context.Context) error {
+	pause, resume := map[string][]int32{}, map[string][]int32{}
+	for _, s := range c.merge.Starved() {
+		if c.paused[s] {
+			resume[c.topicOf[s.Input]] = append(resume[c.topicOf[s.Input]], s.Partition)
+			c.paused[s] = false
+		}
+	}
+	for topic, parts := range c.plan {
+		for p := range parts {
+			s := replay.Source{Input: c.rank[topic], Partition: p}
+			if !c.paused[s] && c.merge.Len(s) >= queueLimit {
+				pause[topic] = append(pause[topic], p)
+				c.paused[s] = true
+			}
+		}
+	}
+	c.reader.PauseFetchPartitions(pause)
+	c.reader.ResumeFetchPartitions(resume)
+	pctx, cancel := context.WithTimeout(ctx, c.cfg.ProgressEvery)
+	fetches := c.reader.PollFetches(pctx)
+	cancel()
+	if ctx.Err() != nil {
+		return fmt.Errorf("replay: copy: %w after %d of %d records", ctx.Err(), c.copied, c.total)
+	}
+	for _, e := range fetches.Errors() {
+		if !errors.Is(e.Err, context.DeadlineExceeded) && !errors.Is(e.Err, context.Canceled) {
+			return fmt.Errorf("replay: read %s/%d: %w", e.Topic, e.Partition, e.Err)
+		}
+	}
+	ended := map[string][]int32{}
+	fetches.EachRecord(func(r *kgo.Record) {
+		s := replay.Source{Input: c.rank[r.Topic], Partition: r.Partition}
+		to := c.plan[r.Topic][r.Partition].To
+		if c.ended[s] || r.Offset >= to {
+			return
+		}
+		c.merge.Push(s, r.Timestamp, r.Offset, r)
+		if r.Offset+1 >= to {
+			c.merge.End(s)
+			c.ended[s] = true
+			ended[r.Topic] = append(ended[r.Topic], r.Partition)
+		}
+	})
+	c.reader.PauseFetchPartitions(ended)
+	return nil
+}
