@@ -53,6 +53,13 @@ type Config struct {
 	// (a second). A replay's shadow groups commit far more often: the
 	// replay learns from their commits when they have caught up.
 	CommitInterval time.Duration
+	// FetchMaxWait is how long a fetch of the processor's inputs and
+	// tables waits for records when there are none; zero means Sarama's
+	// (100 ms). A record written while such a fetch waits has been
+	// measured to reach the processor about this long later
+	// (BenchmarkReplayOrders), so a replay, which waits for its shadow
+	// groups between runs of records, sets it low.
+	FetchMaxWait time.Duration
 	// Faults, when set, wraps the storage and the producer of processors
 	// to inject failures (internal/faults); tests of how Titan survives
 	// them set it, production never does. Views are left alone: they
@@ -123,10 +130,20 @@ func Sarama() *sarama.Config {
 	return c
 }
 
-// groupSarama is Sarama with the configured session timeout, a heartbeat
-// at most a quarter of it, the member data and the commit interval.
-func (c Config) groupSarama() *sarama.Config {
+// sarama is Sarama with the configured fetch wait.
+func (c Config) sarama() *sarama.Config {
 	s := Sarama()
+	if c.FetchMaxWait > 0 {
+		s.Consumer.MaxWaitTime = c.FetchMaxWait
+	}
+	return s
+}
+
+// groupSarama is Sarama with the configured session timeout, a heartbeat
+// at most a quarter of it, the member data, the commit interval and the
+// fetch wait.
+func (c Config) groupSarama() *sarama.Config {
+	s := c.sarama()
 	if c.SessionTimeout > 0 {
 		s.Consumer.Group.Session.Timeout = c.SessionTimeout
 		s.Consumer.Group.Heartbeat.Interval = min(s.Consumer.Group.Heartbeat.Interval, c.SessionTimeout/4)
@@ -183,7 +200,7 @@ func (c Config) processor(store storage.Builder, produce goka.ProducerBuilder) [
 	opts := []goka.ProcessorOption{
 		goka.WithTopicManagerBuilder(c.topicManager()),
 		goka.WithConsumerGroupBuilder(groupBuilder(goka.ConsumerGroupBuilderWithConfig(c.groupSarama()), c.logger())),
-		goka.WithConsumerSaramaBuilder(ridingConsumerBuilder(goka.SaramaConsumerBuilderWithConfig(Sarama()), c.Lookups, c.logger())),
+		goka.WithConsumerSaramaBuilder(ridingConsumerBuilder(goka.SaramaConsumerBuilderWithConfig(c.sarama()), c.Lookups, c.logger())),
 		goka.WithProducerBuilder(produce),
 		goka.WithHasher(partition.Hasher()),
 		goka.WithStorageBuilder(store),

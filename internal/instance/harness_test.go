@@ -33,7 +33,7 @@ const (
 // fixture is one instance with the API and the fault-injection hook, in a
 // namespace of its own on the shared broker.
 type fixture struct {
-	t       *testing.T
+	t       testing.TB
 	brokers []string
 	ns      string
 	adm     *kadm.Client
@@ -46,13 +46,13 @@ type fixture struct {
 
 // start builds and runs an instance of the topologies; it stops when the
 // test ends, and its topics go after that.
-func start(ctx context.Context, t *testing.T, topologies ...string) *fixture {
+func start(ctx context.Context, t testing.TB, topologies ...string) *fixture {
 	t.Helper()
 	return startWith(ctx, t, nil, topologies...)
 }
 
 // startWith is start with the configuration changed by with, if not nil.
-func startWith(ctx context.Context, t *testing.T, with func(*instance.Config), topologies ...string) *fixture {
+func startWith(ctx context.Context, t testing.TB, with func(*instance.Config), topologies ...string) *fixture {
 	t.Helper()
 	brokers := kafkatest.Brokers(t)
 	f := &fixture{t: t, brokers: brokers, ns: kafkatest.Prefix(t), adm: kafkatest.Admin(t, brokers),

@@ -90,6 +90,9 @@ type ReplayResult struct {
 	Copied int64
 	// DeadLetters counts what the shadow group set aside.
 	DeadLetters int64
+	// Waits counts the times an ordered replay waited for the shadow
+	// groups to settle before it released more.
+	Waits int64
 }
 
 var shadowName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
@@ -223,7 +226,7 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayResult, error) {
 		plan[live[in]] = parts
 	}
 	if rt.ordered {
-		if res.Copied, err = replayOrdered(ctx, adm, cfg, rt, ns, partitions, plan, shadow, live); err != nil {
+		if res.Copied, res.Waits, err = replayOrdered(ctx, adm, cfg, rt, ns, partitions, plan, shadow, live); err != nil {
 			return res, err
 		}
 	} else {
@@ -471,7 +474,8 @@ func startShadow(adm *kadm.Client, cfg ReplayConfig, rt replayTopology, ns strin
 	host, _ := os.Hostname()
 	set, err := rt.build(ns, topology.Base{
 		Goka: gokaopts.Config{Brokers: cfg.Brokers, Replication: cfg.Replication, Storage: procs.Build,
-			ClientID: "titan-replay-" + host, Logger: cfg.Logger, CommitInterval: shadowCommitInterval},
+			ClientID: "titan-replay-" + host, Logger: cfg.Logger,
+			CommitInterval: shadowCommitInterval, FetchMaxWait: shadowFetchMaxWait},
 		Partitions: partitions,
 		TimeWindow: cfg.TimeWindow,
 		Logger:     cfg.Logger,
@@ -487,9 +491,15 @@ func startShadow(adm *kadm.Client, cfg ReplayConfig, rt replayTopology, ns strin
 	return run, nil
 }
 
-// shadowCommitInterval is how often the shadow groups commit: how soon a
-// replay learns that they have caught up.
-const shadowCommitInterval = 10 * time.Millisecond
+// shadowCommitInterval is how often the shadow groups commit, and
+// shadowFetchMaxWait how long their fetches wait when there is nothing to
+// read: how soon an ordered replay's shadow groups see a run of records,
+// and the replay that they have processed it. At sarama's 100 ms fetch
+// wait each run cost about 100 ms, whatever its size.
+const (
+	shadowCommitInterval = 10 * time.Millisecond
+	shadowFetchMaxWait   = 5 * time.Millisecond
+)
 
 // close stops the shadow groups, which commit and close their storages as
 // they stop, and reports how the groups ended unless they were only
@@ -537,17 +547,17 @@ func runShadow(ctx context.Context, adm *kadm.Client, cfg ReplayConfig, rt repla
 // in time order (see copyOrdered), then stops them once they have
 // processed everything.
 func replayOrdered(ctx context.Context, adm *kadm.Client, cfg ReplayConfig, rt replayTopology, ns string, partitions int32,
-	plan map[string]map[int32]replay.Span, shadow map[string]string, live map[string]string) (int64, error) {
+	plan map[string]map[int32]replay.Span, shadow map[string]string, live map[string]string) (copied, waits int64, err error) {
 	run, err := startShadow(adm, cfg, rt, ns, partitions)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	rank := map[string]int{}
 	for i, in := range rt.inputs {
 		rank[live[in]] = i
 	}
 	start := time.Now()
-	copied, err := copyOrdered(ctx, cfg, plan, shadow, rank, run.settle)
+	copied, waits, err = copyOrdered(ctx, cfg, plan, shadow, rank, run.settle)
 	if err == nil && cfg.Progress != nil {
 		cfg.Progress(replay.Progress{Phase: "process", Done: copied, Total: copied, Elapsed: time.Since(start)})
 	}
@@ -556,8 +566,8 @@ func replayOrdered(ctx context.Context, adm *kadm.Client, cfg ReplayConfig, rt r
 		// The groups stopped on their own: the copy saw it, or will not.
 		run.stop()
 		run.cleanup()
-		return copied, errors.Join(err, fmt.Errorf("replay: shadow group: %w", groupErr))
+		return copied, waits, errors.Join(err, fmt.Errorf("replay: shadow group: %w", groupErr))
 	default:
 	}
-	return copied, errors.Join(err, run.close())
+	return copied, waits, errors.Join(err, run.close())
 }

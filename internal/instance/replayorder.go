@@ -167,9 +167,10 @@ func (run *shadowRun) settle(ctx context.Context) error {
 // copyOrdered copies plan's spans of the live topics to their shadow
 // topics (shadow), released in the order of replay.Merge, with rank giving
 // each live topic's rank, and settle called between runs of different
-// inputs and at the end. It returns how many records were copied.
+// inputs and at the end. It returns how many records were copied and how
+// many times it waited for the shadow.
 func copyOrdered(ctx context.Context, cfg ReplayConfig, plan map[string]map[int32]replay.Span, shadow map[string]string,
-	rank map[string]int, settle func(context.Context) error) (int64, error) {
+	rank map[string]int, settle func(context.Context) error) (copied, waits int64, err error) {
 	topicOf := map[int]string{}
 	offsets := map[string]map[int32]kgo.Offset{}
 	var sources []replay.Source
@@ -188,21 +189,20 @@ func copyOrdered(ctx context.Context, cfg ReplayConfig, plan map[string]map[int3
 	}
 	c := &orderedCopier{cfg: cfg, plan: plan, shadow: shadow, rank: rank, topicOf: topicOf, settle: settle,
 		merge: replay.NewMerge[*kgo.Record](sources), start: time.Now(), total: replay.Total(plan), paused: map[replay.Source]bool{}, ended: map[replay.Source]bool{}}
-	var err error
 	if c.reader, err = kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ConsumePartitions(offsets),
 		kgo.FetchMaxWait(250*time.Millisecond)); err != nil {
-		return 0, fmt.Errorf("replay: reader: %w", err)
+		return 0, 0, fmt.Errorf("replay: reader: %w", err)
 	}
 	defer c.reader.Close()
 	// Records go to the partition they were read from, whatever their key:
 	// the shadow groups must see each partition as the live ones did. A
 	// run is flushed before the shadow is waited for, so no linger.
 	if c.writer, err = kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner())); err != nil {
-		return 0, fmt.Errorf("replay: writer: %w", err)
+		return 0, 0, fmt.Errorf("replay: writer: %w", err)
 	}
 	defer c.writer.Close()
 	err = c.run(ctx)
-	return c.copied, err
+	return c.copied, c.runs, err
 }
 
 // orderedCopier is one copyOrdered.
@@ -224,6 +224,9 @@ type orderedCopier struct {
 	current        int
 	copied, runLen int64
 	runs           int64
+	// flushing and waiting are the time spent writing runs and waiting
+	// for the shadow to settle.
+	flushing, waiting time.Duration
 	// failed is the first write that failed; mu guards it.
 	mu     sync.Mutex
 	failed error
@@ -250,7 +253,8 @@ func (c *orderedCopier) run(ctx context.Context) error {
 					return err
 				}
 				c.report()
-				c.cfg.Logger.Info("replay: copied in time order", "records", c.copied, "runs", c.runs)
+				c.cfg.Logger.Info("replay: copied in time order", "records", c.copied, "runs", c.runs,
+					"elapsed", time.Since(c.start), "writing", c.flushing, "waiting", c.waiting)
 				return nil
 			}
 			if !ok {
@@ -299,9 +303,11 @@ func (c *orderedCopier) endRun(ctx context.Context) error {
 	if c.runLen == 0 {
 		return nil
 	}
+	start := time.Now()
 	if err := c.writer.Flush(ctx); err != nil {
 		return fmt.Errorf("replay: copy: %w", err)
 	}
+	c.flushing += time.Since(start)
 	// Flush returns once every record has its answer, so the callbacks
 	// that set failed have run.
 	c.mu.Lock()
@@ -310,9 +316,11 @@ func (c *orderedCopier) endRun(ctx context.Context) error {
 	if failed != nil {
 		return failed
 	}
+	start = time.Now()
 	if err := c.settle(ctx); err != nil {
 		return err
 	}
+	c.waiting += time.Since(start)
 	c.copied += c.runLen
 	c.runLen = 0
 	c.runs++
