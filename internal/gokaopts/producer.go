@@ -45,6 +45,10 @@ const (
 	closeFlush = 30 * time.Second
 )
 
+// ProducerBuilder builds the producers processors write through (see
+// kgoProducerBuilder), for what writes beside them: dead letters.
+func (c Config) ProducerBuilder() goka.ProducerBuilder { return kgoProducerBuilder(c.logger()) }
+
 // kgoProducerBuilder builds goka producers on franz-go. goka's hasher is
 // not used: partition.Kgo places keys as partition.Hasher does, which
 // goka's consumers and views use.

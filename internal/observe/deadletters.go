@@ -18,9 +18,13 @@ import (
 // failing it when the write fails, stops the partition at that record: the
 // processor is rebuilt and reads it again.
 //
-// Its producer is built on first use, with the processors' own sarama
-// settings, partitioner and fault hooks, so a topology that never rejects
-// a record holds none; Close releases it when the topology stops.
+// Its producer is built on first use, the processors' own (franz-go, no
+// linger, every in-sync replica), with their partitioner and fault hooks,
+// so a topology that never rejects a record holds none; Close releases it
+// when the topology stops. A producer that waits on a timer would not do:
+// with goka's sarama settings (a 100 ms flush) a flood of malformed
+// records was set aside at ten a second per partition, holding up every
+// good record behind them (BenchmarkDeadLetterFlood).
 type DeadLetterWriter struct {
 	build goka.ProducerBuilder
 	cfg   gokaopts.Config
@@ -32,7 +36,7 @@ type DeadLetterWriter struct {
 
 // NewDeadLetterWriter returns a writer for processors configured by cfg.
 func NewDeadLetterWriter(cfg gokaopts.Config) *DeadLetterWriter {
-	build := goka.ProducerBuilderWithConfig(gokaopts.Sarama())
+	build := cfg.ProducerBuilder()
 	if cfg.Faults != nil {
 		build = cfg.Faults.Producer(build)
 	}
