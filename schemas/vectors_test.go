@@ -54,6 +54,10 @@ type recordVectors struct {
 
 type recordVector struct {
 	Name string `json:"name"`
+	// IdempotencyKey is the key an SDK's typed send of this input is given: the record's id is the
+	// one derived from it (schemas.DeriveID), or, for a purchase, the key itself. Empty for a record
+	// no typed send makes.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 	// Topic is the topic the record is sent to, without a namespace.
 	Topic string `json:"topic"`
 	// Type is the message's full protobuf name.
@@ -86,44 +90,45 @@ var vectorKeys = []string{
 // vectorRecords is one record of every input a shop's services send, with its key as the
 // processors expect it.
 func vectorRecords() []struct {
-	name, topic, key string
-	msg              proto.Message
+	name, topic, key, idempotencyKey string
+	msg                              proto.Message
 } {
+	id := schemas.DeriveID
 	return []struct {
-		name, topic, key string
-		msg              proto.Message
+		name, topic, key, idempotencyKey string
+		msg                              proto.Message
 	}{
-		{"inventory restock", schemas.InventoryCommands, "sku-1", &inventoryv1.Command{CommandId: "restock-1", Sku: "sku-1", Qty: 25,
+		{"inventory restock", schemas.InventoryCommands, "sku-1", "restock-1", &inventoryv1.Command{CommandId: id("restock-1"), Sku: "sku-1", Qty: 25,
 			TimestampMs: at, Kind: &inventoryv1.Command_Restock{Restock: &inventoryv1.Restock{}}}},
-		{"inventory reserve", schemas.InventoryCommands, "sku-1", &inventoryv1.Command{CommandId: "reserve-1", OrderId: "order-1",
+		{"inventory reserve", schemas.InventoryCommands, "sku-1", "reserve-1", &inventoryv1.Command{CommandId: id("reserve-1"), OrderId: "order-1",
 			Sku: "sku-1", Qty: 2, TimestampMs: at, Kind: &inventoryv1.Command_Reserve{Reserve: &inventoryv1.Reserve{TtlMs: 600000}}}},
-		{"inventory commit", schemas.InventoryCommands, "sku-1", &inventoryv1.Command{CommandId: "commit-1", OrderId: "order-1",
+		{"inventory commit", schemas.InventoryCommands, "sku-1", "commit-1", &inventoryv1.Command{CommandId: id("commit-1"), OrderId: "order-1",
 			Sku: "sku-1", TimestampMs: at, Kind: &inventoryv1.Command_Commit{Commit: &inventoryv1.Commit{}}}},
-		{"inventory release", schemas.InventoryCommands, "sku-1", &inventoryv1.Command{CommandId: "release-1", OrderId: "order-1",
+		{"inventory release", schemas.InventoryCommands, "sku-1", "release-1", &inventoryv1.Command{CommandId: id("release-1"), OrderId: "order-1",
 			Sku: "sku-1", TimestampMs: at, Kind: &inventoryv1.Command_Release{Release: &inventoryv1.Release{}}}},
-		{"order placed", schemas.OrderEvents, "order-1", &ordersv1.OrderEvent{EventId: "placed-1", OrderId: "order-1", TimestampMs: at,
+		{"order placed", schemas.OrderEvents, "order-1", "placed-1", &ordersv1.OrderEvent{EventId: id("placed-1"), OrderId: "order-1", TimestampMs: at,
 			Kind: &ordersv1.OrderEvent_Placed{Placed: &ordersv1.OrderPlaced{UserId: "user-7", DeviceId: "device-1", PaymentId: "pay-1",
 				Currency: "EUR", Lines: []*ordersv1.OrderLine{{Sku: "sku-1", Qty: 2, UnitPriceMinor: 1999}, {Sku: "sku-日本", Qty: 1, UnitPriceMinor: 500}}}}}},
-		{"order payment failed", schemas.OrderEvents, "order-1", &ordersv1.OrderEvent{EventId: "payment-failed-1", OrderId: "order-1",
+		{"order payment failed", schemas.OrderEvents, "order-1", "payment-failed-1", &ordersv1.OrderEvent{EventId: id("payment-failed-1"), OrderId: "order-1",
 			TimestampMs: at, Kind: &ordersv1.OrderEvent_PaymentFailed{PaymentFailed: &ordersv1.PaymentFailed{UserId: "user-7",
 				DeviceId: "device-1", PaymentId: "pay-1", AmountMinor: 4498, Reason: "card_declined"}}}},
-		{"order paid", schemas.OrderEvents, "order-1", &ordersv1.OrderEvent{EventId: "paid-1", OrderId: "order-1", TimestampMs: at,
+		{"order paid", schemas.OrderEvents, "order-1", "paid-1", &ordersv1.OrderEvent{EventId: id("paid-1"), OrderId: "order-1", TimestampMs: at,
 			Kind: &ordersv1.OrderEvent_Paid{Paid: &ordersv1.OrderPaid{UserId: "user-7", PaymentId: "pay-1", AmountMinor: 4498, Currency: "EUR"}}}},
-		{"order cancelled", schemas.OrderEvents, "order-1", &ordersv1.OrderEvent{EventId: "cancelled-1", OrderId: "order-1",
+		{"order cancelled", schemas.OrderEvents, "order-1", "cancelled-1", &ordersv1.OrderEvent{EventId: id("cancelled-1"), OrderId: "order-1",
 			TimestampMs: at, Kind: &ordersv1.OrderEvent_Cancelled{Cancelled: &ordersv1.OrderCancelled{Reason: "customer"}}}},
-		{"catalog base price", schemas.PricingCommands, "sku-1", &pricingv1.Command{CommandId: "price-1", Sku: "sku-1", TimestampMs: at,
+		{"catalog base price", schemas.PricingCommands, "sku-1", "price-1", &pricingv1.Command{CommandId: id("price-1"), Sku: "sku-1", TimestampMs: at,
 			Kind: &pricingv1.Command_SetBase{SetBase: &pricingv1.SetBasePrice{PriceMinor: 1999, Currency: "EUR"}}}},
-		{"catalog campaign", schemas.PricingCommands, "sku-1", &pricingv1.Command{CommandId: "campaign-1", Sku: "sku-1", TimestampMs: at,
+		{"catalog campaign", schemas.PricingCommands, "sku-1", "campaign-1", &pricingv1.Command{CommandId: id("campaign-1"), Sku: "sku-1", TimestampMs: at,
 			Kind: &pricingv1.Command_UpsertCampaign{UpsertCampaign: &pricingv1.UpsertCampaign{Campaign: &pricingv1.Campaign{Id: "winter", Kind: pricingv1.CampaignKind_CAMPAIGN_KIND_PERCENT,
 				PercentBps: 1500, StartsAtMs: at, EndsAtMs: at + 7*24*3600*1000}}}}},
-		{"catalog campaign end", schemas.PricingCommands, "sku-1", &pricingv1.Command{CommandId: "campaign-end-1", Sku: "sku-1",
+		{"catalog campaign end", schemas.PricingCommands, "sku-1", "campaign-end-1", &pricingv1.Command{CommandId: id("campaign-end-1"), Sku: "sku-1",
 			TimestampMs: at, Kind: &pricingv1.Command_EndCampaign{EndCampaign: &pricingv1.EndCampaign{CampaignId: "winter"}}}},
-		{"flash-sale definition", schemas.FlashSaleCommands, "s:sale-1", &flashsalev1.Message{Kind: flashsalev1.Kind_KIND_DEFINE,
+		{"flash-sale definition", schemas.FlashSaleCommands, "s:sale-1", "", &flashsalev1.Message{Kind: flashsalev1.Kind_KIND_DEFINE,
 			SaleId: "sale-1", Key: "s:sale-1", TimestampMs: at, Sale: &flashsalev1.Sale{Id: "sale-1", Sku: "sku-1", Units: 100,
 				StartsAtMs: at, EndsAtMs: at + 3600*1000, PerUserLimit: 2, PriceMinor: 999, Buckets: 4}}},
-		{"flash-sale purchase", schemas.FlashSaleCommands, "u:sale-1:user-7", &flashsalev1.Message{Kind: flashsalev1.Kind_KIND_PURCHASE,
+		{"flash-sale purchase", schemas.FlashSaleCommands, "u:sale-1:user-7", "buy-1", &flashsalev1.Message{Kind: flashsalev1.Kind_KIND_PURCHASE,
 			SaleId: "sale-1", Key: "u:sale-1:user-7", TimestampMs: at, IdempotencyKey: "buy-1", UserId: "user-7", Qty: 1, Bucket: 2}},
-		{"recommendation view", schemas.RecommendationViews, "user-7", &recommendationsv1.ViewEvent{EventId: "view-1", UserId: "user-7",
+		{"recommendation view", schemas.RecommendationViews, "user-7", "view-1", &recommendationsv1.ViewEvent{EventId: id("view-1"), UserId: "user-7",
 			Sku: "sku-1", SessionId: "session-1", TimestampMs: at}},
 	}
 }
@@ -181,8 +186,8 @@ func TestRecordVectors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			v.Records = append(v.Records, recordVector{Name: r.name, Topic: r.topic, Type: string(r.msg.ProtoReflect().Descriptor().FullName()),
-				Key: r.key, Message: compact.Bytes(), Value: hex.EncodeToString(b)})
+			v.Records = append(v.Records, recordVector{Name: r.name, IdempotencyKey: r.idempotencyKey, Topic: r.topic,
+				Type: string(r.msg.ProtoReflect().Descriptor().FullName()), Key: r.key, Message: compact.Bytes(), Value: hex.EncodeToString(b)})
 		}
 		write(t, recordsFile, v)
 	}
@@ -217,8 +222,38 @@ func TestRecordVectors(t *testing.T) {
 			if err := keyAndValidity(r.Topic, r.Key, msg); err != nil {
 				t.Fatal(err)
 			}
+			if err := idOfKey(r.IdempotencyKey, msg); err != nil {
+				t.Fatal(err)
+			}
 		})
 	}
+}
+
+// idOfKey checks that a record an SDK's typed send makes carries the id derived from its idempotency
+// key (a purchase, the key itself).
+func idOfKey(key string, msg proto.Message) error {
+	if key == "" {
+		return nil
+	}
+	var got, want string
+	switch m := msg.(type) {
+	case *inventoryv1.Command:
+		got, want = m.GetCommandId(), schemas.DeriveID(key)
+	case *ordersv1.OrderEvent:
+		got, want = m.GetEventId(), schemas.DeriveID(key)
+	case *pricingv1.Command:
+		got, want = m.GetCommandId(), schemas.DeriveID(key)
+	case *recommendationsv1.ViewEvent:
+		got, want = m.GetEventId(), schemas.DeriveID(key)
+	case *flashsalev1.Message:
+		got, want = m.GetIdempotencyKey(), key
+	default:
+		return fmt.Errorf("no typed send makes a %T", msg)
+	}
+	if got != want {
+		return fmt.Errorf("the record's id is %q; from idempotency key %q an SDK makes %q", got, key, want)
+	}
+	return nil
 }
 
 // keyAndValidity checks a vector record the way its topic's processor will: the key is the one it

@@ -159,13 +159,15 @@ type nodeOutcome struct {
 }
 
 // sendWithNode sends cmds, restocks and reservations, through the Node SDK's titan-send into the
-// fixture's namespace, leaving their time to the SDK, and returns the outcome of each.
+// fixture's namespace, each with its command id as the idempotency key and its time left to the
+// SDK, and returns the outcome of each. Each command's id becomes the one the SDK derives.
 func sendWithNode(ctx context.Context, t *testing.T, node, dir string, f *fixture, cmds []*inventoryv1.Command) []nodeOutcome {
 	t.Helper()
 	var in bytes.Buffer
 	failures := 0
 	for _, c := range cmds {
-		args := map[string]any{"commandId": c.GetCommandId(), "sku": c.GetSku(), "qty": c.GetQty()}
+		args := map[string]any{"idempotencyKey": c.GetCommandId(), "sku": c.GetSku(), "qty": c.GetQty()}
+		c.CommandId = schemas.DeriveID(c.GetCommandId())
 		send := "restock"
 		if r := c.GetReserve(); r != nil {
 			send, args["orderId"], args["ttlMs"] = "reserve", c.GetOrderId(), r.GetTtlMs()

@@ -20,6 +20,7 @@ export const Reason = {
   missingIdempotencyKey: "missing_idempotency_key",
   invalidId: "invalid_id",
   reservedId: "reserved_id",
+  derivedId: "derived_id",
   invalidSku: "invalid_sku",
   invalidQty: "invalid_qty",
   invalidTtl: "invalid_ttl",

@@ -78,6 +78,23 @@ export function checkClientID(field: string, id: string, missing: Reason): void 
   refuseReserved(field, id);
 }
 
+/**
+ * derive checks an idempotency key by the rule of a client's ids and returns the id derived from
+ * it (deriveId), as the Go SDK's typed sends do.
+ */
+export function derive(key: string): string {
+  checkClientID("idempotency_key", key, Reason.missingIdempotencyKey);
+  return deriveId(key);
+}
+
+/**
+ * refuseDerived reports derived_id for an id a caller chose that has the form of a derived one: a
+ * derived id names one idempotency key, which a hand-made id could collide with.
+ */
+export function refuseDerived(field: string, id: string): void {
+  if (typeof id === "string" && id.startsWith(DerivedPrefix)) throw new InvalidError(field, Reason.derivedId);
+}
+
 /** refuseReserved reports reserved_id for an id in Titan's namespace. */
 export function refuseReserved(field: string, id: string): void {
   if (reserved(id)) throw new InvalidError(field, Reason.reservedId);

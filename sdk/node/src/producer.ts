@@ -15,6 +15,7 @@
 import { Producer as KafkaProducer, ProduceAcks } from "@platformatic/kafka";
 import { ClosedError, InvalidError, OptionError, Reason } from "./errors.js";
 import { partition } from "./partition.js";
+import { refuseDerived } from "./ids.js";
 import { checkTopic, namespaced, Topics } from "./topics.js";
 import { shown } from "./validate.js";
 import * as records from "./records.js";
@@ -105,13 +106,21 @@ function given<T>(in_: T): T {
   return in_;
 }
 
+// refused passes a caller's ready-made record once its checks have passed, unless its id (field)
+// has the form of a derived one, which only the typed sends make (as the Go SDK's raw sends refuse).
+function refused(rec: TitanRecord, field: string, id: string | undefined): TitanRecord {
+  refuseDerived(field, id ?? "");
+  return rec;
+}
+
 /**
  * Producer writes a shop's inputs to Titan's topics. It connects on the first send. Sends may be
  * made concurrently; each resolves with the record's Ack once Kafka has acknowledged it, or
  * rejects with InvalidError (nothing sent), ClosedError, or the Kafka client's error.
  *
- * A send that failed may or may not have been written; resend the same record (the same command
- * or event id, and the same timestampMs) and Titan applies it once.
+ * A send that failed may or may not have been written; send it again with the same idempotency key
+ * (the typed sends derive the record's id from it) or the same id (the raw sends), and the same
+ * timestampMs, and Titan applies it once.
  */
 export class Producer {
   readonly #cfg: Config;
@@ -136,9 +145,12 @@ export class Producer {
 
   // Inventory commands, keyed by SKU.
 
-  /** sendInventoryCommand sends a command built by the caller, after the same checks. */
+  /**
+   * sendInventoryCommand sends a command built by the caller, after the same checks; its id may not
+   * start with DerivedPrefix (derived_id).
+   */
   sendInventoryCommand(cmd: InventoryCommand): Promise<Ack> {
-    return this.#send(() => records.inventoryRecord(given(cmd)));
+    return this.#send(() => refused(records.inventoryRecord(given(cmd)), "command_id", cmd?.commandId));
   }
   restock(in_: records.Restock): Promise<Ack> {
     return this.#send(() => records.inventoryRecord(records.restockCommand(given(in_), this.#now)));
@@ -155,9 +167,9 @@ export class Producer {
 
   // Order events, keyed by order id.
 
-  /** publishOrderEvent sends an order event built by the caller, after the same checks. */
+  /** publishOrderEvent sends an order event built by the caller, as sendInventoryCommand does. */
   publishOrderEvent(ev: OrderEvent): Promise<Ack> {
-    return this.#send(() => records.orderEventRecord(given(ev)));
+    return this.#send(() => refused(records.orderEventRecord(given(ev)), "event_id", ev?.eventId));
   }
   placeOrder(in_: records.PlaceOrder): Promise<Ack> {
     return this.#send(() => records.orderEventRecord(records.placedEvent(given(in_), this.#now)));
@@ -175,9 +187,9 @@ export class Producer {
 
   // Pricing commands, keyed by SKU.
 
-  /** sendPricingCommand sends a pricing command built by the caller, after the same checks. */
+  /** sendPricingCommand sends a pricing command built by the caller, as sendInventoryCommand does. */
   sendPricingCommand(cmd: PricingCommand): Promise<Ack> {
-    return this.#send(() => records.pricingRecord(given(cmd)));
+    return this.#send(() => refused(records.pricingRecord(given(cmd)), "command_id", cmd?.commandId));
   }
   setBasePrice(in_: records.SetBasePrice): Promise<Ack> {
     return this.#send(() => records.pricingRecord(records.setBaseCommand(given(in_), this.#now)));

@@ -4,6 +4,7 @@
 
 import { create, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { InvalidError, Reason } from "./errors.js";
+import { derive } from "./ids.js";
 import { partition } from "./partition.js";
 import { Topics, type TopicName } from "./topics.js";
 import {
@@ -84,10 +85,12 @@ export const pricingRecord = keyed(PricingCommandSchema, Topics.pricingCommands,
 /** viewRecord validates a storefront's view event and keys it by user id. */
 export const viewRecord = keyed(ViewEventSchema, Topics.recommendationViews, validateViewEvent, (v) => v.userId);
 
-// Inputs of the typed sends. A timestampMs left out is the time of the call.
+// Inputs of the typed sends. Their record ids are derived from the caller's idempotency key
+// (deriveId), as the Go SDK derives them; a timestampMs left out is the time of the call.
 
 export interface Restock {
-  commandId: string;
+  /** Names the command: its id is derived from it (deriveId), so a send retried with it is one command. */
+  idempotencyKey: string;
   sku: string;
   qty: Int64;
   orderId?: string;
@@ -95,7 +98,8 @@ export interface Restock {
 }
 
 export interface Reserve {
-  commandId: string;
+  /** Names the command: its id is derived from it (deriveId), so a send retried with it is one command. */
+  idempotencyKey: string;
   orderId: string;
   sku: string;
   qty: Int64;
@@ -104,7 +108,8 @@ export interface Reserve {
 }
 
 export interface Commit {
-  commandId: string;
+  /** Names the command: its id is derived from it (deriveId), so a send retried with it is one command. */
+  idempotencyKey: string;
   orderId: string;
   sku: string;
   /** The units sold of the reservation, the rest being released; left out or 0 sells all of it. */
@@ -113,7 +118,8 @@ export interface Commit {
 }
 
 export interface Release {
-  commandId: string;
+  /** Names the command: its id is derived from it (deriveId), so a send retried with it is one command. */
+  idempotencyKey: string;
   orderId: string;
   sku: string;
   timestampMs?: Int64;
@@ -121,14 +127,14 @@ export interface Release {
 
 export function restockCommand(in_: Restock, now: () => number): InventoryCommand {
   return create(InventoryCommandSchema, {
-    commandId: in_.commandId, orderId: str(in_.orderId), sku: in_.sku, qty: int64("qty", in_.qty, Reason.invalidQty),
+    commandId: derive(in_.idempotencyKey), orderId: str(in_.orderId), sku: in_.sku, qty: int64("qty", in_.qty, Reason.invalidQty),
     timestampMs: stamp(in_.timestampMs, now), kind: { case: "restock", value: {} },
   });
 }
 
 export function reserveCommand(in_: Reserve, now: () => number): InventoryCommand {
   return create(InventoryCommandSchema, {
-    commandId: in_.commandId, orderId: in_.orderId, sku: in_.sku, qty: int64("qty", in_.qty, Reason.invalidQty),
+    commandId: derive(in_.idempotencyKey), orderId: in_.orderId, sku: in_.sku, qty: int64("qty", in_.qty, Reason.invalidQty),
     timestampMs: stamp(in_.timestampMs, now),
     kind: { case: "reserve", value: { ttlMs: int64("reserve.ttl_ms", in_.ttlMs, Reason.invalidTtl) } },
   });
@@ -136,14 +142,14 @@ export function reserveCommand(in_: Reserve, now: () => number): InventoryComman
 
 export function commitCommand(in_: Commit, now: () => number): InventoryCommand {
   return create(InventoryCommandSchema, {
-    commandId: in_.commandId, orderId: in_.orderId, sku: in_.sku, qty: int64("qty", in_.qty, Reason.invalidQty),
+    commandId: derive(in_.idempotencyKey), orderId: in_.orderId, sku: in_.sku, qty: int64("qty", in_.qty, Reason.invalidQty),
     timestampMs: stamp(in_.timestampMs, now), kind: { case: "commit", value: {} },
   });
 }
 
 export function releaseCommand(in_: Release, now: () => number): InventoryCommand {
   return create(InventoryCommandSchema, {
-    commandId: in_.commandId, orderId: in_.orderId, sku: in_.sku,
+    commandId: derive(in_.idempotencyKey), orderId: in_.orderId, sku: in_.sku,
     timestampMs: stamp(in_.timestampMs, now), kind: { case: "release", value: {} },
   });
 }
@@ -155,7 +161,8 @@ export interface OrderLine {
 }
 
 export interface PlaceOrder {
-  eventId: string;
+  /** Names the event: its id is derived from it (deriveId), so a send retried with it is one event. */
+  idempotencyKey: string;
   orderId: string;
   userId?: string;
   deviceId?: string;
@@ -166,7 +173,8 @@ export interface PlaceOrder {
 }
 
 export interface PaymentFailed {
-  eventId: string;
+  /** Names the event: its id is derived from it (deriveId), so a send retried with it is one event. */
+  idempotencyKey: string;
   orderId: string;
   userId: string;
   deviceId: string;
@@ -177,7 +185,8 @@ export interface PaymentFailed {
 }
 
 export interface MarkPaid {
-  eventId: string;
+  /** Names the event: its id is derived from it (deriveId), so a send retried with it is one event. */
+  idempotencyKey: string;
   orderId: string;
   userId: string;
   paymentId: string;
@@ -187,13 +196,16 @@ export interface MarkPaid {
 }
 
 export interface CancelOrder {
-  eventId: string;
+  /** Names the event: its id is derived from it (deriveId), so a send retried with it is one event. */
+  idempotencyKey: string;
   orderId: string;
   reason?: string;
   timestampMs?: Int64;
 }
 
 export function placedEvent(in_: PlaceOrder, now: () => number): OrderEvent {
+  // The key first, as the Go SDK checks it.
+  const eventId = derive(in_.idempotencyKey);
   if (!Array.isArray(in_.lines)) throw new InvalidError("placed.lines", Reason.missingLines);
   const lines = in_.lines.map((line, i) => {
     // A line that is not an object is an empty one, refused for its SKU as Go refuses a nil line.
@@ -205,7 +217,7 @@ export function placedEvent(in_: PlaceOrder, now: () => number): OrderEvent {
     };
   });
   return create(OrderEventSchema, {
-    eventId: in_.eventId, orderId: in_.orderId, timestampMs: stamp(in_.timestampMs, now),
+    eventId, orderId: in_.orderId, timestampMs: stamp(in_.timestampMs, now),
     kind: {
       case: "placed",
       value: { userId: str(in_.userId), deviceId: str(in_.deviceId), paymentId: str(in_.paymentId), currency: in_.currency, lines },
@@ -215,7 +227,7 @@ export function placedEvent(in_: PlaceOrder, now: () => number): OrderEvent {
 
 export function paymentFailedEvent(in_: PaymentFailed, now: () => number): OrderEvent {
   return create(OrderEventSchema, {
-    eventId: in_.eventId, orderId: in_.orderId, timestampMs: stamp(in_.timestampMs, now),
+    eventId: derive(in_.idempotencyKey), orderId: in_.orderId, timestampMs: stamp(in_.timestampMs, now),
     kind: {
       case: "paymentFailed",
       value: {
@@ -228,7 +240,7 @@ export function paymentFailedEvent(in_: PaymentFailed, now: () => number): Order
 
 export function paidEvent(in_: MarkPaid, now: () => number): OrderEvent {
   return create(OrderEventSchema, {
-    eventId: in_.eventId, orderId: in_.orderId, timestampMs: stamp(in_.timestampMs, now),
+    eventId: derive(in_.idempotencyKey), orderId: in_.orderId, timestampMs: stamp(in_.timestampMs, now),
     kind: {
       case: "paid",
       value: {
@@ -241,13 +253,14 @@ export function paidEvent(in_: MarkPaid, now: () => number): OrderEvent {
 
 export function cancelledEvent(in_: CancelOrder, now: () => number): OrderEvent {
   return create(OrderEventSchema, {
-    eventId: in_.eventId, orderId: in_.orderId, timestampMs: stamp(in_.timestampMs, now),
+    eventId: derive(in_.idempotencyKey), orderId: in_.orderId, timestampMs: stamp(in_.timestampMs, now),
     kind: { case: "cancelled", value: { reason: str(in_.reason) } },
   });
 }
 
 export interface SetBasePrice {
-  commandId: string;
+  /** Names the command: its id is derived from it (deriveId), so a send retried with it is one command. */
+  idempotencyKey: string;
   sku: string;
   priceMinor: Int64;
   currency: string;
@@ -266,14 +279,16 @@ export interface CampaignInput {
 }
 
 export interface UpsertCampaign {
-  commandId: string;
+  /** Names the command: its id is derived from it (deriveId), so a send retried with it is one command. */
+  idempotencyKey: string;
   sku: string;
   campaign: CampaignInput;
   timestampMs?: Int64;
 }
 
 export interface EndCampaign {
-  commandId: string;
+  /** Names the command: its id is derived from it (deriveId), so a send retried with it is one command. */
+  idempotencyKey: string;
   sku: string;
   campaignId: string;
   timestampMs?: Int64;
@@ -281,7 +296,7 @@ export interface EndCampaign {
 
 export function setBaseCommand(in_: SetBasePrice, now: () => number): PricingCommand {
   return create(PricingCommandSchema, {
-    commandId: in_.commandId, sku: in_.sku, timestampMs: stamp(in_.timestampMs, now),
+    commandId: derive(in_.idempotencyKey), sku: in_.sku, timestampMs: stamp(in_.timestampMs, now),
     kind: { case: "setBase", value: { priceMinor: int64("set_base.price_minor", in_.priceMinor, Reason.invalidPrice), currency: in_.currency } },
   });
 }
@@ -289,6 +304,7 @@ export function setBaseCommand(in_: SetBasePrice, now: () => number): PricingCom
 const campaignKinds: Record<string, CampaignKind> = { percent: CampaignKind.PERCENT, fixed: CampaignKind.FIXED };
 
 export function upsertCampaignCommand(in_: UpsertCampaign, now: () => number): PricingCommand {
+  const commandId = derive(in_.idempotencyKey);
   const field = "upsert_campaign.campaign";
   const c = in_.campaign;
   if (c === undefined || c === null) throw new InvalidError(field, Reason.invalidCampaign);
@@ -297,7 +313,7 @@ export function upsertCampaignCommand(in_: UpsertCampaign, now: () => number): P
     throw new InvalidError(`${field}.kind`, Reason.invalidCampaign, `${shown(c.kind)} is not percent or fixed`);
   }
   return create(PricingCommandSchema, {
-    commandId: in_.commandId, sku: in_.sku, timestampMs: stamp(in_.timestampMs, now),
+    commandId, sku: in_.sku, timestampMs: stamp(in_.timestampMs, now),
     kind: {
       case: "upsertCampaign",
       value: {
@@ -315,7 +331,7 @@ export function upsertCampaignCommand(in_: UpsertCampaign, now: () => number): P
 
 export function endCampaignCommand(in_: EndCampaign, now: () => number): PricingCommand {
   return create(PricingCommandSchema, {
-    commandId: in_.commandId, sku: in_.sku, timestampMs: stamp(in_.timestampMs, now),
+    commandId: derive(in_.idempotencyKey), sku: in_.sku, timestampMs: stamp(in_.timestampMs, now),
     kind: { case: "endCampaign", value: { campaignId: in_.campaignId } },
   });
 }
@@ -356,7 +372,8 @@ export function purchaseRecord(in_: Purchase, now: () => number): TitanRecord {
 }
 
 export interface RecordView {
-  eventId: string;
+  /** Names the event: its id is derived from it (deriveId), so a send retried with it is one event. */
+  idempotencyKey: string;
   userId: string;
   sku: string;
   sessionId?: string;
@@ -365,6 +382,6 @@ export interface RecordView {
 
 export function viewEvent(in_: RecordView, now: () => number): ViewEvent {
   return create(ViewEventSchema, {
-    eventId: in_.eventId, userId: in_.userId, sku: in_.sku, sessionId: str(in_.sessionId), timestampMs: stamp(in_.timestampMs, now),
+    eventId: derive(in_.idempotencyKey), userId: in_.userId, sku: in_.sku, sessionId: str(in_.sessionId), timestampMs: stamp(in_.timestampMs, now),
   });
 }

@@ -25,31 +25,31 @@ test("every input is written once, in the partition of its key", { timeout: 120_
     const sends: [Promise<Ack>, string, string][] = [];
     // Many to few partitions at once: what a client numbering its requests wrongly would lose.
     for (let i = 0; i < 200; i++) {
-      sends.push([p.restock({ commandId: `restock-${i}`, sku: `sku-${i % 16}`, qty: i + 1 }), Topics.inventoryCommands, `sku-${i % 16}`]);
+      sends.push([p.restock({ idempotencyKey: `restock-${i}`, sku: `sku-${i % 16}`, qty: i + 1 }), Topics.inventoryCommands, `sku-${i % 16}`]);
     }
     sends.push(
-      [p.reserve({ commandId: "reserve-1", orderId: "order-1", sku: "sku-1", qty: 1, ttlMs: 60_000 }), Topics.inventoryCommands, "sku-1"],
-      [p.commit({ commandId: "commit-1", orderId: "order-1", sku: "sku-1" }), Topics.inventoryCommands, "sku-1"],
-      [p.release({ commandId: "release-1", orderId: "order-2", sku: "sku-2" }), Topics.inventoryCommands, "sku-2"],
-      [p.placeOrder({ eventId: "placed-1", orderId: "order-1", currency: "EUR", lines: [{ sku: "sku-1", qty: 1, unitPriceMinor: 100 }] }),
+      [p.reserve({ idempotencyKey: "reserve-1", orderId: "order-1", sku: "sku-1", qty: 1, ttlMs: 60_000 }), Topics.inventoryCommands, "sku-1"],
+      [p.commit({ idempotencyKey: "commit-1", orderId: "order-1", sku: "sku-1" }), Topics.inventoryCommands, "sku-1"],
+      [p.release({ idempotencyKey: "release-1", orderId: "order-2", sku: "sku-2" }), Topics.inventoryCommands, "sku-2"],
+      [p.placeOrder({ idempotencyKey: "placed-1", orderId: "order-1", currency: "EUR", lines: [{ sku: "sku-1", qty: 1, unitPriceMinor: 100 }] }),
         Topics.orderEvents, "order-1"],
-      [p.paymentFailed({ eventId: "failed-1", orderId: "order-3", userId: "u", deviceId: "d", paymentId: "p", amountMinor: 1 }),
+      [p.paymentFailed({ idempotencyKey: "failed-1", orderId: "order-3", userId: "u", deviceId: "d", paymentId: "p", amountMinor: 1 }),
         Topics.orderEvents, "order-3"],
-      [p.markPaid({ eventId: "paid-1", orderId: "order-1", userId: "u", paymentId: "p", amountMinor: 100, currency: "EUR" }),
+      [p.markPaid({ idempotencyKey: "paid-1", orderId: "order-1", userId: "u", paymentId: "p", amountMinor: 100, currency: "EUR" }),
         Topics.orderEvents, "order-1"],
-      [p.cancelOrder({ eventId: "cancelled-1", orderId: "order-4" }), Topics.orderEvents, "order-4"],
-      [p.setBasePrice({ commandId: "price-1", sku: "sku-1", priceMinor: 1999, currency: "EUR" }), Topics.pricingCommands, "sku-1"],
-      [p.upsertCampaign({ commandId: "campaign-1", sku: "sku-1", campaign: { id: "w", kind: "fixed", amountMinor: 100, endsAtMs: at + 60_000 } }),
+      [p.cancelOrder({ idempotencyKey: "cancelled-1", orderId: "order-4" }), Topics.orderEvents, "order-4"],
+      [p.setBasePrice({ idempotencyKey: "price-1", sku: "sku-1", priceMinor: 1999, currency: "EUR" }), Topics.pricingCommands, "sku-1"],
+      [p.upsertCampaign({ idempotencyKey: "campaign-1", sku: "sku-1", campaign: { id: "w", kind: "fixed", amountMinor: 100, endsAtMs: at + 60_000 } }),
         Topics.pricingCommands, "sku-1"],
-      [p.endCampaign({ commandId: "campaign-end-1", sku: "sku-1", campaignId: "w" }), Topics.pricingCommands, "sku-1"],
+      [p.endCampaign({ idempotencyKey: "campaign-end-1", sku: "sku-1", campaignId: "w" }), Topics.pricingCommands, "sku-1"],
       [p.purchase({ saleId: "sale-1", userId: "user-7", idempotencyKey: "buy-1", qty: 1, buckets: 4 }), Topics.flashSaleCommands,
         "u:sale-1:user-7"],
-      [p.recordView({ eventId: "view-1", userId: "user-7", sku: "sku-1" }), Topics.recommendationViews, "user-7"],
+      [p.recordView({ idempotencyKey: "view-1", userId: "user-7", sku: "sku-1" }), Topics.recommendationViews, "user-7"],
     );
     const acks = await Promise.all(sends.map(([s]) => s));
     // And one at a time, each awaited before the next is made.
     for (let i = 0; i < 10; i++) {
-      const ack = await p.restock({ commandId: `again-${i}`, sku: `sku-${i}`, qty: 1 });
+      const ack = await p.restock({ idempotencyKey: `again-${i}`, sku: `sku-${i}`, qty: 1 });
       sends.push([Promise.resolve(ack), Topics.inventoryCommands, `sku-${i}`]);
       acks.push(ack);
     }

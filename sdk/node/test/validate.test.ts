@@ -14,22 +14,22 @@ import { CommandSchema as PricingCommandSchema } from "../src/gen/titan/pricing/
 
 const now = () => 1_796_083_200_000;
 
-const restock: r.Restock = { commandId: "restock-1", sku: "sku-1", qty: 5 };
-const reserve: r.Reserve = { commandId: "reserve-1", orderId: "order-1", sku: "sku-1", qty: 2, ttlMs: 600_000 };
+const restock: r.Restock = { idempotencyKey: "restock-1", sku: "sku-1", qty: 5 };
+const reserve: r.Reserve = { idempotencyKey: "reserve-1", orderId: "order-1", sku: "sku-1", qty: 2, ttlMs: 600_000 };
 const placed: r.PlaceOrder = {
-  eventId: "placed-1", orderId: "order-1", userId: "user-7", deviceId: "device-1", paymentId: "pay-1", currency: "EUR",
+  idempotencyKey: "placed-1", orderId: "order-1", userId: "user-7", deviceId: "device-1", paymentId: "pay-1", currency: "EUR",
   lines: [{ sku: "sku-1", qty: 2, unitPriceMinor: 1999 }, { sku: "sku-2", qty: 1, unitPriceMinor: 500 }],
 };
 const failed: r.PaymentFailed = {
-  eventId: "failed-1", orderId: "order-1", userId: "user-7", deviceId: "device-1", paymentId: "pay-1", amountMinor: 4498,
+  idempotencyKey: "failed-1", orderId: "order-1", userId: "user-7", deviceId: "device-1", paymentId: "pay-1", amountMinor: 4498,
 };
-const paid: r.MarkPaid = { eventId: "paid-1", orderId: "order-1", userId: "user-7", paymentId: "pay-1", amountMinor: 4498, currency: "EUR" };
+const paid: r.MarkPaid = { idempotencyKey: "paid-1", orderId: "order-1", userId: "user-7", paymentId: "pay-1", amountMinor: 4498, currency: "EUR" };
 const campaign: r.UpsertCampaign = {
-  commandId: "campaign-1", sku: "sku-1", campaign: { id: "winter", kind: "percent", percentBps: 1500, endsAtMs: 2_000_000_000_000 },
+  idempotencyKey: "campaign-1", sku: "sku-1", campaign: { id: "winter", kind: "percent", percentBps: 1500, endsAtMs: 2_000_000_000_000 },
 };
 const reserveMessage = { commandId: "c", orderId: "o", sku: "s", qty: 1, timestampMs: 1 };
 const purchase: r.Purchase = { saleId: "sale-1", userId: "user-7", idempotencyKey: "buy-1", qty: 1, buckets: 4 };
-const view: r.RecordView = { eventId: "view-1", userId: "user-7", sku: "sku-1" };
+const view: r.RecordView = { idempotencyKey: "view-1", userId: "user-7", sku: "sku-1" };
 
 const inv = {
   restock: (x: r.Restock) => r.inventoryRecord(r.restockCommand(x, now)),
@@ -53,8 +53,14 @@ const see = (x: r.RecordView) => r.viewRecord(r.viewEvent(x, now));
 
 // Each case: what is sent, and the field and reason it is refused for.
 const cases: [string, () => unknown, string, Reason][] = [
-  ["restock without command id", () => inv.restock({ ...restock, commandId: "" }), "command_id", Reason.missingCommandId],
-  ["restock with a command id of Titan's", () => inv.restock({ ...restock, commandId: "titan:x" }), "command_id", Reason.reservedId],
+  ["restock without idempotency key", () => inv.restock({ ...restock, idempotencyKey: "" }), "idempotency_key", Reason.missingIdempotencyKey],
+  ["restock with an idempotency key of Titan's", () => inv.restock({ ...restock, idempotencyKey: "titan:x" }), "idempotency_key",
+    Reason.reservedId],
+  // The longest key derives a hashed id, which passes: what is refused is the quantity.
+  ["restock with the longest key and no qty", () => inv.restock({ ...restock, idempotencyKey: "k".repeat(MaxIDBytes), qty: 0 }), "qty",
+    Reason.invalidQty],
+  ["restock with a key past the bound", () => inv.restock({ ...restock, idempotencyKey: "k".repeat(MaxIDBytes + 1) }), "idempotency_key",
+    Reason.tooLong],
   ["restock of a control character SKU", () => inv.restock({ ...restock, sku: "sku\n1" }), "sku", Reason.invalidSku],
   ["restock without SKU", () => inv.restock({ ...restock, sku: "" }), "sku", Reason.missingSku],
   ["restock of 0", () => inv.restock({ ...restock, qty: 0 }), "qty", Reason.invalidQty],
@@ -64,12 +70,13 @@ const cases: [string, () => unknown, string, Reason][] = [
   ["restock with a negative time", () => inv.restock({ ...restock, timestampMs: -1 }), "timestamp_ms", Reason.invalidTimestamp],
   ["restock with a bad order id", () => inv.restock({ ...restock, orderId: ".." }), "order_id", Reason.invalidId],
   ["restock with an order id of Titan's", () => inv.restock({ ...restock, orderId: "titan:o" }), "order_id", Reason.reservedId],
-  ["restock with a numeric command id", () => inv.restock({ ...restock, commandId: 7 as unknown as string }), "command_id", Reason.invalidId],
+  ["restock with a numeric idempotency key", () => inv.restock({ ...restock, idempotencyKey: 7 as unknown as string }), "idempotency_key",
+    Reason.invalidId],
   ["reserve without order", () => inv.reserve({ ...reserve, orderId: "" }), "order_id", Reason.missingOrderId],
   ["reserve without ttl", () => inv.reserve({ ...reserve, ttlMs: 0 }), "reserve.ttl_ms", Reason.invalidTtl],
   ["reserve past a week", () => inv.reserve({ ...reserve, ttlMs: 7 * 24 * 3600 * 1000 + 1 }), "reserve.ttl_ms", Reason.invalidTtl],
   ["commit of a negative qty", () => inv.commit({ ...reserve, qty: -1 }), "qty", Reason.invalidQty],
-  ["release without order", () => inv.release({ commandId: "r", orderId: "", sku: "s" }), "order_id", Reason.missingOrderId],
+  ["release without order", () => inv.release({ idempotencyKey: "r", orderId: "", sku: "s" }), "order_id", Reason.missingOrderId],
   ["an expiry, which only Titan sends", () => r.inventoryRecord(create(InventoryCommandSchema, {
     commandId: "e", orderId: "o", sku: "s", timestampMs: 1n, kind: { case: "expire", value: {} } })), "kind", Reason.internalKind],
   ["a command of no kind", () => r.inventoryRecord(create(InventoryCommandSchema, { commandId: "c", sku: "s", timestampMs: 1n })),
@@ -84,8 +91,10 @@ const cases: [string, () => unknown, string, Reason][] = [
     "placed.lines[0].unit_price_minor", Reason.invalidPrice],
   ["order of a user of Titan's", () => orders.placed({ ...placed, userId: "titan:u" }), "placed.user_id", Reason.reservedId],
   ["order of a zero-width device id", () => orders.placed({ ...placed, deviceId: "dev\u200bice" }), "placed.device_id", Reason.invalidId],
-  ["order event id past the bound", () => orders.placed({ ...placed, eventId: "e".repeat(MaxIDBytes + 1) }), "event_id",
-    Reason.tooLong],
+  ["order event id past the bound", () => r.orderEventRecord(create(OrderEventSchema, {
+    eventId: "e".repeat(MaxIDBytes + 1), orderId: "o", timestampMs: 1n, kind: { case: "cancelled", value: {} } })), "event_id", Reason.tooLong],
+  ["order of an idempotency key of Titan's", () => orders.placed({ ...placed, idempotencyKey: "titan:k", lines: [] }), "idempotency_key",
+    Reason.reservedId],
   ["payment failure without device", () => orders.failed({ ...failed, deviceId: "" }), "payment_failed.device_id",
     Reason.missingDeviceId],
   ["payment failure of a negative amount", () => orders.failed({ ...failed, amountMinor: -1 }), "payment_failed.amount_minor",
@@ -99,13 +108,13 @@ const cases: [string, () => unknown, string, Reason][] = [
   ["payment by a user of Titan's", () => orders.paid({ ...paid, userId: "titan:u" }), "paid.user_id", Reason.reservedId],
   ["payment failure of a card of Titan's", () => orders.failed({ ...failed, paymentId: "titan:p" }), "payment_failed.payment_id",
     Reason.reservedId],
-  ["cancellation with a long reason", () => orders.cancelled({ eventId: "c", orderId: "o", reason: "x".repeat(1025) }),
+  ["cancellation with a long reason", () => orders.cancelled({ idempotencyKey: "c", orderId: "o", reason: "x".repeat(1025) }),
     "cancelled.reason", Reason.tooLong],
   ["an order event of no kind", () => r.orderEventRecord(create(OrderEventSchema, { eventId: "e", orderId: "o", timestampMs: 1n })),
     "kind", Reason.missingKind],
-  ["base price past the bound", () => pricing.setBase({ commandId: "p", sku: "s", priceMinor: 1_000_000_000_001, currency: "EUR" }),
+  ["base price past the bound", () => pricing.setBase({ idempotencyKey: "p", sku: "s", priceMinor: 1_000_000_000_001, currency: "EUR" }),
     "set_base.price_minor", Reason.invalidPrice],
-  ["base price of no currency", () => pricing.setBase({ commandId: "p", sku: "s", priceMinor: 1, currency: "" }),
+  ["base price of no currency", () => pricing.setBase({ idempotencyKey: "p", sku: "s", priceMinor: 1, currency: "" }),
     "set_base.currency", Reason.missingCurrency],
   ["campaign of 0 percent", () => pricing.campaign({ ...campaign, campaign: { ...campaign.campaign, percentBps: 0 } }),
     "upsert_campaign.campaign.percent_bps", Reason.invalidPercent],
@@ -117,7 +126,7 @@ const cases: [string, () => unknown, string, Reason][] = [
     "upsert_campaign.campaign.ends_at_ms", Reason.invalidPeriod],
   ["campaign of Titan's", () => pricing.campaign({ ...campaign, campaign: { ...campaign.campaign, id: "titan:c" } }),
     "upsert_campaign.campaign.id", Reason.reservedId],
-  ["campaign end of no campaign", () => pricing.end({ commandId: "e", sku: "s", campaignId: "" }), "end_campaign.campaign_id",
+  ["campaign end of no campaign", () => pricing.end({ idempotencyKey: "e", sku: "s", campaignId: "" }), "end_campaign.campaign_id",
     Reason.missingCampaignId],
   ["a price check, which only Titan sends", () => r.pricingRecord(create(PricingCommandSchema, {
     commandId: "c", sku: "s", timestampMs: 1n, kind: { case: "check", value: { orderId: "o", line: 0 } } })), "kind", Reason.internalKind],
@@ -131,7 +140,7 @@ const cases: [string, () => unknown, string, Reason][] = [
   ["purchase in a sale of no buckets", () => buy({ ...purchase, buckets: 0 }), "buckets", Reason.invalidBucket],
   ["purchase in a sale of too many buckets", () => buy({ ...purchase, buckets: 257 }), "buckets", Reason.invalidBucket],
   ["view without user", () => see({ ...view, userId: "" }), "user_id", Reason.missingUserId],
-  ["view of an event id of Titan's", () => see({ ...view, eventId: "titan:v" }), "event_id", Reason.reservedId],
+  ["view of an idempotency key of Titan's", () => see({ ...view, idempotencyKey: "titan:v" }), "idempotency_key", Reason.reservedId],
   ["view in a session of Titan's", () => see({ ...view, sessionId: "titan:s" }), "session_id", Reason.reservedId],
   ["view of a bidi override SKU", () => see({ ...view, sku: "sku\u202e1" }), "sku", Reason.invalidSku],
 ];
@@ -188,11 +197,11 @@ test("any value in any field is built or refused, never thrown over", () => {
     ["release", { ...reserve }, inv.release],
     ["placed", { ...placed }, orders.placed],
     ["failed", { ...failed }, orders.failed],
-    ["cancelled", { eventId: "c", orderId: "o", reason: "r" }, orders.cancelled],
-    ["set base", { commandId: "p", sku: "s", priceMinor: 1, currency: "EUR" }, pricing.setBase],
+    ["cancelled", { idempotencyKey: "c", orderId: "o", reason: "r" }, orders.cancelled],
+    ["set base", { idempotencyKey: "p", sku: "s", priceMinor: 1, currency: "EUR" }, pricing.setBase],
     ["campaign", { ...campaign }, pricing.campaign],
     ["campaign fields", { ...campaign.campaign }, (c: never) => pricing.campaign({ ...campaign, campaign: c })],
-    ["campaign end", { commandId: "e", sku: "s", campaignId: "w" }, pricing.end],
+    ["campaign end", { idempotencyKey: "e", sku: "s", campaignId: "w" }, pricing.end],
     ["purchase", { ...purchase }, buy],
     ["view", { ...view }, see],
     ["order line", { ...placed.lines[0] }, (l: never) => orders.placed({ ...placed, lines: [l] })],

@@ -13,7 +13,7 @@ import { Topics } from "../src/topics.js";
 import * as records from "../src/records.js";
 import { CommandSchema as InventoryCommandSchema } from "../src/gen/titan/inventory/v1/inventory_pb.js";
 import { OrderEventSchema } from "../src/gen/titan/orders/v1/orders_pb.js";
-import { CommandSchema as PricingCommandSchema } from "../src/gen/titan/pricing/v1/pricing_pb.js";
+import { CampaignKind, CommandSchema as PricingCommandSchema } from "../src/gen/titan/pricing/v1/pricing_pb.js";
 import { Kind, MessageSchema as FlashSaleMessageSchema } from "../src/gen/titan/flashsale/v1/flashsale_pb.js";
 import { ViewEventSchema } from "../src/gen/titan/recommendations/v1/recommendations_pb.js";
 
@@ -27,6 +27,7 @@ interface PartitionVectors {
 
 interface RecordVector {
   name: string;
+  idempotency_key?: string;
   topic: string;
   type: string;
   key: string;
@@ -127,6 +128,93 @@ test("the SDK keys and encodes every client input as the vectors do", async (t) 
     built++;
   }
   assert.ok(built >= 12, `${built} records built`);
+});
+
+// The typed sends, given a record's fields, time and idempotency key, make its topic, key and bytes:
+// the ids they derive and the fields they fill are the Go SDK's (sdk/vectors_test.go checks Go's).
+test("the typed sends make every vector record that names its idempotency key", async (t) => {
+  const v = read<{ records: RecordVector[] }>("records.json");
+  const now = () => 1;
+  let made = 0;
+  for (const r of v.records) {
+    const key = r.idempotency_key;
+    if (key === undefined || key === "") continue;
+    let rec: records.TitanRecord | undefined;
+    switch (r.type) {
+      case InventoryCommandSchema.typeName: {
+        const c = fromJson(InventoryCommandSchema, r.message);
+        const base = { idempotencyKey: key, sku: c.sku, timestampMs: c.timestampMs };
+        const k = c.kind;
+        const cmd =
+          k.case === "restock" ? records.restockCommand({ ...base, qty: c.qty }, now)
+          : k.case === "reserve" ? records.reserveCommand({ ...base, orderId: c.orderId, qty: c.qty, ttlMs: k.value.ttlMs }, now)
+          : k.case === "commit" ? records.commitCommand({ ...base, orderId: c.orderId, qty: c.qty }, now)
+          : k.case === "release" ? records.releaseCommand({ ...base, orderId: c.orderId }, now)
+          : assert.fail(`no typed send for ${k.case}`);
+        rec = records.inventoryRecord(cmd);
+        break;
+      }
+      case OrderEventSchema.typeName: {
+        const e = fromJson(OrderEventSchema, r.message);
+        const base = { idempotencyKey: key, orderId: e.orderId, timestampMs: e.timestampMs };
+        const k = e.kind;
+        const ev =
+          k.case === "placed" ? records.placedEvent({ ...base, userId: k.value.userId, deviceId: k.value.deviceId, paymentId: k.value.paymentId,
+              currency: k.value.currency, lines: k.value.lines.map((l) => ({ sku: l.sku, qty: l.qty, unitPriceMinor: l.unitPriceMinor })) }, now)
+          : k.case === "paymentFailed" ? records.paymentFailedEvent({ ...base, userId: k.value.userId, deviceId: k.value.deviceId,
+              paymentId: k.value.paymentId, amountMinor: k.value.amountMinor, reason: k.value.reason }, now)
+          : k.case === "paid" ? records.paidEvent({ ...base, userId: k.value.userId, paymentId: k.value.paymentId,
+              amountMinor: k.value.amountMinor, currency: k.value.currency }, now)
+          : k.case === "cancelled" ? records.cancelledEvent({ ...base, reason: k.value.reason }, now)
+          : assert.fail(`no typed send for ${k.case}`);
+        rec = records.orderEventRecord(ev);
+        break;
+      }
+      case PricingCommandSchema.typeName: {
+        const c = fromJson(PricingCommandSchema, r.message);
+        const base = { idempotencyKey: key, sku: c.sku, timestampMs: c.timestampMs };
+        const k = c.kind;
+        let cmd;
+        if (k.case === "setBase") {
+          cmd = records.setBaseCommand({ ...base, priceMinor: k.value.priceMinor, currency: k.value.currency }, now);
+        } else if (k.case === "upsertCampaign") {
+          const cp = k.value.campaign!;
+          cmd = records.upsertCampaignCommand({ ...base, campaign: { id: cp.id, kind: cp.kind === CampaignKind.PERCENT ? "percent" : "fixed",
+            percentBps: cp.percentBps, amountMinor: cp.amountMinor, startsAtMs: cp.startsAtMs, endsAtMs: cp.endsAtMs } }, now);
+        } else if (k.case === "endCampaign") {
+          cmd = records.endCampaignCommand({ ...base, campaignId: k.value.campaignId }, now);
+        } else {
+          assert.fail(`no typed send for ${k.case}`);
+        }
+        rec = records.pricingRecord(cmd);
+        break;
+      }
+      case FlashSaleMessageSchema.typeName: {
+        const m = fromJson(FlashSaleMessageSchema, r.message);
+        assert.equal(m.kind, Kind.PURCHASE);
+        assert.equal(m.idempotencyKey, key);
+        const buckets = [...Array(256).keys()].map((i) => i + 1).find((n) => partition(m.userId, n) === m.bucket);
+        assert.ok(buckets !== undefined);
+        rec = records.purchaseRecord({ saleId: m.saleId, userId: m.userId, idempotencyKey: key, qty: m.qty, buckets, timestampMs: m.timestampMs }, now);
+        break;
+      }
+      case ViewEventSchema.typeName: {
+        const e = fromJson(ViewEventSchema, r.message);
+        rec = records.viewRecord(records.viewEvent({ idempotencyKey: key, userId: e.userId, sku: e.sku, sessionId: e.sessionId,
+          timestampMs: e.timestampMs }, now));
+        break;
+      }
+      default:
+        assert.fail(`no typed send for ${r.type}`);
+    }
+    await t.test(r.name, () => {
+      assert.equal(rec.topic, r.topic);
+      assert.equal(rec.key, r.key);
+      assert.equal(Buffer.from(rec.value).toString("hex"), r.value_hex);
+    });
+    made++;
+  }
+  assert.ok(made >= 13, `${made} typed sends checked`);
 });
 
 // The SDKs derive the same record id from an idempotency key, in both of its forms.
