@@ -213,8 +213,12 @@ func (f *replayFlagSet) replay(ctx context.Context, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "titan replay: %v\n", err)
 		return replayExit(err)
 	}
-	fmt.Fprintf(stdout, "replayed %d records of %s into shadow namespace %s (%d dead letters); compare with: titan replay diff --shadow %s --topology %s\n",
-		res.Copied, *f.topology, res.ShadowNamespace, res.DeadLetters, *f.shadow, *f.topology)
+	waited := ""
+	if res.Waits > 0 {
+		waited = fmt.Sprintf(", in time order: %d runs", res.Waits)
+	}
+	fmt.Fprintf(stdout, "replayed %d records of %s into shadow namespace %s (%d dead letters%s); compare with: titan replay diff --shadow %s --topology %s\n",
+		res.Copied, *f.topology, res.ShadowNamespace, res.DeadLetters, waited, *f.shadow, *f.topology)
 	return 0
 }
 
