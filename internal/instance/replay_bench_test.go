@@ -120,7 +120,7 @@ func BenchmarkReplayOrders(b *testing.B) {
 	}
 
 	var (
-		elapsed        time.Duration
+		elapsed       time.Duration
 		waits, copied int64
 	)
 	b.ResetTimer()
