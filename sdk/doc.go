@@ -45,8 +45,9 @@
 //
 // # Waiting for answers
 //
-// WaitCommandResult returns an inventory command's result event and
-// WaitOrderOutcome an order's confirmation or rejection. Each reads only the
+// WaitCommandResult returns an inventory command's result event,
+// WaitOrderOutcome an order's confirmation or rejection and
+// WaitPurchaseResult a flash-sale purchase's result. Each reads only the
 // partition its key maps to, from the send's time (Ack.SentAt), with a
 // client of its own, until the answer comes or its context ends.
 //

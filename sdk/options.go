@@ -70,6 +70,7 @@ func (c *config) topics() topics {
 		pricing:           ns(schemas.PricingCommands),
 		flashSale:         ns(schemas.FlashSaleCommands),
 		flashSaleInternal: ns(schemas.FlashSaleInternal),
+		flashSaleEvents:   ns(schemas.FlashSaleEvents),
 		views:             ns(schemas.RecommendationViews),
 		inventoryEvents:   ns(schemas.InventoryEvents),
 		orderOutcomes:     ns(schemas.OrderOutcomes),
@@ -87,7 +88,7 @@ func (c *config) topics() topics {
 type topics struct {
 	commands, orderEvents, pricing, flashSale, flashSaleInternal, views string
 	// Read by the waits.
-	inventoryEvents, orderOutcomes string
+	inventoryEvents, orderOutcomes, flashSaleEvents string
 }
 
 // WhenFull is what a send does when the producer's bounded buffer is full.
@@ -209,7 +210,7 @@ func (c *config) validate(brokers []string) error {
 	if err := validateTopic(t.orderEvents); err != nil {
 		return fmt.Errorf("%w: order events topic: %w", ErrInvalidOption, err)
 	}
-	for _, name := range []string{t.pricing, t.flashSale, t.flashSaleInternal, t.views, t.inventoryEvents, t.orderOutcomes} {
+	for _, name := range []string{t.pricing, t.flashSale, t.flashSaleInternal, t.views, t.inventoryEvents, t.orderOutcomes, t.flashSaleEvents} {
 		if err := validateTopic(name); err != nil {
 			return fmt.Errorf("%w: namespace %q: %w", ErrInvalidOption, c.namespace, err)
 		}

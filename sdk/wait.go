@@ -12,8 +12,10 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/titan-commerce/titan/internal/partition"
+	"github.com/titan-commerce/titan/processors/flashsale"
 	"github.com/titan-commerce/titan/schemas"
 	"github.com/titan-commerce/titan/schemas/codec"
+	flashsalev1 "github.com/titan-commerce/titan/schemas/flashsale/v1"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
 	ordersv1 "github.com/titan-commerce/titan/schemas/orders/v1"
 )
@@ -70,6 +72,32 @@ func (p *Producer) WaitOrderOutcome(ctx context.Context, orderID string, since t
 		return nil, fmt.Errorf("sdk: wait for the outcome of order %q: %w", orderID, err)
 	}
 	return ev, nil
+}
+
+// WaitPurchaseResult waits for the one result of the flash-sale purchase
+// named by saleID and idempotencyKey: purchased (with its bucket and
+// price) or rejected with its reason (not_started, ended, sold_out,
+// limit_exceeded, ...). It reads the flash sales' events topic
+// (schemas.FlashSaleEvents) as WaitCommandResult reads the inventory's: the
+// partition of the result's key (flashsale.PurchaseKey), from since less
+// ClockSkew, where since is Ack.SentAt of the purchase's first send. A
+// purchase sent again with its key is the same attempt, answered once, so
+// a retry's wait must keep the first since.
+func (p *Producer) WaitPurchaseResult(ctx context.Context, saleID, idempotencyKey string, since time.Time) (*flashsalev1.Result, error) {
+	if err := schemas.CheckID("sale_id", saleID, schemas.ReasonMissingSaleID); err != nil {
+		return nil, fmt.Errorf("sdk: wait for a purchase result: %w", err)
+	}
+	if err := schemas.CheckID("idempotency_key", idempotencyKey, schemas.ReasonMissingIdempotencyKey); err != nil {
+		return nil, fmt.Errorf("sdk: wait for a purchase result: %w", err)
+	}
+	res, err := waitFor(ctx, p, p.topics.flashSaleEvents, flashsale.PurchaseKey(saleID, idempotencyKey), since,
+		func(r *flashsalev1.Result) bool {
+			return r.GetSaleId() == saleID && r.GetIdempotencyKey() == idempotencyKey
+		})
+	if err != nil {
+		return nil, fmt.Errorf("sdk: wait for the result of purchase %q in sale %q: %w", idempotencyKey, saleID, err)
+	}
+	return res, nil
 }
 
 // waitFor reads the partition of topic that key maps to, from the first

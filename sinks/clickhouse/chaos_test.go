@@ -40,6 +40,23 @@ func ownServer(t *testing.T, port int) *server {
 	return s
 }
 
+// ownWorld is a world of partitions on a ClickHouse server of its own on port, whose tables the
+// sink's migrations made: what a test that stops the server runs on.
+func ownWorld(t *testing.T, port int, partitions int32) (*server, *world) {
+	srv := ownServer(t, port)
+	w := newWorld(t, partitions)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := clickhouse.Open(ctx, clickhouse.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), ReadTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	w.conn = conn
+	w.migrate()
+	return srv, w
+}
+
 func (s *server) do(verb string) {
 	s.t.Helper()
 	cmd := exec.Command("bash", script, verb)
@@ -53,17 +70,7 @@ func (s *server) do(verb string) {
 // and once the server is back writes every event once.
 func TestSinkRidesOutClickHouseStop(t *testing.T) {
 	const port = 19300
-	srv := ownServer(t, port)
-	w := newWorld(t, 4)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := clickhouse.Open(ctx, clickhouse.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), ReadTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	w.conn = conn
-	w.migrate()
+	srv, w := ownWorld(t, port, 4)
 	reg := prometheus.NewRegistry()
 	const batch = 500
 	w.sink(w.ns+".sink", clickhouse.NewMetrics(reg), func(o *clickhouse.SinkOptions) {
@@ -219,17 +226,7 @@ func TestSinkKilledMidBatch(t *testing.T) {
 // uncommitted, and the next sink writes them.
 func TestSinkStopsWhileClickHouseIsDown(t *testing.T) {
 	const port = 19310
-	srv := ownServer(t, port)
-	w := newWorld(t, 2)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := clickhouse.Open(ctx, clickhouse.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), ReadTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	w.conn = conn
-	w.migrate()
+	srv, w := ownWorld(t, port, 2)
 	send := func(from, n int) {
 		recs := make([]*kgo.Record, n)
 		for i := range recs {
