@@ -55,10 +55,10 @@ type Config struct {
 	CommitInterval time.Duration
 	// FetchMaxWait is how long a fetch of the processor's inputs and
 	// tables waits for records when there are none; zero means Sarama's
-	// (100 ms). A record written while such a fetch waits has been
-	// measured to reach the processor about this long later
-	// (BenchmarkReplayOrders), so a replay, which waits for its shadow
-	// groups between runs of records, sets it low.
+	// (100 ms). An ordered replay, which writes its shadow groups a run of
+	// records and waits until they have processed it, measured each run
+	// to cost about this long whatever its size (BenchmarkReplayOrders),
+	// so it sets it low.
 	FetchMaxWait time.Duration
 	// Faults, when set, wraps the storage and the producer of processors
 	// to inject failures (internal/faults); tests of how Titan survives
