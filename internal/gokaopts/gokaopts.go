@@ -53,6 +53,10 @@ type Config struct {
 	// (a second). A replay's shadow groups commit far more often: the
 	// replay learns from their commits when they have caught up.
 	CommitInterval time.Duration
+	// Marked, if set, is told each offset a processor's group will commit,
+	// as soon as the group marks it: a replay learns from it that its
+	// shadow groups are done without waiting for their commits.
+	Marked MarkedFunc
 	// FetchMaxWait is how long a fetch of the processor's inputs and
 	// tables waits for records when there are none; zero means Sarama's
 	// (100 ms). An ordered replay, which writes its shadow groups a run of
@@ -199,7 +203,7 @@ func (c Config) builders(order Order) (storage.Builder, goka.ProducerBuilder) {
 func (c Config) processor(store storage.Builder, produce goka.ProducerBuilder) []goka.ProcessorOption {
 	opts := []goka.ProcessorOption{
 		goka.WithTopicManagerBuilder(c.topicManager()),
-		goka.WithConsumerGroupBuilder(groupBuilder(goka.ConsumerGroupBuilderWithConfig(c.groupSarama()), c.logger())),
+		goka.WithConsumerGroupBuilder(groupBuilder(goka.ConsumerGroupBuilderWithConfig(c.groupSarama()), c.logger(), c.Marked)),
 		goka.WithConsumerSaramaBuilder(ridingConsumerBuilder(goka.SaramaConsumerBuilderWithConfig(c.sarama()), c.Lookups, c.logger())),
 		goka.WithProducerBuilder(produce),
 		goka.WithHasher(partition.Hasher()),

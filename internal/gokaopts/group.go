@@ -33,8 +33,15 @@ import (
 //     Consume as before.
 type group struct {
 	sarama.ConsumerGroup
-	log *slog.Logger
+	log    *slog.Logger
+	id     string
+	marked MarkedFunc
 }
+
+// MarkedFunc is told, for a group, each next offset to read of a
+// partition once every record delivered before it is done: the offset the
+// group commits next, before sarama commits it.
+type MarkedFunc func(group, topic string, partition int32, next int64)
 
 const (
 	// rejoinBackoff is the wait before a session that failed outside the
@@ -50,13 +57,13 @@ const (
 	minSession = 100 * time.Millisecond
 )
 
-func groupBuilder(b goka.ConsumerGroupBuilder, log *slog.Logger) goka.ConsumerGroupBuilder {
+func groupBuilder(b goka.ConsumerGroupBuilder, log *slog.Logger, marked MarkedFunc) goka.ConsumerGroupBuilder {
 	return func(brokers []string, groupID, clientID string) (sarama.ConsumerGroup, error) {
 		cg, err := b(brokers, groupID, clientID)
 		if err != nil {
 			return nil, err
 		}
-		return &group{ConsumerGroup: cg, log: log.With("group", groupID)}, nil
+		return &group{ConsumerGroup: cg, log: log.With("group", groupID), id: groupID, marked: marked}, nil
 	}
 }
 
@@ -65,7 +72,7 @@ func groupBuilder(b goka.ConsumerGroupBuilder, log *slog.Logger) goka.ConsumerGr
 func (g *group) Consume(ctx context.Context, topics []string, handler sarama.ConsumerGroupHandler) error {
 	var failingSince time.Time
 	for {
-		h := &orderedHandler{inner: handler}
+		h := &orderedHandler{inner: handler, group: g.id, marked: g.marked}
 		began := time.Now()
 		err := g.ConsumerGroup.Consume(ctx, topics, h)
 		switch {
@@ -108,8 +115,10 @@ func wait(ctx context.Context, d time.Duration) bool {
 // marks are held back until they are in order, and claims that record what
 // they deliver.
 type orderedHandler struct {
-	inner sarama.ConsumerGroupHandler
-	sess  *orderedSession
+	inner  sarama.ConsumerGroupHandler
+	sess   *orderedSession
+	group  string
+	marked MarkedFunc
 
 	mu struct {
 		sync.Mutex
@@ -133,7 +142,7 @@ func (h *orderedHandler) failed() bool {
 }
 
 func (h *orderedHandler) Setup(s sarama.ConsumerGroupSession) error {
-	h.sess = &orderedSession{ConsumerGroupSession: s, parts: map[topicPartition]*partitionMarks{}}
+	h.sess = &orderedSession{ConsumerGroupSession: s, parts: map[topicPartition]*partitionMarks{}, group: h.group, marked: h.marked}
 	return h.fail(h.inner.Setup(h.sess))
 }
 
@@ -197,6 +206,8 @@ type topicPartition struct {
 // delivered before it is marked too.
 type orderedSession struct {
 	sarama.ConsumerGroupSession
+	group  string
+	marked MarkedFunc
 
 	mu    sync.Mutex
 	parts map[topicPartition]*partitionMarks
@@ -220,11 +231,17 @@ func (s *orderedSession) MarkOffset(topic string, partition int32, offset int64,
 	s.mu.Unlock()
 	if !ok {
 		s.ConsumerGroupSession.MarkOffset(topic, partition, offset, metadata)
+		if s.marked != nil {
+			s.marked(s.group, topic, partition, offset)
+		}
 		return
 	}
 	// A mark names the next offset to read: offset-1 is the one done.
 	if next, meta, ok := m.markDone(offset-1, metadata); ok {
 		s.ConsumerGroupSession.MarkOffset(topic, partition, next, meta)
+		if s.marked != nil {
+			s.marked(s.group, topic, partition, next)
+		}
 	}
 }
 

@@ -472,10 +472,11 @@ func startShadow(adm *kadm.Client, cfg ReplayConfig, rt replayTopology, ns strin
 	}
 	cleanup = append(cleanup, func() { lookups.Close() })
 	host, _ := os.Hostname()
+	marks := newGroupMarks()
 	set, err := rt.build(ns, topology.Base{
 		Goka: gokaopts.Config{Brokers: cfg.Brokers, Replication: cfg.Replication, Storage: procs.Build,
 			ClientID: "titan-replay-" + host, Logger: cfg.Logger,
-			CommitInterval: shadowCommitInterval, FetchMaxWait: shadowFetchMaxWait},
+			CommitInterval: shadowCommitInterval, FetchMaxWait: shadowFetchMaxWait, Marked: marks.mark},
 		Partitions: partitions,
 		TimeWindow: cfg.TimeWindow,
 		Logger:     cfg.Logger,
@@ -485,17 +486,17 @@ func startShadow(adm *kadm.Client, cfg ReplayConfig, rt replayTopology, ns strin
 		return nil, err
 	}
 	runCtx, stop := context.WithCancel(context.Background())
-	run := &shadowRun{adm: adm, set: set, done: make(chan error, 1), stop: stop, cleanup: undo}
+	run := &shadowRun{adm: adm, set: set, done: make(chan error, 1), stop: stop, cleanup: undo, marks: marks}
 	run.watch()
 	go func() { run.done <- set.Run(runCtx) }()
 	return run, nil
 }
 
-// shadowCommitInterval is how often the shadow groups commit, and
-// shadowFetchMaxWait how long their fetches wait when there is nothing to
-// read: how soon an ordered replay's shadow groups see a run of records,
-// and the replay that they have processed it. At sarama's 100 ms fetch
-// wait each run cost about 100 ms, whatever its size.
+// shadowCommitInterval is how often the shadow groups commit: how soon the
+// stage waits of a replay that is not ordered see them done.
+// shadowFetchMaxWait is how long their fetches wait when there is nothing
+// to read: how soon an ordered replay's shadow groups see a run of records.
+// At sarama's 100 ms each run cost about 100 ms, whatever its size.
 const (
 	shadowCommitInterval = 10 * time.Millisecond
 	shadowFetchMaxWait   = 5 * time.Millisecond

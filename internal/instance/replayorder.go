@@ -25,10 +25,11 @@ import (
 // every input partition merged by time (replay.Merge: the live records'
 // times, which for the public topics are the broker's). Records of one
 // input go out in runs; before the first record of another input, the
-// copy waits until the shadow has settled: every group has committed
-// everything its inputs hold, which goka does only once the records a
-// message made (its loop messages, its outputs, its table writes) are
-// written, and every lookup has read its table to the end. What the shadow
+// copy waits until the shadow has settled: every group has marked done
+// everything its inputs hold (the offsets it will commit, heard in process
+// as it marks them), which goka does only once the records a message made
+// (its loop messages, its outputs, its table writes) are written, and
+// every lookup has read its table to the end. What the shadow
 // groups send each other (a loop, a group reading another's output) is so
 // processed before any later record of another input, as it was live.
 //
@@ -51,6 +52,34 @@ type shadowRun struct {
 	lookups []settleLookup
 	// topics are the inputs and tables settled lists the ends of.
 	topics []string
+	// marks are the shadow groups' progress, as they mark it.
+	marks *groupMarks
+}
+
+// groupMarks holds, by group, topic and partition, the next offset each
+// shadow group will commit (gokaopts.Config.Marked): a group marks a
+// record only once everything its processing wrote is written, as it
+// commits, and the replay reads the marks as they are made rather than the
+// commits a commit interval later.
+type groupMarks struct {
+	mu   sync.Mutex
+	next map[string]map[string]map[int32]int64
+}
+
+func newGroupMarks() *groupMarks {
+	return &groupMarks{next: map[string]map[string]map[int32]int64{}}
+}
+
+func (m *groupMarks) mark(group, topic string, partition int32, next int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.next[group] == nil {
+		m.next[group] = map[string]map[int32]int64{}
+	}
+	if m.next[group][topic] == nil {
+		m.next[group][topic] = map[int32]int64{}
+	}
+	m.next[group][topic][partition] = max(m.next[group][topic][partition], next)
 }
 
 type settleGroup struct {
@@ -95,18 +124,24 @@ func (run *shadowRun) watch() {
 // settled reports whether the shadow has nothing left to do, and if not,
 // what it is behind on.
 //
-// The commits are read before the ends: a group commits a record only once
+// The marks are read before the ends: a group marks a record only once
 // everything its processing wrote is written, so what it wrote is within
 // the ends listed after.
 func (run *shadowRun) settled(ctx context.Context) (bool, string, error) {
-	names := make([]string, len(run.groups))
-	for i, g := range run.groups {
-		names[i] = g.group
+	type mark struct {
+		group, topic string
+		partition    int32
 	}
-	committed := run.adm.FetchManyOffsets(ctx, names...)
-	if err := committed.Error(); err != nil {
-		return false, "", fmt.Errorf("replay: committed offsets of the shadow groups: %w", err)
+	marked := map[mark]int64{}
+	run.marks.mu.Lock()
+	for g, topics := range run.marks.next {
+		for t, parts := range topics {
+			for p, next := range parts {
+				marked[mark{g, t, p}] = next
+			}
+		}
 	}
+	run.marks.mu.Unlock()
 	ends, err := run.adm.ListEndOffsets(ctx, run.topics...)
 	if err == nil {
 		err = ends.Error()
@@ -115,14 +150,9 @@ func (run *shadowRun) settled(ctx context.Context) (bool, string, error) {
 		return false, "", fmt.Errorf("replay: end offsets of the shadow topics: %w", err)
 	}
 	for _, g := range run.groups {
-		offsets := committed[g.group].Fetched
 		for _, topic := range g.inputs {
 			for p, end := range ends[topic] {
-				at := int64(0)
-				if o, ok := offsets.Lookup(topic, p); ok && o.Err == nil {
-					at = max(o.At, 0)
-				}
-				if at < end.Offset {
+				if at := marked[mark{g.group, topic, p}]; at < end.Offset {
 					return false, fmt.Sprintf("%s %s/%d at %d of %d", g.group, topic, p, at, end.Offset), nil
 				}
 			}
@@ -159,7 +189,7 @@ func (run *shadowRun) settle(ctx context.Context) error {
 		case err := <-run.done:
 			run.done <- err
 			return fmt.Errorf("replay: the shadow groups stopped before they were done (%s): %w", behind, err)
-		case <-time.After(2 * time.Millisecond):
+		case <-time.After(time.Millisecond):
 		}
 	}
 }
