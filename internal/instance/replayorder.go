@@ -164,8 +164,12 @@ func (run *shadowRun) settled(ctx context.Context) (bool, string, error) {
 			if end.Offset == 0 {
 				continue
 			}
+			// LastOffset is 0 until the view has read a record, as it
+			// is once it has read offset 0: Count tells them apart. A
+			// shadow's view starts from empty state, so it counts every
+			// record of its table.
 			last := int64(-1)
-			if stats != nil && stats.Partitions[p] != nil {
+			if stats != nil && stats.Partitions[p] != nil && stats.Partitions[p].Input.Count > 0 {
 				last = stats.Partitions[p].Input.LastOffset
 			}
 			if last < end.Offset-1 {
