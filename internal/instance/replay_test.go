@@ -479,20 +479,25 @@ func startReady(t *testing.T, topologies ...string) (context.Context, *fixture) 
 	return ctx, f
 }
 
-// replayTwice replays topology into the shadow namespaces a and b, checks
+// replayTwice replays topology into the shadow namespaces a and b (their
+// configuration changed by with), checks
 // that each copied copied records and set none aside, that each of its
 // tables is identical to live, and that the two shadows' tables are equal,
 // and returns shadow b's diffs and the progress lines of both.
-func replayTwice(ctx context.Context, t *testing.T, f *fixture, topology string, copied int) ([]instance.TableDiff, []string) {
+func replayTwice(ctx context.Context, t *testing.T, f *fixture, topology string, copied int, with ...func(*instance.ReplayConfig)) ([]instance.TableDiff, []string) {
 	t.Helper()
 	var (
 		lines  []string
 		shadow [][]instance.TableDiff
 	)
 	for _, name := range []string{"a", "b"} {
-		res, err := instance.Replay(ctx, instance.ReplayConfig{Brokers: f.brokers, Namespace: f.ns, Shadow: name,
+		cfg := instance.ReplayConfig{Brokers: f.brokers, Namespace: f.ns, Shadow: name,
 			Topology: topology, StateDir: t.TempDir(), Timeout: 2 * time.Minute,
-			Progress: func(p replay.Progress) { lines = append(lines, p.Line()) }})
+			Progress: func(p replay.Progress) { lines = append(lines, p.Line()) }}
+		for _, w := range with {
+			w(&cfg)
+		}
+		res, err := instance.Replay(ctx, cfg)
 		if err != nil {
 			t.Fatalf("replay into %s: %v", name, err)
 		}
