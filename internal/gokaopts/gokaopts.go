@@ -103,6 +103,10 @@ func Sarama() *sarama.Config {
 	// A new group starts at the oldest command, as Kafka Streams does:
 	// commands sent before the first deploy are not silently skipped.
 	c.Consumer.Offsets.Initial = sarama.OffsetOldest
+	// A client may write Titan's inputs with a transactional producer, as
+	// Kafka Streams' exactly-once does: an aborted transaction's records
+	// are never processed, and an open one's only once it commits.
+	c.Consumer.IsolationLevel = sarama.ReadCommitted
 	c.Metadata.RefreshFrequency = 30 * time.Second
 	c.Metadata.Retry.Backoff = 100 * time.Millisecond
 	c.Metadata.Retry.Max = 10

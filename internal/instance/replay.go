@@ -303,7 +303,9 @@ func planRange(ctx context.Context, adm *kadm.Client, cfg ReplayConfig, live map
 	if err := list("start", starts, err, func(b *replay.Bounds, o int64) { b.Start = o }); err != nil {
 		return nil, err
 	}
-	ends, err := adm.ListEndOffsets(ctx, topics...)
+	// The end is the last stable offset: records of a transaction still
+	// open are not read yet, and may never be.
+	ends, err := adm.ListCommittedOffsets(ctx, topics...)
 	if err := list("end", ends, err, func(b *replay.Bounds, o int64) { b.End = o }); err != nil {
 		return nil, err
 	}

@@ -24,7 +24,7 @@ import (
 // each (shadow), partition for partition, and returns how many records
 // were copied. The reader has no group and commits nothing.
 func copyRange(ctx context.Context, cfg ReplayConfig, plan map[string]map[int32]replay.Span, shadow map[string]string) (int64, error) {
-	c := &copier{cfg: cfg, plan: plan, shadow: shadow, left: map[string]map[int32]bool{}, failed: make(chan struct{}),
+	c := &copier{cfg: cfg, plan: plan, shadow: shadow, next: map[string]map[int32]int64{}, failed: make(chan struct{}),
 		start: time.Now(), total: replay.Total(plan)}
 	offsets := map[string]map[int32]kgo.Offset{}
 	for topic, parts := range plan {
@@ -33,16 +33,15 @@ func copyRange(ctx context.Context, cfg ReplayConfig, plan map[string]map[int32]
 				continue
 			}
 			if offsets[topic] == nil {
-				offsets[topic], c.left[topic] = map[int32]kgo.Offset{}, map[int32]bool{}
+				offsets[topic], c.next[topic] = map[int32]kgo.Offset{}, map[int32]int64{}
 			}
 			offsets[topic][p] = kgo.NewOffset().At(s.From)
-			c.left[topic][p] = true
+			c.next[topic][p] = s.From
 			c.remaining++
 		}
 	}
 	var err error
-	if c.reader, err = kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ConsumePartitions(offsets),
-		kgo.FetchMaxWait(250*time.Millisecond)); err != nil {
+	if c.reader, err = kgo.NewClient(readerOpts(cfg.Brokers, offsets)...); err != nil {
 		return 0, fmt.Errorf("replay: reader: %w", err)
 	}
 	defer c.reader.Close()
@@ -66,10 +65,12 @@ type copier struct {
 	start          time.Time
 	total          int64
 
-	// left marks the partitions not read to their span's end, remaining
-	// counts them; only run's goroutine touches either.
-	left      map[string]map[int32]bool
+	// next is the next offset of each partition not read to its span's
+	// end, remaining counts them, and skipped counts the offsets passed
+	// without a copy; only run's goroutine touches them.
+	next      map[string]map[int32]int64
 	remaining int
+	skipped   int64
 
 	copied  atomic.Int64
 	errOnce sync.Once
@@ -80,7 +81,8 @@ type copier struct {
 
 func (c *copier) report() {
 	if c.cfg.Progress != nil {
-		c.cfg.Progress(replay.Progress{Phase: "copy", Done: c.copied.Load(), Total: c.total, Elapsed: time.Since(c.start)})
+		c.cfg.Progress(replay.Progress{Phase: "copy", Done: c.copied.Load() + c.skipped, Total: c.total,
+			Elapsed: time.Since(c.start)})
 	}
 }
 
@@ -99,9 +101,6 @@ func (c *copier) run(ctx context.Context) error {
 		fetches := c.reader.PollFetches(pctx)
 		cancel()
 		if ctx.Err() != nil {
-			// Offsets of aborted transactions and their markers are never
-			// delivered: a span that ends on them (Titan's producers write
-			// no transactions, other producers may) waits for this.
 			return fmt.Errorf("replay: copy: %w after %d of %d records; not read to the end: %s",
 				ctx.Err(), c.copied.Load(), c.total, c.unfinished())
 		}
@@ -132,40 +131,77 @@ func (c *copier) run(ctx context.Context) error {
 	return nil
 }
 
-// copy writes r to its shadow topic if it is in its span, and reports
-// whether its partition is now read to the span's end.
+// copy writes r to its shadow topic if it is a record of its span, and
+// reports whether its partition is now read to the span's end.
 func (c *copier) copy(ctx context.Context, r *kgo.Record) bool {
-	to := c.plan[r.Topic][r.Partition].To
-	if !c.left[r.Topic][r.Partition] || r.Offset >= to {
+	next, left := c.next[r.Topic][r.Partition]
+	if !left {
 		return false
 	}
-	rec := &kgo.Record{Topic: c.shadow[r.Topic], Partition: r.Partition, Key: r.Key, Value: r.Value,
-		Headers: r.Headers, Timestamp: r.Timestamp}
-	c.writer.Produce(ctx, rec, func(_ *kgo.Record, err error) {
-		if err != nil {
-			c.errOnce.Do(func() {
-				c.sendErr = fmt.Errorf("replay: write %s/%d: %w", rec.Topic, rec.Partition, err)
-				close(c.failed)
-			})
-			return
-		}
-		c.copied.Add(1)
-	})
-	if r.Offset+1 < to {
+	st := step(next, r.Offset, r.Attrs.IsControl(), c.plan[r.Topic][r.Partition].To)
+	c.skipped += st.skipped
+	if st.keep {
+		rec := &kgo.Record{Topic: c.shadow[r.Topic], Partition: r.Partition, Key: r.Key, Value: r.Value,
+			Headers: r.Headers, Timestamp: r.Timestamp}
+		c.writer.Produce(ctx, rec, func(_ *kgo.Record, err error) {
+			if err != nil {
+				c.errOnce.Do(func() {
+					c.sendErr = fmt.Errorf("replay: write %s/%d: %w", rec.Topic, rec.Partition, err)
+					close(c.failed)
+				})
+				return
+			}
+			c.copied.Add(1)
+		})
+	}
+	if !st.last {
+		c.next[r.Topic][r.Partition] = st.next
 		return false
 	}
-	c.left[r.Topic][r.Partition] = false
+	delete(c.next[r.Topic], r.Partition)
 	c.remaining--
 	return true
 }
 
+// readerOpts are the options of a reader of spans of live inputs, from
+// offsets. A client may write them with a transactional producer (Kafka
+// Streams' exactly-once does): a copy reads only committed records, and
+// keeps the transactions' markers, which step passes over, so that a span
+// ending on one ends.
+func readerOpts(brokers []string, offsets map[string]map[int32]kgo.Offset) []kgo.Opt {
+	return []kgo.Opt{kgo.SeedBrokers(brokers...), kgo.ConsumePartitions(offsets), kgo.FetchMaxWait(250 * time.Millisecond),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords()}
+}
+
+// spanStep is what a copy does with one record read from a partition.
+type spanStep struct {
+	// keep: the record is copied.
+	keep bool
+	// last: the partition is read to its span's end.
+	last bool
+	// next is the partition's next offset, and skipped how many offsets
+	// this record passed without a copy.
+	next, skipped int64
+}
+
+// step is the spanStep of the record at offset, a transaction's marker if
+// control, in a partition read up to next, whose span ends before to.
+// Offsets may be missing (an aborted transaction's records are not read),
+// so the first record at or past the span's last offset ends it.
+func step(next, offset int64, control bool, to int64) spanStep {
+	s := spanStep{keep: offset < to && !control, last: offset+1 >= to, next: offset + 1}
+	s.skipped = min(offset+1, to) - next
+	if s.keep {
+		s.skipped--
+	}
+	return s
+}
+
 func (c *copier) unfinished() string {
 	var out []string
-	for topic, parts := range c.left {
-		for p, left := range parts {
-			if left {
-				out = append(out, fmt.Sprintf("%s/%d", topic, p))
-			}
+	for topic, parts := range c.next {
+		for p := range parts {
+			out = append(out, fmt.Sprintf("%s/%d", topic, p))
 		}
 	}
 	slices.Sort(out)

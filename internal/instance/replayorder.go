@@ -207,6 +207,7 @@ func copyOrdered(ctx context.Context, cfg ReplayConfig, plan map[string]map[int3
 	rank map[string]int, settle func(context.Context) error) (copied, waits int64, err error) {
 	topicOf := map[int]string{}
 	offsets := map[string]map[int32]kgo.Offset{}
+	next := map[replay.Source]int64{}
 	var sources []replay.Source
 	for topic, parts := range plan {
 		topicOf[rank[topic]] = topic
@@ -219,12 +220,12 @@ func copyOrdered(ctx context.Context, cfg ReplayConfig, plan map[string]map[int3
 			}
 			offsets[topic][p] = kgo.NewOffset().At(s.From)
 			sources = append(sources, replay.Source{Input: rank[topic], Partition: p})
+			next[sources[len(sources)-1]] = s.From
 		}
 	}
 	c := &orderedCopier{cfg: cfg, plan: plan, shadow: shadow, rank: rank, topicOf: topicOf, settle: settle,
-		merge: replay.NewMerge[*kgo.Record](sources), start: time.Now(), total: replay.Total(plan), paused: map[replay.Source]bool{}, ended: map[replay.Source]bool{}}
-	if c.reader, err = kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ConsumePartitions(offsets),
-		kgo.FetchMaxWait(250*time.Millisecond)); err != nil {
+		merge: replay.NewMerge[*kgo.Record](sources), start: time.Now(), total: replay.Total(plan), paused: map[replay.Source]bool{}, next: next}
+	if c.reader, err = kgo.NewClient(readerOpts(cfg.Brokers, offsets)...); err != nil {
 		return 0, 0, fmt.Errorf("replay: reader: %w", err)
 	}
 	defer c.reader.Close()
@@ -249,9 +250,13 @@ type orderedCopier struct {
 	settle         func(context.Context) error
 	reader, writer *kgo.Client
 	merge          *replay.Merge[*kgo.Record]
-	paused, ended  map[replay.Source]bool
-	start          time.Time
-	total          int64
+	paused         map[replay.Source]bool
+	// next is the next offset of each source not read to its span's end,
+	// and skipped counts the offsets passed without a copy.
+	next    map[replay.Source]int64
+	skipped int64
+	start   time.Time
+	total   int64
 
 	// current is the input of the records written since the shadow last
 	// settled, -1 for none.
@@ -272,7 +277,7 @@ const queueLimit = 2000
 
 func (c *orderedCopier) report() {
 	if c.cfg.Progress != nil {
-		c.cfg.Progress(replay.Progress{Phase: "copy", Done: c.copied, Total: c.total, Elapsed: time.Since(c.start)})
+		c.cfg.Progress(replay.Progress{Phase: "copy", Done: c.copied + c.skipped, Total: c.total, Elapsed: time.Since(c.start)})
 	}
 }
 
@@ -396,14 +401,19 @@ func (c *orderedCopier) fetch(ctx context.Context) error {
 	ended := map[string][]int32{}
 	fetches.EachRecord(func(r *kgo.Record) {
 		s := replay.Source{Input: c.rank[r.Topic], Partition: r.Partition}
-		to := c.plan[r.Topic][r.Partition].To
-		if c.ended[s] || r.Offset >= to {
+		next, left := c.next[s]
+		if !left {
 			return
 		}
-		c.merge.Push(s, r.Timestamp, r.Offset, r)
-		if r.Offset+1 >= to {
+		st := step(next, r.Offset, r.Attrs.IsControl(), c.plan[r.Topic][r.Partition].To)
+		c.skipped += st.skipped
+		if st.keep {
+			c.merge.Push(s, r.Timestamp, r.Offset, r)
+		}
+		c.next[s] = st.next
+		if st.last {
 			c.merge.End(s)
-			c.ended[s] = true
+			delete(c.next, s)
 			ended[r.Topic] = append(ended[r.Topic], r.Partition)
 		}
 	})

@@ -209,7 +209,9 @@ func inventoryReplay() replayTopology {
 		tables: []replayTable{
 			{table: func(ns string) goka.Table { return inventorytopo.NamesFor(ns).Table() }, render: renderInventory},
 			{table: func(ns string) goka.Table { return inventorytopo.NamesFor(ns).OrdersTable() },
-				render: renderAs(codec.NewProto[*inventoryv1.OrderReservations](), nil)},
+				render: renderAs(codec.NewProto[*inventoryv1.OrderReservations](), func(m *inventoryv1.OrderReservations) {
+					withoutOffsets(m.GetLatest()...)
+				})},
 		},
 		deadLetters: func(ns string) []string { return []string{string(inventorytopo.NamesFor(ns).DeadLetters)} },
 		build: func(ns string, base topology.Base, cfg ReplayConfig, _ storage.Builder) (*topology.Set, error) {
@@ -314,17 +316,40 @@ func renderItem(key string, value []byte) (string, error) {
 }
 
 // renderInventory renders a SKU's head without what names the process
-// that wrote it (its writer, random per process) and the redo of its last
-// command (the same writes stand under their own keys); a side key's
-// value (store.go: reservations, remembered results) is compared as its
-// bytes.
+// that wrote it (its writer, random per process), the redo of its last
+// command (the same writes stand under their own keys) and the offsets of
+// the commands it applied, and a remembered command's result without its
+// offset: offsets are places in the inputs, and the shadow's copies start
+// at offset 0 wherever the live range started, without a transaction's
+// aborted records and markers. Any other side key's value (store.go:
+// reservations, the log) is compared as its bytes.
 func renderInventory(key string, value []byte) (string, error) {
-	if strings.IndexByte(key, 0) >= 0 {
-		return fmt.Sprintf("%q", value), nil
+	switch {
+	case strings.IndexByte(key, 0) < 0:
+		return renderAs(codec.NewProto[*inventoryv1.SkuState](), func(m *inventoryv1.SkuState) {
+			m.Writer, m.Redo, m.Offset, m.InternalOffset = 0, nil, 0, 0
+			for _, a := range m.GetApplied() {
+				withoutOffsets(a.GetResult())
+				withoutOffsets(a.GetExpired()...)
+			}
+		})(key, value)
+	case inventorytopo.IsResultKey(key):
+		return renderAs(codec.NewProto[*inventoryv1.AppliedCommand](), func(m *inventoryv1.AppliedCommand) {
+			withoutOffsets(m.GetResult())
+			withoutOffsets(m.GetExpired()...)
+		})(key, value)
 	}
-	return renderAs(codec.NewProto[*inventoryv1.SkuState](), func(m *inventoryv1.SkuState) {
-		m.Writer, m.Redo = 0, nil
-	})(key, value)
+	return fmt.Sprintf("%q", value), nil
+}
+
+// withoutOffsets clears the offsets of the commands events answer (see
+// renderInventory).
+func withoutOffsets(events ...*inventoryv1.Event) {
+	for _, e := range events {
+		if e != nil {
+			e.Offset = 0
+		}
+	}
 }
 
 // renderAs renders a value of message type M as canonical JSON, after

@@ -116,7 +116,8 @@ type Bounds struct {
 
 // Plan is the span of every input partition: from the latest of the log's
 // start, --since and --from-offset, to the earliest of the end seen at the
-// replay's start, --until and --to-offset. topics are the input topics by
+// replay's start (the last stable offset: a transaction still open is left
+// out), --until and --to-offset. topics are the input topics by
 // the names the entries of from and to use (the live names, without
 // namespace). An entry naming a topic or partition the inputs do not have
 // is an error, and so is an empty plan: a replay of nothing is most

@@ -89,6 +89,13 @@ func logKey(sku string, seq int64) string { return sideKey(sku, tagLog, sortable
 // a SKU's own.
 func isSideKey(key []byte) bool { return bytes.IndexByte(key, 0) >= 0 }
 
+// IsResultKey reports whether key is an entry of a SKU's memory that holds
+// a remembered command's result (an inventoryv1.AppliedCommand).
+func IsResultKey(key string) bool {
+	i := strings.IndexByte(key, 0)
+	return i >= 0 && i+1 < len(key) && (key[i+1] == tagApplied || key[i+1] == tagExpire)
+}
+
 // isExpiryKey reports whether key is an entry of a SKU's expiry keys.
 func isExpiryKey(key string) bool {
 	i := strings.IndexByte(key, 0)

@@ -336,3 +336,22 @@ func FuzzStoredValue(f *testing.F) {
 		}
 	})
 }
+
+// TestIsResultKey: of a SKU's keys, exactly those of its remembered
+// results, commands' and Expires', hold an AppliedCommand.
+func TestIsResultKey(t *testing.T) {
+	at := time.UnixMilli(1_700_000_000_000)
+	for key, want := range map[string]bool{
+		appliedKey("sku-1", "c-1", false):    true,
+		appliedKey("sku-1", "x-1", true):     true,
+		"sku-1":                              false,
+		reservationKey("sku-1", "o-1"):       false,
+		expiryKey("sku-1", at, "o-1"):        false,
+		logKey("sku-1", 7):                   false,
+		sideKey("sku-1", tagApplied, "")[:6]: false, // the NUL, no tag
+	} {
+		if got := IsResultKey(key); got != want {
+			t.Errorf("IsResultKey(%q) = %v, want %v", key, got, want)
+		}
+	}
+}
