@@ -50,6 +50,33 @@ func waitCommitted(ctx context.Context, t *testing.T, f *fixture, groupTopics ..
 	}
 }
 
+// waitLookupCurrent waits until every processor that looks table up has
+// read it to the end it has now.
+func (f *fixture) waitLookupCurrent(ctx context.Context, table string) {
+	f.t.Helper()
+	ends, err := kafkatest.EndOffsets(ctx, f.adm, table)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	err = kafkatest.WaitFor(ctx, "the copies of "+table+" current", func() (bool, string) {
+		read := f.inst.LookupRead(table)
+		if len(read) == 0 {
+			return false, "no processor looks it up"
+		}
+		for group, parts := range read {
+			for p, end := range ends {
+				if parts[p] < end {
+					return false, fmt.Sprintf("%s at %d of %d in partition %d", group, parts[p], end, p)
+				}
+			}
+		}
+		return true, ""
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+}
+
 // TestReplayOrders: orders placed through the SDK go through the live saga:
 // confirmed ones, one out of stock, one at a wrong price, and, after a
 // price change, one at the new price and one at the old. Their answers
@@ -63,7 +90,7 @@ func waitCommitted(ctx context.Context, t *testing.T, f *fixture, groupTopics ..
 func TestReplayOrders(t *testing.T) {
 	// The demand rule moves prices at minute boundaries by ticks the live
 	// saga's copy of the table may not have yet when an order is decided
-	// (see pricesRead): the test turns it off, live and in the replays.
+	// (see below): the test turns it off, live and in the replays.
 	dir := t.TempDir()
 	rules := func(name, body string) string {
 		path := filepath.Join(dir, name)
@@ -109,31 +136,7 @@ func TestReplayOrders(t *testing.T) {
 	// follows the table a moment behind: an order decided before the copy
 	// has a change is priced without it live, and with it in a replay,
 	// which waits for the copy. The orders go in once the copy is current.
-	pricesRead := func() {
-		t.Helper()
-		ends, err := kafkatest.EndOffsets(ctx, f.adm, string(prices.Table()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = kafkatest.WaitFor(ctx, "the saga's copy of the prices current", func() (bool, string) {
-			read := f.inst.LookupRead(string(prices.Table()))
-			if len(read) == 0 {
-				return false, "no processor looks the prices up"
-			}
-			for group, parts := range read {
-				for p, end := range ends {
-					if parts[p] < end {
-						return false, fmt.Sprintf("%s at %d of %d in partition %d", group, parts[p], end, p)
-					}
-				}
-			}
-			return true, ""
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	pricesRead()
+	f.waitLookupCurrent(ctx, string(prices.Table()))
 
 	place := func(id string, price int64, skus ...string) sdk.PlaceOrder {
 		o := sdk.PlaceOrder{IdempotencyKey: "place-" + id, OrderID: id, UserID: "user-" + id, DeviceID: "device-" + id,
@@ -187,7 +190,7 @@ func TestReplayOrders(t *testing.T) {
 	// A new price for sku-c.
 	send(sdk.SetPrice{IdempotencyKey: "price-sku-c-2", SKU: "sku-c", PriceMinor: 12_000, Currency: "EUR"})
 	waitCommitted(ctx, t, f, [2]string{string(prices.Group), string(prices.Commands)})
-	pricesRead()
+	f.waitLookupCurrent(ctx, string(prices.Table()))
 	want["o-11"], want["o-12"] = "confirmed", "price_mismatch"
 	placeAll(map[string]sdk.PlaceOrder{"o-11": place("o-11", 12_000, "sku-c"), "o-12": place("o-12", 10_000, "sku-c")})
 

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -18,6 +20,11 @@ import (
 	"github.com/titan-commerce/titan/internal/partition"
 	"github.com/titan-commerce/titan/internal/replay"
 	inventoryv1 "github.com/titan-commerce/titan/schemas/inventory/v1"
+	ordersv1 "github.com/titan-commerce/titan/schemas/orders/v1"
+	"github.com/titan-commerce/titan/sdk"
+	"github.com/titan-commerce/titan/topologies/inventorytopo"
+	"github.com/titan-commerce/titan/topologies/orderstopo"
+	"github.com/titan-commerce/titan/topologies/pricingtopo"
 )
 
 // TestTransactionalClient: a checkout service writes the inventory's
@@ -47,29 +54,10 @@ func TestTransactionalClient(t *testing.T) {
 		return record(&inventoryv1.Command{CommandId: "reserve-" + order, OrderId: order, Qty: qty,
 			Kind: &inventoryv1.Command_Reserve{Reserve: &inventoryv1.Reserve{TtlMs: time.Hour.Milliseconds()}}})
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(f.brokers...), kgo.RecordPartitioner(partition.Kgo()),
-		kgo.TransactionalID(f.ns+".checkout"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	// txn returns its last record, as written.
-	txn := func(commit bool, recs ...*kgo.Record) *kgo.Record {
-		t.Helper()
-		if err := cl.BeginTransaction(); err != nil {
-			t.Fatal(err)
-		}
-		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-		if err := cl.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
-			t.Fatal(err)
-		}
-		return recs[len(recs)-1]
-	}
-	txn(true, restock("restock-1", 10))
-	txn(false, restock("restock-aborted", 100), reserve("o-aborted", 1))
-	last := txn(true, restock("restock-2", 5), reserve("o-1", 3))
+	cl := transactional(t, f)
+	writeTxn(ctx, t, cl, true, restock("restock-1", 10))
+	writeTxn(ctx, t, cl, false, restock("restock-aborted", 100), reserve("o-aborted", 1))
+	last := writeTxn(ctx, t, cl, true, restock("restock-2", 5), reserve("o-1", 3))
 
 	// The commands apply in the partition's order: once the last
 	// transaction's are, the aborted one's have been passed over or
@@ -81,7 +69,7 @@ func TestTransactionalClient(t *testing.T) {
 		Reserved int64 `json:"reserved"`
 	}
 	seen := "nothing"
-	err = pollUntil(wait, "the committed commands applied", func() (bool, string) {
+	err := pollUntil(wait, "the committed commands applied", func() (bool, string) {
 		status, body, err := f.get(wait, "/v1/inventory/"+sku)
 		if err == nil && status == http.StatusOK && json.Unmarshal(body, &got) == nil {
 			seen = string(body)
@@ -100,19 +88,7 @@ func TestTransactionalClient(t *testing.T) {
 		t.Errorf("the aborted transaction's reservation: %d %s %v, want 404", status, body, err)
 	}
 
-	// The group commits the offset after the last record it processed:
-	// the last transaction's marker stays behind it.
-	err = kafkatest.WaitFor(ctx, "the live group's commit", func() (bool, string) {
-		committed, err := f.adm.FetchOffsets(ctx, string(names.Group))
-		if err != nil {
-			return false, err.Error()
-		}
-		o, _ := committed.Lookup(string(names.Commands), last.Partition)
-		return o.At > last.Offset, fmt.Sprintf("at %d, the last record at %d", o.At, last.Offset)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f.waitCommittedPast(ctx, string(names.Group), last)
 	if err := kafkatest.WaitCommitted(ctx, f.adm, string(names.OrdersGroup), string(names.OrderEvents)); err != nil {
 		t.Fatal(err)
 	}
@@ -149,5 +125,156 @@ func TestTransactionalClient(t *testing.T) {
 	}
 	if after := liveSnapshot(ctx, t, f.adm, f.ns); !reflect.DeepEqual(after, before) {
 		t.Fatalf("the live deployment changed during the replay:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// TestTransactionalOrders: a checkout service publishes order placements in
+// transactions and aborts one. The saga decides the committed order and
+// never sees the aborted one. A replay of the order saga, whose copy
+// releases the inputs in time order and whose order events end on a
+// transaction's marker, reads them to the end and gives the live orders
+// and prices, without the aborted order.
+func TestTransactionalOrders(t *testing.T) {
+	noDemand := filepath.Join(t.TempDir(), "rules.json")
+	if err := os.WriteFile(noDemand, []byte(`{"demand": {"interval": "0s"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	f := startWith(ctx, t, func(c *instance.Config) { c.PricingRules = noDemand }, instance.TopologyInventory, instance.TopologyOrders)
+	f.waitReady(ctx)
+	saga, prices, inv := orderstopo.NamesFor(f.ns), pricingtopo.NamesFor(f.ns), inventorytopo.NamesFor(f.ns)
+	p, err := sdk.NewProducer(f.brokers, sdk.WithNamespace(f.ns), sdk.WithClientID("titan-test-txn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := p.Send(ctx, sdk.SetPrice{IdempotencyKey: "price", SKU: "sku-a", PriceMinor: 10_000, Currency: "EUR"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Send(ctx, sdk.Restock{IdempotencyKey: "restock", SKU: "sku-a", Qty: 10}); err != nil {
+		t.Fatal(err)
+	}
+	waitCommitted(ctx, t, f, [2]string{string(prices.Group), string(prices.Commands)}, [2]string{string(inv.Group), string(inv.Commands)})
+	f.waitLookupCurrent(ctx, string(prices.Table()))
+
+	// The aborted order shares the committed one's partition: the saga
+	// reads them in that order.
+	const order = "o-1"
+	aborted := "o-aborted"
+	for i := 0; partition.Partition([]byte(aborted), partitions) != partition.Partition([]byte(order), partitions); i++ {
+		aborted = fmt.Sprintf("o-aborted-%d", i)
+	}
+	placed := func(id string) *kgo.Record {
+		ev := &ordersv1.OrderEvent{EventId: "placed-" + id, OrderId: id, TimestampMs: time.Now().UnixMilli(),
+			Kind: &ordersv1.OrderEvent_Placed{Placed: &ordersv1.OrderPlaced{UserId: "user-" + id, DeviceId: "device-" + id,
+				PaymentId: "card-" + id, Currency: "EUR", Lines: []*ordersv1.OrderLine{{Sku: "sku-a", Qty: 1, UnitPriceMinor: 10_000}}}}}
+		b, err := proto.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &kgo.Record{Topic: string(saga.Events), Key: []byte(id), Value: b}
+	}
+	cl := transactional(t, f)
+	since := time.Now()
+	writeTxn(ctx, t, cl, false, placed(aborted))
+	last := writeTxn(ctx, t, cl, true, placed(order))
+	out, err := p.WaitOrderOutcome(ctx, order, since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := out.GetRejected(); r != nil {
+		t.Fatalf("order %s rejected live: %s", order, r.GetReason())
+	}
+	if status, body, err := f.get(ctx, "/v1/orders/"+aborted); err != nil || status != http.StatusNotFound {
+		t.Errorf("the aborted order: %d %s %v, want 404", status, body, err)
+	}
+
+	f.waitCommittedPast(ctx, string(saga.Group), last)
+	waitCommitted(ctx, t, f,
+		[2]string{string(saga.Group), string(saga.Saga)},
+		[2]string{string(inv.Group), string(inv.Internal)},
+		[2]string{string(saga.Group), string(inv.OrderEvents)},
+		[2]string{string(prices.Group), string(inv.Events)},
+		[2]string{string(prices.Group), string(prices.Internal)})
+	f.checkNoDeadLetters(ctx, string(saga.DeadLetters))
+	before := liveSnapshot(ctx, t, f.adm, f.ns)
+	var copyDone replay.Progress
+	res, err := instance.Replay(ctx, instance.ReplayConfig{Brokers: f.brokers, Namespace: f.ns, Shadow: "txn",
+		Topology: instance.ReplayableOrders, PricingRules: noDemand, StateDir: t.TempDir(), Timeout: time.Minute,
+		Progress: func(p replay.Progress) {
+			if p.Phase == "copy" {
+				copyDone = p
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.DeadLetters != 0 || copyDone.Done != copyDone.Total {
+		t.Errorf("%d dead letters, the copy at %d of %d; want none and every offset passed", res.DeadLetters, copyDone.Done, copyDone.Total)
+	}
+	diffs, err := instance.DiffTables(ctx, instance.DiffConfig{Brokers: f.brokers, Namespace: f.ns, Shadow: "txn", Topology: instance.ReplayableOrders})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range diffs {
+		var report strings.Builder
+		_ = replay.Report(&report, d.Summary, d.Live, d.Shadow, 5)
+		if !d.Summary.Identical() || d.Summary.Equal == 0 {
+			t.Errorf("%s against live:\n%s", d.ShadowTable, report.String())
+		}
+	}
+	if _, ok := diffs[0].Shadow[aborted]; ok || len(diffs[0].Shadow) != 1 {
+		t.Errorf("the shadow saga holds %d orders, want only %s", len(diffs[0].Shadow), order)
+	}
+	if after := liveSnapshot(ctx, t, f.adm, f.ns); !reflect.DeepEqual(after, before) {
+		t.Fatalf("the live deployment changed during the replay:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// transactional is a client's transactional producer, keying records as
+// Titan does.
+func transactional(t *testing.T, f *fixture) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(f.brokers...), kgo.RecordPartitioner(partition.Kgo()),
+		kgo.TransactionalID(f.ns+".checkout"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// writeTxn writes recs in one transaction, committed or aborted, and
+// returns its last record, as written.
+func writeTxn(ctx context.Context, t *testing.T, cl *kgo.Client, commit bool, recs ...*kgo.Record) *kgo.Record {
+	t.Helper()
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+		t.Fatal(err)
+	}
+	return recs[len(recs)-1]
+}
+
+// waitCommittedPast waits until group has committed past rec. A group
+// commits the offset after the last record it processed: a transaction's
+// marker after it stays ahead of the commit.
+func (f *fixture) waitCommittedPast(ctx context.Context, group string, rec *kgo.Record) {
+	f.t.Helper()
+	err := kafkatest.WaitFor(ctx, group+" past "+rec.Topic, func() (bool, string) {
+		committed, err := f.adm.FetchOffsets(ctx, group)
+		if err != nil {
+			return false, err.Error()
+		}
+		o, _ := committed.Lookup(rec.Topic, rec.Partition)
+		return o.At > rec.Offset, fmt.Sprintf("at %d, the record at %d", o.At, rec.Offset)
+	})
+	if err != nil {
+		f.t.Fatal(err)
 	}
 }

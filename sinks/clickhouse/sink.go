@@ -181,6 +181,10 @@ func NewSink(conn *Conn, o SinkOptions) (*Sink, error) {
 		kgo.ConsumerGroup(o.Group),
 		kgo.ConsumeTopics(topics...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		// A client may write the topics a shop's services feed (order
+		// events, views) with a transactional producer: an aborted
+		// transaction's records never reach ClickHouse.
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.DisableAutoCommit(),
 		// The sink lets a rebalance through only between batches, so a partition never moves
 		// while rows of it wait to be written.

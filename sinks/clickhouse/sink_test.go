@@ -354,3 +354,45 @@ func metric(t testing.TB, g prometheus.Gatherer, name string) float64 {
 	}
 	return n
 }
+
+// TestSinkSkipsAbortedTransactions: views a client writes in transactions
+// reach ClickHouse when their transaction commits and never when it
+// aborts.
+func TestSinkSkipsAbortedTransactions(t *testing.T) {
+	w := newWorld(t, 1)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(w.brokers...), kgo.TransactionalID(w.ns+".views"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	view := func(id string) *kgo.Record {
+		r := rec("u1", &recommendationsv1.ViewEvent{EventId: id, UserId: "u1", Sku: "a", SessionId: "s", TimestampMs: ms(at)})
+		r.Topic = schemas.Namespaced(w.ns, schemas.RecommendationViews)
+		return r
+	}
+	for _, txn := range []struct {
+		commit bool
+		ids    []string
+	}{{true, []string{"v1"}}, {false, []string{"aborted-1", "aborted-2"}}, {true, []string{"v2"}}} {
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range txn.ids {
+			if err := cl.ProduceSync(ctx, view(id)).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := cl.EndTransaction(ctx, kgo.TransactionEndTry(txn.commit)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.sink(w.ns+".sink", nil)
+	// One partition, read in order: once v2 is written, the aborted views
+	// have been passed over or written.
+	w.eventually(30*time.Second, "SELECT count() FROM recommendation_views WHERE event_id = 'v2'", 1)
+	if got := w.count("SELECT count() FROM recommendation_views"); got != 2 {
+		t.Errorf("recommendation_views holds %d rows, want the 2 committed views", got)
+	}
+}
