@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -366,6 +368,15 @@ func (c *orderedCopier) endRun(ctx context.Context) error {
 	return nil
 }
 
+func (c *orderedCopier) unfinished() string {
+	var out []string
+	for s := range c.next {
+		out = append(out, fmt.Sprintf("%s/%d", c.topicOf[s.Input], s.Partition))
+	}
+	slices.Sort(out)
+	return strings.Join(out, ", ")
+}
+
 // fetch reads more of the starved sources, pausing those with enough
 // waiting.
 func (c *orderedCopier) fetch(ctx context.Context) error {
@@ -391,7 +402,8 @@ func (c *orderedCopier) fetch(ctx context.Context) error {
 	fetches := c.reader.PollFetches(pctx)
 	cancel()
 	if ctx.Err() != nil {
-		return fmt.Errorf("replay: copy: %w after %d of %d records", ctx.Err(), c.copied, c.total)
+		return fmt.Errorf("replay: copy: %w after %d of %d records; not read to the end: %s",
+			ctx.Err(), c.copied, c.total, c.unfinished())
 	}
 	for _, e := range fetches.Errors() {
 		if !errors.Is(e.Err, context.DeadlineExceeded) && !errors.Is(e.Err, context.Canceled) {
