@@ -6,6 +6,7 @@ package proctest
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -86,13 +87,26 @@ func Spawn(t testing.TB, bin, id, logDir string, args ...string) *Proc {
 	return p
 }
 
+// handedOut holds the addresses freeAddr has given: the kernel may give a
+// port it has just closed again, and of two children told one address,
+// one dies at start.
+var handedOut sync.Map
+
+// freeAddr is a loopback address nothing listened on when it was picked,
+// and that no child of this test binary has been given before.
 func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", err
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		if _, given := handedOut.LoadOrStore(addr, true); !given {
+			return addr, nil
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return "", errors.New("proctest: every free address picked was given before")
 }
 
 // Kill sends SIGKILL and waits for the exit; a process already gone is
