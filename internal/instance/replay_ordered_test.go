@@ -77,6 +77,51 @@ func (f *fixture) waitLookupCurrent(ctx context.Context, table string) {
 	}
 }
 
+// startOrders starts an instance of the inventory and the order saga, with
+// its pricing group, under a rules file that turns the demand rule off; it
+// returns that file, for the replays to take too, and an SDK producer
+// closed when the test ends. The demand rule moves prices at minute
+// boundaries by ticks the live saga's copy of the pricing table may not
+// have yet when an order is decided (see waitLookupCurrent).
+func startOrders(ctx context.Context, t *testing.T, clientID string) (f *fixture, noDemand string, p *sdk.Producer) {
+	t.Helper()
+	noDemand = writeFile(t, "live.json", `{"demand": {"interval": "0s"}}`)
+	f = startWith(ctx, t, func(c *instance.Config) { c.PricingRules = noDemand }, instance.TopologyInventory, instance.TopologyOrders)
+	f.waitReady(ctx)
+	p, err := sdk.NewProducer(f.brokers, sdk.WithNamespace(f.ns), sdk.WithClientID(clientID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return f, noDemand, p
+}
+
+// waitOrdersAnswered waits until what the saga, the inventory and the
+// pricing group sent each other is processed, and checks that the saga
+// set nothing aside. The order events topic, which clients write, is the
+// caller's to wait for.
+func waitOrdersAnswered(ctx context.Context, t *testing.T, f *fixture) {
+	t.Helper()
+	saga, prices, inv := orderstopo.NamesFor(f.ns), pricingtopo.NamesFor(f.ns), inventorytopo.NamesFor(f.ns)
+	waitCommitted(ctx, t, f,
+		[2]string{string(saga.Group), string(saga.Saga)},
+		[2]string{string(inv.Group), string(inv.Internal)},
+		[2]string{string(saga.Group), string(inv.OrderEvents)},
+		[2]string{string(prices.Group), string(inv.Events)},
+		[2]string{string(prices.Group), string(prices.Internal)})
+	f.checkNoDeadLetters(ctx, string(saga.DeadLetters))
+}
+
+// writeFile writes body to a file of the test's and returns its path.
+func writeFile(t *testing.T, name, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // TestReplayOrders: orders placed through the SDK go through the live saga:
 // confirmed ones, one out of stock, one at a wrong price, and, after a
 // price change, one at the new price and one at the old. Their answers
@@ -88,28 +133,10 @@ func (f *fixture) waitLookupCurrent(ctx context.Context, table string) {
 // mismatch. No replay changes the live groups' committed offsets or the
 // ends of the live topics.
 func TestReplayOrders(t *testing.T) {
-	// The demand rule moves prices at minute boundaries by ticks the live
-	// saga's copy of the table may not have yet when an order is decided
-	// (see below): the test turns it off, live and in the replays.
-	dir := t.TempDir()
-	rules := func(name, body string) string {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
-	noDemand := rules("live.json", `{"demand": {"interval": "0s"}}`)
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
-	f := startWith(ctx, t, func(c *instance.Config) { c.PricingRules = noDemand }, instance.TopologyInventory, instance.TopologyOrders)
-	f.waitReady(ctx)
+	f, noDemand, p := startOrders(ctx, t, "titan-test-replay")
 	saga, prices, inv := orderstopo.NamesFor(f.ns), pricingtopo.NamesFor(f.ns), inventorytopo.NamesFor(f.ns)
-	p, err := sdk.NewProducer(f.brokers, sdk.WithNamespace(f.ns), sdk.WithClientID("titan-test-replay"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
 	send := func(in sdk.Input) {
 		t.Helper()
 		if _, err := p.Send(ctx, in); err != nil {
@@ -196,14 +223,8 @@ func TestReplayOrders(t *testing.T) {
 
 	// Everything answered: the confirmed orders' commits, and the demand
 	// the pricing group reads from the inventory's events.
-	waitCommitted(ctx, t, f,
-		[2]string{string(saga.Group), string(saga.Events)},
-		[2]string{string(saga.Group), string(saga.Saga)},
-		[2]string{string(inv.Group), string(inv.Internal)},
-		[2]string{string(saga.Group), string(inv.OrderEvents)},
-		[2]string{string(prices.Group), string(inv.Events)},
-		[2]string{string(prices.Group), string(prices.Internal)})
-	f.checkNoDeadLetters(ctx, string(saga.DeadLetters))
+	waitCommitted(ctx, t, f, [2]string{string(saga.Group), string(saga.Events)})
+	waitOrdersAnswered(ctx, t, f)
 
 	inputs := []string{schemas.PricingCommands, schemas.PricingInternal, schemas.InventoryEvents,
 		schemas.OrderEvents, schemas.OrderSaga, schemas.InventoryOrderEvents}
@@ -231,7 +252,7 @@ func TestReplayOrders(t *testing.T) {
 
 	// No campaign takes more than 20 % off: sku-a costs 80.00, and the
 	// order placed at 50.00 is a price mismatch.
-	capped := rules("capped.json", `{"max_campaign_discount_bps": 2000, "demand": {"interval": "0s"}}`)
+	capped := writeFile(t, "capped.json", `{"max_campaign_discount_bps": 2000, "demand": {"interval": "0s"}}`)
 	if _, err := instance.Replay(ctx, instance.ReplayConfig{Brokers: f.brokers, Namespace: f.ns, Shadow: "capped",
 		Topology: instance.ReplayableOrders, PricingRules: capped, Timeout: 2 * time.Minute}); err != nil {
 		t.Fatal(err)

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -117,20 +115,10 @@ func TestTransactionalClient(t *testing.T) {
 // order events end on a transaction's marker, read them to the end and
 // give the live orders and prices, without the aborted order.
 func TestTransactionalOrders(t *testing.T) {
-	noDemand := filepath.Join(t.TempDir(), "rules.json")
-	if err := os.WriteFile(noDemand, []byte(`{"demand": {"interval": "0s"}}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
-	f := startWith(ctx, t, func(c *instance.Config) { c.PricingRules = noDemand }, instance.TopologyInventory, instance.TopologyOrders)
-	f.waitReady(ctx)
+	f, noDemand, p := startOrders(ctx, t, "titan-test-txn")
 	saga, prices, inv := orderstopo.NamesFor(f.ns), pricingtopo.NamesFor(f.ns), inventorytopo.NamesFor(f.ns)
-	p, err := sdk.NewProducer(f.brokers, sdk.WithNamespace(f.ns), sdk.WithClientID("titan-test-txn"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
 	if _, err := p.Send(ctx, sdk.SetPrice{IdempotencyKey: "price", SKU: "sku-a", PriceMinor: 10_000, Currency: "EUR"}); err != nil {
 		t.Fatal(err)
 	}
@@ -176,13 +164,7 @@ func TestTransactionalOrders(t *testing.T) {
 	}
 
 	f.waitCommittedPast(ctx, string(saga.Group), last)
-	waitCommitted(ctx, t, f,
-		[2]string{string(saga.Group), string(saga.Saga)},
-		[2]string{string(inv.Group), string(inv.Internal)},
-		[2]string{string(saga.Group), string(inv.OrderEvents)},
-		[2]string{string(prices.Group), string(inv.Events)},
-		[2]string{string(prices.Group), string(prices.Internal)})
-	f.checkNoDeadLetters(ctx, string(saga.DeadLetters))
+	waitOrdersAnswered(ctx, t, f)
 	before := liveSnapshot(ctx, t, f.adm, f.ns)
 	// Of the order events' four offsets, one is copied: the committed
 	// placement, not the aborted one or the two markers.
